@@ -1,0 +1,138 @@
+import type { AddressInfo } from 'node:net';
+import { DeviceSecrets, MqttBroker } from './broker/index.js';
+import type { Config } from './config/index.js';
+import { Ingest, RejectionLog } from './ingest/index.js';
+import type { Logger } from './log.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { Registry } from './registry/index.js';
+import { buildHttp, type Readiness } from './http/index.js';
+import {
+  BinStateStore,
+  InfluxWriter,
+  ReadingJournal,
+  Spool,
+  V1Sink,
+  V2Sink,
+  openDatabase,
+  type Db,
+  type InfluxSink,
+} from './storage/index.js';
+
+export interface RunningApp {
+  ports: { mqtt: number | null; mqttTls: number | null; http: number };
+  db: Db;
+  registry: Registry;
+  binState: BinStateStore;
+  spool: Spool | null;
+  writer: InfluxWriter | null;
+  secrets: DeviceSecrets;
+  metrics: Metrics;
+  readiness: () => Readiness;
+  /** Stops taking readings, commits what was received, gives InfluxDB a last chance, closes the store. */
+  stop: () => Promise<void>;
+}
+
+function createSink(config: Config['influx'], log: Logger): InfluxSink {
+  const common = { url: config.url, timeoutMs: config.timeout_ms, gzip: config.gzip };
+  return config.api === 'v1'
+    ? new V1Sink({ ...common, db: config.db, rp: config.rp, username: config.username, password: config.password })
+    : new V2Sink({ ...common, org: config.org, bucket: config.bucket, token: config.token, maxBatch: config.batch_size }, log);
+}
+
+/** The composition root: builds every module from the config, wires them, and starts the listeners. */
+export async function startApp(config: Config, log: Logger): Promise<RunningApp> {
+  const db = openDatabase(config.data_dir, { sync: config.spool.sync });
+  const metrics = createMetrics();
+
+  const registry = new Registry(db);
+  const imported = registry.importFileIfChanged(config.registry.bins_file);
+  log.info({ module: 'registry', file: config.registry.bins_file, bins: registry.size, imported: imported !== null }, 'registry loaded');
+
+  const binState = new BinStateStore(db);
+  const influxOn = config.influx.url !== '';
+  const spool = influxOn ? new Spool(db, config.spool.max_mb * 1024 * 1024) : null;
+  const journal = new ReadingJournal(
+    db,
+    spool,
+    binState,
+    { maxBatch: config.spool.commit_max_batch, delayMs: config.spool.commit_delay_ms },
+    metrics,
+    log.child({ module: 'journal' }),
+  );
+
+  let writer: InfluxWriter | null = null;
+  if (spool) {
+    const sink = createSink(config.influx, log.child({ module: 'influx' }));
+    writer = new InfluxWriter(spool, sink, { batchSize: config.influx.batch_size, flushIntervalMs: config.influx.flush_interval_ms }, metrics, log.child({ module: 'influx' }));
+    journal.onCommitted(() => writer!.notify());
+    writer.start();
+    const s = spool.stats();
+    log.info({ module: 'influx', url: config.influx.url, api: config.influx.api, spooled: s.depth }, 'influx writer on');
+  } else {
+    log.warn({ module: 'influx' }, 'influx writer off (no influx.url): readings are validated and kept as bin state, not stored in InfluxDB');
+  }
+
+  const ingest = new Ingest(
+    registry,
+    journal,
+    new RejectionLog(config.ingest.reject_log_interval_s * 1000, metrics, log.child({ module: 'ingest' })),
+    { maxFutureMs: config.ingest.max_future_s * 1000, writeInflux: influxOn, stateIntervalMs: config.influx.state_interval_s * 1000 },
+    metrics,
+    log.child({ module: 'ingest' }),
+  );
+
+  const secrets = new DeviceSecrets(db);
+  const broker = new MqttBroker({
+    config: config.mqtt,
+    ingest,
+    secrets,
+    binState,
+    isKnownBin: (id) => registry.get(id) !== undefined,
+    metrics,
+    log: log.child({ module: 'broker' }),
+  });
+
+  const readiness = (): Readiness => {
+    const checks: Record<string, string> = {
+      broker: broker.listening ? 'ok' : 'down',
+      store: db.open ? 'ok' : 'closed',
+      influx: !writer ? 'off' : writer.healthy === false ? 'spooling' : 'ok',
+    };
+    if (spool?.full) checks.spool = 'full';
+    return { ready: broker.listening && db.open && !spool?.full, checks };
+  };
+
+  const beforeScrape = (): void => {
+    if (!spool) return;
+    const s = spool.stats();
+    metrics.spoolDepth.set(s.depth);
+    metrics.spoolBytes.set(s.bytes);
+    metrics.spoolOldestAge.set(s.oldestMs === null ? 0 : (Date.now() - s.oldestMs) / 1000);
+    metrics.spoolFull.set(s.full ? 1 : 0);
+  };
+
+  const ports = await broker.start();
+  const http = await buildHttp({ registry, binState, metrics, readiness, beforeScrape, apiToken: config.http.api_token, log });
+  broker.attachWebSocket(http.server);
+  await http.listen({ port: config.http.port, host: config.http.host });
+  const httpPort = (http.server.address() as AddressInfo).port;
+
+  if (ports.tcp !== null) log.info({ listener: 'mqtt', port: ports.tcp, auth: config.mqtt.auth }, 'listening');
+  if (ports.tls !== null) log.info({ listener: 'mqtts', port: ports.tls }, 'listening');
+  log.info({ listener: 'http', port: httpPort }, 'listening');
+  log.info({ listener: 'mqtt-ws', port: httpPort, path: config.mqtt.ws_path }, 'listening');
+
+  let stopped: Promise<void> | null = null;
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      await broker.stop();
+      journal.flush();
+      await writer?.stop(5000);
+      await http.close();
+      const left = spool?.stats().depth ?? 0;
+      db.close();
+      log.info({ spooled: left }, left > 0 ? 'stopped; spooled points will be written at the next start' : 'stopped');
+    })());
+
+  return { ports: { mqtt: ports.tcp, mqttTls: ports.tls, http: httpPort }, db, registry, binState, spool, writer, secrets, metrics, readiness, stop };
+}

@@ -1,0 +1,263 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import fs from 'node:fs';
+import { Aedes, type AedesPublishPacket, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { Config } from '../config/index.js';
+import type { Ingest } from '../ingest/index.js';
+import { LogThrottle, type Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { BinStateStore } from '../storage/index.js';
+import { canPublish, canSubscribe, type Principal } from './acl.js';
+import type { DeviceSecrets } from './device-secrets.js';
+import { createPacketSizeGuard } from './packet-size-guard.js';
+import { STATUS, parseBinTopic } from './topics.js';
+
+export interface BrokerDeps {
+  config: Config['mqtt'];
+  ingest: Ingest;
+  secrets: DeviceSecrets;
+  binState: BinStateStore;
+  isKnownBin: (binId: string) => boolean;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export interface BrokerPorts {
+  tcp: number | null;
+  tls: number | null;
+}
+
+// CONNACK return codes of MQTT 3.1.1 [MQTT-3.2.2-3]
+const IDENTIFIER_REJECTED = 2;
+const BAD_USERNAME_OR_PASSWORD = 4;
+const NOT_AUTHORIZED = 5;
+
+type BinClient = Client & { principal?: Principal; willTopic?: string };
+
+function refusal(message: string, returnCode: number): Error & { returnCode: number } {
+  return Object.assign(new Error(message), { returnCode });
+}
+
+function remoteAddress(client: Client): string {
+  return client.req?.socket?.remoteAddress ?? (client.conn as Partial<net.Socket>).remoteAddress ?? 'unknown';
+}
+
+/**
+ * The embedded aedes broker, extended only through its hooks: per-device authentication, the topic ACL,
+ * a connection-rate limit, a packet-size limit, and ingest in authorizePublish — the one hook whose
+ * callback comes before a QoS 1 PUBACK, so a reading is acknowledged only once it is durably recorded.
+ */
+export class MqttBroker {
+  private aedes: Aedes | null = null;
+  private readonly servers: net.Server[] = [];
+  private wss: WebSocketServer | null = null;
+  private stopping = false;
+  private readonly connectLimiter: RateLimiterMemory;
+  private readonly authFailures: RateLimiterMemory;
+  private readonly throttle = new LogThrottle(60_000);
+  ports: BrokerPorts = { tcp: null, tls: null };
+
+  constructor(private readonly deps: BrokerDeps) {
+    this.connectLimiter = new RateLimiterMemory({ points: deps.config.connect_rate_per_ip, duration: 1 });
+    this.authFailures = new RateLimiterMemory({ points: deps.config.auth_failures_per_min, duration: 60, blockDuration: 60 });
+  }
+
+  get listening(): boolean {
+    return this.aedes !== null && !this.stopping;
+  }
+
+  async start(): Promise<BrokerPorts> {
+    const { config, log } = this.deps;
+    if (config.auth === 'none') {
+      log.warn({ auth: 'none' }, 'MQTT authentication is OFF: any client may publish telemetry for any registered bin ($SYS stays denied)');
+    }
+    this.aedes = await Aedes.createBroker({
+      preConnect: (c, packet, cb) => this.preConnect(c as BinClient, packet, cb),
+      authenticate: (c, username, password, cb) => void this.authenticate(c as BinClient, username, password, cb),
+      authorizePublish: (c, packet, cb) => this.authorizePublish(c as BinClient | null, packet, cb),
+      authorizeSubscribe: (c, sub, cb) => this.authorizeSubscribe(c as BinClient, sub, cb),
+    });
+    const updateConnected = (): void => this.deps.metrics.mqttConnectedDevices.set(this.aedes?.connectedClients ?? 0);
+    this.aedes.on('client', updateConnected);
+    this.aedes.on('clientDisconnect', updateConnected);
+    this.aedes.on('clientError', (c: Client, err: Error) => this.debugOnce(c, err));
+    this.aedes.on('connectionError', (c: Client, err: Error) => this.debugOnce(c, err));
+
+    if (config.port >= 0) {
+      const server = net.createServer((socket) => this.handle(socket));
+      this.ports.tcp = await this.listen(server, config.port, config.host);
+    }
+    if (config.tls.port >= 0 && config.tls.cert && config.tls.key) {
+      const server = tls.createServer({ cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key), minVersion: 'TLSv1.2' }, (socket) =>
+        this.handle(socket),
+      );
+      this.ports.tls = await this.listen(server, config.tls.port, config.host);
+    }
+    return this.ports;
+  }
+
+  /** MQTT over WebSocket on the HTTP listener, at mqtt.ws_path. */
+  attachWebSocket(http: HttpServer): void {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.deps.config.max_packet_bytes + 16 });
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (new URL(req.url ?? '/', 'http://x').pathname !== this.deps.config.ws_path || !this.aedes || this.stopping) {
+        socket.destroy();
+        return;
+      }
+      this.wss!.handleUpgrade(req, socket, head, (ws) => this.handle(createWebSocketStream(ws), req));
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    this.wss?.close();
+    if (this.aedes) await new Promise<void>((resolve) => this.aedes!.close(() => resolve()));
+  }
+
+  private async listen(server: net.Server, port: number, host: string): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.servers.push(server);
+    return (server.address() as net.AddressInfo).port;
+  }
+
+  private handle(stream: Duplex, req?: IncomingMessage): void {
+    if (!this.aedes || this.stopping) {
+      stream.destroy();
+      return;
+    }
+    this.aedes.handle(stream as net.Socket, req);
+    // with aedes reading through 'readable', a 'data' listener sees each chunk as aedes reads it
+    const guard = createPacketSizeGuard(this.deps.config.max_packet_bytes, (declared) => {
+      this.refused('oversize', { declared, max: this.deps.config.max_packet_bytes });
+      stream.destroy();
+    });
+    stream.on('data', guard);
+  }
+
+  private preConnect(client: BinClient, packet: { will?: { topic: string } }, cb: (err: Error | null, ok: boolean) => void): void {
+    client.willTopic = packet.will?.topic;
+    this.connectLimiter.consume(remoteAddress(client)).then(
+      () => cb(null, true),
+      () => {
+        this.refused('connect_rate', { ip: remoteAddress(client) });
+        cb(new Error('connection rate exceeded'), false);
+      },
+    );
+  }
+
+  private async authenticate(
+    client: BinClient,
+    username: string | undefined,
+    password: Buffer | undefined,
+    cb: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void,
+  ): Promise<void> {
+    if (this.deps.config.auth === 'none') {
+      client.principal = { kind: 'anonymous' };
+      return this.checkWill(client, cb);
+    }
+    if (!username || !password) {
+      this.refused('anonymous', { ip: remoteAddress(client) });
+      return cb(refusal('not authorized: a device logs in with its bin id and secret', NOT_AUTHORIZED), null);
+    }
+    const key = `${remoteAddress(client)}|${username}`;
+    const blocked = await this.authFailures.get(key);
+    if (blocked && blocked.remainingPoints <= 0) {
+      this.refused('auth_blocked', { ip: remoteAddress(client), bin: username });
+      return cb(refusal('not authorized: too many failed logins, try later', NOT_AUTHORIZED), null);
+    }
+    let ok = false;
+    try {
+      ok = await this.deps.secrets.verify(username, password);
+    } catch (err) {
+      this.deps.log.error({ err }, 'device secret verification failed');
+    }
+    if (!ok) {
+      await this.authFailures.consume(key).catch(() => undefined);
+      this.refused('bad_credentials', { ip: remoteAddress(client), bin: username });
+      return cb(refusal('bad user name or password', BAD_USERNAME_OR_PASSWORD), null);
+    }
+    // a device may not take over another device's session
+    if (client.id !== username) {
+      this.refused('client_id', { bin: username });
+      return cb(refusal(`identifier rejected: the client id must be the bin id ${username}`, IDENTIFIER_REJECTED), null);
+    }
+    client.principal = { kind: 'device', binId: username };
+    this.checkWill(client, cb);
+  }
+
+  private checkWill(client: BinClient, cb: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void): void {
+    if (client.willTopic !== undefined) {
+      const d = canPublish(client.principal!, client.willTopic);
+      if (!d.allow) {
+        this.refused(`will_${d.reason}`, { client: client.id, topic: client.willTopic });
+        return cb(refusal(`not authorized: last will on ${client.willTopic}`, NOT_AUTHORIZED), null);
+      }
+    }
+    cb(null, true);
+  }
+
+  private authorizePublish(client: BinClient | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
+    if (!client) return cb(null);
+    const who = client.principal ?? { kind: 'anonymous' };
+    const d = canPublish(who, packet.topic);
+    if (!d.allow) {
+      this.refused(d.reason, { client: client.id, topic: packet.topic.slice(0, 200) });
+      // MQTT 3.1.1 has no negative PUBACK; closing the connection is the refusal
+      return cb(new Error(`not authorized to publish to ${packet.topic}`));
+    }
+    const topic = parseBinTopic(packet.topic)!;
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    if (topic.channel === STATUS) {
+      this.recordStatus(topic.binId, payload);
+      return cb(null);
+    }
+    this.deps.ingest.acceptPayload(topic.binId, payload).then(
+      (outcome) => {
+        // An invalid reading is acknowledged and dropped (counted): resending it would not make it valid.
+        // A valid one that could not be recorded is not acknowledged, so the device keeps and resends it.
+        if (outcome.ok || !outcome.retryable) cb(null);
+        else cb(new Error(`reading not recorded: ${outcome.reason}`));
+      },
+      (err: Error) => cb(err),
+    );
+  }
+
+  private recordStatus(binId: string, payload: Buffer): void {
+    if (this.stopping || !this.deps.isKnownBin(binId)) return;
+    const status = payload.toString('utf8').trim().toLowerCase();
+    if (status !== 'online' && status !== 'offline') return;
+    this.deps.binState.setStatus(binId, status);
+  }
+
+  private authorizeSubscribe(client: BinClient, sub: Subscription, cb: (err: Error | null, sub?: Subscription | null) => void): void {
+    const d = canSubscribe(client.principal ?? { kind: 'anonymous' }, sub.topic);
+    if (d.allow) return cb(null, sub);
+    this.refused(`subscribe_${d.reason}`, { client: client.id, topic: sub.topic.slice(0, 200) });
+    cb(null, null); // SUBACK 0x80 for this filter [MQTT-3.9.3-2]
+  }
+
+  private refused(reason: string, fields: Record<string, unknown>): void {
+    this.deps.metrics.mqttRefused.inc({ reason });
+    const suppressed = this.throttle.admit(`${reason}|${String(fields.ip ?? fields.client ?? fields.bin ?? '')}`);
+    if (suppressed !== null) this.deps.log.warn({ reason, ...fields, suppressedSinceLast: suppressed }, 'mqtt refused');
+  }
+
+  private debugOnce(client: Client | null, err: Error): void {
+    if (this.throttle.admit(`err|${client?.id ?? ''}|${err.message}`) !== null) {
+      this.deps.log.debug({ client: client?.id, err: err.message }, 'mqtt client error');
+    }
+  }
+}
+
+export type { AedesPublishPacket };

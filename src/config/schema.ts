@@ -1,0 +1,151 @@
+import { z } from 'zod';
+
+// The shape of config/binbridge.yaml (SPEC.md "Configuration"). Key names are part of the contract:
+// add keys freely, rename none. Every scalar can be overridden by BINBRIDGE_<PATH> (see load.ts).
+
+const port = z.number().int().min(0).max(65535);
+const optionalPort = z.number().int().min(-1).max(65535); // -1: listener off
+const hhmm = /^([01]\d|2[0-4]):[0-5]\d$/;
+
+const rules = z.object({
+  full_pct: z.number().min(1).max(100).default(80),
+  clear_pct: z.number().min(0).max(99).default(30),
+  debounce: z.number().int().min(1).max(20).default(2),
+  fire_c: z.number().min(30).max(200).default(60),
+  battery_low_pct: z.number().min(0).max(100).default(15),
+  offline_after_s: z.number().int().min(60).default(7200),
+  forecast_horizon_h: z.number().min(0).max(168).default(6),
+});
+
+const upstream = z.object({
+  url: z.string().regex(/^(mqtts?|wss?):\/\//, 'an mqtt://, mqtts://, ws:// or wss:// URL'),
+  username: z.string().default(''),
+  password: z.string().default(''),
+  format: z.enum(['native', 'ttn', 'chirpstack']).default('native'),
+  topics: z.array(z.string().min(1)).min(1),
+  shared_group: z.string().default(''),
+});
+
+export const configSchema = z.object({
+  data_dir: z.string().min(1).default('./data'),
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  mqtt: z
+    .object({
+      port: optionalPort.default(1883),
+      host: z.string().default('0.0.0.0'),
+      auth: z.enum(['devices', 'none']).default('devices'),
+      max_packet_bytes: z.number().int().min(256).max(1_048_576).default(8192),
+      // new connections per second from one address, and failed logins per minute per address and username
+      connect_rate_per_ip: z.number().int().min(1).default(200),
+      auth_failures_per_min: z.number().int().min(1).default(10),
+      tls: z
+        .object({ port: optionalPort.default(8883), cert: z.string().default(''), key: z.string().default('') })
+        .prefault({}),
+      // MQTT over WebSocket rides on the HTTP listener at this path
+      ws_path: z.string().startsWith('/').default('/mqtt'),
+      upstreams: z.array(upstream).default([]),
+    })
+    .prefault({}),
+  http: z
+    .object({
+      port: port.default(3000),
+      host: z.string().default('0.0.0.0'),
+      api_token: z.string().default(''),
+    })
+    .prefault({}),
+  registry: z.object({ bins_file: z.string().default('config/bins.example.csv') }).prefault({}),
+  ingest: z
+    .object({
+      // how far ahead of the bridge's clock a reading's ts may be before it is refused
+      max_future_s: z.number().int().min(0).default(300),
+      // at most one log line per device and reason in this many seconds (counts are always kept)
+      reject_log_interval_s: z.number().int().min(1).default(60),
+    })
+    .prefault({}),
+  spool: z
+    .object({
+      // durable queue between ingest and InfluxDB; when full, QoS 1 readings are not acknowledged
+      max_mb: z.number().min(1).default(1024),
+      // group commit: at most this many readings or this many milliseconds per transaction
+      commit_max_batch: z.number().int().min(1).default(2000),
+      commit_delay_ms: z.number().min(0).max(100).default(0),
+      // "full": fsync on every commit (survives power loss); "normal": survives a process crash only
+      sync: z.enum(['full', 'normal']).default('full'),
+    })
+    .prefault({}),
+  influx: z
+    .object({
+      url: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default(''),
+      api: z.enum(['v2', 'v1']).default('v2'),
+      org: z.string().default('binbridge'),
+      bucket: z.string().default('binbridge'),
+      token: z.string().default(''),
+      db: z.string().default('binbridge'),
+      rp: z.string().default(''),
+      username: z.string().default(''), // v1 basic auth
+      password: z.string().default(''),
+      batch_size: z.number().int().min(1).max(100_000).default(5000),
+      flush_interval_ms: z.number().int().min(10).default(1000),
+      timeout_ms: z.number().int().min(100).default(10_000),
+      gzip: z.boolean().default(true),
+      // bin_state points (for Grafana's map) at most this often per bin
+      state_interval_s: z.number().int().min(0).default(60),
+    })
+    .prefault({}),
+  rules: rules.prefault({}),
+  zones: z
+    .array(z.object({ id: z.string().min(1), name: z.string().min(1), rules: rules.partial().optional() }))
+    .default([{ id: 'centrum', name: 'Centrum' }]),
+  crews: z
+    .array(
+      z.object({
+        id: z.string().min(1),
+        name: z.string().min(1),
+        phone: z.string().regex(/^\d{6,15}$/, 'digits only, with country code'),
+        zones: z.array(z.string()).min(1),
+        shift: z.string().refine((s) => {
+          const [a, b] = s.split('-');
+          return a !== undefined && b !== undefined && hhmm.test(a) && hhmm.test(b);
+        }, 'HH:MM-HH:MM'),
+        lang: z.string().min(2).default('en'),
+      }),
+    )
+    .default([]),
+  dispatch: z
+    .object({
+      batch_window_s: z.number().int().min(0).default(300),
+      escalate_after_s: z.number().int().min(0).default(1800),
+      supervisor_phone: z.union([z.literal(''), z.string().regex(/^\d{6,15}$/, 'digits only')]).default(''),
+    })
+    .prefault({}),
+  whatsapp: z
+    .object({
+      mode: z.enum(['sandbox', 'cloud']).default('sandbox'),
+      graph_url: z.url().default('https://graph.facebook.com'),
+      api_version: z.string().regex(/^v\d+\.\d+$/, 'like v23.0').default('v23.0'),
+      phone_number_id: z.string().default(''),
+      access_token: z.string().default(''),
+      app_secret: z.string().default(''),
+      verify_token: z.string().default(''),
+      templates: z
+        .object({
+          dispatch: z
+            .object({ name: z.string().default('bin_dispatch'), lang: z.string().default('en') })
+            .prefault({}),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  reports: z
+    .object({
+      snap_radius_m: z.number().min(1).max(1000).default(50),
+      retention_days: z.number().int().min(1).default(180),
+      pseudonym_key: z.string().default(''),
+    })
+    .prefault({}),
+  timezone: z.string().default('Europe/Amsterdam'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type RulesConfig = z.infer<typeof rules>;
+export type UpstreamConfig = z.infer<typeof upstream>;

@@ -1,0 +1,1 @@
+export { buildHttp, type HttpDeps, type Readiness } from './server.js';

@@ -1,0 +1,92 @@
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { Bin, Registry } from '../registry/index.js';
+import { SpoolFullError, toLine, type ReadingJournal } from '../storage/index.js';
+import { decodeNative, type Decoded } from './decode-native.js';
+import type { Reading, ReadingSource, Rejection } from './reading.js';
+import type { RejectionLog } from './rejection-log.js';
+import { toReading } from './to-reading.js';
+
+export type IngestOutcome =
+  | { ok: true; reading: Reading }
+  /** retryable: the reading was valid but could not be recorded; the sender must not get an acknowledgement */
+  | ({ ok: false; retryable: boolean } & Rejection);
+
+export interface IngestOptions {
+  maxFutureMs: number;
+  /** false when no InfluxDB is configured: readings update the bin state but are not spooled */
+  writeInflux: boolean;
+  /** at most one bin_state point per bin in this interval (0: with every reading) */
+  stateIntervalMs: number;
+}
+
+/** The bin_reading and, now and then, the bin_state point of one reading (SPEC.md "InfluxDB schema"). */
+export function readingLines(r: Reading, bin: Bin, withState: boolean): string[] {
+  const tags = { bin_id: bin.id, zone: bin.zone, kind: bin.kind };
+  const lines = [
+    toLine('bin_reading', tags, {
+      fill_pct: r.fillPct,
+      distance_mm: r.distanceMm,
+      battery_pct: r.batteryPct,
+      temperature_c: r.temperatureC,
+      tilt: r.tilt,
+      rssi: r.rssi,
+    }, r.ts),
+  ];
+  if (withState) lines.push(toLine('bin_state', tags, { fill_pct: r.fillPct, lat: bin.lat, lon: bin.lon }, r.ts));
+  return lines;
+}
+
+/**
+ * decode -> validate -> Reading -> durable journal. Resolves after the reading is durably recorded,
+ * which is when the broker may acknowledge it; refusals are counted and logged without flooding.
+ */
+export class Ingest {
+  private readonly lastStatePoint = new Map<string, number>();
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly journal: ReadingJournal,
+    private readonly rejections: RejectionLog,
+    private readonly opts: IngestOptions,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** A native JSON payload published for a bin. */
+  acceptPayload(binId: string, payload: Buffer, source: ReadingSource = 'mqtt'): Promise<IngestOutcome> {
+    return this.acceptDecoded(binId, decodeNative(payload), source);
+  }
+
+  /** A payload some decoder already turned into measurement fields (or refused). */
+  async acceptDecoded(binId: string, decoded: Decoded, source: ReadingSource): Promise<IngestOutcome> {
+    if (!decoded.ok) return this.reject(binId, decoded, false);
+    const bin = this.registry.get(binId);
+    if (!bin) return this.reject(binId, { reason: 'unknown_bin', detail: `no bin ${binId} in the registry` }, false);
+    const r = toReading(decoded.measurement, bin, { now: Date.now(), maxFutureMs: this.opts.maxFutureMs, source });
+    if (!r.ok) return this.reject(binId, r, false);
+    const reading = r.reading;
+    const lines = this.opts.writeInflux ? readingLines(reading, bin, this.stateDue(reading)) : [];
+    try {
+      await this.journal.record({ reading, lines });
+    } catch (err) {
+      if (err instanceof SpoolFullError) return this.reject(binId, { reason: 'spool_full', detail: err.message }, true);
+      this.log.error({ err, bin: binId }, 'could not record reading');
+      return this.reject(binId, { reason: 'store_error', detail: (err as Error).message }, true);
+    }
+    this.metrics.readingsAccepted.inc({ source });
+    return { ok: true, reading };
+  }
+
+  private stateDue(r: Reading): boolean {
+    const last = this.lastStatePoint.get(r.binId);
+    if (last !== undefined && Math.abs(r.ts - last) < this.opts.stateIntervalMs) return false;
+    this.lastStatePoint.set(r.binId, r.ts);
+    return true;
+  }
+
+  private reject(device: string, rejection: Rejection, retryable: boolean): IngestOutcome {
+    this.rejections.note(device, rejection);
+    return { ok: false, retryable, ...rejection };
+  }
+}

@@ -1,0 +1,49 @@
+import { fillFromDistance, type BinGeometry } from './fill.js';
+import type { Measurement, Reading, ReadingSource, Rejection } from './reading.js';
+
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+/** Epoch ms from an ISO-8601 string or epoch milliseconds; null when it is neither. */
+export function parseTimestamp(ts: string | number): number | null {
+  if (typeof ts === 'number') return Number.isFinite(ts) && ts > 0 ? Math.round(ts) : null;
+  if (/^\d+$/.test(ts)) return Number(ts);
+  if (!ISO_8601.test(ts)) return null;
+  const ms = Date.parse(ts);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+/**
+ * Turns validated fields into a Reading of a known bin: resolves the timestamp (receive time when absent;
+ * refused when more than maxFutureMs ahead; a backlog of older readings is fine) and the fill level
+ * (fill_pct as sent, or converted from distance_mm with the bin's geometry).
+ */
+export function toReading(
+  m: Measurement,
+  bin: BinGeometry & { id: string },
+  ctx: { now: number; maxFutureMs: number; source: ReadingSource },
+): { ok: true; reading: Reading } | ({ ok: false } & Rejection) {
+  let ts = ctx.now;
+  if (m.ts !== undefined) {
+    const parsed = parseTimestamp(m.ts);
+    // earlier than 2000-01-01 is a sensor without a clock, not a backlog
+    if (parsed === null || parsed < 946_684_800_000) return { ok: false, reason: 'bad_ts', detail: `ts ${JSON.stringify(m.ts)} is not ISO-8601 or epoch ms` };
+    if (parsed > ctx.now + ctx.maxFutureMs) return { ok: false, reason: 'future_ts', detail: `ts is ${Math.round((parsed - ctx.now) / 1000)} s in the future` };
+    ts = parsed;
+  }
+  const fillPct = m.fill_pct ?? fillFromDistance(m.distance_mm!, bin);
+  return {
+    ok: true,
+    reading: {
+      binId: bin.id,
+      ts,
+      receivedAt: ctx.now,
+      fillPct,
+      distanceMm: m.distance_mm,
+      batteryPct: m.battery_pct,
+      temperatureC: m.temperature_c,
+      tilt: m.tilt,
+      rssi: m.rssi,
+      source: ctx.source,
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every Prometheus metric binbridge exposes, in one place so names stay consistent.
+ * Built once by the composition root and passed to the modules that move them.
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'binbridge_process_' });
+  const r = [registry];
+  return {
+    registry,
+    readingsAccepted: new Counter({
+      name: 'binbridge_readings_accepted_total',
+      help: 'Readings validated and durably recorded, by source',
+      labelNames: ['source'] as const,
+      registers: r,
+    }),
+    readingsRejected: new Counter({
+      name: 'binbridge_readings_rejected_total',
+      help: 'Readings refused and not stored, by reason',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
+    mqttConnectedDevices: new Gauge({
+      name: 'binbridge_mqtt_connected_clients',
+      help: 'MQTT clients connected to the embedded broker',
+      registers: r,
+    }),
+    mqttRefused: new Counter({
+      name: 'binbridge_mqtt_refused_total',
+      help: 'MQTT connections, publishes and subscriptions refused, by reason',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
+    devicesOnline: new Gauge({
+      name: 'binbridge_devices_online',
+      help: 'Bins whose last status message is online',
+      registers: r,
+    }),
+    journalCommit: new Histogram({
+      name: 'binbridge_journal_commit_seconds',
+      help: 'Time to durably commit one group of readings (this gates the QoS 1 PUBACK)',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: r,
+    }),
+    spoolDepth: new Gauge({ name: 'binbridge_spool_depth_points', help: 'Points waiting for InfluxDB', registers: r }),
+    spoolBytes: new Gauge({ name: 'binbridge_spool_bytes', help: 'Bytes of line protocol waiting for InfluxDB', registers: r }),
+    spoolOldestAge: new Gauge({
+      name: 'binbridge_spool_oldest_age_seconds',
+      help: 'Age of the oldest point waiting for InfluxDB',
+      registers: r,
+    }),
+    spoolFull: new Gauge({
+      name: 'binbridge_spool_full',
+      help: '1 while the spool is at its size limit and new readings are refused',
+      registers: r,
+    }),
+    influxWrite: new Histogram({
+      name: 'binbridge_influx_write_seconds',
+      help: 'InfluxDB write request latency',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: r,
+    }),
+    influxPointsWritten: new Counter({
+      name: 'binbridge_influx_points_written_total',
+      help: 'Points InfluxDB accepted',
+      registers: r,
+    }),
+    influxFailures: new Counter({
+      name: 'binbridge_influx_write_failures_total',
+      help: 'Failed InfluxDB writes, by HTTP status or error class',
+      labelNames: ['code'] as const,
+      registers: r,
+    }),
+    influxDeadLetters: new Counter({
+      name: 'binbridge_influx_dead_letter_points_total',
+      help: 'Points InfluxDB refused as invalid (kept in the dead_letter table, not retried)',
+      registers: r,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,3 @@
+export { binSchema, binIdSchema, type Bin } from './bin.js';
+export { parseBinsCsv, parseBinsGeoJson, readBinsFile, BinsFileError } from './bins-file.js';
+export { Registry } from './registry.js';

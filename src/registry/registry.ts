@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import type Database from 'better-sqlite3';
+
+type Db = Database.Database;
+import type { Bin } from './bin.js';
+import { readBinsFile } from './bins-file.js';
+
+/**
+ * The bins a city has, kept in SQLite and mirrored in memory for the per-reading lookup.
+ * The bins file is imported when its content changed since the last import, so edits made
+ * through the API survive restarts until the file itself changes.
+ */
+export class Registry {
+  private readonly byId = new Map<string, Bin>();
+  private readonly upsertStmt;
+
+  constructor(private readonly db: Db) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS bins (id TEXT PRIMARY KEY, lat REAL NOT NULL, lon REAL NOT NULL, address TEXT NOT NULL,
+        zone TEXT NOT NULL, kind TEXT NOT NULL, capacity_l INTEGER NOT NULL, depth_mm INTEGER NOT NULL,
+        sensor_offset_mm INTEGER NOT NULL, device_id TEXT, dev_eui TEXT);
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    `);
+    this.upsertStmt = db.prepare(`
+      INSERT INTO bins (id, lat, lon, address, zone, kind, capacity_l, depth_mm, sensor_offset_mm, device_id, dev_eui)
+      VALUES (@id, @lat, @lon, @address, @zone, @kind, @capacity_l, @depth_mm, @sensor_offset_mm, @device_id, @dev_eui)
+      ON CONFLICT (id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, address = excluded.address, zone = excluded.zone,
+        kind = excluded.kind, capacity_l = excluded.capacity_l, depth_mm = excluded.depth_mm,
+        sensor_offset_mm = excluded.sensor_offset_mm, device_id = excluded.device_id, dev_eui = excluded.dev_eui`);
+    this.reload();
+  }
+
+  /** Imports the file when it changed since the last import; returns how many bins it holds, or null when unchanged. */
+  importFileIfChanged(file: string): number | null {
+    const hash = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+    const key = 'bins_file_sha256';
+    const last = this.db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(key);
+    if (last === hash && this.byId.size > 0) return null;
+    const bins = readBinsFile(file);
+    this.db.transaction(() => {
+      this.upsert(bins);
+      this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, hash);
+    })();
+    this.reload();
+    return bins.length;
+  }
+
+  upsert(bins: readonly Bin[]): void {
+    this.db.transaction(() => {
+      for (const b of bins) this.upsertStmt.run({ ...b, device_id: b.device_id ?? null, dev_eui: b.dev_eui ?? null });
+    })();
+    for (const b of bins) this.byId.set(b.id, b);
+  }
+
+  get(id: string): Bin | undefined {
+    return this.byId.get(id);
+  }
+
+  all(): Bin[] {
+    return [...this.byId.values()];
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  private reload(): void {
+    this.byId.clear();
+    for (const row of this.db.prepare('SELECT * FROM bins ORDER BY id').all() as (Bin & { device_id: string | null; dev_eui: string | null })[]) {
+      this.byId.set(row.id, { ...row, device_id: row.device_id ?? undefined, dev_eui: row.dev_eui ?? undefined });
+    }
+  }
+}

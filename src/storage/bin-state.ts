@@ -1,0 +1,83 @@
+import type { Db } from './database.js';
+
+/** The latest known state of one bin: its newest reading and its device's online/offline status. */
+export interface BinState {
+  bin_id: string;
+  ts: number | null;
+  received_at: number | null;
+  fill_pct: number | null;
+  distance_mm: number | null;
+  battery_pct: number | null;
+  temperature_c: number | null;
+  tilt: number | null;
+  rssi: number | null;
+  status: 'online' | 'offline' | null;
+  status_at: number | null;
+}
+
+export interface LatestReading {
+  binId: string;
+  ts: number;
+  receivedAt: number;
+  fillPct: number;
+  distanceMm?: number | undefined;
+  batteryPct?: number | undefined;
+  temperatureC?: number | undefined;
+  tilt?: boolean | undefined;
+  rssi?: number | undefined;
+}
+
+/** Latest state per bin in SQLite. A sensor's backlog (older readings) never overwrites a newer state. */
+export class BinStateStore {
+  private readonly upsertStmt;
+  private readonly statusStmt;
+  private readonly getStmt;
+  private readonly allStmt;
+
+  constructor(db: Db) {
+    db.exec(`CREATE TABLE IF NOT EXISTS bin_state (
+      bin_id TEXT PRIMARY KEY, ts INTEGER, received_at INTEGER, fill_pct REAL, distance_mm REAL, battery_pct REAL,
+      temperature_c REAL, tilt INTEGER, rssi REAL, status TEXT, status_at INTEGER)`);
+    this.upsertStmt = db.prepare(`
+      INSERT INTO bin_state (bin_id, ts, received_at, fill_pct, distance_mm, battery_pct, temperature_c, tilt, rssi)
+      VALUES (@binId, @ts, @receivedAt, @fillPct, @distanceMm, @batteryPct, @temperatureC, @tilt, @rssi)
+      ON CONFLICT (bin_id) DO UPDATE SET ts = excluded.ts, received_at = excluded.received_at,
+        fill_pct = excluded.fill_pct, distance_mm = excluded.distance_mm,
+        battery_pct = coalesce(excluded.battery_pct, bin_state.battery_pct),
+        temperature_c = coalesce(excluded.temperature_c, bin_state.temperature_c),
+        tilt = coalesce(excluded.tilt, bin_state.tilt), rssi = coalesce(excluded.rssi, bin_state.rssi)
+      WHERE bin_state.ts IS NULL OR excluded.ts >= bin_state.ts`);
+    this.statusStmt = db.prepare(`
+      INSERT INTO bin_state (bin_id, status, status_at) VALUES (?, ?, ?)
+      ON CONFLICT (bin_id) DO UPDATE SET status = excluded.status, status_at = excluded.status_at`);
+    this.getStmt = db.prepare('SELECT * FROM bin_state WHERE bin_id = ?');
+    this.allStmt = db.prepare('SELECT * FROM bin_state');
+  }
+
+  /** Records a reading as the bin's state unless a newer one is already there. Runs inside the caller's transaction. */
+  upsert(r: LatestReading): void {
+    this.upsertStmt.run({
+      binId: r.binId,
+      ts: r.ts,
+      receivedAt: r.receivedAt,
+      fillPct: r.fillPct,
+      distanceMm: r.distanceMm ?? null,
+      batteryPct: r.batteryPct ?? null,
+      temperatureC: r.temperatureC ?? null,
+      tilt: r.tilt === undefined ? null : r.tilt ? 1 : 0,
+      rssi: r.rssi ?? null,
+    });
+  }
+
+  setStatus(binId: string, status: 'online' | 'offline', at = Date.now()): void {
+    this.statusStmt.run(binId, status, at);
+  }
+
+  get(binId: string): BinState | undefined {
+    return this.getStmt.get(binId) as BinState | undefined;
+  }
+
+  all(): BinState[] {
+    return this.allStmt.all() as BinState[];
+  }
+}

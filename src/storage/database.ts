@@ -1,0 +1,19 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+
+export type Db = Database.Database;
+
+/**
+ * Opens binbridge's SQLite file. WAL lets readers (HTTP, the InfluxDB writer) run beside the ingest writer;
+ * synchronous=FULL fsyncs every commit, so a reading that was acknowledged survives even a power cut.
+ */
+export function openDatabase(dataDir: string, opts: { sync: 'full' | 'normal' } = { sync: 'full' }): Db {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const db = new Database(path.join(dataDir, 'binbridge.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  return db;
+}

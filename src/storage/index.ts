@@ -1,0 +1,7 @@
+export { openDatabase, type Db } from './database.js';
+export { Spool, SpoolFullError, type SpoolBatch, type SpoolStats } from './spool.js';
+export { BinStateStore, type BinState, type LatestReading } from './bin-state.js';
+export { ReadingJournal, type JournalEntry } from './reading-journal.js';
+export { toLine, type FieldValue } from './points.js';
+export { V1Sink, V2Sink, WriteError, type InfluxSink } from './influx-sink.js';
+export { InfluxWriter, type WriterOptions } from './influx-writer.js';

@@ -1,0 +1,154 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backOff } from 'exponential-backoff';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { WriteError, type InfluxSink } from './influx-sink.js';
+import type { Spool, SpoolBatch } from './spool.js';
+
+export interface WriterOptions {
+  batchSize: number;
+  flushIntervalMs: number;
+  /** longest pause between retries while InfluxDB is down */
+  maxRetryDelayMs?: number;
+}
+
+/**
+ * Drains the spool into InfluxDB in order: a batch leaves the spool only after InfluxDB accepted it.
+ * Network errors, 5xx, 429 and auth/config errors (401/403/404) are retried with exponential backoff
+ * and jitter (Retry-After honoured) while the spool grows; 400/422 batches go to the dead-letter table;
+ * 413 halves the batch size.
+ */
+export class InfluxWriter {
+  private stopping = false;
+  private wake: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+  private batchSize: number;
+  /** null until the first write; then whether the last write succeeded */
+  healthy: boolean | null = null;
+  private failingSince: number | null = null;
+  private lastFailureLog = 0;
+
+  constructor(
+    private readonly spool: Spool,
+    private readonly sink: InfluxSink,
+    private readonly opts: WriterOptions,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    this.batchSize = opts.batchSize;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Tells the writer that points arrived; it writes at once when a full batch is waiting. */
+  notify(): void {
+    if (this.wake && this.spool.stats().depth >= this.batchSize) this.wake();
+  }
+
+  /** Writes what it can within the deadline, then stops; what is left stays in the spool for the next start. */
+  async stop(deadlineMs = 5000): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    if (this.loop) await Promise.race([this.loop, sleep(deadlineMs)]);
+    await this.sink.close();
+  }
+
+  private async idle(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+    this.wake = null;
+  }
+
+  private async run(): Promise<void> {
+    let lastWrite = 0;
+    for (;;) {
+      const depth = this.spool.stats().depth;
+      if (this.stopping && depth === 0) return;
+      const since = Date.now() - lastWrite;
+      if (!this.stopping && (depth === 0 || (depth < this.batchSize && since < this.opts.flushIntervalMs))) {
+        await this.idle(depth === 0 ? this.opts.flushIntervalMs : this.opts.flushIntervalMs - since);
+        continue;
+      }
+      const batch = this.spool.peek(this.batchSize);
+      if (!batch) continue;
+      lastWrite = Date.now();
+      const delivered = await this.deliver(batch);
+      if (!delivered && this.stopping) return;
+    }
+  }
+
+  /** true when the batch left the spool (written or dead-lettered) */
+  private async deliver(batch: SpoolBatch): Promise<boolean> {
+    try {
+      await backOff(() => this.writeOnce(batch), {
+        numOfAttempts: Number.MAX_SAFE_INTEGER,
+        startingDelay: 200,
+        timeMultiple: 2,
+        maxDelay: this.opts.maxRetryDelayMs ?? 10_000,
+        jitter: 'full',
+        retry: async (err: unknown) => {
+          const e = err instanceof WriteError ? err : new WriteError(String(err), 0, undefined);
+          this.noteFailure(e, batch);
+          if (this.stopping || e.invalid || e.tooLarge) return false;
+          if (e.retryAfterMs) await sleep(Math.min(e.retryAfterMs, 60_000));
+          return true;
+        },
+      });
+    } catch (err) {
+      if (!(err instanceof WriteError)) throw err;
+      if (err.tooLarge && batch.lines.length > 1) {
+        this.batchSize = Math.max(1, Math.floor(batch.lines.length / 2));
+        this.log.warn({ batchSize: this.batchSize }, 'influx refused the batch as too large; smaller batches from now on');
+        return false;
+      }
+      if (err.invalid || err.tooLarge) {
+        this.spool.deadLetter(batch, err.message);
+        this.metrics.influxDeadLetters.inc(batch.lines.length);
+        this.log.error({ points: batch.lines.length, status: err.status, reason: err.message }, 'influx refused points as invalid; moved to spool_dead_letter');
+        return true;
+      }
+      return false;
+    }
+    this.spool.ack(batch);
+    this.metrics.influxPointsWritten.inc(batch.lines.length);
+    if (this.healthy === false) {
+      this.log.warn({ downForS: Math.round((Date.now() - (this.failingSince ?? Date.now())) / 1000) }, 'influx writes recovered; replaying spool');
+    }
+    this.healthy = true;
+    this.failingSince = null;
+    return true;
+  }
+
+  private async writeOnce(batch: SpoolBatch): Promise<void> {
+    const end = this.metrics.influxWrite.startTimer();
+    try {
+      await this.sink.write(batch.lines);
+    } finally {
+      end();
+    }
+  }
+
+  private noteFailure(err: WriteError, batch: SpoolBatch): void {
+    this.metrics.influxFailures.inc({ code: err.status === 0 ? 'network' : String(err.status) });
+    const now = Date.now();
+    const first = this.healthy !== false;
+    this.healthy = false;
+    this.failingSince ??= now;
+    // loud on the first failure, then once a minute while it lasts
+    if (first || now - this.lastFailureLog > 60_000) {
+      this.lastFailureLog = now;
+      const s = this.spool.stats();
+      this.log.error(
+        { status: err.status, reason: err.message, batch: batch.lines.length, spoolDepth: s.depth, spoolBytes: s.bytes },
+        'influx write failed; points stay in the spool and will be retried',
+      );
+    }
+  }
+}

@@ -1,0 +1,24 @@
+import { Point, type PointSettings } from '@influxdata/influxdb-client';
+
+// Every point binbridge writes goes through the official client's Point, with millisecond timestamps
+// (the reading's own time), and both write APIs are called with precision=ms. Numeric fields are always
+// floats: InfluxDB refuses a field whose type changes, so a sensor sending 412 and then 412.5 must not matter.
+const settings: PointSettings = { convertTime: (t) => (t === undefined ? undefined : String(t)) };
+
+export type FieldValue = number | boolean | string | undefined | null;
+
+/** One line of line protocol; tags with empty values and absent fields are left out. */
+export function toLine(measurement: string, tags: Record<string, string>, fields: Record<string, FieldValue>, tsMs: number): string {
+  const p = new Point(measurement);
+  for (const [k, v] of Object.entries(tags)) if (v) p.tag(k, v);
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined || v === null) continue;
+    if (typeof v === 'number') p.floatField(k, v);
+    else if (typeof v === 'boolean') p.booleanField(k, v);
+    else p.stringField(k, v);
+  }
+  p.timestamp(Math.round(tsMs));
+  const line = p.toLineProtocol(settings);
+  if (line === undefined) throw new Error(`point ${measurement} has no fields`);
+  return line;
+}

@@ -1,0 +1,122 @@
+import type { Db } from './database.js';
+
+/** A reading was not recorded because the spool reached its configured size (`spool.max_mb`). */
+export class SpoolFullError extends Error {
+  constructor(readonly bytes: number) {
+    super(`spool is full (${bytes} bytes waiting for InfluxDB)`);
+    this.name = 'SpoolFullError';
+  }
+}
+
+export interface SpoolBatch {
+  lastSeq: number;
+  lines: string[];
+  bytes: number;
+}
+
+export interface SpoolStats {
+  depth: number;
+  bytes: number;
+  oldestMs: number | null;
+  full: boolean;
+}
+
+/**
+ * The durable queue between ingest and InfluxDB: line-protocol points in arrival order.
+ * Points leave only when InfluxDB has accepted them (ack) or refused them as invalid (dead letter),
+ * so a crash, an outage or a restart loses nothing; a replay after a crash re-sends the same
+ * points with the same timestamps, which InfluxDB stores once.
+ */
+export class Spool {
+  private depth = 0;
+  private bytes = 0;
+  private readonly insertStmt;
+  private readonly peekStmt;
+  private readonly ackStmt;
+  private readonly oldestStmt;
+  private readonly deadStmt;
+
+  constructor(
+    private readonly db: Db,
+    private readonly maxBytes: number,
+  ) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL, created_ms INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS spool_dead_letter (seq INTEGER PRIMARY KEY, line TEXT NOT NULL, reason TEXT NOT NULL, at_ms INTEGER NOT NULL);
+    `);
+    this.insertStmt = db.prepare('INSERT INTO spool (line, created_ms) VALUES (?, ?)');
+    this.peekStmt = db.prepare('SELECT seq, line FROM spool ORDER BY seq LIMIT ?').raw(true);
+    this.ackStmt = db.prepare('DELETE FROM spool WHERE seq <= ?');
+    this.oldestStmt = db.prepare('SELECT created_ms FROM spool ORDER BY seq LIMIT 1').pluck(true);
+    this.deadStmt = db.prepare(
+      'INSERT OR REPLACE INTO spool_dead_letter (seq, line, reason, at_ms) SELECT seq, line, ?, ? FROM spool WHERE seq <= ?',
+    );
+    this.recount();
+  }
+
+  /** Re-reads depth and size from the table (at start, and after a failed transaction). */
+  recount(): void {
+    const row = this.db.prepare('SELECT count(*) AS n, coalesce(sum(length(line)), 0) AS b FROM spool').get() as {
+      n: number;
+      b: number;
+    };
+    this.depth = row.n;
+    this.bytes = row.b;
+  }
+
+  get full(): boolean {
+    return this.bytes >= this.maxBytes;
+  }
+
+  /** Throws SpoolFullError when there is no room; call before accepting a reading. */
+  assertRoom(): void {
+    if (this.full) throw new SpoolFullError(this.bytes);
+  }
+
+  /** Appends points; the caller runs this inside its own transaction (the journal's group commit). */
+  insert(lines: readonly string[], nowMs: number): void {
+    for (const line of lines) {
+      this.insertStmt.run(line, nowMs);
+      this.depth++;
+      this.bytes += line.length;
+    }
+  }
+
+  /** Appends points in a transaction of their own. */
+  append(lines: readonly string[], nowMs = Date.now()): void {
+    this.db.transaction(() => this.insert(lines, nowMs))();
+  }
+
+  /** The oldest points, in order, without removing them. */
+  peek(limit: number): SpoolBatch | null {
+    const rows = this.peekStmt.all(limit) as [number, string][];
+    if (rows.length === 0) return null;
+    let bytes = 0;
+    const lines = rows.map(([, line]) => {
+      bytes += line.length;
+      return line;
+    });
+    return { lastSeq: rows[rows.length - 1]![0], lines, bytes };
+  }
+
+  /** InfluxDB accepted the batch: remove it. */
+  ack(batch: SpoolBatch): void {
+    this.ackStmt.run(batch.lastSeq);
+    this.depth -= batch.lines.length;
+    this.bytes -= batch.bytes;
+  }
+
+  /** InfluxDB refused the batch as invalid: keep it aside for an operator instead of retrying forever. */
+  deadLetter(batch: SpoolBatch, reason: string): void {
+    this.db.transaction(() => {
+      this.deadStmt.run(reason.slice(0, 2000), Date.now(), batch.lastSeq);
+      this.ackStmt.run(batch.lastSeq);
+    })();
+    this.depth -= batch.lines.length;
+    this.bytes -= batch.bytes;
+  }
+
+  stats(): SpoolStats {
+    return { depth: this.depth, bytes: this.bytes, oldestMs: (this.oldestStmt.get() as number | undefined) ?? null, full: this.full };
+  }
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // integration suites start real servers; two cores, so keep files to two at a time
+    maxWorkers: 2,
+    minWorkers: 1,
+    reporters: process.env.CI ? ['verbose'] : ['default'],
+  },
+});

@@ -1,0 +1,188 @@
+import { z } from 'zod';
+import type { FaultRates } from './bin-model.js';
+
+/** node:util parseArgs configuration; every value arrives as a string and is validated by `simOptionsSchema`. */
+export const simArgOptions = {
+  bins: { type: 'string' },
+  'bins-file': { type: 'string' },
+  url: { type: 'string' },
+  credentials: { type: 'string' },
+  'no-auth': { type: 'boolean' },
+  interval: { type: 'string' },
+  speed: { type: 'string' },
+  duration: { type: 'string' },
+  qos: { type: 'string' },
+  seed: { type: 'string' },
+  'fault-stuck': { type: 'string' },
+  'fault-tilt': { type: 'string' },
+  'fault-fire': { type: 'string' },
+  'fault-silent': { type: 'string' },
+  'connect-rate': { type: 'string' },
+  'start-time': { type: 'string' },
+  quiet: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const SIM_HELP = `firmware-sim: simulated smart-bin sensors publishing to binbridge over MQTT
+
+Usage: npm run sim -- [options]
+
+  --bins N              simulate the first N bins of the bins file (default: all)
+  --bins-file PATH      bins CSV or GeoJSON (default: config/bins.example.csv)
+  --url URL             broker URL: mqtt://host:port, mqtts://, ws://host:port/mqtt, wss://
+                        (default: mqtt://127.0.0.1:1883)
+  --credentials PATH    device secrets, JSON { "<binId>": "<secret>" } (default: data/device-secrets.json);
+                        make it with: npm run devices -- provision --all --out data/device-secrets.json
+  --no-auth             connect without username and password (broker with mqtt.auth: none)
+  --interval DURATION   simulated time between two readings of one bin (default: 10s)
+  --speed X             simulated seconds per real second (default: 60); a bin publishes every
+                        interval/speed of real time, at least every 20ms
+  --duration DURATION   stop after this much real time (default: run until Ctrl-C)
+  --qos 0|1             telemetry QoS (default: 1)
+  --seed N              seed of the simulation; the same seed gives the same series (default: 1)
+  --fault-stuck RATE    stuck-sensor faults per simulated day per bin (default: 0.01)
+  --fault-tilt RATE     tilted-bin faults per simulated day per bin (default: 0.005)
+  --fault-fire RATE     fires per simulated day per bin (default: 0.0005)
+  --fault-silent RATE   silent devices (connection dropped, last will sent) per day per bin (default: 0.01)
+  --connect-rate N      new connections per second at start (default: 50)
+  --start-time ISO      simulated clock at start, e.g. 2026-11-25T06:00:00Z (default: now)
+  --quiet               no progress line and no per-device notices; warnings and the summary only
+  -h, --help            show this text
+
+Durations: 500ms, 10s, 2m, 1h, 1d, or combined like 1h30m.`;
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses `500ms`, `10s`, `2m`, `1h`, `1d` or combinations such as `1h30m`; throws on anything else. */
+export function parseDuration(text: string): number {
+  const trimmed = text.trim();
+  const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
+  let total = 0;
+  let index = 0;
+  while (index < trimmed.length) {
+    part.lastIndex = index;
+    const match = part.exec(trimmed);
+    if (!match) break;
+    total += Number(match[1]) * (DURATION_UNITS[match[2] ?? ''] ?? Number.NaN);
+    index = part.lastIndex;
+  }
+  if (trimmed.length === 0 || index !== trimmed.length || !Number.isFinite(total)) {
+    throw new Error(`expected a duration like 500ms, 10s, 2m, 1h or 1h30m, got "${text}"`);
+  }
+  return total;
+}
+
+const duration = z.string().transform((text, ctx) => {
+  try {
+    const ms = parseDuration(text);
+    if (ms > 0) return ms;
+    ctx.issues.push({ code: 'custom', message: `must be longer than 0, got "${text}"`, input: text });
+  } catch (err) {
+    ctx.issues.push({ code: 'custom', message: (err as Error).message, input: text });
+  }
+  return z.NEVER;
+});
+
+function numberText(what: 'integer' | 'number', check: (n: number) => boolean, expectation: string) {
+  return z.string().transform((text, ctx) => {
+    const n = text.trim() === '' ? Number.NaN : Number(text);
+    if (Number.isFinite(n) && (what === 'number' || Number.isInteger(n)) && check(n)) return n;
+    ctx.issues.push({ code: 'custom', message: `expected ${expectation}, got "${text}"`, input: text });
+    return z.NEVER;
+  });
+}
+
+const faultRate = numberText('number', (n) => n >= 0, 'a rate per simulated day of 0 or more');
+const BROKER_PROTOCOLS = ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'tls:', 'ws:', 'wss:'];
+
+export const simOptionsSchema = z
+  .object({
+    bins: numberText('integer', (n) => n > 0, 'a whole number of bins greater than 0').optional(),
+    'bins-file': z.string().min(1, 'expected a file path').default('config/bins.example.csv'),
+    url: z
+      .string()
+      .default('mqtt://127.0.0.1:1883')
+      .refine((text) => URL.canParse(text) && BROKER_PROTOCOLS.includes(new URL(text).protocol), {
+        error: (issue) => `expected a broker URL such as mqtt://127.0.0.1:1883 or ws://host:3000/mqtt, got "${String(issue.input)}"`,
+      }),
+    credentials: z.string().min(1, 'expected a file path').default('data/device-secrets.json'),
+    'no-auth': z.boolean().default(false),
+    interval: duration.default(10_000),
+    speed: numberText('number', (n) => n > 0, 'a speed greater than 0 (simulated seconds per real second)').default(60),
+    duration: duration.optional(),
+    qos: z.enum(['0', '1'], { error: (issue) => `expected 0 or 1, got "${String(issue.input)}"` }).default('1'),
+    seed: numberText('integer', () => true, 'a whole number').default(1),
+    'fault-stuck': faultRate.default(0.01),
+    'fault-tilt': faultRate.default(0.005),
+    'fault-fire': faultRate.default(0.0005),
+    'fault-silent': faultRate.default(0.01),
+    'connect-rate': numberText('number', (n) => n > 0, 'connections per second greater than 0').default(50),
+    'start-time': z
+      .string()
+      .transform((text, ctx) => {
+        const ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
+        if (Number.isFinite(ms)) return ms;
+        ctx.issues.push({ code: 'custom', message: `expected an ISO date-time such as 2026-11-25T06:00:00Z, got "${text}"`, input: text });
+        return z.NEVER;
+      })
+      .optional(),
+    quiet: z.boolean().default(false),
+    help: z.boolean().default(false),
+  })
+  .strict();
+
+export interface SimOptions {
+  /** first N bins of the file; undefined = all */
+  bins: number | undefined;
+  binsFile: string;
+  url: string;
+  credentials: string;
+  noAuth: boolean;
+  intervalMs: number;
+  speed: number;
+  /** real time to run; undefined = until stopped */
+  durationMs: number | undefined;
+  qos: 0 | 1;
+  seed: number;
+  faultRates: FaultRates;
+  connectRate: number;
+  /** simulated clock at start; undefined = now */
+  startTimeMs: number | undefined;
+  quiet: boolean;
+  help: boolean;
+}
+
+export class OptionsError extends Error {
+  override readonly name = 'OptionsError';
+}
+
+/** Validates the values returned by parseArgs({ options: simArgOptions }); throws OptionsError naming each bad option. */
+export function parseSimOptions(values: Record<string, string | boolean | undefined>): SimOptions {
+  const result = simOptionsSchema.safeParse(values);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const option = issue.path.length > 0 ? `--${issue.path.join('.')}` : 'options';
+      const message = issue.code === 'unrecognized_keys' ? `unknown option(s) ${issue.keys.map((k) => `--${k}`).join(', ')}` : issue.message;
+      return `${option}: ${message}`;
+    });
+    throw new OptionsError(lines.join('\n'));
+  }
+  const v = result.data;
+  return {
+    bins: v.bins,
+    binsFile: v['bins-file'],
+    url: v.url,
+    credentials: v.credentials,
+    noAuth: v['no-auth'],
+    intervalMs: v.interval,
+    speed: v.speed,
+    durationMs: v.duration,
+    qos: v.qos === '0' ? 0 : 1,
+    seed: v.seed,
+    faultRates: { stuck: v['fault-stuck'], tilt: v['fault-tilt'], fire: v['fault-fire'], silent: v['fault-silent'] },
+    connectRate: v['connect-rate'],
+    startTimeMs: v['start-time'],
+    quiet: v.quiet,
+    help: v.help,
+  };
+}

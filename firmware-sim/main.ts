@@ -5,7 +5,7 @@ import { DeviceSecretsError, provisionHint, readDeviceSecrets, type DeviceSecret
 import { SimDevice, type DeviceLog } from './device.js';
 import { OptionsError, parseSimOptions, SIM_HELP, simArgOptions, type SimOptions } from './options.js';
 import { formatProgress, formatSimTime, sumSnapshots } from './progress.js';
-import { createSimClock } from './sim-clock.js';
+import { createSimClock, defaultSimStart } from './sim-clock.js';
 
 const MIN_PUBLISH_EVERY_MS = 20;
 const STAGGER_TICK_MS = 20;
@@ -89,7 +89,7 @@ async function run(options: SimOptions): Promise<void> {
     }
   }
 
-  const startSimMs = options.startTimeMs ?? Date.now();
+  const startSimMs = options.startTimeMs ?? defaultSimStart(Date.now(), options.speed, options.durationMs);
   const clock = createSimClock(startSimMs, options.speed);
   const publishEveryMs = Math.max(MIN_PUBLISH_EVERY_MS, options.intervalMs / options.speed);
   if (publishEveryMs > options.intervalMs / options.speed) {

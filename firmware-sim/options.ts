@@ -45,7 +45,9 @@ Usage: npm run sim -- [options]
   --fault-fire RATE     fires per simulated day per bin (default: 0.0005)
   --fault-silent RATE   silent devices (connection dropped, last will sent) per day per bin (default: 0.01)
   --connect-rate N      new connections per second at start (default: 50)
-  --start-time ISO      simulated clock at start, e.g. 2026-11-25T06:00:00Z (default: now)
+  --start-time ISO      simulated clock at start, e.g. 2026-11-25T06:00:00Z (default: now at speed 1;
+                        faster, far enough back that the run replays history and then goes live,
+                        since the simulated clock never runs ahead of the real one)
   --quiet               no progress line and no per-device notices; warnings and the summary only
   -h, --help            show this text
 

@@ -115,14 +115,16 @@ async function devices(args: string[], file: string | undefined): Promise<void> 
         if (targets.length === 0) fail('usage: binbridge devices provision [--all | BIN_ID...] [--rotate] [--out FILE]');
         const out = values.out ? path.resolve(values.out) : null;
         const existing: Record<string, string> = out && fs.existsSync(out) ? JSON.parse(fs.readFileSync(out, 'utf8')) : {};
-        let issued = 0;
-        for (const id of targets) {
-          known(id);
-          // a bin keeps its secret unless asked to rotate, as long as the file still has it
-          if (!values.rotate && secrets.has(id) && (!out || existing[id])) continue;
-          existing[id] = await secrets.issue(id);
-          issued++;
+        for (const id of targets) known(id);
+        // a bin keeps its secret unless asked to rotate, as long as the file still has it
+        const due = targets.filter((id) => values.rotate || !secrets.has(id) || (out && !existing[id]));
+        // scrypt runs on libuv's thread pool: a few at a time
+        for (let i = 0; i < due.length; i += 8) {
+          const chunk = due.slice(i, i + 8);
+          const issuedSecrets = await Promise.all(chunk.map((id) => secrets.issue(id)));
+          chunk.forEach((id, k) => (existing[id] = issuedSecrets[k]!));
         }
+        const issued = due.length;
         if (out) {
           fs.mkdirSync(path.dirname(out), { recursive: true });
           fs.writeFileSync(out, JSON.stringify(existing, null, 1) + '\n', { mode: 0o600 });

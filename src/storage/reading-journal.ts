@@ -53,8 +53,8 @@ export class ReadingJournal {
 
   /** Resolves once the reading is durably recorded; rejects (SpoolFullError, disk errors) when it is not. */
   record(entry: JournalEntry): Promise<void> {
-    if (entry.lines.length > 0) this.spool?.assertRoom();
     return new Promise<void>((resolve, reject) => {
+      if (entry.lines.length > 0) this.spool?.assertRoom();
       this.pending.push({ entry, resolve, reject });
       this.schedule();
     });

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DeviceSnapshot } from '../../../firmware-sim/device.js';
 import { formatProgress, sumSnapshots } from '../../../firmware-sim/progress.js';
-import { createSimClock } from '../../../firmware-sim/sim-clock.js';
 
 const snap = (over: Partial<DeviceSnapshot>): DeviceSnapshot => ({
   connected: true, refused: false, silent: false, sent: 0, acked: 0, buffered: 0, inflight: 0, dropped: 0, faults: [], ...over,
@@ -16,14 +15,5 @@ describe('progress line', () => {
     expect(formatProgress(totals, Date.parse('2026-11-25T16:00:12.345Z'))).toBe(
       'connected 1/2  sent 10  acked 9  buffered 4  dropped 2  refused 1  faults 1  sim 2026-11-25 16:00:12Z',
     );
-  });
-});
-
-describe('sim clock', () => {
-  it('runs speed times faster than real time from its start', () => {
-    let real = 1000;
-    const clock = createSimClock(Date.parse('2026-01-01T00:00:00Z'), 60, () => real);
-    real += 1500;
-    expect(new Date(clock.now()).toISOString()).toBe('2026-01-01T00:01:30.000Z');
   });
 });

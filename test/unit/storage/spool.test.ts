@@ -1,0 +1,80 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { createMetrics } from '../../../src/metrics.js';
+import { BinStateStore, ReadingJournal, Spool, SpoolFullError, openDatabase } from '../../../src/storage/index.js';
+
+const silent = pino({ level: 'silent' });
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'bb-spool-'));
+const reading = (binId: string, ts: number, fillPct = 50) => ({ binId, ts, receivedAt: ts, fillPct });
+
+describe('Spool', () => {
+  it('keeps order, removes only acknowledged batches, and survives reopening', () => {
+    const dir = tmp();
+    let db = openDatabase(dir);
+    let spool = new Spool(db, 1 << 20);
+    spool.append(['a 1', 'b 2', 'c 3']);
+    const first = spool.peek(2)!;
+    expect(first.lines).toEqual(['a 1', 'b 2']);
+    spool.ack(first);
+    spool.append(['d 4']);
+    db.close();
+    db = openDatabase(dir);
+    spool = new Spool(db, 1 << 20);
+    expect(spool.stats()).toMatchObject({ depth: 2, bytes: 6, full: false });
+    expect(spool.peek(10)!.lines).toEqual(['c 3', 'd 4']);
+  });
+
+  it('moves refused batches to the dead-letter table instead of dropping them', () => {
+    const db = openDatabase(tmp());
+    const spool = new Spool(db, 1 << 20);
+    spool.append(['bad line']);
+    spool.deadLetter(spool.peek(10)!, 'unable to parse');
+    expect(spool.stats().depth).toBe(0);
+    expect(db.prepare('SELECT line, reason FROM spool_dead_letter').all()).toEqual([{ line: 'bad line', reason: 'unable to parse' }]);
+  });
+
+  it('reports full at its size limit', () => {
+    const spool = new Spool(openDatabase(tmp()), 10);
+    spool.append(['0123456789']);
+    expect(spool.full).toBe(true);
+    expect(() => spool.assertRoom()).toThrow(SpoolFullError);
+  });
+});
+
+describe('ReadingJournal', () => {
+  function setup(maxBytes = 1 << 20) {
+    const db = openDatabase(tmp());
+    const spool = new Spool(db, maxBytes);
+    const state = new BinStateStore(db);
+    const journal = new ReadingJournal(db, spool, state, { maxBatch: 100, delayMs: 0 }, createMetrics(), silent);
+    return { db, spool, state, journal };
+  }
+
+  it('commits readings that arrive together in one group and resolves them after the commit', async () => {
+    const { spool, journal } = setup();
+    const groups: number[] = [];
+    journal.onCommitted((entries) => groups.push(entries.length));
+    const all = Array.from({ length: 250 }, (_, i) => journal.record({ reading: reading('A', 1000 + i), lines: [`m v=${i} ${1000 + i}`] }));
+    expect(spool.stats().depth).toBe(0); // nothing is recorded before the commit runs
+    await Promise.all(all);
+    expect(groups).toEqual([100, 100, 50]);
+    expect(spool.stats().depth).toBe(250);
+    expect(spool.peek(1)!.lines[0]).toBe('m v=0 1000');
+  });
+
+  it('keeps the newest reading as bin state, whatever order a backlog arrives in', async () => {
+    const { state, journal } = setup();
+    await Promise.all([journal.record({ reading: reading('A', 3000, 30), lines: [] }), journal.record({ reading: reading('A', 1000, 10), lines: [] })]);
+    await journal.record({ reading: reading('A', 2000, 20), lines: [] });
+    expect(state.get('A')).toMatchObject({ ts: 3000, fill_pct: 30 });
+  });
+
+  it('refuses readings while the spool is full', async () => {
+    const { journal } = setup(10);
+    await journal.record({ reading: reading('A', 1), lines: ['0123456789'] });
+    await expect(journal.record({ reading: reading('A', 2), lines: ['x'] })).rejects.toBeInstanceOf(SpoolFullError);
+  });
+});

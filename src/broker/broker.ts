@@ -209,6 +209,12 @@ export class MqttBroker {
 
   private authorizePublish(client: BinClient | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
     if (!client) return cb(null);
+    // the packet-size guard has already closed this connection; what aedes parsed from the same chunk is void
+    if (client.conn.destroyed) return cb(new Error('connection closed'));
+    if (packet.payload.length + packet.topic.length > this.deps.config.max_packet_bytes) {
+      this.refused('oversize', { client: client.id, bytes: packet.payload.length });
+      return cb(new Error('packet too large'));
+    }
     const who = client.principal ?? { kind: 'anonymous' };
     const d = canPublish(who, packet.topic);
     if (!d.allow) {

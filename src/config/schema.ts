@@ -65,7 +65,7 @@ export const configSchema = z.object({
   spool: z
     .object({
       // durable queue between ingest and InfluxDB; when full, QoS 1 readings are not acknowledged
-      max_mb: z.number().min(1).default(1024),
+      max_mb: z.number().positive().default(1024),
       // group commit: at most this many readings or this many milliseconds per transaction
       commit_max_batch: z.number().int().min(1).default(2000),
       commit_delay_ms: z.number().min(0).max(100).default(0),

@@ -1,0 +1,222 @@
+// Starts binbridge for integration tests: in this process (startApp, for inspecting its parts) or as a
+// child process exactly as `npm start` runs it (for kill -9 and signal tests).
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { pino } from 'pino';
+import { startApp, type RunningApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config/index.js';
+import { freePort } from './servers.js';
+import { waitFor } from './wait.js';
+
+export const CITY = path.resolve('config/bins.example.csv');
+
+export interface InProcessBridge extends RunningApp {
+  dataDir: string;
+  mqttUrl: string;
+  httpUrl: string;
+}
+
+/** Starts the bridge in this process with BINBRIDGE_* overrides (ports 0, a fresh data folder). */
+export async function startBridge(env: Record<string, string> = {}, dataDir?: string): Promise<InProcessBridge> {
+  const dir = dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'bb-bridge-'));
+  const { config } = loadConfig({
+    env: {
+      BINBRIDGE_MQTT_PORT: '0',
+      BINBRIDGE_HTTP_PORT: '0',
+      BINBRIDGE_MQTT_HOST: '127.0.0.1',
+      BINBRIDGE_HTTP_HOST: '127.0.0.1',
+      BINBRIDGE_DATA_DIR: dir,
+      BINBRIDGE_REGISTRY_BINS_FILE: CITY,
+      BINBRIDGE_INFLUX_FLUSH_INTERVAL_MS: '100',
+      ...env,
+    },
+    file: 'config/binbridge.yaml',
+  });
+  const app = await startApp(config, pino({ level: process.env.BB_TEST_LOG ?? 'silent' }));
+  return { ...app, dataDir: dir, mqttUrl: `mqtt://127.0.0.1:${app.ports.mqtt}`, httpUrl: `http://127.0.0.1:${app.ports.http}` };
+}
+
+export interface ChildBridge {
+  mqttPort: number;
+  httpPort: number;
+  dataDir: string;
+  proc: ChildProcess;
+  output: () => string;
+  kill9: () => Promise<void>;
+  stop: () => Promise<number | null>;
+}
+
+/** Runs `src/cli.ts start` in a child process (through tsx, so no build is needed) and waits for /healthz. */
+export async function spawnBridge(env: Record<string, string>, reuse?: { mqttPort: number; httpPort: number; dataDir: string }): Promise<ChildBridge> {
+  const mqttPort = reuse?.mqttPort ?? (await freePort());
+  const httpPort = reuse?.httpPort ?? (await freePort());
+  const dataDir = reuse?.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'bb-child-'));
+  let out = '';
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start'], {
+    env: {
+      ...process.env,
+      BINBRIDGE_MQTT_PORT: String(mqttPort),
+      BINBRIDGE_HTTP_PORT: String(httpPort),
+      BINBRIDGE_MQTT_HOST: '127.0.0.1',
+      BINBRIDGE_HTTP_HOST: '127.0.0.1',
+      BINBRIDGE_DATA_DIR: dataDir,
+      BINBRIDGE_REGISTRY_BINS_FILE: CITY,
+      BINBRIDGE_LOG_FORMAT: 'json',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  await waitFor(
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`bridge exited with ${proc.exitCode}: ${out.slice(-800)}`);
+      return (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok;
+    },
+    { timeoutMs: 30_000, intervalMs: 100, message: 'bridge /healthz' },
+  ).catch((err: Error) => {
+    proc.kill('SIGKILL');
+    throw new Error(`${err.message}\n${out.slice(-1500)}`);
+  });
+  return {
+    mqttPort,
+    httpPort,
+    dataDir,
+    proc,
+    output: () => out,
+    kill9: async () => {
+      proc.kill('SIGKILL');
+      await exited;
+    },
+    stop: async () => {
+      proc.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** An MQTT 3.1.1 client that has connected (or throws the broker's refusal). */
+export async function connectClient(url: string, opts: IClientOptions = {}): Promise<MqttClient> {
+  const client = mqtt.connect(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+  client.setMaxListeners(0);
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', (err) => {
+      client.end(true);
+      reject(err);
+    });
+    client.once('close', () => reject(new Error('connection closed before CONNACK')));
+  });
+  return client;
+}
+
+/** Publishes QoS 1 and resolves on PUBACK; rejects when the connection closes first. */
+export function publishAcked(client: MqttClient, topic: string, payload: string | object): Promise<void> {
+  const body = typeof payload === 'string' ? payload : JSON.stringify(payload);
+  return new Promise((resolve, reject) => {
+    const onClose = (): void => reject(new Error(`connection closed before PUBACK on ${topic}`));
+    client.once('close', onClose);
+    client.publish(topic, body, { qos: 1 }, (err) => {
+      client.off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    });
+  });
+}
+
+/** Resolves when the client's connection is closed by the other side. */
+export function closed(client: MqttClient, timeoutMs = 5000): Promise<boolean> {
+  if (!client.connected) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), timeoutMs);
+    client.once('close', () => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+}
+
+/** Ids of the first n bins of the example city. */
+export function cityBins(n: number): string[] {
+  return fs
+    .readFileSync(CITY, 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1, n + 1)
+    .map((l) => l.split(',')[0]!);
+}
+
+/** One family's samples from Prometheus text, e.g. metricValue(text, 'binbridge_readings_rejected_total', {reason: 'bad_json'}). */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-z_:]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const want = Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`));
+    if (want) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+export interface Stream {
+  readonly sent: number;
+  readonly acked: number;
+  /** resolves when every reading is acknowledged */
+  done: Promise<void>;
+  end: () => void;
+}
+
+/**
+ * A device that keeps publishing QoS 1 readings at a steady rate through outages: fixed client id, persistent
+ * session, automatic reconnect; MQTT.js resends what was not acknowledged. Reading i has ts = base + i s.
+ */
+export function streamReadings(
+  url: string,
+  opts: { bins: string[]; count: number; ratePerS: number; base: number; clientId?: string; username?: string; password?: string },
+): Stream {
+  const client = mqtt.connect(url, {
+    protocolVersion: 4,
+    clientId: opts.clientId ?? `stream-${process.pid}`,
+    clean: false,
+    reconnectPeriod: 200,
+    connectTimeout: 3000,
+    username: opts.username,
+    password: opts.password,
+  });
+  client.setMaxListeners(0);
+  client.on('error', () => undefined);
+  let sent = 0;
+  let acked = 0;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  const perTick = Math.max(1, Math.round(opts.ratePerS / 20));
+  const tick = setInterval(() => {
+    for (let k = 0; k < perTick && sent < opts.count; k++, sent++) {
+      const i = sent;
+      const bin = opts.bins[i % opts.bins.length]!;
+      client.publish(`bins/${bin}/telemetry`, JSON.stringify({ fill_pct: i % 100, ts: opts.base + i * 1000 }), { qos: 1 }, (err) => {
+        if (err) return;
+        if (++acked === opts.count) resolveDone();
+      });
+    }
+    if (sent >= opts.count) clearInterval(tick);
+  }, 50);
+  return {
+    get sent() {
+      return sent;
+    },
+    get acked() {
+      return acked;
+    },
+    done,
+    end: () => {
+      clearInterval(tick);
+      client.end(true);
+    },
+  };
+}

@@ -1,0 +1,85 @@
+// Nothing acknowledged is lost: an InfluxDB outage, a kill -9 of the bridge and a full spool each end with
+// every acknowledged reading in InfluxDB exactly once.
+import { afterEach, describe, expect, it } from 'vitest';
+import { cityBins, metricValue, spawnBridge, startBridge, streamReadings, type ChildBridge, type InProcessBridge, type Stream } from '../helpers/bridge.js';
+import { startInfluxd, type Influxd } from '../helpers/servers.js';
+import { waitFor } from '../helpers/wait.js';
+
+const bins = cityBins(5);
+const count = (influx: Influxd): Promise<number> => influx.count('SELECT count(fill_pct) FROM bin_reading');
+
+describe('no loss', () => {
+  const cleanup: (() => Promise<unknown> | void)[] = [];
+  afterEach(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+  });
+
+  it('spools while influxd is down and replays in order when it is back', async () => {
+    const influx = await startInfluxd();
+    cleanup.push(() => influx.destroy());
+    const bridge: InProcessBridge = await startBridge({ BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_INFLUX_URL: influx.url, BINBRIDGE_INFLUX_API: 'v1' });
+    cleanup.push(() => bridge.stop());
+    const stream: Stream = streamReadings(bridge.mqttUrl, { bins, count: 3000, ratePerS: 600, base: Date.now() - 4 * 3_600_000 });
+    cleanup.push(() => stream.end());
+
+    await waitFor(() => stream.acked > 500, { timeoutMs: 10_000, message: '500 acked' });
+    await influx.stop();
+    await waitFor(() => stream.acked > 1500, { timeoutMs: 10_000, message: 'readings acked while influxd is down' });
+    // the spool holds what could not be written, and says so
+    expect(bridge.spool!.stats().depth).toBeGreaterThan(0);
+    const ready = (await (await fetch(`${bridge.httpUrl}/readyz`)).json()) as { checks: { influx: string } };
+    expect(ready.checks.influx).toBe('spooling');
+    await influx.start();
+
+    await stream.done;
+    await waitFor(async () => (await count(influx)) === 3000, { timeoutMs: 30_000, message: '3000 readings in influxd' });
+    expect(stream.acked).toBe(3000);
+    await waitFor(() => bridge.spool!.stats().depth === 0, { message: 'spool drained' });
+    const text = await (await fetch(`${bridge.httpUrl}/metrics`)).text();
+    expect(metricValue(text, 'binbridge_influx_write_failures_total')).toBeGreaterThan(0);
+  });
+
+  it('loses nothing when the bridge is killed with -9 mid-stream, and duplicates nothing on replay', async () => {
+    const influx = await startInfluxd();
+    cleanup.push(() => influx.destroy());
+    const env = { BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_INFLUX_URL: influx.url, BINBRIDGE_INFLUX_API: 'v1', BINBRIDGE_INFLUX_FLUSH_INTERVAL_MS: '200' };
+    let bridge: ChildBridge = await spawnBridge(env);
+    cleanup.push(() => bridge.kill9());
+    const stream = streamReadings(`mqtt://127.0.0.1:${bridge.mqttPort}`, { bins, count: 3000, ratePerS: 600, base: Date.now() - 5 * 3_600_000 });
+    cleanup.push(() => stream.end());
+
+    await waitFor(() => stream.acked > 1000, { timeoutMs: 15_000, message: '1000 acked' });
+    await bridge.kill9();
+    const ackedAtKill = stream.acked;
+    bridge = await spawnBridge(env, bridge);
+    await stream.done;
+    await waitFor(async () => (await count(influx)) === 3000, { timeoutMs: 30_000, message: '3000 readings in influxd after restart' });
+    expect(ackedAtKill).toBeLessThan(3000);
+    // exactly once, bin by bin: 3000 readings round-robin over 5 bins
+    for (const id of bins) expect(await influx.count(`SELECT count(fill_pct) FROM bin_reading WHERE bin_id = '${id}'`)).toBe(600);
+  });
+
+  it('refuses to acknowledge when the spool is full, says so loudly, and loses nothing', async () => {
+    const influx = await startInfluxd();
+    cleanup.push(() => influx.destroy());
+    await influx.stop();
+    // a spool of ~20 kB: roughly 150 points
+    const bridge = await startBridge({ BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_INFLUX_URL: influx.url, BINBRIDGE_INFLUX_API: 'v1', BINBRIDGE_SPOOL_MAX_MB: '0.02' });
+    cleanup.push(() => bridge.stop());
+    const stream = streamReadings(bridge.mqttUrl, { bins, count: 400, ratePerS: 400, base: Date.now() - 2 * 3_600_000 });
+    cleanup.push(() => stream.end());
+
+    await waitFor(() => bridge.spool!.full, { timeoutMs: 10_000, message: 'spool full' });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(stream.acked).toBeLessThan(400);
+    const text = await (await fetch(`${bridge.httpUrl}/metrics`)).text();
+    expect(metricValue(text, 'binbridge_spool_full')).toBe(1);
+    expect(metricValue(text, 'binbridge_readings_rejected_total', { reason: 'spool_full' })).toBeGreaterThan(0);
+    const ready = await fetch(`${bridge.httpUrl}/readyz`);
+    expect(ready.status).toBe(503);
+
+    await influx.start();
+    await stream.done;
+    await waitFor(async () => (await count(influx)) === 400, { timeoutMs: 30_000, message: 'all 400 readings stored once influxd is back' });
+  });
+});

@@ -1,0 +1,35 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cityBins, startBridge, type InProcessBridge } from '../helpers/bridge.js';
+
+describe('HTTP API', () => {
+  let bridge: InProcessBridge;
+  beforeAll(async () => {
+    bridge = await startBridge({ BINBRIDGE_HTTP_API_TOKEN: 'ops-token-123' });
+  });
+  afterAll(async () => {
+    await bridge?.stop();
+  });
+
+  const get = (p: string, token?: string) => fetch(`${bridge.httpUrl}${p}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+
+  it('requires the bearer token on /api/* when one is configured, not on health and metrics', async () => {
+    expect((await get('/api/bins')).status).toBe(401);
+    expect((await get('/api/bins', 'wrong')).status).toBe(401);
+    expect((await get('/api/bins', 'ops-token-123')).status).toBe(200);
+    expect((await get('/healthz')).status).toBe(200);
+    expect((await get('/readyz')).status).toBe(200);
+    expect((await get('/metrics')).status).toBe(200);
+  });
+
+  it('lists bins with their registry fields, filters by zone, answers 404 for unknown ids', async () => {
+    const all = (await (await get('/api/bins', 'ops-token-123')).json()) as { id: string; zone: string; lat: number; state: unknown }[];
+    expect(all.length).toBe(bridge.registry.size);
+    const zone = all[0]!.zone;
+    const some = (await (await get(`/api/bins?zone=${zone}`, 'ops-token-123')).json()) as { zone: string }[];
+    expect(some.length).toBeGreaterThan(0);
+    expect(some.every((b) => b.zone === zone)).toBe(true);
+    const [id] = cityBins(1);
+    expect(((await (await get(`/api/bins/${id}`, 'ops-token-123')).json()) as { id: string }).id).toBe(id);
+    expect((await get('/api/bins/NOPE', 'ops-token-123')).status).toBe(404);
+  });
+});

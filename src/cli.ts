@@ -41,21 +41,22 @@ function load(file: string | undefined): Config {
 }
 
 
-async function logger(level: string) {
-  if (process.stdout.isTTY && process.env.BINBRIDGE_LOG_FORMAT !== 'json') {
+async function logger(config: Config) {
+  const pretty = config.log_format === 'pretty' || (config.log_format === 'auto' && process.stdout.isTTY);
+  if (pretty) {
     try {
-      const { default: pretty } = await import('pino-pretty');
-      return createLogger(level, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,app' }));
+      const { default: prettyStream } = await import('pino-pretty');
+      return createLogger(config.log_level, prettyStream({ colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,app' }));
     } catch {
       /* pino-pretty is optional at run time */
     }
   }
-  return createLogger(level);
+  return createLogger(config.log_level);
 }
 
 async function start(file: string | undefined): Promise<void> {
   const config = load(file);
-  const log = await logger(config.log_level);
+  const log = await logger(config);
   let app;
   try {
     app = await startApp(config, log);

@@ -29,6 +29,8 @@ const upstream = z.object({
 export const configSchema = z.object({
   data_dir: z.string().min(1).default('./data'),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  // auto: readable lines on a terminal, JSON lines otherwise
+  log_format: z.enum(['auto', 'json', 'pretty']).default('auto'),
   mqtt: z
     .object({
       port: optionalPort.default(1883),

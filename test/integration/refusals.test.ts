@@ -156,3 +156,21 @@ describe('refusals with mqtt.auth: none', () => {
     c.end(true);
   });
 });
+
+describe('connection-rate limit', () => {
+  it('refuses connections past mqtt.connect_rate_per_ip per second and serves again after', async () => {
+    const bridge = await startBridge({ BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_MQTT_CONNECT_RATE_PER_IP: '3' });
+    try {
+      const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => connectClient(bridge.mqttUrl, { clientId: `burst-${i}` })));
+      const ok = results.filter((r) => r.status === 'fulfilled');
+      expect(ok.length).toBe(3);
+      for (const r of ok) (r as PromiseFulfilledResult<MqttClient>).value.end(true);
+      const text = await (await fetch(`${bridge.httpUrl}/metrics`)).text();
+      expect(metricValue(text, 'binbridge_mqtt_refused_total', { reason: 'connect_rate' })).toBe(5);
+      await new Promise((r) => setTimeout(r, 1100));
+      (await connectClient(bridge.mqttUrl, { clientId: 'after' })).end(true);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});

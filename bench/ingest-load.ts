@@ -1,0 +1,366 @@
+// Load generator for bench/ingest.ts, in a process of its own (started by the driver with `node --import tsx`).
+// K MQTT.js clients publish QoS 1 telemetry on a paced open-loop schedule: R readings/s in total, spread
+// round-robin over the sensors, for a warm-up of W s and a measured window of D s. Sending never waits for
+// PUBACKs, but each client keeps at most --max-inflight unacknowledged publishes (hits are counted).
+// Publish -> PUBACK latency comes from the publish callback (process.hrtime). Results go to the driver over
+// IPC (process.send); without an IPC channel the report is printed as one JSON line on stdout.
+import { parseArgs } from 'node:util';
+import mqtt, { type MqttClient } from 'mqtt';
+
+const { values: opts } = parseArgs({
+  options: {
+    port: { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
+    sensors: { type: 'string', default: '100' },
+    rate: { type: 'string', default: '10000' },
+    duration: { type: 'string', default: '60' },
+    warmup: { type: 'string', default: '5' },
+    prefix: { type: 'string', default: 'BENCH-' },
+    'base-ts': { type: 'string' },
+    'max-inflight': { type: 'string', default: '1000' },
+    'drain-timeout': { type: 'string', default: '30' },
+  },
+});
+
+function num(name: string, v: string | undefined, min: number): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min} (got ${v})`);
+  return n;
+}
+
+const PORT = num('port', opts.port, 1);
+const SENSORS = Math.floor(num('sensors', opts.sensors, 1));
+const RATE = num('rate', opts.rate, 1);
+const DURATION_S = num('duration', opts.duration, 1);
+const WARMUP_S = num('warmup', opts.warmup, 0);
+const MAX_INFLIGHT = Math.floor(num('max-inflight', opts['max-inflight'], 1));
+const DRAIN_TIMEOUT_MS = num('drain-timeout', opts['drain-timeout'], 1) * 1000;
+const BASE_TS = opts['base-ts'] ? num('base-ts', opts['base-ts'], 0) : Date.now() - 6 * 3600_000;
+
+export interface LatencySummary {
+  count: number;
+  mean_ms: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  /** upper bounds in ms of histogram buckets (last one: Infinity, sent as null) */
+  hist_le_ms: (number | null)[];
+  hist: number[];
+}
+
+export interface WindowReport {
+  /** publishes issued in this window */
+  published: number;
+  /** of those, acknowledged (any time before the report) */
+  acked: number;
+  /** PUBACKs that arrived during this window (whatever window their publish was in) */
+  acks_arrived: number;
+  /** scheduled readings still waiting (in-flight bound) when the window ended; carried over / never sent */
+  behind_at_end: number;
+  latency: LatencySummary;
+}
+
+export type LoadMessage =
+  | { type: 'ready'; connected: number; connect_ms: number }
+  | { type: 'phase'; phase: 'measure' | 'end'; t_ms: number }
+  | {
+      type: 'result';
+      sensors: number;
+      rate: number;
+      warmup: WindowReport;
+      measure: WindowReport;
+      published: number;
+      acked: number;
+      unacked: number;
+      /** scheduled readings never sent (still held back by the in-flight bound when sending stopped) */
+      unsent: number;
+      inflight_bound_hits: number;
+      max_inflight_seen: number;
+      /** largest lag of the sender behind the open-loop schedule, ms */
+      max_schedule_lag_ms: number;
+      errors: number;
+      error_samples: string[];
+      drain_ms: number;
+      measure_s: number;
+    };
+
+function send(msg: LoadMessage): void {
+  if (process.send) process.send(msg);
+  else process.stdout.write(JSON.stringify(msg) + '\n');
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// latency recording: one growing Float64Array per window (ms)
+
+class Samples {
+  private buf = new Float64Array(1 << 16);
+  n = 0;
+  add(v: number): void {
+    if (this.n === this.buf.length) {
+      const next = new Float64Array(this.buf.length * 2);
+      next.set(this.buf);
+      this.buf = next;
+    }
+    this.buf[this.n++] = v;
+  }
+  summary(): LatencySummary {
+    const les = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, Infinity];
+    const hist = new Array<number>(les.length).fill(0);
+    const s = this.buf.slice(0, this.n).sort();
+    let sum = 0;
+    let b = 0;
+    for (let i = 0; i < s.length; i++) {
+      const v = s[i]!;
+      sum += v;
+      while (v > les[b]!) b++;
+      hist[b]!++;
+    }
+    const q = (p: number): number => (s.length === 0 ? 0 : round(s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]!));
+    return {
+      count: s.length,
+      mean_ms: s.length ? round(sum / s.length) : 0,
+      p50: q(0.5),
+      p90: q(0.9),
+      p99: q(0.99),
+      p999: q(0.999),
+      max: s.length ? round(s[s.length - 1]!) : 0,
+      hist_le_ms: les.map((l) => (Number.isFinite(l) ? l : null)),
+      hist,
+    };
+  }
+}
+
+const round = (v: number): number => Math.round(v * 1000) / 1000;
+
+// ---------------------------------------------------------------------------------------------------------
+
+type Phase = 'warmup' | 'measure' | 'done';
+
+interface WindowCounters {
+  published: number;
+  acked: number;
+  acksArrived: number;
+  behindAtEnd: number;
+  lat: Samples;
+}
+
+const win: Record<'warmup' | 'measure', WindowCounters> = {
+  warmup: { published: 0, acked: 0, acksArrived: 0, behindAtEnd: 0, lat: new Samples() },
+  measure: { published: 0, acked: 0, acksArrived: 0, behindAtEnd: 0, lat: new Samples() },
+};
+
+let phase: Phase = 'warmup';
+let errors = 0;
+const errorSamples: string[] = [];
+function noteError(what: string): void {
+  errors++;
+  if (errorSamples.length < 10 && !errorSamples.includes(what)) errorSamples.push(what);
+}
+
+interface Sensor {
+  client: MqttClient;
+  topic: string;
+  /** next reading number of this sensor (its ts is BASE_TS + seq * 1000) */
+  seq: number;
+  /** readings due by the schedule but not sent yet (held back by the in-flight bound) */
+  due: number;
+  inflight: number;
+  blocked: boolean;
+}
+
+// cheap payloads: a handful of precomputed prefixes, only ts changes
+const FILL = Array.from({ length: 101 }, (_, i) => `{"fill_pct":${(i * 0.97).toFixed(1)},"battery_pct":80,"ts":`);
+
+const sensors: Sensor[] = [];
+let inflightBoundHits = 0;
+let maxInflightSeen = 0;
+let totalInflight = 0;
+/** largest gap between the open-loop schedule and the sender (event-loop stalls of the generator) */
+let maxScheduleLagMs = 0;
+
+function publishOne(s: Sensor): void {
+  const seq = s.seq++;
+  const payload = FILL[seq % 101]! + (BASE_TS + seq * 1000) + '}';
+  const w = phase === 'measure' ? win.measure : win.warmup;
+  w.published++;
+  s.inflight++;
+  totalInflight++;
+  if (s.inflight > maxInflightSeen) maxInflightSeen = s.inflight;
+  const t0 = process.hrtime.bigint();
+  s.client.publish(s.topic, payload, { qos: 1 }, (err) => {
+    s.inflight--;
+    totalInflight--;
+    const now = phase === 'measure' ? win.measure : win.warmup;
+    if (phase !== 'done') now.acksArrived++;
+    if (err) {
+      noteError(`publish: ${err.message}`);
+      return;
+    }
+    w.acked++;
+    w.lat.add(Number(process.hrtime.bigint() - t0) / 1e6);
+    // the bound frees up as PUBACKs come in
+    if (s.due > 0 && phase !== 'done') pump(s);
+  });
+}
+
+function pump(s: Sensor): void {
+  while (s.due > 0) {
+    if (s.inflight >= MAX_INFLIGHT) {
+      if (!s.blocked) {
+        s.blocked = true;
+        inflightBoundHits++;
+      }
+      return;
+    }
+    s.blocked = false;
+    s.due--;
+    publishOne(s);
+  }
+}
+
+async function connectAll(): Promise<void> {
+  const t0 = Date.now();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < SENSORS; i++) {
+    const binId = `${opts.prefix}${String(i + 1).padStart(4, '0')}`;
+    const client = mqtt.connect({
+      host: opts.host,
+      port: PORT,
+      protocol: 'mqtt',
+      protocolVersion: 4,
+      clean: true,
+      clientId: `bench-${binId}`,
+      reconnectPeriod: 0, // a dropped connection is an error of the run, not something to paper over
+      connectTimeout: 10_000,
+      keepalive: 60,
+    });
+    const s: Sensor = { client, topic: `bins/${binId}/telemetry`, seq: 0, due: 0, inflight: 0, blocked: false };
+    sensors.push(s);
+    client.on('error', (err) => noteError(`client: ${err.message}`));
+    client.on('close', () => {
+      if (phase !== 'done') noteError('connection closed during the run');
+    });
+    pending.push(
+      new Promise<void>((resolve, reject) => {
+        client.once('connect', () => resolve());
+        client.once('error', reject);
+        client.once('close', () => reject(new Error(`${binId}: connection closed before CONNACK`)));
+      }),
+    );
+    // the bridge limits new connections per second per address; stay well under it
+    if (i % 50 === 49) await new Promise((r) => setTimeout(r, 100));
+  }
+  await Promise.all(pending);
+  send({ type: 'ready', connected: sensors.length, connect_ms: Date.now() - t0 });
+}
+
+function run(): Promise<void> {
+  const warmupMs = WARMUP_S * 1000;
+  const endMs = warmupMs + DURATION_S * 1000;
+  const perMs = RATE / 1000;
+  let scheduled = 0; // readings handed to sensors so far
+  let next = 0; // round-robin cursor
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const tick = (): void => {
+      const elapsed = performance.now() - t0;
+      if (phase === 'warmup' && elapsed >= warmupMs) {
+        for (const s of sensors) win.warmup.behindAtEnd += s.due;
+        phase = 'measure';
+        send({ type: 'phase', phase: 'measure', t_ms: Date.now() });
+      }
+      const until = Math.min(elapsed, endMs);
+      const target = Math.floor(until * perMs);
+      const lagReadings = target - scheduled;
+      if (lagReadings > 1) maxScheduleLagMs = Math.max(maxScheduleLagMs, lagReadings / perMs);
+      for (; scheduled < target; scheduled++) {
+        const s = sensors[next]!;
+        next = next + 1 === sensors.length ? 0 : next + 1;
+        s.due++;
+        pump(s);
+      }
+      if (elapsed >= endMs) {
+        for (const s of sensors) win.measure.behindAtEnd += s.due;
+        phase = 'done';
+        send({ type: 'phase', phase: 'end', t_ms: Date.now() });
+        resolve();
+        return;
+      }
+      setTimeout(tick, 1);
+    };
+    if (warmupMs === 0) {
+      phase = 'measure';
+      send({ type: 'phase', phase: 'measure', t_ms: Date.now() });
+    }
+    tick();
+  });
+}
+
+async function drain(): Promise<number> {
+  const t0 = Date.now();
+  while (totalInflight > 0 && Date.now() - t0 < DRAIN_TIMEOUT_MS) await new Promise((r) => setTimeout(r, 20));
+  return Date.now() - t0;
+}
+
+let finished = false;
+
+async function main(): Promise<void> {
+  // the driver went away (killed): stop at once rather than load a bridge nobody measures
+  process.on('disconnect', () => {
+    if (!finished) process.exit(1);
+  });
+  await connectAll();
+  // wait for the driver's go (over IPC); standalone: go at once
+  if (process.send) {
+    await new Promise<void>((resolve) => {
+      process.on('message', (m: { type?: string }) => {
+        if (m?.type === 'go') resolve();
+      });
+    });
+  }
+  await run();
+  const drainMs = await drain();
+  let unsent = 0;
+  for (const s of sensors) unsent += s.due;
+  const report = (w: WindowCounters): WindowReport => ({
+    published: w.published,
+    acked: w.acked,
+    acks_arrived: w.acksArrived,
+    behind_at_end: w.behindAtEnd,
+    latency: w.lat.summary(),
+  });
+  const published = win.warmup.published + win.measure.published;
+  const acked = win.warmup.acked + win.measure.acked;
+  send({
+    type: 'result',
+    sensors: SENSORS,
+    rate: RATE,
+    warmup: report(win.warmup),
+    measure: report(win.measure),
+    published,
+    acked,
+    unacked: totalInflight,
+    unsent,
+    inflight_bound_hits: inflightBoundHits,
+    max_inflight_seen: maxInflightSeen,
+    max_schedule_lag_ms: round(maxScheduleLagMs),
+    errors,
+    error_samples: errorSamples,
+    drain_ms: drainMs,
+    measure_s: DURATION_S,
+  });
+  finished = true;
+  await Promise.all(sensors.map((s) => s.client.endAsync(true).catch(() => undefined)));
+  if (process.send) process.disconnect();
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`ingest-load: ${message}\n`);
+  process.exitCode = 1;
+  finished = true;
+  for (const s of sensors) s.client.end(true);
+  if (process.send) process.disconnect();
+});

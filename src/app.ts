@@ -103,6 +103,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   };
 
   const beforeScrape = (): void => {
+    metrics.devicesOnline.set(binState.onlineCount());
     if (!spool) return;
     const s = spool.stats();
     metrics.spoolDepth.set(s.depth);

@@ -33,6 +33,7 @@ export class BinStateStore {
   private readonly statusStmt;
   private readonly getStmt;
   private readonly allStmt;
+  private readonly onlineStmt;
 
   constructor(db: Db) {
     db.exec(`CREATE TABLE IF NOT EXISTS bin_state (
@@ -52,6 +53,7 @@ export class BinStateStore {
       ON CONFLICT (bin_id) DO UPDATE SET status = excluded.status, status_at = excluded.status_at`);
     this.getStmt = db.prepare('SELECT * FROM bin_state WHERE bin_id = ?');
     this.allStmt = db.prepare('SELECT * FROM bin_state');
+    this.onlineStmt = db.prepare("SELECT count(*) FROM bin_state WHERE status = 'online'").pluck();
   }
 
   /** Records a reading as the bin's state unless a newer one is already there. Runs inside the caller's transaction. */
@@ -71,6 +73,11 @@ export class BinStateStore {
 
   setStatus(binId: string, status: 'online' | 'offline', at = Date.now()): void {
     this.statusStmt.run(binId, status, at);
+  }
+
+  /** How many bins' devices said online last. */
+  onlineCount(): number {
+    return this.onlineStmt.get() as number;
   }
 
   get(binId: string): BinState | undefined {

@@ -44,7 +44,7 @@ export class InfluxWriter {
 
   /** Tells the writer that points arrived; it writes at once when a full batch is waiting. */
   notify(): void {
-    if (this.wake && this.spool.stats().depth >= this.batchSize) this.wake();
+    if (this.wake && this.spool.size >= this.batchSize) this.wake();
   }
 
   /** Writes what it can within the deadline, then stops; what is left stays in the spool for the next start. */
@@ -69,7 +69,7 @@ export class InfluxWriter {
   private async run(): Promise<void> {
     let lastWrite = 0;
     for (;;) {
-      const depth = this.spool.stats().depth;
+      const depth = this.spool.size;
       if (this.stopping && depth === 0) return;
       const since = Date.now() - lastWrite;
       if (!this.stopping && (depth === 0 || (depth < this.batchSize && since < this.opts.flushIntervalMs))) {

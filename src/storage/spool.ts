@@ -64,6 +64,11 @@ export class Spool {
     this.bytes = row.b;
   }
 
+  /** Points waiting, without touching the table. */
+  get size(): number {
+    return this.depth;
+  }
+
   get full(): boolean {
     return this.bytes >= this.maxBytes;
   }

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cityBins, connectClient, publishAcked, startBridge, type InProcessBridge } from '../helpers/bridge.js';
+import { cityBins, connectClient, metricValue, publishAcked, startBridge, type InProcessBridge } from '../helpers/bridge.js';
 import { freePort } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -51,10 +51,13 @@ describe('broker listeners and device status', () => {
     });
     await publishAcked(c, `bins/${C}/status`, 'online');
     expect(bridge.binState.get(C)?.status).toBe('online');
+    const online = async (): Promise<number> => metricValue(await (await fetch(`${bridge.httpUrl}/metrics`)).text(), 'binbridge_devices_online');
+    expect(await online()).toBe(1);
     // the device loses power: no DISCONNECT, so the broker publishes its will [MQTT-3.1.2-8]
     c.stream.destroy();
     await waitFor(() => bridge.binState.get(C)?.status === 'offline', { timeoutMs: 5000, message: 'offline from the will' });
     const api = (await (await fetch(`${bridge.httpUrl}/api/bins/${C}`)).json()) as { state: { status: string } };
     expect(api.state.status).toBe('offline');
+    expect(await online()).toBe(0);
   });
 });

@@ -1,11 +1,14 @@
 import type { AddressInfo } from 'node:net';
+import { AlertStore, RuleRunner } from './alerts/index.js';
 import { DeviceSecrets, MqttBroker } from './broker/index.js';
 import type { Config } from './config/index.js';
 import { Ingest, RejectionLog } from './ingest/index.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { Registry } from './registry/index.js';
-import { buildHttp, type Readiness } from './http/index.js';
+import { Dispatcher } from './dispatch/index.js';
+import { Directory, Registry } from './registry/index.js';
+import { binRoutes, buildHttp, opsRoutes, type Readiness } from './http/index.js';
+import { GraphClient, Inbox, Outbox, SandboxTransport, whatsappWebhookRoutes, type MessageTransport } from './whatsapp/index.js';
 import {
   BinStateStore,
   InfluxWriter,
@@ -26,6 +29,13 @@ export interface RunningApp {
   spool: Spool | null;
   writer: InfluxWriter | null;
   secrets: DeviceSecrets;
+  directory: Directory;
+  alerts: AlertStore;
+  rules: RuleRunner;
+  dispatcher: Dispatcher;
+  outbox: Outbox;
+  inbox: Inbox;
+  sandbox: SandboxTransport | null;
   metrics: Metrics;
   readiness: () => Readiness;
   /** Stops taking readings, commits what was received, gives InfluxDB a last chance, closes the store. */
@@ -72,6 +82,49 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     log.warn({ module: 'influx' }, 'influx writer off (no influx.url): readings are validated and kept as bin state, not stored in InfluxDB');
   }
 
+  // events, dispatches and WhatsApp counts go to InfluxDB through the same durable spool as readings
+  const recordPoints = (lines: string[]): void => {
+    if (!spool || lines.length === 0) return;
+    spool.append(lines);
+    writer?.notify();
+  };
+
+  const directory = new Directory(db);
+  if (directory.seedFromConfig(config.zones, config.crews)) {
+    log.info({ module: 'registry', zones: config.zones.length, crews: config.crews.length }, 'zones and crews taken from the config');
+  }
+  const alerts = new AlertStore(db);
+  const rules = new RuleRunner(db, registry, alerts, config, directory, recordPoints, log.child({ module: 'rules' }));
+  journal.onCommitted((entries) => rules.onReadings(entries.map((e) => e.reading)));
+
+  const wa = config.whatsapp;
+  const sandbox = wa.mode === 'sandbox' ? new SandboxTransport(db) : null;
+  const transport: MessageTransport =
+    sandbox ?? new GraphClient({ graphUrl: wa.graph_url, apiVersion: wa.api_version, phoneNumberId: wa.phone_number_id, accessToken: wa.access_token });
+  if (!sandbox && (!wa.phone_number_id || !wa.access_token)) {
+    log.warn({ module: 'whatsapp' }, 'whatsapp.mode is cloud but phone_number_id or access_token is empty: sends will fail');
+  }
+  log.info({ module: 'whatsapp', mode: wa.mode }, wa.mode === 'sandbox' ? 'whatsapp sandbox: messages are recorded, not sent' : 'whatsapp cloud api');
+  const outbox = new Outbox({ db, transport, log, metrics, recordPoints, logKey: config.reports.pseudonym_key || undefined });
+  const inbox = new Inbox({ db, log, statuses: outbox, metrics, recordPoints, logKey: config.reports.pseudonym_key || undefined });
+
+  const dispatcher = new Dispatcher({
+    db,
+    registry,
+    binState,
+    outbox,
+    directory,
+    config,
+    recordPoints,
+    log: log.child({ module: 'dispatch' }),
+  });
+  rules.onEvents((events) => dispatcher.onEvents(events));
+  outbox.onResult((r) => dispatcher.onOutboxResult(r));
+  inbox.onMessage((m) => {
+    // crews and the supervisor answer jobs; residents' messages stay stored in the inbox for the reports flow
+    dispatcher.handleMessage(m);
+  });
+
   const ingest = new Ingest(
     registry,
     journal,
@@ -112,8 +165,26 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     metrics.spoolFull.set(s.full ? 1 : 0);
   };
 
+  outbox.start();
+  inbox.start();
+  rules.start();
+  dispatcher.start();
   const ports = await broker.start();
-  const http = await buildHttp({ registry, binState, metrics, readiness, beforeScrape, apiToken: config.http.api_token, log });
+  const http = await buildHttp({
+    metrics,
+    readiness,
+    beforeScrape,
+    apiToken: config.http.api_token,
+    log,
+    root: [(app) => whatsappWebhookRoutes(app, { inbox, appSecret: wa.app_secret, verifyToken: wa.verify_token, log, metrics })],
+    api: [
+      binRoutes({ registry, binState }),
+      opsRoutes({ alerts, dispatcher, directory }),
+      async (app) => {
+        app.get('/whatsapp/messages', async () => ({ items: sandbox ? sandbox.list({ limit: 500 }) : outbox.list({ limit: 500 }) }));
+      },
+    ],
+  });
   broker.attachWebSocket(http.server);
   await http.listen({ port: config.http.port, host: config.http.host });
   const httpPort = (http.server.address() as AddressInfo).port;
@@ -128,6 +199,10 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     (stopped ??= (async () => {
       await broker.stop();
       journal.flush();
+      dispatcher.stop();
+      rules.stop();
+      await inbox.stop();
+      await outbox.stop();
       await writer?.stop(5000);
       await http.close();
       const left = spool?.stats().depth ?? 0;
@@ -135,5 +210,23 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       log.info({ spooled: left }, left > 0 ? 'stopped; spooled points will be written at the next start' : 'stopped');
     })());
 
-  return { ports: { mqtt: ports.tcp, mqttTls: ports.tls, http: httpPort }, db, registry, binState, spool, writer, secrets, metrics, readiness, stop };
+  return {
+    ports: { mqtt: ports.tcp, mqttTls: ports.tls, http: httpPort },
+    db,
+    registry,
+    binState,
+    spool,
+    writer,
+    secrets,
+    directory,
+    alerts,
+    rules,
+    dispatcher,
+    outbox,
+    inbox,
+    sandbox,
+    metrics,
+    readiness,
+    stop,
+  };
 }

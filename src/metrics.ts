@@ -78,6 +78,35 @@ export function createMetrics() {
       help: 'Points InfluxDB refused as invalid (kept in the dead_letter table, not retried)',
       registers: r,
     }),
+    whatsappSends: new Counter({
+      name: 'binbridge_whatsapp_sends_total',
+      help: 'WhatsApp send attempts, by result (sent, retry, fallback, failed) and Graph error code',
+      labelNames: ['result', 'code'] as const,
+      registers: r,
+    }),
+    whatsappStatuses: new Counter({
+      name: 'binbridge_whatsapp_statuses_total',
+      help: 'WhatsApp delivery statuses received for outbound messages, by status',
+      labelNames: ['status'] as const,
+      registers: r,
+    }),
+    whatsappInbound: new Counter({
+      name: 'binbridge_whatsapp_inbound_total',
+      help: 'New inbound WhatsApp messages (redeliveries not counted), by type',
+      labelNames: ['type'] as const,
+      registers: r,
+    }),
+    whatsappInboxFailures: new Counter({
+      name: 'binbridge_whatsapp_inbox_failures_total',
+      help: 'Inbound WhatsApp messages whose handlers kept failing and that were set aside',
+      registers: r,
+    }),
+    webhookRequests: new Counter({
+      name: 'binbridge_webhook_requests_total',
+      help: 'WhatsApp webhook requests, by outcome',
+      labelNames: ['outcome'] as const,
+      registers: r,
+    }),
   };
 }
 

@@ -17,6 +17,24 @@ const rules = z.object({
   forecast_horizon_h: z.number().min(0).max(168).default(6),
 });
 
+export const zoneSchema = z.object({
+  id: z.string().min(1).max(64),
+  name: z.string().min(1),
+  rules: rules.partial().optional(),
+});
+
+export const crewSchema = z.object({
+  id: z.string().min(1).max(64),
+  name: z.string().min(1),
+  phone: z.string().regex(/^\d{6,15}$/, 'digits only, with country code'),
+  zones: z.array(z.string()).min(1),
+  shift: z.string().refine((s) => {
+    const [a, b] = s.split('-');
+    return a !== undefined && b !== undefined && hhmm.test(a) && hhmm.test(b);
+  }, 'HH:MM-HH:MM'),
+  lang: z.string().min(2).default('en'),
+});
+
 const upstream = z.object({
   url: z.string().regex(/^(mqtts?|wss?):\/\//, 'an mqtt://, mqtts://, ws:// or wss:// URL'),
   username: z.string().default(''),
@@ -95,24 +113,8 @@ export const configSchema = z.object({
     })
     .prefault({}),
   rules: rules.prefault({}),
-  zones: z
-    .array(z.object({ id: z.string().min(1), name: z.string().min(1), rules: rules.partial().optional() }))
-    .default([{ id: 'centrum', name: 'Centrum' }]),
-  crews: z
-    .array(
-      z.object({
-        id: z.string().min(1),
-        name: z.string().min(1),
-        phone: z.string().regex(/^\d{6,15}$/, 'digits only, with country code'),
-        zones: z.array(z.string()).min(1),
-        shift: z.string().refine((s) => {
-          const [a, b] = s.split('-');
-          return a !== undefined && b !== undefined && hhmm.test(a) && hhmm.test(b);
-        }, 'HH:MM-HH:MM'),
-        lang: z.string().min(2).default('en'),
-      }),
-    )
-    .default([]),
+  zones: z.array(zoneSchema).default([{ id: 'centrum', name: 'Centrum' }]),
+  crews: z.array(crewSchema).default([]),
   dispatch: z
     .object({
       batch_window_s: z.number().int().min(0).default(300),
@@ -151,3 +153,5 @@ export const configSchema = z.object({
 export type Config = z.infer<typeof configSchema>;
 export type RulesConfig = z.infer<typeof rules>;
 export type UpstreamConfig = z.infer<typeof upstream>;
+export type Zone = z.infer<typeof zoneSchema>;
+export type Crew = z.infer<typeof crewSchema>;

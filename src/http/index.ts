@@ -1,1 +1,3 @@
 export { buildHttp, type HttpDeps, type Readiness } from './server.js';
+export { binRoutes } from './routes/bins.js';
+export { opsRoutes, dispatchView, type OpsRouteDeps } from './routes/ops.js';

@@ -1,10 +1,7 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { Registry } from '../registry/index.js';
-import type { BinStateStore } from '../storage/index.js';
 import { bearerAuth } from './auth.js';
 
 export interface Readiness {
@@ -13,69 +10,45 @@ export interface Readiness {
 }
 
 export interface HttpDeps {
-  registry: Registry;
-  binState: BinStateStore;
   metrics: Metrics;
   readiness: () => Readiness;
-  /** refreshes gauges that are read on demand (spool depth and age) before a scrape */
+  /** refreshes gauges that are read on demand (spool depth, alerts and jobs by state) before a scrape */
   beforeScrape: () => void;
   apiToken: string;
+  /** route plugins mounted under /api, behind the bearer token */
+  api: FastifyPluginAsync[];
+  /** route plugins mounted at the root (the WhatsApp webhook checks its own signature) */
+  root: FastifyPluginAsync[];
   log: Logger;
 }
 
-/** The HTTP app as a plugin-built instance; the composition root decides where it listens. */
+/** The HTTP app; the composition root decides where it listens. */
 export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.log.child({ module: 'http' }, { level: 'warn' }) as FastifyBaseLogger, bodyLimit: 10 * 1024 * 1024 });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status >= 500) deps.log.error({ err }, 'http handler failed');
+    return reply.code(status).send({ error: status >= 500 ? 'internal' : 'bad_request', message: status >= 500 ? 'internal error' : err.message });
+  });
   const r = app.withTypeProvider<ZodTypeProvider>();
 
   r.get('/healthz', async () => ({ status: 'ok' }));
-
   r.get('/readyz', async (_req, reply) => {
     const state = deps.readiness();
     return reply.code(state.ready ? 200 : 503).send(state);
   });
-
   r.get('/metrics', async (_req, reply) => {
     deps.beforeScrape();
     return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
+  for (const plugin of deps.root) await app.register(plugin);
   await app.register(
     async (api) => {
       api.addHook('onRequest', bearerAuth(deps.apiToken));
-      const a = api.withTypeProvider<ZodTypeProvider>();
-      const withState = (id: string) => {
-        const bin = deps.registry.get(id)!;
-        const s = deps.binState.get(id);
-        return {
-          ...bin,
-          state: s
-            ? {
-                ts: s.ts === null ? null : new Date(s.ts).toISOString(),
-                received_at: s.received_at === null ? null : new Date(s.received_at).toISOString(),
-                fill_pct: s.fill_pct,
-                distance_mm: s.distance_mm,
-                battery_pct: s.battery_pct,
-                temperature_c: s.temperature_c,
-                tilt: s.tilt === null ? null : s.tilt === 1,
-                rssi: s.rssi,
-                status: s.status,
-              }
-            : null,
-        };
-      };
-      a.get('/bins', { schema: { querystring: z.object({ zone: z.string().optional(), kind: z.string().optional() }) } }, async (req) =>
-        deps.registry
-          .all()
-          .filter((b) => (!req.query.zone || b.zone === req.query.zone) && (!req.query.kind || b.kind === req.query.kind))
-          .map((b) => withState(b.id)),
-      );
-      a.get('/bins/:id', { schema: { params: z.object({ id: z.string() }) } }, async (req, reply) => {
-        if (!deps.registry.get(req.params.id)) return reply.code(404).send({ error: 'not_found', message: `no bin ${req.params.id}` });
-        return withState(req.params.id);
-      });
+      for (const plugin of deps.api) await api.register(plugin);
     },
     { prefix: '/api' },
   );

@@ -5,3 +5,4 @@ export { ReadingJournal, type JournalEntry } from './reading-journal.js';
 export { toLine, type FieldValue } from './points.js';
 export { V1Sink, V2Sink, WriteError, type InfluxSink } from './influx-sink.js';
 export { InfluxWriter, type WriterOptions } from './influx-writer.js';
+export { where } from './where.js';

@@ -1,0 +1,61 @@
+import type Database from 'better-sqlite3';
+import { where } from '../storage/index.js';
+
+export interface Alert {
+  id: number;
+  bin_id: string;
+  zone: string;
+  type: string;
+  status: 'open' | 'closed';
+  opened_at: number;
+  closed_at: number | null;
+  value: number | null;
+  message: string;
+  cause: string | null;
+}
+
+/** Alerts with open/closed state; at most one open alert per bin and type. */
+export class AlertStore {
+  private readonly openStmt;
+  private readonly closeStmt;
+
+  constructor(private readonly db: Database.Database) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS alerts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, bin_id TEXT NOT NULL, zone TEXT NOT NULL, type TEXT NOT NULL,
+        status TEXT NOT NULL, opened_at INTEGER NOT NULL, closed_at INTEGER, value REAL, message TEXT NOT NULL, cause TEXT);
+      CREATE UNIQUE INDEX IF NOT EXISTS alerts_one_open ON alerts (bin_id, type) WHERE status = 'open';
+      CREATE INDEX IF NOT EXISTS alerts_status ON alerts (status, opened_at);
+    `);
+    this.openStmt = db.prepare(
+      `INSERT INTO alerts (bin_id, zone, type, status, opened_at, value, message, cause) VALUES (?, ?, ?, 'open', ?, ?, ?, ?)
+       ON CONFLICT (bin_id, type) WHERE status = 'open' DO NOTHING`,
+    );
+    this.closeStmt = db.prepare(`UPDATE alerts SET status = 'closed', closed_at = ? WHERE bin_id = ? AND type = ? AND status = 'open'`);
+  }
+
+  /** Opens an alert; false when one of that type is already open for the bin. */
+  open(a: { binId: string; zone: string; type: string; at: number; value?: number | undefined; message: string; cause?: string | undefined }): boolean {
+    return this.openStmt.run(a.binId, a.zone, a.type, a.at, a.value ?? null, a.message, a.cause ?? null).changes > 0;
+  }
+
+  /** Closes the open alert of that type; false when there was none. */
+  close(binId: string, type: string, at: number): boolean {
+    return this.closeStmt.run(at, binId, type).changes > 0;
+  }
+
+  list(f: { status?: string | undefined; zone?: string | undefined; type?: string | undefined; bin?: string | undefined; limit?: number | undefined } = {}): Alert[] {
+    const w = where([
+      ['status = ?', f.status],
+      ['zone = ?', f.zone],
+      ['type = ?', f.type],
+      ['bin_id = ?', f.bin],
+    ]);
+    const sql = `SELECT * FROM alerts ${w.sql} ORDER BY opened_at DESC, id DESC LIMIT ?`;
+    return this.db.prepare(sql).all(...w.args, f.limit ?? 500) as Alert[];
+  }
+
+  openCounts(): { type: string; n: number }[] {
+    return this.db.prepare(`SELECT type, count(*) AS n FROM alerts WHERE status = 'open' GROUP BY type`).all() as { type: string; n: number }[];
+  }
+}

@@ -1,0 +1,164 @@
+import { randomInt } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import { where } from '../storage/index.js';
+
+export type DispatchStatus = 'pending' | 'sent' | 'accepted' | 'done' | 'escalated' | 'cancelled';
+export const OPEN_STATUSES: readonly DispatchStatus[] = ['pending', 'sent', 'accepted', 'escalated'];
+
+export interface Dispatch {
+  id: string;
+  zone: string;
+  crew_id: string | null;
+  status: DispatchStatus;
+  urgent: boolean;
+  bin_ids: string[];
+  created_at: number;
+  sent_at: number | null;
+  accepted_at: number | null;
+  done_at: number | null;
+  escalated_at: number | null;
+  cancelled_at: number | null;
+  error: string | null;
+  map_url: string;
+}
+
+interface Row extends Omit<Dispatch, 'urgent' | 'bin_ids'> {
+  urgent: number;
+  bin_ids: string;
+}
+
+const fromRow = (r: Row): Dispatch => ({ ...r, urgent: r.urgent === 1, bin_ids: JSON.parse(r.bin_ids) as string[] });
+
+// Crockford's base32 without I, L, O, U: easy to read out over a phone
+const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/** Jobs (dispatches) and the bins waiting to be batched into one, in SQLite. */
+export class DispatchStore {
+  constructor(private readonly db: Database.Database) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS dispatches (
+        id TEXT PRIMARY KEY, zone TEXT NOT NULL, crew_id TEXT, status TEXT NOT NULL, urgent INTEGER NOT NULL DEFAULT 0,
+        bin_ids TEXT NOT NULL, created_at INTEGER NOT NULL, sent_at INTEGER, accepted_at INTEGER, done_at INTEGER,
+        escalated_at INTEGER, cancelled_at INTEGER, error TEXT, map_url TEXT NOT NULL DEFAULT '');
+      CREATE INDEX IF NOT EXISTS dispatches_status ON dispatches (status);
+      CREATE TABLE IF NOT EXISTS dispatch_bins (
+        dispatch_id TEXT NOT NULL REFERENCES dispatches (id), bin_id TEXT NOT NULL, collected_at INTEGER,
+        PRIMARY KEY (dispatch_id, bin_id));
+      CREATE INDEX IF NOT EXISTS dispatch_bins_bin ON dispatch_bins (bin_id);
+      CREATE TABLE IF NOT EXISTS dispatch_queue (
+        bin_id TEXT PRIMARY KEY, zone TEXT NOT NULL, queued_at INTEGER NOT NULL, urgent INTEGER NOT NULL, reason TEXT NOT NULL);
+    `);
+  }
+
+  newId(): string {
+    for (;;) {
+      let id = 'J-';
+      for (let i = 0; i < 5; i++) id += ALPHABET[randomInt(ALPHABET.length)];
+      if (!this.get(id)) return id;
+    }
+  }
+
+  enqueue(binId: string, zone: string, at: number, urgent: boolean, reason: string): void {
+    // an urgent request upgrades a waiting one
+    this.db
+      .prepare(
+        `INSERT INTO dispatch_queue (bin_id, zone, queued_at, urgent, reason) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (bin_id) DO UPDATE SET urgent = max(urgent, excluded.urgent), reason = CASE WHEN excluded.urgent = 1 THEN excluded.reason ELSE reason END`,
+      )
+      .run(binId, zone, at, urgent ? 1 : 0, reason);
+  }
+
+  queue(): { binId: string; zone: string; queuedAt: number; urgent: boolean; reason: string }[] {
+    return (this.db.prepare('SELECT bin_id, zone, queued_at, urgent, reason FROM dispatch_queue ORDER BY queued_at, bin_id').all() as {
+      bin_id: string;
+      zone: string;
+      queued_at: number;
+      urgent: number;
+      reason: string;
+    }[]).map((r) => ({ binId: r.bin_id, zone: r.zone, queuedAt: r.queued_at, urgent: r.urgent === 1, reason: r.reason }));
+  }
+
+  dequeue(binIds: readonly string[]): void {
+    const del = this.db.prepare('DELETE FROM dispatch_queue WHERE bin_id = ?');
+    for (const id of binIds) del.run(id);
+  }
+
+  inOpenJob(binId: string): boolean {
+    return (
+      this.db
+        .prepare(
+          `SELECT 1 FROM dispatch_bins b JOIN dispatches d ON d.id = b.dispatch_id
+           WHERE b.bin_id = ? AND b.collected_at IS NULL AND d.status IN ('pending', 'sent', 'accepted', 'escalated') LIMIT 1`,
+        )
+        .get(binId) !== undefined
+    );
+  }
+
+  insert(d: Dispatch): void {
+    this.db
+      .prepare(
+        `INSERT INTO dispatches (id, zone, crew_id, status, urgent, bin_ids, created_at, sent_at, accepted_at, done_at, escalated_at, cancelled_at, error, map_url)
+         VALUES (@id, @zone, @crew_id, @status, @urgent, @bin_ids, @created_at, @sent_at, @accepted_at, @done_at, @escalated_at, @cancelled_at, @error, @map_url)`,
+      )
+      .run({ ...d, urgent: d.urgent ? 1 : 0, bin_ids: JSON.stringify(d.bin_ids) });
+    const bin = this.db.prepare('INSERT INTO dispatch_bins (dispatch_id, bin_id) VALUES (?, ?)');
+    for (const b of d.bin_ids) bin.run(d.id, b);
+  }
+
+  update(id: string, fields: Partial<Pick<Dispatch, 'status' | 'crew_id' | 'sent_at' | 'accepted_at' | 'done_at' | 'escalated_at' | 'cancelled_at' | 'error'>>): void {
+    const keys = Object.keys(fields);
+    if (keys.length === 0) return;
+    this.db.prepare(`UPDATE dispatches SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id`).run({ ...fields, id });
+  }
+
+  /** Marks a bin of open jobs as collected; returns the ids of open jobs whose bins are now all collected. */
+  markCollected(binId: string, at: number): string[] {
+    const jobs = this.db
+      .prepare(
+        `SELECT b.dispatch_id AS id FROM dispatch_bins b JOIN dispatches d ON d.id = b.dispatch_id
+         WHERE b.bin_id = ? AND b.collected_at IS NULL AND d.status IN ('pending', 'sent', 'accepted', 'escalated')`,
+      )
+      .pluck()
+      .all(binId) as string[];
+    const mark = this.db.prepare('UPDATE dispatch_bins SET collected_at = ? WHERE dispatch_id = ? AND bin_id = ?');
+    const left = this.db.prepare('SELECT count(*) FROM dispatch_bins WHERE dispatch_id = ? AND collected_at IS NULL').pluck();
+    return jobs.filter((id) => {
+      mark.run(at, id, binId);
+      return (left.get(id) as number) === 0;
+    });
+  }
+
+  get(id: string): Dispatch | undefined {
+    const r = this.db.prepare('SELECT * FROM dispatches WHERE id = ?').get(id) as Row | undefined;
+    return r && fromRow(r);
+  }
+
+  /** The newest open job of a crew in one of the given statuses. */
+  latestOfCrew(crewId: string, statuses: readonly DispatchStatus[]): Dispatch | undefined {
+    const r = this.db
+      .prepare(`SELECT * FROM dispatches WHERE crew_id = ? AND status IN (${statuses.map(() => '?').join(',')}) ORDER BY created_at DESC LIMIT 1`)
+      .get(crewId, ...statuses) as Row | undefined;
+    return r && fromRow(r);
+  }
+
+  list(f: { status?: string | undefined; zone?: string | undefined; crew?: string | undefined; bin?: string | undefined; limit?: number | undefined } = {}): Dispatch[] {
+    const w = where([
+      ['status = ?', f.status],
+      ['zone = ?', f.zone],
+      ['crew_id = ?', f.crew],
+      ['id IN (SELECT dispatch_id FROM dispatch_bins WHERE bin_id = ?)', f.bin],
+    ]);
+    const sql = `SELECT * FROM dispatches ${w.sql} ORDER BY created_at DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...w.args, f.limit ?? 500) as Row[]).map(fromRow);
+  }
+
+  /** Open jobs sent before the cutoff and not accepted: due for escalation. */
+  unaccepted(sentBefore: number): Dispatch[] {
+    return (this.db.prepare(`SELECT * FROM dispatches WHERE status = 'sent' AND sent_at <= ?`).all(sentBefore) as Row[]).map(fromRow);
+  }
+
+  /** Jobs that found no crew on shift when they were made. */
+  unassigned(): Dispatch[] {
+    return (this.db.prepare(`SELECT * FROM dispatches WHERE status = 'pending' AND crew_id IS NULL`).all() as Row[]).map(fromRow);
+  }
+}

@@ -1,0 +1,293 @@
+import type Database from 'better-sqlite3';
+import type { AppliedEvent } from '../alerts/index.js';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../log.js';
+import type { Bin, Registry } from '../registry/index.js';
+import { toLine, type BinStateStore } from '../storage/index.js';
+import { buttonsMessage, templateMessage, textMessage, type InboundMessage, type OutboundMessage } from '../whatsapp/index.js';
+import { planJobs } from './batcher.js';
+import { crewCatalog, crewIntent, templateParams, type JobText } from './crew-messages.js';
+import { OPEN_STATUSES, type Dispatch, type DispatchStatus, DispatchStore } from './dispatch-store.js';
+import { mapLink, routeOrder } from './route.js';
+import { crewsOnShift } from './shift.js';
+
+type Crew = Config['crews'][number];
+
+/** What the dispatcher needs of the WhatsApp outbox. */
+export interface DispatchOutbox {
+  enqueue(item: { to: string; message: OutboundMessage; fallback?: OutboundMessage; key: string; ref?: string }): { id: number; created: boolean };
+  inWindow(waId: string, now: number): boolean;
+}
+
+export interface OutboxResult {
+  ref?: string | null | undefined;
+  key: string;
+  status: 'sent' | 'failed';
+  error?: { code?: number | string | undefined; message?: string | undefined } | undefined;
+}
+
+export interface DispatcherDeps {
+  db: Database.Database;
+  registry: Registry;
+  binState: BinStateStore;
+  outbox: DispatchOutbox;
+  /** zones and crews as they are now (the admin API edits them) */
+  directory: { zones(): readonly Config['zones'][number][]; crews(): readonly Crew[] };
+  config: Pick<Config, 'dispatch' | 'timezone'> & { whatsapp: Pick<Config['whatsapp'], 'templates'> };
+  recordPoints: (lines: string[]) => void;
+  log: Logger;
+  now?: () => number;
+}
+
+/**
+ * Turns alerts into jobs for the crews: batches the bins of one zone within the batch window into one job in
+ * route order, sends it to the zone's on-shift crew (fire at once, unbatched), never sends a bin that is in an
+ * open job, escalates to the supervisor when nobody accepts, follows the crew's Accept / Done, and closes jobs
+ * when the sensors see the bins emptied. Every decision and the message it causes commit in one transaction.
+ */
+export class Dispatcher {
+  readonly store: DispatchStore;
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly deps: DispatcherDeps) {
+    this.store = new DispatchStore(deps.db);
+    this.now = deps.now ?? Date.now;
+  }
+
+  start(intervalMs = 1000): void {
+    this.timer ??= setInterval(() => this.tick(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Alerts and collections from the rules engine. */
+  onEvents(events: readonly AppliedEvent[]): void {
+    let due = false;
+    for (const e of events) {
+      if (e.type === 'collected') this.onCollected(e.binId);
+      else if (e.opened && e.opens === 'fire') due = this.request(e.binId, true, e.message) || due;
+      else if (e.opened && e.opens === 'full') due = this.request(e.binId, false, e.message) || due;
+    }
+    if (due) this.tick();
+  }
+
+  /** Asks for a bin to be collected; true when it should go out now (urgent, or no batch window). */
+  request(binId: string, urgent: boolean, reason: string): boolean {
+    const bin = this.deps.registry.get(binId);
+    if (!bin) return false;
+    if (this.store.inOpenJob(binId)) return false;
+    this.store.enqueue(binId, bin.zone, this.now(), urgent, reason);
+    return urgent || this.deps.config.dispatch.batch_window_s === 0;
+  }
+
+  /** Plans due jobs, assigns jobs that waited for a crew, escalates unanswered ones. Idempotent. */
+  tick(now = this.now()): void {
+    const { dispatch } = this.deps.config;
+    const plan = planJobs(this.store.queue(), now, dispatch.batch_window_s * 1000, (id) => this.store.inOpenJob(id));
+    if (plan.dropped.length > 0) this.store.dequeue(plan.dropped);
+    for (const job of plan.jobs) this.createJob(job.zone, job.binIds, job.urgent, now);
+    for (const job of this.store.unassigned()) this.assign(job, now);
+    if (dispatch.escalate_after_s > 0) {
+      for (const job of this.store.unaccepted(now - dispatch.escalate_after_s * 1000)) this.escalate(job, now);
+    }
+  }
+
+  private jobText(job: Dispatch): JobText {
+    const zone = this.deps.directory.zones().find((z) => z.id === job.zone);
+    return {
+      jobId: job.id,
+      zoneName: zone?.name ?? job.zone,
+      map: job.map_url,
+      stops: job.bin_ids.map((id) => ({
+        id,
+        address: this.deps.registry.get(id)?.address ?? '',
+        fillPct: this.deps.binState.get(id)?.fill_pct ?? null,
+      })),
+    };
+  }
+
+  /** The job message for one recipient: reply buttons inside the 24-hour window, else the approved template. */
+  private jobMessage(job: Dispatch, to: string, lang: string, body: string): { message: OutboundMessage; fallback?: OutboundMessage } {
+    const cat = crewCatalog(lang);
+    const tpl = this.deps.config.whatsapp.templates.dispatch;
+    const payloads = [`accept:${job.id}`, `done:${job.id}`];
+    const template = templateMessage(to, tpl.name, tpl.lang, templateParams(this.jobText(job)), payloads);
+    if (!this.deps.outbox.inWindow(to, this.now())) return { message: template };
+    const text = body.length > 1024 ? body.slice(0, 1021) + '...' : body;
+    return {
+      message: buttonsMessage(to, text, [
+        { id: payloads[0]!, title: cat.accept },
+        { id: payloads[1]!, title: cat.doneButton },
+      ]),
+      fallback: template,
+    };
+  }
+
+  private createJob(zone: string, binIds: string[], urgent: boolean, now: number): void {
+    const bins = routeOrder(binIds.map((id) => this.deps.registry.get(id)).filter((b): b is Bin => b !== undefined));
+    if (bins.length === 0) {
+      this.store.dequeue(binIds);
+      return;
+    }
+    this.deps.db.transaction(() => {
+      const job: Dispatch = {
+        id: this.store.newId(),
+        zone,
+        crew_id: null,
+        status: 'pending',
+        urgent,
+        bin_ids: bins.map((b) => b.id),
+        created_at: now,
+        sent_at: null,
+        accepted_at: null,
+        done_at: null,
+        escalated_at: null,
+        cancelled_at: null,
+        error: null,
+        map_url: mapLink(bins),
+      };
+      this.store.insert(job);
+      this.store.dequeue(binIds);
+      this.assign(job, now);
+      if (urgent && this.deps.config.dispatch.supervisor_phone) {
+        const sup = this.deps.config.dispatch.supervisor_phone;
+        const body = crewCatalog('en').fire(this.jobText(job), this.deps.binState.get(job.bin_ids[0]!)?.temperature_c ?? null);
+        this.deps.outbox.enqueue({ to: sup, ...this.jobMessage(job, sup, 'en', body), key: `job:${job.id}:supervisor`, ref: job.id });
+      }
+      this.point(job, 'pending', now);
+    })();
+    this.deps.log.info({ job: bins.length, zone, urgent }, 'job created');
+  }
+
+  /** Gives a pending job to the zone's first on-shift crew and queues its message. */
+  private assign(job: Dispatch, now: number): void {
+    const crew = crewsOnShift(this.deps.directory.crews(), job.zone, now, this.deps.config.timezone)[0];
+    if (!crew) {
+      if (job.crew_id === null && job.created_at === now) this.deps.log.warn({ job: job.id, zone: job.zone }, 'no crew on shift for the zone; the job waits');
+      return;
+    }
+    this.deps.db.transaction(() => {
+      this.store.update(job.id, { crew_id: crew.id });
+      const cat = crewCatalog(crew.lang);
+      const text = this.jobText(job);
+      const body = job.urgent ? cat.fire(text, this.deps.binState.get(job.bin_ids[0]!)?.temperature_c ?? null) : cat.job(text);
+      this.deps.outbox.enqueue({ to: crew.phone, ...this.jobMessage(job, crew.phone, crew.lang, body), key: `job:${job.id}:crew`, ref: job.id });
+    })();
+  }
+
+  private escalate(job: Dispatch, now: number): void {
+    const sup = this.deps.config.dispatch.supervisor_phone;
+    const crew = this.deps.directory.crews().find((c) => c.id === job.crew_id);
+    this.deps.db.transaction(() => {
+      this.store.update(job.id, { status: 'escalated', escalated_at: now });
+      if (sup) {
+        const minutes = Math.round((now - (job.sent_at ?? job.created_at)) / 60_000);
+        const body = crewCatalog('en').escalated(this.jobText(job), crew?.name ?? 'the crew', minutes);
+        this.deps.outbox.enqueue({ to: sup, ...this.jobMessage(job, sup, 'en', body), key: `job:${job.id}:escalate`, ref: job.id });
+      }
+      this.point({ ...job, escalated_at: now }, 'escalated', now);
+    })();
+    this.deps.log.warn({ job: job.id, zone: job.zone, supervisor: sup !== '' }, 'job escalated: not accepted in time');
+  }
+
+  /** The sensors saw a bin emptied: it leaves its open jobs; a job whose bins are all emptied is done. */
+  onCollected(binId: string, now = this.now()): void {
+    this.deps.db.transaction(() => {
+      this.store.dequeue([binId]);
+      for (const id of this.store.markCollected(binId, now)) {
+        const job = this.store.get(id)!;
+        this.finish(job, now, 'sensors');
+      }
+    })();
+  }
+
+  /** Outcome of a queued message: the job moves to sent, or carries the error for operators to see. */
+  onOutboxResult(r: OutboxResult): void {
+    const job = r.ref ? this.store.get(r.ref) : undefined;
+    if (!job) return;
+    if (r.status === 'sent' && r.key.endsWith(':crew') && job.status === 'pending') {
+      const now = this.now();
+      this.store.update(job.id, { status: 'sent', sent_at: now, error: null });
+      this.point({ ...job, sent_at: now }, 'sent', now);
+    } else if (r.status === 'failed') {
+      const error = `${r.error?.code ?? ''} ${r.error?.message ?? 'send failed'}`.trim();
+      this.store.update(job.id, { error });
+      this.deps.log.error({ job: job.id, key: r.key, error }, 'job message could not be delivered');
+    }
+  }
+
+  /** A message from a crew member or the supervisor; false when the sender is neither. */
+  handleMessage(m: InboundMessage): boolean {
+    const crew = this.deps.directory.crews().find((c) => c.phone === m.from);
+    const supervisor = this.deps.config.dispatch.supervisor_phone !== '' && this.deps.config.dispatch.supervisor_phone === m.from;
+    if (!crew && !supervisor) return false;
+    const intent = crewIntent(m);
+    if (!intent) return true;
+    const lang = crew?.lang ?? 'en';
+    const statuses: DispatchStatus[] = intent.action === 'accept' ? ['sent', 'pending', 'escalated'] : ['accepted', 'sent', 'escalated', 'pending'];
+    const job = intent.jobId ? this.store.get(intent.jobId) : crew ? this.store.latestOfCrew(crew.id, statuses) : undefined;
+    // nothing open: a repeated Done for a finished job is not worth a reply
+    if (!job || !OPEN_STATUSES.includes(job.status)) return true;
+    if (!supervisor && job.crew_id !== crew?.id) {
+      this.reply(m, `no-job:${m.id}`, textMessage(m.from, crewCatalog(lang).unknownJob));
+      return true;
+    }
+    const now = this.now();
+    if (intent.action === 'accept') {
+      if (job.status === 'accepted') return true;
+      this.deps.db.transaction(() => {
+        const crewId = supervisor && !crew ? job.crew_id : (crew?.id ?? job.crew_id);
+        this.store.update(job.id, { status: 'accepted', accepted_at: now, crew_id: crewId });
+        this.point({ ...job, accepted_at: now, crew_id: crewId }, 'accepted', now);
+        const cat = crewCatalog(lang);
+        this.reply(m, `job:${job.id}:accepted`, buttonsMessage(m.from, cat.accepted(job.id), [{ id: `done:${job.id}`, title: cat.doneButton }]));
+      })();
+    } else {
+      this.deps.db.transaction(() => {
+        this.finish(job, now, 'crew');
+        this.reply(m, `job:${job.id}:done`, textMessage(m.from, crewCatalog(lang).done(job.id)));
+      })();
+    }
+    return true;
+  }
+
+  private reply(m: InboundMessage, key: string, message: OutboundMessage): void {
+    this.deps.outbox.enqueue({ to: m.from, message, key, ref: key.split(':')[1] });
+  }
+
+  private finish(job: Dispatch, now: number, by: 'crew' | 'sensors'): void {
+    this.store.update(job.id, { status: 'done', done_at: now, accepted_at: job.accepted_at ?? now });
+    this.point({ ...job, done_at: now, accepted_at: job.accepted_at ?? now }, 'done', now);
+    this.deps.log.info({ job: job.id, zone: job.zone, by }, 'job done');
+  }
+
+  cancel(id: string, now = this.now()): Dispatch | undefined {
+    const job = this.store.get(id);
+    if (!job || !OPEN_STATUSES.includes(job.status)) return job;
+    this.store.update(id, { status: 'cancelled', cancelled_at: now });
+    this.point(job, 'cancelled', now);
+    return this.store.get(id);
+  }
+
+  /** The `dispatch` measurement: one point per status change, with the times to accept and to done. */
+  private point(job: Dispatch, status: DispatchStatus, now: number): void {
+    const sent = job.sent_at ?? job.created_at;
+    this.deps.recordPoints([
+      toLine(
+        'dispatch',
+        { zone: job.zone, crew_id: job.crew_id ?? 'none', status },
+        {
+          bins: job.bin_ids.length,
+          seconds_to_accept: job.accepted_at ? (job.accepted_at - sent) / 1000 : undefined,
+          seconds_to_done: job.done_at ? (job.done_at - sent) / 1000 : undefined,
+        },
+        now,
+      ),
+    ]);
+  }
+}

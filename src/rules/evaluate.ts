@@ -1,0 +1,53 @@
+import type { RulesConfig } from '../config/index.js';
+import { applyBattery, applyFire, applyTilt, checkSilence, noteHeard } from './alarms.js';
+import { applyFill } from './thresholds.js';
+import { applySuspect, isImpossibleJump, suspectFromReport, trackStuck } from './suspect.js';
+import { fmt, type BinEvent, type BinRuleState, type RuleReading } from './types.js';
+
+export interface RuleResult {
+  state: BinRuleState;
+  events: BinEvent[];
+}
+
+/**
+ * One reading -> new state + events: back online, fire, fill (collected / full / cleared), tilt, battery, suspect.
+ * A reading at or before the newest one seen is a backlog: it changes nothing but the last-heard time.
+ */
+export function evaluateReading(reading: RuleReading, state: BinRuleState, rules: RulesConfig): RuleResult {
+  const d = structuredClone(state);
+  const events = noteHeard(d, reading);
+  if (d.lastTs !== null && reading.ts <= d.lastTs) return { state: d, events };
+
+  const jump = isImpossibleJump(d, reading);
+  trackStuck(d, reading);
+  events.push(...applyFire(d, reading, rules));
+  // a spurious spike must neither fill the bin nor count as its emptying afterwards (recentFills skips it)
+  if (!jump) events.push(...applyFill(d, reading, rules));
+  events.push(...applyTilt(d, reading, rules));
+  events.push(...applyBattery(d, reading, rules));
+  events.push(...applySuspect(d, reading, jump, rules));
+
+  d.lastTs = reading.ts;
+  d.lastFill = reading.fillPct;
+  return { state: d, events };
+}
+
+/** Timer check, no reading: 'offline' once per outage when nothing was heard for offline_after_s before `now`. */
+export function evaluateSilence(binId: string, state: BinRuleState, now: number, rules: RulesConfig): RuleResult {
+  const d = structuredClone(state);
+  return { events: checkSilence(d, binId, now, rules), state: d };
+}
+
+/** A resident's report of this bin: a 'report' event, and 'sensor_suspect' when the sensor calls it nearly empty. */
+export function evaluateReport(binId: string, state: BinRuleState, now: number, rules: RulesConfig): RuleResult {
+  const d = structuredClone(state);
+  const sensor = d.lastFill === null ? 'no sensor reading yet' : `sensor reads ${fmt(d.lastFill)} %`;
+  const report: BinEvent = {
+    type: 'report',
+    binId,
+    ts: now,
+    message: `A resident reported this bin (${sensor}).`,
+    ...(d.lastFill === null ? {} : { value: d.lastFill }),
+  };
+  return { events: [report, ...suspectFromReport(d, binId, now, rules)], state: d };
+}

@@ -1,0 +1,102 @@
+export type AlertType = 'full' | 'fire' | 'tilt' | 'battery_low' | 'offline' | 'sensor_suspect';
+export type BinEventType =
+  | 'full'
+  | 'cleared'
+  | 'fire'
+  | 'tilt'
+  | 'battery_low'
+  | 'offline'
+  | 'collected'
+  | 'report'
+  | 'sensor_suspect';
+export type SuspectCause = 'stuck' | 'jump' | 'report';
+
+/** What the rules need of a reading; the ingest `Reading` fits as it is. */
+export interface RuleReading {
+  binId: string;
+  /** the reading's own time, epoch ms */
+  ts: number;
+  fillPct: number;
+  temperatureC?: number | undefined;
+  batteryPct?: number | undefined;
+  tilt?: boolean | undefined;
+  distanceMm?: number | undefined;
+  /** when the bridge received it (epoch ms); tells a replayed backlog apart from a silent device */
+  receivedAt?: number | undefined;
+}
+
+export interface BinEvent {
+  type: BinEventType;
+  binId: string;
+  ts: number;
+  value?: number;
+  message: string;
+  /** alerts this event opens or closes */
+  opens?: AlertType;
+  closes?: AlertType[];
+  /** for 'full': 'threshold' or 'forecast'; for 'sensor_suspect': 'stuck', 'jump' or 'report' */
+  cause?: string;
+  /** fire goes out at once, unbatched */
+  urgent?: boolean;
+}
+
+export interface FillPoint {
+  ts: number;
+  fill: number;
+}
+
+/** Per-bin memory of the rules; plain JSON, persisted by the caller. `streak` counts readings on the other side. */
+export interface BinRuleState {
+  version: 1;
+  /** newest reading time seen; anything at or before it is a backlog */
+  lastTs: number | null;
+  /** newest time the device was heard from (receivedAt, else ts) */
+  lastHeardAt: number | null;
+  lastFill: number | null;
+  /** the last two fills that were no impossible jump: a collection is a fall from both, not from one spike */
+  recentFills: number[];
+  full: { open: boolean; cause: 'threshold' | 'forecast' | null; streak: number };
+  /** fill readings since the last collection, for the fill-rate estimate */
+  history: FillPoint[];
+  fire: { open: boolean; streak: number; temps: { ts: number; c: number }[] };
+  tilt: { open: boolean; streak: number };
+  battery: { open: boolean };
+  offline: { open: boolean };
+  suspect: { open: boolean; cause: SuspectCause | null; streak: number; refFill: number | null };
+  stuck: { kind: 'distance' | 'fill' | null; value: number | null; count: number; since: number | null };
+}
+
+export function initialRuleState(): BinRuleState {
+  return {
+    version: 1,
+    lastTs: null,
+    lastHeardAt: null,
+    lastFill: null,
+    recentFills: [],
+    full: { open: false, cause: null, streak: 0 },
+    history: [],
+    fire: { open: false, streak: 0, temps: [] },
+    tilt: { open: false, streak: 0 },
+    battery: { open: false },
+    offline: { open: false },
+    suspect: { open: false, cause: null, streak: 0, refFill: null },
+    stuck: { kind: null, value: null, count: 0, since: null },
+  };
+}
+
+/** The alerts a state holds open, for the live page and the dispatcher. */
+export function openAlerts(state: BinRuleState): AlertType[] {
+  const open: AlertType[] = [];
+  if (state.full.open) open.push('full');
+  if (state.fire.open) open.push('fire');
+  if (state.tilt.open) open.push('tilt');
+  if (state.battery.open) open.push('battery_low');
+  if (state.offline.open) open.push('offline');
+  if (state.suspect.open) open.push('sensor_suspect');
+  return open;
+}
+
+/** Numbers in operator messages: one decimal at most. */
+export function fmt(n: number): string {
+  return String(Math.round(n * 10) / 10);
+}

@@ -1,0 +1,35 @@
+export {
+  textMessage,
+  buttonsMessage,
+  listMessage,
+  locationRequestMessage,
+  templateMessage,
+  recipientOf,
+  type OutboundMessage,
+  type TextMessage,
+  type InteractiveMessage,
+  type TemplateMessage,
+  type TemplateComponent,
+  type ReplyButton,
+  type ListRow,
+  type ListSection,
+} from './messages.js';
+export { GraphError, classifyGraphError, RE_ENGAGEMENT, type ErrorClass } from './graph-error.js';
+export type { MessageTransport } from './transport.js';
+export { GraphClient, type GraphClientOptions } from './graph-client.js';
+export { SandboxTransport, type SandboxMessage } from './sandbox-transport.js';
+export { Contacts, SERVICE_WINDOW_MS } from './contacts.js';
+export {
+  Outbox,
+  type OutboxOptions,
+  type OutboxEntry,
+  type OutboxItem,
+  type OutboxStatus,
+  type SendResult,
+  type StatusEvent,
+} from './outbox.js';
+export { verifySignature } from './signature.js';
+export { parseWebhook, type InboundMessage, type StatusUpdate, type DeliveryStatus, type ParsedWebhook } from './webhook.js';
+export { Inbox, InvalidWebhookBody, type InboxOptions, type MessageHandler, type StatusSink, type AcceptResult } from './inbox.js';
+export { whatsappWebhookRoutes, type WebhookRouteOptions } from './routes.js';
+export { contactTag } from './redact.js';

@@ -1,0 +1,216 @@
+import { createHmac } from 'node:crypto';
+import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMetrics } from '../../src/metrics.js';
+import { openDatabase, type Db } from '../../src/storage/index.js';
+import { Inbox, whatsappWebhookRoutes, type InboundMessage, type InboxOptions, type StatusUpdate } from '../../src/whatsapp/index.js';
+import { waitFor } from '../helpers/wait.js';
+import { FIXTURES } from '../unit/whatsapp/fixtures.js';
+
+const silent = pino({ level: 'silent' });
+const SECRET = 'webhook-test-secret';
+const VERIFY = 'webhook-test-verify';
+const sign = (raw: string | Buffer, secret = SECRET) => 'sha256=' + createHmac('sha256', secret).update(raw).digest('hex');
+const fixture = (name: string) => fs.readFileSync(path.join(FIXTURES, name), 'utf8');
+const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'bb-wa-inbox-'));
+
+function envelope(messages: unknown[], statuses: unknown[] = []) {
+  return JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [{ id: '1', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', contacts: [{ wa_id: '31600000001', profile: { name: 'Ann' } }], messages, statuses } }] }],
+  });
+}
+const text = (id: string, body: string, ts = Math.floor(Date.now() / 1000)) => ({ from: '31600000001', id, timestamp: String(ts), type: 'text', text: { body } });
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function openDb(dir: string): Db {
+  const db = openDatabase(dir, { sync: 'normal' });
+  cleanups.push(() => db.open && db.close());
+  return db;
+}
+
+function makeInbox(db: Db, opts: Partial<InboxOptions> = {}) {
+  const handled: InboundMessage[] = [];
+  const statuses: StatusUpdate[] = [];
+  const inbox = new Inbox({ db, log: silent, statuses: { applyStatus: (s) => statuses.push(s) }, retryDelayMs: 10, ...opts });
+  inbox.onMessage((m) => {
+    handled.push(m);
+  });
+  cleanups.push(() => inbox.stop());
+  return { inbox, handled, statuses };
+}
+
+async function makeApp(inbox: Inbox, appSecret = SECRET, direct = false) {
+  const metrics = createMetrics();
+  const app: FastifyInstance = Fastify();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  const opts = { inbox, appSecret, verifyToken: VERIFY, log: silent, metrics };
+  if (direct) await whatsappWebhookRoutes(app, opts);
+  else await app.register(whatsappWebhookRoutes, opts);
+  // a JSON route outside the plugin keeps fastify's own parser
+  app.post('/echo', async (req) => req.body);
+  await app.ready();
+  cleanups.push(() => app.close());
+  return { app, metrics };
+}
+
+const post = (app: FastifyInstance, raw: string, signature: string | null = sign(raw)) =>
+  app.inject({
+    method: 'POST',
+    url: '/webhooks/whatsapp',
+    headers: { 'content-type': 'application/json', ...(signature === null ? {} : { 'x-hub-signature-256': signature }) },
+    payload: raw,
+  });
+
+const deliveries = (db: Db) => db.prepare('SELECT count(*) FROM whatsapp_webhook_deliveries').pluck().get();
+
+describe('WhatsApp webhook', () => {
+  it('answers Meta’s handshake only with the verify token', async () => {
+    const { app } = await makeApp(makeInbox(openDb(tmpDir())).inbox);
+    const ok = await app.inject({ url: `/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=${VERIFY}&hub.challenge=1158201444` });
+    expect([ok.statusCode, ok.headers['content-type'], ok.body]).toEqual([200, 'text/plain', '1158201444']);
+    for (const q of ['hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1', 'hub.mode=unsubscribe&hub.verify_token=' + VERIFY + '&hub.challenge=1', '']) {
+      expect((await app.inject({ url: `/webhooks/whatsapp?${q}` })).statusCode).toBe(403);
+    }
+  });
+
+  it('accepts Meta’s payloads byte for byte over HTTP and hands them on', async () => {
+    const db = openDb(tmpDir());
+    const { inbox, handled, statuses } = makeInbox(db);
+    const { app, metrics } = await makeApp(inbox);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/webhooks/whatsapp`;
+    inbox.start();
+    for (const f of ['text.json', 'interactive_button_reply.json', 'location.json', 'status_sent.json']) {
+      const raw = fixture(f);
+      const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': sign(raw) }, body: raw });
+      expect(r.status, f).toBe(200);
+    }
+    await waitFor(() => handled.length === 3 && statuses.length === 1);
+    expect(handled.map((m) => m.type)).toEqual(['text', 'interactive', 'location']);
+    expect(statuses[0]).toMatchObject({ status: 'sent', recipient: '16505551234' });
+    expect(Buffer.compare(db.prepare('SELECT body FROM whatsapp_webhook_deliveries ORDER BY id LIMIT 1').pluck().get() as Buffer, Buffer.from(fixture('text.json')))).toBe(0);
+    expect(await metrics.registry.getSingleMetricAsString('binbridge_webhook_requests_total')).toContain('outcome="accepted"} 4');
+    // other routes still parse JSON
+    expect((await app.inject({ method: 'POST', url: '/echo', payload: { a: 1 } })).json()).toEqual({ a: 1 });
+  });
+
+  it('refuses forged, altered and unsigned bodies with 401 and stores nothing', async () => {
+    const db = openDb(tmpDir());
+    const { inbox, handled } = makeInbox(db);
+    const { app, metrics } = await makeApp(inbox);
+    inbox.start();
+    const raw = fixture('text.json');
+    expect((await post(app, raw, sign(raw, 'not-the-secret'))).statusCode).toBe(401);
+    expect((await post(app, raw.replace('another color', 'another colour'), sign(raw))).statusCode).toBe(401);
+    expect((await post(app, raw, null)).statusCode).toBe(401);
+    expect((await post(app, raw, 'sha256=zz')).statusCode).toBe(401);
+    expect((await app.inject({ method: 'POST', url: '/webhooks/whatsapp', headers: { 'content-type': 'text/plain' }, payload: raw })).statusCode).toBe(401);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(deliveries(db)).toBe(0);
+    expect(handled).toHaveLength(0);
+    expect(await metrics.registry.getSingleMetricAsString('binbridge_webhook_requests_total')).toContain('outcome="bad_signature"} 5');
+  });
+
+  it('keeps its raw-body parser to itself when called directly on the root instance', async () => {
+    const { app } = await makeApp(makeInbox(openDb(tmpDir())).inbox, SECRET, true);
+    const raw = fixture('text.json');
+    expect((await post(app, raw)).statusCode).toBe(200);
+    expect((await post(app, raw, null)).statusCode).toBe(401);
+    expect((await app.inject({ method: 'POST', url: '/echo', payload: { a: 1 } })).json()).toEqual({ a: 1 });
+  });
+
+  it('answers 400 to a signed body that is not JSON', async () => {
+    const { app } = await makeApp(makeInbox(openDb(tmpDir())).inbox);
+    expect((await post(app, '{"entry": [')).statusCode).toBe(400);
+  });
+
+  it('refuses every POST when no app secret is configured', async () => {
+    const db = openDb(tmpDir());
+    const { app } = await makeApp(makeInbox(db).inbox, '');
+    const raw = fixture('text.json');
+    expect((await post(app, raw, sign(raw, ''))).statusCode).toBe(401);
+    expect(deliveries(db)).toBe(0);
+  });
+
+  it('hands a message redelivered three times to the handlers once, and opens the 24 h window', async () => {
+    const db = openDb(tmpDir());
+    const { inbox, handled, statuses } = makeInbox(db);
+    const { app } = await makeApp(inbox);
+    inbox.start();
+    const raw = envelope([text('wamid.SAME', 'bin UT-0042 is full')], [{ id: 'wamid.OUT', status: 'delivered', timestamp: '1750000000', recipient_id: '31600000001' }]);
+    for (let i = 0; i < 3; i++) expect((await post(app, raw)).statusCode).toBe(200);
+    await waitFor(() => handled.length === 1);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(handled).toHaveLength(1);
+    expect(statuses).toHaveLength(1);
+    expect(deliveries(db)).toBe(3);
+    expect(db.prepare('SELECT count(*) FROM whatsapp_inbound').pluck().get()).toBe(1);
+    expect(db.prepare('SELECT last_inbound_ms FROM whatsapp_contacts WHERE wa_id = ?').pluck().get('31600000001')).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it('keeps order, retries a failing handler, and sets aside a message that keeps failing', async () => {
+    const db = openDb(tmpDir());
+    const inbox = new Inbox({ db, log: silent, retryDelayMs: 10, maxAttempts: 3 });
+    cleanups.push(() => inbox.stop());
+    const seen: string[] = [];
+    let flaky = 0;
+    inbox.onMessage((m) => {
+      seen.push(m.text!);
+      if (m.text === 'flaky' && ++flaky < 3) throw new Error('database busy');
+      if (m.text === 'poison') throw new Error('cannot handle this');
+    });
+    inbox.accept(Buffer.from(envelope([text('w1', 'first'), text('w2', 'flaky'), text('w3', 'poison'), text('w4', 'last')])));
+    inbox.start();
+    await waitFor(() => seen.includes('last'));
+    expect(seen).toEqual(['first', 'flaky', 'flaky', 'flaky', 'poison', 'poison', 'poison', 'last']);
+    expect(db.prepare('SELECT message_id, state, attempts FROM whatsapp_inbound ORDER BY seq').all()).toEqual([
+      { message_id: 'w1', state: 'processed', attempts: 1 },
+      { message_id: 'w2', state: 'processed', attempts: 3 },
+      { message_id: 'w3', state: 'failed', attempts: 3 },
+      { message_id: 'w4', state: 'processed', attempts: 1 },
+    ]);
+    expect(inbox.backlog()).toEqual({ pending: 0, failed: 1 });
+  });
+
+  it('processes what was accepted before a restart, once', async () => {
+    const dir = tmpDir();
+    const db = openDb(dir);
+    const first = makeInbox(db);
+    first.inbox.accept(Buffer.from(envelope([text('r1', 'one'), text('r2', 'two')])));
+    db.close(); // stopped before the processor ran
+
+    const db2 = openDb(dir);
+    const second = makeInbox(db2);
+    second.inbox.start();
+    await waitFor(() => second.handled.length === 2);
+    await second.inbox.stop();
+    second.inbox.accept(Buffer.from(envelope([text('r1', 'one')]))); // redelivered after the restart
+
+    const third = makeInbox(db2);
+    third.inbox.start();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(second.handled.map((m) => m.text)).toEqual(['one', 'two']);
+    expect(third.handled).toHaveLength(0);
+  });
+
+  it('counts new inbound messages as whatsapp_message points', async () => {
+    const points: string[] = [];
+    const { inbox } = makeInbox(openDb(tmpDir()), { recordPoints: (l) => points.push(...l) });
+    inbox.accept(Buffer.from(envelope([text('p1', 'a'), text('p2', 'b')])));
+    inbox.accept(Buffer.from(envelope([text('p1', 'a')])));
+    expect(points).toHaveLength(2);
+    expect(points[0]).toMatch(/^whatsapp_message,direction=in,kind=text,status=received count=1 \d+$/);
+  });
+});

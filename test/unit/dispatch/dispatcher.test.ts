@@ -1,0 +1,207 @@
+// The dispatcher's decisions with fake time: batching, routing, the crew's answers, escalation, collection.
+// The outbox here only records what would be sent; the real outbox and the Graph emulator are in the integration tests.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { Dispatcher, type DispatchOutbox } from '../../../src/dispatch/index.js';
+import { Directory, Registry } from '../../../src/registry/index.js';
+import { BinStateStore, openDatabase } from '../../../src/storage/index.js';
+import type { InboundMessage, OutboundMessage } from '../../../src/whatsapp/index.js';
+
+const HEADER = 'id,lat,lon,address,zone,kind,capacity_l,depth_mm,sensor_offset_mm';
+const BINS = [
+  'C-1,52.0900,5.1200,Oudegracht 1,centrum,rest,240,1000,50',
+  'C-2,52.0950,5.1200,Oudegracht 90,centrum,rest,240,1000,50',
+  'C-3,52.0910,5.1200,Oudegracht 12,centrum,rest,240,1000,50',
+  'O-1,52.0900,5.1500,Biltstraat 1,oost,glass,240,1000,50',
+];
+const CREW = '31611111111';
+const NIGHT = '31633333333';
+const SUP = '31699999999';
+const T0 = Date.parse('2026-11-25T10:00:00Z'); // 11:00 in Amsterdam
+
+interface Sent {
+  to: string;
+  message: OutboundMessage;
+  fallback?: OutboundMessage;
+  key: string;
+  ref?: string;
+}
+
+function setup(opts: { window?: number; escalate?: number; inWindow?: boolean } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-disp-'));
+  fs.writeFileSync(path.join(dir, 'bins.csv'), [HEADER, ...BINS].join('\n') + '\n');
+  const db = openDatabase(dir);
+  const registry = new Registry(db);
+  registry.importFileIfChanged(path.join(dir, 'bins.csv'));
+  const directory = new Directory(db);
+  directory.seedFromConfig(
+    [
+      { id: 'centrum', name: 'Centrum' },
+      { id: 'oost', name: 'Oost' },
+    ],
+    [
+      { id: 'crew-day', name: 'Day crew', phone: CREW, zones: ['centrum', 'oost'], shift: '06:00-22:00', lang: 'en' },
+      { id: 'crew-night', name: 'Night crew', phone: NIGHT, zones: ['centrum'], shift: '22:00-06:00', lang: 'nl' },
+    ],
+  );
+  const sent: Sent[] = [];
+  const keys = new Set<string>();
+  const outbox: DispatchOutbox = {
+    enqueue: (item) => {
+      if (keys.has(item.key)) return { id: 0, created: false };
+      keys.add(item.key);
+      sent.push(item);
+      return { id: sent.length, created: true };
+    },
+    inWindow: () => opts.inWindow ?? false,
+  };
+  let now = T0;
+  const points: string[] = [];
+  const dispatcher = new Dispatcher({
+    db,
+    registry,
+    binState: new BinStateStore(db),
+    outbox,
+    directory,
+    config: {
+      dispatch: { batch_window_s: opts.window ?? 0, escalate_after_s: opts.escalate ?? 1800, supervisor_phone: SUP },
+      timezone: 'Europe/Amsterdam',
+      whatsapp: { templates: { dispatch: { name: 'bin_dispatch', lang: 'en' } } },
+    },
+    recordPoints: (l) => points.push(...l),
+    log: pino({ level: 'silent' }),
+    now: () => now,
+  });
+  const full = (binId: string) => dispatcher.onEvents([{ type: 'full', binId, ts: now, message: 'full', opens: 'full', zone: 'x', opened: true }]);
+  const from = (phone: string, m: Partial<InboundMessage>): InboundMessage => ({ id: `wamid.${Math.random()}`, from: phone, timestamp: now, type: 'text', ...m }) as InboundMessage;
+  const sentToCrew = () => dispatcher.onOutboxResult({ ref: sent.at(-1)!.ref, key: sent.at(-1)!.key, status: 'sent' });
+  return { dispatcher, sent, points, full, from, sentToCrew, advance: (ms: number) => (now += ms), at: (t: number) => (now = t), directory };
+}
+
+describe('Dispatcher', () => {
+  let s: ReturnType<typeof setup>;
+  beforeEach(() => {
+    s = setup();
+  });
+
+  it('sends one job to the on-shift crew of the zone, as the template outside the 24-hour window', () => {
+    s.full('C-1');
+    expect(s.sent).toHaveLength(1);
+    const m = s.sent[0]!;
+    expect(m.to).toBe(CREW);
+    expect(m.message.type).toBe('template');
+    const json = JSON.stringify(m.message);
+    expect(json).toContain('C-1');
+    expect(json).toContain('Oudegracht 1');
+    const job = s.dispatcher.store.list()[0]!;
+    expect(json).toContain(`accept:${job.id}`);
+    expect(json).toContain(`done:${job.id}`);
+    expect(job).toMatchObject({ status: 'pending', crew_id: 'crew-day', bin_ids: ['C-1'], zone: 'centrum' });
+    s.sentToCrew();
+    expect(s.dispatcher.store.get(job.id)!.status).toBe('sent');
+  });
+
+  it('uses reply buttons inside the window, with the template as fallback', () => {
+    s = setup({ inWindow: true });
+    s.full('C-1');
+    const m = s.sent[0]!;
+    expect(m.message.type).toBe('interactive');
+    expect(m.fallback?.type).toBe('template');
+  });
+
+  it('never dispatches a bin that is already in an open job', () => {
+    s.full('C-1');
+    s.full('C-1');
+    s.dispatcher.tick();
+    expect(s.dispatcher.store.list()).toHaveLength(1);
+    expect(s.sent).toHaveLength(1);
+  });
+
+  it('batches the bins of a zone within the window into one job in route order', () => {
+    s = setup({ window: 300 });
+    s.full('C-2');
+    s.advance(60_000);
+    s.full('C-1');
+    s.advance(60_000);
+    s.full('O-1');
+    s.full('C-3');
+    s.advance(179_000);
+    s.dispatcher.tick();
+    expect(s.sent).toHaveLength(0);
+    s.advance(1000);
+    s.dispatcher.tick();
+    const jobs = s.dispatcher.store.list();
+    expect(jobs).toHaveLength(1);
+    // from the first queued bin, nearest next: C-2 (north) -> C-3 -> C-1 (south)
+    expect(jobs[0]!.bin_ids).toEqual(['C-2', 'C-3', 'C-1']);
+    s.advance(120_000);
+    s.dispatcher.tick();
+    expect(s.dispatcher.store.list({ zone: 'oost' })[0]!.bin_ids).toEqual(['O-1']);
+  });
+
+  it('sends a fire at once, unbatched, also to the supervisor', () => {
+    s = setup({ window: 300 });
+    s.full('C-1');
+    s.dispatcher.onEvents([{ type: 'fire', binId: 'C-2', ts: T0, message: 'fire', opens: 'fire', urgent: true, zone: 'centrum', opened: true }]);
+    expect(s.sent.map((m) => m.to).sort()).toEqual([CREW, SUP].sort());
+    expect(s.dispatcher.store.list()[0]).toMatchObject({ urgent: true, bin_ids: ['C-2'] });
+  });
+
+  it('follows Accept and Done from the crew (buttons, quick replies and words), and ignores strangers', () => {
+    s.full('C-1');
+    s.sentToCrew();
+    const job = s.dispatcher.store.list()[0]!;
+    expect(s.dispatcher.handleMessage(s.from('31600000000', { text: 'done' }))).toBe(false);
+    s.advance(120_000);
+    expect(s.dispatcher.handleMessage(s.from(CREW, { type: 'button', buttonPayload: `accept:${job.id}` }))).toBe(true);
+    expect(s.dispatcher.store.get(job.id)).toMatchObject({ status: 'accepted', accepted_at: T0 + 120_000 });
+    s.advance(600_000);
+    s.dispatcher.handleMessage(s.from(CREW, { text: 'Klaar' }));
+    expect(s.dispatcher.store.get(job.id)).toMatchObject({ status: 'done', done_at: T0 + 720_000 });
+    const point = s.points.find((p) => p.startsWith('dispatch,') && p.includes('status=done'))!;
+    expect(point).toContain('seconds_to_accept=120');
+    expect(point).toContain('seconds_to_done=720');
+  });
+
+  it('escalates to the supervisor when nobody accepts in time', () => {
+    s.full('C-1');
+    s.sentToCrew();
+    s.advance(1_799_000);
+    s.dispatcher.tick();
+    expect(s.dispatcher.store.list()[0]!.status).toBe('sent');
+    s.advance(1000);
+    s.dispatcher.tick();
+    expect(s.dispatcher.store.list()[0]!.status).toBe('escalated');
+    expect(s.sent.at(-1)!.to).toBe(SUP);
+    s.dispatcher.tick();
+    expect(s.sent.filter((m) => m.to === SUP)).toHaveLength(1);
+  });
+
+  it('closes a job when the sensors see all its bins emptied', () => {
+    s = setup({ window: 60 });
+    s.full('C-1');
+    s.full('C-3');
+    s.advance(60_000);
+    s.dispatcher.tick();
+    const job = s.dispatcher.store.list()[0]!;
+    s.dispatcher.onEvents([{ type: 'collected', binId: 'C-1', ts: T0, message: 'emptied', closes: ['full'], zone: 'centrum', opened: false }]);
+    expect(s.dispatcher.store.get(job.id)!.status).toBe('pending');
+    s.dispatcher.onEvents([{ type: 'collected', binId: 'C-3', ts: T0, message: 'emptied', closes: ['full'], zone: 'centrum', opened: false }]);
+    expect(s.dispatcher.store.get(job.id)!.status).toBe('done');
+  });
+
+  it('waits for a crew on shift, then sends to the one on shift (the night crew in Dutch)', () => {
+    s.directory.deleteCrew('crew-night');
+    s.at(Date.parse('2026-11-25T22:30:00Z')); // 23:30 local: the day crew is off
+    s.full('C-1');
+    expect(s.sent).toHaveLength(0);
+    expect(s.dispatcher.store.list()[0]).toMatchObject({ status: 'pending', crew_id: null });
+    s.directory.putCrew({ id: 'crew-night', name: 'Night crew', phone: NIGHT, zones: ['centrum'], shift: '22:00-06:00', lang: 'nl' });
+    s.dispatcher.tick();
+    expect(s.sent[0]!.to).toBe(NIGHT);
+    expect(s.dispatcher.store.list()[0]!.crew_id).toBe('crew-night');
+  });
+});

@@ -99,9 +99,12 @@ export class RuleRunner {
     const applied: AppliedEvent[] = [];
     const lines: string[] = [];
     const at = this.now();
+    const changed = new Map<string, BinRuleState>();
     this.db.transaction(() => {
       body((binId, state, events) => {
-        this.states.put(binId, state, at);
+        // the newest state of each bin is written once per batch
+        changed.set(binId, state);
+        this.states.remember(binId, state);
         const bin = this.registry.get(binId);
         if (!bin) return;
         for (const e of events) {
@@ -111,6 +114,7 @@ export class RuleRunner {
           lines.push(toLine('bin_event', { bin_id: binId, zone: bin.zone, type: e.type }, { value: e.value, message: e.message }, e.ts));
         }
       });
+      for (const [binId, state] of changed) this.states.put(binId, state, at);
     })();
     if (lines.length > 0) this.recordPoints(lines);
     if (applied.length > 0) {

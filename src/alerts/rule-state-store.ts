@@ -21,6 +21,11 @@ export class RuleStateStore<S> {
     return this.cache.get(binId);
   }
 
+  /** Updates the cache only (the caller writes the newest state with put before its transaction ends). */
+  remember(binId: string, state: S): void {
+    this.cache.set(binId, state);
+  }
+
   /** Caller runs this inside its transaction. */
   put(binId: string, state: S, at: number): void {
     this.cache.set(binId, state);

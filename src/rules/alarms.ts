@@ -5,6 +5,7 @@ import { fmt, type BinEvent, type BinRuleState, type RuleReading } from './types
 const FIRE_RISE_ABOVE_C = 45;
 const FIRE_RISE_C = 10;
 const FIRE_RISE_WINDOW_MS = 5 * 60_000;
+const TEMP_STEP_MS = 15_000;
 /** fire is over only well below the threshold, so a smouldering bin does not flap */
 const FIRE_CLEAR_MARGIN_C = 10;
 /** a battery swap or recharge, not a warm afternoon, closes the alert */
@@ -15,7 +16,9 @@ export function applyFire(d: BinRuleState, r: RuleReading, rules: RulesConfig): 
   const t = r.temperatureC;
   if (t === undefined) return [];
   const recent = d.fire.temps.filter((p) => p.ts >= r.ts - FIRE_RISE_WINDOW_MS && p.ts < r.ts);
-  d.fire.temps = [...recent, { ts: r.ts, c: t }];
+  // one point per TEMP_STEP_MS keeps the state small; a bucket keeps its coolest value, which is what a rise is measured from
+  const last = recent[recent.length - 1];
+  d.fire.temps = last && r.ts - last.ts < TEMP_STEP_MS ? [...recent.slice(0, -1), { ts: last.ts, c: Math.min(last.c, t) }] : [...recent, { ts: r.ts, c: t }];
   const base = { type: 'fire' as const, binId: r.binId, ts: r.ts, value: t };
 
   if (!d.fire.open) {

@@ -2,7 +2,7 @@ import type { RulesConfig } from '../config/index.js';
 import { applyBattery, applyFire, applyTilt, checkSilence, noteHeard } from './alarms.js';
 import { applyFill } from './thresholds.js';
 import { applySuspect, isImpossibleJump, suspectFromReport, trackStuck } from './suspect.js';
-import { fmt, type BinEvent, type BinRuleState, type RuleReading } from './types.js';
+import { cloneState, fmt, type BinEvent, type BinRuleState, type RuleReading } from './types.js';
 
 export interface RuleResult {
   state: BinRuleState;
@@ -14,7 +14,7 @@ export interface RuleResult {
  * A reading at or before the newest one seen is a backlog: it changes nothing but the last-heard time.
  */
 export function evaluateReading(reading: RuleReading, state: BinRuleState, rules: RulesConfig): RuleResult {
-  const d = structuredClone(state);
+  const d = cloneState(state);
   const events = noteHeard(d, reading);
   if (d.lastTs !== null && reading.ts <= d.lastTs) return { state: d, events };
 
@@ -34,13 +34,13 @@ export function evaluateReading(reading: RuleReading, state: BinRuleState, rules
 
 /** Timer check, no reading: 'offline' once per outage when nothing was heard for offline_after_s before `now`. */
 export function evaluateSilence(binId: string, state: BinRuleState, now: number, rules: RulesConfig): RuleResult {
-  const d = structuredClone(state);
+  const d = cloneState(state);
   return { events: checkSilence(d, binId, now, rules), state: d };
 }
 
 /** A resident's report of this bin: a 'report' event, and 'sensor_suspect' when the sensor calls it nearly empty. */
 export function evaluateReport(binId: string, state: BinRuleState, now: number, rules: RulesConfig): RuleResult {
-  const d = structuredClone(state);
+  const d = cloneState(state);
   const sensor = d.lastFill === null ? 'no sensor reading yet' : `sensor reads ${fmt(d.lastFill)} %`;
   const report: BinEvent = {
     type: 'report',

@@ -12,10 +12,15 @@ const MIN_RATE_PCT_PER_H = 0.1;
 /** the slope must stand this many standard errors above zero, so noise on a flat bin is no trend */
 const MIN_T = 2;
 
+/** points this close together are one point: the newest stands for them (keeps the state small at any rate) */
+const STEP_MS = 5 * 60_000;
+
 /** Adds a reading to the history, dropping what fell out of the window. */
 export function recordFill(history: FillPoint[], point: FillPoint): FillPoint[] {
   const kept = history.filter((p) => p.ts >= point.ts - WINDOW_MS);
-  kept.push(point);
+  const before = kept[kept.length - 2];
+  if (before && point.ts - before.ts < STEP_MS) kept[kept.length - 1] = point;
+  else kept.push(point);
   return kept.length > MAX_POINTS ? kept.slice(kept.length - MAX_POINTS) : kept;
 }
 

@@ -100,3 +100,19 @@ export function openAlerts(state: BinRuleState): AlertType[] {
 export function fmt(n: number): string {
   return String(Math.round(n * 10) / 10);
 }
+
+/** A copy to change freely (the engine never changes the state it is given); points and temperatures are never mutated in place. */
+export function cloneState(s: BinRuleState): BinRuleState {
+  return {
+    ...s,
+    recentFills: [...s.recentFills],
+    full: { ...s.full },
+    history: [...s.history],
+    fire: { ...s.fire, temps: [...s.fire.temps] },
+    tilt: { ...s.tilt },
+    battery: { ...s.battery },
+    offline: { ...s.offline },
+    suspect: { ...s.suspect },
+    stuck: { ...s.stuck },
+  };
+}

@@ -105,7 +105,16 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     log.warn({ module: 'whatsapp' }, 'whatsapp.mode is cloud but phone_number_id or access_token is empty: sends will fail');
   }
   log.info({ module: 'whatsapp', mode: wa.mode }, wa.mode === 'sandbox' ? 'whatsapp sandbox: messages are recorded, not sent' : 'whatsapp cloud api');
-  const outbox = new Outbox({ db, transport, log, metrics, recordPoints, logKey: config.reports.pseudonym_key || undefined });
+  const outbox = new Outbox({
+    db,
+    transport,
+    log,
+    metrics,
+    recordPoints,
+    mps: wa.mps,
+    pairIntervalMs: wa.pair_interval_ms,
+    logKey: config.reports.pseudonym_key || undefined,
+  });
   const inbox = new Inbox({ db, log, statuses: outbox, metrics, recordPoints, logKey: config.reports.pseudonym_key || undefined });
 
   const dispatcher = new Dispatcher({

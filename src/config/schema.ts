@@ -131,6 +131,9 @@ export const configSchema = z.object({
       access_token: z.string().default(''),
       app_secret: z.string().default(''),
       verify_token: z.string().default(''),
+      // Meta's limits: messages per second per business number, and about one message per 6 s per recipient
+      mps: z.number().int().min(1).max(1000).default(80),
+      pair_interval_ms: z.number().int().min(0).default(6000),
       templates: z
         .object({
           dispatch: z

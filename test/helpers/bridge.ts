@@ -33,7 +33,7 @@ export async function startBridge(env: Record<string, string> = {}, dataDir?: st
       BINBRIDGE_INFLUX_FLUSH_INTERVAL_MS: '100',
       ...env,
     },
-    file: 'config/binbridge.yaml',
+    file: env.BINBRIDGE_CONFIG ?? 'config/binbridge.yaml',
   });
   const app = await startApp(config, pino({ level: process.env.BB_TEST_LOG ?? 'silent' }));
   return { ...app, dataDir: dir, mqttUrl: `mqtt://127.0.0.1:${app.ports.mqtt}`, httpUrl: `http://127.0.0.1:${app.ports.http}` };

@@ -166,6 +166,10 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
 
   const beforeScrape = (): void => {
     metrics.devicesOnline.set(binState.onlineCount());
+    metrics.alertsOpen.reset();
+    for (const { type, n } of alerts.openCounts()) metrics.alertsOpen.set({ type }, n);
+    for (const status of ['pending', 'sent', 'accepted', 'done', 'escalated', 'cancelled'] as const) metrics.dispatches.set({ status }, 0);
+    for (const { status, n } of dispatcher.store.countByStatus()) metrics.dispatches.set({ status }, n);
     if (!spool) return;
     const s = spool.stats();
     metrics.spoolDepth.set(s.depth);

@@ -56,6 +56,18 @@ export function createMetrics() {
       help: '1 while the spool is at its size limit and new readings are refused',
       registers: r,
     }),
+    alertsOpen: new Gauge({
+      name: 'binbridge_alerts_open',
+      help: 'Open alerts, by type',
+      labelNames: ['type'] as const,
+      registers: r,
+    }),
+    dispatches: new Gauge({
+      name: 'binbridge_dispatches',
+      help: 'Dispatches (jobs), by status',
+      labelNames: ['status'] as const,
+      registers: r,
+    }),
     influxWrite: new Histogram({
       name: 'binbridge_influx_write_seconds',
       help: 'InfluxDB write request latency',

@@ -152,6 +152,10 @@ export class DispatchStore {
     return (this.db.prepare(sql).all(...w.args, f.limit ?? 500) as Row[]).map(fromRow);
   }
 
+  countByStatus(): { status: DispatchStatus; n: number }[] {
+    return this.db.prepare('SELECT status, count(*) AS n FROM dispatches GROUP BY status').all() as { status: DispatchStatus; n: number }[];
+  }
+
   /** Open jobs sent before the cutoff and not accepted: due for escalation. */
   unaccepted(sentBefore: number): Dispatch[] {
     return (this.db.prepare(`SELECT * FROM dispatches WHERE status = 'sent' AND sent_at <= ?`).all(sentBefore) as Row[]).map(fromRow);

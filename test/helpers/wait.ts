@@ -9,14 +9,14 @@ export interface WaitForOptions {
  * Polls `fn` until it returns a truthy value (which is resolved) or the time runs out.
  * A throw from `fn` counts as "not yet", so a probe may simply fail while a server starts.
  */
-export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitForOptions = {}): Promise<T> {
+export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitForOptions = {}): Promise<NonNullable<T>> {
   const { timeoutMs = 10_000, intervalMs = 100, message = 'condition not met' } = opts;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
     try {
       const value = await fn();
-      if (value) return value;
+      if (value) return value as NonNullable<T>;
     } catch (err) {
       lastError = err;
     }

@@ -1,7 +1,7 @@
 // Sandbox mode (the default): decisions are recorded and listed instead of sent; the admin routes for zones and crews.
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CITY, cityBins, connectClient, publishAcked, startBridge, type InProcessBridge } from '../helpers/bridge.js';
+import { CITY, cityBins, connectClient, metricValue, publishAcked, startBridge, type InProcessBridge } from '../helpers/bridge.js';
 import { readBinsFile } from '../../src/registry/index.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -58,9 +58,10 @@ describe('sandbox mode and the admin API', () => {
       },
       { message: 'a sandbox message' },
     );
-    expect(JSON.stringify(messages[0])).toContain(CREW);
-    expect(JSON.stringify(messages[0])).toContain(BIN);
-    expect(JSON.stringify(messages[0])).toContain('bin_dispatch');
+    const first = JSON.stringify(messages[0]);
+    expect(first).toContain(CREW);
+    expect(first).toContain(BIN);
+    expect(first).toContain('bin_dispatch');
     const job = await waitFor(
       async () => ((await (await api(`/dispatches?bin=${BIN}`)).json()) as { items: { id: string; status: string; crew_id: string }[] }).items.find((j) => j.status === 'sent'),
       { message: 'job sent' },
@@ -75,5 +76,8 @@ describe('sandbox mode and the admin API', () => {
     const r = await fetch(`${bridge.httpUrl}/webhooks/whatsapp`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': sig }, body });
     expect(r.status).toBe(200);
     await waitFor(async () => ((await (await api(`/dispatches/${job.id}`)).json()) as { status: string }).status === 'done', { message: 'job done' });
+    const text = await (await fetch(`${bridge.httpUrl}/metrics`)).text();
+    expect(metricValue(text, 'binbridge_dispatches', { status: 'done' })).toBe(1);
+    expect(metricValue(text, 'binbridge_alerts_open', { type: 'full' })).toBe(1);
   });
 });

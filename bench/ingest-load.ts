@@ -19,6 +19,10 @@ const { values: opts } = parseArgs({
     'base-ts': { type: 'string' },
     'max-inflight': { type: 'string', default: '1000' },
     'drain-timeout': { type: 'string', default: '30' },
+    // ordinary levels only: each sensor holds a level of its own in [fill-min, fill-max] with a little jitter
+    // (no trend, no jumps, never one value repeated); without them fill cycles 0..97 % and crosses thresholds
+    'fill-min': { type: 'string' },
+    'fill-max': { type: 'string' },
   },
 });
 
@@ -35,6 +39,11 @@ const DURATION_S = num('duration', opts.duration, 1);
 const WARMUP_S = num('warmup', opts.warmup, 0);
 const MAX_INFLIGHT = Math.floor(num('max-inflight', opts['max-inflight'], 1));
 const DRAIN_TIMEOUT_MS = num('drain-timeout', opts['drain-timeout'], 1) * 1000;
+const FILL_MIN = opts['fill-min'] === undefined ? undefined : num('fill-min', opts['fill-min'], 0);
+const FILL_MAX = opts['fill-max'] === undefined ? undefined : num('fill-max', opts['fill-max'], 0);
+if ((FILL_MIN === undefined) !== (FILL_MAX === undefined) || (FILL_MIN !== undefined && (FILL_MAX! > 100 || FILL_MAX! - FILL_MIN < 2))) {
+  throw new Error('--fill-min and --fill-max go together, with 0 <= min <= max - 2 <= 98');
+}
 const BASE_TS = opts['base-ts'] ? num('base-ts', opts['base-ts'], 0) : Date.now() - 6 * 3600_000;
 
 export interface LatencySummary {
@@ -162,6 +171,8 @@ function noteError(what: string): void {
 interface Sensor {
   client: MqttClient;
   topic: string;
+  /** payload prefixes this sensor cycles through (all but ts) */
+  fills: string[];
   /** next reading number of this sensor (its ts is BASE_TS + seq * 1000) */
   seq: number;
   /** readings due by the schedule but not sent yet (held back by the in-flight bound) */
@@ -171,7 +182,16 @@ interface Sensor {
 }
 
 // cheap payloads: a handful of precomputed prefixes, only ts changes
-const FILL = Array.from({ length: 101 }, (_, i) => `{"fill_pct":${(i * 0.97).toFixed(1)},"battery_pct":80,"ts":`);
+const prefix = (fill: number): string => `{"fill_pct":${fill.toFixed(1)},"battery_pct":80,"ts":`;
+const FILL = Array.from({ length: 101 }, (_, i) => prefix(i * 0.97));
+/** --fill-min/--fill-max: sensor i holds a level of its own, jittering by up to +-1 % around it */
+function fillsOf(i: number): string[] {
+  if (FILL_MIN === undefined || FILL_MAX === undefined) return FILL;
+  const lo = FILL_MIN + 1;
+  const span = FILL_MAX - 1 - lo;
+  const level = lo + (SENSORS === 1 ? span / 2 : (span * i) / (SENSORS - 1));
+  return [0, 0.4, 1, 0.6, -0.2, -1, -0.6].map((d) => prefix(level + d));
+}
 
 const sensors: Sensor[] = [];
 let inflightBoundHits = 0;
@@ -182,7 +202,7 @@ let maxScheduleLagMs = 0;
 
 function publishOne(s: Sensor): void {
   const seq = s.seq++;
-  const payload = FILL[seq % 101]! + (BASE_TS + seq * 1000) + '}';
+  const payload = s.fills[seq % s.fills.length]! + (BASE_TS + seq * 1000) + '}';
   const w = phase === 'measure' ? win.measure : win.warmup;
   w.published++;
   s.inflight++;
@@ -236,7 +256,7 @@ async function connectAll(): Promise<void> {
       connectTimeout: 10_000,
       keepalive: 60,
     });
-    const s: Sensor = { client, topic: `bins/${binId}/telemetry`, seq: 0, due: 0, inflight: 0, blocked: false };
+    const s: Sensor = { client, topic: `bins/${binId}/telemetry`, fills: fillsOf(i), seq: 0, due: 0, inflight: 0, blocked: false };
     sensors.push(s);
     client.on('error', (err) => noteError(`client: ${err.message}`));
     client.on('close', () => {

@@ -4,17 +4,30 @@
 // dir and bins file) and the load generator (bench/ingest-load.ts, own process), and prints ONE JSON object on
 // stdout. Progress and diagnostics go to stderr. Everything it started is stopped and its temp folder removed,
 // also on SIGINT/SIGTERM, on failure and at the hard timeout (warm-up + duration + 120 s).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { LoadMessage } from './ingest-load.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const HOST = '127.0.0.1';
+import {
+  cpuUs,
+  errorLines,
+  freePorts,
+  Harness,
+  HOST,
+  intArg,
+  log,
+  logTail,
+  peakRssMb,
+  r1,
+  r3,
+  ROOT,
+  sleep,
+  stopChild,
+  waitFor,
+  waitForHealthz,
+} from './lib/harness.js';
+import { LoadGen, type ResultMsg } from './lib/loadgen.js';
+import { logTop, topSelfTime } from './lib/profile.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,15 +49,6 @@ if (args.help) {
   process.exit(0);
 }
 
-function intArg(name: string, v: string | undefined, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    process.stderr.write(`bench: --${name} must be an integer in ${min}..${max} (got ${v})\n`);
-    process.exit(2);
-  }
-  return n;
-}
-
 const SENSORS = intArg('sensors', args.sensors, 1, 5000);
 const RATE = intArg('rate', args.rate, 1, 200_000);
 const DURATION_S = intArg('duration', args.duration, 1, 3600);
@@ -52,175 +56,21 @@ const WARMUP_S = intArg('warmup', args.warmup, 0, 600);
 const MAX_INFLIGHT = intArg('max-inflight', args['max-inflight'], 1, 60_000);
 const HARD_TIMEOUT_MS = (WARMUP_S + DURATION_S + 120) * 1000;
 
-const log = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 // ---------------------------------------------------------------------------------------------------------
 // bookkeeping: every child and the temp folder are cleaned up however the driver ends
 
-const children = new Set<ChildProcess>();
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'binbridge-bench-'));
-
-function killAll(signal: NodeJS.Signals): void {
-  for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null) {
-      try {
-        c.kill(signal);
-      } catch {
-        /* gone */
-      }
-    }
-  }
-}
-
-function removeTemp(): void {
-  if (args['keep-temp']) {
-    log(`temp folder kept: ${tmp}`);
-    return;
-  }
-  try {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  } catch {
-    /* best effort */
-  }
-}
-
-process.on('exit', () => {
-  killAll('SIGKILL');
-  removeTemp();
-});
-
-function exited(c: ChildProcess): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => c.once('exit', () => resolve()));
-}
-
-/** SIGTERM, then SIGKILL after graceMs. */
-async function stopChild(c: ChildProcess | undefined, graceMs: number): Promise<void> {
-  if (!c) return;
-  if (c.exitCode === null && c.signalCode === null) {
-    c.kill('SIGTERM');
-    const t = setTimeout(() => c.kill('SIGKILL'), graceMs);
-    await exited(c);
-    clearTimeout(t);
-  }
-  children.delete(c);
-}
+const h = new Harness({ keepTemp: args['keep-temp'], hardTimeoutMs: HARD_TIMEOUT_MS });
+const tmp = h.tmp;
 
 let influxd: ChildProcess | undefined;
 let bridge: ChildProcess | undefined;
 let loadgen: ChildProcess | undefined;
 
-let stopping: Promise<void> | null = null;
-function stopAll(): Promise<void> {
-  return (stopping ??= (async () => {
-    await stopChild(loadgen, 3000);
-    await stopChild(bridge, 15_000); // graceful: lets --cpu-prof write its profile
-    await stopChild(influxd, 5000);
-  })());
-}
-
-let aborting = false;
-async function abort(reason: string, code: number): Promise<void> {
-  // the first reason wins; errors caused by the stopping itself are not news
-  if (aborting) return;
-  aborting = true;
-  log(reason);
-  await Promise.race([stopAll(), sleep(20_000)]);
-  process.exit(code);
-}
-
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => void abort(`${sig}: stopping`, 130));
-}
-const hardTimer = setTimeout(() => void abort(`hard timeout after ${HARD_TIMEOUT_MS / 1000} s`, 124), HARD_TIMEOUT_MS);
-hardTimer.unref();
-
-// ---------------------------------------------------------------------------------------------------------
-// helpers
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, HOST, () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < n) ports.add(await freePort());
-  return [...ports];
-}
-
-function logTail(file: string, bytes = 3000): string {
-  try {
-    const text = fs.readFileSync(file, 'utf8');
-    return text.slice(-bytes);
-  } catch {
-    return '(no log)';
-  }
-}
-
-function spawnLogged(name: string, cmd: string, argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv }): ChildProcess {
-  const logFile = path.join(tmp, `${name}.log`);
-  const fd = fs.openSync(logFile, 'a');
-  const c = spawn(cmd, argv, { cwd: opts.cwd ?? tmp, env: opts.env ?? process.env, stdio: ['ignore', fd, fd] });
-  fs.closeSync(fd);
-  children.add(c);
-  c.once('error', (err) => log(`${name}: ${err.message}`));
-  return c;
-}
-
-async function waitFor(what: string, child: ChildProcess, logFile: string, timeoutMs: number, ok: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`${what} exited during start-up (code ${child.exitCode}, signal ${child.signalCode}):\n${logTail(logFile)}`);
-    }
-    if (await ok().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`${what} not ready after ${timeoutMs} ms:\n${logTail(logFile)}`);
-    await sleep(100);
-  }
-}
-
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** utime + stime of a process, in microseconds (from /proc/<pid>/stat). */
-function cpuUs(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is field 3 (state); utime is field 14, stime field 15
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
-  } catch {
-    return NaN;
-  }
-}
-
-/** VmHWM (peak resident set) of a process in MB. */
-function peakRssMb(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round((Number(m[1]) / 1024) * 10) / 10 : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
-const r1 = (v: number): number => Math.round(v * 10) / 10;
-const r3 = (v: number): number => Math.round(v * 1000) / 1000;
+h.onStop(async () => {
+  await stopChild(loadgen, 3000);
+  await stopChild(bridge, 15_000); // graceful: lets --cpu-prof write its profile
+  await stopChild(influxd, 5000);
+});
 
 // ---------------------------------------------------------------------------------------------------------
 // influxd
@@ -267,7 +117,7 @@ async function startInflux(): Promise<void> {
   conf = conf.replace(/bind-address = ":(\d+)"/g, `bind-address = "${HOST}:$1"`);
   const file = path.join(tmp, 'influxdb.conf');
   fs.writeFileSync(file, conf);
-  influxd = spawnLogged('influxd', 'influxd', ['-config', file], {});
+  influxd = h.spawnLogged('influxd', 'influxd', ['-config', file], {});
   await waitFor('influxd', influxd, path.join(tmp, 'influxd.log'), 30_000, async () => {
     const res = await fetch(`http://${HOST}:${httpPort}/ping`, { signal: AbortSignal.timeout(1000) });
     await res.arrayBuffer();
@@ -338,112 +188,12 @@ async function startBridge(): Promise<void> {
   };
   const nodeArgs = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   // node itself (not npm), so /proc/<pid> is the bridge process
-  bridge = spawnLogged('bridge', process.execPath, [...nodeArgs, path.join(ROOT, 'dist/src/cli.js'), 'start'], { cwd: ROOT, env });
+  bridge = h.spawnLogged('bridge', process.execPath, [...nodeArgs, path.join(ROOT, 'dist/src/cli.js'), 'start'], { cwd: ROOT, env });
   const b = bridge;
   b.once('exit', (code, signal) => {
-    if (!stopping) bridgeExit = `bridge exited during the run (code ${code}, signal ${signal}): ${logTail(path.join(tmp, 'bridge.log'), 600)}`;
+    if (!h.isStopping) bridgeExit = `bridge exited during the run (code ${code}, signal ${signal}): ${logTail(path.join(tmp, 'bridge.log'), 600)}`;
   });
-  await waitFor('bridge', bridge, path.join(tmp, 'bridge.log'), 30_000, async () => {
-    const res = await fetch(`http://${HOST}:${bridgeHttpPort}/healthz`, { signal: AbortSignal.timeout(1000) });
-    await res.arrayBuffer();
-    return res.status === 200;
-  });
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// load generator
-
-type ResultMsg = Extract<LoadMessage, { type: 'result' }>;
-
-class LoadGen {
-  private waiters: { type: LoadMessage['type']; phase?: string; resolve: (m: LoadMessage) => void; reject: (e: Error) => void }[] = [];
-  private seen: LoadMessage[] = [];
-  readonly child: ChildProcess;
-  private exitInfo: string | null = null;
-
-  constructor(baseTs: number) {
-    const argv = [
-      '--import',
-      'tsx',
-      path.join(ROOT, 'bench/ingest-load.ts'),
-      '--port', String(bridgeMqttPort),
-      '--host', HOST,
-      '--sensors', String(SENSORS),
-      '--rate', String(RATE),
-      '--duration', String(DURATION_S),
-      '--warmup', String(WARMUP_S),
-      '--base-ts', String(baseTs),
-      '--max-inflight', String(MAX_INFLIGHT),
-    ];
-    const logFile = path.join(tmp, 'loadgen.log');
-    const fd = fs.openSync(logFile, 'a');
-    this.child = spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', fd, fd, 'ipc'] });
-    fs.closeSync(fd);
-    children.add(this.child);
-    this.child.on('message', (m: LoadMessage) => {
-      this.seen.push(m);
-      this.waiters = this.waiters.filter((w) => {
-        if (w.type === m.type && (w.phase === undefined || (m.type === 'phase' && m.phase === w.phase))) {
-          w.resolve(m);
-          return false;
-        }
-        return true;
-      });
-    });
-    this.child.once('exit', (code, signal) => {
-      this.exitInfo = `load generator exited (code ${code}, signal ${signal}):\n${logTail(logFile)}`;
-      for (const w of this.waiters) w.reject(new Error(this.exitInfo));
-      this.waiters = [];
-    });
-  }
-
-  send(m: { type: 'go' }): void {
-    this.child.send(m);
-  }
-
-  async next<T extends LoadMessage['type']>(type: T, phase?: string): Promise<Extract<LoadMessage, { type: T }>> {
-    const hit = this.seen.find((m) => m.type === type && (phase === undefined || (m.type === 'phase' && m.phase === phase)));
-    if (hit) return hit as Extract<LoadMessage, { type: T }>;
-    if (this.exitInfo) throw new Error(this.exitInfo);
-    const m = await new Promise<LoadMessage>((resolve, reject) => this.waiters.push({ type, phase, resolve, reject }));
-    return m as Extract<LoadMessage, { type: T }>;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// --profile: top self-time functions of the bridge's .cpuprofile
-
-interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
-function topSelfTime(n: number): { fn: string; where: string; self_ms: number; pct: number }[] {
-  const files = fs.existsSync(profileDir) ? fs.readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')) : [];
-  if (files.length === 0) throw new Error('the bridge wrote no .cpuprofile');
-  const prof = JSON.parse(fs.readFileSync(path.join(profileDir, files[0]!), 'utf8')) as CpuProfile;
-  const byId = new Map(prof.nodes.map((nd) => [nd.id, nd]));
-  const self = new Map<string, number>();
-  let total = 0;
-  for (let i = 0; i < prof.samples.length; i++) {
-    const nd = byId.get(prof.samples[i]!);
-    const dt = prof.timeDeltas[i] ?? 0;
-    if (!nd) continue;
-    total += dt;
-    const cf = nd.callFrame;
-    let where = cf.url.replace(/^file:\/\//, '');
-    if (where.startsWith(ROOT + '/')) where = where.slice(ROOT.length + 1);
-    const key = `${cf.functionName || '(anonymous)'}\t${where ? `${where}:${cf.lineNumber + 1}` : ''}`;
-    self.set(key, (self.get(key) ?? 0) + dt);
-  }
-  return [...self.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, n)
-    .map(([key, us]) => {
-      const [fn, where] = key.split('\t') as [string, string];
-      return { fn, where, self_ms: Math.round(us / 1000), pct: r1((us / total) * 100) };
-    });
+  await waitForHealthz('bridge', bridge, h.logFile('bridge'), bridgeHttpPort);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -460,7 +210,16 @@ async function main(): Promise<void> {
   const perBin = Math.ceil((RATE * (WARMUP_S + DURATION_S)) / SENSORS) + 10;
   const baseTs = Date.now() - Math.max(3 * 3600_000, perBin * 1000 + 3600_000);
 
-  const lg = new LoadGen(baseTs);
+  const lg = new LoadGen(h, [
+    '--port', String(bridgeMqttPort),
+    '--host', HOST,
+    '--sensors', String(SENSORS),
+    '--rate', String(RATE),
+    '--duration', String(DURATION_S),
+    '--warmup', String(WARMUP_S),
+    '--base-ts', String(baseTs),
+    '--max-inflight', String(MAX_INFLIGHT),
+  ]);
   loadgen = lg.child;
   const ready = await lg.next('ready');
   log(`load generator connected ${ready.connected} clients in ${ready.connect_ms} ms`);
@@ -498,8 +257,7 @@ async function main(): Promise<void> {
   if (result.unacked > 0) errors.push(`${result.unacked} publishes never acknowledged`);
   if (result.unsent > 0) errors.push(`${result.unsent} scheduled readings not sent (in-flight bound)`);
   if (bridgeExit) errors.push(bridgeExit);
-  const bridgeLog = logTail(path.join(tmp, 'bridge.log'), 20_000);
-  const errLines = bridgeLog.split('\n').filter((l) => /"level":(50|60)/.test(l));
+  const errLines = errorLines(h.logFile('bridge'));
   if (errLines.length > 0) errors.push(`bridge logged ${errLines.length} error line(s), e.g. ${errLines[0]!.slice(0, 300)}`);
 
   const m = result.measure;
@@ -536,13 +294,12 @@ async function main(): Promise<void> {
     target_met: (stored1 - stored0) / windowS >= RATE * 0.99 && m.latency.p99 <= 50 && stored >= result.acked,
   };
 
-  await stopAll();
+  await h.stopAll();
   if (args.profile) {
     try {
-      const top = topSelfTime(15);
+      const top = topSelfTime(profileDir, 15);
       out.profile_top = top;
-      log('bridge CPU profile, top self time:');
-      for (const t of top) log(`  ${String(t.self_ms).padStart(7)} ms ${String(t.pct).padStart(5)}%  ${t.fn}  ${t.where}`);
+      logTop(top, log);
     } catch (err) {
       out.profile_error = (err as Error).message;
     }
@@ -550,10 +307,4 @@ async function main(): Promise<void> {
   process.stdout.write(JSON.stringify(out, null, 2) + '\n');
 }
 
-main().then(
-  () => {
-    clearTimeout(hardTimer);
-    process.exit(0);
-  },
-  (err: unknown) => void abort(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, 1),
-);
+h.run(main);

@@ -1,0 +1,50 @@
+// --profile: the top self-time functions of a .cpuprofile written by `node --cpu-prof --cpu-prof-dir=<dir>`.
+import fs from 'node:fs';
+import path from 'node:path';
+import { r1, ROOT } from './harness.js';
+
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface SelfTime {
+  fn: string;
+  where: string;
+  self_ms: number;
+  pct: number;
+}
+
+export function topSelfTime(profileDir: string, n: number): SelfTime[] {
+  const files = fs.existsSync(profileDir) ? fs.readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')) : [];
+  if (files.length === 0) throw new Error('the bridge wrote no .cpuprofile');
+  const prof = JSON.parse(fs.readFileSync(path.join(profileDir, files[0]!), 'utf8')) as CpuProfile;
+  const byId = new Map(prof.nodes.map((nd) => [nd.id, nd]));
+  const self = new Map<string, number>();
+  let total = 0;
+  for (let i = 0; i < prof.samples.length; i++) {
+    const nd = byId.get(prof.samples[i]!);
+    const dt = prof.timeDeltas[i] ?? 0;
+    if (!nd) continue;
+    total += dt;
+    const cf = nd.callFrame;
+    let where = cf.url.replace(/^file:\/\//, '');
+    if (where.startsWith(ROOT + '/')) where = where.slice(ROOT.length + 1);
+    const key = `${cf.functionName || '(anonymous)'}\t${where ? `${where}:${cf.lineNumber + 1}` : ''}`;
+    self.set(key, (self.get(key) ?? 0) + dt);
+  }
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([key, us]) => {
+      const [fn, where] = key.split('\t') as [string, string];
+      return { fn, where, self_ms: Math.round(us / 1000), pct: r1((us / total) * 100) };
+    });
+}
+
+/** Logs the top entries to stderr. */
+export function logTop(top: SelfTime[], log: (m: string) => void): void {
+  log('bridge CPU profile, top self time:');
+  for (const t of top) log(`  ${String(t.self_ms).padStart(7)} ms ${String(t.pct).padStart(5)}%  ${t.fn}  ${t.where}`);
+}

@@ -7,8 +7,12 @@ import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Dispatcher } from './dispatch/index.js';
 import { Directory, Registry } from './registry/index.js';
-import { binRoutes, buildHttp, opsRoutes, type Readiness } from './http/index.js';
-import { GraphClient, Inbox, Outbox, SandboxTransport, whatsappWebhookRoutes, type MessageTransport } from './whatsapp/index.js';
+import { binRoutes, buildHttp, opsRoutes, reportRoutes, type Readiness } from './http/index.js';
+import { GraphClient, Inbox, Outbox, SandboxTransport, loadSealer, whatsappWebhookRoutes, type MessageTransport } from './whatsapp/index.js';
+import { ConversationStore, GraphMedia, PhotoStore, ReportStore, ReportsOpen311, ResidentFlow, Retention } from './reports/index.js';
+import { BinMatcher } from './reports/matcher/index.js';
+import { open311Routes } from './http/routes/open311.js';
+import { fiwareRoutes } from './http/routes/fiware.js';
 import {
   BinStateStore,
   InfluxWriter,
@@ -33,6 +37,8 @@ export interface RunningApp {
   alerts: AlertStore;
   rules: RuleRunner;
   dispatcher: Dispatcher;
+  reports: ReportStore;
+  flow: ResidentFlow;
   outbox: Outbox;
   inbox: Inbox;
   sandbox: SandboxTransport | null;
@@ -98,7 +104,9 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   journal.onCommitted((entries) => rules.onReadings(entries.map((e) => e.reading)));
 
   const wa = config.whatsapp;
-  const sandbox = wa.mode === 'sandbox' ? new SandboxTransport(db) : null;
+  // residents' and crews' numbers are stored only as keyed pseudonyms and sealed
+  const sealer = loadSealer(config.reports.pseudonym_key, config.data_dir);
+  const sandbox = wa.mode === 'sandbox' ? new SandboxTransport(db, { sealer }) : null;
   const transport: MessageTransport =
     sandbox ?? new GraphClient({ graphUrl: wa.graph_url, apiVersion: wa.api_version, phoneNumberId: wa.phone_number_id, accessToken: wa.access_token });
   if (!sandbox && (!wa.phone_number_id || !wa.access_token)) {
@@ -113,9 +121,9 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     recordPoints,
     mps: wa.mps,
     pairIntervalMs: wa.pair_interval_ms,
-    logKey: config.reports.pseudonym_key || undefined,
+    sealer,
   });
-  const inbox = new Inbox({ db, log, statuses: outbox, metrics, recordPoints, logKey: config.reports.pseudonym_key || undefined });
+  const inbox = new Inbox({ db, log, sealer, statuses: outbox, metrics, recordPoints });
 
   const dispatcher = new Dispatcher({
     db,
@@ -129,9 +137,45 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   });
   rules.onEvents((events) => dispatcher.onEvents(events));
   outbox.onResult((r) => dispatcher.onOutboxResult(r));
-  inbox.onMessage((m) => {
-    // crews and the supervisor answer jobs; residents' messages stay stored in the inbox for the reports flow
-    dispatcher.handleMessage(m);
+  // residents' reports: the matcher is rebuilt when the registry changes
+  let matcher: { size: number; built: BinMatcher } | null = null;
+  const currentMatcher = (): BinMatcher => {
+    if (!matcher || matcher.size !== registry.version) {
+      matcher = { size: registry.version, built: new BinMatcher(registry.all(), { snapRadiusM: config.reports.snap_radius_m }) };
+    }
+    return matcher.built;
+  };
+  const reports = new ReportStore(db);
+  const photos = new PhotoStore(config.data_dir);
+  const flow = new ResidentFlow({
+    db,
+    reports,
+    conversations: new ConversationStore(db, sealer),
+    sealer,
+    matcher: currentMatcher,
+    registry,
+    binState,
+    outbox,
+    media: sandbox ? null : new GraphMedia({ graphUrl: wa.graph_url, apiVersion: wa.api_version, accessToken: wa.access_token }),
+    photos,
+    onReport: (binId) => rules.onReport(binId),
+    requestDispatch: (binId) => {
+      if (dispatcher.request(binId, false, 'resident report')) dispatcher.tick();
+    },
+    config: { template: wa.templates.resident, maxPhotoBytes: config.reports.max_photo_mb * 1024 * 1024 },
+    log: log.child({ module: 'reports' }),
+  });
+  const retention = new Retention(reports, new ConversationStore(db, sealer), photos, config.reports.retention_days, log.child({ module: 'reports' }));
+  dispatcher.onJob((job, status) => {
+    if (status === 'pending') flow.onDispatched(job.bin_ids);
+    if (status === 'done') for (const id of job.bin_ids) flow.onCollected(id);
+  });
+  rules.onEvents((events) => {
+    for (const e of events) if (e.type === 'collected') flow.onCollected(e.binId);
+  });
+  inbox.onMessage(async (m) => {
+    // crews and the supervisor answer jobs; everyone else is a resident
+    if (!dispatcher.handleMessage(m)) await flow.handle(m);
   });
 
   const ingest = new Ingest(
@@ -180,6 +224,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
 
   outbox.start();
   inbox.start();
+  retention.start();
   rules.start();
   dispatcher.start();
   const ports = await broker.start();
@@ -189,10 +234,15 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     beforeScrape,
     apiToken: config.http.api_token,
     log,
-    root: [(app) => whatsappWebhookRoutes(app, { inbox, appSecret: wa.app_secret, verifyToken: wa.verify_token, log, metrics })],
+    root: [
+      (app) => whatsappWebhookRoutes(app, { inbox, appSecret: wa.app_secret, verifyToken: wa.verify_token, log, metrics }),
+      open311Routes({ source: new ReportsOpen311(reports, registry, currentMatcher, flow), apiKeys: config.open311.api_keys, agency: config.open311.agency }),
+    ],
     api: [
       binRoutes({ registry, binState }),
+      fiwareRoutes({ registry, binState }),
       opsRoutes({ alerts, dispatcher, directory }),
+      reportRoutes({ reports, photos }),
       async (app) => {
         app.get('/whatsapp/messages', async () => ({ items: sandbox ? sandbox.list({ limit: 500 }) : outbox.list({ limit: 500 }) }));
       },
@@ -214,6 +264,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       journal.flush();
       dispatcher.stop();
       rules.stop();
+      retention.stop();
       await inbox.stop();
       await outbox.stop();
       await writer?.stop(5000);
@@ -235,6 +286,8 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     alerts,
     rules,
     dispatcher,
+    reports,
+    flow,
     outbox,
     inbox,
     sandbox,

@@ -139,6 +139,10 @@ export const configSchema = z.object({
           dispatch: z
             .object({ name: z.string().default('bin_dispatch'), lang: z.string().default('en') })
             .prefault({}),
+          // residents' updates outside the 24-hour window (the thank-you when their bin was emptied)
+          resident: z
+            .object({ name: z.string().default('bin_report_update'), lang: z.string().default('en') })
+            .prefault({}),
         })
         .prefault({}),
     })
@@ -148,6 +152,14 @@ export const configSchema = z.object({
       snap_radius_m: z.number().min(1).max(1000).default(50),
       retention_days: z.number().int().min(1).default(180),
       pseudonym_key: z.string().default(''),
+      max_photo_mb: z.number().positive().max(100).default(5),
+    })
+    .prefault({}),
+  open311: z
+    .object({
+      // keys that may POST service requests; GETs are public
+      api_keys: z.array(z.string().min(8)).default([]),
+      agency: z.string().default('City waste services'),
     })
     .prefault({}),
   timezone: z.string().default('Europe/Amsterdam'),

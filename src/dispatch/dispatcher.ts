@@ -33,7 +33,7 @@ export interface DispatcherDeps {
   outbox: DispatchOutbox;
   /** zones and crews as they are now (the admin API edits them) */
   directory: { zones(): readonly Config['zones'][number][]; crews(): readonly Crew[] };
-  config: Pick<Config, 'dispatch' | 'timezone'> & { whatsapp: Pick<Config['whatsapp'], 'templates'> };
+  config: Pick<Config, 'dispatch' | 'timezone'> & { whatsapp: { templates: Pick<Config['whatsapp']['templates'], 'dispatch'> } };
   recordPoints: (lines: string[]) => void;
   log: Logger;
   now?: () => number;
@@ -49,6 +49,7 @@ export class Dispatcher {
   readonly store: DispatchStore;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | null = null;
+  private readonly jobListeners: ((job: Dispatch, status: DispatchStatus) => void)[] = [];
 
   constructor(private readonly deps: DispatcherDeps) {
     this.store = new DispatchStore(deps.db);
@@ -63,6 +64,21 @@ export class Dispatcher {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+  }
+
+  /** Told of every job status change (the residents' reports follow their bins' jobs). */
+  onJob(listener: (job: Dispatch, status: DispatchStatus) => void): void {
+    this.jobListeners.push(listener);
+  }
+
+  private emitJob(job: Dispatch, status: DispatchStatus): void {
+    for (const l of this.jobListeners) {
+      try {
+        l(job, status);
+      } catch (err) {
+        this.deps.log.error({ err, job: job.id }, 'job listener failed');
+      }
+    }
   }
 
   /** Alerts and collections from the rules engine. */
@@ -134,6 +150,7 @@ export class Dispatcher {
       this.store.dequeue(binIds);
       return;
     }
+    let created: Dispatch | null = null;
     this.deps.db.transaction(() => {
       const job: Dispatch = {
         id: this.store.newId(),
@@ -160,7 +177,9 @@ export class Dispatcher {
         this.deps.outbox.enqueue({ to: sup, ...this.jobMessage(job, sup, 'en', body), key: `job:${job.id}:supervisor`, ref: job.id });
       }
       this.point(job, 'pending', now);
+      created = job;
     })();
+    if (created) this.emitJob(created, 'pending');
     this.deps.log.info({ job: bins.length, zone, urgent }, 'job created');
   }
 
@@ -217,7 +236,7 @@ export class Dispatcher {
     } else if (r.status === 'failed') {
       const error = `${r.error?.code ?? ''} ${r.error?.message ?? 'send failed'}`.trim();
       this.store.update(job.id, { error });
-      this.deps.log.error({ job: job.id, key: r.key, error }, 'job message could not be delivered');
+      this.deps.log.error({ job: job.id, error }, 'job message could not be delivered');
     }
   }
 
@@ -264,6 +283,7 @@ export class Dispatcher {
     this.store.update(job.id, { status: 'done', done_at: now, accepted_at: job.accepted_at ?? now });
     this.point({ ...job, done_at: now, accepted_at: job.accepted_at ?? now }, 'done', now);
     this.deps.log.info({ job: job.id, zone: job.zone, by }, 'job done');
+    this.emitJob({ ...job, status: 'done', done_at: now }, 'done');
   }
 
   cancel(id: string, now = this.now()): Dispatch | undefined {

@@ -1,3 +1,4 @@
 export { buildHttp, type HttpDeps, type Readiness } from './server.js';
 export { binRoutes } from './routes/bins.js';
 export { opsRoutes, dispatchView, type OpsRouteDeps } from './routes/ops.js';
+export { reportRoutes, reportView } from './routes/reports.js';

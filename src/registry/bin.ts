@@ -14,8 +14,16 @@ export const binSchema = z.object({
   depth_mm: z.coerce.number().int().min(100).max(10_000),
   sensor_offset_mm: z.coerce.number().int().min(0).max(2000).default(0),
   // LoRaWAN devices: the network server's device id / DevEUI, when they differ from the bin id
-  device_id: z.string().trim().optional().transform((v) => v || undefined),
-  dev_eui: z.string().trim().optional().transform((v) => v?.toLowerCase() || undefined),
+  device_id: z
+    .string()
+    .trim()
+    .transform((v) => v || undefined)
+    .optional(),
+  dev_eui: z
+    .string()
+    .trim()
+    .transform((v) => v.toLowerCase() || undefined)
+    .optional(),
 });
 
 export type Bin = z.infer<typeof binSchema>;

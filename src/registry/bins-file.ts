@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { z } from 'zod';
 import { binSchema, type Bin } from './bin.js';
+import { isNgsiLd, parseWasteContainers } from './fiware.js';
 
 export class BinsFileError extends Error {
   constructor(
@@ -88,7 +89,7 @@ export function readBinsFile(file: string): Bin[] {
     } catch (err) {
       throw new BinsFileError(file, [`not valid JSON: ${(err as Error).message}`]);
     }
-    return parseBinsGeoJson(json, file);
+    return isNgsiLd(json) ? parseWasteContainers(json, file) : parseBinsGeoJson(json, file);
   }
   return parseBinsCsv(text, file);
 }

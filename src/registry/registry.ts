@@ -13,6 +13,8 @@ import { readBinsFile } from './bins-file.js';
  */
 export class Registry {
   private readonly byId = new Map<string, Bin>();
+  /** changes whenever the bins change (consumers rebuild their indexes) */
+  version = 0;
   private readonly upsertStmt;
 
   constructor(private readonly db: Db) {
@@ -51,6 +53,7 @@ export class Registry {
       for (const b of bins) this.upsertStmt.run({ ...b, device_id: b.device_id ?? null, dev_eui: b.dev_eui ?? null });
     })();
     for (const b of bins) this.byId.set(b.id, b);
+    this.version++;
   }
 
   get(id: string): Bin | undefined {
@@ -66,6 +69,7 @@ export class Registry {
   }
 
   private reload(): void {
+    this.version++;
     this.byId.clear();
     for (const row of this.db.prepare('SELECT * FROM bins ORDER BY id').all() as (Bin & { device_id: string | null; dev_eui: string | null })[]) {
       this.byId.set(row.id, { ...row, device_id: row.device_id ?? undefined, dev_eui: row.dev_eui ?? undefined });

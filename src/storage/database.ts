@@ -15,5 +15,7 @@ export function openDatabase(dataDir: string, opts: { sync: 'full' | 'normal' } 
   db.pragma(`synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
+  // deleted rows (residents' data past its time) are overwritten where that costs no extra I/O
+  db.pragma('secure_delete = FAST');
   return db;
 }

@@ -2,7 +2,9 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { toLine, type Db } from '../storage/index.js';
 import { Contacts } from './contacts.js';
-import { contactTag } from './redact.js';
+import { rebuildIfClear } from './migrate.js';
+import { redactText } from './redact.js';
+import type { Sealer } from './sealer.js';
 import { parseWebhook, type InboundMessage, type StatusUpdate } from './webhook.js';
 
 /** The body of a webhook POST is not JSON (answered 400; Meta does not redeliver a 4xx forever). */
@@ -14,6 +16,7 @@ export class InvalidWebhookBody extends Error {
 }
 
 export interface StatusSink {
+  /** `recipient` is the recipient's pseudonym (`Sealer.pseudonym`): the inbox keeps no number of a status */
   applyStatus(s: StatusUpdate): void;
 }
 
@@ -22,6 +25,8 @@ export type MessageHandler = (m: InboundMessage) => Promise<void> | void;
 export interface InboxOptions {
   db: Db;
   log: Logger;
+  /** pseudonyms for senders and message ids, sealing for raw bodies and messages: nothing stored in clear */
+  sealer: Sealer;
   /** receives delivery statuses in order (the outbox) */
   statuses?: StatusSink;
   metrics?: Pick<Metrics, 'whatsappInbound' | 'whatsappInboxFailures'>;
@@ -32,7 +37,6 @@ export interface InboxOptions {
   retryDelayMs?: number;
   /** a handler that takes longer counts as failed */
   handlerTimeoutMs?: number;
-  logKey?: string;
   now?: () => number;
 }
 
@@ -45,25 +49,99 @@ export interface AcceptResult {
 
 interface MessageRow {
   seq: number;
-  message_id: string;
-  body: string;
+  body_sealed: Buffer;
   attempts: number;
 }
 
 interface StatusRow {
   seq: number;
-  body: string;
+  body_sealed: Buffer;
+}
+
+const CREATE_DELIVERIES = `CREATE TABLE IF NOT EXISTS whatsapp_webhook_deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, received_ms INTEGER NOT NULL, body_sealed BLOB NOT NULL)`;
+const CREATE_INBOUND = `CREATE TABLE IF NOT EXISTS whatsapp_inbound (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  message_tag TEXT NOT NULL UNIQUE,
+  delivery_id INTEGER NOT NULL,
+  sender_tag TEXT NOT NULL,
+  type TEXT NOT NULL,
+  timestamp_ms INTEGER NOT NULL,
+  body_sealed BLOB NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  error TEXT,
+  received_ms INTEGER NOT NULL,
+  processed_ms INTEGER)`;
+const CREATE_STATUSES = `CREATE TABLE IF NOT EXISTS whatsapp_statuses (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  wamid_tag TEXT NOT NULL,
+  status TEXT NOT NULL,
+  timestamp_ms INTEGER NOT NULL,
+  recipient_tag TEXT NOT NULL,
+  body_sealed BLOB NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending',
+  received_ms INTEGER NOT NULL,
+  UNIQUE (wamid_tag, status))`;
+
+/** Rewrites the tables of a release that stored numbers and bodies in clear. */
+function migrate(db: Db, sealer: Sealer): void {
+  rebuildIfClear(db, {
+    table: 'whatsapp_webhook_deliveries',
+    marker: 'body',
+    create: CREATE_DELIVERIES,
+    insert: 'INSERT INTO whatsapp_webhook_deliveries (id, received_ms, body_sealed) VALUES (?, ?, ?)',
+    convert: (r) => [r.id, r.received_ms, sealer.seal(r.body as Buffer)],
+  });
+  rebuildIfClear(db, {
+    table: 'whatsapp_inbound',
+    marker: 'sender',
+    create: CREATE_INBOUND,
+    insert: `INSERT INTO whatsapp_inbound (seq, message_tag, delivery_id, sender_tag, type, timestamp_ms, body_sealed, state, attempts,
+      error, received_ms, processed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    convert: (r) => [
+      r.seq,
+      sealer.pseudonym(String(r.message_id)),
+      r.delivery_id,
+      sealer.pseudonym(String(r.sender)),
+      r.type,
+      r.timestamp_ms,
+      sealer.seal(String(r.body)),
+      r.state,
+      r.attempts,
+      typeof r.error === 'string' ? redactText(r.error) : null,
+      r.received_ms,
+      r.processed_ms,
+    ],
+  });
+  rebuildIfClear(db, {
+    table: 'whatsapp_statuses',
+    marker: 'wamid',
+    create: CREATE_STATUSES,
+    insert: `INSERT INTO whatsapp_statuses (seq, wamid_tag, status, timestamp_ms, recipient_tag, body_sealed, state, received_ms)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    convert: (r) => {
+      const s = JSON.parse(String(r.body)) as StatusUpdate;
+      const recipient = sealer.pseudonym(s.recipient);
+      return [r.seq, sealer.pseudonym(String(r.wamid)), r.status, r.timestamp_ms, recipient, sealer.seal(JSON.stringify({ ...s, recipient })), r.state, r.received_ms];
+    },
+  });
 }
 
 /**
  * The durable inbox behind the webhook: `accept` records a delivery and its messages in one transaction and
  * returns, so the HTTP answer is fast and nothing is lost; the processor then hands each message, once and in
  * arrival order, to the handlers. Message ids are unique: Meta's redeliveries (for up to 7 days) are ignored.
+ *
+ * Nothing is stored in clear that names a person: senders, message ids (a wamid carries the number) and status
+ * recipients are kept as keyed pseudonyms, raw bodies and messages sealed (AES-256-GCM); the handlers get the
+ * opened message, in memory only.
  */
 export class Inbox {
   private readonly db: Db;
   private readonly log: Logger;
   private readonly contacts: Contacts;
+  private readonly sealer: Sealer;
   private readonly now: () => number;
   private readonly handlers: MessageHandler[] = [];
   private running = false;
@@ -77,48 +155,29 @@ export class Inbox {
     this.db = opts.db;
     this.log = opts.log.child({ module: 'whatsapp.inbox' });
     this.now = opts.now ?? Date.now;
-    this.contacts = new Contacts(this.db);
+    this.sealer = opts.sealer;
+    this.contacts = new Contacts(this.db, this.sealer);
+    migrate(this.db, this.sealer);
     this.db.exec(`
-      CREATE TABLE IF NOT EXISTS whatsapp_webhook_deliveries (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, received_ms INTEGER NOT NULL, body BLOB NOT NULL);
-      CREATE TABLE IF NOT EXISTS whatsapp_inbound (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        message_id TEXT NOT NULL UNIQUE,
-        delivery_id INTEGER NOT NULL,
-        sender TEXT NOT NULL,
-        type TEXT NOT NULL,
-        timestamp_ms INTEGER NOT NULL,
-        body TEXT NOT NULL,
-        state TEXT NOT NULL DEFAULT 'pending',
-        attempts INTEGER NOT NULL DEFAULT 0,
-        error TEXT,
-        received_ms INTEGER NOT NULL,
-        processed_ms INTEGER
-      );
+      ${CREATE_DELIVERIES};
+      ${CREATE_INBOUND};
       CREATE INDEX IF NOT EXISTS whatsapp_inbound_state ON whatsapp_inbound (state, seq);
-      CREATE TABLE IF NOT EXISTS whatsapp_statuses (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        wamid TEXT NOT NULL,
-        status TEXT NOT NULL,
-        timestamp_ms INTEGER NOT NULL,
-        body TEXT NOT NULL,
-        state TEXT NOT NULL DEFAULT 'pending',
-        received_ms INTEGER NOT NULL,
-        UNIQUE (wamid, status)
-      );
+      CREATE INDEX IF NOT EXISTS whatsapp_inbound_sender ON whatsapp_inbound (sender_tag, seq);
+      ${CREATE_STATUSES};
       CREATE INDEX IF NOT EXISTS whatsapp_statuses_state ON whatsapp_statuses (state, seq);
     `);
     this.stmts = {
-      delivery: this.db.prepare('INSERT INTO whatsapp_webhook_deliveries (received_ms, body) VALUES (?, ?)'),
+      delivery: this.db.prepare('INSERT INTO whatsapp_webhook_deliveries (received_ms, body_sealed) VALUES (?, ?)'),
       message: this.db.prepare(
-        `INSERT OR IGNORE INTO whatsapp_inbound (message_id, delivery_id, sender, type, timestamp_ms, body, received_ms)
+        `INSERT OR IGNORE INTO whatsapp_inbound (message_tag, delivery_id, sender_tag, type, timestamp_ms, body_sealed, received_ms)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       status: this.db.prepare(
-        'INSERT OR IGNORE INTO whatsapp_statuses (wamid, status, timestamp_ms, body, received_ms) VALUES (?, ?, ?, ?, ?)',
+        `INSERT OR IGNORE INTO whatsapp_statuses (wamid_tag, status, timestamp_ms, recipient_tag, body_sealed, received_ms)
+         VALUES (?, ?, ?, ?, ?, ?)`,
       ),
-      nextMessage: this.db.prepare(`SELECT seq, message_id, body, attempts FROM whatsapp_inbound WHERE state = 'pending' ORDER BY seq LIMIT 1`),
-      nextStatuses: this.db.prepare(`SELECT seq, body FROM whatsapp_statuses WHERE state = 'pending' ORDER BY seq LIMIT 100`),
+      nextMessage: this.db.prepare(`SELECT seq, body_sealed, attempts FROM whatsapp_inbound WHERE state = 'pending' ORDER BY seq LIMIT 1`),
+      nextStatuses: this.db.prepare(`SELECT seq, body_sealed FROM whatsapp_statuses WHERE state = 'pending' ORDER BY seq LIMIT 100`),
       processed: this.db.prepare(`UPDATE whatsapp_inbound SET state = 'processed', attempts = attempts + 1, error = NULL, processed_ms = ? WHERE seq = ?`),
       attempt: this.db.prepare('UPDATE whatsapp_inbound SET attempts = attempts + 1, error = ? WHERE seq = ?'),
       failed: this.db.prepare(`UPDATE whatsapp_inbound SET state = 'failed', attempts = attempts + 1, error = ?, processed_ms = ? WHERE seq = ?`),
@@ -127,8 +186,8 @@ export class Inbox {
   }
 
   /**
-   * Records one verified webhook body: the raw bytes, each new message (a redelivered message id is ignored),
-   * the senders' last-inbound times, and the statuses. Throws InvalidWebhookBody when the body is not JSON.
+   * Records one verified webhook body: the raw bytes (sealed), each new message (a redelivered message id is
+   * ignored), the senders' last-inbound times, and the statuses. Throws InvalidWebhookBody when the body is not JSON.
    */
   accept(rawBody: Buffer): AcceptResult {
     let json: unknown;
@@ -141,17 +200,28 @@ export class Inbox {
     const now = this.now();
     const result: AcceptResult = { messages: 0, statuses: 0, duplicates: 0 };
     const fresh: InboundMessage[] = [];
+    const seal = this.sealer;
     this.db.transaction(() => {
-      const deliveryId = Number(this.stmts.delivery.run(now, rawBody).lastInsertRowid);
+      const deliveryId = Number(this.stmts.delivery.run(now, seal.seal(rawBody)).lastInsertRowid);
       for (const m of parsed.messages) {
-        const { changes } = this.stmts.message.run(m.id, deliveryId, m.from, m.type, m.timestamp, JSON.stringify(m), now);
+        const { changes } = this.stmts.message.run(
+          seal.pseudonym(m.id),
+          deliveryId,
+          seal.pseudonym(m.from),
+          m.type,
+          m.timestamp,
+          seal.seal(JSON.stringify(m)),
+          now,
+        );
         // the window counts from the user's message, but a clock skewed into the future must not stretch it
         this.contacts.touch(m.from, Math.min(m.timestamp, now));
         if (changes) fresh.push(m);
         else result.duplicates++;
       }
       for (const s of parsed.statuses) {
-        const { changes } = this.stmts.status.run(s.wamid, s.status, s.timestamp, JSON.stringify(s), now);
+        const recipient = seal.pseudonym(s.recipient);
+        const body = seal.seal(JSON.stringify({ ...s, recipient } satisfies StatusUpdate));
+        const { changes } = this.stmts.status.run(seal.pseudonym(s.wamid), s.status, s.timestamp, recipient, body, now);
         if (changes) result.statuses++;
         else result.duplicates++;
       }
@@ -183,7 +253,11 @@ export class Inbox {
     await this.loop;
   }
 
-  /** Drops raw bodies and finished rows older than `beforeMs` (they hold residents' numbers and words). */
+  /**
+   * Drops finished rows received before `beforeMs`, and the raw bodies none of the remaining messages came in
+   * (sealed, but they hold residents' numbers and words). Keep at least Meta's 7 days of redelivery: a message
+   * whose row is gone would be handled again.
+   */
   prune(beforeMs: number): { deliveries: number; messages: number; statuses: number } {
     return this.db.transaction(() => ({
       messages: this.db.prepare(`DELETE FROM whatsapp_inbound WHERE state != 'pending' AND received_ms < ?`).run(beforeMs).changes,
@@ -240,7 +314,7 @@ export class Inbox {
         // applying and marking commit together, so a status is applied once even across a crash
         this.db.transaction(() => {
           try {
-            this.opts.statuses?.applyStatus(JSON.parse(r.body) as StatusUpdate);
+            this.opts.statuses?.applyStatus(JSON.parse(this.sealer.openText(r.body_sealed)) as StatusUpdate);
           } catch (err) {
             this.log.error({ event: 'status_apply_failed', err }, 'a delivery status could not be applied; skipped');
           }
@@ -251,15 +325,32 @@ export class Inbox {
   }
 
   private async handle(row: MessageRow): Promise<void> {
-    const m = JSON.parse(row.body) as InboundMessage;
+    let m: InboundMessage;
+    try {
+      m = JSON.parse(this.sealer.openText(row.body_sealed)) as InboundMessage;
+    } catch (err) {
+      // sealed under another key (the pseudonym key changed) or damaged: it can never be handled
+      this.stmts.failed.run(`cannot be opened: ${(err as Error).message}`, this.now(), row.seq);
+      this.opts.metrics?.whatsappInboxFailures.inc();
+      this.log.error({ event: 'inbound_unreadable', seq: row.seq }, 'inbound message cannot be opened (was the pseudonym key changed?); set aside');
+      return;
+    }
     const maxAttempts = this.opts.maxAttempts ?? 3;
     try {
       for (const h of this.handlers) await this.withTimeout(Promise.resolve().then(() => h(m)));
       this.stmts.processed.run(this.now(), row.seq);
     } catch (err) {
-      const error = err instanceof Error ? err.message : String(err);
+      // a handler's message may quote the sender or the text: masked before it is stored or logged
+      const error = redactText(err instanceof Error ? err.message : String(err));
       const attempts = row.attempts + 1;
-      const log = { event: 'inbound_handler_failed', messageId: m.id, type: m.type, from: contactTag(m.from, this.opts.logKey), attempts, err: error };
+      const log = {
+        event: 'inbound_handler_failed',
+        message: this.sealer.pseudonym(m.id),
+        type: m.type,
+        from: this.sealer.pseudonym(m.from),
+        attempts,
+        err: error,
+      };
       if (attempts >= maxAttempts) {
         // set aside so one poisonous message never blocks the ones behind it
         this.stmts.failed.run(error.slice(0, 2000), this.now(), row.seq);

@@ -17,7 +17,7 @@ export {
 export { GraphError, classifyGraphError, RE_ENGAGEMENT, type ErrorClass } from './graph-error.js';
 export type { MessageTransport } from './transport.js';
 export { GraphClient, type GraphClientOptions } from './graph-client.js';
-export { SandboxTransport, type SandboxMessage } from './sandbox-transport.js';
+export { SandboxTransport, type SandboxMessage, type SandboxTransportOptions } from './sandbox-transport.js';
 export { Contacts, SERVICE_WINDOW_MS } from './contacts.js';
 export {
   Outbox,
@@ -32,4 +32,5 @@ export { verifySignature } from './signature.js';
 export { parseWebhook, type InboundMessage, type StatusUpdate, type DeliveryStatus, type ParsedWebhook } from './webhook.js';
 export { Inbox, InvalidWebhookBody, type InboxOptions, type MessageHandler, type StatusSink, type AcceptResult } from './inbox.js';
 export { whatsappWebhookRoutes, type WebhookRouteOptions } from './routes.js';
-export { contactTag } from './redact.js';
+export { redactText } from './redact.js';
+export { Sealer, loadSealer, GENERATED_KEY_FILE } from './sealer.js';

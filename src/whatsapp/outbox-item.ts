@@ -1,4 +1,5 @@
 import type { OutboundMessage } from './messages.js';
+import type { Sealer } from './sealer.js';
 import type { DeliveryStatus, StatusUpdate } from './webhook.js';
 
 export interface OutboxEntry {
@@ -6,9 +7,9 @@ export interface OutboxEntry {
   message: OutboundMessage;
   /** a template to send instead when the free-form message is refused with 131047 (outside the 24 h window) */
   fallback?: OutboundMessage;
-  /** idempotency key: enqueueing the same key again is a no-op */
+  /** idempotency key: enqueueing the same key again is a no-op (stored as a pseudonym and sealed) */
   key: string;
-  /** opaque to the outbox; handed back in results and statuses */
+  /** opaque to the outbox (stored sealed); handed back in results and statuses */
   ref?: string;
 }
 
@@ -55,20 +56,21 @@ export interface StatusEvent {
   fallbackQueued: boolean;
 }
 
-/** A row of `whatsapp_outbox`. */
+/** A row of `whatsapp_outbox`: who and what are pseudonyms and sealed blobs (see Sealer). */
 export interface Row {
   id: number;
-  key: string;
-  ref: string | null;
-  recipient: string;
+  key_sealed: Buffer;
+  ref_sealed: Buffer | null;
+  recipient_tag: string;
+  recipient_sealed: Buffer;
   kind: string;
-  message: string;
-  fallback: string | null;
+  message_sealed: Buffer;
+  fallback_sealed: Buffer | null;
   used_fallback: number;
   status: OutboxStatus;
   attempts: number;
   next_attempt_ms: number;
-  wamid: string | null;
+  wamid_sealed: Buffer | null;
   error_code: number | null;
   error_message: string | null;
   delivery_status: DeliveryStatus | null;
@@ -76,21 +78,38 @@ export interface Row {
   sent_ms: number | null;
 }
 
-export function toItem(r: Row): OutboxItem {
+/** The caller's key and ref and the recipient of a row, opened. */
+export interface Opened {
+  key: string;
+  ref: string | null;
+  to: string;
+}
+
+export function openRow(r: Row, sealer: Sealer): Opened {
+  return { key: sealer.openText(r.key_sealed), ref: r.ref_sealed ? sealer.openText(r.ref_sealed) : null, to: sealer.openText(r.recipient_sealed) };
+}
+
+/** The message that goes (or went) out: the fallback template once it is in use. */
+export function openMessage(r: Row, sealer: Sealer): OutboundMessage {
+  return JSON.parse(sealer.openText(r.used_fallback && r.fallback_sealed ? r.fallback_sealed : r.message_sealed)) as OutboundMessage;
+}
+
+export function toItem(r: Row, sealer: Sealer): OutboxItem {
+  const { key, ref, to } = openRow(r, sealer);
   return {
     id: r.id,
-    key: r.key,
-    ref: r.ref,
-    to: r.recipient,
+    key,
+    ref,
+    to,
     kind: r.kind,
     status: r.status,
     attempts: r.attempts,
     usedFallback: !!r.used_fallback,
-    wamid: r.wamid,
+    wamid: r.wamid_sealed ? sealer.openText(r.wamid_sealed) : null,
     error: r.error_code === null && r.error_message === null ? null : { code: r.error_code ?? 0, message: r.error_message ?? '' },
     delivery: r.delivery_status,
     createdAt: r.created_ms,
     sentAt: r.sent_ms,
-    message: JSON.parse(r.used_fallback && r.fallback ? r.fallback : r.message) as OutboundMessage,
+    message: openMessage(r, sealer),
   };
 }

@@ -4,11 +4,13 @@ import { toLine, type Db } from '../storage/index.js';
 import { Contacts } from './contacts.js';
 import { RE_ENGAGEMENT, toGraphError, type GraphError } from './graph-error.js';
 import { recipientOf, type OutboundMessage } from './messages.js';
+import { rebuildIfClear } from './migrate.js';
 import { SendPacer } from './pacer.js';
-import { contactTag } from './redact.js';
+import { redactText } from './redact.js';
+import type { Sealer } from './sealer.js';
 import type { MessageTransport } from './transport.js';
 import type { DeliveryStatus, StatusUpdate } from './webhook.js';
-import { toItem, type OutboxEntry, type OutboxItem, type Row, type SendResult, type StatusEvent } from './outbox-item.js';
+import { openMessage, openRow, toItem, type Opened, type OutboxEntry, type OutboxItem, type Row, type SendResult, type StatusEvent } from './outbox-item.js';
 
 export type { OutboxEntry, OutboxItem, OutboxStatus, SendResult, StatusEvent } from './outbox-item.js';
 
@@ -16,6 +18,8 @@ export interface OutboxOptions {
   db: Db;
   transport: MessageTransport;
   log: Logger;
+  /** recipients, keys, refs, wamids and messages are stored as pseudonyms or sealed, never in clear */
+  sealer: Sealer;
   metrics?: Pick<Metrics, 'whatsappSends' | 'whatsappStatuses'>;
   /** receives `whatsapp_message` points (line protocol) for each send outcome and each delivery status */
   recordPoints?: (lines: string[]) => void;
@@ -29,8 +33,6 @@ export interface OutboxOptions {
   retryMaxMs?: number;
   /** requests on the wire at once */
   maxInFlight?: number;
-  /** key for the contact tags in log lines */
-  logKey?: string;
   now?: () => number;
   random?: () => number;
 }
@@ -39,15 +41,88 @@ const DELIVERY_RANK: Record<DeliveryStatus, number> = { sent: 1, delivered: 2, r
 // heads examined per pass; more waiting recipients are reached on the next pass
 const HEAD_SCAN = 500;
 
+const CREATE_OUTBOX = `CREATE TABLE IF NOT EXISTS whatsapp_outbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  key_tag TEXT NOT NULL UNIQUE,
+  key_sealed BLOB NOT NULL,
+  ref_sealed BLOB,
+  recipient_tag TEXT NOT NULL,
+  recipient_sealed BLOB NOT NULL,
+  kind TEXT NOT NULL,
+  message_sealed BLOB NOT NULL,
+  fallback_sealed BLOB,
+  used_fallback INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+  last_attempt_ms INTEGER,
+  wamid_tag TEXT,
+  wamid_sealed BLOB,
+  error_code INTEGER,
+  error_message TEXT,
+  delivery_status TEXT,
+  delivery_ms INTEGER,
+  delivery_errors TEXT,
+  created_ms INTEGER NOT NULL,
+  sent_ms INTEGER)`;
+
+const COLUMNS = `key_tag, key_sealed, ref_sealed, recipient_tag, recipient_sealed, kind, message_sealed, fallback_sealed, used_fallback,
+  status, attempts, next_attempt_ms, last_attempt_ms, wamid_tag, wamid_sealed, error_code, error_message, delivery_status,
+  delivery_ms, delivery_errors, created_ms, sent_ms`;
+
+/** Rewrites the outbox of a release that stored recipients and messages in clear. */
+function migrate(db: Db, sealer: Sealer): void {
+  const sealOrNull = (v: unknown) => (v === null || v === undefined ? null : sealer.seal(String(v)));
+  rebuildIfClear(db, {
+    table: 'whatsapp_outbox',
+    marker: 'recipient',
+    create: CREATE_OUTBOX,
+    insert: `INSERT INTO whatsapp_outbox (id, ${COLUMNS}) VALUES (${Array(23).fill('?').join(', ')})`,
+    convert: (r) => [
+      r.id,
+      sealer.pseudonym(String(r.key)),
+      sealer.seal(String(r.key)),
+      sealOrNull(r.ref),
+      sealer.pseudonym(String(r.recipient)),
+      sealer.seal(String(r.recipient)),
+      r.kind,
+      sealer.seal(String(r.message)),
+      sealOrNull(r.fallback),
+      r.used_fallback,
+      r.status,
+      r.attempts,
+      r.next_attempt_ms,
+      r.last_attempt_ms,
+      r.wamid === null ? null : sealer.pseudonym(String(r.wamid)),
+      sealOrNull(r.wamid),
+      r.error_code,
+      typeof r.error_message === 'string' ? redactText(r.error_message) : null,
+      r.delivery_status,
+      r.delivery_ms,
+      typeof r.delivery_errors === 'string' ? redactErrors(JSON.parse(r.delivery_errors) as StatusUpdate['errors']) : null,
+      r.created_ms,
+      r.sent_ms,
+    ],
+  });
+}
+
+function redactErrors(errors: StatusUpdate['errors']): string | null {
+  return errors ? JSON.stringify(errors.map((e) => ({ ...e, title: redactText(e.title), ...(e.message ? { message: redactText(e.message) } : {}) }))) : null;
+}
+
 /**
  * The persistent queue between "decided to send" and WhatsApp. Items are rows in SQLite from the moment
  * `enqueue` returns, so a crash loses nothing; per recipient they leave in order, paced by SendPacer,
  * with retries for transient failures and a template fallback outside the 24-hour window.
+ *
+ * Recipients are grouped, paced and logged by their pseudonym; the number, the caller's key and ref, the
+ * wamid (which carries the number) and the messages are sealed, and opened only to send and to answer `list`/`get`.
  */
 export class Outbox {
   private readonly db: Db;
   private readonly log: Logger;
   private readonly contacts: Contacts;
+  private readonly sealer: Sealer;
   private readonly pacer: SendPacer;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -66,50 +141,31 @@ export class Outbox {
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
     this.pacer = new SendPacer(opts.mps ?? 80, opts.pairIntervalMs ?? 6000);
-    this.contacts = new Contacts(this.db);
+    this.sealer = opts.sealer;
+    this.contacts = new Contacts(this.db, this.sealer);
+    migrate(this.db, this.sealer);
     this.db.exec(`
-      CREATE TABLE IF NOT EXISTS whatsapp_outbox (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        key TEXT NOT NULL UNIQUE,
-        ref TEXT,
-        recipient TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        message TEXT NOT NULL,
-        fallback TEXT,
-        used_fallback INTEGER NOT NULL DEFAULT 0,
-        status TEXT NOT NULL DEFAULT 'pending',
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_attempt_ms INTEGER NOT NULL DEFAULT 0,
-        last_attempt_ms INTEGER,
-        wamid TEXT,
-        error_code INTEGER,
-        error_message TEXT,
-        delivery_status TEXT,
-        delivery_ms INTEGER,
-        delivery_errors TEXT,
-        created_ms INTEGER NOT NULL,
-        sent_ms INTEGER
-      );
-      CREATE INDEX IF NOT EXISTS whatsapp_outbox_queue ON whatsapp_outbox (status, recipient, id);
-      CREATE INDEX IF NOT EXISTS whatsapp_outbox_wamid ON whatsapp_outbox (wamid);
-      CREATE INDEX IF NOT EXISTS whatsapp_outbox_recipient ON whatsapp_outbox (recipient, id);
+      ${CREATE_OUTBOX};
+      CREATE INDEX IF NOT EXISTS whatsapp_outbox_queue ON whatsapp_outbox (status, recipient_tag, id);
+      CREATE INDEX IF NOT EXISTS whatsapp_outbox_wamid ON whatsapp_outbox (wamid_tag);
+      CREATE INDEX IF NOT EXISTS whatsapp_outbox_recipient ON whatsapp_outbox (recipient_tag, id);
     `);
     this.stmts = {
       insert: this.db.prepare(
-        `INSERT INTO whatsapp_outbox (key, ref, recipient, kind, message, fallback, created_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`,
+        `INSERT INTO whatsapp_outbox (key_tag, key_sealed, ref_sealed, recipient_tag, recipient_sealed, kind, message_sealed, fallback_sealed, created_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key_tag) DO NOTHING`,
       ),
-      idByKey: this.db.prepare('SELECT id FROM whatsapp_outbox WHERE key = ?').pluck(true),
+      idByKey: this.db.prepare('SELECT id FROM whatsapp_outbox WHERE key_tag = ?').pluck(true),
       heads: this.db.prepare(
         `SELECT o.* FROM whatsapp_outbox o
-         JOIN (SELECT min(id) AS id FROM whatsapp_outbox WHERE status IN ('pending', 'sending') GROUP BY recipient) h ON h.id = o.id
+         JOIN (SELECT min(id) AS id FROM whatsapp_outbox WHERE status IN ('pending', 'sending') GROUP BY recipient_tag) h ON h.id = o.id
          WHERE o.status = 'pending' ORDER BY o.id LIMIT ?`,
       ),
       markSending: this.db.prepare(
         `UPDATE whatsapp_outbox SET status = 'sending', attempts = attempts + 1, last_attempt_ms = ? WHERE id = ?`,
       ),
       markSent: this.db.prepare(
-        `UPDATE whatsapp_outbox SET status = 'sent', wamid = ?, sent_ms = ?, error_code = NULL, error_message = NULL,
+        `UPDATE whatsapp_outbox SET status = 'sent', wamid_tag = ?, wamid_sealed = ?, sent_ms = ?, error_code = NULL, error_message = NULL,
          delivery_status = NULL, delivery_ms = NULL, delivery_errors = NULL WHERE id = ?`,
       ),
       markRetry: this.db.prepare(
@@ -122,9 +178,9 @@ export class Outbox {
       markFailed: this.db.prepare(`UPDATE whatsapp_outbox SET status = 'failed', error_code = ?, error_message = ? WHERE id = ?`),
       recover: this.db.prepare(`UPDATE whatsapp_outbox SET status = 'pending' WHERE status = 'sending'`),
       recentSends: this.db.prepare(
-        'SELECT recipient, max(last_attempt_ms) AS at FROM whatsapp_outbox WHERE last_attempt_ms > ? GROUP BY recipient',
+        'SELECT recipient_tag, max(last_attempt_ms) AS at FROM whatsapp_outbox WHERE last_attempt_ms > ? GROUP BY recipient_tag',
       ),
-      byWamid: this.db.prepare('SELECT * FROM whatsapp_outbox WHERE wamid = ?'),
+      byWamid: this.db.prepare('SELECT * FROM whatsapp_outbox WHERE wamid_tag = ?'),
       byId: this.db.prepare('SELECT * FROM whatsapp_outbox WHERE id = ?'),
       delivery: this.db.prepare(
         'UPDATE whatsapp_outbox SET delivery_status = ?, delivery_ms = ?, delivery_errors = ? WHERE id = ?',
@@ -140,16 +196,20 @@ export class Outbox {
     const to = recipientOf(item.message);
     if (to !== item.to.replace(/^\+/, '')) throw new RangeError('enqueue: `to` differs from the message recipient');
     if (item.fallback && recipientOf(item.fallback) !== to) throw new RangeError('enqueue: the fallback goes to another recipient');
+    const seal = this.sealer;
+    const keyTag = seal.pseudonym(item.key);
     const info = this.stmts.insert.run(
-      item.key,
-      item.ref ?? null,
-      to,
+      keyTag,
+      seal.seal(item.key),
+      item.ref === undefined ? null : seal.seal(item.ref),
+      seal.pseudonym(to),
+      seal.seal(to),
       item.message.type,
-      JSON.stringify(item.message),
-      item.fallback ? JSON.stringify(item.fallback) : null,
+      seal.seal(JSON.stringify(item.message)),
+      item.fallback ? seal.seal(JSON.stringify(item.fallback)) : null,
       this.now(),
     );
-    if (info.changes === 0) return { id: this.stmts.idByKey.get(item.key) as number, created: false };
+    if (info.changes === 0) return { id: this.stmts.idByKey.get(keyTag) as number, created: false };
     // after the caller's transaction has committed (transactions in better-sqlite3 are synchronous)
     this.wake(0);
     return { id: Number(info.lastInsertRowid), created: true };
@@ -177,8 +237,8 @@ export class Outbox {
     const recovered = this.stmts.recover.run().changes;
     if (recovered > 0) this.log.warn({ event: 'outbox_recovered', items: recovered }, 'resending items interrupted mid-send');
     const now = this.now();
-    for (const r of this.stmts.recentSends.all(now - (this.opts.pairIntervalMs ?? 6000)) as { recipient: string; at: number }[]) {
-      this.pacer.seen(r.recipient, r.at);
+    for (const r of this.stmts.recentSends.all(now - (this.opts.pairIntervalMs ?? 6000)) as { recipient_tag: string; at: number }[]) {
+      this.pacer.seen(r.recipient_tag, r.at);
     }
     this.wake(0);
   }
@@ -194,37 +254,39 @@ export class Outbox {
 
   /** Records a delivery status from the webhook; called once per status by the inbox. */
   applyStatus(s: Pick<StatusUpdate, 'wamid' | 'status' | 'timestamp' | 'errors'>): void {
-    const row = this.stmts.byWamid.get(s.wamid) as Row | undefined;
+    const row = this.stmts.byWamid.get(this.sealer.pseudonym(s.wamid)) as Row | undefined;
     this.opts.metrics?.whatsappStatuses.inc({ status: s.status });
     this.point(row ? this.sentKind(row) : 'unknown', s.status);
     if (!row) {
       this.log.debug({ event: 'status_unknown_message', status: s.status }, 'status for a message not in the outbox');
       return;
     }
+    const opened = openRow(row, this.sealer);
     let fallbackQueued = false;
     const reEngagement = s.status === 'failed' && s.errors?.some((e) => e.code === RE_ENGAGEMENT);
-    if (reEngagement && row.fallback && !row.used_fallback && row.status === 'sent') {
+    if (reEngagement && row.fallback_sealed && !row.used_fallback && row.status === 'sent') {
       // Graph may accept a free-form message and refuse it later, in the status webhook
       this.stmts.markFallback.run(RE_ENGAGEMENT, 'outside the 24 h window; sending the template', row.id);
       fallbackQueued = true;
       this.wake(0);
     } else if (!row.delivery_status || DELIVERY_RANK[s.status] > DELIVERY_RANK[row.delivery_status]) {
       // webhooks arrive out of order; a late `delivered` never overwrites `read`
-      this.stmts.delivery.run(s.status, s.timestamp, s.errors ? JSON.stringify(s.errors) : null, row.id);
+      this.stmts.delivery.run(s.status, s.timestamp, redactErrors(s.errors), row.id);
     }
     if (s.status === 'failed') {
       const e = s.errors?.[0];
-      this.log.warn({ event: 'delivery_failed', id: row.id, code: e?.code, title: e?.title, to: this.tag(row.recipient), fallbackQueued }, 'message not delivered');
+      const title = e?.title === undefined ? undefined : redactText(e.title);
+      this.log.warn({ event: 'delivery_failed', id: row.id, code: e?.code, title, to: row.recipient_tag, fallbackQueued }, 'message not delivered');
     }
     const ev: StatusEvent = {
       id: row.id,
-      key: row.key,
-      to: row.recipient,
+      key: opened.key,
+      to: opened.to,
       wamid: s.wamid,
       status: s.status,
       timestamp: s.timestamp,
       fallbackQueued,
-      ...(row.ref === null ? {} : { ref: row.ref }),
+      ...(opened.ref === null ? {} : { ref: opened.ref }),
       ...(s.errors ? { errors: s.errors } : {}),
     };
     this.emit(this.statusListeners, ev);
@@ -232,7 +294,7 @@ export class Outbox {
 
   get(id: number): OutboxItem | null {
     const row = this.stmts.byId.get(id) as Row | undefined;
-    return row ? toItem(row) : null;
+    return row ? toItem(row, this.sealer) : null;
   }
 
   /** Newest first. */
@@ -241,9 +303,11 @@ export class Outbox {
     const rows = (
       opts.to === undefined
         ? this.db.prepare('SELECT * FROM whatsapp_outbox ORDER BY id DESC LIMIT ?').all(limit)
-        : this.db.prepare('SELECT * FROM whatsapp_outbox WHERE recipient = ? ORDER BY id DESC LIMIT ?').all(opts.to.replace(/^\+/, ''), limit)
+        : this.db
+            .prepare('SELECT * FROM whatsapp_outbox WHERE recipient_tag = ? ORDER BY id DESC LIMIT ?')
+            .all(this.sealer.pseudonym(opts.to.replace(/^\+/, '')), limit)
     ) as Row[];
-    return rows.map(toItem);
+    return rows.map((r) => toItem(r, this.sealer));
   }
 
   private wake(delayMs: number): void {
@@ -274,86 +338,100 @@ export class Outbox {
     }
     for (const row of rows) {
       if (this.inFlight.size >= maxInFlight) break; // a completion wakes the loop
-      if (this.inFlight.has(row.recipient)) continue;
+      if (this.inFlight.has(row.recipient_tag)) continue;
       const now = this.now();
-      const at = Math.max(row.next_attempt_ms, this.pacer.readyAt(row.recipient, now));
+      const at = Math.max(row.next_attempt_ms, this.pacer.readyAt(row.recipient_tag, now));
       if (at > now) {
         wakeAt = Math.min(wakeAt, at);
         continue;
       }
-      this.pacer.take(row.recipient, now);
+      this.pacer.take(row.recipient_tag, now);
       this.launch(row, now);
     }
     if (wakeAt < Infinity) this.wake(wakeAt - this.now());
   }
 
   private launch(row: Row, now: number): void {
-    const msg = JSON.parse(row.used_fallback && row.fallback ? row.fallback : row.message) as OutboundMessage;
+    let msg: OutboundMessage;
+    let opened: Opened;
+    try {
+      msg = openMessage(row, this.sealer);
+      opened = openRow(row, this.sealer);
+    } catch (err) {
+      // sealed under another key (the pseudonym key changed) or damaged: it can never be sent
+      this.stmts.markFailed.run(0, `cannot be opened: ${(err as Error).message}`, row.id);
+      this.opts.metrics?.whatsappSends.inc({ result: 'failed', code: 'unreadable' });
+      this.log.error({ event: 'message_unreadable', id: row.id, to: row.recipient_tag }, 'outbox item cannot be opened (was the pseudonym key changed?); failed');
+      return;
+    }
     this.stmts.markSending.run(now, row.id);
     const attempts = row.attempts + 1;
     const p = (async () => {
       try {
         const { wamid } = await this.opts.transport.send(msg);
-        this.sent(row, msg, wamid);
+        this.sent(row, opened, msg, wamid);
       } catch (err) {
-        this.failed(row, msg, attempts, toGraphError(err));
+        this.failed(row, opened, msg, attempts, toGraphError(err));
       }
     })()
       .catch((err: unknown) => this.log.error({ event: 'outbox_record_failed', id: row.id, err }, 'could not record a send outcome'))
       .finally(() => {
         // Meta measures the pair interval on arrival; counting from the answer too keeps a slow request
         // (connection set-up, a retry) from bringing the next message closer than the interval at Meta's end
-        this.pacer.seen(row.recipient, this.now());
-        this.inFlight.delete(row.recipient);
+        this.pacer.seen(row.recipient_tag, this.now());
+        this.inFlight.delete(row.recipient_tag);
         this.wake(0);
       });
-    this.inFlight.set(row.recipient, p);
+    this.inFlight.set(row.recipient_tag, p);
   }
 
-  private sent(row: Row, msg: OutboundMessage, wamid: string): void {
-    this.stmts.markSent.run(wamid, this.now(), row.id);
+  private sent(row: Row, opened: Opened, msg: OutboundMessage, wamid: string): void {
+    this.stmts.markSent.run(this.sealer.pseudonym(wamid), this.sealer.seal(wamid), this.now(), row.id);
     this.opts.metrics?.whatsappSends.inc({ result: 'sent', code: '' });
     this.point(msg.type, 'accepted');
-    this.log.info({ event: 'message_sent', id: row.id, kind: msg.type, to: this.tag(row.recipient), fallback: !!row.used_fallback }, 'sent');
+    this.log.info({ event: 'message_sent', id: row.id, kind: msg.type, to: row.recipient_tag, fallback: !!row.used_fallback }, 'sent');
     this.emit(this.resultListeners, {
       id: row.id,
-      key: row.key,
-      to: row.recipient,
+      key: opened.key,
+      to: opened.to,
       status: 'sent',
       wamid,
       usedFallback: !!row.used_fallback,
-      ...(row.ref === null ? {} : { ref: row.ref }),
+      ...(opened.ref === null ? {} : { ref: opened.ref }),
     });
   }
 
-  private failed(row: Row, msg: OutboundMessage, attempts: number, err: GraphError): void {
+  private failed(row: Row, opened: Opened, msg: OutboundMessage, attempts: number, err: GraphError): void {
     const now = this.now();
-    const base = { id: row.id, kind: msg.type, to: this.tag(row.recipient), code: err.label, attempts };
-    if (err.needsTemplate && row.fallback && !row.used_fallback) {
-      this.stmts.markFallback.run(err.code, err.message, row.id);
+    // Graph's words may quote the recipient: masked before they are stored, logged or handed on
+    const message = redactText(err.message);
+    const base = { id: row.id, kind: msg.type, to: row.recipient_tag, code: err.label, attempts };
+    if (err.needsTemplate && row.fallback_sealed && !row.used_fallback) {
+      this.stmts.markFallback.run(err.code, message, row.id);
       this.opts.metrics?.whatsappSends.inc({ result: 'fallback', code: err.label });
       this.log.info({ event: 'message_fallback', ...base }, 'outside the 24 h window; sending the template instead');
       return;
     }
     if (err.retryable && attempts < (this.opts.maxAttempts ?? 8)) {
       const delay = this.retryDelay(attempts, err);
-      this.stmts.markRetry.run(now + delay, err.code, err.message, row.id);
+      this.stmts.markRetry.run(now + delay, err.code, message, row.id);
       this.opts.metrics?.whatsappSends.inc({ result: 'retry', code: err.label });
-      this.log.warn({ event: 'message_retry', ...base, delayMs: delay, err: err.message }, 'send failed; will retry');
+      this.log.warn({ event: 'message_retry', ...base, delayMs: delay, err: message }, 'send failed; will retry');
       return;
     }
-    this.stmts.markFailed.run(err.code, err.message, row.id);
+    this.stmts.markFailed.run(err.code, message, row.id);
     this.opts.metrics?.whatsappSends.inc({ result: 'failed', code: err.label });
     this.point(msg.type, 'rejected');
-    this.log.error({ event: 'message_failed', ...base, err: err.message, details: err.details, fbtrace: err.fbtraceId }, 'send failed for good');
+    const details = err.details === undefined ? undefined : redactText(err.details);
+    this.log.error({ event: 'message_failed', ...base, err: message, details, fbtrace: err.fbtraceId }, 'send failed for good');
     this.emit(this.resultListeners, {
       id: row.id,
-      key: row.key,
-      to: row.recipient,
+      key: opened.key,
+      to: opened.to,
       status: 'failed',
-      error: { code: err.code, message: err.message },
+      error: { code: err.code, message },
       usedFallback: !!row.used_fallback,
-      ...(row.ref === null ? {} : { ref: row.ref }),
+      ...(opened.ref === null ? {} : { ref: opened.ref }),
     });
   }
 
@@ -365,7 +443,7 @@ export class Outbox {
   }
 
   private sentKind(row: Row): string {
-    return row.used_fallback && row.fallback ? 'template' : row.kind;
+    return row.used_fallback && row.fallback_sealed ? 'template' : row.kind;
   }
 
   private point(kind: string, status: string): void {
@@ -388,9 +466,5 @@ export class Outbox {
         this.log.error({ event: 'outbox_listener_failed', err }, 'an outbox listener threw');
       }
     }
-  }
-
-  private tag(id: string): string {
-    return contactTag(id, this.opts.logKey);
   }
 }

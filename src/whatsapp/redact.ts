@@ -1,9 +1,8 @@
-import { createHmac } from 'node:crypto';
-
 /**
- * A short, stable tag for a phone number or user id in log lines; the number itself never goes to a log.
- * Keyed (pass the deployment's pseudonym key) so that a tag cannot be reversed by hashing every number.
+ * Masks what could identify a person in free text bound for a log line or an error column: runs of seven or
+ * more digits (phone numbers, with or without `+`, spaces or dashes) and WhatsApp message ids (a wamid carries
+ * the contact's number, base64-encoded). Graph's error codes (six digits) stay readable.
  */
-export function contactTag(id: string, key = 'binbridge-whatsapp'): string {
-  return createHmac('sha256', key).update(id).digest('hex').slice(0, 10);
+export function redactText(text: string): string {
+  return text.replace(/wamid\.[A-Za-z0-9+/=_-]+/g, 'wamid.[redacted]').replace(/\+?\d(?:[\s-]?\d){6,}/g, '[number]');
 }

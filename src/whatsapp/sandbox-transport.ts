@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../storage/index.js';
 import { recipientOf, type OutboundMessage } from './messages.js';
+import { rebuildIfClear } from './migrate.js';
+import type { Sealer } from './sealer.js';
 import type { MessageTransport } from './transport.js';
 
 export interface SandboxMessage {
@@ -12,43 +14,79 @@ export interface SandboxMessage {
   createdAt: number;
 }
 
+export interface SandboxTransportOptions {
+  /** recipients are stored as pseudonyms and sealed, messages sealed */
+  sealer: Sealer;
+  now?: () => number;
+}
+
+const CREATE = `CREATE TABLE IF NOT EXISTS whatsapp_sandbox_messages (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, wamid TEXT NOT NULL UNIQUE, recipient_tag TEXT NOT NULL, recipient_sealed BLOB NOT NULL,
+  kind TEXT NOT NULL, body_sealed BLOB NOT NULL, created_ms INTEGER NOT NULL)`;
+
+interface Row {
+  id: number;
+  wamid: string;
+  recipient_sealed: Buffer;
+  kind: string;
+  body_sealed: Buffer;
+  created_ms: number;
+}
+
 /** `whatsapp.mode: sandbox`: records each message in SQLite for the live page and the API; no network at all. */
 export class SandboxTransport implements MessageTransport {
   private readonly insertStmt;
+  private readonly sealer: Sealer;
+  private readonly now: () => number;
 
   constructor(
     private readonly db: Db,
-    private readonly now: () => number = Date.now,
+    opts: SandboxTransportOptions,
   ) {
+    this.sealer = opts.sealer;
+    this.now = opts.now ?? Date.now;
+    const sealer = this.sealer;
+    rebuildIfClear(db, {
+      table: 'whatsapp_sandbox_messages',
+      marker: 'recipient',
+      create: CREATE,
+      insert: `INSERT INTO whatsapp_sandbox_messages (id, wamid, recipient_tag, recipient_sealed, kind, body_sealed, created_ms)
+        VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      convert: (r) => [r.id, r.wamid, sealer.pseudonym(String(r.recipient)), sealer.seal(String(r.recipient)), r.kind, sealer.seal(String(r.body)), r.created_ms],
+    });
     db.exec(`
-      CREATE TABLE IF NOT EXISTS whatsapp_sandbox_messages (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, wamid TEXT NOT NULL UNIQUE, recipient TEXT NOT NULL,
-        kind TEXT NOT NULL, body TEXT NOT NULL, created_ms INTEGER NOT NULL);
-      CREATE INDEX IF NOT EXISTS whatsapp_sandbox_messages_recipient ON whatsapp_sandbox_messages (recipient, id);
+      ${CREATE};
+      CREATE INDEX IF NOT EXISTS whatsapp_sandbox_messages_recipient ON whatsapp_sandbox_messages (recipient_tag, id);
     `);
-    this.insertStmt = db.prepare('INSERT INTO whatsapp_sandbox_messages (wamid, recipient, kind, body, created_ms) VALUES (?, ?, ?, ?, ?)');
+    this.insertStmt = db.prepare(
+      'INSERT INTO whatsapp_sandbox_messages (wamid, recipient_tag, recipient_sealed, kind, body_sealed, created_ms) VALUES (?, ?, ?, ?, ?, ?)',
+    );
   }
 
   async send(msg: OutboundMessage): Promise<{ wamid: string }> {
+    // random: unlike Meta's, a sandbox wamid does not carry the recipient's number
     const wamid = `wamid.SANDBOX.${randomBytes(12).toString('hex')}`;
-    this.insertStmt.run(wamid, recipientOf(msg), msg.type, JSON.stringify(msg), this.now());
+    const to = recipientOf(msg);
+    this.insertStmt.run(wamid, this.sealer.pseudonym(to), this.sealer.seal(to), msg.type, this.sealer.seal(JSON.stringify(msg)), this.now());
     return { wamid };
   }
 
-  /** Newest first. */
+  /** Newest first, opened. */
   list(opts: { limit?: number; to?: string } = {}): SandboxMessage[] {
     const limit = Math.max(1, Math.min(opts.limit ?? 100, 1000));
     const rows = (
       opts.to === undefined
         ? this.db.prepare('SELECT * FROM whatsapp_sandbox_messages ORDER BY id DESC LIMIT ?').all(limit)
-        : this.db.prepare('SELECT * FROM whatsapp_sandbox_messages WHERE recipient = ? ORDER BY id DESC LIMIT ?').all(opts.to, limit)
-    ) as { id: number; wamid: string; recipient: string; kind: string; body: string; created_ms: number }[];
+        : this.db
+            .prepare('SELECT * FROM whatsapp_sandbox_messages WHERE recipient_tag = ? ORDER BY id DESC LIMIT ?')
+            .all(this.sealer.pseudonym(opts.to.replace(/^\+/, '')), limit)
+    ) as Row[];
     return rows.map((r) => ({
       id: r.id,
       wamid: r.wamid,
-      to: r.recipient,
+      to: this.sealer.openText(r.recipient_sealed),
       kind: r.kind,
-      message: JSON.parse(r.body) as OutboundMessage,
+      message: JSON.parse(this.sealer.openText(r.body_sealed)) as OutboundMessage,
       createdAt: r.created_ms,
     }));
   }

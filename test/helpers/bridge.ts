@@ -31,11 +31,14 @@ export async function startBridge(env: Record<string, string> = {}, dataDir?: st
       BINBRIDGE_DATA_DIR: dir,
       BINBRIDGE_REGISTRY_BINS_FILE: CITY,
       BINBRIDGE_INFLUX_FLUSH_INTERVAL_MS: '100',
-      ...env,
+      ...Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('BINBRIDGE_'))),
     },
     file: env.BINBRIDGE_CONFIG ?? 'config/binbridge.yaml',
   });
-  const app = await startApp(config, pino({ level: process.env.BB_TEST_LOG ?? 'silent' }));
+  // BB_LOG_FILE: write every log line (debug and up) to that file, e.g. to check what the logs contain
+  const logFile = env.BB_LOG_FILE;
+  const log = logFile ? pino({ level: 'debug' }, pino.destination({ dest: logFile, sync: true })) : pino({ level: process.env.BB_TEST_LOG ?? 'silent' });
+  const app = await startApp(config, log);
   return { ...app, dataDir: dir, mqttUrl: `mqtt://127.0.0.1:${app.ports.mqtt}`, httpUrl: `http://127.0.0.1:${app.ports.http}` };
 }
 

@@ -20,6 +20,7 @@ import {
   type StatusEvent,
 } from '../../src/whatsapp/index.js';
 import { waitFor } from '../helpers/wait.js';
+import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 
 const silent = pino({ level: 'silent' });
 const PHONE_ID = '106540352242922';
@@ -104,6 +105,7 @@ function build(db: Db, opts: Partial<OutboxOptions> & { transport: MessageTransp
   const outbox = new Outbox({
     db,
     log: silent,
+    sealer,
     metrics,
     recordPoints: (l) => points.push(...l),
     pairIntervalMs: 200,
@@ -260,7 +262,7 @@ describe('Outbox against a Graph API', () => {
     const dir = tmpDir();
     const { graph, db } = await setup({}, dir);
     const transport = new GraphClient({ graphUrl: graph.url, apiVersion: 'v23.0', phoneNumberId: PHONE_ID, accessToken: TOKEN });
-    const first = new Outbox({ db, log: silent, transport, pairIntervalMs: 50 });
+    const first = new Outbox({ db, log: silent, sealer, transport, pairIntervalMs: 50 });
     for (const to of [A, B, C]) first.enqueue({ to, message: textMessage(to, `to ${to}`), key: `k-${to}` });
     db.close(); // the process ends before the sender ran
 
@@ -282,7 +284,7 @@ describe('Outbox against a Graph API', () => {
     const dir = tmpDir();
     const { graph, db } = await setup({}, dir);
     const hanging: MessageTransport = { send: () => new Promise(() => {}) };
-    const crashed = new Outbox({ db, log: silent, transport: hanging });
+    const crashed = new Outbox({ db, log: silent, sealer, transport: hanging });
     crashed.start();
     crashed.enqueue({ to: A, message: textMessage(A, 'x'), key: 'k' });
     await waitFor(() => crashed.list()[0]!.status === 'sending');
@@ -342,7 +344,7 @@ describe('Outbox in sandbox mode', () => {
     const fetchSpy = vi.spyOn(globalThis, 'fetch').mockRejectedValue(new Error('no network in sandbox mode'));
     const db = openDatabase(tmpDir(), { sync: 'normal' });
     cleanups.push(() => db.close());
-    const sandbox = new SandboxTransport(db);
+    const sandbox = new SandboxTransport(db, { sealer });
     const { outbox, results } = build(db, { transport: sandbox });
     outbox.start();
     outbox.enqueue({ to: A, message: textMessage(A, 'one'), key: '1' });

@@ -9,9 +9,9 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/metrics.js';
 import { openDatabase, type Db } from '../../src/storage/index.js';
-import { Inbox, whatsappWebhookRoutes, type InboundMessage, type InboxOptions, type StatusUpdate } from '../../src/whatsapp/index.js';
+import { Inbox, Sealer, whatsappWebhookRoutes, type InboundMessage, type InboxOptions, type StatusUpdate } from '../../src/whatsapp/index.js';
 import { waitFor } from '../helpers/wait.js';
-import { FIXTURES } from '../unit/whatsapp/fixtures.js';
+import { FIXTURES, TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 
 const silent = pino({ level: 'silent' });
 const SECRET = 'webhook-test-secret';
@@ -42,7 +42,7 @@ function openDb(dir: string): Db {
 function makeInbox(db: Db, opts: Partial<InboxOptions> = {}) {
   const handled: InboundMessage[] = [];
   const statuses: StatusUpdate[] = [];
-  const inbox = new Inbox({ db, log: silent, statuses: { applyStatus: (s) => statuses.push(s) }, retryDelayMs: 10, ...opts });
+  const inbox = new Inbox({ db, log: silent, sealer, statuses: { applyStatus: (s) => statuses.push(s) }, retryDelayMs: 10, ...opts });
   inbox.onMessage((m) => {
     handled.push(m);
   });
@@ -99,8 +99,10 @@ describe('WhatsApp webhook', () => {
     }
     await waitFor(() => handled.length === 3 && statuses.length === 1);
     expect(handled.map((m) => m.type)).toEqual(['text', 'interactive', 'location']);
-    expect(statuses[0]).toMatchObject({ status: 'sent', recipient: '16505551234' });
-    expect(Buffer.compare(db.prepare('SELECT body FROM whatsapp_webhook_deliveries ORDER BY id LIMIT 1').pluck().get() as Buffer, Buffer.from(fixture('text.json')))).toBe(0);
+    // the inbox keeps no number of a status: the sink gets the recipient's pseudonym
+    expect(statuses[0]).toMatchObject({ status: 'sent', recipient: sealer.pseudonym('16505551234') });
+    const sealedBody = db.prepare('SELECT body_sealed FROM whatsapp_webhook_deliveries ORDER BY id LIMIT 1').pluck().get() as Buffer;
+    expect(Buffer.compare(sealer.open(sealedBody), Buffer.from(fixture('text.json')))).toBe(0);
     expect(await metrics.registry.getSingleMetricAsString('binbridge_webhook_requests_total')).toContain('outcome="accepted"} 4');
     // other routes still parse JSON
     expect((await app.inject({ method: 'POST', url: '/echo', payload: { a: 1 } })).json()).toEqual({ a: 1 });
@@ -157,12 +159,14 @@ describe('WhatsApp webhook', () => {
     expect(statuses).toHaveLength(1);
     expect(deliveries(db)).toBe(3);
     expect(db.prepare('SELECT count(*) FROM whatsapp_inbound').pluck().get()).toBe(1);
-    expect(db.prepare('SELECT last_inbound_ms FROM whatsapp_contacts WHERE wa_id = ?').pluck().get('31600000001')).toBeGreaterThan(Date.now() - 60_000);
+    expect(db.prepare('SELECT last_inbound_ms FROM whatsapp_contacts WHERE contact_tag = ?').pluck().get(sealer.pseudonym('31600000001'))).toBeGreaterThan(
+      Date.now() - 60_000,
+    );
   });
 
   it('keeps order, retries a failing handler, and sets aside a message that keeps failing', async () => {
     const db = openDb(tmpDir());
-    const inbox = new Inbox({ db, log: silent, retryDelayMs: 10, maxAttempts: 3 });
+    const inbox = new Inbox({ db, log: silent, sealer, retryDelayMs: 10, maxAttempts: 3 });
     cleanups.push(() => inbox.stop());
     const seen: string[] = [];
     let flaky = 0;
@@ -175,11 +179,11 @@ describe('WhatsApp webhook', () => {
     inbox.start();
     await waitFor(() => seen.includes('last'));
     expect(seen).toEqual(['first', 'flaky', 'flaky', 'flaky', 'poison', 'poison', 'poison', 'last']);
-    expect(db.prepare('SELECT message_id, state, attempts FROM whatsapp_inbound ORDER BY seq').all()).toEqual([
-      { message_id: 'w1', state: 'processed', attempts: 1 },
-      { message_id: 'w2', state: 'processed', attempts: 3 },
-      { message_id: 'w3', state: 'failed', attempts: 3 },
-      { message_id: 'w4', state: 'processed', attempts: 1 },
+    expect(db.prepare('SELECT message_tag, state, attempts FROM whatsapp_inbound ORDER BY seq').all()).toEqual([
+      { message_tag: sealer.pseudonym('w1'), state: 'processed', attempts: 1 },
+      { message_tag: sealer.pseudonym('w2'), state: 'processed', attempts: 3 },
+      { message_tag: sealer.pseudonym('w3'), state: 'failed', attempts: 3 },
+      { message_tag: sealer.pseudonym('w4'), state: 'processed', attempts: 1 },
     ]);
     expect(inbox.backlog()).toEqual({ pending: 0, failed: 1 });
   });
@@ -203,6 +207,59 @@ describe('WhatsApp webhook', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(second.handled.map((m) => m.text)).toEqual(['one', 'two']);
     expect(third.handled).toHaveLength(0);
+  });
+
+  it('prunes finished rows and the sealed raw bodies no remaining message came in', async () => {
+    const db = openDb(tmpDir());
+    const { inbox, handled, statuses } = makeInbox(db);
+    inbox.accept(Buffer.from(envelope([text('d1', 'done')], [{ id: 'wamid.OUT', status: 'read', timestamp: '1750000000', recipient_id: '31600000001' }])));
+    inbox.start();
+    await waitFor(() => handled.length === 1 && statuses.length === 1);
+    await inbox.stop();
+    inbox.accept(Buffer.from(envelope([text('d2', 'still pending')]))); // not handled yet
+    const count = (table: string) => db.prepare(`SELECT count(*) FROM ${table}`).pluck().get();
+
+    expect(inbox.prune(Date.now() - 60_000)).toEqual({ deliveries: 0, messages: 0, statuses: 0 });
+    expect(inbox.prune(Date.now() + 1000)).toEqual({ deliveries: 1, messages: 1, statuses: 1 });
+    expect([count('whatsapp_webhook_deliveries'), count('whatsapp_inbound'), count('whatsapp_statuses')]).toEqual([1, 1, 0]);
+    // what is left is the pending message, and it is still handled
+    inbox.start();
+    await waitFor(() => handled.length === 2);
+    expect(handled.map((m) => m.text)).toEqual(['done', 'still pending']);
+  });
+
+  it('stores senders, message ids and bodies only as pseudonyms and sealed blobs', async () => {
+    const db = openDb(tmpDir());
+    const { inbox, handled } = makeInbox(db);
+    inbox.accept(Buffer.from(envelope([text('wamid.SECRET', 'bin at Main Street 1')], [{ id: 'wamid.OUT', status: 'sent', timestamp: '1750000000', recipient_id: '31600000001' }])));
+    inbox.start();
+    await waitFor(() => handled.length === 1);
+    expect(handled[0]).toMatchObject({ id: 'wamid.SECRET', from: '31600000001', name: 'Ann', text: 'bin at Main Street 1' });
+    expect(db.prepare('SELECT sender_tag, message_tag FROM whatsapp_inbound').get()).toEqual({
+      sender_tag: sealer.pseudonym('31600000001'),
+      message_tag: sealer.pseudonym('wamid.SECRET'),
+    });
+    expect(db.prepare('SELECT recipient_tag, wamid_tag FROM whatsapp_statuses').get()).toEqual({
+      recipient_tag: sealer.pseudonym('31600000001'),
+      wamid_tag: sealer.pseudonym('wamid.OUT'),
+    });
+    const dump = JSON.stringify(
+      ['whatsapp_webhook_deliveries', 'whatsapp_inbound', 'whatsapp_statuses', 'whatsapp_contacts'].map((t) =>
+        db.prepare(`SELECT * FROM ${t}`).all().map((r) => Object.values(r as object).map((v) => (Buffer.isBuffer(v) ? v.toString('latin1') : v))),
+      ),
+    );
+    for (const clear of ['31600000001', 'SECRET', 'wamid.OUT', 'Main Street', 'Ann']) expect(dump).not.toContain(clear);
+  });
+
+  it('sets aside a message sealed under another key instead of stopping on it', async () => {
+    const db = openDb(tmpDir());
+    new Inbox({ db, log: silent, sealer: new Sealer('an-earlier-deployment-secret') }).accept(Buffer.from(envelope([text('k1', 'old key')])));
+    const { inbox, handled } = makeInbox(db);
+    inbox.accept(Buffer.from(envelope([text('k2', 'new key')])));
+    inbox.start();
+    await waitFor(() => handled.length === 1);
+    expect(handled[0]!.text).toBe('new key');
+    expect(inbox.backlog()).toEqual({ pending: 0, failed: 1 });
   });
 
   it('counts new inbound messages as whatsapp_message points', async () => {

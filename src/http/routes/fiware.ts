@@ -1,0 +1,39 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { BinsFileError, parseWasteContainers, toWasteContainers, type Registry, type WasteContainerState } from '../../registry/index.js';
+
+export interface FiwareRouteDeps {
+  registry: Registry;
+  /** the live state of a bin (BinStateStore fits) */
+  binState: { get(id: string): WasteContainerState | undefined };
+}
+
+const BODY_LIMIT = 50 * 1024 * 1024; // as for the other bins-file imports
+
+/** The registry as FIWARE WasteContainer entities (NGSI-LD) under /api: export and import. */
+export function fiwareRoutes(deps: FiwareRouteDeps): FastifyPluginAsync {
+  return async (app) => {
+    app.addContentTypeParser('application/ld+json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
+      try {
+        done(null, JSON.parse(body as string));
+      } catch (err) {
+        done(Object.assign(err as Error, { statusCode: 400 }), undefined);
+      }
+    });
+
+    app.get('/bins.ngsi-ld.json', async (_req, reply) => {
+      const entities = toWasteContainers(deps.registry.all(), (id) => deps.binState.get(id));
+      return reply.type('application/ld+json; charset=utf-8').send(JSON.stringify(entities));
+    });
+
+    app.post('/bins/import-ngsi-ld', { bodyLimit: BODY_LIMIT }, async (req, reply) => {
+      try {
+        const bins = parseWasteContainers(req.body, 'request body');
+        deps.registry.upsert(bins);
+        return { imported: bins.length, total: deps.registry.size };
+      } catch (err) {
+        if (err instanceof BinsFileError) return reply.code(400).send({ error: 'bad_request', message: 'WasteContainer entities rejected', problems: err.problems.slice(0, 50) });
+        throw err;
+      }
+    });
+  };
+}

@@ -1,0 +1,50 @@
+import type Database from 'better-sqlite3';
+import type { Sealer } from '../whatsapp/index.js';
+
+/** Where one resident's conversation stands. Sealed at rest: it holds their number and what they wrote. */
+export interface Conversation {
+  /** the resident's wa_id, needed to answer */
+  contact: string;
+  lang: string | null;
+  optedOut: boolean;
+  awaiting: null | 'location' | 'choice';
+  candidates: { binId: string; address: string; distanceM: number | null }[];
+  pending: { text?: string; photo?: string; lat?: number; lon?: number };
+  updatedAt: number;
+}
+
+export class ConversationStore {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly sealer: Sealer,
+  ) {
+    db.exec('CREATE TABLE IF NOT EXISTS resident_conversations (pseudonym TEXT PRIMARY KEY, state BLOB NOT NULL, updated_at INTEGER NOT NULL)');
+  }
+
+  get(pseudonym: string): Conversation | undefined {
+    const row = this.db.prepare('SELECT state FROM resident_conversations WHERE pseudonym = ?').pluck().get(pseudonym) as Buffer | undefined;
+    return row ? (JSON.parse(this.sealer.openText(row)) as Conversation) : undefined;
+  }
+
+  put(pseudonym: string, c: Conversation): void {
+    this.db
+      .prepare('INSERT INTO resident_conversations (pseudonym, state, updated_at) VALUES (?, ?, ?) ON CONFLICT (pseudonym) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at')
+      .run(pseudonym, this.sealer.seal(JSON.stringify(c)), c.updatedAt);
+  }
+
+  /** Conversations idle since before the cutoff are forgotten (and the number with them), unless opted out. */
+  purgeIdle(before: number): number {
+    let n = 0;
+    for (const row of this.db.prepare('SELECT pseudonym, state FROM resident_conversations WHERE updated_at < ?').all(before) as { pseudonym: string; state: Buffer }[]) {
+      const c = JSON.parse(this.sealer.openText(row.state)) as Conversation;
+      if (c.optedOut) {
+        // the opt-out must be remembered; the number need not be
+        this.put(row.pseudonym, { ...c, contact: '', pending: {}, candidates: [], awaiting: null });
+      } else {
+        this.db.prepare('DELETE FROM resident_conversations WHERE pseudonym = ?').run(row.pseudonym);
+      }
+      n++;
+    }
+    return n;
+  }
+}

@@ -1,0 +1,76 @@
+import type { Open311CreateArgs, Open311Source, ReportView } from '../open311/index.js';
+import type { Registry } from '../registry/index.js';
+import type { BinMatcher } from './matcher/index.js';
+import type { Report, ReportStore } from './report-store.js';
+import type { ResidentFlow } from './resident-flow.js';
+
+/**
+ * Reports as Open311 GeoReport v2 service requests, and requests from the city's other channels as reports.
+ * Only what the public may see: no reporter, no photo (photos are for operators); the names, phone numbers and
+ * e-mail addresses another channel may send are not stored.
+ */
+export class ReportsOpen311 implements Open311Source {
+  constructor(
+    private readonly reports: ReportStore,
+    private readonly registry: Registry,
+    private readonly matcher: () => BinMatcher,
+    private readonly flow: ResidentFlow,
+  ) {}
+
+  private view(r: Report): ReportView {
+    const bin = r.bin_id ? this.registry.get(r.bin_id) : undefined;
+    return {
+      id: r.id,
+      reference: r.reference,
+      bin_id: r.bin_id,
+      status: r.status,
+      method: r.method,
+      text: r.text,
+      lat: r.lat ?? bin?.lat ?? null,
+      lon: r.lon ?? bin?.lon ?? null,
+      address: bin?.address ?? null,
+      zone: bin?.zone ?? null,
+      photo_url: null,
+      created_at: r.created_at,
+      updated_at: r.updated_at,
+      closed_at: r.closed_at,
+      service_code: r.service_code,
+      status_notes: r.status === 'dispatched' ? 'A crew has been sent.' : r.status === 'closed' ? 'The bin has been emptied.' : null,
+    };
+  }
+
+  list(f: { status?: ReportView['status'][]; start?: number; end?: number; service_code?: string; limit?: number }): ReportView[] {
+    const rows = this.reports.list({ since: f.start, until: f.end, service_code: f.service_code, limit: 5000 });
+    return rows.filter((r) => !f.status || f.status.includes(r.status)).slice(0, f.limit ?? 1000).map((r) => this.view(r));
+  }
+
+  getByReference(ref: string): ReportView | undefined {
+    const r = this.reports.byReference(ref);
+    return r && this.view(r);
+  }
+
+  createFromOpen311(a: Open311CreateArgs): { reference: string } | { error: string; code: 400 | 404 } {
+    let binId: string | null = null;
+    if (a.bin_id) {
+      if (!this.registry.get(a.bin_id)) return { error: `no bin ${a.bin_id}`, code: 404 };
+      binId = a.bin_id;
+    } else {
+      const text = [a.address_string, a.description].filter(Boolean).join(' ');
+      const location = a.lat !== undefined && a.lon !== undefined ? { latitude: a.lat, longitude: a.lon } : undefined;
+      const m = this.matcher().match({ ...(text ? { text } : {}), ...(location ? { location } : {}) });
+      if (m.kind === 'matched') binId = m.binId;
+      else if (!location) return { error: 'no bin matches that address; send lat and long, or attribute[bin_id]', code: 400 };
+    }
+    const report = this.flow.reportFromChannel({
+      binId,
+      method: 'open311',
+      source: 'open311',
+      serviceCode: a.service_code,
+      text: a.description ?? null,
+      lat: a.lat ?? null,
+      lon: a.lon ?? null,
+      photo: null,
+    });
+    return { reference: report.reference };
+  }
+}

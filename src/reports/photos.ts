@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface MediaSource {
+  /** Downloads a WhatsApp media object now (its URL expires within minutes); refuses more than maxBytes. */
+  fetch(mediaId: string, maxBytes: number): Promise<{ bytes: Buffer; mime: string }>;
+}
+
+export class MediaTooLarge extends Error {}
+
+/** The Cloud API's media endpoint: GET /{version}/{media-id} for a short-lived URL, then the bytes (bearer both times). */
+export class GraphMedia implements MediaSource {
+  constructor(private readonly opts: { graphUrl: string; apiVersion: string; accessToken: string; timeoutMs?: number }) {}
+
+  async fetch(mediaId: string, maxBytes: number): Promise<{ bytes: Buffer; mime: string }> {
+    const auth = { authorization: `Bearer ${this.opts.accessToken}` };
+    const signal = () => AbortSignal.timeout(this.opts.timeoutMs ?? 15_000);
+    const meta = await fetch(`${this.opts.graphUrl.replace(/\/$/, '')}/${this.opts.apiVersion}/${encodeURIComponent(mediaId)}`, { headers: auth, signal: signal() });
+    if (!meta.ok) throw new Error(`media ${mediaId}: Graph answered ${meta.status}`);
+    const info = (await meta.json()) as { url?: string; mime_type?: string; file_size?: number };
+    if (!info.url) throw new Error(`media ${mediaId}: no url`);
+    if (info.file_size !== undefined && info.file_size > maxBytes) throw new MediaTooLarge(`media ${mediaId} is ${info.file_size} bytes`);
+    const res = await fetch(info.url, { headers: auth, signal: signal() });
+    if (!res.ok || !res.body) throw new Error(`media ${mediaId}: download answered ${res.status}`);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      size += chunk.length;
+      if (size > maxBytes) throw new MediaTooLarge(`media ${mediaId} is over ${maxBytes} bytes`);
+      chunks.push(Buffer.from(chunk));
+    }
+    return { bytes: Buffer.concat(chunks), mime: info.mime_type ?? res.headers.get('content-type') ?? 'application/octet-stream' };
+  }
+}
+
+const EXT: Record<string, string> = { 'image/jpeg': '.jpg', 'image/png': '.png', 'image/webp': '.webp' };
+
+/** Report photos under data_dir/photos; names carry no personal data. */
+export class PhotoStore {
+  readonly dir: string;
+  constructor(dataDir: string) {
+    this.dir = path.join(dataDir, 'photos');
+    fs.mkdirSync(this.dir, { recursive: true });
+  }
+
+  save(name: string, bytes: Buffer, mime: string): string {
+    const file = `${name.replace(/[^A-Za-z0-9_-]/g, '')}${EXT[mime] ?? '.bin'}`;
+    fs.writeFileSync(path.join(this.dir, file), bytes, { mode: 0o600 });
+    return file;
+  }
+
+  path(file: string): string {
+    return path.join(this.dir, path.basename(file));
+  }
+
+  remove(file: string): void {
+    fs.rmSync(this.path(file), { force: true });
+  }
+}

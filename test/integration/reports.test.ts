@@ -1,0 +1,204 @@
+// Residents report bins through the signed webhook (the Graph API emulator plays their phones): by code, pin,
+// address with a photo, a choice from a list; duplicates link; the crew's Done thanks everyone; Open311 sees the
+// same reports; and no resident's number ends up in the logs, InfluxDB or the SQLite file.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { image, listReply, location, startGraphEmulator, templateButton, type GraphEmulator } from '../../emulator/index.js';
+import { readBinsFile } from '../../src/registry/index.js';
+import { CITY, startBridge, type InProcessBridge } from '../helpers/bridge.js';
+import { freePort, startInfluxd, type Influxd } from '../helpers/servers.js';
+import { waitFor } from '../helpers/wait.js';
+
+const CREW = '31611111111';
+const ANNA = '31620000001';
+const BOB = '31620000002';
+const CAROL = '31620000003';
+const DAN = '31620000004';
+const RESIDENTS = [ANNA, BOB, CAROL, DAN];
+const SECRET = 'reports-app-secret';
+const TOKEN = 'reports-token';
+const bins = readBinsFile(CITY);
+const byId = new Map(bins.map((b) => [b.id, b]));
+
+describe("residents' reports", () => {
+  let graph: GraphEmulator;
+  let bridge: InProcessBridge;
+  let influx: Influxd;
+  let logFile: string;
+
+  const api = async <T>(p: string): Promise<T> => (await (await fetch(`${bridge.httpUrl}${p}`)).json()) as T;
+  type ReportItem = { reference: string; status: string; bin_id: string; method: string; reporters: number; photo_url: string | null };
+  const reportsOf = async (bin: string) => (await api<{ items: ReportItem[] }>(`/api/reports?bin=${bin}`)).items;
+  const lastTo = (phone: string) => graph.sent.filter((m) => m.to === phone).at(-1);
+  const waitReply = (phone: string, after: number, match: (body: string) => boolean = () => true) =>
+    graph.waitForMessage((m) => m.to === phone && m.at >= after && match(JSON.stringify(m.body)), 10_000);
+
+  beforeAll(async () => {
+    influx = await startInfluxd();
+    const httpPort = await freePort();
+    graph = await startGraphEmulator({
+      accessToken: TOKEN,
+      appSecret: SECRET,
+      webhookUrl: `http://127.0.0.1:${httpPort}/webhooks/whatsapp`,
+      pairIntervalMs: 0,
+      statusDelaysMs: { sent: 10, delivered: 20, read: 30 },
+    });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-reports-'));
+    logFile = path.join(dir, 'bridge.log');
+    const config = path.join(dir, 'binbridge.yaml');
+    const zones = [...new Set(bins.map((b) => b.zone))];
+    fs.writeFileSync(
+      config,
+      `zones:\n${zones.map((z) => `  - { id: ${z}, name: ${z} }`).join('\n')}\ncrews:\n  - { id: crew-a, name: Crew A, phone: "${CREW}", zones: [${zones.join(', ')}], shift: "00:00-24:00", lang: en }\ndispatch: { batch_window_s: 0, escalate_after_s: 0 }\nopen311: { api_keys: ["open311-test-key"] }\n`,
+    );
+    bridge = await startBridge({
+      BINBRIDGE_CONFIG: config,
+      BINBRIDGE_HTTP_PORT: String(httpPort),
+      BINBRIDGE_MQTT_AUTH: 'none',
+      BINBRIDGE_INFLUX_URL: influx.url,
+      BINBRIDGE_INFLUX_API: 'v1',
+      BINBRIDGE_WHATSAPP_MODE: 'cloud',
+      BINBRIDGE_WHATSAPP_GRAPH_URL: graph.url,
+      BINBRIDGE_WHATSAPP_PHONE_NUMBER_ID: graph.phoneNumberId,
+      BINBRIDGE_WHATSAPP_ACCESS_TOKEN: TOKEN,
+      BINBRIDGE_WHATSAPP_APP_SECRET: SECRET,
+      BINBRIDGE_WHATSAPP_PAIR_INTERVAL_MS: '0',
+      BB_LOG_FILE: logFile,
+    });
+  });
+  afterAll(async () => {
+    await bridge?.stop();
+    await graph?.close();
+    await influx?.destroy();
+  });
+
+  const BIN = bins[9]!.id;
+
+  it('takes a code in a sentence, answers with a reference, and sends a crew', async () => {
+    const t0 = Date.now();
+    await graph.userSends(ANNA, `The bin ${BIN.toLowerCase().replace('-', ' ')} is overflowing!`);
+    const reply = await waitReply(ANNA, t0);
+    const ref = /R-[0-9A-Z]{4}/.exec(JSON.stringify(reply.body))?.[0];
+    expect(ref).toBeDefined();
+    const [report] = await reportsOf(BIN);
+    expect(report).toMatchObject({ reference: ref, bin_id: BIN, method: 'code' });
+    await graph.waitForMessage((m) => m.to === CREW && JSON.stringify(m.body).includes(BIN));
+    await waitFor(async () => (await reportsOf(BIN))[0]!.status === 'dispatched', { message: 'dispatched' });
+  });
+
+  it('links a second resident reporting the same bin by pin, once even when Meta redelivers', async () => {
+    const b = byId.get(BIN)!;
+    const t0 = Date.now();
+    // ~8 m north-east of the bin
+    const { messageId } = await graph.userSends(BOB, location(b.lat + 0.00005, b.lon + 0.00007));
+    await graph.redeliver(messageId);
+    await graph.redeliver(messageId);
+    const reply = await waitReply(BOB, t0);
+    const [report] = await reportsOf(BIN);
+    expect(JSON.stringify(reply.body)).toContain(report!.reference);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(graph.sent.filter((m) => m.to === BOB)).toHaveLength(1);
+    expect(await reportsOf(BIN)).toHaveLength(1);
+    expect((await reportsOf(BIN))[0]!.reporters).toBe(2);
+  });
+
+  it('thanks both residents and closes the report when the crew taps Done', async () => {
+    const job = (await api<{ items: { id: string }[] }>(`/api/dispatches?bin=${BIN}`)).items[0]!;
+    const t0 = Date.now();
+    await graph.userSends(CREW, templateButton(`done:${job.id}`, 'Done'));
+    await waitReply(ANNA, t0, (b) => b.includes('emptied'));
+    await waitReply(BOB, t0, (b) => b.includes('emptied'));
+    await waitFor(async () => (await reportsOf(BIN))[0]!.status === 'closed', { message: 'closed' });
+  });
+
+  it('asks for the location when nothing is known, then matches the pin', async () => {
+    const target = bins[40]!;
+    const t0 = Date.now();
+    await graph.userSends(CAROL, 'hallo, de container is vol');
+    const ask = await waitReply(CAROL, t0);
+    expect(JSON.stringify(ask.body)).toContain('location_request_message');
+    expect(JSON.stringify(ask.body)).toContain('locatie'); // answered in Dutch
+    const t1 = Date.now();
+    await graph.userSends(CAROL, location(target.lat + 0.00002, target.lon));
+    const done = await waitReply(CAROL, t1);
+    expect(JSON.stringify(done.body)).toMatch(/R-[0-9A-Z]{4}/);
+    expect((await reportsOf(target.id))[0]).toMatchObject({ method: 'location', status: expect.stringMatching(/open|dispatched/) });
+  });
+
+  it('stores the photo of a report made with an address in the caption', async () => {
+    const target = bins[60]!;
+    const t0 = Date.now();
+    await graph.userSends(DAN, image(`Full bin at ${target.address}, please empty it`));
+    await waitReply(DAN, t0);
+    const [report] = await reportsOf(target.id);
+    expect(report?.method).toBe('address');
+    expect(report?.photo_url).toBeTruthy();
+    const photo = await fetch(`${bridge.httpUrl}${report!.photo_url}`);
+    expect(photo.status).toBe(200);
+    expect(photo.headers.get('content-type')).toBe('image/jpeg');
+  });
+
+  it('asks once with a list when two bins are equally likely, and takes the choice', async () => {
+    // two bins of one street: the street without a house number
+    const street = bins[100]!.address.replace(/\s+\d+\S*$/, '');
+    const t0 = Date.now();
+    await graph.userSends(ANNA, `bin at ${street} is full`);
+    const list = await waitReply(ANNA, t0);
+    const body = list.body as { type: string; interactive?: { type: string; action: { sections: { rows: { id: string; title: string }[] }[] } } };
+    expect(body.interactive?.type).toBe('list');
+    const rows = body.interactive!.action.sections.flatMap((s) => s.rows);
+    expect(rows.length).toBeGreaterThan(1);
+    expect(rows.length).toBeLessThanOrEqual(10);
+    expect(rows.every((r) => r.title.includes(r.id))).toBe(true);
+    const t1 = Date.now();
+    await graph.userSends(ANNA, listReply(rows[1]!.id, rows[1]!.title));
+    await waitReply(ANNA, t1, (b) => /R-[0-9A-Z]{4}/.test(b));
+    expect((await reportsOf(rows[1]!.id))[0]?.method).toBe('choice');
+  });
+
+  it('stops and starts on STOP / START', async () => {
+    const t0 = Date.now();
+    await graph.userSends(DAN, 'STOP');
+    await waitReply(DAN, t0, (b) => b.includes('START'));
+    const n = graph.sent.filter((m) => m.to === DAN).length;
+    await graph.userSends(DAN, `bin ${bins[5]!.id}`);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(graph.sent.filter((m) => m.to === DAN)).toHaveLength(n);
+    expect(lastTo(DAN)).toBeDefined();
+  });
+
+  it('serves the reports as Open311 service requests and takes new ones from other channels', async () => {
+    const services = await api<{ service_code: string }[]>('/open311/v2/services.json');
+    expect(services.map((s) => s.service_code)).toContain('overflowing-bin');
+    const list = await api<{ service_request_id: string; status: string; lat: number; long: number }[]>('/open311/v2/requests.json');
+    expect(list.length).toBeGreaterThanOrEqual(4);
+    const post = await fetch(`${bridge.httpUrl}/open311/v2/requests.json`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ api_key: 'open311-test-key', service_code: 'overflowing-bin', 'attribute[bin_id]': bins[200]!.id, description: 'via the city app' }).toString(),
+    });
+    const [created] = (await post.json()) as { service_request_id: string }[];
+    expect(created!.service_request_id).toMatch(/^R-/);
+    const [one] = await api<{ service_request_id: string; address_id?: string; status: string }[]>(`/open311/v2/requests/${created!.service_request_id}.json`);
+    expect(one).toMatchObject({ service_request_id: created!.service_request_id, status: 'open' });
+    const refused = await fetch(`${bridge.httpUrl}/open311/v2/requests.json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ service_code: 'overflowing-bin', lat: 52.09, long: 5.12 }) });
+    expect(refused.status).toBe(403);
+  });
+
+  it('keeps every resident number out of the logs, InfluxDB and the SQLite file', async () => {
+    await waitFor(() => bridge.spool!.stats().depth === 0, { timeoutMs: 10_000, message: 'spool drained' });
+    const events = JSON.stringify(await influx.query('SELECT * FROM bin_event, whatsapp_message, dispatch'));
+    expect(events).toContain('report');
+    await bridge.stop();
+    const files = fs.readdirSync(bridge.dataDir).filter((f) => f.startsWith('binbridge.db')).map((f) => fs.readFileSync(path.join(bridge.dataDir, f)));
+    const logs = fs.readFileSync(logFile, 'utf8');
+    expect(logs.length).toBeGreaterThan(1000);
+    for (const n of RESIDENTS) {
+      expect(logs.includes(n), `log contains ${n}`).toBe(false);
+      expect(events.includes(n), `influx contains ${n}`).toBe(false);
+      for (const f of files) expect(f.includes(Buffer.from(n)), `sqlite contains ${n}`).toBe(false);
+    }
+  });
+});

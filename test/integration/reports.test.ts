@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { image, listReply, location, startGraphEmulator, templateButton, type GraphEmulator } from '../../emulator/index.js';
 import { readBinsFile } from '../../src/registry/index.js';
-import { CITY, startBridge, type InProcessBridge } from '../helpers/bridge.js';
+import { CITY, connectClient, publishAcked, startBridge, type InProcessBridge } from '../helpers/bridge.js';
 import { freePort, startInfluxd, type Influxd } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -156,6 +156,21 @@ describe("residents' reports", () => {
     await graph.userSends(ANNA, listReply(rows[1]!.id, rows[1]!.title));
     await waitReply(ANNA, t1, (b) => /R-[0-9A-Z]{4}/.test(b));
     expect((await reportsOf(rows[1]!.id))[0]?.method).toBe('choice');
+  });
+
+  it('marks the sensor suspect when residents report a bin it calls empty, and still dispatches', async () => {
+    const target = bins[150]!;
+    const c = await connectClient(bridge.mqttUrl, { clientId: 'suspect-test' });
+    await publishAcked(c, `bins/${target.id}/telemetry`, { fill_pct: 4, ts: Date.now() - 60_000 });
+    c.end();
+    const t0 = Date.now();
+    await graph.userSends(BOB, `container ${target.id} is overvol`);
+    await waitReply(BOB, t0);
+    await waitFor(
+      async () => (await api<{ items: { type: string; status: string }[] }>(`/api/alerts?bin=${target.id}&status=open`)).items.some((a) => a.type === 'sensor_suspect'),
+      { message: 'sensor_suspect alert' },
+    );
+    await graph.waitForMessage((m) => m.to === CREW && JSON.stringify(m.body).includes(target.id));
   });
 
   it('stops and starts on STOP / START', async () => {

@@ -1,0 +1,39 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { ConversationStore, PhotoStore, ReportStore, Retention } from '../../../src/reports/index.js';
+import { openDatabase } from '../../../src/storage/index.js';
+import { Sealer } from '../../../src/whatsapp/index.js';
+
+const DAY = 86_400_000;
+
+describe('Retention', () => {
+  it('purges reports older than retention_days with their photos, and idle conversations (an opt-out stays, without the number)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-ret-'));
+    const db = openDatabase(dir);
+    const sealer = new Sealer('retention-test-secret-123');
+    const reports = new ReportStore(db);
+    const conversations = new ConversationStore(db, sealer);
+    const photos = new PhotoStore(dir);
+    const now = Date.parse('2026-11-25T12:00:00Z');
+    const base = { bin_id: 'UTR-0001', method: 'code', reporter: 'p_x', text: null, lat: null, lon: null, source: 'whatsapp' };
+    const old = reports.create({ ...base, photo: photos.save('old', Buffer.from('jpeg'), 'image/jpeg'), at: now - 181 * DAY });
+    const recent = reports.create({ ...base, photo: null, at: now - 179 * DAY });
+    reports.addReporter(old.id, 'p_x', sealer.seal('31620000009'), 'en', now - 181 * DAY);
+    const conv = { lang: 'en', awaiting: null, candidates: [], pending: {}, optedOut: false };
+    conversations.put('p_idle', { ...conv, contact: '31620000009', updatedAt: now - 2 * DAY });
+    conversations.put('p_stop', { ...conv, contact: '31620000008', optedOut: true, updatedAt: now - 2 * DAY });
+    conversations.put('p_active', { ...conv, contact: '31620000007', updatedAt: now - 3_600_000 });
+
+    const r = new Retention(reports, conversations, photos, 180, pino({ level: 'silent' }), () => now).purge();
+    expect(r).toEqual({ reports: 1, conversations: 2 });
+    expect(reports.get(old.id)).toBeUndefined();
+    expect(reports.get(recent.id)).toBeDefined();
+    expect(fs.readdirSync(photos.dir)).toEqual([]);
+    expect(conversations.get('p_idle')).toBeUndefined();
+    expect(conversations.get('p_stop')).toMatchObject({ optedOut: true, contact: '' });
+    expect(conversations.get('p_active')?.contact).toBe('31620000007');
+  });
+});

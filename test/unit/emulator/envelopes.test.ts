@@ -18,8 +18,8 @@ import {
 } from '../../../emulator/envelopes.js';
 import { signatureOf } from '../../../emulator/webhook-sender.js';
 
-// Meta's webhook payloads, shared by the projects (../shared/fixtures/whatsapp from the project root)
-const FIXTURES = process.env.ACCEPTANCE_WHATSAPP ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../shared/fixtures/whatsapp');
+// Meta's webhook payloads, from Meta's documentation (test/fixtures/whatsapp)
+const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/whatsapp');
 const fixture = (name: string) => JSON.parse(readFileSync(path.join(FIXTURES, name), 'utf8'));
 const business: BusinessIdentity = { wabaId: '102290129340398', phoneNumberId: '106540352242922', displayPhoneNumber: '15550783881' };
 

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { AlertStore, RuleRunner } from './alerts/index.js';
 import { DeviceSecrets, MqttBroker } from './broker/index.js';
@@ -24,6 +25,15 @@ import {
   type Db,
   type InfluxSink,
 } from './storage/index.js';
+
+/** binbridge's version, from the package.json above this module (src/ when run from source, dist/src/ when built) */
+const APP_VERSION = ((): string => {
+  for (const up of ['../package.json', '../../package.json']) {
+    const file = new URL(up, import.meta.url);
+    if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: string }).version ?? '0.0.0';
+  }
+  return '0.0.0';
+})();
 
 export interface RunningApp {
   ports: { mqtt: number | null; mqttTls: number | null; http: number };
@@ -229,6 +239,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   dispatcher.start();
   const ports = await broker.start();
   const http = await buildHttp({
+    version: APP_VERSION,
     metrics,
     readiness,
     beforeScrape,

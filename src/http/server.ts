@@ -1,5 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { bearerAuth } from './auth.js';
@@ -10,6 +12,8 @@ export interface Readiness {
 }
 
 export interface HttpDeps {
+  /** shown in the OpenAPI document */
+  version: string;
   metrics: Metrics;
   readiness: () => Readiness;
   /** refreshes gauges that are read on demand (spool depth, alerts and jobs by state) before a scrape */
@@ -32,6 +36,16 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     if (status >= 500) deps.log.error({ err }, 'http handler failed');
     return reply.code(status).send({ error: status >= 500 ? 'internal' : 'bad_request', message: status >= 500 ? 'internal error' : err.message });
   });
+  // OpenAPI from the routes' zod schemas, browsable at /docs (served locally, no CDN)
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'binbridge', description: 'Smart-bin telemetry bridge: registry, alerts, dispatches, reports, WhatsApp webhook, Open311', version: deps.version },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'http.api_token, for /api/*' } } },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
   const r = app.withTypeProvider<ZodTypeProvider>();
 
   r.get('/healthz', async () => ({ status: 'ok' }));

@@ -32,4 +32,15 @@ describe('HTTP API', () => {
     expect(((await (await get(`/api/bins/${id}`, 'ops-token-123')).json()) as { id: string }).id).toBe(id);
     expect((await get('/api/bins/NOPE', 'ops-token-123')).status).toBe(404);
   });
+
+  it('serves the OpenAPI document generated from the route schemas, and its page at /docs', async () => {
+    const doc = (await (await get('/docs/json')).json()) as { openapi: string; info: { version: string }; paths: Record<string, Record<string, { parameters?: { name: string }[] }>> };
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(doc.info.version).toMatch(/^\d+\.\d+\.\d+/);
+    for (const p of ['/api/bins', '/api/alerts', '/api/dispatches', '/api/reports', '/webhooks/whatsapp', '/healthz']) expect(Object.keys(doc.paths)).toContain(p);
+    expect(doc.paths['/api/alerts']!.get!.parameters!.map((x) => x.name)).toContain('status');
+    const page = await get('/docs/');
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<html');
+  });
 });

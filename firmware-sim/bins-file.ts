@@ -18,6 +18,9 @@ export const simBinSchema = z.object({
   capacity_l: numeric.pipe(z.number().positive()),
   depth_mm: numeric.pipe(z.number().positive()),
   sensor_offset_mm: numeric.pipe(z.number().min(0)),
+  // LoRaWAN ids (network server device id, DevEUI) when the bins file has these columns
+  device_id: z.string().trim().optional(),
+  dev_eui: z.string().trim().optional(),
 });
 export type SimBin = z.infer<typeof simBinSchema>;
 

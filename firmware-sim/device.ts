@@ -32,6 +32,16 @@ export interface SimDeviceOptions {
   /** jitter source */
   random?: () => number;
   keepaliveS?: number;
+  /**
+   * Publish as a network server's integration would (TTN, ChirpStack): this message per reading, this login, and
+   * no bins/{id}/status presence. Default: native JSON on bins/{id}/telemetry, logged in as the bin.
+   */
+  network?: {
+    uplink: (reading: Reading) => { topic: string; payload: string };
+    clientId: string;
+    username?: string | undefined;
+    password?: string | undefined;
+  };
 }
 
 export interface DeviceSnapshot {
@@ -83,17 +93,22 @@ export class SimDevice {
   constructor(private readonly opts: SimDeviceOptions) {}
 
   start(): void {
-    const { binId, secret } = this.opts;
+    const { binId, secret, network } = this.opts;
+    const login = network
+      ? { ...(network.username ? { username: network.username } : {}), ...(network.password ? { password: network.password } : {}) }
+      : secret === undefined
+        ? {}
+        : { username: binId, password: secret };
     const options: IClientOptions = {
       protocolVersion: 4, // aedes refuses MQTT 5
-      clientId: binId,
+      clientId: network?.clientId ?? binId,
       clean: false,
       keepalive: this.opts.keepaliveS ?? 30,
       reconnectPeriod: 0,
       connectTimeout: 10_000,
       queueQoSZero: false,
-      will: { topic: statusTopic(binId), payload: Buffer.from('offline'), qos: 1, retain: true },
-      ...(secret === undefined ? {} : { username: binId, password: secret }),
+      ...(network ? {} : { will: { topic: statusTopic(binId), payload: Buffer.from('offline'), qos: 1, retain: true as const } }),
+      ...login,
     };
     const client = connect(this.opts.url, options);
     this.client = client;
@@ -139,7 +154,7 @@ export class SimDevice {
     const client = this.client;
     if (!client) return;
     if (this.ready) {
-      await within(2000, (done) => client.publish(statusTopic(this.opts.binId), 'offline', { qos: 1, retain: true }, () => done()));
+      if (!this.opts.network) await within(2000, (done) => client.publish(statusTopic(this.opts.binId), 'offline', { qos: 1, retain: true }, () => done()));
       const ended = await within(3000, (done) => client.end(false, {}, () => done()));
       if (!ended) client.stream.destroy();
     } else {
@@ -167,7 +182,8 @@ export class SimDevice {
       const reading = this.queue.shift() as Reading;
       this.inflight++;
       this.sent++;
-      client.publish(telemetryTopic(this.opts.binId), JSON.stringify(reading), { qos }, (err) => {
+      const message = this.opts.network?.uplink(reading) ?? { topic: telemetryTopic(this.opts.binId), payload: JSON.stringify(reading) };
+      client.publish(message.topic, message.payload, { qos }, (err) => {
         this.inflight--;
         if (err) this.dropped++;
         else if (qos === 1) this.acked++;
@@ -184,7 +200,7 @@ export class SimDevice {
       this.refused = false;
       this.opts.log('device_accepted', { bin_id: this.opts.binId });
     }
-    this.client?.publish(statusTopic(this.opts.binId), 'online', { qos: 1, retain: true });
+    if (!this.opts.network) this.client?.publish(statusTopic(this.opts.binId), 'online', { qos: 1, retain: true });
     this.pump();
   }
 

@@ -3,6 +3,7 @@ import { createBinModel } from './bin-model.js';
 import { BinsFileError, readBinsFile, type SimBin } from './bins-file.js';
 import { DeviceSecretsError, provisionHint, readDeviceSecrets, type DeviceSecrets } from './device-secrets.js';
 import { SimDevice, type DeviceLog } from './device.js';
+import { createUplinkEncoder, deviceIds } from './lorawan.js';
 import { OptionsError, parseSimOptions, SIM_HELP, simArgOptions, type SimOptions } from './options.js';
 import { formatProgress, formatSimTime, sumSnapshots } from './progress.js';
 import { createSimClock, defaultSimStart } from './sim-clock.js';
@@ -54,7 +55,8 @@ function createEventLog(quiet: boolean): { log: DeviceLog; warn: (event: string,
 }
 
 async function loadSecrets(options: SimOptions): Promise<DeviceSecrets | undefined> {
-  if (options.noAuth) return undefined;
+  // a network server's integration logs in with its own account, not with the devices' secrets
+  if (options.noAuth || options.network) return undefined;
   try {
     return await readDeviceSecrets(options.credentials);
   } catch (err) {
@@ -96,9 +98,20 @@ async function run(options: SimOptions): Promise<void> {
     warn('publish_interval_raised', { every_ms: MIN_PUBLISH_EVERY_MS, note: 'interval/speed is shorter; readings will be further apart in simulated time' });
   }
   const utcOffsetMinutes = -new Date(startSimMs).getTimezoneOffset();
+  const network = options.network;
   const devices = bins.map(
     (bin) =>
       new SimDevice({
+        ...(network
+          ? {
+              network: {
+                uplink: createUplinkEncoder(deviceIds(bin), network),
+                clientId: `sim-${network.format}-${deviceIds(bin).devEui.toLowerCase()}`,
+                username: network.username,
+                password: network.password,
+              },
+            }
+          : {}),
         binId: bin.id,
         url: options.url,
         secret: secrets?.[bin.id],
@@ -112,7 +125,7 @@ async function run(options: SimOptions): Promise<void> {
 
   if (!options.quiet) {
     process.stderr.write(
-      `firmware-sim: ${devices.length} bins -> ${options.url}, a reading every ${options.intervalMs / 1000}s simulated ` +
+      `firmware-sim: ${devices.length} bins -> ${options.url}${network ? ` as ${network.format} uplinks` : ''}, a reading every ${options.intervalMs / 1000}s simulated ` +
         `(${Math.round(publishEveryMs)}ms real), qos ${options.qos}, seed ${options.seed}, sim clock from ${formatSimTime(startSimMs)}\n`,
     );
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FaultRates } from './bin-model.js';
+import type { NetworkOptions } from './lorawan.js';
 
 /** node:util parseArgs configuration; every value arrives as a string and is validated by `simOptionsSchema`. */
 export const simArgOptions = {
@@ -20,6 +21,11 @@ export const simArgOptions = {
   'connect-rate': { type: 'string' },
   'start-time': { type: 'string' },
   quiet: { type: 'boolean' },
+  format: { type: 'string' },
+  username: { type: 'string' },
+  password: { type: 'string' },
+  app: { type: 'string' },
+  tenant: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -49,6 +55,16 @@ Usage: npm run sim -- [options]
                         faster, far enough back that the run replays history and then goes live,
                         since the simulated clock never runs ahead of the real one)
   --quiet               no progress line and no per-device notices; warnings and the summary only
+  --format FORMAT       native (default): each bin publishes JSON to bins/{id}/telemetry, as a device of
+                        binbridge's own broker; ttn: The Things Stack v3 uplinks on
+                        v3/{app}@{tenant}/devices/{device id}/up; chirpstack: ChirpStack v4 events on
+                        application/{app uuid}/device/{DevEUI}/event/up. Device ids and DevEUIs come from the
+                        bins file's device_id and dev_eui columns, or from the bin id (DevEUI: a hash of it).
+                        ttn and chirpstack publish to any broker binbridge reads as an upstream (mqtt.upstreams)
+  --username NAME       with ttn/chirpstack: broker login (device secrets are not used)
+  --password SECRET     with ttn/chirpstack: broker password
+  --app NAME            with ttn/chirpstack: application id / name (default: binbridge-sim)
+  --tenant ID           with ttn: tenant in the topic (default: ttn; "" for The Things Stack Open Source)
   -h, --help            show this text
 
 Durations: 500ms, 10s, 2m, 1h, 1d, or combined like 1h30m.`;
@@ -129,6 +145,11 @@ export const simOptionsSchema = z
       })
       .optional(),
     quiet: z.boolean().default(false),
+    format: z.enum(['native', 'ttn', 'chirpstack'], { error: (issue) => `expected native, ttn or chirpstack, got "${String(issue.input)}"` }).default('native'),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    app: z.string().regex(/^[a-z0-9](?:-?[a-z0-9])*$/, 'expected lower-case letters, digits and single dashes').default('binbridge-sim'),
+    tenant: z.string().regex(/^[a-z0-9-]*$/, 'expected lower-case letters, digits and dashes').default('ttn'),
     help: z.boolean().default(false),
   })
   .strict();
@@ -151,6 +172,8 @@ export interface SimOptions {
   /** simulated clock at start; undefined = now */
   startTimeMs: number | undefined;
   quiet: boolean;
+  /** publish as a LoRaWAN network server (TTN, ChirpStack); undefined: native devices */
+  network: NetworkOptions | undefined;
   help: boolean;
 }
 
@@ -185,6 +208,7 @@ export function parseSimOptions(values: Record<string, string | boolean | undefi
     connectRate: v['connect-rate'],
     startTimeMs: v['start-time'],
     quiet: v.quiet,
+    network: v.format === 'native' ? undefined : { format: v.format, app: v.app, tenant: v.tenant, username: v.username, password: v.password },
     help: v.help,
   };
 }

@@ -14,6 +14,12 @@ import { ConversationStore, GraphMedia, PhotoStore, ReportStore, ReportsOpen311,
 import { BinMatcher } from './reports/matcher/index.js';
 import { open311Routes } from './http/routes/open311.js';
 import { fiwareRoutes } from './http/routes/fiware.js';
+// upstream brokers (mqtt.upstreams): TTN / ChirpStack / native feeds read as an MQTT client
+import { Upstreams } from './upstream/index.js';
+// live page: event hub, SSE, page and sandbox routes (wired below, before outbox.start())
+import { LiveEvents, liveEventsRoute } from './http/live-events.js';
+import { liveApiRoutes, livePageRoutes } from './http/routes/live.js';
+import { sandboxRoutes } from './http/routes/sandbox.js';
 import {
   BinStateStore,
   InfluxWriter,
@@ -173,6 +179,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       if (dispatcher.request(binId, false, 'resident report')) dispatcher.tick();
     },
     config: { template: wa.templates.resident, maxPhotoBytes: config.reports.max_photo_mb * 1024 * 1024 },
+    countMatch: (method) => metrics.reportMatches.inc({ method }),
     log: log.child({ module: 'reports' }),
   });
   const retention = new Retention(reports, new ConversationStore(db, sealer), photos, config.reports.retention_days, log.child({ module: 'reports' }));
@@ -232,12 +239,47 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     metrics.spoolFull.set(s.full ? 1 : 0);
   };
 
+  // --- live page: the hub is fed by committed readings (throttled per bin), rule events, jobs and reports
+  // (polled each second, and at once after onJob and each inbound message) and, in sandbox mode, recorded messages;
+  // it keeps the last readings per bin in memory for the chart. Routes: / and /vendor/*, /api/events (SSE),
+  // /api/bins/:id/readings, /api/sandbox/inbound (sandbox mode only).
+  const live = new LiveEvents({ statusOf: (id) => binState.get(id)?.status ?? null });
+  journal.onCommitted((entries) => live.onReadings(entries.map((e) => e.reading)));
+  rules.onEvents((events) => live.onAlerts(events));
+  const liveReports = live.watchReports(() => reports.list({ limit: 50 }));
+  const liveJobs = live.watchDispatches(() => dispatcher.store.list({ limit: 200 }));
+  dispatcher.onJob(() => {
+    liveJobs.poke();
+    liveReports.poke();
+  });
+  inbox.onMessage(() => {
+    liveJobs.poke();
+    liveReports.poke();
+  });
+  if (sandbox) live.watchSandbox((limit) => sandbox.list({ limit }));
+  const livePlugins = {
+    root: [livePageRoutes(), liveEventsRoute(live, { apiToken: config.http.api_token })],
+    api: [liveApiRoutes({ live, isKnownBin: (id) => registry.get(id) !== undefined }), sandboxRoutes({ inbox: sandbox ? inbox : null })],
+  };
+  // --- end of the live page's wiring
+
   outbox.start();
   inbox.start();
   retention.start();
   rules.start();
   dispatcher.start();
   const ports = await broker.start();
+  // --- upstream brokers (mqtt.upstreams): started after the broker, stopped first in stop(); they connect in the background
+  const upstreams = new Upstreams({
+    upstreams: config.mqtt.upstreams,
+    dataDir: config.data_dir,
+    ingest,
+    findBin: (device) => registry.findByDevice(device),
+    metrics,
+    log: log.child({ module: 'upstream' }),
+  });
+  upstreams.start();
+  // --- end of the upstream brokers' wiring
   const http = await buildHttp({
     version: APP_VERSION,
     metrics,
@@ -248,6 +290,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     root: [
       (app) => whatsappWebhookRoutes(app, { inbox, appSecret: wa.app_secret, verifyToken: wa.verify_token, log, metrics }),
       open311Routes({ source: new ReportsOpen311(reports, registry, currentMatcher, flow), apiKeys: config.open311.api_keys, agency: config.open311.agency }),
+      ...livePlugins.root, // live page
     ],
     api: [
       binRoutes({ registry, binState }),
@@ -257,6 +300,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       async (app) => {
         app.get('/whatsapp/messages', async () => ({ items: sandbox ? sandbox.list({ limit: 500 }) : outbox.list({ limit: 500 }) }));
       },
+      ...livePlugins.api, // live page
     ],
   });
   broker.attachWebSocket(http.server);
@@ -271,6 +315,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   let stopped: Promise<void> | null = null;
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
+      await upstreams.stop(); // upstream brokers: readings being recorded are acknowledged first
       await broker.stop();
       journal.flush();
       dispatcher.stop();

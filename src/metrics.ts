@@ -68,6 +68,12 @@ export function createMetrics() {
       labelNames: ['status'] as const,
       registers: r,
     }),
+    reportMatches: new Counter({
+      name: 'binbridge_report_matches_total',
+      help: "Residents' reports matched to a bin, by method (code, location, address, choice, open311)",
+      labelNames: ['method'] as const,
+      registers: r,
+    }),
     influxWrite: new Histogram({
       name: 'binbridge_influx_write_seconds',
       help: 'InfluxDB write request latency',
@@ -117,6 +123,12 @@ export function createMetrics() {
       name: 'binbridge_webhook_requests_total',
       help: 'WhatsApp webhook requests, by outcome',
       labelNames: ['outcome'] as const,
+      registers: r,
+    }),
+    upstreamConnected: new Gauge({
+      name: 'binbridge_upstream_connected',
+      help: 'Upstream clients (mqtt.upstreams) connected and subscribed, by broker URL without credentials',
+      labelNames: ['url'] as const,
       registers: r,
     }),
   };

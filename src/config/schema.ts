@@ -42,6 +42,20 @@ const upstream = z.object({
   format: z.enum(['native', 'ttn', 'chirpstack']).default('native'),
   topics: z.array(z.string().min(1)).min(1),
   shared_group: z.string().default(''),
+  // fixed MQTT client id of the persistent session; empty: binbridge-<hash of url, group and this instance's data dir id>
+  client_id: z.string().default(''),
+  // decoded-payload field names of sensors whose names binbridge does not know (a dotted name reaches into objects)
+  fields: z
+    .object({
+      fill_pct: z.string().min(1).optional(),
+      distance_mm: z.string().min(1).optional(),
+      battery_pct: z.string().min(1).optional(),
+      battery_v: z.string().min(1).optional(),
+      temperature_c: z.string().min(1).optional(),
+      tilt: z.string().min(1).optional(),
+    })
+    .strict()
+    .default({}),
 });
 
 export const configSchema = z.object({

@@ -28,7 +28,11 @@ export type RejectReason =
   | 'unknown_bin'
   | 'oversize'
   | 'spool_full'
-  | 'store_error';
+  | 'store_error'
+  // network servers' uplinks (TTN, ChirpStack): no payload formatter / codec, a device no bin names, a join or downlink event
+  | 'no_decoded_payload'
+  | 'unknown_device'
+  | 'not_an_uplink';
 
 export interface Rejection {
   reason: RejectReason;

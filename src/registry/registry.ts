@@ -16,6 +16,7 @@ export class Registry {
   /** changes whenever the bins change (consumers rebuild their indexes) */
   version = 0;
   private readonly upsertStmt;
+  private deviceIndex: { version: number; byKey: Map<string, Bin> } | null = null;
 
   constructor(private readonly db: Db) {
     db.exec(`
@@ -58,6 +59,32 @@ export class Registry {
 
   get(id: string): Bin | undefined {
     return this.byId.get(id);
+  }
+
+  /**
+   * The bin of a network server's device (TTN, ChirpStack): by DevEUI, then by device id (the bins file's
+   * dev_eui and device_id columns), then a bin whose id is the device id; ignoring case throughout.
+   */
+  findByDevice(device: { deviceId?: string | undefined; devEui?: string | undefined }): Bin | undefined {
+    if (this.deviceIndex?.version !== this.version) {
+      const byKey = new Map<string, Bin>();
+      const add = (key: string, bin: Bin): void => {
+        if (!byKey.has(key)) byKey.set(key, bin);
+      };
+      for (const b of this.byId.values()) {
+        if (b.dev_eui) add(`eui:${b.dev_eui.toLowerCase()}`, b);
+        if (b.device_id) add(`dev:${b.device_id.toLowerCase()}`, b);
+        add(`bin:${b.id.toLowerCase()}`, b);
+      }
+      this.deviceIndex = { version: this.version, byKey };
+    }
+    const { byKey } = this.deviceIndex;
+    const eui = device.devEui?.toLowerCase();
+    const id = device.deviceId?.toLowerCase();
+    return (
+      (eui ? byKey.get(`eui:${eui}`) : undefined) ??
+      (id ? (byKey.get(`dev:${id}`) ?? this.byId.get(device.deviceId!) ?? byKey.get(`bin:${id}`)) : undefined)
+    );
   }
 
   all(): Bin[] {

@@ -37,6 +37,8 @@ export interface ResidentFlowDeps {
   /** a report asks for a collection like a full alert does */
   requestDispatch: (binId: string) => void;
   config: { template: Config['whatsapp']['templates']['dispatch']; maxPhotoBytes: number };
+  /** counts how each report was matched to its bin */
+  countMatch?: (method: string) => void;
   log: Logger;
   now?: () => number;
 }
@@ -146,6 +148,7 @@ export class ResidentFlow {
         at: now,
       });
     })();
+    this.deps.countMatch?.(r.method);
     if (r.binId && report.reporters === 1) this.afterNewReport(r.binId);
     return report;
   }
@@ -224,6 +227,7 @@ export class ResidentFlow {
       conv.pending = {};
       this.deps.conversations.put(who, conv);
     })();
+    this.deps.countMatch?.(method);
     if (created) this.afterNewReport(binId);
   }
 

@@ -1,0 +1,381 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { FastifyPluginAsync } from 'fastify';
+import type { AppliedEvent } from '../alerts/index.js';
+import type { Dispatch } from '../dispatch/index.js';
+import type { Report } from '../reports/index.js';
+import type { LatestReading } from '../storage/index.js';
+import type { SandboxMessage } from '../whatsapp/index.js';
+import { dispatchView } from './routes/ops.js';
+import { reportView } from './routes/reports.js';
+
+export type LiveEventType = 'reading' | 'alert' | 'dispatch' | 'report' | 'message';
+
+/** One reading kept in memory for the live page's chart. */
+export interface RecentReading {
+  ts: number;
+  fill_pct: number;
+  battery_pct: number | null;
+  temperature_c: number | null;
+}
+
+export interface LiveEventsOptions {
+  /** readings kept per bin in memory (288 = a day at one reading per 5 minutes) */
+  readingsPerBin?: number;
+  /** at most one `reading` event per bin in this time; the newest one in between is sent when it ends */
+  readingThrottleMs?: number;
+  /** how often the report and sandbox watchers look for news */
+  pollMs?: number;
+  /** the device's online/offline status, sent with each `reading` */
+  statusOf?: (binId: string) => string | null;
+  now?: () => number;
+}
+
+/**
+ * The last readings of one bin in time order, compact (20 bytes a reading, grown as needed up to `max`): a city
+ * of 10 000 bins at 288 readings each takes some 60 MB. When full, the oldest reading makes room.
+ */
+class ReadingWindow {
+  private ts: Float64Array;
+  private fill: Float32Array;
+  private battery: Float32Array;
+  private temp: Float32Array;
+  private n = 0;
+
+  constructor(private readonly max: number) {
+    const size = Math.min(8, max);
+    this.ts = new Float64Array(size);
+    this.fill = new Float32Array(size);
+    this.battery = new Float32Array(size);
+    this.temp = new Float32Array(size);
+  }
+
+  insert(ts: number, fill: number, battery: number | undefined, temp: number | undefined): void {
+    let pos = this.n;
+    while (pos > 0 && this.ts[pos - 1]! > ts) pos--;
+    if (this.n === this.ts.length) {
+      if (this.n < this.max) this.grow(Math.min(this.max, this.n * 2));
+      else {
+        if (pos === 0) return; // older than the whole window
+        for (const a of this.arrays()) a.copyWithin(0, 1, this.n);
+        this.n--;
+        pos--;
+      }
+    }
+    for (const a of this.arrays()) a.copyWithin(pos + 1, pos, this.n);
+    this.ts[pos] = ts;
+    this.fill[pos] = fill;
+    this.battery[pos] = battery ?? NaN;
+    this.temp[pos] = temp ?? NaN;
+    this.n++;
+  }
+
+  since(sinceMs: number): RecentReading[] {
+    const out: RecentReading[] = [];
+    const num = (v: number): number | null => (Number.isNaN(v) ? null : Math.round(v * 100) / 100);
+    for (let i = 0; i < this.n; i++) {
+      if (this.ts[i]! < sinceMs) continue;
+      out.push({ ts: this.ts[i]!, fill_pct: num(this.fill[i]!)!, battery_pct: num(this.battery[i]!), temperature_c: num(this.temp[i]!) });
+    }
+    return out;
+  }
+
+  private arrays(): (Float64Array | Float32Array)[] {
+    return [this.ts, this.fill, this.battery, this.temp];
+  }
+
+  private grow(size: number): void {
+    const grown = <T extends Float64Array | Float32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(size);
+      b.set(a.subarray(0, this.n));
+      return b;
+    };
+    this.ts = grown(this.ts, (k) => new Float64Array(k));
+    this.fill = grown(this.fill, (k) => new Float32Array(k));
+    this.battery = grown(this.battery, (k) => new Float32Array(k));
+    this.temp = grown(this.temp, (k) => new Float32Array(k));
+  }
+}
+
+type Listener = (type: LiveEventType, data: unknown, id: number) => void;
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/**
+ * The live page's event hub: modules publish, the SSE route (`GET /api/events`) streams to each open page.
+ * It also keeps a short in-memory window of readings per bin (not persisted: history lives in InfluxDB),
+ * which `GET /api/bins/:id/readings` serves for the page's chart.
+ */
+export class LiveEvents {
+  private readonly listeners = new Set<Listener>();
+  private readonly recent = new Map<string, ReadingWindow>();
+  private readonly throttle = new Map<string, { lastSent: number; lastTs: number; pending: LatestReading | null }>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  /** the open streams' ends, registered by the SSE route so that close() can end them */
+  readonly enders = new Set<() => void>();
+  private readonly perBin: number;
+  private readonly throttleMs: number;
+  private readonly pollMs: number;
+  private readonly now: () => number;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private seq = 0;
+  private closed = false;
+
+  constructor(private readonly opts: LiveEventsOptions = {}) {
+    this.perBin = Math.max(1, opts.readingsPerBin ?? 288);
+    this.throttleMs = opts.readingThrottleMs ?? 1000;
+    this.pollMs = opts.pollMs ?? 1000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Sends an event to every open page. */
+  publish(type: LiveEventType, data: unknown): void {
+    if (this.closed) return;
+    const id = ++this.seq;
+    for (const l of this.listeners) {
+      try {
+        l(type, data, id);
+      } catch {
+        // a broken stream is dropped by its own route; the others go on
+      }
+    }
+  }
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get subscribers(): number {
+    return this.listeners.size;
+  }
+
+  /** Committed readings (the journal): kept in the window, and published at most once per bin per throttle time. */
+  onReadings(readings: readonly LatestReading[]): void {
+    const now = this.now();
+    for (const r of readings) {
+      this.remember(r);
+      const t = this.throttle.get(r.binId) ?? { lastSent: -Infinity, lastTs: -Infinity, pending: null };
+      this.throttle.set(r.binId, t);
+      if (r.ts < t.lastTs || (t.pending && r.ts < t.pending.ts)) continue; // a backlog: the map shows the newest state
+      if (now - t.lastSent >= this.throttleMs) {
+        t.pending = null;
+        this.sendReading(r, t, now);
+      } else {
+        t.pending = r;
+        this.scheduleFlush();
+      }
+    }
+  }
+
+  /** Rule events (the rules engine): each one as an `alert` event. */
+  onAlerts(events: readonly AppliedEvent[]): void {
+    for (const e of events) {
+      this.publish('alert', {
+        bin_id: e.binId,
+        zone: e.zone,
+        type: e.type,
+        ts: iso(e.ts),
+        value: e.value ?? null,
+        message: e.message,
+        opens: e.opens ?? null,
+        closes: e.closes ?? [],
+        opened: e.opened,
+        cause: e.cause ?? null,
+        urgent: e.urgent ?? false,
+      });
+    }
+  }
+
+  /**
+   * Watches the newest jobs and publishes new and changed ones as `dispatch` events. Polled, and poked by
+   * the dispatcher's onJob: that tells of new and finished jobs only, not of sent, accepted, escalated or cancelled.
+   */
+  watchDispatches(newest: () => Dispatch[]): { poke: () => void } {
+    return this.watchRows(newest, (d) => d.id, (d) => JSON.stringify(d), (d) => this.publish('dispatch', dispatchView(d)));
+  }
+
+  /** Watches the newest reports (any channel: WhatsApp, Open311) and publishes new and changed ones as `report` events. */
+  watchReports(newest: () => Report[]): { poke: () => void } {
+    return this.watchRows(newest, (r) => String(r.id), (r) => `${r.status}|${r.updated_at}|${r.reporters}`, (r) => this.publish('report', reportView(r)));
+  }
+
+  /** Watches the sandbox's recorded messages (newest first, with ids) and publishes new ones. */
+  watchSandbox(list: (limit: number) => SandboxMessage[]): { poke: () => void } {
+    let lastId: number | null = null; // null: not primed yet (what is already there is not news)
+    const check = (): void => {
+      const newest = list(1)[0];
+      if (lastId === null || !newest || newest.id <= lastId) {
+        lastId = newest?.id ?? 0;
+        return;
+      }
+      const since = lastId;
+      const fresh = list(Math.min(200, newest.id - since)).filter((m) => m.id > since);
+      lastId = newest.id;
+      for (const m of fresh.reverse()) this.publish('message', { ...m, created_at: iso(m.createdAt) });
+    };
+    return { poke: this.poll(check) };
+  }
+
+  /** The window of readings of one bin since `sinceMs`, oldest first. */
+  readings(binId: string, sinceMs: number): RecentReading[] {
+    return this.recent.get(binId)?.since(sinceMs) ?? [];
+  }
+
+  get capacity(): number {
+    return this.perBin;
+  }
+
+  /** Stops the timers and ends every open stream (the route's preClose calls it). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    for (const l of [...this.listeners]) this.listeners.delete(l);
+    for (const end of this.enders) end();
+    this.enders.clear();
+  }
+
+  private remember(r: LatestReading): void {
+    let w = this.recent.get(r.binId);
+    if (!w) this.recent.set(r.binId, (w = new ReadingWindow(this.perBin)));
+    w.insert(r.ts, r.fillPct, r.batteryPct, r.temperatureC);
+  }
+
+  private sendReading(r: LatestReading, t: { lastSent: number; lastTs: number }, now: number): void {
+    t.lastSent = now;
+    t.lastTs = r.ts;
+    this.publish('reading', {
+      bin_id: r.binId,
+      ts: iso(r.ts),
+      fill_pct: r.fillPct,
+      battery_pct: r.batteryPct ?? null,
+      temperature_c: r.temperatureC ?? null,
+      status: this.opts.statusOf?.(r.binId) ?? 'online',
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer || this.closed) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      const now = this.now();
+      let waiting = false;
+      for (const t of this.throttle.values()) {
+        if (!t.pending) continue;
+        if (now - t.lastSent >= this.throttleMs) {
+          const r = t.pending;
+          t.pending = null;
+          this.sendReading(r, t, now);
+        } else waiting = true;
+      }
+      if (waiting) this.scheduleFlush();
+    }, Math.max(50, Math.floor(this.throttleMs / 4)));
+    this.flushTimer.unref();
+  }
+
+  /** Rows newest first; each new row, or one whose signature changed, is published (oldest first). */
+  private watchRows<T>(newest: () => T[], key: (row: T) => string, sig: (row: T) => string, send: (row: T) => void): { poke: () => void } {
+    const seen = new Map<string, string>();
+    let primed = false;
+    const check = (): void => {
+      for (const row of newest().reverse()) {
+        const k = key(row);
+        const v = sig(row);
+        if (seen.get(k) === v) continue;
+        seen.delete(k); // re-inserted last: the map stays in the order of the latest change
+        seen.set(k, v);
+        if (primed) send(row);
+      }
+      primed = true;
+      if (seen.size > 2000) for (const k of [...seen.keys()].slice(0, seen.size - 1000)) seen.delete(k);
+    };
+    return { poke: this.poll(check) };
+  }
+
+  /** Runs `check` every pollMs while pages are open; the returned poke runs it soon (after a handler, say). */
+  private poll(check: () => void): () => void {
+    const run = (): void => {
+      if (this.closed) return;
+      try {
+        check();
+      } catch {
+        // the store may be closing; the next round tries again
+      }
+    };
+    run(); // primes what is already there, so only news is published
+    const timer = setInterval(() => {
+      if (this.listeners.size > 0) run();
+    }, this.pollMs);
+    timer.unref();
+    this.timers.push(timer);
+    return () => setImmediate(run);
+  }
+}
+
+export interface LiveEventsRouteOptions {
+  /** http.api_token; empty: open, like /api/* */
+  apiToken: string;
+  /** a comment line this often keeps proxies from closing an idle stream */
+  heartbeatMs?: number;
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/**
+ * `GET /api/events`: Server-Sent Events for the live page. Mounted at the root (not inside /api's bearer hook)
+ * because EventSource cannot set headers: the token is accepted as `Authorization: Bearer` or `?token=`.
+ */
+export function liveEventsRoute(live: LiveEvents, opts: LiveEventsRouteOptions): FastifyPluginAsync {
+  const expected = digest(opts.apiToken);
+  const authorized = (header: string | undefined, query: unknown): boolean => {
+    if (!opts.apiToken) return true;
+    const fromHeader = header?.startsWith('Bearer ') ? header.slice(7) : '';
+    const fromQuery = typeof (query as { token?: unknown } | undefined)?.token === 'string' ? (query as { token: string }).token : '';
+    return timingSafeEqual(digest(fromHeader || fromQuery), expected);
+  };
+  return async (app) => {
+    app.addHook('preClose', async () => live.close());
+    app.get('/api/events', { schema: { hide: true } }, (req, reply) => {
+      if (!authorized(req.headers.authorization, req.query)) {
+        return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'Authorization: Bearer <http.api_token> or ?token= required' });
+      }
+      reply.hijack();
+      const res: ServerResponse = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      res.write('retry: 2000\n: binbridge live events\n\n');
+      let done = false;
+      const end = (): void => {
+        if (done) return;
+        done = true;
+        unsubscribe();
+        clearInterval(heartbeat);
+        live.enders.delete(end);
+        if (!res.writableEnded) res.end();
+      };
+      const unsubscribe = live.subscribe((type, data, id) => {
+        if (done) return;
+        // a page that does not read (a stalled tab) is dropped rather than buffered without end
+        if (res.writableLength > 4 * 1024 * 1024) {
+          res.destroy();
+          end();
+          return;
+        }
+        res.write(`id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+      });
+      const heartbeat = setInterval(() => res.write(': ping\n\n'), opts.heartbeatMs ?? 15_000);
+      heartbeat.unref();
+      live.enders.add(end);
+      req.raw.on('close', end);
+      res.on('error', end);
+    });
+  };
+}

@@ -1,0 +1,120 @@
+// The live page's server side without a browser: the event hub (reading window, per-bin throttle), the SSE
+// route's token check, the readings route, and the sandbox route's availability.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LiveEvents } from '../../src/http/live-events.js';
+import { sandboxEnvelope, sandboxInboundSchema } from '../../src/http/routes/sandbox.js';
+import { parseWebhook } from '../../src/whatsapp/webhook.js';
+import { startBridge, type InProcessBridge } from '../helpers/bridge.js';
+
+const reading = (binId: string, ts: number, fillPct: number) => ({ binId, ts, receivedAt: ts, fillPct, batteryPct: 80 });
+
+describe('LiveEvents', () => {
+  it('keeps the last N readings per bin in time order, a late one in its place', () => {
+    const live = new LiveEvents({ readingsPerBin: 3 });
+    live.onReadings([reading('A', 1000, 10), reading('A', 3000, 30), reading('A', 2000, 20), reading('A', 4000, 40)]);
+    expect(live.readings('A', 0).map((r) => r.fill_pct)).toEqual([20, 30, 40]);
+    live.onReadings([reading('A', 500, 5)]); // older than the whole window
+    expect(live.readings('A', 0).map((r) => r.ts)).toEqual([2000, 3000, 4000]);
+    expect(live.readings('A', 2500).map((r) => r.ts)).toEqual([3000, 4000]);
+    expect(live.readings('B', 0)).toEqual([]);
+    live.close();
+  });
+
+  it('grows the window up to its capacity (288 by default)', () => {
+    const live = new LiveEvents();
+    live.onReadings(Array.from({ length: 400 }, (_, i) => reading('A', i * 1000, i % 100)));
+    const kept = live.readings('A', 0);
+    expect(kept).toHaveLength(288);
+    expect(kept[0]!.ts).toBe(112_000);
+    expect(kept[287]).toEqual({ ts: 399_000, fill_pct: 99, battery_pct: 80, temperature_c: null });
+    live.close();
+  });
+
+  it('publishes at most one reading per bin per throttle time, then the newest one held back', async () => {
+    const live = new LiveEvents({ readingThrottleMs: 200 });
+    const got: { type: string; data: { bin_id: string; fill_pct: number } }[] = [];
+    live.subscribe((type, data) => got.push({ type, data: data as { bin_id: string; fill_pct: number } }));
+    live.onReadings([reading('A', 1000, 10), reading('B', 1000, 50)]);
+    live.onReadings([reading('A', 2000, 20)]);
+    live.onReadings([reading('A', 3000, 30)]);
+    expect(got.map((e) => `${e.data.bin_id}:${e.data.fill_pct}`)).toEqual(['A:10', 'B:50']);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(got.map((e) => `${e.data.bin_id}:${e.data.fill_pct}`)).toEqual(['A:10', 'B:50', 'A:30']);
+    expect(got.every((e) => e.type === 'reading')).toBe(true);
+    live.close();
+  });
+});
+
+describe('sandbox envelope', () => {
+  it('is a Meta webhook body the inbox parses back to the same message', () => {
+    const cases = [
+      { from: '+31600000042', text: 'UTR-0007 is vol' },
+      { from: '31600000042', button_reply: { id: 'done:J-1234', title: 'Done' } },
+      { from: '31600000042', list_reply: { id: 'UTR-0001', title: 'UTR-0001' } },
+      { from: '31600000042', button: { payload: 'accept:J-1234', text: 'Accept' } },
+      { from: '31600000042', location: { latitude: 52.09, longitude: 5.12 } },
+    ];
+    const parsed = cases.map((c) => parseWebhook(sandboxEnvelope(sandboxInboundSchema.parse(c), 1_700_000_000_000, 'wamid.X')).messages[0]!);
+    expect(parsed.map((m) => m.from)).toEqual(Array(5).fill('31600000042'));
+    expect(parsed[0]).toMatchObject({ type: 'text', text: 'UTR-0007 is vol', timestamp: 1_700_000_000_000 });
+    expect(parsed[1]).toMatchObject({ type: 'interactive', buttonReplyId: 'done:J-1234' });
+    expect(parsed[2]).toMatchObject({ type: 'interactive', listReplyId: 'UTR-0001' });
+    expect(parsed[3]).toMatchObject({ type: 'button', buttonPayload: 'accept:J-1234' });
+    expect(parsed[4]).toMatchObject({ type: 'location', location: { latitude: 52.09, longitude: 5.12 } });
+    expect(sandboxInboundSchema.safeParse({ from: '31600000042' }).success).toBe(false);
+    expect(sandboxInboundSchema.safeParse({ from: '31600000042', text: 'a', location: { latitude: 1, longitude: 2 } }).success).toBe(false);
+    expect(sandboxInboundSchema.safeParse({ from: 'alice', text: 'a' }).success).toBe(false);
+  });
+});
+
+describe('live routes behind the token, WhatsApp in cloud mode', () => {
+  let bridge: InProcessBridge;
+  const TOKEN = 'cloud-token';
+  beforeAll(async () => {
+    bridge = await startBridge({ BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_HTTP_API_TOKEN: TOKEN, BINBRIDGE_WHATSAPP_MODE: 'cloud' });
+  });
+  afterAll(async () => {
+    await bridge?.stop();
+  });
+  const auth = { authorization: `Bearer ${TOKEN}` };
+
+  it('serves the page and its libraries without a token, the data only with one', async () => {
+    for (const p of ['/', '/app.js', '/style.css', '/vendor/leaflet/leaflet-src.esm.js', '/vendor/leaflet/leaflet.css', '/vendor/uplot/uPlot.esm.js']) {
+      expect((await fetch(`${bridge.httpUrl}${p}`)).status, p).toBe(200);
+    }
+    expect((await fetch(`${bridge.httpUrl}/`)).headers.get('content-type')).toContain('text/html');
+    expect((await fetch(`${bridge.httpUrl}/api/bins/UTR-0001/readings`)).status).toBe(401);
+    // ?token= is for the event stream only
+    expect((await fetch(`${bridge.httpUrl}/api/bins?token=${TOKEN}`)).status).toBe(401);
+  });
+
+  it('streams events with the token as a header or ?token=, and refuses without', async () => {
+    expect((await fetch(`${bridge.httpUrl}/api/events`)).status).toBe(401);
+    expect((await fetch(`${bridge.httpUrl}/api/events?token=wrong`)).status).toBe(401);
+    for (const init of [{ url: `/api/events?token=${TOKEN}`, headers: {} }, { url: '/api/events', headers: auth }]) {
+      const ac = new AbortController();
+      const res = await fetch(`${bridge.httpUrl}${init.url}`, { headers: init.headers, signal: ac.signal });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('text/event-stream');
+      ac.abort();
+    }
+  });
+
+  it('answers a bin readings window, 404 for an unknown bin', async () => {
+    const ok = await fetch(`${bridge.httpUrl}/api/bins/UTR-0001/readings?hours=24`, { headers: auth });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ bin_id: 'UTR-0001', source: 'memory', capacity: 288, items: [] });
+    expect((await fetch(`${bridge.httpUrl}/api/bins/NOPE/readings`, { headers: auth })).status).toBe(404);
+  });
+
+  it('has no sandbox phones when whatsapp.mode is cloud', async () => {
+    const post = await fetch(`${bridge.httpUrl}/api/sandbox/inbound`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ from: '31600000042', text: 'UTR-0007 is vol' }),
+    });
+    expect(post.status).toBe(404);
+    expect(await (await fetch(`${bridge.httpUrl}/api/sandbox`, { headers: auth })).json()).toEqual({ enabled: false });
+    expect((await fetch(`${bridge.httpUrl}/api/sandbox/inbound`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status).toBe(401);
+  });
+});

@@ -1,0 +1,152 @@
+// The live operations page in headless Chromium (Debian's chromium through playwright-core): loads without
+// console errors, one marker per bin, a bin's chart on click, a resident's WhatsApp report reaching the feed,
+// a crew accepting its job from the crew phone, and a bin turning red as full readings arrive — no reload.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectClient, publishAcked, startBridge, type InProcessBridge } from '../helpers/bridge.js';
+import { launchBrowser, watchConsole, type ConsoleProblems } from '../helpers/browser.js';
+import { waitFor } from '../helpers/wait.js';
+
+const TOKEN = 'live-page-token';
+const CHART_BIN = 'UTR-0003';
+const REPORTED_BIN = 'UTR-0007';
+const FULL_BIN = 'UTR-0010';
+const PINNED_BIN = 'UTR-0042';
+const ARTIFACTS = path.resolve('test-artifacts');
+const TILES = /tile\.openstreetmap\.org/;
+
+describe('live operations page', () => {
+  let bridge: InProcessBridge;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let consoleProblems: ConsoleProblems;
+  const api = async <T>(p: string): Promise<T> => (await (await fetch(`${bridge.httpUrl}/api${p}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as T;
+  const publish = async (bin: string, fills: number[]): Promise<void> => {
+    const c = await connectClient(bridge.mqttUrl, { clientId: `live-${bin}` });
+    const t0 = Date.now() - fills.length * 60_000;
+    for (const [i, fill] of fills.entries()) await publishAcked(c, `bins/${bin}/telemetry`, { fill_pct: fill, battery_pct: 90 - i, ts: t0 + i * 60_000 });
+    c.end();
+  };
+
+  beforeAll(async () => {
+    bridge = await startBridge({ BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_DISPATCH_BATCH_WINDOW_S: '0', BINBRIDGE_HTTP_API_TOKEN: TOKEN });
+    await publish(CHART_BIN, [20, 28, 35]);
+    browser = await launchBrowser();
+    context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+    page = await context.newPage();
+    // no network here, and none wanted: map tiles fail as they would offline, and the page must cope
+    await page.route(TILES, (route) => route.abort('internetdisconnected'));
+    consoleProblems = watchConsole(page, (msg) => TILES.test(msg.location().url ?? '') || (TILES.test(msg.text()) && /Failed to load/.test(msg.text())));
+    await page.goto(`${bridge.httpUrl}/?token=${TOKEN}`);
+    await page.evaluate(() => Object.assign(globalThis, { __notReloaded: true }));
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await browser?.close();
+    await bridge?.stop();
+  });
+
+  it('loads without console errors, connected live, with one marker per bin', async () => {
+    await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 });
+    await waitFor(async () => (await page.locator('path.bin-marker').count()) === bridge.registry.size, { message: 'a marker per bin' });
+    expect(await page.locator('path.bin-marker').count()).toBe(bridge.registry.size);
+    expect(await page.locator(`path.bin-marker[data-bin="${CHART_BIN}"]`).getAttribute('data-level')).toBe('green');
+    await expect.poll(() => page.locator('#counts').textContent()).toContain(`${bridge.registry.size} bins`);
+    // the token came from ?token= and is kept, not left in the address bar
+    expect(page.url()).not.toContain('token=');
+    expect(consoleProblems.errors).toEqual([]);
+  });
+
+  it('shows a bin with the chart of its recent fill on click', async () => {
+    await page.locator(`path.bin-marker[data-bin="${CHART_BIN}"]`).dispatchEvent('click');
+    const card = page.locator('#bin-card');
+    await card.waitFor({ state: 'visible' });
+    await expect.poll(() => card.locator('.bin-id').textContent()).toBe(CHART_BIN);
+    await card.locator('.bin-chart canvas').waitFor();
+    await expect.poll(() => card.locator('.chart-note').textContent()).toContain('3 readings');
+    expect(await card.locator('dd.fill').textContent()).toBe('35 %');
+  });
+
+  it('a full bin turns red without a reload, and its job reaches the board and the crew phone', async () => {
+    const marker = page.locator(`path.bin-marker[data-bin="${FULL_BIN}"]`);
+    expect(await marker.getAttribute('data-level')).not.toBe('red');
+    await publish(FULL_BIN, [55, 86, 91]);
+    await expect.poll(() => marker.getAttribute('data-level'), { timeout: 10_000 }).toBe('red');
+    expect(await marker.getAttribute('fill')).toBe('#d64545');
+
+    const job = await waitFor(async () => (await api<{ items: { id: string; crew_id: string | null; status: string }[] }>(`/dispatches?bin=${FULL_BIN}`)).items[0], { message: 'a job for the full bin' });
+    await page.locator(`#board .job[data-job="${job.id}"]`).waitFor({ timeout: 10_000 });
+    if (job.crew_id) {
+      // the crew's phone shows the job; tapping Accept moves it on the board
+      await page.locator('.phone-crew select').selectOption(job.crew_id);
+      const accept = page.locator('.phone-crew .bubble.in', { hasText: job.id }).locator('button.reply', { hasText: /^(Accept|Accepteren)$/ });
+      await accept.waitFor({ timeout: 20_000 }); // the sandbox keeps Meta's pace: one message per number every 6 s
+      await accept.click();
+      await page.locator(`#board .lane-accepted .job[data-job="${job.id}"]`).waitFor({ timeout: 10_000 });
+    }
+    expect(await page.evaluate(() => (globalThis as { __notReloaded?: boolean }).__notReloaded)).toBe(true);
+    expect(await page.locator('.filter-full b').textContent()).toBe('1');
+  });
+
+  it('a resident typing in the sandbox creates a report that appears in the feed', async () => {
+    const resident = page.locator('.phone-resident');
+    await resident.locator('.compose-text').fill(`${REPORTED_BIN} is vol`);
+    await resident.locator('.compose-text').press('Enter');
+    await page.locator(`#feed li[data-bin="${REPORTED_BIN}"]`).waitFor({ timeout: 15_000 });
+    const reports = await api<{ items: { reference: string; bin_id: string }[] }>(`/reports?bin=${REPORTED_BIN}`);
+    expect(reports.items).toHaveLength(1);
+    expect(await page.locator(`#feed li[data-bin="${REPORTED_BIN}"]`).textContent()).toContain(reports.items[0]!.reference);
+    // binbridge's confirmation shows on the resident's phone
+    await resident.locator('.bubble.in', { hasText: reports.items[0]!.reference }).waitFor({ timeout: 15_000 });
+  });
+
+  it('a resident can share a location by clicking the map, as a pin', async () => {
+    const resident = page.locator('.phone-resident');
+    await resident.locator('button.loc').click();
+    await page.locator('#armed').waitFor({ state: 'visible' });
+    // while armed, a click on a bin shares that bin's position instead of selecting it
+    await page.locator(`path.bin-marker[data-bin="${PINNED_BIN}"]`).dispatchEvent('click');
+    await page.locator('#armed').waitFor({ state: 'hidden' });
+    await resident.locator('.bubble.out', { hasText: 'Location' }).waitFor();
+    // the matcher either takes the pin at once or asks which bin (an interactive list)
+    const list = resident.locator('.bubble.in button.list-open').last();
+    const reported = page.locator(`#feed li[data-bin="${PINNED_BIN}"]`);
+    await waitFor(async () => (await reported.count()) > 0 || (await list.count()) > 0, { timeoutMs: 20_000, message: 'a report or a list of bins' });
+    if ((await reported.count()) === 0) {
+      await list.click();
+      await resident.locator(`.bubble.in button.row[data-row="${PINNED_BIN}"]`).last().click();
+    }
+    await reported.waitFor({ timeout: 15_000 });
+  });
+
+  it('another resident picks a bin from the list binbridge sends when an address is ambiguous', async () => {
+    const resident = page.locator('.phone-resident');
+    await resident.locator('.phone-head input').fill('31600000043');
+    await resident.locator('.phone-head input').press('Tab');
+    await resident.locator('.chat .empty').waitFor(); // a new number: an empty conversation
+    await resident.locator('.compose-text').fill('container vol bij Voorstraat');
+    await resident.locator('.compose-text').press('Enter');
+    const open = resident.locator('.bubble.in button.list-open');
+    await open.waitFor({ timeout: 15_000 });
+    await open.click();
+    const row = resident.locator('.bubble.in button.row').first();
+    const chosen = await row.getAttribute('data-row');
+    expect(chosen).toMatch(/^UTR-\d{4}$/);
+    await row.click();
+    await page.locator(`#feed li[data-bin="${chosen}"]`).waitFor({ timeout: 15_000 });
+  });
+
+  it('logged no console errors all along, and leaves a screenshot', async () => {
+    await page.locator(`path.bin-marker[data-bin="${FULL_BIN}"]`).dispatchEvent('click');
+    await page.locator('#bin-card .bin-chart canvas').waitFor();
+    await page.waitForTimeout(400); // the map's pan to keep the bin beside its card
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'live-page.png') });
+    expect(await page.evaluate(() => (globalThis as { __notReloaded?: boolean }).__notReloaded)).toBe(true);
+    expect(consoleProblems.errors).toEqual([]);
+  });
+});

@@ -1,0 +1,50 @@
+/* global window, localStorage, fetch, EventSource, URL, URLSearchParams, console */
+// The page's access to /api: the bearer token comes from ?token= (then remembered) or localStorage.
+
+const KEY = 'binbridge.token';
+
+export function token() {
+  const fromUrl = new URLSearchParams(window.location.search).get('token');
+  if (fromUrl !== null) {
+    localStorage.setItem(KEY, fromUrl);
+    // keep the address bar clean: the token stays in localStorage
+    const url = new URL(window.location.href);
+    url.searchParams.delete('token');
+    window.history.replaceState(null, '', url.pathname + url.search + url.hash);
+  }
+  return localStorage.getItem(KEY) ?? '';
+}
+
+export function setToken(value) {
+  localStorage.setItem(KEY, value);
+}
+
+export class Unauthorized extends Error {}
+
+export async function api(path, init = {}) {
+  const t = token();
+  const headers = { accept: 'application/json', ...(t ? { authorization: `Bearer ${t}` } : {}), ...(init.body ? { 'content-type': 'application/json' } : {}) };
+  const res = await fetch(`/api${path}`, { ...init, headers: { ...headers, ...(init.headers ?? {}) } });
+  if (res.status === 401) throw new Unauthorized('token required');
+  const body = res.status === 204 ? null : await res.json().catch(() => null);
+  if (!res.ok) throw new Error(body?.message ?? `${res.status} ${res.statusText}`);
+  return body;
+}
+
+/** Server-Sent Events from /api/events; EventSource cannot send headers, so the token goes in the query. */
+export function events(handlers, { onOpen, onError } = {}) {
+  const t = token();
+  const source = new EventSource(`/api/events${t ? `?token=${encodeURIComponent(t)}` : ''}`);
+  for (const [type, fn] of Object.entries(handlers)) {
+    source.addEventListener(type, (e) => {
+      try {
+        fn(JSON.parse(e.data));
+      } catch (err) {
+        console.error(`live event ${type} failed`, err);
+      }
+    });
+  }
+  source.addEventListener('open', () => onOpen?.());
+  source.addEventListener('error', () => onError?.(source.readyState));
+  return source;
+}

@@ -1,0 +1,222 @@
+/* global document, setInterval, setTimeout, clearTimeout */
+// binbridge live operations page: map, bin card, dispatch board, reports feed and WhatsApp sandbox, kept live
+// by Server-Sent Events from /api/events. Plain ES modules, no build step; Leaflet and uPlot come from /vendor/.
+import { api, events, setToken, Unauthorized } from './api.js';
+import { BinCard } from './bin-card.js';
+import { batched, h } from './dom.js';
+import { BinMap, classify } from './map.js';
+import { DispatchBoard, ReportsFeed } from './panels.js';
+import { Sandbox } from './phones.js';
+
+const $ = (sel) => document.querySelector(sel);
+
+/** id -> registry bin + `state` (latest reading, device status) + `alerts` (open alert types) */
+const bins = new Map();
+let crews = [];
+
+const map = new BinMap($('#map'), {
+  onSelect: (id) => select(id),
+  onMapClick: (latlng) => sandbox?.mapClick(latlng) ?? false,
+});
+const card = new BinCard($('#bin-card'), { onClose: () => select(null) });
+const board = new DispatchBoard($('#board'), { onBin: (id) => select(id, true), crewName: (id) => crews.find((c) => c.id === id)?.name ?? id, onError: toast });
+const feed = new ReportsFeed($('#feed'), { onBin: (id) => select(id, true) });
+let sandbox = null;
+
+// ---- header: counts that double as map filters
+const FILTERS = [
+  { key: 'full', label: 'Full' },
+  { key: 'offline', label: 'Offline' },
+  { key: 'battery', label: 'Low battery' },
+  { key: 'fire', label: 'Fire' },
+  { key: 'suspect', label: 'Suspect' },
+];
+const active = new Set();
+const chips = new Map();
+const totals = { bins: h('b', {}, '0'), reporting: h('b', {}, '0'), jobs: h('b', {}, '0'), reports: h('b', {}, '0') };
+$('#counts').replaceChildren(
+  h('span', { class: 'stat' }, totals.bins, ' bins'),
+  h('span', { class: 'stat' }, totals.reporting, ' reporting'),
+  h('span', { class: 'sep' }),
+  ...FILTERS.map((f) => {
+    const n = h('b', {}, '0');
+    const chip = h('button', { type: 'button', class: `filter filter-${f.key}`, 'aria-pressed': 'false', dataset: { filter: f.key }, title: `show only: ${f.label.toLowerCase()}`, onclick: () => toggleFilter(f.key) }, n, ` ${f.label}`);
+    chips.set(f.key, { chip, n });
+    return chip;
+  }),
+  h('span', { class: 'sep' }),
+  h('span', { class: 'stat' }, totals.jobs, ' open jobs'),
+  h('span', { class: 'stat' }, totals.reports, ' open reports'),
+);
+
+function toggleFilter(key) {
+  if (active.has(key)) active.delete(key);
+  else active.add(key);
+  for (const [k, { chip }] of chips) chip.setAttribute('aria-pressed', String(active.has(k)));
+  map.setFilters(active);
+  $('#filter-note').hidden = active.size === 0;
+}
+$('#filter-clear').addEventListener('click', () => {
+  for (const k of [...active]) toggleFilter(k);
+});
+
+const updateCounts = batched(() => {
+  const n = { full: 0, offline: 0, battery: 0, fire: 0, suspect: 0 };
+  let reporting = 0;
+  for (const b of bins.values()) {
+    const c = classify(b);
+    if (b.state?.fill_pct !== null && b.state?.fill_pct !== undefined) reporting++;
+    for (const k of Object.keys(n)) if (c[k]) n[k]++;
+  }
+  totals.bins.textContent = String(bins.size);
+  totals.reporting.textContent = String(reporting);
+  for (const [k, { n: el }] of chips) el.textContent = String(n[k]);
+  totals.jobs.textContent = String(board.openCount);
+  totals.reports.textContent = String(feed.openCount);
+});
+
+// ---- selection
+function select(id, pan = false) {
+  map.select(id, { pan });
+  if (!id) return card.hide();
+  const bin = bins.get(id);
+  if (!bin) return;
+  void card.show(bin);
+  const el = $('#bin-card');
+  map.reveal(id, [el.offsetWidth + 10, el.offsetHeight + 58]);
+}
+
+// ---- status line and errors
+function setLive(state) {
+  const el = $('#conn');
+  el.dataset.state = state;
+  el.textContent = state === 'live' ? 'live' : state === 'connecting' ? 'connecting…' : 'reconnecting…';
+}
+
+let toastTimer = null;
+function toast(err) {
+  const el = $('#toast');
+  el.textContent = err instanceof Error ? err.message : String(err);
+  el.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (el.hidden = true), 5000);
+}
+
+function askToken() {
+  const dialog = $('#token-dialog');
+  dialog.hidden = false;
+  $('#token-input').focus();
+}
+$('#token-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  setToken($('#token-input').value.trim());
+  $('#token-dialog').hidden = true;
+  void start();
+});
+
+// ---- data
+async function loadBins() {
+  const [list, alerts] = await Promise.all([api('/bins'), api('/alerts?status=open&limit=5000')]);
+  const open = new Map();
+  for (const a of alerts.items) {
+    if (!open.has(a.bin_id)) open.set(a.bin_id, new Set());
+    open.get(a.bin_id).add(a.type);
+  }
+  bins.clear();
+  for (const b of list) bins.set(b.id, { ...b, alerts: open.get(b.id) ?? new Set() });
+  map.setBins([...bins.values()]);
+  if (map.selected && bins.has(map.selected)) card.refresh(bins.get(map.selected));
+  updateCounts();
+}
+
+async function loadPanels() {
+  const [jobs, reports, crewList, sb] = await Promise.all([api('/dispatches?limit=200'), api('/reports?limit=60'), api('/crews'), api('/sandbox')]);
+  crews = crewList.items;
+  board.setAll(jobs.items);
+  feed.setAll(reports.items);
+  if (sb.enabled) {
+    $('#sandbox-panel').hidden = false;
+    sandbox ??= new Sandbox($('#phones'), {
+      onArm: (phone) => {
+        map.setArmed(Boolean(phone));
+        const banner = $('#armed');
+        banner.hidden = !phone;
+        if (phone) $('#armed-who').textContent = phone.name;
+      },
+      onError: toast,
+    });
+    sandbox.setCrews(crews);
+    sandbox.setMessages((await api('/whatsapp/messages')).items);
+  } else {
+    $('#sandbox-panel').hidden = true;
+  }
+  updateCounts();
+}
+$('#armed-cancel').addEventListener('click', () => sandbox?.armed && sandbox.arm(sandbox.armed));
+
+// ---- live events
+const handlers = {
+  reading(r) {
+    const bin = bins.get(r.bin_id);
+    if (!bin) return;
+    const s = (bin.state ??= {});
+    if (s.ts && Date.parse(s.ts) > Date.parse(r.ts)) return;
+    Object.assign(s, { ts: r.ts, fill_pct: r.fill_pct, status: r.status ?? s.status });
+    if (r.battery_pct !== null) s.battery_pct = r.battery_pct;
+    if (r.temperature_c !== null) s.temperature_c = r.temperature_c;
+    map.restyle(bin.id);
+    card.onReading(bin, r);
+    updateCounts();
+  },
+  alert(e) {
+    const bin = bins.get(e.bin_id);
+    if (!bin) return;
+    for (const t of e.closes ?? []) bin.alerts.delete(t);
+    if (e.opens) bin.alerts.add(e.opens);
+    map.restyle(bin.id);
+    card.refresh(bin);
+    updateCounts();
+  },
+  dispatch(job) {
+    board.upsert(job);
+    updateCounts();
+  },
+  report(r) {
+    feed.upsert(r);
+    updateCounts();
+  },
+  message(m) {
+    sandbox?.addMessage(m);
+  },
+};
+
+let source = null;
+let started = false;
+async function start() {
+  source?.close();
+  setLive('connecting');
+  try {
+    await Promise.all([loadBins(), loadPanels()]);
+  } catch (err) {
+    if (err instanceof Unauthorized) return askToken();
+    toast(err);
+  }
+  let opened = false;
+  source = events(handlers, {
+    onOpen: () => {
+      setLive('live');
+      // after a reconnect, catch up on what was missed
+      if (opened) void Promise.all([loadBins(), loadPanels()]).catch(toast);
+      opened = true;
+    },
+    onError: () => setLive('reconnecting'),
+  });
+  if (!started) {
+    started = true;
+    // device online/offline changes have no event: a slow refresh keeps the map honest
+    setInterval(() => void loadBins().catch(() => undefined), 60_000);
+    setInterval(() => board.render(), 30_000);
+  }
+}
+
+void start();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bestSignal, decodeFields, parseEnvelope, type FieldMapping, type LorawanUplink, type UplinkDevice } from './fields.js';
+import { bestSignal, decodeFields, readEnvelope, type FieldMapping, type LorawanUplink, type UplinkDevice } from './fields.js';
 
 // ChirpStack v4 MQTT integration: application/{application id}/device/{DevEUI}/event/{up|join|ack|txack|log|status|location|integration}
 const TOPIC = /^application\/[^/]+\/device\/([^/]+)\/event\/(.+)$/;
@@ -16,19 +16,9 @@ const envelope = z.object({
 
 /** A ChirpStack v4 `UplinkEvent` (integration/integration.proto, JSON encoding). */
 export function decodeChirpstackUplink(topic: string, payload: Buffer | string, mapping?: FieldMapping): LorawanUplink {
-  const t = TOPIC.exec(topic);
-  const topicDevice: UplinkDevice | null = t ? { devEui: t[1]?.toLowerCase() } : null;
-  if (t && t[2] !== 'up') {
-    return { device: topicDevice, decoded: { ok: false, reason: 'not_an_uplink', detail: `a ${t[2]} event, not an uplink` } };
-  }
-  const json = parseEnvelope(payload);
-  if (!json.ok) return { device: topicDevice, decoded: json.decoded };
-  const r = envelope.safeParse(json.value);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    return { device: topicDevice, decoded: { ok: false, reason: 'invalid', detail: `${issue.path.join('.')}: ${issue.message}` } };
-  }
-  const e = r.data;
+  const env = readEnvelope(topic, payload, TOPIC, (t) => ({ devEui: t[1]?.toLowerCase() }), envelope);
+  if (!env.ok) return env.uplink;
+  const e = env.value;
   const device: UplinkDevice = { devEui: e.deviceInfo.devEui.toLowerCase(), deviceId: e.deviceInfo.deviceName || undefined };
   // a join, status or log event published where uplinks were expected carries none of an uplink's parts
   if (e.rxInfo === undefined && e.object === undefined && e.data === undefined && e.fPort === undefined) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bestSignal, decodeFields, parseEnvelope, type FieldMapping, type LorawanUplink, type UplinkDevice } from './fields.js';
+import { bestSignal, decodeFields, readEnvelope, type FieldMapping, type LorawanUplink, type UplinkDevice } from './fields.js';
 
 // The Things Stack v3 MQTT server: v3/{application id}[@{tenant id}]/devices/{device id}/{event}, where the
 // event is `up` for uplinks and `join`, `down/queued`, `down/sent`, `down/ack`, `service/data`, ... otherwise.
@@ -23,23 +23,13 @@ const envelope = z.object({
 
 /** A The Things Stack v3 `ApplicationUp` as its MQTT server and webhooks send it (JSON). */
 export function decodeTtnUplink(topic: string, payload: Buffer | string, mapping?: FieldMapping): LorawanUplink {
-  const t = TOPIC.exec(topic);
-  const topicDevice: UplinkDevice | null = t ? { deviceId: t[1] } : null;
-  if (t && t[2] !== 'up') {
-    return { device: topicDevice, decoded: { ok: false, reason: 'not_an_uplink', detail: `a ${t[2]} event, not an uplink` } };
-  }
-  const json = parseEnvelope(payload);
-  if (!json.ok) return { device: topicDevice, decoded: json.decoded };
-  const r = envelope.safeParse(json.value);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    return { device: topicDevice, decoded: { ok: false, reason: 'invalid', detail: `${issue.path.join('.')}: ${issue.message}` } };
-  }
-  const ids = r.data.end_device_ids;
+  const env = readEnvelope(topic, payload, TOPIC, (t) => ({ deviceId: t[1] }), envelope);
+  if (!env.ok) return env.uplink;
+  const ids = env.value.end_device_ids;
   const device: UplinkDevice = { deviceId: ids.device_id, devEui: ids.dev_eui?.toLowerCase() };
-  const up = r.data.uplink_message;
+  const up = env.value.uplink_message;
   if (!up) {
-    const kind = Object.keys(json.value).find((k) => !['end_device_ids', 'correlation_ids', 'received_at'].includes(k)) ?? 'unknown';
+    const kind = Object.keys(env.raw).find((k) => !['end_device_ids', 'correlation_ids', 'received_at'].includes(k)) ?? 'unknown';
     return { device, decoded: { ok: false, reason: 'not_an_uplink', detail: `a ${kind} message, not an uplink` } };
   }
   const signal = bestSignal(up.rx_metadata, ['rssi', 'channel_rssi']);
@@ -49,7 +39,7 @@ export function decodeTtnUplink(topic: string, payload: Buffer | string, mapping
   }
   const decoded = decodeFields(
     up.decoded_payload,
-    { ts: up.received_at ?? r.data.received_at, rssi: signal.rssi, batteryPct: up.last_battery_percentage?.value },
+    { ts: up.received_at ?? env.value.received_at, rssi: signal.rssi, batteryPct: up.last_battery_percentage?.value },
     mapping,
   );
   return { device, ...meta, decoded };

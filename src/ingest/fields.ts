@@ -173,3 +173,27 @@ export function bestSignal(receptions: unknown, rssiKeys: readonly string[]): { 
   }
   return best;
 }
+
+/**
+ * What every network decoder starts with: the event kind from the topic (anything but `up` is not an uplink),
+ * then JSON, then the network's envelope schema. Refusals carry the device the topic names, when it names one.
+ */
+export function readEnvelope<T>(
+  topic: string,
+  payload: Buffer | string,
+  topicPattern: RegExp,
+  deviceFromTopic: (m: RegExpExecArray) => UplinkDevice,
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } },
+): { ok: true; value: T; raw: Fields } | { ok: false; uplink: LorawanUplink } {
+  const t = topicPattern.exec(topic);
+  const device = t ? deviceFromTopic(t) : null;
+  if (t && t[2] !== 'up') return { ok: false, uplink: { device, decoded: { ok: false, reason: 'not_an_uplink', detail: `a ${t[2]} event, not an uplink` } } };
+  const json = parseEnvelope(payload);
+  if (!json.ok) return { ok: false, uplink: { device, decoded: json.decoded } };
+  const r = schema.safeParse(json.value);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    return { ok: false, uplink: { device, decoded: { ok: false, reason: 'invalid', detail: `${issue.path.map(String).join('.')}: ${issue.message}` } } };
+  }
+  return { ok: true, value: r.data, raw: json.value };
+}

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cityBins, startBridge, type InProcessBridge } from '../helpers/bridge.js';
+import { cityBins, connectClient, metricValue, publishAcked, startBridge, type InProcessBridge } from '../helpers/bridge.js';
 
 describe('HTTP API', () => {
   let bridge: InProcessBridge;
@@ -42,5 +42,23 @@ describe('HTTP API', () => {
     const page = await get('/docs/');
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<html');
+  });
+
+  it('answers /metrics in the Prometheus text format, and the counters move when readings flow', async () => {
+    const scrape = async () => (await get('/metrics')).text();
+    const before = await scrape();
+    const families = before.match(/^# TYPE \S+ (counter|gauge|histogram|summary)$/gm) ?? [];
+    expect(families.length).toBeGreaterThanOrEqual(12);
+    for (const line of before.split('\n').filter((l) => l && !l.startsWith('#'))) {
+      // name{labels} value — the exposition format's sample line
+      expect(line, line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? (-?[0-9.eE+-]+|NaN|[+-]Inf)$/);
+    }
+    const accepted = (text: string) => metricValue(text, 'binbridge_readings_accepted_total');
+    const [id] = cityBins(1);
+    const secret = await bridge.secrets.issue(id!);
+    const c = await connectClient(bridge.mqttUrl, { clientId: id!, username: id!, password: secret });
+    for (let i = 0; i < 5; i++) await publishAcked(c, `bins/${id}/telemetry`, { fill_pct: 10 + i, ts: Date.now() - 60_000 + i * 1000 });
+    c.end();
+    expect(accepted(await scrape()) - accepted(before)).toBe(5);
   });
 });

@@ -131,6 +131,8 @@ export const configSchema = z.object({
   crews: z.array(crewSchema).default([]),
   dispatch: z
     .object({
+      // false on every instance but one when several binbridge instances share an upstream feed
+      enabled: z.boolean().default(true),
       batch_window_s: z.number().int().min(0).default(300),
       escalate_after_s: z.number().int().min(0).default(1800),
       supervisor_phone: z.union([z.literal(''), z.string().regex(/^\d{6,15}$/, 'digits only')]).default(''),

@@ -94,6 +94,7 @@ export class Dispatcher {
 
   /** Asks for a bin to be collected; true when it should go out now (urgent, or no batch window). */
   request(binId: string, urgent: boolean, reason: string): boolean {
+    if (!this.deps.config.dispatch.enabled) return false;
     const bin = this.deps.registry.get(binId);
     if (!bin) return false;
     if (this.store.inOpenJob(binId)) return false;
@@ -104,6 +105,7 @@ export class Dispatcher {
   /** Plans due jobs, assigns jobs that waited for a crew, escalates unanswered ones. Idempotent. */
   tick(now = this.now()): void {
     const { dispatch } = this.deps.config;
+    if (!dispatch.enabled) return;
     const plan = planJobs(this.store.queue(), now, dispatch.batch_window_s * 1000, (id) => this.store.inOpenJob(id));
     if (plan.dropped.length > 0) this.store.dequeue(plan.dropped);
     for (const job of plan.jobs) this.createJob(job.zone, job.binIds, job.urgent, now);

@@ -30,7 +30,7 @@ interface Sent {
   ref?: string;
 }
 
-function setup(opts: { window?: number; escalate?: number; inWindow?: boolean } = {}) {
+function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; enabled?: boolean } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-disp-'));
   fs.writeFileSync(path.join(dir, 'bins.csv'), [HEADER, ...BINS].join('\n') + '\n');
   const db = openDatabase(dir);
@@ -67,7 +67,7 @@ function setup(opts: { window?: number; escalate?: number; inWindow?: boolean } 
     outbox,
     directory,
     config: {
-      dispatch: { batch_window_s: opts.window ?? 0, escalate_after_s: opts.escalate ?? 1800, supervisor_phone: SUP },
+      dispatch: { enabled: opts.enabled ?? true, batch_window_s: opts.window ?? 0, escalate_after_s: opts.escalate ?? 1800, supervisor_phone: SUP },
       timezone: 'Europe/Amsterdam',
       whatsapp: { templates: { dispatch: { name: 'bin_dispatch', lang: 'en' } } },
     },
@@ -102,6 +102,15 @@ describe('Dispatcher', () => {
     expect(job).toMatchObject({ status: 'pending', crew_id: 'crew-day', bin_ids: ['C-1'], zone: 'centrum' });
     s.sentToCrew();
     expect(s.dispatcher.store.get(job.id)!.status).toBe('sent');
+  });
+
+  it('makes no jobs on an instance with dispatch switched off', () => {
+    s = setup({ enabled: false });
+    s.full('C-1');
+    s.dispatcher.onEvents([{ type: 'fire', binId: 'C-2', ts: T0, message: 'fire', opens: 'fire', urgent: true, zone: 'centrum', opened: true }]);
+    s.dispatcher.tick();
+    expect(s.dispatcher.store.list()).toEqual([]);
+    expect(s.sent).toEqual([]);
   });
 
   it('uses reply buttons inside the window, with the template as fallback', () => {

@@ -5,6 +5,7 @@
 // --queries matches of each kind: codes in odd forms, pins with 5–40 m of GPS error, addresses with one or two
 // typos. Prints ONE JSON object on stdout (build_ms, rss_mb, per kind p50/p99/max in ms and the share matched /
 // ambiguous / none, plus how often a match was the bin the query was made from); progress goes to stderr.
+import { createRandom } from '../firmware-sim/random.js';
 import { parseArgs } from 'node:util';
 import type { Bin } from '../src/registry/index.js';
 import { BinMatcher, type MatchInput } from '../src/reports/matcher/index.js';
@@ -24,17 +25,8 @@ if (args.help) {
 }
 const BINS = intArg('bins', args.bins, 100, 1_000_000);
 const QUERIES = intArg('queries', args.queries, 1, 1_000_000);
-const rnd = mulberry32(intArg('seed', args.seed, 0, 2 ** 31 - 1));
+const rnd = createRandom(intArg('seed', args.seed, 0, 2 ** 31 - 1)).next;
 
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 
 // --- the city ---------------------------------------------------------------------------------------------------

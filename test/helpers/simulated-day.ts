@@ -1,6 +1,7 @@
 // A realistic day of a city's bins, written into InfluxDB *through the bridge* (MQTT in, rules, dispatch, the
 // WhatsApp sandbox and webhook, residents' reports), so that every Grafana panel has something to show.
 // The Grafana test runs each dashboard query against what this leaves in influxd; `npm run demo` may reuse it.
+import { createRandom } from '../../firmware-sim/random.js';
 import { createHmac } from 'node:crypto';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -44,17 +45,8 @@ export const SIMULATED_DAY = {
   reportedBin2: pick(6, 1),
 } as const;
 
-/** Deterministic pseudo-random numbers (mulberry32), so every run simulates the same day. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers, so every run simulates the same day. */
+const random = (seed: number): (() => number) => createRandom(seed).next;
 
 interface Payload {
   fill_pct: number;

@@ -1,3 +1,4 @@
+import { createRandom } from '../../../firmware-sim/random.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -21,15 +22,6 @@ function metres(a: { lat: number; lon: number }, b: { lat: number; lon: number }
 function pinAt(id: string, northM = 0, eastM = 0): { latitude: number; longitude: number } {
   const b = byId.get(id)!;
   return offset(b.lat, b.lon, northM, eastM);
-}
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // A small synthetic corner: two bins at one spot (rest and paper, 3 m apart), a glass bin 25 m north on another
@@ -94,7 +86,7 @@ const codeCases: Case[] = [
 // Pins with 5–40 m of GPS error in seeded random directions, on bins whose neighbours are far enough that the
 // error cannot put the pin nearer to another bin (nearest neighbour ≥ 2 × error + 35 m).
 const nearestNeighbourM = new Map(CITY.map((a) => [a.id, Math.min(...CITY.filter((b) => b !== a).map((b) => metres(a, b)))]));
-const rnd = mulberry32(42);
+const rnd = createRandom(42).next;
 const pinCases: Case[] = [];
 for (let k = 0; k < 16; k++) {
   const errorM = Math.round(5 + (35 * k) / 15); // 5 … 40 m, spread evenly

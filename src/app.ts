@@ -162,11 +162,12 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     return matcher.built;
   };
   const reports = new ReportStore(db);
+  const conversations = new ConversationStore(db, sealer);
   const photos = new PhotoStore(config.data_dir);
   const flow = new ResidentFlow({
     db,
     reports,
-    conversations: new ConversationStore(db, sealer),
+    conversations,
     sealer,
     matcher: currentMatcher,
     registry,
@@ -182,7 +183,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     countMatch: (method) => metrics.reportMatches.inc({ method }),
     log: log.child({ module: 'reports' }),
   });
-  const retention = new Retention(reports, new ConversationStore(db, sealer), photos, config.reports.retention_days, log.child({ module: 'reports' }));
+  const retention = new Retention(reports, conversations, photos, config.reports.retention_days, log.child({ module: 'reports' }));
   dispatcher.onJob((job, status) => {
     if (status === 'pending') flow.onDispatched(job.bin_ids);
     if (status === 'done') for (const id of job.bin_ids) flow.onCollected(id);

@@ -9,9 +9,8 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { Dispatcher } from './dispatch/index.js';
 import { Directory, Registry } from './registry/index.js';
 import { binRoutes, buildHttp, opsRoutes, reportRoutes, type Readiness } from './http/index.js';
-import { GraphClient, Inbox, Outbox, SandboxTransport, loadSealer, whatsappWebhookRoutes, type MessageTransport } from './whatsapp/index.js';
-import { ConversationStore, GraphMedia, PhotoStore, ReportStore, ReportsOpen311, ResidentFlow, Retention } from './reports/index.js';
-import { BinMatcher } from './reports/matcher/index.js';
+import { createWhatsApp, loadSealer, whatsappWebhookRoutes, type Inbox, type Outbox, type SandboxTransport } from './whatsapp/index.js';
+import { GraphMedia, ReportsOpen311, createReports, type ReportStore, type ResidentFlow } from './reports/index.js';
 import { open311Routes } from './http/routes/open311.js';
 import { fiwareRoutes } from './http/routes/fiware.js';
 // upstream brokers (mqtt.upstreams): TTN / ChirpStack / native feeds read as an MQTT client
@@ -122,24 +121,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   const wa = config.whatsapp;
   // residents' and crews' numbers are stored only as keyed pseudonyms and sealed
   const sealer = loadSealer(config.reports.pseudonym_key, config.data_dir);
-  const sandbox = wa.mode === 'sandbox' ? new SandboxTransport(db, { sealer }) : null;
-  const transport: MessageTransport =
-    sandbox ?? new GraphClient({ graphUrl: wa.graph_url, apiVersion: wa.api_version, phoneNumberId: wa.phone_number_id, accessToken: wa.access_token });
-  if (!sandbox && (!wa.phone_number_id || !wa.access_token)) {
-    log.warn({ module: 'whatsapp' }, 'whatsapp.mode is cloud but phone_number_id or access_token is empty: sends will fail');
-  }
-  log.info({ module: 'whatsapp', mode: wa.mode }, wa.mode === 'sandbox' ? 'whatsapp sandbox: messages are recorded, not sent' : 'whatsapp cloud api');
-  const outbox = new Outbox({
-    db,
-    transport,
-    log,
-    metrics,
-    recordPoints,
-    mps: wa.mps,
-    pairIntervalMs: wa.pair_interval_ms,
-    sealer,
-  });
-  const inbox = new Inbox({ db, log, sealer, statuses: outbox, metrics, recordPoints });
+  const { sandbox, outbox, inbox } = createWhatsApp({ config: wa, db, sealer, metrics, recordPoints, log });
 
   const dispatcher = new Dispatcher({
     db,
@@ -153,37 +135,22 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   });
   rules.onEvents((events) => dispatcher.onEvents(events));
   outbox.onResult((r) => dispatcher.onOutboxResult(r));
-  // residents' reports: the matcher is rebuilt when the registry changes
-  let matcher: { size: number; built: BinMatcher } | null = null;
-  const currentMatcher = (): BinMatcher => {
-    if (!matcher || matcher.size !== registry.version) {
-      matcher = { size: registry.version, built: new BinMatcher(registry.all(), { snapRadiusM: config.reports.snap_radius_m }) };
-    }
-    return matcher.built;
-  };
-  const reports = new ReportStore(db);
-  const conversations = new ConversationStore(db, sealer);
-  const photos = new PhotoStore(config.data_dir);
-  const flow = new ResidentFlow({
+  // residents' reports
+  const { store: reports, photos, flow, retention, matcher: currentMatcher } = createReports({
     db,
-    reports,
-    conversations,
     sealer,
-    matcher: currentMatcher,
     registry,
     binState,
     outbox,
     media: sandbox ? null : new GraphMedia({ graphUrl: wa.graph_url, apiVersion: wa.api_version, accessToken: wa.access_token }),
-    photos,
+    config: { reports: config.reports, template: wa.templates.resident, dataDir: config.data_dir },
     onReport: (binId) => rules.onReport(binId),
     requestDispatch: (binId) => {
       if (dispatcher.request(binId, false, 'resident report')) dispatcher.tick();
     },
-    config: { template: wa.templates.resident, maxPhotoBytes: config.reports.max_photo_mb * 1024 * 1024 },
     countMatch: (method) => metrics.reportMatches.inc({ method }),
     log: log.child({ module: 'reports' }),
   });
-  const retention = new Retention(reports, conversations, photos, config.reports.retention_days, log.child({ module: 'reports' }));
   dispatcher.onJob((job, status) => {
     if (status === 'pending') flow.onDispatched(job.bin_ids);
     if (status === 'done') for (const id of job.bin_ids) flow.onCollected(id);

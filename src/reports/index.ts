@@ -5,3 +5,4 @@ export { GraphMedia, PhotoStore, MediaTooLarge, type MediaSource } from './photo
 export { Retention } from './retention.js';
 export { t, detectLanguage, LANGUAGES } from './messages.js';
 export { ReportsOpen311 } from './open311-source.js';
+export { createReports } from './create.js';

@@ -34,3 +34,4 @@ export { Inbox, InvalidWebhookBody, type InboxOptions, type MessageHandler, type
 export { whatsappWebhookRoutes, type WebhookRouteOptions } from './routes.js';
 export { redactText } from './redact.js';
 export { Sealer, loadSealer, GENERATED_KEY_FILE } from './sealer.js';
+export { createWhatsApp } from './create.js';

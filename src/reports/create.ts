@@ -1,0 +1,58 @@
+import type Database from 'better-sqlite3';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../log.js';
+import type { Registry } from '../registry/index.js';
+import type { BinStateStore } from '../storage/index.js';
+import type { Sealer } from '../whatsapp/index.js';
+import { ConversationStore } from './conversation-store.js';
+import { BinMatcher } from './matcher/index.js';
+import { PhotoStore, type MediaSource } from './photos.js';
+import { ReportStore } from './report-store.js';
+import { ResidentFlow, type ResidentFlowDeps } from './resident-flow.js';
+import { Retention } from './retention.js';
+
+/** The residents' side: reports, conversations, photos, the matcher (rebuilt when the registry changes), the purge. */
+export function createReports(deps: {
+  db: Database.Database;
+  sealer: Sealer;
+  registry: Registry;
+  binState: BinStateStore;
+  outbox: ResidentFlowDeps['outbox'];
+  media: MediaSource | null;
+  config: { reports: Config['reports']; template: Config['whatsapp']['templates']['resident']; dataDir: string };
+  onReport: (binId: string) => void;
+  requestDispatch: (binId: string) => void;
+  countMatch: (method: string) => void;
+  log: Logger;
+}): { store: ReportStore; photos: PhotoStore; flow: ResidentFlow; retention: Retention; matcher: () => BinMatcher } {
+  const { db, registry, config } = deps;
+  let built: { version: number; matcher: BinMatcher } | null = null;
+  const matcher = (): BinMatcher => {
+    if (!built || built.version !== registry.version) {
+      built = { version: registry.version, matcher: new BinMatcher(registry.all(), { snapRadiusM: config.reports.snap_radius_m }) };
+    }
+    return built.matcher;
+  };
+  const store = new ReportStore(db);
+  const conversations = new ConversationStore(db, deps.sealer);
+  const photos = new PhotoStore(config.dataDir);
+  const flow = new ResidentFlow({
+    db,
+    reports: store,
+    conversations,
+    sealer: deps.sealer,
+    matcher,
+    registry,
+    binState: deps.binState,
+    outbox: deps.outbox,
+    media: deps.media,
+    photos,
+    onReport: deps.onReport,
+    requestDispatch: deps.requestDispatch,
+    config: { template: config.template, maxPhotoBytes: config.reports.max_photo_mb * 1024 * 1024 },
+    countMatch: deps.countMatch,
+    log: deps.log,
+  });
+  const retention = new Retention(store, conversations, photos, config.reports.retention_days, deps.log);
+  return { store, photos, flow, retention, matcher };
+}

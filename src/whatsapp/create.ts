@@ -1,0 +1,32 @@
+import type Database from 'better-sqlite3';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { GraphClient } from './graph-client.js';
+import { Inbox } from './inbox.js';
+import { Outbox } from './outbox.js';
+import { SandboxTransport } from './sandbox-transport.js';
+import type { Sealer } from './sealer.js';
+import type { MessageTransport } from './transport.js';
+
+/** The WhatsApp side as `whatsapp:` configures it: the sandbox or the Cloud API behind one outbox, and the inbox. */
+export function createWhatsApp(deps: {
+  config: Config['whatsapp'];
+  db: Database.Database;
+  sealer: Sealer;
+  metrics: Metrics;
+  recordPoints: (lines: string[]) => void;
+  log: Logger;
+}): { sandbox: SandboxTransport | null; outbox: Outbox; inbox: Inbox } {
+  const { config: wa, db, sealer, metrics, recordPoints, log } = deps;
+  const sandbox = wa.mode === 'sandbox' ? new SandboxTransport(db, { sealer }) : null;
+  const transport: MessageTransport =
+    sandbox ?? new GraphClient({ graphUrl: wa.graph_url, apiVersion: wa.api_version, phoneNumberId: wa.phone_number_id, accessToken: wa.access_token });
+  if (!sandbox && (!wa.phone_number_id || !wa.access_token)) {
+    log.warn({ module: 'whatsapp' }, 'whatsapp.mode is cloud but phone_number_id or access_token is empty: sends will fail');
+  }
+  log.info({ module: 'whatsapp', mode: wa.mode }, wa.mode === 'sandbox' ? 'whatsapp sandbox: messages are recorded, not sent' : 'whatsapp cloud api');
+  const outbox = new Outbox({ db, transport, log, metrics, recordPoints, mps: wa.mps, pairIntervalMs: wa.pair_interval_ms, sealer });
+  const inbox = new Inbox({ db, log, sealer, statuses: outbox, metrics, recordPoints });
+  return { sandbox, outbox, inbox };
+}

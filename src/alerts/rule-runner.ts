@@ -50,7 +50,13 @@ export class RuleRunner {
 
   /** The offline check runs on a timer: silence is the absence of readings. */
   start(intervalMs = 60_000): void {
-    this.timer ??= setInterval(() => this.checkSilence(), intervalMs);
+    this.timer ??= setInterval(() => {
+      try {
+        this.checkSilence();
+      } catch (err) {
+        this.log.error({ err }, 'offline check failed');
+      }
+    }, intervalMs);
     this.timer.unref();
   }
 

@@ -134,6 +134,7 @@ export const configSchema = z.object({
       // false on every instance but one when several binbridge instances share an upstream feed
       enabled: z.boolean().default(true),
       batch_window_s: z.number().int().min(0).default(300),
+      max_bins_per_job: z.number().int().min(1).max(100).default(15),
       escalate_after_s: z.number().int().min(0).default(1800),
       supervisor_phone: z.union([z.literal(''), z.string().regex(/^\d{6,15}$/, 'digits only')]).default(''),
     })

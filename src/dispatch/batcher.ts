@@ -15,13 +15,15 @@ export interface PlannedJob {
 /**
  * Which queued bins go out now, grouped into one job per zone. Urgent bins (fire) go at once, each alone.
  * Other bins of a zone wait until the oldest of them has waited `windowMs`, then all of that zone's waiting
- * bins go together. A bin that is already in an open job is dropped from the queue, never sent again.
+ * bins go together (at most maxBinsPerJob to a job). A bin that is already in an open job is dropped from the queue,
+ * never sent again.
  */
 export function planJobs(
   queue: readonly QueuedBin[],
   now: number,
   windowMs: number,
   inOpenJob: (binId: string) => boolean,
+  maxBinsPerJob = Infinity,
 ): { jobs: PlannedJob[]; dropped: string[]; waiting: QueuedBin[] } {
   const jobs: PlannedJob[] = [];
   const dropped: string[] = [];
@@ -45,7 +47,10 @@ export function planJobs(
   const waiting: QueuedBin[] = [];
   for (const [zone, list] of byZone) {
     const oldest = Math.min(...list.map((q) => q.queuedAt));
-    if (now - oldest >= windowMs) jobs.push({ zone, binIds: list.map((q) => q.binId), urgent: false });
+    if (now - oldest >= windowMs) {
+      // one round is as many bins as a crew can take: a longer queue becomes several jobs
+      for (let i = 0; i < list.length; i += maxBinsPerJob) jobs.push({ zone, binIds: list.slice(i, i + maxBinsPerJob).map((q) => q.binId), urgent: false });
+    }
     else waiting.push(...list);
   }
   return { jobs, dropped, waiting };

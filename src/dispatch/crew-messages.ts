@@ -51,7 +51,9 @@ export function crewCatalog(lang: string): Catalog {
 /** The template's body parameters (no newlines: Meta refuses them in parameters). */
 export function templateParams(j: JobText): string[] {
   const stops = j.stops.map((s) => `${s.id} ${s.address}`).join('; ');
-  return [j.jobId, String(j.stops.length), j.zoneName, stops.length > 900 ? stops.slice(0, 897) + '...' : stops, j.map];
+  // Meta takes at most 1024 characters per body parameter
+  const cap = (text: string, n: number): string => (text.length > n ? text.slice(0, n - 3) + '...' : text);
+  return [j.jobId, String(j.stops.length), cap(j.zoneName, 200), cap(stops, 900), cap(j.map, 1024)];
 }
 
 export type CrewIntent = { action: 'accept' | 'done'; jobId?: string } | null;

@@ -106,12 +106,20 @@ export class Dispatcher {
   tick(now = this.now()): void {
     const { dispatch } = this.deps.config;
     if (!dispatch.enabled) return;
-    const plan = planJobs(this.store.queue(), now, dispatch.batch_window_s * 1000, (id) => this.store.inOpenJob(id));
+    const plan = planJobs(this.store.queue(), now, dispatch.batch_window_s * 1000, (id) => this.store.inOpenJob(id), dispatch.max_bins_per_job);
     if (plan.dropped.length > 0) this.store.dequeue(plan.dropped);
-    for (const job of plan.jobs) this.createJob(job.zone, job.binIds, job.urgent, now);
-    for (const job of this.store.unassigned()) this.assign(job, now);
+    // one job that cannot be made or sent must not stop the others (nor the process: tick runs on a timer)
+    const guarded = (what: string, id: string, fn: () => void): void => {
+      try {
+        fn();
+      } catch (err) {
+        this.deps.log.error({ err, what, id }, 'dispatch step failed');
+      }
+    };
+    for (const job of plan.jobs) guarded('create', job.zone, () => this.createJob(job.zone, job.binIds, job.urgent, now));
+    for (const job of this.store.unassigned()) guarded('assign', job.id, () => this.assign(job, now));
     if (dispatch.escalate_after_s > 0) {
-      for (const job of this.store.unaccepted(now - dispatch.escalate_after_s * 1000)) this.escalate(job, now);
+      for (const job of this.store.unaccepted(now - dispatch.escalate_after_s * 1000)) guarded('escalate', job.id, () => this.escalate(job, now));
     }
   }
 

@@ -38,6 +38,8 @@ export function routeKm(stops: readonly Stop[]): number {
   return km;
 }
 
+const MAX_WAYPOINTS = 9;
+
 /** A Google Maps directions link through the stops, in order (opens in the crew's maps app). */
 export function mapLink(stops: readonly Stop[]): string {
   const at = (s: Stop): string => `${s.lat.toFixed(6)},${s.lon.toFixed(6)}`;
@@ -48,7 +50,8 @@ export function mapLink(stops: readonly Stop[]): string {
   } else if (stops.length > 1) {
     u.searchParams.set('origin', at(stops[0]!));
     u.searchParams.set('destination', at(stops[stops.length - 1]!));
-    const via = stops.slice(1, -1).map(at);
+    // Maps URLs take at most 9 waypoints; a longer route is still in the message's list of stops
+    const via = stops.slice(1, -1).slice(0, MAX_WAYPOINTS).map(at);
     if (via.length > 0) u.searchParams.set('waypoints', via.join('|'));
   }
   u.searchParams.set('travelmode', 'driving');

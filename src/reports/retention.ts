@@ -22,8 +22,15 @@ export class Retention {
   ) {}
 
   start(): void {
-    this.purge();
-    this.timer ??= setInterval(() => this.purge(), DAY);
+    const purge = (): void => {
+      try {
+        this.purge();
+      } catch (err) {
+        this.log.error({ err }, 'retention purge failed');
+      }
+    };
+    purge();
+    this.timer ??= setInterval(purge, DAY);
     this.timer.unref();
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planJobs } from '../../../src/dispatch/batcher.js';
-import { crewIntent } from '../../../src/dispatch/crew-messages.js';
+import { crewIntent, templateParams } from '../../../src/dispatch/crew-messages.js';
 import { mapLink, routeKm, routeOrder } from '../../../src/dispatch/route.js';
 import { crewsOnShift, localMinutes, onShift } from '../../../src/dispatch/shift.js';
 
@@ -22,6 +22,14 @@ describe('routeOrder', () => {
   it('is never longer than the order it was given', () => {
     const stops = [a, d, b, c];
     expect(routeKm(routeOrder(stops))).toBeLessThanOrEqual(routeKm(stops));
+  });
+
+  it('keeps the Maps link within 9 waypoints and the template parameters within 1024 characters', () => {
+    const many = Array.from({ length: 40 }, (_, i) => ({ id: `B-${i}`, lat: 52 + i / 1000, lon: 5, address: `A very long street name number ${i}` }));
+    const link = mapLink(many);
+    expect(new URL(link).searchParams.get('waypoints')!.split('|')).toHaveLength(9);
+    const params = templateParams({ jobId: 'J-1', zoneName: 'z'.repeat(2000), stops: many.map((b) => ({ ...b, fillPct: 90 })), map: link + '&x=' + 'y'.repeat(2000) });
+    expect(Math.max(...params.map((p) => p.length))).toBeLessThanOrEqual(1024);
   });
 
   it('links the stops as a driving route', () => {
@@ -77,6 +85,11 @@ describe('planJobs', () => {
     const r = planJobs(queue, now, windowMs, none);
     expect(r.jobs.map((j) => [j.zone, j.binIds])).toEqual(jobs);
     expect(r.waiting.map((w) => w.binId)).toEqual(waiting);
+  });
+
+  it('cuts a long queue into jobs of at most maxBinsPerJob bins', () => {
+    const queue = ['A', 'B', 'C', 'D', 'E'].map((id) => q(id, 'z1', 0));
+    expect(planJobs(queue, 0, 0, none, 2).jobs.map((j) => j.binIds)).toEqual([['A', 'B'], ['C', 'D'], ['E']]);
   });
 
   it('never plans a bin that is already in an open job', () => {

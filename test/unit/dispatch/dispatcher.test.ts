@@ -30,7 +30,7 @@ interface Sent {
   ref?: string;
 }
 
-function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; enabled?: boolean } = {}) {
+function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; enabled?: boolean; maxBins?: number } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-disp-'));
   fs.writeFileSync(path.join(dir, 'bins.csv'), [HEADER, ...BINS].join('\n') + '\n');
   const db = openDatabase(dir);
@@ -67,7 +67,7 @@ function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; e
     outbox,
     directory,
     config: {
-      dispatch: { enabled: opts.enabled ?? true, batch_window_s: opts.window ?? 0, escalate_after_s: opts.escalate ?? 1800, supervisor_phone: SUP },
+      dispatch: { enabled: opts.enabled ?? true, batch_window_s: opts.window ?? 0, max_bins_per_job: opts.maxBins ?? 15, escalate_after_s: opts.escalate ?? 1800, supervisor_phone: SUP },
       timezone: 'Europe/Amsterdam',
       whatsapp: { templates: { dispatch: { name: 'bin_dispatch', lang: 'en' } } },
     },
@@ -149,6 +149,15 @@ describe('Dispatcher', () => {
     s.advance(120_000);
     s.dispatcher.tick();
     expect(s.dispatcher.store.list({ zone: 'oost' })[0]!.bin_ids).toEqual(['O-1']);
+  });
+
+  it("splits a zone's long queue into jobs of at most max_bins_per_job bins", () => {
+    s = setup({ window: 60, maxBins: 2 });
+    for (const id of ['C-1', 'C-2', 'C-3']) s.full(id);
+    s.advance(60_000);
+    s.dispatcher.tick();
+    expect(s.dispatcher.store.list().map((j) => j.bin_ids.length).sort()).toEqual([1, 2]);
+    expect(s.sent).toHaveLength(2);
   });
 
   it('sends a fire at once, unbatched, also to the supervisor', () => {

@@ -8,6 +8,7 @@ import type { LatestReading } from '../storage/index.js';
 import type { SandboxMessage } from '../whatsapp/index.js';
 import { dispatchView } from './routes/ops.js';
 import { reportView } from './routes/reports.js';
+import { iso } from './iso.js';
 
 export type LiveEventType = 'reading' | 'alert' | 'dispatch' | 'report' | 'message';
 
@@ -99,7 +100,6 @@ class ReadingWindow {
 
 type Listener = (type: LiveEventType, data: unknown, id: number) => void;
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /**
  * The live page's event hub: modules publish, the SSE route (`GET /api/events`) streams to each open page.

@@ -3,8 +3,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { BinsFileError, binSchema, parseBinsCsv, parseBinsGeoJson, type Registry } from '../../registry/index.js';
 import type { BinStateStore } from '../../storage/index.js';
+import { iso } from '../iso.js';
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /** The registry plus live state under /api/bins; edits and bins-file imports. */
 export function binRoutes(deps: { registry: Registry; binState: BinStateStore }): FastifyPluginAsync {

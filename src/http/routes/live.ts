@@ -7,6 +7,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { LiveEvents } from '../live-events.js';
+import { iso } from '../iso.js';
 
 const require = createRequire(import.meta.url);
 
@@ -37,7 +38,6 @@ export function livePageRoutes(opts: { webDir?: string } = {}): FastifyPluginAsy
   };
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** `GET /api/bins/:id/readings?hours=24`: a bin's recent readings from the live hub's in-memory window. */
 export function liveApiRoutes(deps: { live: LiveEvents; isKnownBin: (id: string) => boolean; now?: () => number }): FastifyPluginAsync {

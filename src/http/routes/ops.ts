@@ -5,8 +5,8 @@ import type { AlertStore } from '../../alerts/index.js';
 import { crewSchema, zoneSchema } from '../../config/index.js';
 import type { Dispatch, Dispatcher } from '../../dispatch/index.js';
 import type { Directory } from '../../registry/index.js';
+import { iso } from '../iso.js';
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const notFound = (what: string) => ({ error: 'not_found', message: `no ${what}` });
 
 export const dispatchView = (d: Dispatch) => ({

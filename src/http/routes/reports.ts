@@ -3,8 +3,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { PhotoStore, Report, ReportStore } from '../../reports/index.js';
+import { iso } from '../iso.js';
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 export const reportView = (r: Report) => ({
   id: r.id,

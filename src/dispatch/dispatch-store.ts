@@ -1,5 +1,5 @@
-import { randomInt } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { shortCode } from '../short-code.js';
 import { where } from '../storage/index.js';
 
 export type DispatchStatus = 'pending' | 'sent' | 'accepted' | 'done' | 'escalated' | 'cancelled';
@@ -29,8 +29,6 @@ interface Row extends Omit<Dispatch, 'urgent' | 'bin_ids'> {
 
 const fromRow = (r: Row): Dispatch => ({ ...r, urgent: r.urgent === 1, bin_ids: JSON.parse(r.bin_ids) as string[] });
 
-// Crockford's base32 without I, L, O, U: easy to read out over a phone
-const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 /** Jobs (dispatches) and the bins waiting to be batched into one, in SQLite. */
 export class DispatchStore {
@@ -51,12 +49,9 @@ export class DispatchStore {
   }
 
   newId(): string {
-    for (;;) {
-      let id = 'J-';
-      for (let i = 0; i < 5; i++) id += ALPHABET[randomInt(ALPHABET.length)];
-      if (!this.get(id)) return id;
-    }
+    return shortCode('J-', 5, (id) => this.get(id) !== undefined);
   }
+
 
   enqueue(binId: string, zone: string, at: number, urgent: boolean, reason: string): void {
     // an urgent request upgrades a waiting one

@@ -1,5 +1,5 @@
-import { randomInt } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { shortCode } from '../short-code.js';
 import { where } from '../storage/index.js';
 
 export type ReportStatus = 'open' | 'dispatched' | 'closed';
@@ -32,8 +32,6 @@ export interface Reporter {
   lang: string;
 }
 
-// Crockford's base32 without I, L, O, U
-const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 /** Residents' reports and who made them. */
 export class ReportStore {
@@ -52,12 +50,9 @@ export class ReportStore {
   }
 
   private newReference(): string {
-    for (;;) {
-      let ref = 'R-';
-      for (let i = 0; i < 4; i++) ref += ALPHABET[randomInt(ALPHABET.length)];
-      if (!this.db.prepare('SELECT 1 FROM reports WHERE reference = ?').get(ref)) return ref;
-    }
+    return shortCode('R-', 4, (ref) => this.db.prepare('SELECT 1 FROM reports WHERE reference = ?').get(ref) !== undefined);
   }
+
 
   create(r: Omit<Report, 'id' | 'reference' | 'status' | 'reporters' | 'service_code' | 'created_at' | 'updated_at' | 'closed_at'> & { at: number; service_code?: string }): Report {
     const reference = this.newReference();

@@ -8,7 +8,7 @@ import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Dispatcher } from './dispatch/index.js';
 import { Directory, Registry } from './registry/index.js';
-import { binRoutes, buildHttp, opsRoutes, reportRoutes, type Readiness } from './http/index.js';
+import { binRoutes, buildHttp, dispatchView, opsRoutes, reportRoutes, type Readiness } from './http/index.js';
 import { createWhatsApp, loadSealer, whatsappWebhookRoutes, type Inbox, type Outbox, type SandboxTransport } from './whatsapp/index.js';
 import { GraphMedia, ReportsOpen311, createReports, type ReportStore, type ResidentFlow } from './reports/index.js';
 import { open311Routes } from './http/routes/open311.js';
@@ -207,23 +207,19 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     metrics.spoolFull.set(s.full ? 1 : 0);
   };
 
-  // --- live page: the hub is fed by committed readings (throttled per bin), rule events, jobs and reports
-  // (polled each second, and at once after onJob and each inbound message) and, in sandbox mode, recorded messages;
+  // --- live page: the hub is fed by committed readings (throttled per bin), rule events, job changes, reports
+  // (polled each second, and at once after a job change or an inbound message) and, in sandbox mode, recorded messages;
   // it keeps the last readings per bin in memory for the chart. Routes: / and /vendor/*, /api/events (SSE),
   // /api/bins/:id/readings, /api/sandbox/inbound (sandbox mode only).
   const live = new LiveEvents({ statusOf: (id) => binState.get(id)?.status ?? null });
   journal.onCommitted((entries) => live.onReadings(entries.map((e) => e.reading)));
   rules.onEvents((events) => live.onAlerts(events));
   const liveReports = live.watchReports(() => reports.list({ limit: 50 }));
-  const liveJobs = live.watchDispatches(() => dispatcher.store.list({ limit: 200 }));
-  dispatcher.onJob(() => {
-    liveJobs.poke();
+  dispatcher.onJob((job) => {
+    live.publish('dispatch', dispatchView(job));
     liveReports.poke();
   });
-  inbox.onMessage(() => {
-    liveJobs.poke();
-    liveReports.poke();
-  });
+  inbox.onMessage(() => liveReports.poke());
   if (sandbox) live.watchSandbox((limit) => sandbox.list({ limit }));
   const livePlugins = {
     root: [livePageRoutes(), liveEventsRoute(live, { apiToken: config.http.api_token })],

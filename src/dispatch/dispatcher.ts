@@ -66,7 +66,7 @@ export class Dispatcher {
     this.timer = null;
   }
 
-  /** Told of every job status change (the residents' reports follow their bins' jobs). */
+  /** Told of every job status change, with the job as stored (the residents' reports and the live page follow jobs). */
   onJob(listener: (job: Dispatch, status: DispatchStatus) => void): void {
     this.jobListeners.push(listener);
   }
@@ -160,7 +160,6 @@ export class Dispatcher {
       this.store.dequeue(binIds);
       return;
     }
-    let created: Dispatch | null = null;
     this.deps.db.transaction(() => {
       const job: Dispatch = {
         id: this.store.newId(),
@@ -186,10 +185,8 @@ export class Dispatcher {
         const body = crewCatalog('en').fire(this.jobText(job), this.deps.binState.get(job.bin_ids[0]!)?.temperature_c ?? null);
         this.deps.outbox.enqueue({ to: sup, ...this.jobMessage(job, sup, 'en', body), key: `job:${job.id}:supervisor`, ref: job.id });
       }
-      this.point(job, 'pending', now);
-      created = job;
+      this.changed(job, 'pending', now);
     })();
-    if (created) this.emitJob(created, 'pending');
     this.deps.log.info({ job: bins.length, zone, urgent }, 'job created');
   }
 
@@ -219,7 +216,7 @@ export class Dispatcher {
         const body = crewCatalog('en').escalated(this.jobText(job), crew?.name ?? 'the crew', minutes);
         this.deps.outbox.enqueue({ to: sup, ...this.jobMessage(job, sup, 'en', body), key: `job:${job.id}:escalate`, ref: job.id });
       }
-      this.point({ ...job, escalated_at: now }, 'escalated', now);
+      this.changed({ ...job, escalated_at: now }, 'escalated', now);
     })();
     this.deps.log.warn({ job: job.id, zone: job.zone, supervisor: sup !== '' }, 'job escalated: not accepted in time');
   }
@@ -242,7 +239,7 @@ export class Dispatcher {
     if (r.status === 'sent' && r.key.endsWith(':crew') && job.status === 'pending') {
       const now = this.now();
       this.store.update(job.id, { status: 'sent', sent_at: now, error: null });
-      this.point({ ...job, sent_at: now }, 'sent', now);
+      this.changed({ ...job, sent_at: now }, 'sent', now);
     } else if (r.status === 'failed') {
       const error = `${r.error?.code ?? ''} ${r.error?.message ?? 'send failed'}`.trim();
       this.store.update(job.id, { error });
@@ -272,7 +269,7 @@ export class Dispatcher {
       this.deps.db.transaction(() => {
         const crewId = supervisor && !crew ? job.crew_id : (crew?.id ?? job.crew_id);
         this.store.update(job.id, { status: 'accepted', accepted_at: now, crew_id: crewId });
-        this.point({ ...job, accepted_at: now, crew_id: crewId }, 'accepted', now);
+        this.changed({ ...job, accepted_at: now, crew_id: crewId }, 'accepted', now);
         const cat = crewCatalog(lang);
         this.reply(m, `job:${job.id}:accepted`, buttonsMessage(m.from, cat.accepted(job.id), [{ id: `done:${job.id}`, title: cat.doneButton }]));
       })();
@@ -291,21 +288,23 @@ export class Dispatcher {
 
   private finish(job: Dispatch, now: number, by: 'crew' | 'sensors'): void {
     this.store.update(job.id, { status: 'done', done_at: now, accepted_at: job.accepted_at ?? now });
-    this.point({ ...job, done_at: now, accepted_at: job.accepted_at ?? now }, 'done', now);
+    this.changed({ ...job, done_at: now, accepted_at: job.accepted_at ?? now }, 'done', now);
     this.deps.log.info({ job: job.id, zone: job.zone, by }, 'job done');
-    this.emitJob({ ...job, status: 'done', done_at: now }, 'done');
   }
 
   cancel(id: string, now = this.now()): Dispatch | undefined {
     const job = this.store.get(id);
     if (!job || !OPEN_STATUSES.includes(job.status)) return job;
     this.store.update(id, { status: 'cancelled', cancelled_at: now });
-    this.point(job, 'cancelled', now);
+    this.changed(job, 'cancelled', now);
     return this.store.get(id);
   }
 
-  /** The `dispatch` measurement: one point per status change, with the times to accept and to done. */
-  private point(job: Dispatch, status: DispatchStatus, now: number): void {
+  /**
+   * Every status change ends here: the `dispatch` measurement gets a point (with the times to accept and to done,
+   * from the snapshot given), and the job listeners get the job as it is stored now.
+   */
+  private changed(job: Dispatch, status: DispatchStatus, now: number): void {
     const sent = job.sent_at ?? job.created_at;
     this.deps.recordPoints([
       toLine(
@@ -319,5 +318,6 @@ export class Dispatcher {
         now,
       ),
     ]);
+    this.emitJob(this.store.get(job.id) ?? { ...job, status }, status);
   }
 }

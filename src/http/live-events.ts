@@ -2,11 +2,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
 import type { AppliedEvent } from '../alerts/index.js';
-import type { Dispatch } from '../dispatch/index.js';
 import type { Report } from '../reports/index.js';
 import type { LatestReading } from '../storage/index.js';
 import type { SandboxMessage } from '../whatsapp/index.js';
-import { dispatchView } from './routes/ops.js';
 import { reportView } from './routes/reports.js';
 import { iso } from './iso.js';
 
@@ -185,14 +183,6 @@ export class LiveEvents {
         urgent: e.urgent ?? false,
       });
     }
-  }
-
-  /**
-   * Watches the newest jobs and publishes new and changed ones as `dispatch` events. Polled, and poked by
-   * the dispatcher's onJob: that tells of new and finished jobs only, not of sent, accepted, escalated or cancelled.
-   */
-  watchDispatches(newest: () => Dispatch[]): { poke: () => void } {
-    return this.watchRows(newest, (d) => d.id, (d) => JSON.stringify(d), (d) => this.publish('dispatch', dispatchView(d)));
   }
 
   /** Watches the newest reports (any channel: WhatsApp, Open311) and publishes new and changed ones as `report` events. */

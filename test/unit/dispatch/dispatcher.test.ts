@@ -184,6 +184,22 @@ describe('Dispatcher', () => {
     expect(point).toContain('seconds_to_done=720');
   });
 
+  it('tells its listeners of every status change, with the job as stored', () => {
+    const seen: [string, string, string | null][] = [];
+    s.dispatcher.onJob((job, status) => seen.push([status, job.status, job.crew_id]));
+    s.full('C-1');
+    s.sentToCrew();
+    const job = s.dispatcher.store.list()[0]!;
+    s.dispatcher.handleMessage(s.from(CREW, { type: 'button', buttonPayload: `accept:${job.id}` }));
+    s.dispatcher.handleMessage(s.from(CREW, { text: 'done' }));
+    expect(seen).toEqual([
+      ['pending', 'pending', 'crew-day'],
+      ['sent', 'sent', 'crew-day'],
+      ['accepted', 'accepted', 'crew-day'],
+      ['done', 'done', 'crew-day'],
+    ]);
+  });
+
   it('escalates to the supervisor when nobody accepts in time', () => {
     s.full('C-1');
     s.sentToCrew();

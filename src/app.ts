@@ -288,7 +288,10 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       await inbox.stop();
       await outbox.stop();
       await writer?.stop(5000);
+      // a client that stopped reading (a half-read response, a stuck proxy) must not hold the shutdown up
+      const force = setTimeout(() => http.server.closeAllConnections(), 3000);
       await http.close();
+      clearTimeout(force);
       const left = spool?.stats().depth ?? 0;
       db.close();
       log.info({ spooled: left }, left > 0 ? 'stopped; spooled points will be written at the next start' : 'stopped');

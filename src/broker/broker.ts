@@ -114,9 +114,12 @@ export class MqttBroker {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    // stop accepting first; a server's close completes only once its connections are gone, which closing aedes
+    // (it disconnects every client) brings about — so aedes is closed before those completions are awaited
+    const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     this.wss?.close();
     if (this.aedes) await new Promise<void>((resolve) => this.aedes!.close(() => resolve()));
+    await Promise.all(closed);
   }
 
   private async listen(server: net.Server, port: number, host: string): Promise<number> {

@@ -1,0 +1,147 @@
+/** A pending timer of a Clock; `clear()` cancels it, `unref()` lets the process exit while it waits. */
+export interface Timer {
+  clear(): void;
+  unref(): Timer;
+}
+
+/**
+ * Time and waiting, injected: everything in binbridge that reads the time or waits takes a Clock, so the whole
+ * program runs either on the wall clock (`realClock`) or in simulated time (`ManualClock`, advanced by a test or
+ * the city twin).
+ */
+export interface Clock {
+  /** epoch milliseconds */
+  now(): number;
+  setTimeout(fn: () => void, ms: number): Timer;
+  setInterval(fn: () => void, ms: number): Timer;
+  /** resolves after `ms`; rejects with the signal's reason when it is aborted first */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+function sleepOn(clock: Pick<Clock, 'setTimeout'>, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason as Error);
+    const onAbort = (): void => {
+      timer.clear();
+      reject(signal!.reason as Error);
+    };
+    const timer = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function wrap(handle: NodeJS.Timeout, clear: (h: NodeJS.Timeout) => void): Timer {
+  const timer: Timer = {
+    clear: () => clear(handle),
+    unref: () => {
+      handle.unref();
+      return timer;
+    },
+  };
+  return timer;
+}
+
+/** The wall clock and Node's timers. */
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => wrap(setTimeout(fn, ms), clearTimeout),
+  setInterval: (fn, ms) => wrap(setInterval(fn, ms), clearInterval),
+  sleep: (ms, signal) => sleepOn(realClock, ms, signal),
+};
+
+interface Pending {
+  due: number;
+  seq: number;
+  fn: () => void;
+  every: number | null;
+}
+
+/**
+ * Simulated time: `now()` stands still until `advance()` moves it; timers fire in due order, each at its own
+ * due time, as they would on the wall clock, but without waiting. `advance` lets promise callbacks run between
+ * timers, so chains started by one timer (a write, then a retry) settle before the next fires.
+ */
+export class ManualClock implements Clock {
+  private t: number;
+  private seq = 0;
+  private readonly pending = new Map<number, Pending>();
+
+  constructor(start: number | Date = 0) {
+    this.t = typeof start === 'number' ? start : start.getTime();
+  }
+
+  now(): number {
+    return this.t;
+  }
+
+  setTimeout(fn: () => void, ms: number): Timer {
+    return this.add(fn, ms, null);
+  }
+
+  setInterval(fn: () => void, ms: number): Timer {
+    return this.add(fn, ms, Math.max(1, ms));
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return sleepOn(this, ms, signal);
+  }
+
+  /** how many timers wait */
+  get timers(): number {
+    return this.pending.size;
+  }
+
+  /** the due time of the next timer, or null when none waits */
+  nextDue(): number | null {
+    let next: number | null = null;
+    for (const p of this.pending.values()) if (next === null || p.due < next) next = p.due;
+    return next;
+  }
+
+  /** Moves time forward by `ms`, firing every timer that falls due on the way (those they set included). */
+  async advance(ms: number): Promise<void> {
+    await this.advanceTo(this.t + ms);
+  }
+
+  /** Moves time to `target` (never backwards), firing due timers in order. */
+  async advanceTo(target: number): Promise<void> {
+    await settle();
+    for (;;) {
+      const next = this.takeNext(target);
+      if (!next) break;
+      this.t = Math.max(this.t, next.due);
+      if (next.every !== null) this.pending.set(next.seq, { ...next, due: next.due + next.every });
+      next.fn();
+      await settle();
+    }
+    this.t = Math.max(this.t, target);
+  }
+
+  private takeNext(until: number): Pending | null {
+    let best: Pending | null = null;
+    for (const p of this.pending.values()) {
+      if (p.due > until) continue;
+      if (!best || p.due < best.due || (p.due === best.due && p.seq < best.seq)) best = p;
+    }
+    if (best) this.pending.delete(best.seq);
+    return best;
+  }
+
+  private add(fn: () => void, ms: number, every: number | null): Timer {
+    const seq = ++this.seq;
+    this.pending.set(seq, { due: this.t + Math.max(0, ms), seq, fn, every });
+    const timer: Timer = {
+      clear: () => void this.pending.delete(seq),
+      unref: () => timer,
+    };
+    return timer;
+  }
+}
+
+/** Lets queued promise callbacks and I/O callbacks that are already due run. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

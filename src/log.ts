@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { realClock, type Clock } from './clock.js';
 
 export type { Logger };
 
@@ -29,10 +30,11 @@ export class LogThrottle {
   constructor(
     private readonly intervalMs: number,
     private readonly maxKeys = 10_000,
+    private readonly clock: Clock = realClock,
   ) {}
 
   /** null when the line should be held back; otherwise how many were held back since the last one. */
-  admit(key: string, now = Date.now()): number | null {
+  admit(key: string, now = this.clock.now()): number | null {
     const seen = this.last.get(key);
     if (seen && now - seen.at < this.intervalMs) {
       seen.suppressed++;

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { realClock, type Clock, type Timer } from '../clock.js';
 import type { AppliedEvent } from '../alerts/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
@@ -36,7 +37,7 @@ export interface DispatcherDeps {
   config: Pick<Config, 'dispatch' | 'timezone'> & { whatsapp: { templates: Pick<Config['whatsapp']['templates'], 'dispatch'> } };
   recordPoints: (lines: string[]) => void;
   log: Logger;
-  now?: () => number;
+  clock?: Clock;
 }
 
 /**
@@ -47,22 +48,21 @@ export interface DispatcherDeps {
  */
 export class Dispatcher {
   readonly store: DispatchStore;
-  private readonly now: () => number;
-  private timer: NodeJS.Timeout | null = null;
+  private readonly clock: Clock;
+  private timer: Timer | null = null;
   private readonly jobListeners: ((job: Dispatch, status: DispatchStatus) => void)[] = [];
 
   constructor(private readonly deps: DispatcherDeps) {
     this.store = new DispatchStore(deps.db);
-    this.now = deps.now ?? Date.now;
+    this.clock = deps.clock ?? realClock;
   }
 
   start(intervalMs = 1000): void {
-    this.timer ??= setInterval(() => this.tick(), intervalMs);
-    this.timer.unref();
+    this.timer ??= this.clock.setInterval(() => this.tick(), intervalMs).unref();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.clear();
     this.timer = null;
   }
 
@@ -98,12 +98,12 @@ export class Dispatcher {
     const bin = this.deps.registry.get(binId);
     if (!bin) return false;
     if (this.store.inOpenJob(binId)) return false;
-    this.store.enqueue(binId, bin.zone, this.now(), urgent, reason);
+    this.store.enqueue(binId, bin.zone, this.clock.now(), urgent, reason);
     return urgent || this.deps.config.dispatch.batch_window_s === 0;
   }
 
   /** Plans due jobs, assigns jobs that waited for a crew, escalates unanswered ones. Idempotent. */
-  tick(now = this.now()): void {
+  tick(now = this.clock.now()): void {
     const { dispatch } = this.deps.config;
     if (!dispatch.enabled) return;
     const plan = planJobs(this.store.queue(), now, dispatch.batch_window_s * 1000, (id) => this.store.inOpenJob(id), dispatch.max_bins_per_job);
@@ -143,7 +143,7 @@ export class Dispatcher {
     const tpl = this.deps.config.whatsapp.templates.dispatch;
     const payloads = [`accept:${job.id}`, `done:${job.id}`];
     const template = templateMessage(to, tpl.name, tpl.lang, templateParams(this.jobText(job)), payloads);
-    if (!this.deps.outbox.inWindow(to, this.now())) return { message: template };
+    if (!this.deps.outbox.inWindow(to, this.clock.now())) return { message: template };
     const text = body.length > 1024 ? body.slice(0, 1021) + '...' : body;
     return {
       message: buttonsMessage(to, text, [
@@ -222,7 +222,7 @@ export class Dispatcher {
   }
 
   /** The sensors saw a bin emptied: it leaves its open jobs; a job whose bins are all emptied is done. */
-  onCollected(binId: string, now = this.now()): void {
+  onCollected(binId: string, now = this.clock.now()): void {
     this.deps.db.transaction(() => {
       this.store.dequeue([binId]);
       for (const id of this.store.markCollected(binId, now)) {
@@ -237,7 +237,7 @@ export class Dispatcher {
     const job = r.ref ? this.store.get(r.ref) : undefined;
     if (!job) return;
     if (r.status === 'sent' && r.key.endsWith(':crew') && job.status === 'pending') {
-      const now = this.now();
+      const now = this.clock.now();
       this.store.update(job.id, { status: 'sent', sent_at: now, error: null });
       this.changed({ ...job, sent_at: now }, 'sent', now);
     } else if (r.status === 'failed') {
@@ -263,7 +263,7 @@ export class Dispatcher {
       this.reply(m, `no-job:${m.id}`, textMessage(m.from, crewCatalog(lang).unknownJob));
       return true;
     }
-    const now = this.now();
+    const now = this.clock.now();
     if (intent.action === 'accept') {
       if (job.status === 'accepted') return true;
       this.deps.db.transaction(() => {
@@ -292,7 +292,7 @@ export class Dispatcher {
     this.deps.log.info({ job: job.id, zone: job.zone, by }, 'job done');
   }
 
-  cancel(id: string, now = this.now()): Dispatch | undefined {
+  cancel(id: string, now = this.clock.now()): Dispatch | undefined {
     const job = this.store.get(id);
     if (!job || !OPEN_STATUSES.includes(job.status)) return job;
     this.store.update(id, { status: 'cancelled', cancelled_at: now });

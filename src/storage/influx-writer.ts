@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { backOff } from 'exponential-backoff';
+import { realClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { retryDelay, type RetryPolicy } from '../retry.js';
 import { WriteError, type InfluxSink } from './influx-sink.js';
 import type { Spool, SpoolBatch } from './spool.js';
 
@@ -10,7 +10,11 @@ export interface WriterOptions {
   flushIntervalMs: number;
   /** longest pause between retries while InfluxDB is down */
   maxRetryDelayMs?: number;
+  clock?: Clock;
 }
+
+// the longest Retry-After honoured: a server asking for more is retried sooner, on the backoff's own schedule
+const MAX_RETRY_AFTER_MS = 60_000;
 
 /**
  * Drains the spool into InfluxDB in order: a batch leaves the spool only after InfluxDB accepted it.
@@ -20,6 +24,9 @@ export interface WriterOptions {
  */
 export class InfluxWriter {
   private stopping = false;
+  private readonly stopped = new AbortController();
+  private readonly clock: Clock;
+  private readonly retry: RetryPolicy;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private batchSize: number;
@@ -36,6 +43,8 @@ export class InfluxWriter {
     private readonly log: Logger,
   ) {
     this.batchSize = opts.batchSize;
+    this.clock = opts.clock ?? realClock;
+    this.retry = { baseMs: 200, maxMs: opts.maxRetryDelayMs ?? 10_000, jitter: 'full' };
   }
 
   start(): void {
@@ -50,16 +59,21 @@ export class InfluxWriter {
   /** Writes what it can within the deadline, then stops; what is left stays in the spool for the next start. */
   async stop(deadlineMs = 5000): Promise<void> {
     this.stopping = true;
+    this.stopped.abort(new Error('stopping'));
     this.wake?.();
-    if (this.loop) await Promise.race([this.loop, sleep(deadlineMs)]);
+    if (this.loop) {
+      const deadline = new AbortController();
+      await Promise.race([this.loop, this.clock.sleep(deadlineMs, deadline.signal).catch(() => undefined)]);
+      deadline.abort();
+    }
     await this.sink.close();
   }
 
   private async idle(ms: number): Promise<void> {
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
+      const t = this.clock.setTimeout(resolve, ms);
       this.wake = () => {
-        clearTimeout(t);
+        t.clear();
         resolve();
       };
     });
@@ -71,14 +85,14 @@ export class InfluxWriter {
     for (;;) {
       const depth = this.spool.size;
       if (this.stopping && depth === 0) return;
-      const since = Date.now() - lastWrite;
+      const since = this.clock.now() - lastWrite;
       if (!this.stopping && (depth === 0 || (depth < this.batchSize && since < this.opts.flushIntervalMs))) {
         await this.idle(depth === 0 ? this.opts.flushIntervalMs : this.opts.flushIntervalMs - since);
         continue;
       }
       const batch = this.spool.peek(this.batchSize);
       if (!batch) continue;
-      lastWrite = Date.now();
+      lastWrite = this.clock.now();
       const delivered = await this.deliver(batch);
       if (!delivered && this.stopping) return;
     }
@@ -86,40 +100,34 @@ export class InfluxWriter {
 
   /** true when the batch left the spool (written or dead-lettered) */
   private async deliver(batch: SpoolBatch): Promise<boolean> {
-    try {
-      await backOff(() => this.writeOnce(batch), {
-        numOfAttempts: Number.MAX_SAFE_INTEGER,
-        startingDelay: 200,
-        timeMultiple: 2,
-        maxDelay: this.opts.maxRetryDelayMs ?? 10_000,
-        jitter: 'full',
-        retry: async (err: unknown) => {
-          const e = err instanceof WriteError ? err : new WriteError(String(err), 0, undefined);
-          this.noteFailure(e, batch);
-          if (this.stopping || e.invalid || e.tooLarge) return false;
-          if (e.retryAfterMs) await sleep(Math.min(e.retryAfterMs, 60_000));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.writeOnce(batch);
+        break;
+      } catch (err) {
+        const e = err instanceof WriteError ? err : new WriteError(String(err), 0, undefined);
+        this.noteFailure(e, batch);
+        if (e.tooLarge && batch.lines.length > 1) {
+          this.batchSize = Math.max(1, Math.floor(batch.lines.length / 2));
+          this.log.warn({ batchSize: this.batchSize }, 'influx refused the batch as too large; smaller batches from now on');
+          return false;
+        }
+        if (e.invalid || e.tooLarge) {
+          this.spool.deadLetter(batch, e.message);
+          this.metrics.influxDeadLetters.inc(batch.lines.length);
+          this.log.error({ points: batch.lines.length, status: e.status, reason: e.message }, 'influx refused points as invalid; moved to spool_dead_letter');
           return true;
-        },
-      });
-    } catch (err) {
-      if (!(err instanceof WriteError)) throw err;
-      if (err.tooLarge && batch.lines.length > 1) {
-        this.batchSize = Math.max(1, Math.floor(batch.lines.length / 2));
-        this.log.warn({ batchSize: this.batchSize }, 'influx refused the batch as too large; smaller batches from now on');
-        return false;
+        }
+        if (this.stopping) return false;
+        const pause = Math.max(retryDelay(attempt, this.retry), Math.min(e.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
+        await this.clock.sleep(pause, this.stopped.signal).catch(() => undefined);
+        if (this.stopping) return false;
       }
-      if (err.invalid || err.tooLarge) {
-        this.spool.deadLetter(batch, err.message);
-        this.metrics.influxDeadLetters.inc(batch.lines.length);
-        this.log.error({ points: batch.lines.length, status: err.status, reason: err.message }, 'influx refused points as invalid; moved to spool_dead_letter');
-        return true;
-      }
-      return false;
     }
     this.spool.ack(batch);
     this.metrics.influxPointsWritten.inc(batch.lines.length);
     if (this.healthy === false) {
-      this.log.warn({ downForS: Math.round((Date.now() - (this.failingSince ?? Date.now())) / 1000) }, 'influx writes recovered; replaying spool');
+      this.log.warn({ downForS: Math.round((this.clock.now() - (this.failingSince ?? this.clock.now())) / 1000) }, 'influx writes recovered; replaying spool');
     }
     this.healthy = true;
     this.failingSince = null;
@@ -137,7 +145,7 @@ export class InfluxWriter {
 
   private noteFailure(err: WriteError, batch: SpoolBatch): void {
     this.metrics.influxFailures.inc({ code: err.status === 0 ? 'network' : String(err.status) });
-    const now = Date.now();
+    const now = this.clock.now();
     const first = this.healthy !== false;
     this.healthy = false;
     this.failingSince ??= now;

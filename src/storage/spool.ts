@@ -1,3 +1,4 @@
+import { realClock, type Clock } from '../clock.js';
 import type { Db } from './database.js';
 
 /** A reading was not recorded because the spool reached its configured size (`spool.max_mb`). */
@@ -39,6 +40,7 @@ export class Spool {
   constructor(
     private readonly db: Db,
     private readonly maxBytes: number,
+    private readonly clock: Clock = realClock,
   ) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL, created_ms INTEGER NOT NULL);
@@ -88,7 +90,7 @@ export class Spool {
   }
 
   /** Appends points in a transaction of their own. */
-  append(lines: readonly string[], nowMs = Date.now()): void {
+  append(lines: readonly string[], nowMs = this.clock.now()): void {
     this.db.transaction(() => this.insert(lines, nowMs))();
   }
 
@@ -114,7 +116,7 @@ export class Spool {
   /** InfluxDB refused the batch as invalid: keep it aside for an operator instead of retrying forever. */
   deadLetter(batch: SpoolBatch, reason: string): void {
     this.db.transaction(() => {
-      this.deadStmt.run(reason.slice(0, 2000), Date.now(), batch.lastSeq);
+      this.deadStmt.run(reason.slice(0, 2000), this.clock.now(), batch.lastSeq);
       this.ackStmt.run(batch.lastSeq);
     })();
     this.depth -= batch.lines.length;

@@ -1,6 +1,8 @@
 import mqtt, { type IClientOptions, type IPublishPacket, type ISubscriptionGrant, type MqttClient, type Packet } from 'mqtt';
+import { realClock, type Clock, type Timer } from '../clock.js';
 import { LogThrottle, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { retryDelay, type RetryPolicy } from '../retry.js';
 import { redactUrl } from './client-id.js';
 import type { UplinkHandler } from './uplink-handler.js';
 
@@ -20,6 +22,7 @@ export interface UpstreamClientOptions {
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   random?: () => number;
+  clock?: Clock;
 }
 
 // A week: long enough for a weekend outage, short enough that a retired instance's session does not hold its
@@ -27,12 +30,6 @@ export interface UpstreamClientOptions {
 const SESSION_EXPIRY_S = 7 * 24 * 3600;
 // CONNACK reason codes that mean "not this protocol version": 3.1.1's 1 and MQTT 5's 0x84 [MQTT-3.1.2-2]
 const UNSUPPORTED_PROTOCOL = new Set([1, 0x84]);
-
-/** Exponential backoff with jitter: attempt 0 waits half to all of initialMs, doubling up to maxMs. */
-export function backoffMs(attempt: number, random: () => number, initialMs = 1000, maxMs = 60_000): number {
-  const base = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
-  return base / 2 + (random() * base) / 2;
-}
 
 /** `$share/{group}/{filter}` when a group is set. */
 export function subscriptionFilter(topic: string, sharedGroup: string): string {
@@ -56,8 +53,8 @@ export class UpstreamClient {
   private retryStreak = 0;
   /** changes with every connection, so that a late verdict never acknowledges on another connection */
   private generation = 0;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private holdTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: Timer | undefined;
+  private holdTimer: Timer | undefined;
   private stopping = false;
   private wasConnected = false;
   /** connected and subscribed: counted in binbridge_upstream_connected */
@@ -65,9 +62,14 @@ export class UpstreamClient {
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly throttle = new LogThrottle(60_000);
   private readonly label: string;
+  private readonly clock: Clock;
+  /** half to all of the doubling delay: a broker that is back should not see every client at once */
+  private readonly retry: RetryPolicy;
 
   constructor(private readonly opts: UpstreamClientOptions) {
     this.label = redactUrl(opts.url);
+    this.clock = opts.clock ?? realClock;
+    this.retry = { baseMs: opts.backoffInitialMs ?? 1000, maxMs: opts.backoffMaxMs ?? 60_000, jitter: 'equal' };
   }
 
   get url(): string {
@@ -87,12 +89,12 @@ export class UpstreamClient {
   /** Lets readings being recorded finish (and be acknowledged), then disconnects; the session stays on the broker. */
   async stop(): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.reconnectTimer);
-    clearTimeout(this.holdTimer);
-    await within(3000, Promise.allSettled([...this.inflight]));
+    this.reconnectTimer?.clear();
+    this.holdTimer?.clear();
+    await this.within(3000, Promise.allSettled([...this.inflight]));
     const client = this.client;
     this.client = null;
-    if (client && !(await within(2000, new Promise<void>((resolve) => client.end(false, {}, () => resolve()))))) client.end(true);
+    if (client && !(await this.within(2000, new Promise<void>((resolve) => client.end(false, {}, () => resolve()))))) client.end(true);
     this.setUp(false);
   }
 
@@ -175,12 +177,12 @@ export class UpstreamClient {
 
   /** Not recorded: no PUBACK. After a pause the connection is dropped so that the broker sends the message again. */
   private holdBack(client: MqttClient): void {
-    const pauseMs = backoffMs(this.retryStreak++, this.opts.random ?? Math.random, this.opts.backoffInitialMs, this.opts.backoffMaxMs);
+    const pauseMs = retryDelay(++this.retryStreak, this.retry, this.opts.random);
     if (this.throttle.admit('hold') !== null) {
       this.opts.log.warn({ url: this.label, pauseMs: Math.round(pauseMs) }, 'upstream reading not recorded; the broker will send it again after a reconnect');
     }
-    clearTimeout(this.holdTimer);
-    this.holdTimer = setTimeout(() => {
+    this.holdTimer?.clear();
+    this.holdTimer = this.clock.setTimeout(() => {
       if (client === this.client && !this.stopping) client.stream.destroy();
     }, pauseMs);
   }
@@ -211,7 +213,7 @@ export class UpstreamClient {
   private onClose(client: MqttClient): void {
     if (client !== this.client) return;
     this.generation++;
-    clearTimeout(this.holdTimer);
+    this.holdTimer?.clear();
     this.setUp(false);
     if (this.stopping) return;
     if (this.wasConnected) {
@@ -219,26 +221,27 @@ export class UpstreamClient {
       this.opts.log.warn({ url: this.label }, 'upstream disconnected; reconnecting');
     }
     if (this.reconnectTimer) return;
-    const delay = backoffMs(this.attempt++, this.opts.random ?? Math.random, this.opts.backoffInitialMs, this.opts.backoffMaxMs);
-    this.reconnectTimer = setTimeout(() => {
+    const delay = retryDelay(++this.attempt, this.retry, this.opts.random);
+    this.reconnectTimer = this.clock.setTimeout(() => {
       this.reconnectTimer = undefined;
       // the same client object: MQTT.js connects again with the same options and client id
       if (client === this.client && !this.stopping) client.connect();
     }, delay);
   }
-}
 
-/** Resolves true when the promise settles within ms, false otherwise. */
-async function within(ms: number, promise: Promise<unknown>): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  const settled = promise.then(
-    () => true,
-    () => true,
-  );
-  const result = await Promise.race([settled, timeout]);
-  clearTimeout(timer);
-  return result;
+  /** Resolves true when the promise settles within ms, false otherwise. */
+  private async within(ms: number, promise: Promise<unknown>): Promise<boolean> {
+    const gaveUp = new AbortController();
+    const settled = promise.then(
+      () => true,
+      () => true,
+    );
+    const timeout = this.clock.sleep(ms, gaveUp.signal).then(
+      () => false,
+      () => false,
+    );
+    const result = await Promise.race([settled, timeout]);
+    gaveUp.abort();
+    return result;
+  }
 }

@@ -43,7 +43,7 @@ export class Contacts {
   }
 
   /** True when the user wrote within the last 24 hours, so a free-form message may be sent. */
-  inWindow(waId: string, now = Date.now()): boolean {
+  inWindow(waId: string, now: number): boolean {
     const last = this.lastInbound(waId);
     return last !== null && now - last < SERVICE_WINDOW_MS;
   }

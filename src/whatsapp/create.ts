@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -17,16 +18,17 @@ export function createWhatsApp(deps: {
   metrics: Metrics;
   recordPoints: (lines: string[]) => void;
   log: Logger;
+  clock?: Clock;
 }): { sandbox: SandboxTransport | null; outbox: Outbox; inbox: Inbox } {
-  const { config: wa, db, sealer, metrics, recordPoints, log } = deps;
-  const sandbox = wa.mode === 'sandbox' ? new SandboxTransport(db, { sealer }) : null;
+  const { config: wa, db, sealer, metrics, recordPoints, log, clock } = deps;
+  const sandbox = wa.mode === 'sandbox' ? new SandboxTransport(db, { sealer, clock }) : null;
   const transport: MessageTransport =
-    sandbox ?? new GraphClient({ graphUrl: wa.graph_url, apiVersion: wa.api_version, phoneNumberId: wa.phone_number_id, accessToken: wa.access_token });
+    sandbox ?? new GraphClient({ graphUrl: wa.graph_url, apiVersion: wa.api_version, phoneNumberId: wa.phone_number_id, accessToken: wa.access_token, clock });
   if (!sandbox && (!wa.phone_number_id || !wa.access_token)) {
     log.warn({ module: 'whatsapp' }, 'whatsapp.mode is cloud but phone_number_id or access_token is empty: sends will fail');
   }
   log.info({ module: 'whatsapp', mode: wa.mode }, wa.mode === 'sandbox' ? 'whatsapp sandbox: messages are recorded, not sent' : 'whatsapp cloud api');
-  const outbox = new Outbox({ db, transport, log, metrics, recordPoints, mps: wa.mps, pairIntervalMs: wa.pair_interval_ms, sealer });
+  const outbox = new Outbox({ db, transport, log, metrics, recordPoints, mps: wa.mps, pairIntervalMs: wa.pair_interval_ms, sealer, clock });
   const inbox = new Inbox({ db, log, sealer, statuses: outbox, metrics, recordPoints });
   return { sandbox, outbox, inbox };
 }

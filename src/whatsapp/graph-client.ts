@@ -1,3 +1,4 @@
+import { realClock, type Clock } from '../clock.js';
 import { GraphError } from './graph-error.js';
 import type { OutboundMessage } from './messages.js';
 import type { MessageTransport } from './transport.js';
@@ -8,6 +9,7 @@ export interface GraphClientOptions {
   phoneNumberId: string;
   accessToken: string;
   timeoutMs?: number;
+  clock?: Clock;
 }
 
 interface GraphErrorBody {
@@ -15,7 +17,7 @@ interface GraphErrorBody {
 }
 
 /** `Retry-After` as milliseconds: delta-seconds or an HTTP date. */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
   if (!value) return undefined;
   if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value) * 1000);
   const at = Date.parse(value);
@@ -63,6 +65,6 @@ export class GraphClient implements MessageTransport {
     const message = typeof err?.message === 'string' ? err.message : `HTTP ${res.status}`;
     const details = typeof err?.error_data?.details === 'string' ? err.error_data.details : undefined;
     const trace = typeof err?.fbtrace_id === 'string' ? err.fbtrace_id : undefined;
-    throw new GraphError(res.status, code, message, parseRetryAfter(res.headers.get('retry-after')), details, trace);
+    throw new GraphError(res.status, code, message, parseRetryAfter(res.headers.get('retry-after'), (this.opts.clock ?? realClock).now()), details, trace);
   }
 }

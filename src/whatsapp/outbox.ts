@@ -1,5 +1,7 @@
+import { realClock, type Clock, type Timer } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { retryDelay } from '../retry.js';
 import { toLine, type Db } from '../storage/index.js';
 import { Contacts } from './contacts.js';
 import { RE_ENGAGEMENT, toGraphError, type GraphError } from './graph-error.js';
@@ -33,7 +35,7 @@ export interface OutboxOptions {
   retryMaxMs?: number;
   /** requests on the wire at once */
   maxInFlight?: number;
-  now?: () => number;
+  clock?: Clock;
   random?: () => number;
 }
 
@@ -124,13 +126,13 @@ export class Outbox {
   private readonly contacts: Contacts;
   private readonly sealer: Sealer;
   private readonly pacer: SendPacer;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly random: () => number;
   private readonly resultListeners: ((r: SendResult) => void)[] = [];
   private readonly statusListeners: ((s: StatusEvent) => void)[] = [];
   private readonly inFlight = new Map<string, Promise<void>>();
   private running = false;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private timerAt = Infinity;
   private lastPointTs = 0;
   private readonly stmts;
@@ -138,7 +140,7 @@ export class Outbox {
   constructor(private readonly opts: OutboxOptions) {
     this.db = opts.db;
     this.log = opts.log.child({ module: 'whatsapp.outbox' });
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? realClock;
     this.random = opts.random ?? Math.random;
     this.pacer = new SendPacer(opts.mps ?? 80, opts.pairIntervalMs ?? 6000);
     this.sealer = opts.sealer;
@@ -207,7 +209,7 @@ export class Outbox {
       item.message.type,
       seal.seal(JSON.stringify(item.message)),
       item.fallback ? seal.seal(JSON.stringify(item.fallback)) : null,
-      this.now(),
+      this.clock.now(),
     );
     if (info.changes === 0) return { id: this.stmts.idByKey.get(keyTag) as number, created: false };
     // after the caller's transaction has committed (transactions in better-sqlite3 are synchronous)
@@ -224,7 +226,7 @@ export class Outbox {
   }
 
   /** True when the user wrote within the last 24 hours (free-form messages allowed). */
-  inWindow(waId: string, now = this.now()): boolean {
+  inWindow(waId: string, now = this.clock.now()): boolean {
     return this.contacts.inWindow(waId, now);
   }
 
@@ -236,7 +238,7 @@ export class Outbox {
     // crash inside one request's round trip, whereas skipping it could lose a crew dispatch for good.
     const recovered = this.stmts.recover.run().changes;
     if (recovered > 0) this.log.warn({ event: 'outbox_recovered', items: recovered }, 'resending items interrupted mid-send');
-    const now = this.now();
+    const now = this.clock.now();
     for (const r of this.stmts.recentSends.all(now - (this.opts.pairIntervalMs ?? 6000)) as { recipient_tag: string; at: number }[]) {
       this.pacer.seen(r.recipient_tag, r.at);
     }
@@ -246,7 +248,7 @@ export class Outbox {
   /** Stops taking items and waits for the requests on the wire, whose outcomes are recorded. */
   async stop(): Promise<void> {
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.clear();
     this.timer = undefined;
     this.timerAt = Infinity;
     await Promise.allSettled([...this.inFlight.values()]);
@@ -312,11 +314,11 @@ export class Outbox {
 
   private wake(delayMs: number): void {
     if (!this.running) return;
-    const at = this.now() + Math.max(0, delayMs);
+    const at = this.clock.now() + Math.max(0, delayMs);
     if (this.timer && this.timerAt <= at) return;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.clear();
     this.timerAt = at;
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       this.timerAt = Infinity;
       this.pass();
@@ -339,7 +341,7 @@ export class Outbox {
     for (const row of rows) {
       if (this.inFlight.size >= maxInFlight) break; // a completion wakes the loop
       if (this.inFlight.has(row.recipient_tag)) continue;
-      const now = this.now();
+      const now = this.clock.now();
       const at = Math.max(row.next_attempt_ms, this.pacer.readyAt(row.recipient_tag, now));
       if (at > now) {
         wakeAt = Math.min(wakeAt, at);
@@ -348,7 +350,7 @@ export class Outbox {
       this.pacer.take(row.recipient_tag, now);
       this.launch(row, now);
     }
-    if (wakeAt < Infinity) this.wake(wakeAt - this.now());
+    if (wakeAt < Infinity) this.wake(wakeAt - this.clock.now());
   }
 
   private launch(row: Row, now: number): void {
@@ -378,7 +380,7 @@ export class Outbox {
       .finally(() => {
         // Meta measures the pair interval on arrival; counting from the answer too keeps a slow request
         // (connection set-up, a retry) from bringing the next message closer than the interval at Meta's end
-        this.pacer.seen(row.recipient_tag, this.now());
+        this.pacer.seen(row.recipient_tag, this.clock.now());
         this.inFlight.delete(row.recipient_tag);
         this.wake(0);
       });
@@ -386,7 +388,7 @@ export class Outbox {
   }
 
   private sent(row: Row, opened: Opened, msg: OutboundMessage, wamid: string): void {
-    this.stmts.markSent.run(this.sealer.pseudonym(wamid), this.sealer.seal(wamid), this.now(), row.id);
+    this.stmts.markSent.run(this.sealer.pseudonym(wamid), this.sealer.seal(wamid), this.clock.now(), row.id);
     this.opts.metrics?.whatsappSends.inc({ result: 'sent', code: '' });
     this.point(msg.type, 'accepted');
     this.log.info({ event: 'message_sent', id: row.id, kind: msg.type, to: row.recipient_tag, fallback: !!row.used_fallback }, 'sent');
@@ -402,7 +404,7 @@ export class Outbox {
   }
 
   private failed(row: Row, opened: Opened, msg: OutboundMessage, attempts: number, err: GraphError): void {
-    const now = this.now();
+    const now = this.clock.now();
     // Graph's words may quote the recipient: masked before they are stored, logged or handed on
     const message = redactText(err.message);
     const base = { id: row.id, kind: msg.type, to: row.recipient_tag, code: err.label, attempts };
@@ -437,9 +439,9 @@ export class Outbox {
 
   /** Exponential backoff with full jitter, never sooner than Graph's Retry-After or the pair interval after 131056. */
   private retryDelay(attempts: number, err: GraphError): number {
-    const cap = Math.min(this.opts.retryMaxMs ?? 300_000, (this.opts.retryBaseMs ?? 1000) * 2 ** (attempts - 1));
+    const backoff = retryDelay(attempts, { baseMs: this.opts.retryBaseMs ?? 1000, maxMs: this.opts.retryMaxMs ?? 300_000, jitter: 'full' }, this.random);
     const floor = Math.max(err.retryAfterMs ?? 0, err.code === 131056 ? (this.opts.pairIntervalMs ?? 6000) : 0);
-    return Math.max(floor, Math.round(this.random() * cap));
+    return Math.max(floor, backoff);
   }
 
   private sentKind(row: Row): string {
@@ -449,7 +451,7 @@ export class Outbox {
   private point(kind: string, status: string): void {
     if (!this.opts.recordPoints) return;
     // InfluxDB keeps one point per series and timestamp: two counts in one millisecond must not overwrite each other
-    const ts = Math.max(this.now(), this.lastPointTs + 1);
+    const ts = Math.max(this.clock.now(), this.lastPointTs + 1);
     this.lastPointTs = ts;
     try {
       this.opts.recordPoints([toLine('whatsapp_message', { direction: 'out', kind, status }, { count: 1 }, ts)]);

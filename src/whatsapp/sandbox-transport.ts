@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { realClock, type Clock } from '../clock.js';
 import type { Db } from '../storage/index.js';
 import { recipientOf, type OutboundMessage } from './messages.js';
 import { rebuildIfClear } from './migrate.js';
@@ -17,7 +18,7 @@ export interface SandboxMessage {
 export interface SandboxTransportOptions {
   /** recipients are stored as pseudonyms and sealed, messages sealed */
   sealer: Sealer;
-  now?: () => number;
+  clock?: Clock;
 }
 
 const CREATE = `CREATE TABLE IF NOT EXISTS whatsapp_sandbox_messages (
@@ -37,14 +38,14 @@ interface Row {
 export class SandboxTransport implements MessageTransport {
   private readonly insertStmt;
   private readonly sealer: Sealer;
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(
     private readonly db: Db,
     opts: SandboxTransportOptions,
   ) {
     this.sealer = opts.sealer;
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? realClock;
     const sealer = this.sealer;
     rebuildIfClear(db, {
       table: 'whatsapp_sandbox_messages',
@@ -67,7 +68,7 @@ export class SandboxTransport implements MessageTransport {
     // random: unlike Meta's, a sandbox wamid does not carry the recipient's number
     const wamid = `wamid.SANDBOX.${randomBytes(12).toString('hex')}`;
     const to = recipientOf(msg);
-    this.insertStmt.run(wamid, this.sealer.pseudonym(to), this.sealer.seal(to), msg.type, this.sealer.seal(JSON.stringify(msg)), this.now());
+    this.insertStmt.run(wamid, this.sealer.pseudonym(to), this.sealer.seal(to), msg.type, this.sealer.seal(JSON.stringify(msg)), this.clock.now());
     return { wamid };
   }
 

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/clock.js';
 import { Dispatcher, type DispatchOutbox } from '../../../src/dispatch/index.js';
 import { Directory, Registry } from '../../../src/registry/index.js';
 import { BinStateStore, openDatabase } from '../../../src/storage/index.js';
@@ -58,7 +59,7 @@ function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; e
     },
     inWindow: () => opts.inWindow ?? false,
   };
-  let now = T0;
+  const clock = new ManualClock(T0);
   const points: string[] = [];
   const dispatcher = new Dispatcher({
     db,
@@ -73,12 +74,12 @@ function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; e
     },
     recordPoints: (l) => points.push(...l),
     log: pino({ level: 'silent' }),
-    now: () => now,
+    clock,
   });
-  const full = (binId: string) => dispatcher.onEvents([{ type: 'full', binId, ts: now, message: 'full', opens: 'full', zone: 'x', opened: true }]);
-  const from = (phone: string, m: Partial<InboundMessage>): InboundMessage => ({ id: `wamid.${Math.random()}`, from: phone, timestamp: now, type: 'text', ...m }) as InboundMessage;
+  const full = (binId: string) => dispatcher.onEvents([{ type: 'full', binId, ts: clock.now(), message: 'full', opens: 'full', zone: 'x', opened: true }]);
+  const from = (phone: string, m: Partial<InboundMessage>): InboundMessage => ({ id: `wamid.${Math.random()}`, from: phone, timestamp: clock.now(), type: 'text', ...m }) as InboundMessage;
   const sentToCrew = () => dispatcher.onOutboxResult({ ref: sent.at(-1)!.ref, key: sent.at(-1)!.key, status: 'sent' });
-  return { dispatcher, sent, points, full, from, sentToCrew, advance: (ms: number) => (now += ms), at: (t: number) => (now = t), directory };
+  return { dispatcher, sent, points, full, from, sentToCrew, advance: (ms: number) => clock.advance(ms), at: (t: number) => clock.advanceTo(t), directory };
 }
 
 describe('Dispatcher', () => {
@@ -129,32 +130,32 @@ describe('Dispatcher', () => {
     expect(s.sent).toHaveLength(1);
   });
 
-  it('batches the bins of a zone within the window into one job in route order', () => {
+  it('batches the bins of a zone within the window into one job in route order', async () => {
     s = setup({ window: 300 });
     s.full('C-2');
-    s.advance(60_000);
+    await s.advance(60_000);
     s.full('C-1');
-    s.advance(60_000);
+    await s.advance(60_000);
     s.full('O-1');
     s.full('C-3');
-    s.advance(179_000);
+    await s.advance(179_000);
     s.dispatcher.tick();
     expect(s.sent).toHaveLength(0);
-    s.advance(1000);
+    await s.advance(1000);
     s.dispatcher.tick();
     const jobs = s.dispatcher.store.list();
     expect(jobs).toHaveLength(1);
     // from the first queued bin, nearest next: C-2 (north) -> C-3 -> C-1 (south)
     expect(jobs[0]!.bin_ids).toEqual(['C-2', 'C-3', 'C-1']);
-    s.advance(120_000);
+    await s.advance(120_000);
     s.dispatcher.tick();
     expect(s.dispatcher.store.list({ zone: 'oost' })[0]!.bin_ids).toEqual(['O-1']);
   });
 
-  it("splits a zone's long queue into jobs of at most max_bins_per_job bins", () => {
+  it("splits a zone's long queue into jobs of at most max_bins_per_job bins", async () => {
     s = setup({ window: 60, maxBins: 2 });
     for (const id of ['C-1', 'C-2', 'C-3']) s.full(id);
-    s.advance(60_000);
+    await s.advance(60_000);
     s.dispatcher.tick();
     expect(s.dispatcher.store.list().map((j) => j.bin_ids.length).sort()).toEqual([1, 2]);
     expect(s.sent).toHaveLength(2);
@@ -168,15 +169,15 @@ describe('Dispatcher', () => {
     expect(s.dispatcher.store.list()[0]).toMatchObject({ urgent: true, bin_ids: ['C-2'] });
   });
 
-  it('follows Accept and Done from the crew (buttons, quick replies and words), and ignores strangers', () => {
+  it('follows Accept and Done from the crew (buttons, quick replies and words), and ignores strangers', async () => {
     s.full('C-1');
     s.sentToCrew();
     const job = s.dispatcher.store.list()[0]!;
     expect(s.dispatcher.handleMessage(s.from('31600000000', { text: 'done' }))).toBe(false);
-    s.advance(120_000);
+    await s.advance(120_000);
     expect(s.dispatcher.handleMessage(s.from(CREW, { type: 'button', buttonPayload: `accept:${job.id}` }))).toBe(true);
     expect(s.dispatcher.store.get(job.id)).toMatchObject({ status: 'accepted', accepted_at: T0 + 120_000 });
-    s.advance(600_000);
+    await s.advance(600_000);
     s.dispatcher.handleMessage(s.from(CREW, { text: 'Klaar' }));
     expect(s.dispatcher.store.get(job.id)).toMatchObject({ status: 'done', done_at: T0 + 720_000 });
     const point = s.points.find((p) => p.startsWith('dispatch,') && p.includes('status=done'))!;
@@ -200,13 +201,13 @@ describe('Dispatcher', () => {
     ]);
   });
 
-  it('escalates to the supervisor when nobody accepts in time', () => {
+  it('escalates to the supervisor when nobody accepts in time', async () => {
     s.full('C-1');
     s.sentToCrew();
-    s.advance(1_799_000);
+    await s.advance(1_799_000);
     s.dispatcher.tick();
     expect(s.dispatcher.store.list()[0]!.status).toBe('sent');
-    s.advance(1000);
+    await s.advance(1000);
     s.dispatcher.tick();
     expect(s.dispatcher.store.list()[0]!.status).toBe('escalated');
     expect(s.sent.at(-1)!.to).toBe(SUP);
@@ -214,11 +215,11 @@ describe('Dispatcher', () => {
     expect(s.sent.filter((m) => m.to === SUP)).toHaveLength(1);
   });
 
-  it('closes a job when the sensors see all its bins emptied', () => {
+  it('closes a job when the sensors see all its bins emptied', async () => {
     s = setup({ window: 60 });
     s.full('C-1');
     s.full('C-3');
-    s.advance(60_000);
+    await s.advance(60_000);
     s.dispatcher.tick();
     const job = s.dispatcher.store.list()[0]!;
     s.dispatcher.onEvents([{ type: 'collected', binId: 'C-1', ts: T0, message: 'emptied', closes: ['full'], zone: 'centrum', opened: false }]);
@@ -227,9 +228,9 @@ describe('Dispatcher', () => {
     expect(s.dispatcher.store.get(job.id)!.status).toBe('done');
   });
 
-  it('waits for a crew on shift, then sends to the one on shift (the night crew in Dutch)', () => {
+  it('waits for a crew on shift, then sends to the one on shift (the night crew in Dutch)', async () => {
     s.directory.deleteCrew('crew-night');
-    s.at(Date.parse('2026-11-25T22:30:00Z')); // 23:30 local: the day crew is off
+    await s.at(Date.parse('2026-11-25T22:30:00Z')); // 23:30 local: the day crew is off
     s.full('C-1');
     expect(s.sent).toHaveLength(0);
     expect(s.dispatcher.store.list()[0]).toMatchObject({ status: 'pending', crew_id: null });

@@ -179,6 +179,7 @@ export class Outbox {
       ),
       markFailed: this.db.prepare(`UPDATE whatsapp_outbox SET status = 'failed', error_code = ?, error_message = ? WHERE id = ?`),
       recover: this.db.prepare(`UPDATE whatsapp_outbox SET status = 'pending' WHERE status = 'sending'`),
+      backlog: this.db.prepare(`SELECT count(*) FROM whatsapp_outbox WHERE status IN ('pending', 'sending')`).pluck(),
       recentSends: this.db.prepare(
         'SELECT recipient_tag, max(last_attempt_ms) AS at FROM whatsapp_outbox WHERE last_attempt_ms > ? GROUP BY recipient_tag',
       ),
@@ -252,6 +253,11 @@ export class Outbox {
     this.timer = undefined;
     this.timerAt = Infinity;
     await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  /** Messages not yet sent or failed for good (waiting, retrying or on the wire). */
+  backlog(): number {
+    return this.stmts.backlog.get() as number;
   }
 
   /** Records a delivery status from the webhook; called once per status by the inbox. */

@@ -6,6 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { waitFor } from './wait.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -61,7 +62,6 @@ function removeTempDir(dir: string): void {
   tempDirs.delete(dir);
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Finds an executable on PATH, falling back to the Debian locations (sbin is often missing from PATH). */
 function findBinary(name: string, debianPackage: string): string {
@@ -186,19 +186,18 @@ class ServerProcess {
       child.once('error', (err) => done(`spawn error: ${err.message}`));
     });
 
-    const deadline = Date.now() + this.readyTimeoutMs;
-    for (;;) {
-      if (this.child !== child) {
-        throw new Error(`${this.name} exited during start-up (${this.exitReason}); log ${this.logFile}:\n${this.tail()}`);
-      }
-      if (await this.isReady().catch(() => false)) return;
-      if (Date.now() > deadline) {
-        await this.stop();
-        throw new Error(
-          `${this.name} was not ready after ${this.readyTimeoutMs} ms; log ${this.logFile}:\n${this.tail()}`,
-        );
-      }
-      await sleep(100);
+    // ready, or exited (a start-up failure says why at once), or out of time
+    const ready = await waitFor(async () => this.child !== child || (await this.isReady().catch(() => false)), {
+      timeoutMs: this.readyTimeoutMs,
+      intervalMs: 100,
+      message: `${this.name} ready`,
+    }).catch(() => false);
+    if (this.child !== child) {
+      throw new Error(`${this.name} exited during start-up (${this.exitReason}); log ${this.logFile}:\n${this.tail()}`);
+    }
+    if (!ready) {
+      await this.stop();
+      throw new Error(`${this.name} was not ready after ${this.readyTimeoutMs} ms; log ${this.logFile}:\n${this.tail()}`);
     }
   }
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startGraphEmulator, templateButton, type GraphEmulator, type SentMessage } from '../../emulator/index.js';
-import { CITY, connectClient, publishAcked, spawnBridge, startBridge, type InProcessBridge } from '../helpers/bridge.js';
+import { CITY, connectClient, publishAcked, quiescent, spawnBridge, startBridge, type InProcessBridge } from '../helpers/bridge.js';
 import { freePort } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -104,8 +104,9 @@ describe('dispatch through the real path', () => {
     const bin = inZone[0]!;
     const pub = device(client, bin.id);
     for (const f of [20, 40, 60, 85]) await pub(f);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(toCrew(graph)).toHaveLength(0); // one reading over the line is not yet full (debounce 2)
+    // the rules and the dispatcher have seen a reading once it is acknowledged: one over the line is not yet full (debounce 2)
+    expect(await jobsOf(bridge, bin.id)).toHaveLength(0);
+    expect(toCrew(graph)).toHaveLength(0);
     await pub(90);
     const first = await graph.waitForMessage((m) => m.to === CREW, 10_000);
     const body = JSON.stringify(first.body);
@@ -114,7 +115,7 @@ describe('dispatch through the real path', () => {
     // the crew never wrote: outside the 24-hour window, so the approved template
     expect(first.type).toBe('template');
     for (const f of [92, 95, 96]) await pub(f);
-    await new Promise((r) => setTimeout(r, 1000));
+    await quiescent(bridge);
     expect(toCrew(graph)).toHaveLength(1);
     expect(toCrew(graph, OTHER_CREW)).toHaveLength(0);
 
@@ -145,7 +146,7 @@ describe('dispatch through the real path', () => {
     expect(m).toBeDefined();
     // the four injected refusals came first (the emulator may add its own pair-limit refusals for quick retries)
     expect(graph.refused.slice(0, 4).map((r) => r.httpStatus)).toEqual([500, 400, 400, 503]);
-    await new Promise((r) => setTimeout(r, 500));
+    await quiescent(bridge);
     expect(toCrew(graph).filter((x) => JSON.stringify(x.body).includes(bin.id))).toHaveLength(1);
     await waitFor(async () => (await jobsOf(bridge, bin.id))[0]?.status === 'sent', { message: 'job sent' });
   });
@@ -177,14 +178,15 @@ describe('dispatch through the real path', () => {
       const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(sig ? { 'x-hub-signature-256': sig } : {}) }, body: forged });
       expect(r.status).toBe(401);
     }
-    await new Promise((r) => setTimeout(r, 300));
+    // refused before the inbox: nothing waits to be handled
+    expect(bridge.inbox.backlog().pending).toBe(0);
     expect((await jobsOf(bridge, bin.id))[0]!.status).toBe('sent');
 
     const { messageId } = await graph.userSends(CREW, templateButton(`accept:${job!.id}`, 'Accept'));
     await graph.redeliver(messageId);
     await graph.redeliver(messageId);
     await waitFor(async () => (await jobsOf(bridge, bin.id))[0]!.status === 'accepted', { message: 'accepted' });
-    await new Promise((r) => setTimeout(r, 1000));
+    await quiescent(bridge);
     const confirmations = toCrew(graph).filter((m) => JSON.stringify(m.body).includes(`Job ${job!.id} accepted`));
     expect(confirmations).toHaveLength(1);
   });
@@ -222,7 +224,11 @@ describe('a crash between deciding and sending', () => {
       graph.reset();
       bridge = await spawnBridge(env, bridge);
       await graph.waitForMessage((m) => m.to === CREW && JSON.stringify(m.body).includes(bin.id), 15_000);
-      await new Promise((r) => setTimeout(r, 1500));
+      // the restarted outbox has nothing left to send (a repeat would have gone before it fell idle)
+      await waitFor(
+        async () => ((await (await fetch(`http://127.0.0.1:${bridge.httpPort}/api/whatsapp/messages`)).json()) as { items: { status: string }[] }).items.every((m) => m.status === 'sent' || m.status === 'failed'),
+        { timeoutMs: 15_000, message: 'outbox idle after the restart' },
+      );
       expect(toCrew(graph).filter((m) => JSON.stringify(m.body).includes(bin.id))).toHaveLength(1);
     } finally {
       await bridge.kill9();

@@ -70,9 +70,15 @@ describe('no loss', () => {
     cleanup.push(() => stream.end());
 
     await waitFor(() => bridge.spool!.full, { timeoutMs: 10_000, message: 'spool full' });
-    await new Promise((r) => setTimeout(r, 1500));
+    // the device has sent all it has, and what came after the spool filled was refused, not acknowledged
+    const text = await waitFor(
+      async () => {
+        const t = await (await fetch(`${bridge.httpUrl}/metrics`)).text();
+        return stream.sent === 400 && metricValue(t, 'binbridge_readings_rejected_total', { reason: 'spool_full' }) > 0 ? t : null;
+      },
+      { timeoutMs: 10_000, message: 'all sent, and a reading refused for the full spool' },
+    );
     expect(stream.acked).toBeLessThan(400);
-    const text = await (await fetch(`${bridge.httpUrl}/metrics`)).text();
     expect(metricValue(text, 'binbridge_spool_full')).toBe(1);
     expect(metricValue(text, 'binbridge_readings_rejected_total', { reason: 'spool_full' })).toBeGreaterThan(0);
     const ready = await fetch(`${bridge.httpUrl}/readyz`);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { image, listReply, location, startGraphEmulator, templateButton, type GraphEmulator } from '../../emulator/index.js';
 import { readBinsFile } from '../../src/registry/index.js';
-import { CITY, connectClient, publishAcked, startBridge, type InProcessBridge } from '../helpers/bridge.js';
+import { CITY, connectClient, publishAcked, quiescent, startBridge, type InProcessBridge } from '../helpers/bridge.js';
 import { freePort, startInfluxd, type Influxd } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -98,7 +98,7 @@ describe("residents' reports", () => {
     const reply = await waitReply(BOB, t0);
     const [report] = await reportsOf(BIN);
     expect(JSON.stringify(reply.body)).toContain(report!.reference);
-    await new Promise((r) => setTimeout(r, 500));
+    await quiescent(bridge);
     expect(graph.sent.filter((m) => m.to === BOB)).toHaveLength(1);
     expect(await reportsOf(BIN)).toHaveLength(1);
     expect((await reportsOf(BIN))[0]!.reporters).toBe(2);
@@ -178,8 +178,10 @@ describe("residents' reports", () => {
     await graph.userSends(DAN, 'STOP');
     await waitReply(DAN, t0, (b) => b.includes('START'));
     const n = graph.sent.filter((m) => m.to === DAN).length;
-    await graph.userSends(DAN, `bin ${bins[5]!.id}`);
-    await new Promise((r) => setTimeout(r, 800));
+    expect((await graph.userSends(DAN, `bin ${bins[5]!.id}`)).status).toBe(200);
+    // the inbox took the message and has handled it (a reply, had there been one, would have been sent by now) ...
+    await quiescent(bridge);
+    // ... and nothing was sent back to someone who said STOP
     expect(graph.sent.filter((m) => m.to === DAN)).toHaveLength(n);
     expect(lastTo(DAN)).toBeDefined();
   });

@@ -172,7 +172,8 @@ describe('Outbox against a Graph API', () => {
     expect(sends).toContain('result="retry",code="http_500"} 1');
     expect(sends).toContain('result="retry",code="130429"} 1');
     expect(sends).toContain('result="retry",code="131056"} 1');
-    await new Promise((r) => setTimeout(r, 300));
+    // nothing left to send: no fifth request can follow
+    expect(outbox.backlog()).toBe(0);
     expect(graph.received).toHaveLength(4);
   });
 
@@ -220,7 +221,7 @@ describe('Outbox against a Graph API', () => {
     outbox.enqueue({ to: A, message: textMessage(A, 'x'), key: 'a' });
     outbox.enqueue({ to: B, message: textMessage(B, 'y'), key: 'b' });
     await waitFor(() => results.length === 2);
-    await new Promise((r) => setTimeout(r, 200));
+    expect(outbox.backlog()).toBe(0);
     expect(graph.received).toHaveLength(2);
     expect(results.map((r) => [r.status, r.error?.code])).toEqual([
       ['failed', 131047],
@@ -254,7 +255,7 @@ describe('Outbox against a Graph API', () => {
     ).toThrow('the decision failed');
     outbox.start();
     await waitFor(() => results.length === 1);
-    await new Promise((r) => setTimeout(r, 200));
+    expect(outbox.backlog()).toBe(0);
     expect(graph.received.map((r) => r.body.text?.body)).toEqual(['x']);
   });
 
@@ -275,7 +276,7 @@ describe('Outbox against a Graph API', () => {
 
     const third = build(db2, { transport, pairIntervalMs: 50 });
     third.outbox.start();
-    await new Promise((r) => setTimeout(r, 300));
+    expect(third.outbox.backlog()).toBe(0);
     expect(graph.received).toHaveLength(3);
     expect(third.results).toHaveLength(0);
   });
@@ -295,7 +296,7 @@ describe('Outbox against a Graph API', () => {
     const after = build(db2, { transport });
     after.outbox.start();
     await waitFor(() => after.results.length === 1);
-    await new Promise((r) => setTimeout(r, 200));
+    expect(after.outbox.backlog()).toBe(0);
     expect(graph.received).toHaveLength(1);
     expect(after.outbox.list()[0]).toMatchObject({ status: 'sent', attempts: 2 });
   });

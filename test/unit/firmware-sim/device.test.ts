@@ -53,13 +53,19 @@ async function startBroker(port = 0, opts: { holdPubacks?: boolean } = {}) {
 /** Readings numbered 0, 1, 2... in distance_mm, so order and loss are visible. */
 function scriptedSource() {
   let n = 0;
+  let steps = 0;
   let faults: FaultKind[] = [];
   return {
     setFaults(next: FaultKind[]) {
       faults = next;
     },
+    /** how often the device has asked for a reading */
+    get steps() {
+      return steps;
+    },
     source: {
       step(simTimeMs: number): StepResult {
+        steps++;
         const silent = faults.includes('silent');
         const reading: Reading | null = silent
           ? null
@@ -151,7 +157,9 @@ describe('SimDevice against an aedes broker', () => {
     await vi.waitFor(() => expect(statuses(broker.seen)).toEqual(['online', 'offline']), { timeout: 5000 });
     expect(d.snapshot()).toMatchObject({ silent: true, connected: false });
     const before = telemetry(broker.seen).length;
-    await new Promise((r) => setTimeout(r, 200));
+    // three more ticks of the device, silent ones: nothing reaches the broker
+    const steps = script.steps;
+    await vi.waitFor(() => expect(script.steps).toBeGreaterThanOrEqual(steps + 3), { timeout: 5000 });
     expect(telemetry(broker.seen).length).toBe(before);
 
     script.setFaults([]);

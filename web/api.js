@@ -21,6 +21,15 @@ export function setToken(value) {
 
 export class Unauthorized extends Error {}
 
+/**
+ * When a reading (a bin's `state` or a `reading` event) counts for "which is newest", as the bridge orders them:
+ * its own time, never later than its arrival, so a reading stamped ahead by a fast clock does not hide the next one.
+ */
+export function readingAt(r) {
+  const ts = Date.parse(r.ts);
+  return r.received_at ? Math.min(ts, Date.parse(r.received_at)) : ts;
+}
+
 export async function api(path, init = {}) {
   const t = token();
   const headers = { accept: 'application/json', ...(t ? { authorization: `Bearer ${t}` } : {}), ...(init.body ? { 'content-type': 'application/json' } : {}) };

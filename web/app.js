@@ -1,7 +1,7 @@
 /* global document, setInterval, setTimeout, clearTimeout */
 // binbridge live operations page: map, bin card, dispatch board, reports feed and WhatsApp sandbox, kept live
 // by Server-Sent Events from /api/events. Plain ES modules, no build step; Leaflet and uPlot come from /vendor/.
-import { api, events, setToken, Unauthorized } from './api.js';
+import { api, events, readingAt, setToken, Unauthorized } from './api.js';
 import { BinCard } from './bin-card.js';
 import { batched, h } from './dom.js';
 import { BinMap, classify } from './map.js';
@@ -160,8 +160,8 @@ const handlers = {
     const bin = bins.get(r.bin_id);
     if (!bin) return;
     const s = (bin.state ??= {});
-    if (s.ts && Date.parse(s.ts) > Date.parse(r.ts)) return;
-    Object.assign(s, { ts: r.ts, fill_pct: r.fill_pct, status: r.status ?? s.status });
+    if (s.ts && readingAt(s) > readingAt(r)) return;
+    Object.assign(s, { ts: r.ts, received_at: r.received_at, fill_pct: r.fill_pct, status: r.status ?? s.status });
     if (r.battery_pct !== null) s.battery_pct = r.battery_pct;
     if (r.temperature_c !== null) s.temperature_c = r.temperature_c;
     map.restyle(bin.id);

@@ -1,7 +1,7 @@
 // The selected bin's card over the map: details, open alerts, and its recent fill (uPlot) from the bridge's
 // in-memory window of readings (GET /api/bins/:id/readings), extended live as readings arrive.
 import uPlot from '/vendor/uplot/uPlot.esm.js';
-import { api } from './api.js';
+import { api, readingAt } from './api.js';
 import { ago, clock, h } from './dom.js';
 import { classify, COLOURS } from './map.js';
 
@@ -48,7 +48,8 @@ export class BinCard {
   onReading(bin, r) {
     if (bin.id !== this.binId) return;
     this.render(bin);
-    const ts = Date.parse(r.ts);
+    // where the bridge's window charts it (GET /api/bins/:id/readings): a reading stamped ahead at its arrival
+    const ts = readingAt(r);
     if (!this.points.some((p) => p.ts === ts)) {
       this.points.push({ ts, fill: r.fill_pct, battery: r.battery_pct });
       this.points.sort((a, b) => a.ts - b.ts);

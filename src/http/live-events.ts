@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
 import type { AppliedEvent } from '../alerts/index.js';
 import type { Report } from '../reports/index.js';
+import { orderTs } from '../rules/index.js';
 import type { LatestReading } from '../storage/index.js';
 import type { SandboxMessage } from '../whatsapp/index.js';
 import { reportView } from './routes/reports.js';
@@ -107,7 +108,7 @@ type Listener = (type: LiveEventType, data: unknown, id: number) => void;
 export class LiveEvents {
   private readonly listeners = new Set<Listener>();
   private readonly recent = new Map<string, ReadingWindow>();
-  private readonly throttle = new Map<string, { lastSent: number; lastTs: number; pending: LatestReading | null }>();
+  private readonly throttle = new Map<string, { lastSent: number; lastAt: number; pending: LatestReading | null }>();
   private readonly timers: NodeJS.Timeout[] = [];
   /** the open streams' ends, registered by the SSE route so that close() can end them */
   readonly enders = new Set<() => void>();
@@ -153,9 +154,10 @@ export class LiveEvents {
     const now = this.now();
     for (const r of readings) {
       this.remember(r);
-      const t = this.throttle.get(r.binId) ?? { lastSent: -Infinity, lastTs: -Infinity, pending: null };
+      const t = this.throttle.get(r.binId) ?? { lastSent: -Infinity, lastAt: -Infinity, pending: null };
       this.throttle.set(r.binId, t);
-      if (r.ts < t.lastTs || (t.pending && r.ts < t.pending.ts)) continue; // a backlog: the map shows the newest state
+      const at = orderTs(r);
+      if (at < t.lastAt || (t.pending && at < orderTs(t.pending))) continue; // a backlog: the map shows the newest state
       if (now - t.lastSent >= this.throttleMs) {
         t.pending = null;
         this.sendReading(r, t, now);
@@ -232,15 +234,17 @@ export class LiveEvents {
   private remember(r: LatestReading): void {
     let w = this.recent.get(r.binId);
     if (!w) this.recent.set(r.binId, (w = new ReadingWindow(this.perBin)));
-    w.insert(r.ts, r.fillPct, r.batteryPct, r.temperatureC);
+    // at orderTs, like every "which is newest": a reading stamped ahead of its arrival is charted at its arrival
+    w.insert(orderTs(r), r.fillPct, r.batteryPct, r.temperatureC);
   }
 
-  private sendReading(r: LatestReading, t: { lastSent: number; lastTs: number }, now: number): void {
+  private sendReading(r: LatestReading, t: { lastSent: number; lastAt: number }, now: number): void {
     t.lastSent = now;
-    t.lastTs = r.ts;
+    t.lastAt = orderTs(r);
     this.publish('reading', {
       bin_id: r.binId,
       ts: iso(r.ts),
+      received_at: iso(r.receivedAt),
       fill_pct: r.fillPct,
       battery_pct: r.batteryPct ?? null,
       temperature_c: r.temperatureC ?? null,

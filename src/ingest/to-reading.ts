@@ -1,16 +1,6 @@
 import { fillFromDistance, type BinGeometry } from './fill.js';
 import type { Measurement, Reading, ReadingSource, Rejection } from './reading.js';
-
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
-
-/** Epoch ms from an ISO-8601 string or epoch milliseconds; null when it is neither. */
-export function parseTimestamp(ts: string | number): number | null {
-  if (typeof ts === 'number') return Number.isFinite(ts) && ts > 0 ? Math.round(ts) : null;
-  if (/^\d+$/.test(ts)) return Number(ts);
-  if (!ISO_8601.test(ts)) return null;
-  const ms = Date.parse(ts);
-  return Number.isNaN(ms) ? null : ms;
-}
+import { readTimestamp } from './timestamp.js';
 
 /**
  * Turns validated fields into a Reading of a known bin: resolves the timestamp (receive time when absent;
@@ -24,9 +14,12 @@ export function toReading(
 ): { ok: true; reading: Reading } | ({ ok: false } & Rejection) {
   let ts = ctx.now;
   if (m.ts !== undefined) {
-    const parsed = parseTimestamp(m.ts);
+    const t = readTimestamp(m.ts);
+    const sent = JSON.stringify(m.ts).slice(0, 64);
+    if (!t.ok) return { ok: false, reason: 'bad_ts', detail: `ts ${sent}: ${t.why}` };
+    const parsed = t.ms;
     // earlier than 2000-01-01 is a sensor without a clock, not a backlog
-    if (parsed === null || parsed < 946_684_800_000) return { ok: false, reason: 'bad_ts', detail: `ts ${JSON.stringify(m.ts)} is not ISO-8601 or epoch ms` };
+    if (parsed < 946_684_800_000) return { ok: false, reason: 'bad_ts', detail: `ts ${sent} is before 2000: a sensor without a clock` };
     if (parsed > ctx.now + ctx.maxFutureMs) return { ok: false, reason: 'future_ts', detail: `ts is ${Math.round((parsed - ctx.now) / 1000)} s in the future` };
     ts = parsed;
   }

@@ -1,5 +1,6 @@
 import type { RulesConfig } from '../config/index.js';
 import { applyBattery, applyFire, applyTilt, checkSilence, noteHeard } from './alarms.js';
+import { orderTs } from './reading-order.js';
 import { applyFill } from './thresholds.js';
 import { applySuspect, isImpossibleJump, suspectFromReport, trackStuck } from './suspect.js';
 import { cloneState, fmt, type BinEvent, type BinRuleState, type RuleReading } from './types.js';
@@ -11,9 +12,13 @@ export interface RuleResult {
 
 /**
  * One reading -> new state + events: back online, fire, fill (collected / full / cleared), tilt, battery, suspect.
- * A reading at or before the newest one seen is a backlog: it changes nothing but the last-heard time.
+ * The rules see a reading at its orderTs: one stamped ahead of its arrival counts as of its arrival (its events are
+ * not dated in the future, and the device's next reading is newer). A reading at or before the newest one seen is
+ * a backlog or a duplicate: it changes nothing but the last-heard time.
  */
-export function evaluateReading(reading: RuleReading, state: BinRuleState, rules: RulesConfig): RuleResult {
+export function evaluateReading(received: RuleReading, state: BinRuleState, rules: RulesConfig): RuleResult {
+  const at = orderTs(received);
+  const reading = at === received.ts ? received : { ...received, ts: at };
   const d = cloneState(state);
   const events = noteHeard(d, reading);
   if (d.lastTs !== null && reading.ts <= d.lastTs) return { state: d, events };

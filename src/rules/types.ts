@@ -48,7 +48,7 @@ export interface FillPoint {
 /** Per-bin memory of the rules; plain JSON, persisted by the caller. `streak` counts readings on the other side. */
 export interface BinRuleState {
   version: 1;
-  /** newest reading time seen; anything at or before it is a backlog */
+  /** newest reading time seen (orderTs); anything at or before it is a backlog */
   lastTs: number | null;
   /** newest time the device was heard from (receivedAt, else ts) */
   lastHeardAt: number | null;

@@ -1,3 +1,4 @@
+import { orderTs } from '../rules/index.js';
 import type { Db } from './database.js';
 
 /** The latest known state of one bin: its newest reading and its device's online/offline status. */
@@ -27,7 +28,11 @@ export interface LatestReading {
   rssi?: number | undefined;
 }
 
-/** Latest state per bin in SQLite. A sensor's backlog (older readings) never overwrites a newer state. */
+/**
+ * Latest state per bin in SQLite: the newest reading by orderTs (its own time, never later than its arrival).
+ * A sensor's backlog (older readings) never overwrites a newer state, and a reading stamped ahead of its arrival
+ * does not hide the device's next one.
+ */
 export class BinStateStore {
   private readonly upsertStmt;
   private readonly statusStmt;
@@ -39,6 +44,8 @@ export class BinStateStore {
     db.exec(`CREATE TABLE IF NOT EXISTS bin_state (
       bin_id TEXT PRIMARY KEY, ts INTEGER, received_at INTEGER, fill_pct REAL, distance_mm REAL, battery_pct REAL,
       temperature_c REAL, tilt INTEGER, rssi REAL, status TEXT, status_at INTEGER)`);
+    // the one ordering of readings, in SQL too; rows written before it existed are compared the same way
+    db.function('order_ts', { deterministic: true }, (ts, receivedAt) => orderTs({ ts: ts as number, receivedAt: receivedAt as number | null }));
     this.upsertStmt = db.prepare(`
       INSERT INTO bin_state (bin_id, ts, received_at, fill_pct, distance_mm, battery_pct, temperature_c, tilt, rssi)
       VALUES (@binId, @ts, @receivedAt, @fillPct, @distanceMm, @batteryPct, @temperatureC, @tilt, @rssi)
@@ -47,7 +54,7 @@ export class BinStateStore {
         battery_pct = coalesce(excluded.battery_pct, bin_state.battery_pct),
         temperature_c = coalesce(excluded.temperature_c, bin_state.temperature_c),
         tilt = coalesce(excluded.tilt, bin_state.tilt), rssi = coalesce(excluded.rssi, bin_state.rssi)
-      WHERE bin_state.ts IS NULL OR excluded.ts >= bin_state.ts`);
+      WHERE bin_state.ts IS NULL OR order_ts(excluded.ts, excluded.received_at) >= order_ts(bin_state.ts, bin_state.received_at)`);
     this.statusStmt = db.prepare(`
       INSERT INTO bin_state (bin_id, status, status_at) VALUES (?, ?, ?)
       ON CONFLICT (bin_id) DO UPDATE SET status = excluded.status, status_at = excluded.status_at`);

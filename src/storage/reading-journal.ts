@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { orderTs } from '../rules/index.js';
 import type { BinStateStore, LatestReading } from './bin-state.js';
 import type { Db } from './database.js';
 import type { Spool } from './spool.js';
@@ -40,7 +41,7 @@ export class ReadingJournal {
       for (const { entry } of entries) {
         if (this.spool && entry.lines.length > 0) this.spool.insert(entry.lines, now);
         const seen = newest.get(entry.reading.binId);
-        if (!seen || seen.ts <= entry.reading.ts) newest.set(entry.reading.binId, entry.reading);
+        if (!seen || orderTs(seen) <= orderTs(entry.reading)) newest.set(entry.reading.binId, entry.reading);
       }
       for (const r of newest.values()) this.binState.upsert(r);
     });

@@ -43,6 +43,22 @@ describe('LiveEvents', () => {
     expect(got.every((e) => e.type === 'reading')).toBe(true);
     live.close();
   });
+
+  it('does not let a reading stamped just inside the future limit hold back the next real one', () => {
+    const live = new LiveEvents({ readingThrottleMs: 0 });
+    const got: { fill_pct: number; ts: string; received_at: string }[] = [];
+    live.subscribe((_type, data) => got.push(data as { fill_pct: number; ts: string; received_at: string }));
+    // stamped 4 min 59 s ahead of its arrival at 1 s, then a real reading at 2 s and a backlog sent at 3 s
+    live.onReadings([{ binId: 'A', ts: 300_000, receivedAt: 1000, fillPct: 10 }]);
+    live.onReadings([reading('A', 2000, 90)]);
+    live.onReadings([{ binId: 'A', ts: 500, receivedAt: 3000, fillPct: 55 }]);
+    expect(got.map((e) => e.fill_pct)).toEqual([10, 90]);
+    // the event says what the device said and when it arrived; the page orders by the earlier of the two
+    expect(got[0]).toMatchObject({ ts: new Date(300_000).toISOString(), received_at: new Date(1000).toISOString() });
+    // the chart's window places a future-stamped reading at its arrival, so the newest reading is its last point
+    expect(live.readings('A', 0).map((r) => [r.ts, r.fill_pct])).toEqual([[500, 55], [1000, 10], [2000, 90]]);
+    live.close();
+  });
 });
 
 describe('sandbox envelope', () => {

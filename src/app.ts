@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { AlertStore, RuleRunner } from './alerts/index.js';
+import { realClock, type Clock } from './clock.js';
 import { DeviceSecrets, MqttBroker } from './broker/index.js';
 import type { Config } from './config/index.js';
 import { Ingest, RejectionLog } from './ingest/index.js';
@@ -70,8 +71,14 @@ function createSink(config: Config['influx'], log: Logger): InfluxSink {
     : new V2Sink({ ...common, org: config.org, bucket: config.bucket, token: config.token, maxBatch: config.batch_size }, log);
 }
 
+export interface AppOptions {
+  /** the wall clock by default; the city twin and tests run the same program on a manual clock */
+  clock?: Clock;
+}
+
 /** The composition root: builds every module from the config, wires them, and starts the listeners. */
-export async function startApp(config: Config, log: Logger): Promise<RunningApp> {
+export async function startApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<RunningApp> {
+  const clock = opts.clock ?? realClock;
   const db = openDatabase(config.data_dir, { sync: config.spool.sync });
   const metrics = createMetrics();
 
@@ -79,14 +86,14 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   const imported = registry.importFileIfChanged(config.registry.bins_file);
   log.info({ module: 'registry', file: config.registry.bins_file, bins: registry.size, imported: imported !== null }, 'registry loaded');
 
-  const binState = new BinStateStore(db);
+  const binState = new BinStateStore(db, clock);
   const influxOn = config.influx.url !== '';
-  const spool = influxOn ? new Spool(db, config.spool.max_mb * 1024 * 1024) : null;
+  const spool = influxOn ? new Spool(db, config.spool.max_mb * 1024 * 1024, clock) : null;
   const journal = new ReadingJournal(
     db,
     spool,
     binState,
-    { maxBatch: config.spool.commit_max_batch, delayMs: config.spool.commit_delay_ms },
+    { maxBatch: config.spool.commit_max_batch, delayMs: config.spool.commit_delay_ms, clock },
     metrics,
     log.child({ module: 'journal' }),
   );
@@ -94,7 +101,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   let writer: InfluxWriter | null = null;
   if (spool) {
     const sink = createSink(config.influx, log.child({ module: 'influx' }));
-    writer = new InfluxWriter(spool, sink, { batchSize: config.influx.batch_size, flushIntervalMs: config.influx.flush_interval_ms }, metrics, log.child({ module: 'influx' }));
+    writer = new InfluxWriter(spool, sink, { batchSize: config.influx.batch_size, flushIntervalMs: config.influx.flush_interval_ms, clock }, metrics, log.child({ module: 'influx' }));
     journal.onCommitted(() => writer!.notify());
     writer.start();
     const s = spool.stats();
@@ -115,13 +122,13 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     log.info({ module: 'registry', zones: config.zones.length, crews: config.crews.length }, 'zones and crews taken from the config');
   }
   const alerts = new AlertStore(db);
-  const rules = new RuleRunner(db, registry, alerts, config, directory, recordPoints, log.child({ module: 'rules' }));
+  const rules = new RuleRunner(db, registry, alerts, config, directory, recordPoints, log.child({ module: 'rules' }), clock);
   journal.onCommitted((entries) => rules.onReadings(entries.map((e) => e.reading)));
 
   const wa = config.whatsapp;
   // residents' and crews' numbers are stored only as keyed pseudonyms and sealed
   const sealer = loadSealer(config.reports.pseudonym_key, config.data_dir);
-  const { sandbox, outbox, inbox } = createWhatsApp({ config: wa, db, sealer, metrics, recordPoints, log });
+  const { sandbox, outbox, inbox } = createWhatsApp({ config: wa, db, sealer, metrics, recordPoints, log, clock });
 
   const dispatcher = new Dispatcher({
     db,
@@ -132,6 +139,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     config,
     recordPoints,
     log: log.child({ module: 'dispatch' }),
+    clock,
   });
   rules.onEvents((events) => dispatcher.onEvents(events));
   outbox.onResult((r) => dispatcher.onOutboxResult(r));
@@ -166,8 +174,8 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   const ingest = new Ingest(
     registry,
     journal,
-    new RejectionLog(config.ingest.reject_log_interval_s * 1000, metrics, log.child({ module: 'ingest' })),
-    { maxFutureMs: config.ingest.max_future_s * 1000, writeInflux: influxOn, stateIntervalMs: config.influx.state_interval_s * 1000 },
+    new RejectionLog(config.ingest.reject_log_interval_s * 1000, metrics, log.child({ module: 'ingest' }), clock),
+    { maxFutureMs: config.ingest.max_future_s * 1000, writeInflux: influxOn, stateIntervalMs: config.influx.state_interval_s * 1000, clock },
     metrics,
     log.child({ module: 'ingest' }),
   );
@@ -203,7 +211,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     const s = spool.stats();
     metrics.spoolDepth.set(s.depth);
     metrics.spoolBytes.set(s.bytes);
-    metrics.spoolOldestAge.set(s.oldestMs === null ? 0 : (Date.now() - s.oldestMs) / 1000);
+    metrics.spoolOldestAge.set(s.oldestMs === null ? 0 : (clock.now() - s.oldestMs) / 1000);
     metrics.spoolFull.set(s.full ? 1 : 0);
   };
 
@@ -241,6 +249,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     findBin: (device) => registry.findByDevice(device),
     metrics,
     log: log.child({ module: 'upstream' }),
+    clock,
   });
   upstreams.start();
   // --- end of the upstream brokers' wiring

@@ -1,3 +1,4 @@
+import { realClock, type Clock, type Timer } from '../clock.js';
 import type Database from 'better-sqlite3';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
@@ -29,7 +30,7 @@ export interface AppliedEvent extends BinEvent {
 export class RuleRunner {
   private readonly states: RuleStateStore<BinRuleState>;
   private readonly listeners: ((events: AppliedEvent[]) => void)[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
 
   constructor(
     private readonly db: Database.Database,
@@ -39,7 +40,7 @@ export class RuleRunner {
     private readonly zones: { zone(id: string): Config['zones'][number] | undefined },
     private readonly recordPoints: (lines: string[]) => void,
     private readonly log: Logger,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock = realClock,
   ) {
     this.states = new RuleStateStore(db);
   }
@@ -50,18 +51,19 @@ export class RuleRunner {
 
   /** The offline check runs on a timer: silence is the absence of readings. */
   start(intervalMs = 60_000): void {
-    this.timer ??= setInterval(() => {
-      try {
-        this.checkSilence();
-      } catch (err) {
-        this.log.error({ err }, 'offline check failed');
-      }
-    }, intervalMs);
-    this.timer.unref();
+    this.timer ??= this.clock
+      .setInterval(() => {
+        try {
+          this.checkSilence();
+        } catch (err) {
+          this.log.error({ err }, 'offline check failed');
+        }
+      }, intervalMs)
+      .unref();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.clear();
     this.timer = null;
   }
 
@@ -86,12 +88,12 @@ export class RuleRunner {
   onReport(binId: string): AppliedEvent[] {
     return this.run((apply) => {
       const prev = this.states.get(binId) ?? initialRuleState();
-      const { state, events } = evaluateReport(binId, prev, this.now(), this.rulesFor(binId));
+      const { state, events } = evaluateReport(binId, prev, this.clock.now(), this.rulesFor(binId));
       apply(binId, state, events);
     });
   }
 
-  checkSilence(now = this.now()): AppliedEvent[] {
+  checkSilence(now = this.clock.now()): AppliedEvent[] {
     return this.run((apply) => {
       for (const binId of this.states.binIds()) {
         const { state, events } = evaluateSilence(binId, this.states.get(binId)!, now, this.rulesFor(binId));
@@ -104,7 +106,7 @@ export class RuleRunner {
   private run(body: (apply: (binId: string, state: BinRuleState, events: BinEvent[]) => void) => void): AppliedEvent[] {
     const applied: AppliedEvent[] = [];
     const lines: string[] = [];
-    const at = this.now();
+    const at = this.clock.now();
     const changed = new Map<string, BinRuleState>();
     this.db.transaction(() => {
       body((binId, state, events) => {

@@ -1,3 +1,4 @@
+import { realClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Bin, Registry } from '../registry/index.js';
@@ -18,6 +19,7 @@ export interface IngestOptions {
   writeInflux: boolean;
   /** at most one bin_state point per bin in this interval (0: with every reading) */
   stateIntervalMs: number;
+  clock?: Clock;
 }
 
 /** The bin_reading and, now and then, the bin_state point of one reading (SPEC.md "InfluxDB schema"). */
@@ -63,7 +65,7 @@ export class Ingest {
     if (!decoded.ok) return this.reject(binId, decoded, false);
     const bin = this.registry.get(binId);
     if (!bin) return this.reject(binId, { reason: 'unknown_bin', detail: `no bin ${binId} in the registry` }, false);
-    const r = toReading(decoded.measurement, bin, { now: Date.now(), maxFutureMs: this.opts.maxFutureMs, source });
+    const r = toReading(decoded.measurement, bin, { now: (this.opts.clock ?? realClock).now(), maxFutureMs: this.opts.maxFutureMs, source });
     if (!r.ok) return this.reject(binId, r, false);
     const reading = r.reading;
     const lines = this.opts.writeInflux ? readingLines(reading, bin, this.stateDue(reading)) : [];

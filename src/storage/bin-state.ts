@@ -1,3 +1,4 @@
+import { realClock, type Clock } from '../clock.js';
 import { orderTs } from '../rules/index.js';
 import type { Db } from './database.js';
 
@@ -40,7 +41,10 @@ export class BinStateStore {
   private readonly allStmt;
   private readonly onlineStmt;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly clock: Clock = realClock,
+  ) {
     db.exec(`CREATE TABLE IF NOT EXISTS bin_state (
       bin_id TEXT PRIMARY KEY, ts INTEGER, received_at INTEGER, fill_pct REAL, distance_mm REAL, battery_pct REAL,
       temperature_c REAL, tilt INTEGER, rssi REAL, status TEXT, status_at INTEGER)`);
@@ -78,7 +82,7 @@ export class BinStateStore {
     });
   }
 
-  setStatus(binId: string, status: 'online' | 'offline', at = Date.now()): void {
+  setStatus(binId: string, status: 'online' | 'offline', at = this.clock.now()): void {
     this.statusStmt.run(binId, status, at);
   }
 

@@ -1,3 +1,4 @@
+import { realClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { orderTs } from '../rules/index.js';
@@ -32,7 +33,7 @@ export class ReadingJournal {
     db: Db,
     private readonly spool: Spool | null,
     private readonly binState: BinStateStore,
-    private readonly opts: { maxBatch: number; delayMs: number },
+    private readonly opts: { maxBatch: number; delayMs: number; clock?: Clock },
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {
@@ -74,7 +75,7 @@ export class ReadingJournal {
       this.commit();
       if (this.pending.length > 0) this.schedule();
     };
-    if (this.opts.delayMs > 0) setTimeout(run, this.opts.delayMs);
+    if (this.opts.delayMs > 0) (this.opts.clock ?? realClock).setTimeout(run, this.opts.delayMs);
     else setImmediate(run);
   }
 
@@ -84,7 +85,7 @@ export class ReadingJournal {
     if (group.length === 0) return;
     const end = this.metrics.journalCommit.startTimer();
     try {
-      this.commitTx(group, Date.now());
+      this.commitTx(group, (this.opts.clock ?? realClock).now());
     } catch (err) {
       end();
       this.spool?.recount();

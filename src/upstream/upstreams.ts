@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.js';
 import type { UpstreamConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -13,6 +14,7 @@ export interface UpstreamsDeps {
   findBin: UplinkHandlerDeps['findBin'];
   metrics: Metrics;
   log: Logger;
+  clock?: Clock;
 }
 
 /** Every `mqtt.upstreams` item as a client of its broker. Connecting happens in the background: a broker that is down delays nothing. */
@@ -22,7 +24,7 @@ export class Upstreams {
   constructor(private readonly deps: UpstreamsDeps) {}
 
   start(): void {
-    const { upstreams, dataDir, ingest, findBin, metrics, log } = this.deps;
+    const { upstreams, dataDir, ingest, findBin, metrics, log, clock } = this.deps;
     if (upstreams.length === 0) return;
     const instanceId = readInstanceId(dataDir);
     for (const u of upstreams) {
@@ -36,6 +38,7 @@ export class Upstreams {
         handle: createUplinkHandler({ format: u.format, fields: u.fields, ingest, findBin }),
         metrics,
         log,
+        clock,
       });
       this.clients.push(client);
       log.info({ url: client.url, format: u.format, topics: u.topics, sharedGroup: u.shared_group || undefined }, 'upstream starting');

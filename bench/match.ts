@@ -9,8 +9,8 @@
 // Prints ONE JSON object on stdout (build_ms, rss_mb, per kind p50/p99/max in ms and the share matched /
 // ambiguous / none, plus how often a match was the bin the query was made from; per hostile input its max in ms
 // and the worst of all); progress goes to stderr.
-import { createRandom } from '../firmware-sim/random.js';
 import { parseArgs } from 'node:util';
+import { createRandom } from '../firmware-sim/random.js';
 import type { Bin } from '../src/registry/index.js';
 import { MAX_TERM_CHARS } from '../src/reports/matcher/address-index.js';
 import { BinMatcher, type MatchInput } from '../src/reports/matcher/index.js';
@@ -205,23 +205,34 @@ interface AdversarialStats {
   p50_ms: number;
   p99_ms: number;
   max_ms: number;
+  /** the most CPU time one match took (process-wide): the work itself, without the waits a busy machine adds */
+  cpu_max_ms: number;
   kind: string;
+}
+
+/** CPU time of the process (all threads, so the garbage collector's helpers too) in ms. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 function runAdversarial(matcher: BinMatcher, texts: Record<string, string>): Record<string, AdversarialStats> {
   const out: Record<string, AdversarialStats> = {};
   for (const [name, text] of Object.entries(texts)) {
     const times = new Float64Array(ADVERSARIAL_RUNS);
+    let cpuMax = 0;
     let kind = '';
     for (let i = 0; i < ADVERSARIAL_RUNS; i++) {
+      const c0 = cpuMs();
       const t0 = performance.now();
       kind = matcher.match({ text }).kind;
       times[i] = performance.now() - t0;
+      cpuMax = Math.max(cpuMax, cpuMs() - c0);
     }
     times.sort();
     const q = (p: number) => r3(times[Math.min(ADVERSARIAL_RUNS - 1, Math.floor(p * ADVERSARIAL_RUNS))]!);
-    out[name] = { chars: [...text].length, p50_ms: q(0.5), p99_ms: q(0.99), max_ms: r3(times[ADVERSARIAL_RUNS - 1]!), kind };
-    log(`hostile: ${name}: max ${out[name].max_ms} ms`);
+    out[name] = { chars: [...text].length, p50_ms: q(0.5), p99_ms: q(0.99), max_ms: r3(times[ADVERSARIAL_RUNS - 1]!), cpu_max_ms: r3(cpuMax), kind };
+    log(`hostile: ${name}: p50 ${out[name].p50_ms} ms, max ${out[name].max_ms} ms (CPU at most ${out[name].cpu_max_ms} ms)`);
   }
   return out;
 }
@@ -307,7 +318,8 @@ const addresses = run(matcher, bins, (b) => ({ text: addressText(b) }));
 log(`addresses: p50 ${addresses.p50_ms} ms, p99 ${addresses.p99_ms} ms`);
 const adversarial = runAdversarial(matcher, adversarialTexts(bins));
 const adversarialMax = Math.max(...Object.values(adversarial).map((a) => a.max_ms));
-log(`hostile: worst ${adversarialMax} ms`);
+const adversarialCpuMax = Math.max(...Object.values(adversarial).map((a) => a.cpu_max_ms));
+log(`hostile: worst ${adversarialMax} ms (CPU at most ${adversarialCpuMax} ms)`);
 
 process.stdout.write(
   `${JSON.stringify({
@@ -322,6 +334,7 @@ process.stdout.write(
     adversarial_runs: ADVERSARIAL_RUNS,
     adversarial,
     adversarial_max_ms: adversarialMax,
+    adversarial_cpu_max_ms: adversarialCpuMax,
     target_p99_ms: 5,
     target_adversarial_max_ms: 20,
     pass: Math.max(codes.p99_ms, pins.p99_ms, addresses.p99_ms) <= 5 && adversarialMax <= 20,

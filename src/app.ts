@@ -150,6 +150,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     registry,
     binState,
     outbox,
+    inbox,
     media: sandbox ? null : new GraphMedia({ graphUrl: wa.graph_url, apiVersion: wa.api_version, accessToken: wa.access_token }),
     config: { reports: config.reports, template: wa.templates.resident, dataDir: config.data_dir },
     onReport: (binId) => rules.onReport(binId),

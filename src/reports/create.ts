@@ -3,7 +3,7 @@ import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { Registry } from '../registry/index.js';
 import type { BinStateStore } from '../storage/index.js';
-import type { Sealer } from '../whatsapp/index.js';
+import type { Inbox, Sealer } from '../whatsapp/index.js';
 import { ConversationStore } from './conversation-store.js';
 import { BinMatcher } from './matcher/index.js';
 import { PhotoStore, type MediaSource } from './photos.js';
@@ -11,13 +11,18 @@ import { ReportStore } from './report-store.js';
 import { ResidentFlow, type ResidentFlowDeps } from './resident-flow.js';
 import { Retention } from './retention.js';
 
-/** The residents' side: reports, conversations, photos, the matcher (rebuilt when the registry changes), the purge. */
+/**
+ * The residents' side: reports, conversations, photos, the matcher (rebuilt when the registry changes), the purge
+ * (which also prunes the WhatsApp inbox, where residents' messages arrive).
+ */
 export function createReports(deps: {
   db: Database.Database;
   sealer: Sealer;
   registry: Registry;
   binState: BinStateStore;
   outbox: ResidentFlowDeps['outbox'];
+  /** pruned on the retention schedule */
+  inbox: Pick<Inbox, 'prune'>;
   media: MediaSource | null;
   config: { reports: Config['reports']; template: Config['whatsapp']['templates']['resident']; dataDir: string };
   onReport: (binId: string) => void;
@@ -53,6 +58,6 @@ export function createReports(deps: {
     countMatch: deps.countMatch,
     log: deps.log,
   });
-  const retention = new Retention(store, conversations, photos, config.reports.retention_days, deps.log);
+  const retention = new Retention({ reports: store, conversations, photos, retentionDays: config.reports.retention_days, inbox: deps.inbox, log: deps.log });
   return { store, photos, flow, retention, matcher };
 }

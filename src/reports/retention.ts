@@ -1,32 +1,41 @@
 import type { Logger } from '../log.js';
+import type { Inbox } from '../whatsapp/index.js';
 import type { ConversationStore } from './conversation-store.js';
 import type { PhotoStore } from './photos.js';
 import type { ReportStore } from './report-store.js';
 
 const DAY = 86_400_000;
 
+export interface RetentionOptions {
+  reports: ReportStore;
+  conversations: ConversationStore;
+  photos: PhotoStore;
+  retentionDays: number;
+  /** the WhatsApp inbox: sealed bodies and message ids past their age (see Inbox.prune) */
+  inbox: Pick<Inbox, 'prune'>;
+  log: Logger;
+  now?: () => number;
+}
+
 /**
- * The daily purge: reports older than retention_days (and their photos), and conversations idle for longer than
- * the 24-hour window (their sealed numbers with them; an opt-out is remembered without the number).
+ * The daily purge: reports older than retention_days (and their photos), conversations idle for longer than
+ * the 24-hour window (their sealed numbers with them; an opt-out is remembered without the number), and the
+ * WhatsApp inbox's finished rows (bodies after 3 days, the message ids that dedupe redeliveries after 8).
  */
 export class Retention {
   private timer: NodeJS.Timeout | null = null;
+  private readonly now: () => number;
 
-  constructor(
-    private readonly reports: ReportStore,
-    private readonly conversations: ConversationStore,
-    private readonly photos: PhotoStore,
-    private readonly retentionDays: number,
-    private readonly log: Logger,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(private readonly opts: RetentionOptions) {
+    this.now = opts.now ?? Date.now;
+  }
 
   start(): void {
     const purge = (): void => {
       try {
         this.purge();
       } catch (err) {
-        this.log.error({ err }, 'retention purge failed');
+        this.opts.log.error({ err }, 'retention purge failed');
       }
     };
     purge();
@@ -39,11 +48,15 @@ export class Retention {
     this.timer = null;
   }
 
-  purge(now = this.now()): { reports: number; conversations: number } {
-    const { deleted, photos } = this.reports.purge(now - this.retentionDays * DAY);
-    for (const p of photos) this.photos.remove(p);
-    const conversations = this.conversations.purgeIdle(now - DAY);
-    if (deleted > 0 || conversations > 0) this.log.info({ reports: deleted, conversations }, 'retention purge');
-    return { reports: deleted, conversations };
+  purge(now = this.now()): { reports: number; conversations: number; inbox: ReturnType<Inbox['prune']> } {
+    const { reports, conversations, photos, retentionDays, inbox, log } = this.opts;
+    const { deleted, photos: gone } = reports.purge(now - retentionDays * DAY);
+    for (const p of gone) photos.remove(p);
+    const idle = conversations.purgeIdle(now - DAY);
+    const pruned = inbox.prune(now);
+    if (deleted > 0 || idle > 0 || Object.values(pruned).some((n) => n > 0)) {
+      log.info({ event: 'retention_purge', reports: deleted, conversations: idle, inbox: pruned }, 'retention purge');
+    }
+    return { reports: deleted, conversations: idle, inbox: pruned };
   }
 }

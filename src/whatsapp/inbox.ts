@@ -45,6 +45,8 @@ export interface AcceptResult {
   statuses: number;
   /** messages and statuses already received before (Meta redelivers) */
   duplicates: number;
+  /** the very same bytes were recorded before: nothing in them was stored or counted again */
+  repeated: boolean;
 }
 
 interface MessageRow {
@@ -58,8 +60,15 @@ interface StatusRow {
   body_sealed: Buffer;
 }
 
+const DAY = 86_400_000;
+/** Sealed bodies of finished rows (they hold residents' numbers and words) are kept this long, for inspection. */
+export const INBOX_BODY_KEEP_MS = 3 * DAY;
+/** Message ids and body digests are kept this long: Meta redelivers for up to 7 days, and each must be known. */
+export const INBOX_ID_KEEP_MS = 8 * DAY;
+
+// body_tag: a keyed digest of the raw bytes (Sealer.digest), so a redelivered body is recorded once
 const CREATE_DELIVERIES = `CREATE TABLE IF NOT EXISTS whatsapp_webhook_deliveries (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, received_ms INTEGER NOT NULL, body_sealed BLOB NOT NULL)`;
+  id INTEGER PRIMARY KEY AUTOINCREMENT, received_ms INTEGER NOT NULL, body_sealed BLOB NOT NULL, body_tag TEXT)`;
 const CREATE_INBOUND = `CREATE TABLE IF NOT EXISTS whatsapp_inbound (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   message_tag TEXT NOT NULL UNIQUE,
@@ -84,7 +93,7 @@ const CREATE_STATUSES = `CREATE TABLE IF NOT EXISTS whatsapp_statuses (
   received_ms INTEGER NOT NULL,
   UNIQUE (wamid_tag, status))`;
 
-/** Rewrites the tables of a release that stored numbers and bodies in clear. */
+/** Rewrites the tables of a release that stored numbers and bodies in clear; adds what later releases added. */
 function migrate(db: Db, sealer: Sealer): void {
   rebuildIfClear(db, {
     table: 'whatsapp_webhook_deliveries',
@@ -126,6 +135,9 @@ function migrate(db: Db, sealer: Sealer): void {
       return [r.seq, sealer.pseudonym(String(r.wamid)), r.status, r.timestamp_ms, recipient, sealer.seal(JSON.stringify({ ...s, recipient })), r.state, r.received_ms];
     },
   });
+  const hasTable = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'whatsapp_webhook_deliveries'`).get() !== undefined;
+  const hasTag = db.prepare(`SELECT 1 FROM pragma_table_info('whatsapp_webhook_deliveries') WHERE name = 'body_tag'`).get() !== undefined;
+  if (hasTable && !hasTag) db.exec('ALTER TABLE whatsapp_webhook_deliveries ADD COLUMN body_tag TEXT');
 }
 
 /**
@@ -160,6 +172,7 @@ export class Inbox {
     migrate(this.db, this.sealer);
     this.db.exec(`
       ${CREATE_DELIVERIES};
+      CREATE UNIQUE INDEX IF NOT EXISTS whatsapp_webhook_deliveries_body ON whatsapp_webhook_deliveries (body_tag);
       ${CREATE_INBOUND};
       CREATE INDEX IF NOT EXISTS whatsapp_inbound_state ON whatsapp_inbound (state, seq);
       CREATE INDEX IF NOT EXISTS whatsapp_inbound_sender ON whatsapp_inbound (sender_tag, seq);
@@ -167,7 +180,8 @@ export class Inbox {
       CREATE INDEX IF NOT EXISTS whatsapp_statuses_state ON whatsapp_statuses (state, seq);
     `);
     this.stmts = {
-      delivery: this.db.prepare('INSERT INTO whatsapp_webhook_deliveries (received_ms, body_sealed) VALUES (?, ?)'),
+      delivery: this.db.prepare('INSERT INTO whatsapp_webhook_deliveries (received_ms, body_sealed, body_tag) VALUES (?, ?, ?)'),
+      deliveryByTag: this.db.prepare('SELECT id FROM whatsapp_webhook_deliveries WHERE body_tag = ?').pluck(true),
       message: this.db.prepare(
         `INSERT OR IGNORE INTO whatsapp_inbound (message_tag, delivery_id, sender_tag, type, timestamp_ms, body_sealed, received_ms)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -186,10 +200,15 @@ export class Inbox {
   }
 
   /**
-   * Records one verified webhook body: the raw bytes (sealed), each new message (a redelivered message id is
-   * ignored), the senders' last-inbound times, and the statuses. Throws InvalidWebhookBody when the body is not JSON.
+   * Records one verified webhook body: the raw bytes (sealed; bytes already recorded are not stored again), each new
+   * message (a redelivered message id is ignored), the senders' last-inbound times, and the statuses. Throws
+   * InvalidWebhookBody when the body is not JSON.
    */
   accept(rawBody: Buffer): AcceptResult {
+    // Meta redelivers the same bytes (up to 3 MB each) until it sees a 200, and sometimes after: one copy will do,
+    // and everything in it was recorded with it
+    const bodyTag = this.sealer.digest(rawBody);
+    if (this.stmts.deliveryByTag.get(bodyTag) !== undefined) return { messages: 0, statuses: 0, duplicates: 0, repeated: true };
     let json: unknown;
     try {
       json = JSON.parse(rawBody.toString('utf8'));
@@ -198,11 +217,11 @@ export class Inbox {
     }
     const parsed = parseWebhook(json);
     const now = this.now();
-    const result: AcceptResult = { messages: 0, statuses: 0, duplicates: 0 };
+    const result: AcceptResult = { messages: 0, statuses: 0, duplicates: 0, repeated: false };
     const fresh: InboundMessage[] = [];
     const seal = this.sealer;
     this.db.transaction(() => {
-      const deliveryId = Number(this.stmts.delivery.run(now, seal.seal(rawBody)).lastInsertRowid);
+      const deliveryId = Number(this.stmts.delivery.run(now, seal.seal(rawBody), bodyTag).lastInsertRowid);
       for (const m of parsed.messages) {
         const { changes } = this.stmts.message.run(
           seal.pseudonym(m.id),
@@ -254,18 +273,29 @@ export class Inbox {
   }
 
   /**
-   * Drops finished rows received before `beforeMs`, and the raw bodies none of the remaining messages came in
-   * (sealed, but they hold residents' numbers and words). Keep at least Meta's 7 days of redelivery: a message
-   * whose row is gone would be handled again.
+   * The retention schedule's part of the inbox (run daily). Finished rows lose their sealed bodies (residents'
+   * numbers and words) INBOX_BODY_KEEP_MS after they were handled; the rows themselves, which keep only the
+   * pseudonymous message id or body digest that dedupes Meta's redeliveries (up to 7 days), go after
+   * INBOX_ID_KEEP_MS. Pending messages, and the deliveries they came in, stay whatever their age.
    */
-  prune(beforeMs: number): { deliveries: number; messages: number; statuses: number } {
-    return this.db.transaction(() => ({
-      messages: this.db.prepare(`DELETE FROM whatsapp_inbound WHERE state != 'pending' AND received_ms < ?`).run(beforeMs).changes,
-      statuses: this.db.prepare(`DELETE FROM whatsapp_statuses WHERE state != 'pending' AND received_ms < ?`).run(beforeMs).changes,
-      deliveries: this.db
-        .prepare('DELETE FROM whatsapp_webhook_deliveries WHERE received_ms < ? AND id NOT IN (SELECT delivery_id FROM whatsapp_inbound)')
-        .run(beforeMs).changes,
-    }))();
+  prune(now = this.now()): { bodies: number; deliveries: number; messages: number; statuses: number } {
+    const bodiesBefore = now - INBOX_BODY_KEEP_MS;
+    const rowsBefore = now - INBOX_ID_KEEP_MS;
+    // uncorrelated, so SQLite builds the (small) set once instead of scanning the inbound rows per delivery
+    const pendingIn = `id IN (SELECT delivery_id FROM whatsapp_inbound WHERE state = 'pending')`;
+    return this.db.transaction(() => {
+      const run = (sql: string, ...args: number[]) => this.db.prepare(sql).run(...args).changes;
+      const bodies =
+        run(`UPDATE whatsapp_inbound SET body_sealed = x'' WHERE state != 'pending' AND processed_ms < ? AND length(body_sealed) > 0`, bodiesBefore) +
+        run(`UPDATE whatsapp_statuses SET body_sealed = x'' WHERE state != 'pending' AND received_ms < ? AND length(body_sealed) > 0`, bodiesBefore) +
+        run(`UPDATE whatsapp_webhook_deliveries SET body_sealed = x'' WHERE received_ms < ? AND length(body_sealed) > 0 AND NOT ${pendingIn}`, bodiesBefore);
+      return {
+        bodies,
+        messages: run(`DELETE FROM whatsapp_inbound WHERE state != 'pending' AND received_ms < ? AND processed_ms < ?`, rowsBefore, bodiesBefore),
+        statuses: run(`DELETE FROM whatsapp_statuses WHERE state != 'pending' AND received_ms < ?`, rowsBefore),
+        deliveries: run(`DELETE FROM whatsapp_webhook_deliveries WHERE received_ms < ? AND NOT ${pendingIn}`, rowsBefore),
+      };
+    })();
   }
 
   /** Messages waiting for their handlers, and those set aside as failed. */

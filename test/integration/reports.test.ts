@@ -4,7 +4,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRandom } from '../../firmware-sim/random.js';
 import { image, listReply, location, startGraphEmulator, templateButton, type GraphEmulator } from '../../emulator/index.js';
 import { readBinsFile } from '../../src/registry/index.js';
 import { CITY, connectClient, publishAcked, quiescent, startBridge, type InProcessBridge } from '../helpers/bridge.js';
@@ -16,7 +18,8 @@ const ANNA = '31620000001';
 const BOB = '31620000002';
 const CAROL = '31620000003';
 const DAN = '31620000004';
-const RESIDENTS = [ANNA, BOB, CAROL, DAN];
+const ERIN = '31620000005';
+const RESIDENTS = [ANNA, BOB, CAROL, DAN, ERIN];
 const SECRET = 'reports-app-secret';
 const TOKEN = 'reports-token';
 const bins = readBinsFile(CITY);
@@ -202,6 +205,21 @@ describe("residents' reports", () => {
     expect(one).toMatchObject({ service_request_id: created!.service_request_id, status: 'open' });
     const refused = await fetch(`${bridge.httpUrl}/open311/v2/requests.json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ service_code: 'overflowing-bin', lat: 52.09, long: 5.12 }) });
     expect(refused.status).toBe(403);
+  });
+
+  it('answers ten 4,096-letter words in a row without holding up the event loop', async () => {
+    // WhatsApp allows one word of 4,096 characters; the address search once took seconds over it
+    const rnd = createRandom(15).next;
+    const word = () => Array.from({ length: 4096 }, () => String.fromCharCode(97 + Math.floor(rnd() * 26))).join('');
+    const t0 = Date.now();
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    for (let i = 0; i < 10; i++) await graph.userSends(ERIN, word());
+    await waitFor(() => graph.sent.filter((m) => m.to === ERIN && m.at >= t0).length === 10, { timeoutMs: 30_000, message: 'ten answers' });
+    delay.disable();
+    // each is asked for the location (no bin in a random word); generous for a slow machine, seconds before the fix
+    expect(JSON.stringify(lastTo(ERIN)!.body)).toContain('location_request_message');
+    expect(delay.max / 1e6).toBeLessThan(500);
   });
 
   it('keeps every resident number out of the logs, InfluxDB and the SQLite file', async () => {

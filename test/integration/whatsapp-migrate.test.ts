@@ -118,4 +118,17 @@ describe('WhatsApp tables of a release before sealing', () => {
     expect(handled[0]).toMatchObject({ id: 'wamid.IN1', from: NUMBER, text: 'old but pending' });
     expect(applied[0]).toMatchObject({ wamid: 'wamid.OUT1', recipient: sealer.pseudonym(NUMBER) });
   });
+
+  it('a deliveries table sealed before body digests gains the column, keeps its rows, and records a body once from then on', () => {
+    const db = openDatabase(fs.mkdtempSync(path.join(os.tmpdir(), 'bb-wa-migrate-')), { sync: 'normal' });
+    cleanups.push(() => db.close());
+    db.exec('CREATE TABLE whatsapp_webhook_deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, received_ms INTEGER NOT NULL, body_sealed BLOB NOT NULL)');
+    db.prepare('INSERT INTO whatsapp_webhook_deliveries (received_ms, body_sealed) VALUES (?, ?)').run(Date.now(), sealer.seal('{}'));
+    const inbox = new Inbox({ db, log: silent, sealer });
+    new Inbox({ db, log: silent, sealer }); // a second start is a no-op
+    const body = Buffer.from(JSON.stringify({ object: 'whatsapp_business_account', entry: [] }));
+    expect(inbox.accept(body)).toMatchObject({ repeated: false });
+    expect(inbox.accept(body)).toMatchObject({ repeated: true });
+    expect(db.prepare('SELECT count(*) FROM whatsapp_webhook_deliveries').pluck().get()).toBe(2);
+  });
 });

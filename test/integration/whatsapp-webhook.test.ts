@@ -8,6 +8,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/metrics.js';
+import { ConversationStore, PhotoStore, ReportStore, Retention } from '../../src/reports/index.js';
 import { openDatabase, type Db } from '../../src/storage/index.js';
 import { Inbox, Sealer, whatsappWebhookRoutes, type InboundMessage, type InboxOptions, type StatusUpdate } from '../../src/whatsapp/index.js';
 import { waitFor } from '../helpers/wait.js';
@@ -157,7 +158,7 @@ describe('WhatsApp webhook', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(handled).toHaveLength(1);
     expect(statuses).toHaveLength(1);
-    expect(deliveries(db)).toBe(3);
+    expect(deliveries(db)).toBe(1);
     expect(db.prepare('SELECT count(*) FROM whatsapp_inbound').pluck().get()).toBe(1);
     expect(db.prepare('SELECT last_inbound_ms FROM whatsapp_contacts WHERE contact_tag = ?').pluck().get(sealer.pseudonym('31600000001'))).toBeGreaterThan(
       Date.now() - 60_000,
@@ -209,23 +210,94 @@ describe('WhatsApp webhook', () => {
     expect(third.handled).toHaveLength(0);
   });
 
-  it('prunes finished rows and the sealed raw bodies no remaining message came in', async () => {
+  it('stores a body redelivered 15 times once, answers each 200 and handles its message once', async () => {
     const db = openDb(tmpDir());
-    const { inbox, handled, statuses } = makeInbox(db);
-    inbox.accept(Buffer.from(envelope([text('d1', 'done')], [{ id: 'wamid.OUT', status: 'read', timestamp: '1750000000', recipient_id: '31600000001' }])));
+    const { inbox, handled } = makeInbox(db);
+    const { app, metrics } = await makeApp(inbox);
     inbox.start();
-    await waitFor(() => handled.length === 1 && statuses.length === 1);
-    await inbox.stop();
-    inbox.accept(Buffer.from(envelope([text('d2', 'still pending')]))); // not handled yet
-    const count = (table: string) => db.prepare(`SELECT count(*) FROM ${table}`).pluck().get();
+    // 2.9 MB, as in the review: a message and a large part binbridge does not read
+    const big = JSON.parse(envelope([text('wamid.BIG', 'bin UT-0042 is full')])) as { entry: { changes: { value: Record<string, unknown> }[] }[] };
+    big.entry[0]!.changes[0]!.value.unread = 'x'.repeat(2_900_000);
+    const raw = JSON.stringify(big);
+    for (let i = 0; i < 15; i++) expect((await post(app, raw)).statusCode).toBe(200);
+    // every accepted message has been handled once the inbox is drained
+    await waitFor(() => inbox.backlog().pending === 0 && handled.length > 0);
+    expect(handled.map((m) => m.id)).toEqual(['wamid.BIG']);
+    expect(deliveries(db)).toBe(1);
+    const stored = db.prepare('SELECT sum(length(body_sealed)) FROM whatsapp_webhook_deliveries').pluck().get() as number;
+    expect(stored).toBeLessThan(1.1 * raw.length);
+    expect(await metrics.registry.getSingleMetricAsString('binbridge_webhook_requests_total')).toContain('outcome="accepted"} 15');
+    // another body with the same message (Meta batches as it likes) is stored, its message still handled once
+    expect((await post(app, envelope([text('wamid.BIG', 'bin UT-0042 is full'), text('wamid.NEXT', 'and this one')]))).statusCode).toBe(200);
+    await waitFor(() => inbox.backlog().pending === 0 && handled.length > 1);
+    expect(handled.map((m) => m.id)).toEqual(['wamid.BIG', 'wamid.NEXT']);
+    expect(deliveries(db)).toBe(2);
+  });
 
-    expect(inbox.prune(Date.now() - 60_000)).toEqual({ deliveries: 0, messages: 0, statuses: 0 });
-    expect(inbox.prune(Date.now() + 1000)).toEqual({ deliveries: 1, messages: 1, statuses: 1 });
-    expect([count('whatsapp_webhook_deliveries'), count('whatsapp_inbound'), count('whatsapp_statuses')]).toEqual([1, 1, 0]);
-    // what is left is the pending message, and it is still handled
+  it('the retention purge drops sealed bodies after 3 days and message ids after 8, keeps unprocessed rows, and still dedupes a redelivery', async () => {
+    const DAY = 86_400_000;
+    const db = openDb(tmpDir());
+    const t0 = Date.now();
+    let clock = t0;
+    const { inbox, handled, statuses } = makeInbox(db, { now: () => clock });
+    const { app } = await makeApp(inbox);
+    const retention = new Retention({
+      reports: new ReportStore(db),
+      conversations: new ConversationStore(db, sealer),
+      photos: new PhotoStore(tmpDir()),
+      retentionDays: 180,
+      inbox,
+      log: silent,
+      now: () => clock,
+    });
+    const bodyOf = (id: string) =>
+      db.prepare('SELECT length(body_sealed) AS body, state FROM whatsapp_inbound WHERE message_tag = ?').get(sealer.pseudonym(id)) as
+        | { body: number; state: string }
+        | undefined;
+    const deliveryBodies = () => db.prepare('SELECT length(body_sealed) FROM whatsapp_webhook_deliveries ORDER BY id').pluck().all();
     inbox.start();
-    await waitFor(() => handled.length === 2);
-    expect(handled.map((m) => m.text)).toEqual(['done', 'still pending']);
+
+    const old = envelope([text('wamid.OLD', 'Oudegracht 165')], [{ id: 'wamid.OUT', status: 'read', timestamp: '1750000000', recipient_id: '31600000001' }]);
+    expect((await post(app, old)).statusCode).toBe(200);
+    await waitFor(() => inbox.backlog().pending === 0 && handled.length === 1 && statuses.length === 1);
+
+    clock = t0 + 4 * DAY;
+    expect((await post(app, envelope([text('wamid.NEW', 'Biltstraat 7')]))).statusCode).toBe(200);
+    await waitFor(() => inbox.backlog().pending === 0 && handled.length === 2);
+    await inbox.stop(); // the next one stays unprocessed
+    expect((await post(app, envelope([text('wamid.WAITING', 'Neude 8')]))).statusCode).toBe(200);
+
+    retention.purge();
+    // processed 4 days ago: the sealed bodies are gone, the message id is kept for Meta's redeliveries
+    expect(bodyOf('wamid.OLD')).toEqual({ body: 0, state: 'processed' });
+    expect(db.prepare('SELECT length(body_sealed) FROM whatsapp_statuses').pluck().all()).toEqual([0]);
+    const [oldDelivery, ...rest] = deliveryBodies() as number[];
+    expect(oldDelivery).toBe(0);
+    expect(rest.every((n) => n > 0)).toBe(true);
+    // newer and unprocessed rows stay whole
+    expect(bodyOf('wamid.NEW')!.body).toBeGreaterThan(0);
+    expect(bodyOf('wamid.WAITING')).toMatchObject({ state: 'pending' });
+    expect(bodyOf('wamid.WAITING')!.body).toBeGreaterThan(0);
+
+    // day 6: the same body again, and the old message in another body: 200, not stored twice, not handled twice
+    clock = t0 + 6 * DAY;
+    expect((await post(app, old)).statusCode).toBe(200);
+    expect((await post(app, envelope([text('wamid.OLD', 'Oudegracht 165')]))).statusCode).toBe(200);
+    inbox.start();
+    await waitFor(() => inbox.backlog().pending === 0 && handled.length === 3);
+    expect(handled.map((m) => m.id)).toEqual(['wamid.OLD', 'wamid.NEW', 'wamid.WAITING']);
+    expect(statuses).toHaveLength(1);
+    expect(deliveries(db)).toBe(4);
+
+    // day 9½: the old message's id has passed Meta's 7 days of redelivery and is gone; the rest is kept
+    clock = t0 + 9.5 * DAY;
+    retention.purge();
+    expect(bodyOf('wamid.OLD')).toBeUndefined();
+    expect(db.prepare('SELECT count(*) FROM whatsapp_statuses').pluck().get()).toBe(0);
+    expect(bodyOf('wamid.NEW')).toEqual({ body: 0, state: 'processed' });
+    expect(bodyOf('wamid.WAITING')).toEqual({ body: 0, state: 'processed' });
+    expect(deliveries(db)).toBe(3);
+    expect(deliveryBodies()).toEqual([0, 0, 0]);
   });
 
   it('stores senders, message ids and bodies only as pseudonyms and sealed blobs', async () => {

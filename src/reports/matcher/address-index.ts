@@ -20,8 +20,17 @@ export interface AddressHit {
 
 const MAX_STREETS = 4;
 const STREET_RELATIVE_FLOOR = 0.5;
-const MAX_QUERY_TERMS = 24;
-const MAX_SWAP_VARIANTS = 48;
+// The work of one search is bounded whatever a resident sends (WhatsApp allows 4,096 characters in one word):
+// minisearch's fuzzy lookup allocates a (length + 3) × length matrix per term, so one 4,096-letter word cost
+// 16 MB and up to 2.6 s. At most MAX_QUERY_TERMS terms of at most MAX_TERM_CHARS letters reach it, twice at most
+// (the swapped-letters retry, MAX_SWAP_VARIANTS terms); a longer word is no street name and is skipped.
+export const MAX_QUERY_TERMS = 24;
+export const MAX_TERM_CHARS = 48;
+export const MAX_SWAP_VARIANTS = 48;
+/** House numbers read from one message; more say nothing about which bin is meant. */
+export const MAX_QUERY_NUMBERS = 8;
+/** Edit distance at most: "oudegrcht" is one edit from "oudegracht". */
+const MAX_FUZZY = 3;
 /** Words between a street name and its number that do not break the pair: "Oudegracht nr. 158". */
 const NUMBER_LEAD = new Set(['nr', 'no', 'nummer', 'number', 'huisnummer']);
 
@@ -89,7 +98,7 @@ export function readAddressQuery(text: string, ignore: { has(word: string): bool
       prev = undefined;
       continue;
     }
-    if (STOP_WORDS.has(w) || ignore.has(w) || w.length < 3) {
+    if (STOP_WORDS.has(w) || ignore.has(w) || w.length < 3 || w.length > MAX_TERM_CHARS) {
       afterStreetWord = false;
       prev = undefined;
       continue;
@@ -101,7 +110,10 @@ export function readAddressQuery(text: string, ignore: { has(word: string): bool
     prev = word;
     afterStreetWord = true;
   }
-  return { terms: [...new Set(terms)].slice(0, MAX_QUERY_TERMS), numbers: [...new Set(numbers)] };
+  return {
+    terms: [...new Set(terms.filter((t) => t.length <= MAX_TERM_CHARS))].slice(0, MAX_QUERY_TERMS),
+    numbers: [...new Set(numbers)].slice(0, MAX_QUERY_NUMBERS),
+  };
 }
 
 /** Each word of five letters or more with one pair of neighbouring letters swapped back. */
@@ -150,20 +162,23 @@ export class AddressIndex {
         combineWith: 'OR',
         fuzzy: (term) => (term.length >= 4 ? 0.2 : false),
         prefix: (term) => term.length >= 5,
-        maxFuzzy: 3,
+        maxFuzzy: MAX_FUZZY,
       },
     });
     this.search.addAll(this.streets.map((s, id) => ({ id, name: s.name })));
   }
 
-  /** Bins whose address matches the query, best first within each street; empty when no street matches. */
-  find(query: AddressQuery): AddressHit[] {
+  /**
+   * Bins whose address matches the query, best first within each street; empty when no street matches.
+   * `overBudget` says when the message has taken its share of time: the swapped-letters retry is then skipped.
+   */
+  find(query: AddressQuery, overBudget: () => boolean = () => false): AddressHit[] {
     if (query.terms.length === 0) return [];
     const q = query.terms.join(' ');
     let results = this.search.search(q);
     // nothing: the edit distance counts two swapped letters as two edits ("znadbugrdijk" has two swaps); try
     // again with one swap undone
-    if (results.length === 0) {
+    if (results.length === 0 && !overBudget()) {
       const swapped = unswapped(query.terms);
       if (swapped.length > 0) results = this.search.search(swapped.join(' '));
     }

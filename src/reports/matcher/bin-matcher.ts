@@ -11,6 +11,10 @@ const MAX_CANDIDATES = 10;
 /** Pins look this many radii out when nothing is within the radius. */
 const FAR_FACTOR = 2;
 const MAX_NEAR = 32;
+/** WhatsApp's limit on a text message; anything after it (an Open311 description, say) is not read. */
+export const MAX_TEXT_CHARS = 4096;
+/** The time one message may take before optional work (the swapped-letters retry) is skipped. */
+const DEFAULT_BUDGET_MS = 10;
 const noFill: FillLookup = () => null;
 
 /**
@@ -27,10 +31,14 @@ export class BinMatcher {
   private readonly geo: KDBush | undefined;
   private readonly addresses: AddressIndex;
   private readonly kinds: Map<string, string>;
+  private readonly budgetMs: number;
+  private readonly clock: () => number;
 
   constructor(bins: readonly Bin[], opts: MatcherOptions = {}) {
     this.bins = bins;
     this.snapRadiusM = opts.snapRadiusM ?? 50;
+    this.budgetMs = opts.budgetMs ?? DEFAULT_BUDGET_MS;
+    this.clock = opts.clock ?? (() => performance.now());
     bins.forEach((bin, i) => {
       this.byCompactId.set(compactId(bin.id), i);
       const key = codeKey(bin.id);
@@ -50,7 +58,8 @@ export class BinMatcher {
   }
 
   match(input: MatchInput, fill: FillLookup = noFill): MatchResult {
-    const text = unwrapLinks(input.text ?? '');
+    const started = this.clock();
+    const text = unwrapLinks((input.text ?? '').slice(0, MAX_TEXT_CHARS));
     const pin = validPin(input.location);
 
     // 1. a code wins outright
@@ -72,7 +81,7 @@ export class BinMatcher {
       const kind = this.kinds.get(w);
       if (kind !== undefined) kinds.add(kind);
     }
-    const addressHits = this.addresses.find(readAddressQuery(rest, this.kinds));
+    const addressHits = this.addresses.find(readAddressQuery(rest, this.kinds), () => this.clock() - started > this.budgetMs);
 
     // 2. pin (with the address, when there is one, as evidence) 3. address alone
     const ranking = new Ranking(MAX_CANDIDATES, this.snapRadiusM);

@@ -30,4 +30,8 @@ export interface MatcherOptions {
   snapRadiusM?: number;
   /** code prefixes such as 'UTR'; derived from the bin ids when absent */
   codePrefixes?: string[];
+  /** ms one message may take before optional work is skipped (10 by default) */
+  budgetMs?: number;
+  /** ms, for the budget (performance.now by default) */
+  clock?: () => number;
 }

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ConversationStore, PhotoStore, ReportStore, Retention } from '../../../src/reports/index.js';
 import { openDatabase } from '../../../src/storage/index.js';
-import { Sealer } from '../../../src/whatsapp/index.js';
+import { Inbox, Sealer } from '../../../src/whatsapp/index.js';
 
 const DAY = 86_400_000;
 
@@ -27,8 +27,10 @@ describe('Retention', () => {
     conversations.put('p_stop', { ...conv, contact: '31620000008', optedOut: true, updatedAt: now - 2 * DAY });
     conversations.put('p_active', { ...conv, contact: '31620000007', updatedAt: now - 3_600_000 });
 
-    const r = new Retention(reports, conversations, photos, 180, pino({ level: 'silent' }), () => now).purge();
-    expect(r).toEqual({ reports: 1, conversations: 2 });
+    const log = pino({ level: 'silent' });
+    const inbox = new Inbox({ db, log, sealer, now: () => now });
+    const r = new Retention({ reports, conversations, photos, retentionDays: 180, inbox, log, now: () => now }).purge();
+    expect(r).toEqual({ reports: 1, conversations: 2, inbox: { bodies: 0, deliveries: 0, messages: 0, statuses: 0 } });
     expect(reports.get(old.id)).toBeUndefined();
     expect(reports.get(recent.id)).toBeDefined();
     expect(fs.readdirSync(photos.dir)).toEqual([]);

@@ -159,6 +159,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     },
     countMatch: (method) => metrics.reportMatches.inc({ method }),
     log: log.child({ module: 'reports' }),
+    clock,
   });
   dispatcher.onJob((job, status) => {
     if (status === 'pending') flow.onDispatched(job.bin_ids);

@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.js';
 import type Database from 'better-sqlite3';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
@@ -29,6 +30,7 @@ export function createReports(deps: {
   requestDispatch: (binId: string) => void;
   countMatch: (method: string) => void;
   log: Logger;
+  clock?: Clock;
 }): { store: ReportStore; photos: PhotoStore; flow: ResidentFlow; retention: Retention; matcher: () => BinMatcher } {
   const { db, registry, config } = deps;
   let built: { version: number; matcher: BinMatcher } | null = null;
@@ -57,7 +59,8 @@ export function createReports(deps: {
     config: { template: config.template, maxPhotoBytes: config.reports.max_photo_mb * 1024 * 1024 },
     countMatch: deps.countMatch,
     log: deps.log,
+    clock: deps.clock,
   });
-  const retention = new Retention({ reports: store, conversations, photos, retentionDays: config.reports.retention_days, inbox: deps.inbox, log: deps.log });
+  const retention = new Retention({ reports: store, conversations, photos, retentionDays: config.reports.retention_days, inbox: deps.inbox, log: deps.log, clock: deps.clock });
   return { store, photos, flow, retention, matcher };
 }

@@ -1,3 +1,4 @@
+import { realClock, type Clock } from '../clock.js';
 import type Database from 'better-sqlite3';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
@@ -40,7 +41,7 @@ export interface ResidentFlowDeps {
   /** counts how each report was matched to its bin */
   countMatch?: (method: string) => void;
   log: Logger;
-  now?: () => number;
+  clock?: Clock;
 }
 
 const STOP = /^\s*(stop|stopp|afmelden|unsubscribe)\s*[.!]?\s*$/i;
@@ -53,15 +54,15 @@ const START = /^\s*(start|aanmelden|subscribe)\s*[.!]?\s*$/i;
  * Residents are known only by keyed pseudonyms; their numbers are sealed and kept only as long as needed.
  */
 export class ResidentFlow {
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(private readonly deps: ResidentFlowDeps) {
-    this.now = deps.now ?? Date.now;
+    this.clock = deps.clock ?? realClock;
   }
 
   async handle(m: InboundMessage): Promise<void> {
     const who = this.deps.sealer.pseudonym(m.from);
-    const now = this.now();
+    const now = this.clock.now();
     const conv: Conversation = this.deps.conversations.get(who) ?? {
       contact: m.from,
       lang: null,
@@ -126,7 +127,7 @@ export class ResidentFlow {
 
   /** A report of a bin made by another channel (Open311); no resident to answer. */
   reportFromChannel(r: { binId: string | null; method: string; source: string; serviceCode: string; text: string | null; lat: number | null; lon: number | null; photo: string | null }): Report {
-    const now = this.now();
+    const now = this.clock.now();
     let report!: Report;
     this.deps.db.transaction(() => {
       const open = r.binId ? this.deps.reports.openOfBin(r.binId) : undefined;
@@ -155,7 +156,7 @@ export class ResidentFlow {
 
   /** The bins of a job were handed to a crew: their open reports are dispatched. */
   onDispatched(binIds: readonly string[]): void {
-    const now = this.now();
+    const now = this.clock.now();
     for (const id of binIds) {
       const open = this.deps.reports.openOfBin(id);
       if (open && open.status === 'open') this.deps.reports.setStatus(open.id, 'dispatched', now);
@@ -166,7 +167,7 @@ export class ResidentFlow {
   onCollected(binId: string): void {
     const open = this.deps.reports.openOfBin(binId);
     if (!open) return;
-    const now = this.now();
+    const now = this.clock.now();
     const bin = this.deps.registry.get(binId);
     this.deps.db.transaction(() => {
       this.deps.reports.setStatus(open.id, 'closed', now);
@@ -194,7 +195,7 @@ export class ResidentFlow {
   }
 
   private report(m: InboundMessage, who: string, conv: Conversation, binId: string, method: MatchMethod | 'choice'): void {
-    const now = this.now();
+    const now = this.clock.now();
     const lang = conv.lang ?? 'en';
     const bin = this.deps.registry.get(binId);
     const contact = this.deps.sealer.seal(m.from);
@@ -265,7 +266,7 @@ export class ResidentFlow {
     if (!this.deps.media || !m.image) return null;
     try {
       const { bytes, mime } = await this.deps.media.fetch(m.image.id, this.deps.config.maxPhotoBytes);
-      return this.deps.photos.save(`${who}-${this.now()}`, bytes, mime);
+      return this.deps.photos.save(`${who}-${this.clock.now()}`, bytes, mime);
     } catch (err) {
       this.deps.log.warn({ reason: err instanceof MediaTooLarge ? 'too_large' : (err as Error).message }, 'report photo not stored');
       return null;

@@ -1,3 +1,4 @@
+import { realClock, type Clock, type Timer } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Inbox } from '../whatsapp/index.js';
 import type { ConversationStore } from './conversation-store.js';
@@ -14,7 +15,7 @@ export interface RetentionOptions {
   /** the WhatsApp inbox: sealed bodies and message ids past their age (see Inbox.prune) */
   inbox: Pick<Inbox, 'prune'>;
   log: Logger;
-  now?: () => number;
+  clock?: Clock;
 }
 
 /**
@@ -23,11 +24,11 @@ export interface RetentionOptions {
  * WhatsApp inbox's finished rows (bodies after 3 days, the message ids that dedupe redeliveries after 8).
  */
 export class Retention {
-  private timer: NodeJS.Timeout | null = null;
-  private readonly now: () => number;
+  private timer: Timer | null = null;
+  private readonly clock: Clock;
 
   constructor(private readonly opts: RetentionOptions) {
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? realClock;
   }
 
   start(): void {
@@ -39,16 +40,15 @@ export class Retention {
       }
     };
     purge();
-    this.timer ??= setInterval(purge, DAY);
-    this.timer.unref();
+    this.timer ??= this.clock.setInterval(purge, DAY).unref();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.clear();
     this.timer = null;
   }
 
-  purge(now = this.now()): { reports: number; conversations: number; inbox: ReturnType<Inbox['prune']> } {
+  purge(now = this.clock.now()): { reports: number; conversations: number; inbox: ReturnType<Inbox['prune']> } {
     const { reports, conversations, photos, retentionDays, inbox, log } = this.opts;
     const { deleted, photos: gone } = reports.purge(now - retentionDays * DAY);
     for (const p of gone) photos.remove(p);

@@ -29,6 +29,6 @@ export function createWhatsApp(deps: {
   }
   log.info({ module: 'whatsapp', mode: wa.mode }, wa.mode === 'sandbox' ? 'whatsapp sandbox: messages are recorded, not sent' : 'whatsapp cloud api');
   const outbox = new Outbox({ db, transport, log, metrics, recordPoints, mps: wa.mps, pairIntervalMs: wa.pair_interval_ms, sealer, clock });
-  const inbox = new Inbox({ db, log, sealer, statuses: outbox, metrics, recordPoints });
+  const inbox = new Inbox({ db, log, sealer, statuses: outbox, metrics, recordPoints, clock });
   return { sandbox, outbox, inbox };
 }

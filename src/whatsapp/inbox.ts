@@ -1,3 +1,5 @@
+import { realClock, type Clock, type Timer } from '../clock.js';
+import { retryDelay } from '../retry.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { toLine, type Db } from '../storage/index.js';
@@ -37,7 +39,7 @@ export interface InboxOptions {
   retryDelayMs?: number;
   /** a handler that takes longer counts as failed */
   handlerTimeoutMs?: number;
-  now?: () => number;
+  clock?: Clock;
 }
 
 export interface AcceptResult {
@@ -154,19 +156,19 @@ export class Inbox {
   private readonly log: Logger;
   private readonly contacts: Contacts;
   private readonly sealer: Sealer;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly handlers: MessageHandler[] = [];
   private running = false;
   private loop: Promise<void> | undefined;
   private again = false;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private lastPointTs = 0;
   private readonly stmts;
 
   constructor(private readonly opts: InboxOptions) {
     this.db = opts.db;
     this.log = opts.log.child({ module: 'whatsapp.inbox' });
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? realClock;
     this.sealer = opts.sealer;
     this.contacts = new Contacts(this.db, this.sealer);
     migrate(this.db, this.sealer);
@@ -216,7 +218,7 @@ export class Inbox {
       throw new InvalidWebhookBody(`webhook body is not JSON: ${(err as Error).message}`);
     }
     const parsed = parseWebhook(json);
-    const now = this.now();
+    const now = this.clock.now();
     const result: AcceptResult = { messages: 0, statuses: 0, duplicates: 0, repeated: false };
     const fresh: InboundMessage[] = [];
     const seal = this.sealer;
@@ -267,7 +269,7 @@ export class Inbox {
   /** Stops after the message being handled, if any. */
   async stop(): Promise<void> {
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.clear();
     this.timer = undefined;
     await this.loop;
   }
@@ -278,7 +280,7 @@ export class Inbox {
    * pseudonymous message id or body digest that dedupes Meta's redeliveries (up to 7 days), go after
    * INBOX_ID_KEEP_MS. Pending messages, and the deliveries they came in, stay whatever their age.
    */
-  prune(now = this.now()): { bodies: number; deliveries: number; messages: number; statuses: number } {
+  prune(now = this.clock.now()): { bodies: number; deliveries: number; messages: number; statuses: number } {
     const bodiesBefore = now - INBOX_BODY_KEEP_MS;
     const rowsBefore = now - INBOX_ID_KEEP_MS;
     // uncorrelated, so SQLite builds the (small) set once instead of scanning the inbound rows per delivery
@@ -315,7 +317,7 @@ export class Inbox {
     this.loop = this.drain()
       .catch((err: unknown) => {
         this.log.error({ event: 'inbox_loop_failed', err }, 'inbox processing stopped on an error; retrying');
-        this.timer = setTimeout(() => this.kick(), 1000);
+        this.timer = this.clock.setTimeout(() => this.kick(), 1000);
       })
       .finally(() => {
         this.loop = undefined;
@@ -360,7 +362,7 @@ export class Inbox {
       m = JSON.parse(this.sealer.openText(row.body_sealed)) as InboundMessage;
     } catch (err) {
       // sealed under another key (the pseudonym key changed) or damaged: it can never be handled
-      this.stmts.failed.run(`cannot be opened: ${(err as Error).message}`, this.now(), row.seq);
+      this.stmts.failed.run(`cannot be opened: ${(err as Error).message}`, this.clock.now(), row.seq);
       this.opts.metrics?.whatsappInboxFailures.inc();
       this.log.error({ event: 'inbound_unreadable', seq: row.seq }, 'inbound message cannot be opened (was the pseudonym key changed?); set aside');
       return;
@@ -368,7 +370,7 @@ export class Inbox {
     const maxAttempts = this.opts.maxAttempts ?? 3;
     try {
       for (const h of this.handlers) await this.withTimeout(Promise.resolve().then(() => h(m)));
-      this.stmts.processed.run(this.now(), row.seq);
+      this.stmts.processed.run(this.clock.now(), row.seq);
     } catch (err) {
       // a handler's message may quote the sender or the text: masked before it is stored or logged
       const error = redactText(err instanceof Error ? err.message : String(err));
@@ -383,31 +385,31 @@ export class Inbox {
       };
       if (attempts >= maxAttempts) {
         // set aside so one poisonous message never blocks the ones behind it
-        this.stmts.failed.run(error.slice(0, 2000), this.now(), row.seq);
+        this.stmts.failed.run(error.slice(0, 2000), this.clock.now(), row.seq);
         this.opts.metrics?.whatsappInboxFailures.inc();
         this.log.error(log, 'inbound message set aside after repeated handler failures');
       } else {
         this.stmts.attempt.run(error.slice(0, 2000), row.seq);
         this.log.warn(log, 'inbound message handler failed; will retry');
-        await new Promise((r) => setTimeout(r, (this.opts.retryDelayMs ?? 500) * 2 ** (attempts - 1)));
+        await this.clock.sleep(retryDelay(attempts, { baseMs: this.opts.retryDelayMs ?? 500, maxMs: 30_000, jitter: 'none' }));
       }
     }
   }
 
   private withTimeout(p: Promise<void>): Promise<void> {
     const ms = this.opts.handlerTimeoutMs ?? 30_000;
-    let t: NodeJS.Timeout | undefined;
+    let t: Timer | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      t = setTimeout(() => reject(new Error(`handler took longer than ${ms} ms`)), ms);
+      t = this.clock.setTimeout(() => reject(new Error(`handler took longer than ${ms} ms`)), ms);
     });
-    return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+    return Promise.race([p, timeout]).finally(() => t?.clear());
   }
 
   private points(fresh: InboundMessage[]): void {
     if (!this.opts.recordPoints || fresh.length === 0) return;
     const lines = fresh.map((m) => {
       // one point per message even within one millisecond (same series and timestamp would overwrite)
-      this.lastPointTs = Math.max(this.now(), this.lastPointTs + 1);
+      this.lastPointTs = Math.max(this.clock.now(), this.lastPointTs + 1);
       return toLine('whatsapp_message', { direction: 'in', kind: m.type, status: 'received' }, { count: 1 }, this.lastPointTs);
     });
     // a count is not worth refusing a webhook over (a refused delivery is redelivered, maybe for days)

@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/clock.js';
 import { createMetrics } from '../../src/metrics.js';
 import { ConversationStore, PhotoStore, ReportStore, Retention } from '../../src/reports/index.js';
 import { openDatabase, type Db } from '../../src/storage/index.js';
@@ -238,8 +239,8 @@ describe('WhatsApp webhook', () => {
     const DAY = 86_400_000;
     const db = openDb(tmpDir());
     const t0 = Date.now();
-    let clock = t0;
-    const { inbox, handled, statuses } = makeInbox(db, { now: () => clock });
+    const clock = new ManualClock(t0);
+    const { inbox, handled, statuses } = makeInbox(db, { clock });
     const { app } = await makeApp(inbox);
     const retention = new Retention({
       reports: new ReportStore(db),
@@ -248,7 +249,7 @@ describe('WhatsApp webhook', () => {
       retentionDays: 180,
       inbox,
       log: silent,
-      now: () => clock,
+      clock,
     });
     const bodyOf = (id: string) =>
       db.prepare('SELECT length(body_sealed) AS body, state FROM whatsapp_inbound WHERE message_tag = ?').get(sealer.pseudonym(id)) as
@@ -261,7 +262,7 @@ describe('WhatsApp webhook', () => {
     expect((await post(app, old)).statusCode).toBe(200);
     await waitFor(() => inbox.backlog().pending === 0 && handled.length === 1 && statuses.length === 1);
 
-    clock = t0 + 4 * DAY;
+    await clock.advanceTo(t0 + 4 * DAY);
     expect((await post(app, envelope([text('wamid.NEW', 'Biltstraat 7')]))).statusCode).toBe(200);
     await waitFor(() => inbox.backlog().pending === 0 && handled.length === 2);
     await inbox.stop(); // the next one stays unprocessed
@@ -280,7 +281,7 @@ describe('WhatsApp webhook', () => {
     expect(bodyOf('wamid.WAITING')!.body).toBeGreaterThan(0);
 
     // day 6: the same body again, and the old message in another body: 200, not stored twice, not handled twice
-    clock = t0 + 6 * DAY;
+    await clock.advanceTo(t0 + 6 * DAY);
     expect((await post(app, old)).statusCode).toBe(200);
     expect((await post(app, envelope([text('wamid.OLD', 'Oudegracht 165')]))).statusCode).toBe(200);
     inbox.start();
@@ -290,7 +291,7 @@ describe('WhatsApp webhook', () => {
     expect(deliveries(db)).toBe(4);
 
     // day 9½: the old message's id has passed Meta's 7 days of redelivery and is gone; the rest is kept
-    clock = t0 + 9.5 * DAY;
+    await clock.advanceTo(t0 + 9.5 * DAY);
     retention.purge();
     expect(bodyOf('wamid.OLD')).toBeUndefined();
     expect(db.prepare('SELECT count(*) FROM whatsapp_statuses').pluck().get()).toBe(0);

@@ -18,6 +18,7 @@ describe('retryDelay', () => {
     [1, equal, 1, 1_000],
     [10, equal, 0, 30_000],
     [0, equal, 1, 1_000],
+    [3, { baseMs: 500, maxMs: 30_000, jitter: 'none' as const }, 0, 2_000],
   ])('attempt %i with %o and random %d waits %i ms', (attempt, policy, random, delay) => {
     expect(retryDelay(attempt, policy, () => random)).toBe(delay);
   });

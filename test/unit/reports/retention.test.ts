@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/clock.js';
 import { ConversationStore, PhotoStore, ReportStore, Retention } from '../../../src/reports/index.js';
 import { openDatabase } from '../../../src/storage/index.js';
 import { Inbox, Sealer } from '../../../src/whatsapp/index.js';
@@ -28,8 +29,9 @@ describe('Retention', () => {
     conversations.put('p_active', { ...conv, contact: '31620000007', updatedAt: now - 3_600_000 });
 
     const log = pino({ level: 'silent' });
-    const inbox = new Inbox({ db, log, sealer, now: () => now });
-    const r = new Retention({ reports, conversations, photos, retentionDays: 180, inbox, log, now: () => now }).purge();
+    const clock = new ManualClock(now);
+    const inbox = new Inbox({ db, log, sealer, clock });
+    const r = new Retention({ reports, conversations, photos, retentionDays: 180, inbox, log, clock }).purge();
     expect(r).toEqual({ reports: 1, conversations: 2, inbox: { bodies: 0, deliveries: 0, messages: 0, statuses: 0 } });
     expect(reports.get(old.id)).toBeUndefined();
     expect(reports.get(recent.id)).toBeDefined();

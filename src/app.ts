@@ -250,6 +250,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     readiness,
     beforeScrape,
     apiToken: config.http.api_token,
+    limits: config.http,
     log,
     root: [
       (app) => whatsappWebhookRoutes(app, { inbox, appSecret: wa.app_secret, verifyToken: wa.verify_token, log, metrics }),

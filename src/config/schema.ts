@@ -17,22 +17,26 @@ const rules = z.object({
   forecast_horizon_h: z.number().min(0).max(168).default(6),
 });
 
+// zones and crews also arrive through the admin API: every string is bounded (ids 64, names 200)
 export const zoneSchema = z.object({
   id: z.string().min(1).max(64),
-  name: z.string().min(1),
+  name: z.string().min(1).max(200),
   rules: rules.partial().optional(),
 });
 
 export const crewSchema = z.object({
   id: z.string().min(1).max(64),
-  name: z.string().min(1),
+  name: z.string().min(1).max(200),
   phone: z.string().regex(/^\d{6,15}$/, 'digits only, with country code'),
-  zones: z.array(z.string()).min(1),
-  shift: z.string().refine((s) => {
-    const [a, b] = s.split('-');
-    return a !== undefined && b !== undefined && hhmm.test(a) && hhmm.test(b);
-  }, 'HH:MM-HH:MM'),
-  lang: z.string().min(2).default('en'),
+  zones: z.array(z.string().min(1).max(64)).min(1).max(1000),
+  shift: z
+    .string()
+    .max(11)
+    .refine((s) => {
+      const [a, b] = s.split('-');
+      return a !== undefined && b !== undefined && hhmm.test(a) && hhmm.test(b);
+    }, 'HH:MM-HH:MM'),
+  lang: z.string().min(2).max(16).default('en'),
 });
 
 const upstream = z.object({

@@ -20,6 +20,9 @@ export type HttpLimits = Pick<
   | 'max_connections_per_ip'
 >;
 
+/** A JSON body of an /api route is at most this, unless the route says otherwise (bins-file imports do). */
+export const API_BODY_LIMIT = 64 * 1024;
+
 export interface Readiness {
   ready: boolean;
   checks: Record<string, string>;
@@ -48,7 +51,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   // and how often Node checks both are Node's own server options, passed through as `http`
   const app = Fastify({
     loggerInstance: deps.log.child({ module: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
-    bodyLimit: 10 * 1024 * 1024,
+    bodyLimit: 1024 * 1024,
     connectionTimeout: limits.connection_timeout_ms,
     keepAliveTimeout: limits.keep_alive_timeout_ms,
     requestTimeout: limits.request_timeout_ms,
@@ -97,6 +100,9 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       api.addHook('onRequest', bearerAuth(deps.apiToken));
+      api.addHook('onRoute', (route) => {
+        route.bodyLimit ??= API_BODY_LIMIT;
+      });
       for (const plugin of deps.api) await api.register(plugin);
     },
     { prefix: '/api' },

@@ -22,6 +22,7 @@ function connect(port: number, localAddress?: string): Promise<net.Socket> {
     s.once('connect', () => {
       s.off('error', reject);
       s.on('error', () => undefined); // a reset by the server is what some tests wait for
+      s.resume(); // read what the server sends (a 408), or its close would wait for the reader
       resolve(s);
     });
   });

@@ -110,5 +110,18 @@ describe('Open311 over the real reports', () => {
     const [created] = (await ok.json()) as { service_request_id: string }[];
     const [one] = (await (await fetch(`${bridge.httpUrl}/open311/v2/requests/${created!.service_request_id}.json`)).json()) as { address_id: string | null }[];
     expect(one!.address_id).toBe(A.id);
+
+    // between two bins a city's app cannot be asked which: the best-ranked one within the snap radius is taken
+    const between = await post(form({ service_code: 'damaged-bin', lat: String((A.lat + B.lat) / 2), long: String((A.lon + B.lon) / 2) }));
+    expect(between.status).toBe(200);
+    const [ref] = (await between.json()) as { service_request_id: string }[];
+    const [filed] = (await (await fetch(`${bridge.httpUrl}/open311/v2/requests/${ref!.service_request_id}.json`)).json()) as { address_id: string | null }[];
+    expect([A.id, B.id]).toContain(filed!.address_id);
+
+    // an address that fits several bins is refused with their codes
+    const street = A.address.replace(/\s*\d+\w*$/, '');
+    const vague = await post(form({ address_string: street }));
+    expect(vague.status).toBe(400);
+    expect(((await vague.json()) as { description: string }[])[0]?.description).toMatch(/several bins \(.*UTR-\d+.*\); send attribute\[bin_id\]/);
   });
 });

@@ -261,10 +261,11 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     readiness,
     beforeScrape,
     apiToken: config.http.api_token,
+    limits: config.http,
     log,
     root: [
       (app) => whatsappWebhookRoutes(app, { inbox, appSecret: wa.app_secret, verifyToken: wa.verify_token, log, metrics }),
-      open311Routes({ source: new ReportsOpen311(reports, registry, currentMatcher, flow), apiKeys: config.open311.api_keys, agency: config.open311.agency }),
+      open311Routes({ source: new ReportsOpen311(reports, registry, currentMatcher, flow, { snapRadiusM: config.reports.snap_radius_m }), apiKeys: config.open311.api_keys, agency: config.open311.agency }),
       ...livePlugins.root, // live page
     ],
     api: [

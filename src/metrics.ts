@@ -33,6 +33,12 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers: r,
     }),
+    httpConnectionsRefused: new Counter({
+      name: 'binbridge_http_connections_refused_total',
+      help: 'HTTP connections closed on arrival: per_ip (http.max_connections_per_ip) or total (http.max_connections)',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
     devicesOnline: new Gauge({
       name: 'binbridge_devices_online',
       help: 'Bins whose last status message is online',

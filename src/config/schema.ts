@@ -17,22 +17,26 @@ const rules = z.object({
   forecast_horizon_h: z.number().min(0).max(168).default(6),
 });
 
+// zones and crews also arrive through the admin API: every string is bounded (ids 64, names 200)
 export const zoneSchema = z.object({
   id: z.string().min(1).max(64),
-  name: z.string().min(1),
+  name: z.string().min(1).max(200),
   rules: rules.partial().optional(),
 });
 
 export const crewSchema = z.object({
   id: z.string().min(1).max(64),
-  name: z.string().min(1),
+  name: z.string().min(1).max(200),
   phone: z.string().regex(/^\d{6,15}$/, 'digits only, with country code'),
-  zones: z.array(z.string()).min(1),
-  shift: z.string().refine((s) => {
-    const [a, b] = s.split('-');
-    return a !== undefined && b !== undefined && hhmm.test(a) && hhmm.test(b);
-  }, 'HH:MM-HH:MM'),
-  lang: z.string().min(2).default('en'),
+  zones: z.array(z.string().min(1).max(64)).min(1).max(1000),
+  shift: z
+    .string()
+    .max(11)
+    .refine((s) => {
+      const [a, b] = s.split('-');
+      return a !== undefined && b !== undefined && hhmm.test(a) && hhmm.test(b);
+    }, 'HH:MM-HH:MM'),
+  lang: z.string().min(2).max(16).default('en'),
 });
 
 const upstream = z.object({
@@ -85,7 +89,23 @@ export const configSchema = z.object({
       port: port.default(3000),
       host: z.string().default('0.0.0.0'),
       api_token: z.string().default(''),
+      // a connection that sends and receives nothing this long is closed (the live page's event stream and MQTT
+      // over WebSocket are exempt: they have heartbeats of their own)
+      connection_timeout_ms: z.number().int().min(100).default(30_000),
+      // an idle keep-alive connection is closed this long after its last response
+      keep_alive_timeout_ms: z.number().int().min(100).default(5_000),
+      // a request's headers, and the whole request with its body, must arrive within these times (408 and closed)
+      headers_timeout_ms: z.number().int().min(100).default(10_000),
+      request_timeout_ms: z.number().int().min(100).default(60_000),
+      // how often Node looks for requests past those two timeouts (it checks on this beat, not on each byte)
+      connections_check_interval_ms: z.number().int().min(50).max(30_000).default(1_000),
+      // connections at most on the HTTP listener (MQTT over WebSocket included), and per address (an IPv6 /64);
+      // beyond: closed at once. Kept well below the open-files limit so the MQTT listeners always get descriptors;
+      // at most half the process's limit is used whatever is set here. 0 per address: no per-address cap
+      max_connections: z.number().int().min(1).default(4096),
+      max_connections_per_ip: z.number().int().min(0).default(128),
     })
+    .refine((h) => h.headers_timeout_ms <= h.request_timeout_ms, { message: 'headers_timeout_ms may not exceed request_timeout_ms', path: ['headers_timeout_ms'] })
     .prefault({}),
   registry: z.object({ bins_file: z.string().default('config/bins.example.csv') }).prefault({}),
   ingest: z

@@ -339,6 +339,8 @@ export function liveEventsRoute(live: LiveEvents, opts: LiveEventsRouteOptions):
       }
       reply.hijack();
       const res: ServerResponse = reply.raw;
+      // a long-lived stream: its heartbeat and the closing of the page end it, not http.connection_timeout_ms
+      req.raw.socket.setTimeout(0);
       res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache, no-transform',

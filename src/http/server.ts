@@ -2,9 +2,26 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPlug
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { bearerAuth } from './auth.js';
+import { guardConnections, openFilesLimit } from './connection-guard.js';
+
+/** Timeouts and caps of the listener (the `http.*` config keys). */
+export type HttpLimits = Pick<
+  Config['http'],
+  | 'connection_timeout_ms'
+  | 'keep_alive_timeout_ms'
+  | 'headers_timeout_ms'
+  | 'request_timeout_ms'
+  | 'connections_check_interval_ms'
+  | 'max_connections'
+  | 'max_connections_per_ip'
+>;
+
+/** A JSON body of an /api route is at most this, unless the route says otherwise (bins-file imports do). */
+export const API_BODY_LIMIT = 64 * 1024;
 
 export interface Readiness {
   ready: boolean;
@@ -23,12 +40,33 @@ export interface HttpDeps {
   api: FastifyPluginAsync[];
   /** route plugins mounted at the root (the WhatsApp webhook checks its own signature) */
   root: FastifyPluginAsync[];
+  limits: HttpLimits;
   log: Logger;
 }
 
 /** The HTTP app; the composition root decides where it listens. */
 export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.log.child({ module: 'http' }, { level: 'warn' }) as FastifyBaseLogger, bodyLimit: 10 * 1024 * 1024 });
+  const { limits } = deps;
+  // Fastify sets the socket idle timeout (server.timeout), keepAliveTimeout and requestTimeout; the header timeout
+  // and how often Node checks both are Node's own server options, passed through as `http`
+  const app = Fastify({
+    loggerInstance: deps.log.child({ module: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024,
+    connectionTimeout: limits.connection_timeout_ms,
+    keepAliveTimeout: limits.keep_alive_timeout_ms,
+    requestTimeout: limits.request_timeout_ms,
+    http: {
+      headersTimeout: limits.headers_timeout_ms,
+      requestTimeout: limits.request_timeout_ms,
+      connectionsCheckingInterval: limits.connections_check_interval_ms,
+    },
+  });
+  const fdLimit = openFilesLimit();
+  const maxConnections = fdLimit === null ? limits.max_connections : Math.min(limits.max_connections, Math.floor(fdLimit / 2));
+  if (maxConnections < limits.max_connections) {
+    deps.log.warn({ module: 'http', max_connections: limits.max_connections, open_files_limit: fdLimit, used: maxConnections }, 'http.max_connections lowered to half the open-files limit');
+  }
+  guardConnections(app.server, { maxConnections, maxPerAddress: limits.max_connections_per_ip }, (reason) => deps.metrics.httpConnectionsRefused.inc({ reason }));
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
@@ -62,6 +100,9 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       api.addHook('onRequest', bearerAuth(deps.apiToken));
+      api.addHook('onRoute', (route) => {
+        route.bodyLimit ??= API_BODY_LIMIT;
+      });
       for (const plugin of deps.api) await api.register(plugin);
     },
     { prefix: '/api' },

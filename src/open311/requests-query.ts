@@ -10,12 +10,12 @@ export const MAX_REQUESTS = 1000;
 
 /** Query parameters of GET requests.json; all text, checked by `planRequestsQuery`. */
 export const requestsQuerySchema = z.object({
-  service_request_id: z.string().optional(),
-  service_code: z.string().optional(),
-  start_date: z.string().optional(),
-  end_date: z.string().optional(),
-  status: z.string().optional(),
-  jurisdiction_id: z.string().optional(),
+  service_request_id: z.string().max(MAX_REQUESTS * 16).optional(),
+  service_code: z.string().max(1000).optional(),
+  start_date: z.string().max(64).optional(),
+  end_date: z.string().max(64).optional(),
+  status: z.string().max(64).optional(),
+  jurisdiction_id: z.string().max(200).optional(),
 });
 export type RequestsQuery = z.infer<typeof requestsQuerySchema>;
 

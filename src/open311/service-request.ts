@@ -38,18 +38,29 @@ export function fromOpen311Status(status: 'open' | 'closed'): ReportView['status
 const DISPATCHED_NOTE = 'A crew has been dispatched to empty the bin.';
 
 /**
+ * What the public reads as the request's description: written from the service and the bin, never the resident's
+ * own words (those may hold names, numbers and addresses; operators read them at /api/reports).
+ */
+export function publicDescription(serviceName: string, r: Pick<ReportView, 'bin_id' | 'address'>): string {
+  if (!r.bin_id) return `${serviceName} reported`;
+  return `${serviceName} reported: bin ${r.bin_id}${r.address ? ` at ${r.address}` : ''}`;
+}
+
+/**
  * One report as a GeoReport v2 service request. The bin code goes in `address_id`: it is the
  * identifier the city's systems know the place by, and POST accepts it back the same way.
+ * Photos are never published (a resident's photo may show faces): `media_url` is always null.
  */
 export function toServiceRequest(r: ReportView, opts: { services: readonly Open311Service[]; agency?: string | null }): ServiceRequest {
   const code = r.service_code || DEFAULT_SERVICE_CODE;
+  const serviceName = opts.services.find((s) => s.service_code === code)?.service_name ?? null;
   return {
     service_request_id: r.reference,
     status: toOpen311Status(r.status),
     status_notes: r.status_notes ?? (r.status === 'dispatched' ? DISPATCHED_NOTE : null),
-    service_name: opts.services.find((s) => s.service_code === code)?.service_name ?? null,
+    service_name: serviceName,
     service_code: code,
-    description: r.text,
+    description: publicDescription(serviceName ?? code, r),
     agency_responsible: opts.agency ?? null,
     service_notice: null,
     requested_datetime: w3cDateTime(r.created_at),
@@ -60,6 +71,6 @@ export function toServiceRequest(r: ReportView, opts: { services: readonly Open3
     zipcode: null,
     lat: r.lat,
     long: r.lon,
-    media_url: r.photo_url,
+    media_url: null,
   };
 }

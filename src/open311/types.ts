@@ -1,16 +1,19 @@
-/** A resident's report as the Open311 endpoint sees it; times are epoch milliseconds. */
+/**
+ * A resident's report as the Open311 endpoint sees it, which is what the public may see: the bin, its place from
+ * the registry, the status and the times. Nothing the resident sent is here — no words, no pin, no photo, no name
+ * or number — so no answer can leak it. Times are epoch milliseconds.
+ */
 export interface ReportView {
   id: number;
   reference: string;
   bin_id: string | null;
   status: 'open' | 'dispatched' | 'closed';
   method: string;
-  text: string | null;
+  /** the bin's position and address in the registry, not where the resident stood */
   lat: number | null;
   lon: number | null;
   address: string | null;
   zone: string | null;
-  photo_url: string | null;
   created_at: number;
   updated_at: number;
   closed_at: number | null;

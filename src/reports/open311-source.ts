@@ -6,16 +6,23 @@ import type { ResidentFlow } from './resident-flow.js';
 
 /**
  * Reports as Open311 GeoReport v2 service requests, and requests from the city's other channels as reports.
- * Only what the public may see: no reporter, no photo (photos are for operators); the names, phone numbers and
- * e-mail addresses another channel may send are not stored.
+ * Only what the public may see: the bin and its place from the registry, the status and the times — never what a
+ * resident sent (their words, their pin, their photo; those are for operators). The names, phone numbers and
+ * e-mail addresses another channel may send are not stored. Every new report is of a bin: a position with no bin
+ * within the snap radius is refused, as the matcher would not take it from a resident either.
  */
 export class ReportsOpen311 implements Open311Source {
+  private readonly snapRadiusM: number;
+
   constructor(
     private readonly reports: ReportStore,
     private readonly registry: Registry,
     private readonly matcher: () => BinMatcher,
     private readonly flow: ResidentFlow,
-  ) {}
+    opts: { snapRadiusM?: number } = {},
+  ) {
+    this.snapRadiusM = opts.snapRadiusM ?? 50;
+  }
 
   private view(r: Report): ReportView {
     const bin = r.bin_id ? this.registry.get(r.bin_id) : undefined;
@@ -25,12 +32,10 @@ export class ReportsOpen311 implements Open311Source {
       bin_id: r.bin_id,
       status: r.status,
       method: r.method,
-      text: r.text,
-      lat: r.lat ?? bin?.lat ?? null,
-      lon: r.lon ?? bin?.lon ?? null,
+      lat: bin?.lat ?? null,
+      lon: bin?.lon ?? null,
       address: bin?.address ?? null,
       zone: bin?.zone ?? null,
-      photo_url: null,
       created_at: r.created_at,
       updated_at: r.updated_at,
       closed_at: r.closed_at,
@@ -59,7 +64,15 @@ export class ReportsOpen311 implements Open311Source {
       const location = a.lat !== undefined && a.lon !== undefined ? { latitude: a.lat, longitude: a.lon } : undefined;
       const m = this.matcher().match({ ...(text ? { text } : {}), ...(location ? { location } : {}) });
       if (m.kind === 'matched') binId = m.binId;
-      else if (!location) return { error: 'no bin matches that address; send lat and long, or attribute[bin_id]', code: 400 };
+      else if (location) {
+        // a city's app cannot be asked which bin it meant: near several, the best-ranked one within reach is taken
+        const near = m.kind === 'ambiguous' ? m.candidates.find((c) => c.distanceM !== null && c.distanceM <= this.snapRadiusM) : undefined;
+        if (!near) return { error: `lat/long: no bin within ${this.snapRadiusM} m of ${location.latitude},${location.longitude}; send attribute[bin_id] with the code on the bin`, code: 400 };
+        binId = near.binId;
+      } else if (m.kind === 'ambiguous') {
+        const codes = m.candidates.slice(0, 5).map((c) => c.binId).join(', ');
+        return { error: `address_string matches several bins (${codes}); send attribute[bin_id], or lat and long`, code: 400 };
+      } else return { error: 'no bin matches that address; send lat and long, or attribute[bin_id]', code: 400 };
     }
     const report = this.flow.reportFromChannel({
       binId,

@@ -14,7 +14,7 @@ class FakeSource implements Open311Source {
   constructor(private readonly bins: Set<string>) {}
 
   add(r: Partial<ReportView> & Pick<ReportView, 'reference' | 'status' | 'created_at'>): void {
-    this.reports.push({ id: this.reports.length + 1, bin_id: null, method: 'code', text: null, lat: null, lon: null, address: null, zone: null, photo_url: null, updated_at: r.created_at, closed_at: null, ...r });
+    this.reports.push({ id: this.reports.length + 1, bin_id: null, method: 'code', lat: null, lon: null, address: null, zone: null, updated_at: r.created_at, closed_at: null, ...r });
   }
   list(f: Parameters<Open311Source['list']>[0]): ReportView[] {
     return this.reports
@@ -30,7 +30,7 @@ class FakeSource implements Open311Source {
     if (r.bin_id && !this.bins.has(r.bin_id)) return { error: `no bin ${r.bin_id}`, code: 404 };
     this.created.push(r);
     const reference = `R-NEW${this.created.length}`;
-    this.add({ reference, status: 'open', created_at: NOW, bin_id: r.bin_id ?? null, text: r.description ?? null, method: 'open311', service_code: r.service_code });
+    this.add({ reference, status: 'open', created_at: NOW, bin_id: r.bin_id ?? null, method: 'open311', service_code: r.service_code });
     return { reference };
   }
 }
@@ -38,7 +38,7 @@ class FakeSource implements Open311Source {
 describe('Open311 GeoReport v2 routes', () => {
   let app: FastifyInstance;
   const source = new FakeSource(new Set(['UTR-0001', 'UTR-0002']));
-  source.add({ reference: 'R-7K3Q', status: 'dispatched', created_at: NOW - DAY, bin_id: 'UTR-0001', lat: 52.09, lon: 5.12, address: 'Oudegracht 158', text: 'vol' });
+  source.add({ reference: 'R-7K3Q', status: 'dispatched', created_at: NOW - DAY, bin_id: 'UTR-0001', lat: 52.09, lon: 5.12, address: 'Oudegracht 158' });
   source.add({ reference: 'R-AB12', status: 'closed', created_at: NOW - 10 * DAY, bin_id: 'UTR-0002', closed_at: NOW - 9 * DAY, service_code: 'damaged-bin' });
   source.add({ reference: 'R-OLD1', status: 'closed', created_at: NOW - 120 * DAY });
 
@@ -81,7 +81,7 @@ describe('Open311 GeoReport v2 routes', () => {
       status_notes: 'A crew has been dispatched to empty the bin.',
       service_name: 'Overflowing or full waste bin',
       service_code: 'overflowing-bin',
-      description: 'vol',
+      description: 'Overflowing or full waste bin reported: bin UTR-0001 at Oudegracht 158',
       agency_responsible: 'Afvalbeheer Utrecht',
       service_notice: null,
       requested_datetime: '2025-05-31T12:00:00Z',

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { BinsFileError, binSchema, parseBinsCsv, parseBinsGeoJson, type Registry } from '../../registry/index.js';
 import type { BinStateStore } from '../../storage/index.js';
 import { iso } from '../iso.js';
+import { IMPORT_BODY_LIMIT, filter, idParams } from './bounds.js';
 
 
 /** The registry plus live state under /api/bins; edits and bins-file imports. */
@@ -31,19 +32,19 @@ export function binRoutes(deps: { registry: Registry; binState: BinStateStore })
       };
     };
 
-    r.get('/bins', { schema: { querystring: z.object({ zone: z.string().optional(), kind: z.string().optional() }) } }, async (req) =>
+    r.get('/bins', { schema: { querystring: z.object({ zone: filter, kind: filter }) } }, async (req) =>
       deps.registry
         .all()
         .filter((b) => (!req.query.zone || b.zone === req.query.zone) && (!req.query.kind || b.kind === req.query.kind))
         .map((b) => withState(b.id)),
     );
 
-    r.get('/bins/:id', { schema: { params: z.object({ id: z.string() }) } }, async (req, reply) => {
+    r.get('/bins/:id', { schema: { params: idParams } }, async (req, reply) => {
       if (!deps.registry.get(req.params.id)) return reply.code(404).send({ error: 'not_found', message: `no bin ${req.params.id}` });
       return withState(req.params.id);
     });
 
-    r.put('/bins/:id', { schema: { params: z.object({ id: z.string() }), body: binSchema.omit({ id: true }) } }, async (req, reply) => {
+    r.put('/bins/:id', { schema: { params: idParams, body: binSchema.omit({ id: true }) } }, async (req, reply) => {
       const parsed = binSchema.safeParse({ ...req.body, id: req.params.id });
       if (!parsed.success) return reply.code(400).send({ error: 'bad_request', message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
       deps.registry.upsert([parsed.data]);
@@ -51,15 +52,15 @@ export function binRoutes(deps: { registry: Registry; binState: BinStateStore })
     });
 
     // a bins file in the body: text/csv, or GeoJSON as application/json / application/geo+json
-    app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string', bodyLimit: 50 * 1024 * 1024 }, (_req, body, done) => done(null, body));
-    app.addContentTypeParser('application/geo+json', { parseAs: 'string', bodyLimit: 50 * 1024 * 1024 }, (_req, body, done) => {
+    app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_req, body, done) => done(null, body));
+    app.addContentTypeParser('application/geo+json', { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_req, body, done) => {
       try {
         done(null, JSON.parse(body as string));
       } catch (err) {
         done(err as Error, undefined);
       }
     });
-    app.post('/bins/import', async (req, reply) => {
+    app.post('/bins/import', { bodyLimit: IMPORT_BODY_LIMIT }, async (req, reply) => {
       try {
         const bins = typeof req.body === 'string' ? parseBinsCsv(req.body, 'request body') : parseBinsGeoJson(req.body, 'request body');
         deps.registry.upsert(bins);

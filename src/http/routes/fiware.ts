@@ -1,13 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { BinsFileError, parseWasteContainers, toWasteContainers, type Registry, type WasteContainerState } from '../../registry/index.js';
+import { IMPORT_BODY_LIMIT as BODY_LIMIT } from './bounds.js';
 
 export interface FiwareRouteDeps {
   registry: Registry;
   /** the live state of a bin (BinStateStore fits) */
   binState: { get(id: string): WasteContainerState | undefined };
 }
-
-const BODY_LIMIT = 50 * 1024 * 1024; // as for the other bins-file imports
 
 /** The registry as FIWARE WasteContainer entities (NGSI-LD) under /api: export and import. */
 export function fiwareRoutes(deps: FiwareRouteDeps): FastifyPluginAsync {

@@ -8,6 +8,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { LiveEvents } from '../live-events.js';
 import { iso } from '../iso.js';
+import { idParams } from './bounds.js';
 
 const require = createRequire(import.meta.url);
 
@@ -48,7 +49,7 @@ export function liveApiRoutes(deps: { live: LiveEvents; isKnownBin: (id: string)
       '/bins/:id/readings',
       {
         schema: {
-          params: z.object({ id: z.string() }),
+          params: idParams,
           querystring: z.object({ hours: z.coerce.number().positive().max(24 * 31).default(24) }),
         },
       },

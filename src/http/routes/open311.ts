@@ -6,6 +6,7 @@ import {
   SERVICES,
   findReports,
   open311Error,
+  parseForm,
   planRequestsQuery,
   postRequestSchema,
   requestsQuerySchema,
@@ -29,6 +30,14 @@ export interface Open311RouteDeps {
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 const ONLY_JSON = 'only the JSON format is offered: use .json instead of .xml';
+/** a POST is a few fields and a description of at most 4,000 characters */
+const POST_BODY_LIMIT = 64 * 1024;
+
+/** A refused field as the caller named it: `lat: one value, not a list`. */
+function describeError(err: FastifyError): string {
+  if (!err.validation) return err.message;
+  return err.validation.map((v) => `${v.instancePath.replace(/^\//, '').replaceAll('/', '.') || err.validationContext}: ${v.message}`).join('; ');
+}
 
 /**
  * Open311 GeoReport v2 (JSON only) over the residents' reports. GETs are public; POST needs an
@@ -59,12 +68,12 @@ export function open311Routes(deps: Open311RouteDeps): FastifyPluginAsync {
   const routes: FastifyPluginAsync = async (app) => {
     // the spec's POST is form-encoded; @fastify/formbody is not installed and URLSearchParams suffices
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
-      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+      done(null, parseForm(body as string));
     });
     app.setErrorHandler((err: FastifyError, req, reply) => {
       const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
       if (status >= 500) req.log.error({ err, module: 'open311' }, 'open311 handler failed');
-      return reply.code(status).send(open311Error(status, status >= 500 ? 'internal error' : err.message));
+      return reply.code(status).send(open311Error(status, status >= 500 ? 'internal error' : describeError(err)));
     });
     app.setNotFoundHandler((req, reply) => {
       const path = req.url.split('?')[0] ?? '';
@@ -73,7 +82,7 @@ export function open311Routes(deps: Open311RouteDeps): FastifyPluginAsync {
     });
 
     const r = app.withTypeProvider<ZodTypeProvider>();
-    const file = z.object({ file: z.string() });
+    const file = z.object({ file: z.string().max(100) });
     /** `R-7K3Q.json` → `R-7K3Q`; `.xml` → refused; anything else → not found */
     const stem = (name: string, reply: FastifyReply): string | undefined => {
       if (/\.json$/i.test(name)) return name.slice(0, -5);
@@ -107,7 +116,7 @@ export function open311Routes(deps: Open311RouteDeps): FastifyPluginAsync {
       return [view(report)];
     });
 
-    r.post('/requests.json', { preValidation: requireApiKey, schema: { body: postRequestSchema } }, async (req, reply) => {
+    r.post('/requests.json', { bodyLimit: POST_BODY_LIMIT, preValidation: requireApiKey, schema: { body: postRequestSchema } }, async (req, reply) => {
       const checked = toCreateArgs(req.body, services);
       if (!checked.ok) return reply.code(400).send(open311Error(400, checked.error));
       const created = deps.source.createFromOpen311(checked.args);

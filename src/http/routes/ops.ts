@@ -6,6 +6,7 @@ import { crewSchema, zoneSchema } from '../../config/index.js';
 import type { Dispatch, Dispatcher } from '../../dispatch/index.js';
 import type { Directory } from '../../registry/index.js';
 import { iso } from '../iso.js';
+import { filter, idParams } from './bounds.js';
 
 const notFound = (what: string) => ({ error: 'not_found', message: `no ${what}` });
 
@@ -33,44 +34,44 @@ export function opsRoutes(deps: OpsRouteDeps): FastifyPluginAsync {
 
     r.get(
       '/alerts',
-      { schema: { querystring: z.object({ status: z.enum(['open', 'closed']).optional(), zone: z.string().optional(), type: z.string().optional(), bin: z.string().optional(), limit }) } },
+      { schema: { querystring: z.object({ status: z.enum(['open', 'closed']).optional(), zone: filter, type: filter, bin: filter, limit }) } },
       async (req) => ({ items: deps.alerts.list(req.query).map((a) => ({ ...a, opened_at: iso(a.opened_at), closed_at: iso(a.closed_at) })) }),
     );
 
     const status = z.enum(['pending', 'sent', 'accepted', 'done', 'escalated', 'cancelled']).optional();
     r.get(
       '/dispatches',
-      { schema: { querystring: z.object({ status, zone: z.string().optional(), crew: z.string().optional(), bin: z.string().optional(), limit }) } },
+      { schema: { querystring: z.object({ status, zone: filter, crew: filter, bin: filter, limit }) } },
       async (req) => ({ items: deps.dispatcher.store.list(req.query).map(dispatchView) }),
     );
-    r.get('/dispatches/:id', { schema: { params: z.object({ id: z.string() }) } }, async (req, reply) => {
+    r.get('/dispatches/:id', { schema: { params: idParams } }, async (req, reply) => {
       const d = deps.dispatcher.store.get(req.params.id);
       return d ? dispatchView(d) : reply.code(404).send(notFound(`dispatch ${req.params.id}`));
     });
-    r.post('/dispatches/:id/cancel', { schema: { params: z.object({ id: z.string() }) } }, async (req, reply) => {
+    r.post('/dispatches/:id/cancel', { schema: { params: idParams } }, async (req, reply) => {
       const d = deps.dispatcher.cancel(req.params.id);
       return d ? dispatchView(d) : reply.code(404).send(notFound(`dispatch ${req.params.id}`));
     });
 
     r.get('/zones', async () => ({ items: deps.directory.zones() }));
-    r.put('/zones/:id', { schema: { params: z.object({ id: z.string() }), body: zoneSchema.omit({ id: true }) } }, async (req) => {
+    r.put('/zones/:id', { schema: { params: idParams, body: zoneSchema.omit({ id: true }) } }, async (req) => {
       const zone = { ...req.body, id: req.params.id };
       deps.directory.putZone(zone);
       return zone;
     });
-    r.delete('/zones/:id', { schema: { params: z.object({ id: z.string() }) } }, async (req, reply) =>
+    r.delete('/zones/:id', { schema: { params: idParams } }, async (req, reply) =>
       deps.directory.deleteZone(req.params.id) ? reply.code(204).send() : reply.code(404).send(notFound(`zone ${req.params.id}`)),
     );
 
     r.get('/crews', async () => ({ items: deps.directory.crews() }));
-    r.put('/crews/:id', { schema: { params: z.object({ id: z.string() }), body: crewSchema.omit({ id: true }) } }, async (req, reply) => {
+    r.put('/crews/:id', { schema: { params: idParams, body: crewSchema.omit({ id: true }) } }, async (req, reply) => {
       const unknown = req.body.zones.filter((z) => !deps.directory.zone(z));
       if (unknown.length > 0) return reply.code(400).send({ error: 'bad_request', message: `unknown zone(s): ${unknown.join(', ')}` });
       const crew = { ...req.body, id: req.params.id };
       deps.directory.putCrew(crew);
       return crew;
     });
-    r.delete('/crews/:id', { schema: { params: z.object({ id: z.string() }) } }, async (req, reply) =>
+    r.delete('/crews/:id', { schema: { params: idParams } }, async (req, reply) =>
       deps.directory.deleteCrew(req.params.id) ? reply.code(204).send() : reply.code(404).send(notFound(`crew ${req.params.id}`)),
     );
   };

@@ -4,6 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { PhotoStore, Report, ReportStore } from '../../reports/index.js';
 import { iso } from '../iso.js';
+import { filter, idParams } from './bounds.js';
 
 
 export const reportView = (r: Report) => ({
@@ -35,7 +36,7 @@ export function reportRoutes(deps: { reports: ReportStore; photos: PhotoStore })
         schema: {
           querystring: z.object({
             status: z.enum(['open', 'dispatched', 'closed']).optional(),
-            bin: z.string().optional(),
+            bin: filter,
             since: z.iso.datetime({ offset: true }).optional(),
             limit: z.coerce.number().int().min(1).max(5000).optional(),
           }),
@@ -45,11 +46,11 @@ export function reportRoutes(deps: { reports: ReportStore; photos: PhotoStore })
         items: deps.reports.list({ ...req.query, since: req.query.since ? Date.parse(req.query.since) : undefined }).map(reportView),
       }),
     );
-    r.get('/reports/:id', { schema: { params: z.object({ id: z.string() }) } }, async (req, reply) => {
+    r.get('/reports/:id', { schema: { params: idParams } }, async (req, reply) => {
       const report = find(req.params.id);
       return report ? reportView(report) : reply.code(404).send({ error: 'not_found', message: `no report ${req.params.id}` });
     });
-    r.get('/reports/:id/photo', { schema: { params: z.object({ id: z.string() }) } }, async (req, reply) => {
+    r.get('/reports/:id/photo', { schema: { params: idParams } }, async (req, reply) => {
       const report = find(req.params.id);
       if (!report?.photo || !fs.existsSync(deps.photos.path(report.photo))) return reply.code(404).send({ error: 'not_found', message: 'no photo' });
       const type = report.photo.endsWith('.png') ? 'image/png' : report.photo.endsWith('.webp') ? 'image/webp' : 'image/jpeg';

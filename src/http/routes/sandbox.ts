@@ -11,6 +11,7 @@ export const sandboxInboundSchema = z
     /** the sender's number, digits (a leading + is dropped) */
     from: z
       .string()
+      .max(32)
       .transform((s) => s.replace(/^\+/, ''))
       .pipe(z.string().regex(/^\d{6,20}$/, 'from must be a phone number, digits only')),
     name: z.string().max(60).optional(),

@@ -57,7 +57,7 @@ describe('planRequestsQuery', () => {
 
 describe('findReports', () => {
   const report = (reference: string, created_at: number, service_code: string): ReportView => ({
-    id: created_at, reference, bin_id: null, status: 'open', method: 'open311', text: null, lat: null, lon: null, address: null, zone: null, photo_url: null, created_at, updated_at: created_at, closed_at: null, service_code,
+    id: created_at, reference, bin_id: null, status: 'open', method: 'open311', lat: null, lon: null, address: null, zone: null, created_at, updated_at: created_at, closed_at: null, service_code,
   });
   const all = [report('R-1', NOW - 3 * DAY, 'overflowing-bin'), report('R-2', NOW - DAY, 'damaged-bin'), report('R-3', NOW - 2 * DAY, 'overflowing-bin')];
   const source: Open311Source = {

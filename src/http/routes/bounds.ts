@@ -1,0 +1,15 @@
+import { z } from 'zod';
+
+// What the admin API's strings need at most, so that a 9.9 MB "name" is a 400, not a row. Bodies are bounded too
+// (server.ts: 64 KB for an /api route), except a bins-file import, which carries a whole city.
+
+/** ids of bins, zones, crews, dispatches and reports; a report may also be asked for by its number */
+export const MAX_ID = 64;
+/** a filter value in a query string (a zone, a kind, an alert type, a bin) */
+export const MAX_FILTER = 64;
+
+export const idParams = z.object({ id: z.string().min(1).max(MAX_ID) });
+export const filter = z.string().max(MAX_FILTER).optional();
+
+/** A bins file (CSV, GeoJSON or NGSI-LD) in one request: 20,000 bins are some 2 MB of CSV, 8 MB of GeoJSON. */
+export const IMPORT_BODY_LIMIT = 50 * 1024 * 1024;

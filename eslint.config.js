@@ -11,5 +11,22 @@ export default tseslint.config(
       'no-console': ['error', { allow: ['error'] }],
     },
   },
+  {
+    // time comes from the injected Clock (src/clock.ts), so the whole program can run in simulated time
+    files: ['src/**/*.ts'],
+    ignores: ['src/clock.ts'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        ...['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval'].map((name) => ({ name, message: 'use the injected Clock (src/clock.ts)' })),
+      ],
+      'no-restricted-syntax': [
+        'error',
+        { selector: "MemberExpression[object.name='Date'][property.name='now']", message: 'use clock.now() (src/clock.ts)' },
+        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'use new Date(clock.now()) (src/clock.ts)' },
+      ],
+      'no-restricted-imports': ['error', { paths: ['timers', 'node:timers', 'timers/promises', 'node:timers/promises'].map((name) => ({ name, message: 'use the injected Clock (src/clock.ts)' })) }],
+    },
+  },
   { files: ['firmware-sim/**', 'bench/**', 'demo/**', 'emulator/main.ts', 'test/**', 'src/cli.ts'], rules: { 'no-console': 'off' } },
 );

@@ -221,7 +221,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   // (polled each second, and at once after a job change or an inbound message) and, in sandbox mode, recorded messages;
   // it keeps the last readings per bin in memory for the chart. Routes: / and /vendor/*, /api/events (SSE),
   // /api/bins/:id/readings, /api/sandbox/inbound (sandbox mode only).
-  const live = new LiveEvents({ statusOf: (id) => binState.get(id)?.status ?? null });
+  const live = new LiveEvents({ statusOf: (id) => binState.get(id)?.status ?? null, clock });
   journal.onCommitted((entries) => live.onReadings(entries.map((e) => e.reading)));
   rules.onEvents((events) => live.onAlerts(events));
   const liveReports = live.watchReports(() => reports.list({ limit: 50 }));
@@ -233,7 +233,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   if (sandbox) live.watchSandbox((limit) => sandbox.list({ limit }));
   const livePlugins = {
     root: [livePageRoutes(), liveEventsRoute(live, { apiToken: config.http.api_token })],
-    api: [liveApiRoutes({ live, isKnownBin: (id) => registry.get(id) !== undefined }), sandboxRoutes({ inbox: sandbox ? inbox : null })],
+    api: [liveApiRoutes({ live, isKnownBin: (id) => registry.get(id) !== undefined }), sandboxRoutes({ inbox: sandbox ? inbox : null, clock })],
   };
   // --- end of the live page's wiring
 
@@ -265,7 +265,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     log,
     root: [
       (app) => whatsappWebhookRoutes(app, { inbox, appSecret: wa.app_secret, verifyToken: wa.verify_token, log, metrics }),
-      open311Routes({ source: new ReportsOpen311(reports, registry, currentMatcher, flow, { snapRadiusM: config.reports.snap_radius_m }), apiKeys: config.open311.api_keys, agency: config.open311.agency }),
+      open311Routes({ source: new ReportsOpen311(reports, registry, currentMatcher, flow, { snapRadiusM: config.reports.snap_radius_m }), apiKeys: config.open311.api_keys, agency: config.open311.agency, clock }),
       ...livePlugins.root, // live page
     ],
     api: [
@@ -301,9 +301,10 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
       await outbox.stop();
       await writer?.stop(5000);
       // a client that stopped reading (a half-read response, a stuck proxy) must not hold the shutdown up
-      const force = setTimeout(() => http.server.closeAllConnections(), 3000);
+      // sockets live in wall time, whatever clock the program runs on
+      const force = realClock.setTimeout(() => http.server.closeAllConnections(), 3000);
       await http.close();
-      clearTimeout(force);
+      force.clear();
       const left = spool?.stats().depth ?? 0;
       db.close();
       log.info({ spooled: left }, left > 0 ? 'stopped; spooled points will be written at the next start' : 'stopped');

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { realClock, type Clock } from '../clock.js';
 
 const scrypt = (password: Buffer, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> =>
   new Promise((resolve, reject) => scryptCb(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))));
@@ -22,7 +23,10 @@ function encode(salt: Buffer, key: Buffer): string {
 export class DeviceSecrets {
   private readonly verified = new Map<string, { record: string; digest: Buffer }>();
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly clock: Clock = realClock,
+  ) {
     db.exec(`CREATE TABLE IF NOT EXISTS device_secrets (bin_id TEXT PRIMARY KEY, hash TEXT NOT NULL, issued_at INTEGER NOT NULL)`);
   }
 
@@ -33,7 +37,7 @@ export class DeviceSecrets {
     const key = await scrypt(Buffer.from(secret), salt, KEYLEN, PARAMS);
     this.db
       .prepare('INSERT INTO device_secrets (bin_id, hash, issued_at) VALUES (?, ?, ?) ON CONFLICT (bin_id) DO UPDATE SET hash = excluded.hash, issued_at = excluded.issued_at')
-      .run(binId, encode(salt, key), Date.now());
+      .run(binId, encode(salt, key), this.clock.now());
     this.verified.delete(binId);
     return secret;
   }

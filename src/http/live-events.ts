@@ -1,3 +1,4 @@
+import { realClock, type Clock, type Timer } from '../clock.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
@@ -28,7 +29,7 @@ export interface LiveEventsOptions {
   pollMs?: number;
   /** the device's online/offline status, sent with each `reading` */
   statusOf?: (binId: string) => string | null;
-  now?: () => number;
+  clock?: Clock;
 }
 
 /**
@@ -109,14 +110,14 @@ export class LiveEvents {
   private readonly listeners = new Set<Listener>();
   private readonly recent = new Map<string, ReadingWindow>();
   private readonly throttle = new Map<string, { lastSent: number; lastAt: number; pending: LatestReading | null }>();
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly timers: Timer[] = [];
   /** the open streams' ends, registered by the SSE route so that close() can end them */
   readonly enders = new Set<() => void>();
   private readonly perBin: number;
   private readonly throttleMs: number;
   private readonly pollMs: number;
-  private readonly now: () => number;
-  private flushTimer: NodeJS.Timeout | null = null;
+  readonly clock: Clock;
+  private flushTimer: Timer | null = null;
   private seq = 0;
   private closed = false;
 
@@ -124,7 +125,7 @@ export class LiveEvents {
     this.perBin = Math.max(1, opts.readingsPerBin ?? 288);
     this.throttleMs = opts.readingThrottleMs ?? 1000;
     this.pollMs = opts.pollMs ?? 1000;
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? realClock;
   }
 
   /** Sends an event to every open page. */
@@ -151,7 +152,7 @@ export class LiveEvents {
 
   /** Committed readings (the journal): kept in the window, and published at most once per bin per throttle time. */
   onReadings(readings: readonly LatestReading[]): void {
-    const now = this.now();
+    const now = this.clock.now();
     for (const r of readings) {
       this.remember(r);
       const t = this.throttle.get(r.binId) ?? { lastSent: -Infinity, lastAt: -Infinity, pending: null };
@@ -222,9 +223,9 @@ export class LiveEvents {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) t.clear();
     this.timers.length = 0;
-    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer?.clear();
     this.flushTimer = null;
     for (const l of [...this.listeners]) this.listeners.delete(l);
     for (const end of this.enders) end();
@@ -254,9 +255,9 @@ export class LiveEvents {
 
   private scheduleFlush(): void {
     if (this.flushTimer || this.closed) return;
-    this.flushTimer = setTimeout(() => {
+    this.flushTimer = this.clock.setTimeout(() => {
       this.flushTimer = null;
-      const now = this.now();
+      const now = this.clock.now();
       let waiting = false;
       for (const t of this.throttle.values()) {
         if (!t.pending) continue;
@@ -301,10 +302,11 @@ export class LiveEvents {
       }
     };
     run(); // primes what is already there, so only news is published
-    const timer = setInterval(() => {
-      if (this.listeners.size > 0) run();
-    }, this.pollMs);
-    timer.unref();
+    const timer = this.clock
+      .setInterval(() => {
+        if (this.listeners.size > 0) run();
+      }, this.pollMs)
+      .unref();
     this.timers.push(timer);
     return () => setImmediate(run);
   }
@@ -353,7 +355,7 @@ export function liveEventsRoute(live: LiveEvents, opts: LiveEventsRouteOptions):
         if (done) return;
         done = true;
         unsubscribe();
-        clearInterval(heartbeat);
+        heartbeat.clear();
         live.enders.delete(end);
         if (!res.writableEnded) res.end();
       };
@@ -367,8 +369,7 @@ export function liveEventsRoute(live: LiveEvents, opts: LiveEventsRouteOptions):
         }
         res.write(`id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
       });
-      const heartbeat = setInterval(() => res.write(': ping\n\n'), opts.heartbeatMs ?? 15_000);
-      heartbeat.unref();
+      const heartbeat = live.clock.setInterval(() => res.write(': ping\n\n'), opts.heartbeatMs ?? 15_000).unref();
       live.enders.add(end);
       req.raw.on('close', end);
       res.on('error', end);

@@ -1,3 +1,4 @@
+import { ManualClock } from '../../src/clock.js';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,7 +47,7 @@ describe('Open311 GeoReport v2 routes', () => {
     app = Fastify();
     app.setValidatorCompiler(validatorCompiler);
     app.setSerializerCompiler(serializerCompiler);
-    await app.register(open311Routes({ source, apiKeys: ['city-key', 'other-key'], agency: 'Afvalbeheer Utrecht', now: () => NOW }));
+    await app.register(open311Routes({ source, apiKeys: ['city-key', 'other-key'], agency: 'Afvalbeheer Utrecht', clock: new ManualClock(NOW) }));
     await app.ready();
   });
   afterAll(async () => {

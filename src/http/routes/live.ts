@@ -41,8 +41,7 @@ export function livePageRoutes(opts: { webDir?: string } = {}): FastifyPluginAsy
 
 
 /** `GET /api/bins/:id/readings?hours=24`: a bin's recent readings from the live hub's in-memory window. */
-export function liveApiRoutes(deps: { live: LiveEvents; isKnownBin: (id: string) => boolean; now?: () => number }): FastifyPluginAsync {
-  const now = deps.now ?? Date.now;
+export function liveApiRoutes(deps: { live: LiveEvents; isKnownBin: (id: string) => boolean }): FastifyPluginAsync {
   return async (app) => {
     const r = app.withTypeProvider<ZodTypeProvider>();
     r.get(
@@ -55,7 +54,7 @@ export function liveApiRoutes(deps: { live: LiveEvents; isKnownBin: (id: string)
       },
       async (req, reply) => {
         if (!deps.isKnownBin(req.params.id)) return reply.code(404).send({ error: 'not_found', message: `no bin ${req.params.id}` });
-        const since = now() - req.query.hours * 3_600_000;
+        const since = deps.live.clock.now() - req.query.hours * 3_600_000;
         return {
           bin_id: req.params.id,
           // not a history store: the last readings received since the bridge started, at most `capacity` per bin

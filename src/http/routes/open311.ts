@@ -1,3 +1,4 @@
+import { realClock, type Clock } from '../../clock.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -25,7 +26,7 @@ export interface Open311RouteDeps {
   services?: readonly Open311Service[];
   /** where the endpoint lives; the plugin mounts itself there */
   prefix?: string;
-  now?: () => number;
+  clock?: Clock;
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -47,7 +48,7 @@ function describeError(err: FastifyError): string {
  */
 export function open311Routes(deps: Open311RouteDeps): FastifyPluginAsync {
   const services = deps.services ?? SERVICES;
-  const now = deps.now ?? Date.now;
+  const clock = deps.clock ?? realClock;
   const keys = deps.apiKeys.filter(Boolean).map(digest);
   const view = (r: Parameters<typeof toServiceRequest>[0]) => toServiceRequest(r, { services, agency: deps.agency ?? null });
 
@@ -103,7 +104,7 @@ export function open311Routes(deps: Open311RouteDeps): FastifyPluginAsync {
     });
 
     r.get('/requests.json', { schema: { querystring: requestsQuerySchema } }, async (req, reply) => {
-      const plan = planRequestsQuery(req.query, now(), services);
+      const plan = planRequestsQuery(req.query, clock.now(), services);
       if (!plan.ok) return reply.code(400).send(open311Error(400, plan.error));
       return findReports(deps.source, plan).map(view);
     });

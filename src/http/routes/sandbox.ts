@@ -1,3 +1,4 @@
+import { realClock, type Clock } from '../../clock.js';
 import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -68,7 +69,7 @@ export function sandboxEnvelope(b: SandboxInbound, nowMs: number, id = `wamid.SA
 export interface SandboxRouteDeps {
   /** the inbox, only in whatsapp.mode sandbox; null: the routes answer 404 */
   inbox: { accept(rawBody: Buffer): AcceptResult } | null;
-  now?: () => number;
+  clock?: Clock;
 }
 
 /**
@@ -77,7 +78,7 @@ export interface SandboxRouteDeps {
  * whatsapp.mode sandbox, 404 otherwise. `GET /sandbox` tells the page whether the sandbox is on (`enabled`).
  */
 export function sandboxRoutes(deps: SandboxRouteDeps): FastifyPluginAsync {
-  const now = deps.now ?? Date.now;
+  const clock = deps.clock ?? realClock;
   const off = { error: 'not_found', message: 'the WhatsApp sandbox is off (whatsapp.mode is not sandbox)' };
   return async (app) => {
     const inbox = deps.inbox;
@@ -91,7 +92,7 @@ export function sandboxRoutes(deps: SandboxRouteDeps): FastifyPluginAsync {
     r.get('/sandbox', async () => ({ enabled: true }));
     r.post('/sandbox/inbound', { schema: { body: sandboxInboundSchema } }, async (req, res) => {
       const id = `wamid.SANDBOX.IN.${randomBytes(12).toString('hex')}`;
-      const result = inbox.accept(Buffer.from(JSON.stringify(sandboxEnvelope(req.body, now(), id))));
+      const result = inbox.accept(Buffer.from(JSON.stringify(sandboxEnvelope(req.body, clock.now(), id))));
       return res.code(202).send({ id, ...result });
     });
   };

@@ -11,10 +11,10 @@ import type { Ingest } from '../ingest/index.js';
 import { LogThrottle, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { BinStateStore } from '../storage/index.js';
-import { canPublish, canSubscribe, type Principal } from './acl.js';
+import { canPublish, canRetain, canSubscribe, type Principal } from './acl.js';
 import type { DeviceSecrets } from './device-secrets.js';
 import { createPacketSizeGuard } from './packet-size-guard.js';
-import { STATUS, parseBinTopic } from './topics.js';
+import { STATUS, parseBinTopic, parseStatus, type BinTopic } from './topics.js';
 
 export interface BrokerDeps {
   config: Config['mqtt'];
@@ -36,7 +36,11 @@ const IDENTIFIER_REJECTED = 2;
 const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
 
-type BinClient = Client & { principal?: Principal; willTopic?: string };
+type BinClient = Client & {
+  principal?: Principal;
+  willTopic?: string;
+  will?: unknown;
+};
 
 function refusal(message: string, returnCode: number): Error & { returnCode: number } {
   return Object.assign(new Error(message), { returnCode });
@@ -211,42 +215,59 @@ export class MqttBroker {
   }
 
   private authorizePublish(client: BinClient | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
-    if (!client) return cb(null);
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    // the will of a session gone before this broker started: its checks were made at CONNECT
+    if (!client) {
+      const topic = parseBinTopic(packet.topic);
+      if (topic) this.limitRetain(packet, topic, payload, null);
+      return cb(null);
+    }
     // the packet-size guard has already closed this connection; what aedes parsed from the same chunk is void
-    if (client.conn.destroyed) return cb(new Error('connection closed'));
-    if (packet.payload.length + packet.topic.length > this.deps.config.max_packet_bytes) {
-      this.refused('oversize', { client: client.id, bytes: packet.payload.length });
+    if (packet !== client.will && client.conn.destroyed) return cb(new Error('connection closed'));
+    if (payload.length + packet.topic.length > this.deps.config.max_packet_bytes) {
+      this.refused('oversize', { client: client.id, bytes: payload.length });
       return cb(new Error('packet too large'));
     }
-    const who = client.principal ?? { kind: 'anonymous' };
-    const d = canPublish(who, packet.topic);
+    const d = canPublish(client.principal ?? { kind: 'anonymous' }, packet.topic);
     if (!d.allow) {
       this.refused(d.reason, { client: client.id, topic: packet.topic.slice(0, 200) });
       // MQTT 3.1.1 has no negative PUBACK; closing the connection is the refusal
       return cb(new Error(`not authorized to publish to ${packet.topic}`));
     }
     const topic = parseBinTopic(packet.topic)!;
-    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    this.limitRetain(packet, topic, payload, client.id);
     if (topic.channel === STATUS) {
       this.recordStatus(topic.binId, payload);
       return cb(null);
     }
-    this.deps.ingest.acceptPayload(topic.binId, payload).then(
-      (outcome) => {
-        // An invalid reading is acknowledged and dropped (counted): resending it would not make it valid.
-        // A valid one that could not be recorded is not acknowledged, so the device keeps and resends it.
-        if (outcome.ok || !outcome.retryable) cb(null);
-        else cb(new Error(`reading not recorded: ${outcome.reason}`));
-      },
-      (err: Error) => cb(err),
+    void this.recordReading(topic.binId, payload).then(cb);
+  }
+
+  /** Clears the retain flag of what may not be kept (acl.ts canRetain); the message is still delivered. */
+  private limitRetain(packet: PublishPacket, topic: BinTopic, payload: Buffer, clientId: string | null): void {
+    if (!packet.retain) return;
+    const d = canRetain(topic, payload, this.deps.isKnownBin(topic.binId));
+    if (d.allow) return;
+    packet.retain = false;
+    this.refused(d.reason, { client: clientId, topic: packet.topic.slice(0, 200) });
+  }
+
+  /**
+   * A reading, durably recorded: resolves with null to acknowledge it, or an error to close the connection
+   * unacknowledged. An invalid reading is acknowledged and dropped (counted): resending it would not make it
+   * valid. A valid one that could not be recorded is not acknowledged, so the device keeps and resends it.
+   */
+  private recordReading(binId: string, payload: Buffer): Promise<Error | null> {
+    return this.deps.ingest.acceptPayload(binId, payload).then(
+      (outcome) => (outcome.ok || !outcome.retryable ? null : new Error(`reading not recorded: ${outcome.reason}`)),
+      (err: Error) => err,
     );
   }
 
   private recordStatus(binId: string, payload: Buffer): void {
     if (this.stopping || !this.deps.isKnownBin(binId)) return;
-    const status = payload.toString('utf8').trim().toLowerCase();
-    if (status !== 'online' && status !== 'offline') return;
-    this.deps.binState.setStatus(binId, status);
+    const status = parseStatus(payload);
+    if (status) this.deps.binState.setStatus(binId, status);
   }
 
   private authorizeSubscribe(client: BinClient, sub: Subscription, cb: (err: Error | null, sub?: Subscription | null) => void): void {

@@ -40,6 +40,8 @@ type BinClient = Client & {
   principal?: Principal;
   willTopic?: string;
   will?: unknown;
+  /** this session's QoS 2 readings being recorded, by packet id */
+  qos2?: Map<number, Promise<Error | null>>;
 };
 
 function refusal(message: string, returnCode: number): Error & { returnCode: number } {
@@ -222,8 +224,17 @@ export class MqttBroker {
       if (topic) this.limitRetain(packet, topic, payload, null);
       return cb(null);
     }
-    // the packet-size guard has already closed this connection; what aedes parsed from the same chunk is void
-    if (packet !== client.will && client.conn.destroyed) return cb(new Error('connection closed'));
+    const will = packet === client.will;
+    if (!will) {
+      // the packet-size guard has already closed this connection; what aedes parsed from the same chunk is void
+      if (client.conn.destroyed) return cb(new Error('connection closed'));
+      // [MQTT-2.3.1-1] a QoS 1 or 2 PUBLISH carries a non-zero packet identifier. MQTT 3.1.1 has no negative
+      // PUBACK, so closing the connection is the refusal, here and below.
+      if (packet.qos > 0 && packet.messageId === 0) {
+        this.refused('packet_id_zero', { client: client.id });
+        return cb(new Error('packet identifier 0'));
+      }
+    }
     if (payload.length + packet.topic.length > this.deps.config.max_packet_bytes) {
       this.refused('oversize', { client: client.id, bytes: payload.length });
       return cb(new Error('packet too large'));
@@ -231,7 +242,6 @@ export class MqttBroker {
     const d = canPublish(client.principal ?? { kind: 'anonymous' }, packet.topic);
     if (!d.allow) {
       this.refused(d.reason, { client: client.id, topic: packet.topic.slice(0, 200) });
-      // MQTT 3.1.1 has no negative PUBACK; closing the connection is the refusal
       return cb(new Error(`not authorized to publish to ${packet.topic}`));
     }
     const topic = parseBinTopic(packet.topic)!;
@@ -240,6 +250,7 @@ export class MqttBroker {
       this.recordStatus(topic.binId, payload);
       return cb(null);
     }
+    if (packet.qos === 2 && !will) return this.recordQos2(client, packet.messageId!, topic.binId, payload, cb);
     void this.recordReading(topic.binId, payload).then(cb);
   }
 
@@ -262,6 +273,35 @@ export class MqttBroker {
       (outcome) => (outcome.ok || !outcome.retryable ? null : new Error(`reading not recorded: ${outcome.reason}`)),
       (err: Error) => err,
     );
+  }
+
+  /**
+   * A QoS 2 reading is recorded once, however often it arrives before PUBREL. aedes asks authorizePublish about
+   * every copy, and answers a re-send (the same packet id [MQTT-4.3.3-2]) with a bare PUBREC only once its store
+   * holds the first copy — which also spans a resumed session. Until then, while the reading is being recorded,
+   * this session's map gives a re-send the first copy's answer, so neither is acknowledged before the reading is
+   * recorded. aedes (with the in-memory persistence binbridge uses) stores the packet in promise callbacks
+   * straight after the answer; no I/O callback, so no new packet of this connection, runs in between, and its
+   * store takes over without a gap.
+   */
+  private recordQos2(client: BinClient, messageId: number, binId: string, payload: Buffer, cb: (err?: Error | null) => void): void {
+    const inflight = (client.qos2 ??= new Map());
+    const first = inflight.get(messageId);
+    if (first) {
+      void first.then(cb);
+      return;
+    }
+    // aedes' persistence (the in-memory default) is a documented option, absent from its type declarations
+    const { persistence } = this.aedes as unknown as { persistence: { incomingGetPacket: (c: Client, p: { messageId: number }) => Promise<unknown> } };
+    const answer = persistence.incomingGetPacket(client, { messageId }).then(
+      () => null, // a re-send of a reading recorded before
+      () => this.recordReading(binId, payload),
+    );
+    inflight.set(messageId, answer);
+    void answer.then((err) => {
+      inflight.delete(messageId);
+      cb(err);
+    });
   }
 
   private recordStatus(binId: string, payload: Buffer): void {

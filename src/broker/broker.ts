@@ -13,6 +13,7 @@ import type { Metrics } from '../metrics.js';
 import type { BinStateStore } from '../storage/index.js';
 import { canPublish, canRetain, canSubscribe, type Principal } from './acl.js';
 import type { DeviceSecrets } from './device-secrets.js';
+import { LoginGuard } from './login-guard.js';
 import { createPacketSizeGuard } from './packet-size-guard.js';
 import { STATUS, parseBinTopic, parseStatus, type BinTopic } from './topics.js';
 
@@ -63,13 +64,13 @@ export class MqttBroker {
   private wss: WebSocketServer | null = null;
   private stopping = false;
   private readonly connectLimiter: RateLimiterMemory;
-  private readonly authFailures: RateLimiterMemory;
+  private readonly logins: LoginGuard;
   private readonly throttle = new LogThrottle(60_000);
   ports: BrokerPorts = { tcp: null, tls: null };
 
   constructor(private readonly deps: BrokerDeps) {
     this.connectLimiter = new RateLimiterMemory({ points: deps.config.connect_rate_per_ip, duration: 1 });
-    this.authFailures = new RateLimiterMemory({ points: deps.config.auth_failures_per_min, duration: 60, blockDuration: 60 });
+    this.logins = new LoginGuard({ failuresPerMin: deps.config.auth_failures_per_min, blockAddresses: deps.config.auth_block_addresses });
   }
 
   get listening(): boolean {
@@ -179,21 +180,29 @@ export class MqttBroker {
       this.refused('anonymous', { ip: remoteAddress(client) });
       return cb(refusal('not authorized: a device logs in with its bin id and secret', NOT_AUTHORIZED), null);
     }
-    const key = `${remoteAddress(client)}|${username}`;
-    const blocked = await this.authFailures.get(key);
-    if (blocked && blocked.remainingPoints <= 0) {
-      this.refused('auth_blocked', { ip: remoteAddress(client), bin: username });
-      return cb(refusal('not authorized: too many failed logins, try later', NOT_AUTHORIZED), null);
+    const ip = remoteAddress(client);
+    const { secrets } = this.deps;
+    // a secret proven since start-up is answered from memory and gets in even while the bin is blocked
+    let record = secrets.matchRemembered(username, password);
+    if (!record) {
+      if (await this.logins.binBlocked(username)) {
+        this.refused('auth_blocked', { ip, bin: username });
+        return cb(refusal('not authorized: too many failed logins for this bin, try later', NOT_AUTHORIZED), null);
+      }
+      try {
+        // as much work for a bin without a secret as for a wrong secret: the answer's time tells nothing
+        record = await secrets.match(username, password);
+      } catch (err) {
+        this.deps.log.error({ err }, 'device secret verification failed');
+      }
     }
-    let ok = false;
-    try {
-      ok = await this.deps.secrets.verify(username, password);
-    } catch (err) {
-      this.deps.log.error({ err }, 'device secret verification failed');
-    }
-    if (!ok) {
-      await this.authFailures.consume(key).catch(() => undefined);
-      this.refused('bad_credentials', { ip: remoteAddress(client), bin: username });
+    if (!record) {
+      // the same answer whether the bin exists or not [MQTT-3.2.2-3: 4 = bad user name or password]
+      if (await this.logins.failed(ip, username)) {
+        this.refused('auth_blocked', { ip, bin: username });
+        return cb(refusal('not authorized: too many failed logins, try later', NOT_AUTHORIZED), null);
+      }
+      this.refused('bad_credentials', { ip, bin: username });
       return cb(refusal('bad user name or password', BAD_USERNAME_OR_PASSWORD), null);
     }
     // a device may not take over another device's session

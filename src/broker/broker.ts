@@ -13,6 +13,7 @@ import type { Metrics } from '../metrics.js';
 import type { BinStateStore } from '../storage/index.js';
 import { canPublish, canRetain, canSubscribe, type Principal } from './acl.js';
 import type { DeviceSecrets } from './device-secrets.js';
+import { DeviceSessions, type DeviceSession } from './device-sessions.js';
 import { LoginGuard } from './login-guard.js';
 import { createPacketSizeGuard } from './packet-size-guard.js';
 import { STATUS, parseBinTopic, parseStatus, type BinTopic } from './topics.js';
@@ -37,13 +38,16 @@ const IDENTIFIER_REJECTED = 2;
 const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
 
-type BinClient = Client & {
-  principal?: Principal;
-  willTopic?: string;
-  will?: unknown;
-  /** this session's QoS 2 readings being recorded, by packet id */
-  qos2?: Map<number, Promise<Error | null>>;
-};
+type BinClient = Client &
+  DeviceSession & {
+    principal?: Principal;
+    willTopic?: string;
+    will?: unknown;
+    /** set once the session is being closed because its secret was revoked or rotated */
+    revoked?: boolean;
+    /** this session's QoS 2 readings being recorded, by packet id */
+    qos2?: Map<number, Promise<Error | null>>;
+  };
 
 function refusal(message: string, returnCode: number): Error & { returnCode: number } {
   return Object.assign(new Error(message), { returnCode });
@@ -66,11 +70,14 @@ export class MqttBroker {
   private readonly connectLimiter: RateLimiterMemory;
   private readonly logins: LoginGuard;
   private readonly throttle = new LogThrottle(60_000);
+  /** sessions of devices logged in with a secret, ended when their secret is revoked or rotated */
+  private readonly sessions: DeviceSessions<BinClient>;
   ports: BrokerPorts = { tcp: null, tls: null };
 
   constructor(private readonly deps: BrokerDeps) {
     this.connectLimiter = new RateLimiterMemory({ points: deps.config.connect_rate_per_ip, duration: 1 });
     this.logins = new LoginGuard({ failuresPerMin: deps.config.auth_failures_per_min, blockAddresses: deps.config.auth_block_addresses });
+    this.sessions = new DeviceSessions(deps.secrets, (c) => this.endSession(c), deps.log);
   }
 
   get listening(): boolean {
@@ -89,8 +96,15 @@ export class MqttBroker {
       authorizeSubscribe: (c, sub, cb) => this.authorizeSubscribe(c as BinClient, sub, cb),
     });
     const updateConnected = (): void => this.deps.metrics.mqttConnectedDevices.set(this.aedes?.connectedClients ?? 0);
-    this.aedes.on('client', updateConnected);
-    this.aedes.on('clientDisconnect', updateConnected);
+    this.aedes.on('client', (c: BinClient) => {
+      this.sessions.add(c);
+      updateConnected();
+    });
+    this.aedes.on('clientDisconnect', (c: BinClient) => {
+      this.sessions.delete(c);
+      updateConnected();
+    });
+    this.sessions.start();
     this.aedes.on('clientError', (c: Client, err: Error) => this.debugOnce(c, err));
     this.aedes.on('connectionError', (c: Client, err: Error) => this.debugOnce(c, err));
 
@@ -119,8 +133,16 @@ export class MqttBroker {
     });
   }
 
+  /** Removes a device's secret and closes its sessions at once. */
+  revokeDevice(binId: string): { revoked: boolean; disconnected: number } {
+    const open = this.sessions.count(binId);
+    const revoked = this.deps.secrets.revoke(binId); // the change ends the sessions, synchronously
+    return { revoked, disconnected: revoked ? open : 0 };
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
+    this.sessions.stop();
     // stop accepting first; a server's close completes only once its connections are gone, which closing aedes
     // (it disconnects every client) brings about — so aedes is closed before those completions are awaited
     const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
@@ -182,6 +204,7 @@ export class MqttBroker {
     }
     const ip = remoteAddress(client);
     const { secrets } = this.deps;
+    const generation = this.sessions.generation;
     // a secret proven since start-up is answered from memory and gets in even while the bin is blocked
     let record = secrets.matchRemembered(username, password);
     if (!record) {
@@ -211,6 +234,7 @@ export class MqttBroker {
       return cb(refusal(`identifier rejected: the client id must be the bin id ${username}`, IDENTIFIER_REJECTED), null);
     }
     client.principal = { kind: 'device', binId: username };
+    this.sessions.login(client, username, record, generation);
     this.checkWill(client, cb);
   }
 
@@ -254,6 +278,11 @@ export class MqttBroker {
       return cb(new Error(`not authorized to publish to ${packet.topic}`));
     }
     const topic = parseBinTopic(packet.topic)!;
+    // nothing more from a session whose secret was revoked or rotated, but its will's status: it is offline now
+    if (!(will && topic.channel === STATUS) && (client.revoked || !this.sessions.current(client))) {
+      this.endSession(client);
+      return cb(new Error('the secret of this session was revoked'));
+    }
     this.limitRetain(packet, topic, payload, client.id);
     if (topic.channel === STATUS) {
       this.recordStatus(topic.binId, payload);
@@ -317,6 +346,13 @@ export class MqttBroker {
     if (this.stopping || !this.deps.isKnownBin(binId)) return;
     const status = parseStatus(payload);
     if (status) this.deps.binState.setStatus(binId, status);
+  }
+
+  private endSession(client: BinClient): void {
+    if (client.revoked) return;
+    client.revoked = true;
+    this.refused('revoked', { client: client.id });
+    client.close();
   }
 
   private authorizeSubscribe(client: BinClient, sub: Subscription, cb: (err: Error | null, sub?: Subscription | null) => void): void {

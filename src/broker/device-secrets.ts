@@ -29,6 +29,9 @@ function parse(record: string): Parsed | null {
   return { salt: Buffer.from(saltB64, 'base64'), key: Buffer.from(keyB64, 'base64'), opts: { N: Number(n), r: Number(r), p: Number(p), maxmem: PARAMS.maxmem } };
 }
 
+/** What changed: one bin's secret (issued, rotated or revoked here), or any (another process wrote the file). */
+export type SecretsChange = { binId: string } | { binId: null };
+
 /**
  * Per-device MQTT secrets. Only scrypt hashes are stored; a secret is shown once, when it is issued.
  * A verified secret is remembered (as a SHA-256 of it, in memory) so that reconnect storms do not
@@ -38,7 +41,11 @@ function parse(record: string): Parsed | null {
 export class DeviceSecrets {
   private readonly verified = new Map<string, { record: string; digest: Buffer }>();
   private readonly standIn: Parsed = { salt: randomBytes(16), key: randomBytes(KEYLEN), opts: PARAMS };
+  private readonly listeners: ((change: SecretsChange) => void)[] = [];
   private readonly kdf: Kdf;
+  private dataVersion: number;
+  /** moves on every change to the secrets this process learns of; a session checks it before each reading */
+  generation = 0;
 
   constructor(
     private readonly db: Database.Database,
@@ -46,6 +53,13 @@ export class DeviceSecrets {
   ) {
     this.kdf = opts.kdf ?? scrypt;
     db.exec(`CREATE TABLE IF NOT EXISTS device_secrets (bin_id TEXT PRIMARY KEY, hash TEXT NOT NULL, issued_at INTEGER NOT NULL)`);
+    this.dataVersion = this.readDataVersion();
+  }
+
+  /** Called on every change this process makes, and on changes by other processes that externalChange() finds. */
+  onChange(listener: (change: SecretsChange) => void): () => void {
+    this.listeners.push(listener);
+    return () => void this.listeners.splice(this.listeners.indexOf(listener) >>> 0, 1);
   }
 
   /** Creates or rotates the secret of a device; returns the new secret (the only time it exists in clear). */
@@ -56,26 +70,39 @@ export class DeviceSecrets {
     this.db
       .prepare('INSERT INTO device_secrets (bin_id, hash, issued_at) VALUES (?, ?, ?) ON CONFLICT (bin_id) DO UPDATE SET hash = excluded.hash, issued_at = excluded.issued_at')
       .run(binId, encode(salt, key), Date.now());
-    this.verified.delete(binId);
+    this.changed({ binId });
     return secret;
   }
 
   revoke(binId: string): boolean {
-    this.verified.delete(binId);
-    return this.db.prepare('DELETE FROM device_secrets WHERE bin_id = ?').run(binId).changes > 0;
+    const gone = this.db.prepare('DELETE FROM device_secrets WHERE bin_id = ?').run(binId).changes > 0;
+    if (gone) this.changed({ binId });
+    return gone;
   }
 
   has(binId: string): boolean {
     return this.record(binId) !== undefined;
   }
 
-  /** The stored hash of a bin's secret. */
+  /** The stored hash of a bin's secret; a session remembers the one it logged in with, to notice a rotation. */
   record(binId: string): string | undefined {
     return this.db.prepare('SELECT hash FROM device_secrets WHERE bin_id = ?').pluck().get(binId) as string | undefined;
   }
 
   list(): { bin_id: string; issued_at: number }[] {
     return this.db.prepare('SELECT bin_id, issued_at FROM device_secrets ORDER BY bin_id').all() as { bin_id: string; issued_at: number }[];
+  }
+
+  /**
+   * Has another process (the `devices` command) written the database since the last call? PRAGMA data_version
+   * moves only for other connections' commits, and costs about 10 µs: for a timer, not for every reading.
+   */
+  externalChange(): boolean {
+    const v = this.readDataVersion();
+    if (v === this.dataVersion) return false;
+    this.dataVersion = v;
+    this.changed({ binId: null });
+    return true;
   }
 
   async verify(binId: string, password: Buffer | string): Promise<boolean> {
@@ -105,6 +132,17 @@ export class DeviceSecrets {
     const cached = this.verified.get(binId);
     if (!record || !cached || cached.record !== record) return null;
     return timingSafeEqual(cached.digest, digest(password)) ? record : null;
+  }
+
+  private changed(change: SecretsChange): void {
+    // a remembered secret is checked against the current record on every use; this only frees the memory
+    if (change.binId !== null) this.verified.delete(change.binId);
+    this.generation++;
+    for (const l of this.listeners) l(change);
+  }
+
+  private readDataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
   }
 }
 

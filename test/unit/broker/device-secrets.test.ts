@@ -56,3 +56,33 @@ describe('DeviceSecrets: a refusal costs the same work whether the bin exists or
     expect(await work('UTR-0002', secret)).toEqual({ ok: false, calls: one });
   });
 });
+
+describe('DeviceSecrets: changes', () => {
+  it('tells of its own changes at once and of another connection\'s when asked; the generation moves with each', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bb-sec-')), 'x.db');
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    const secrets = new DeviceSecrets(db);
+    const changes: (string | null)[] = [];
+    const stop = secrets.onChange((c) => changes.push(c.binId));
+    await secrets.issue('UTR-0001');
+    expect(secrets.revoke('UTR-0001')).toBe(true);
+    expect(secrets.revoke('UTR-0001')).toBe(false); // nothing changed
+    expect(changes).toEqual(['UTR-0001', 'UTR-0001']);
+    expect(secrets.generation).toBe(2);
+    expect(secrets.externalChange()).toBe(false); // its own writes are not news
+
+    // another process, e.g. `binbridge devices revoke`, writes the same file
+    const other = new DeviceSecrets(new Database(file));
+    await other.issue('UTR-0002');
+    expect(changes).toEqual(['UTR-0001', 'UTR-0001']);
+    expect(secrets.externalChange()).toBe(true);
+    expect(secrets.externalChange()).toBe(false);
+    expect(changes).toEqual(['UTR-0001', 'UTR-0001', null]);
+    expect(secrets.generation).toBe(3);
+    expect(secrets.has('UTR-0002')).toBe(true);
+    stop();
+    await secrets.issue('UTR-0003');
+    expect(changes.length).toBe(3);
+  });
+});

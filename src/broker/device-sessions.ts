@@ -76,7 +76,10 @@ export class DeviceSessions<S extends DeviceSession> {
   private endStale(change: SecretsChange): void {
     for (const s of this.sessions) {
       if (s.closed) this.sessions.delete(s);
-      else if ((change.binId === null || s.login?.binId === change.binId) && !this.current(s)) this.onStale(s);
+      else if ((change.binId === null || s.login?.binId === change.binId) && !this.current(s)) {
+        this.sessions.delete(s);
+        this.onStale(s);
+      }
     }
   }
 

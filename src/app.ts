@@ -9,7 +9,7 @@ import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Dispatcher } from './dispatch/index.js';
 import { Directory, Registry } from './registry/index.js';
-import { binRoutes, buildHttp, dispatchView, opsRoutes, reportRoutes, type Readiness } from './http/index.js';
+import { binRoutes, buildHttp, deviceRoutes, dispatchView, opsRoutes, reportRoutes, type Readiness } from './http/index.js';
 import { createWhatsApp, loadSealer, whatsappWebhookRoutes, type Inbox, type Outbox, type SandboxTransport } from './whatsapp/index.js';
 import { GraphMedia, ReportsOpen311, createReports, type ReportStore, type ResidentFlow } from './reports/index.js';
 import { open311Routes } from './http/routes/open311.js';
@@ -182,7 +182,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     log.child({ module: 'ingest' }),
   );
 
-  const secrets = new DeviceSecrets(db);
+  const secrets = new DeviceSecrets(db, { clock });
   const broker = new MqttBroker({
     config: config.mqtt,
     ingest,
@@ -191,6 +191,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     isKnownBin: (id) => registry.get(id) !== undefined,
     metrics,
     log: log.child({ module: 'broker' }),
+    clock,
   });
 
   const readiness = (): Readiness => {
@@ -270,6 +271,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     ],
     api: [
       binRoutes({ registry, binState }),
+      deviceRoutes({ revoke: (id) => broker.revokeDevice(id) }),
       fiwareRoutes({ registry, binState }),
       opsRoutes({ alerts, dispatcher, directory }),
       reportRoutes({ reports, photos }),

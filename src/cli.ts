@@ -14,11 +14,13 @@ const HELP = `binbridge — smart-bin telemetry bridge
 usage:
   binbridge start [--config FILE]                 run the bridge (npm start)
   binbridge devices secret BIN_ID                 create or rotate a device's MQTT secret; prints it once
+                                                  (a running bridge closes the session of the old one)
   binbridge devices provision [--all | BIN_ID...] [--rotate] [--out FILE]
                                                   issue secrets for bins that have none (all with --rotate)
                                                   and write them to FILE (JSON {bin: secret}, mode 0600)
   binbridge devices list                          bins with a secret, and when it was issued
-  binbridge devices revoke BIN_ID                 remove a device's secret (it can no longer connect)
+  binbridge devices revoke BIN_ID                 remove a device's secret: it can no longer connect, and a
+                                                  running bridge closes its session within a second
   binbridge config check [--config FILE]          validate the configuration and print it (secrets hidden)
   binbridge config env                            list the BINBRIDGE_* variables that override config keys
 

@@ -1,4 +1,4 @@
-import { parseBinTopic } from './topics.js';
+import { STATUS, parseBinTopic, parseStatus, type BinTopic } from './topics.js';
 
 /** Who is on the other end: a device authenticated as one bin, or anyone (mqtt.auth: none). */
 export type Principal = { kind: 'device'; binId: string } | { kind: 'anonymous' };
@@ -31,4 +31,19 @@ export function canSubscribe(who: Principal, filter: string): Decision {
   if (who.kind === 'anonymous') return ALLOW;
   if (parts[1] !== who.binId) return { allow: false, reason: 'foreign_topic' };
   return ALLOW;
+}
+
+export type RetainDecision = { allow: true } | { allow: false; reason: 'retain_telemetry' | 'retain_unknown_bin' | 'retain_bad_status' };
+
+/**
+ * May the broker keep this PUBLISH as its topic's retained message? Only a registered bin's status, and only
+ * `online`/`offline`: retained messages then number at most one short message a registered bin, whoever
+ * publishes and in every auth mode. An empty payload deletes the retained message [MQTT-3.3.1-10], which frees
+ * memory, so a registered bin may always send one. Anything else is delivered without being retained.
+ */
+export function canRetain(topic: BinTopic, payload: Buffer, knownBin: boolean): RetainDecision {
+  if (topic.channel !== STATUS) return { allow: false, reason: 'retain_telemetry' };
+  if (!knownBin) return { allow: false, reason: 'retain_unknown_bin' };
+  if (payload.length > 0 && parseStatus(payload) === null) return { allow: false, reason: 'retain_bad_status' };
+  return { allow: true };
 }

@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.js';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -11,10 +12,12 @@ import type { Ingest } from '../ingest/index.js';
 import { LogThrottle, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { BinStateStore } from '../storage/index.js';
-import { canPublish, canSubscribe, type Principal } from './acl.js';
+import { canPublish, canRetain, canSubscribe, type Principal } from './acl.js';
 import type { DeviceSecrets } from './device-secrets.js';
+import { DeviceSessions, type DeviceSession } from './device-sessions.js';
+import { LoginGuard } from './login-guard.js';
 import { createPacketSizeGuard } from './packet-size-guard.js';
-import { STATUS, parseBinTopic } from './topics.js';
+import { STATUS, parseBinTopic, parseStatus, type BinTopic } from './topics.js';
 
 export interface BrokerDeps {
   config: Config['mqtt'];
@@ -24,6 +27,7 @@ export interface BrokerDeps {
   isKnownBin: (binId: string) => boolean;
   metrics: Metrics;
   log: Logger;
+  clock?: Clock;
 }
 
 export interface BrokerPorts {
@@ -36,7 +40,16 @@ const IDENTIFIER_REJECTED = 2;
 const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
 
-type BinClient = Client & { principal?: Principal; willTopic?: string };
+type BinClient = Client &
+  DeviceSession & {
+    principal?: Principal;
+    willTopic?: string;
+    will?: unknown;
+    /** set once the session is being closed because its secret was revoked or rotated */
+    revoked?: boolean;
+    /** this session's QoS 2 readings being recorded, by packet id */
+    qos2?: Map<number, Promise<Error | null>>;
+  };
 
 function refusal(message: string, returnCode: number): Error & { returnCode: number } {
   return Object.assign(new Error(message), { returnCode });
@@ -57,13 +70,16 @@ export class MqttBroker {
   private wss: WebSocketServer | null = null;
   private stopping = false;
   private readonly connectLimiter: RateLimiterMemory;
-  private readonly authFailures: RateLimiterMemory;
+  private readonly logins: LoginGuard;
   private readonly throttle = new LogThrottle(60_000);
+  /** sessions of devices logged in with a secret, ended when their secret is revoked or rotated */
+  private readonly sessions: DeviceSessions<BinClient>;
   ports: BrokerPorts = { tcp: null, tls: null };
 
   constructor(private readonly deps: BrokerDeps) {
     this.connectLimiter = new RateLimiterMemory({ points: deps.config.connect_rate_per_ip, duration: 1 });
-    this.authFailures = new RateLimiterMemory({ points: deps.config.auth_failures_per_min, duration: 60, blockDuration: 60 });
+    this.logins = new LoginGuard({ failuresPerMin: deps.config.auth_failures_per_min, blockAddresses: deps.config.auth_block_addresses });
+    this.sessions = new DeviceSessions(deps.secrets, (c) => this.endSession(c), deps.log, undefined, deps.clock);
   }
 
   get listening(): boolean {
@@ -82,8 +98,15 @@ export class MqttBroker {
       authorizeSubscribe: (c, sub, cb) => this.authorizeSubscribe(c as BinClient, sub, cb),
     });
     const updateConnected = (): void => this.deps.metrics.mqttConnectedDevices.set(this.aedes?.connectedClients ?? 0);
-    this.aedes.on('client', updateConnected);
-    this.aedes.on('clientDisconnect', updateConnected);
+    this.aedes.on('client', (c: BinClient) => {
+      this.sessions.add(c);
+      updateConnected();
+    });
+    this.aedes.on('clientDisconnect', (c: BinClient) => {
+      this.sessions.delete(c);
+      updateConnected();
+    });
+    this.sessions.start();
     this.aedes.on('clientError', (c: Client, err: Error) => this.debugOnce(c, err));
     this.aedes.on('connectionError', (c: Client, err: Error) => this.debugOnce(c, err));
 
@@ -112,8 +135,16 @@ export class MqttBroker {
     });
   }
 
+  /** Removes a device's secret and closes its sessions at once. */
+  revokeDevice(binId: string): { revoked: boolean; disconnected: number } {
+    const open = this.sessions.count(binId);
+    const revoked = this.deps.secrets.revoke(binId); // the change ends the sessions, synchronously
+    return { revoked, disconnected: revoked ? open : 0 };
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
+    this.sessions.stop();
     // stop accepting first; a server's close completes only once its connections are gone, which closing aedes
     // (it disconnects every client) brings about — so aedes is closed before those completions are awaited
     const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
@@ -173,21 +204,30 @@ export class MqttBroker {
       this.refused('anonymous', { ip: remoteAddress(client) });
       return cb(refusal('not authorized: a device logs in with its bin id and secret', NOT_AUTHORIZED), null);
     }
-    const key = `${remoteAddress(client)}|${username}`;
-    const blocked = await this.authFailures.get(key);
-    if (blocked && blocked.remainingPoints <= 0) {
-      this.refused('auth_blocked', { ip: remoteAddress(client), bin: username });
-      return cb(refusal('not authorized: too many failed logins, try later', NOT_AUTHORIZED), null);
+    const ip = remoteAddress(client);
+    const { secrets } = this.deps;
+    const generation = this.sessions.generation;
+    // a secret proven since start-up is answered from memory and gets in even while the bin is blocked
+    let record = secrets.matchRemembered(username, password);
+    if (!record) {
+      if (await this.logins.binBlocked(username)) {
+        this.refused('auth_blocked', { ip, bin: username });
+        return cb(refusal('not authorized: too many failed logins for this bin, try later', NOT_AUTHORIZED), null);
+      }
+      try {
+        // as much work for a bin without a secret as for a wrong secret: the answer's time tells nothing
+        record = await secrets.match(username, password);
+      } catch (err) {
+        this.deps.log.error({ err }, 'device secret verification failed');
+      }
     }
-    let ok = false;
-    try {
-      ok = await this.deps.secrets.verify(username, password);
-    } catch (err) {
-      this.deps.log.error({ err }, 'device secret verification failed');
-    }
-    if (!ok) {
-      await this.authFailures.consume(key).catch(() => undefined);
-      this.refused('bad_credentials', { ip: remoteAddress(client), bin: username });
+    if (!record) {
+      // the same answer whether the bin exists or not [MQTT-3.2.2-3: 4 = bad user name or password]
+      if (await this.logins.failed(ip, username)) {
+        this.refused('auth_blocked', { ip, bin: username });
+        return cb(refusal('not authorized: too many failed logins, try later', NOT_AUTHORIZED), null);
+      }
+      this.refused('bad_credentials', { ip, bin: username });
       return cb(refusal('bad user name or password', BAD_USERNAME_OR_PASSWORD), null);
     }
     // a device may not take over another device's session
@@ -196,6 +236,7 @@ export class MqttBroker {
       return cb(refusal(`identifier rejected: the client id must be the bin id ${username}`, IDENTIFIER_REJECTED), null);
     }
     client.principal = { kind: 'device', binId: username };
+    this.sessions.login(client, username, record, generation);
     this.checkWill(client, cb);
   }
 
@@ -211,42 +252,109 @@ export class MqttBroker {
   }
 
   private authorizePublish(client: BinClient | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
-    if (!client) return cb(null);
-    // the packet-size guard has already closed this connection; what aedes parsed from the same chunk is void
-    if (client.conn.destroyed) return cb(new Error('connection closed'));
-    if (packet.payload.length + packet.topic.length > this.deps.config.max_packet_bytes) {
-      this.refused('oversize', { client: client.id, bytes: packet.payload.length });
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    // the will of a session gone before this broker started: its checks were made at CONNECT
+    if (!client) {
+      const topic = parseBinTopic(packet.topic);
+      if (topic) this.limitRetain(packet, topic, payload, null);
+      return cb(null);
+    }
+    const will = packet === client.will;
+    if (!will) {
+      // the packet-size guard has already closed this connection; what aedes parsed from the same chunk is void
+      if (client.conn.destroyed) return cb(new Error('connection closed'));
+      // [MQTT-2.3.1-1] a QoS 1 or 2 PUBLISH carries a non-zero packet identifier. MQTT 3.1.1 has no negative
+      // PUBACK, so closing the connection is the refusal, here and below.
+      if (packet.qos > 0 && packet.messageId === 0) {
+        this.refused('packet_id_zero', { client: client.id });
+        return cb(new Error('packet identifier 0'));
+      }
+    }
+    if (payload.length + packet.topic.length > this.deps.config.max_packet_bytes) {
+      this.refused('oversize', { client: client.id, bytes: payload.length });
       return cb(new Error('packet too large'));
     }
-    const who = client.principal ?? { kind: 'anonymous' };
-    const d = canPublish(who, packet.topic);
+    const d = canPublish(client.principal ?? { kind: 'anonymous' }, packet.topic);
     if (!d.allow) {
       this.refused(d.reason, { client: client.id, topic: packet.topic.slice(0, 200) });
-      // MQTT 3.1.1 has no negative PUBACK; closing the connection is the refusal
       return cb(new Error(`not authorized to publish to ${packet.topic}`));
     }
     const topic = parseBinTopic(packet.topic)!;
-    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    // nothing more from a session whose secret was revoked or rotated, but its will's status: it is offline now
+    if (!(will && topic.channel === STATUS) && (client.revoked || !this.sessions.current(client))) {
+      this.endSession(client);
+      return cb(new Error('the secret of this session was revoked'));
+    }
+    this.limitRetain(packet, topic, payload, client.id);
     if (topic.channel === STATUS) {
       this.recordStatus(topic.binId, payload);
       return cb(null);
     }
-    this.deps.ingest.acceptPayload(topic.binId, payload).then(
-      (outcome) => {
-        // An invalid reading is acknowledged and dropped (counted): resending it would not make it valid.
-        // A valid one that could not be recorded is not acknowledged, so the device keeps and resends it.
-        if (outcome.ok || !outcome.retryable) cb(null);
-        else cb(new Error(`reading not recorded: ${outcome.reason}`));
-      },
-      (err: Error) => cb(err),
+    if (packet.qos === 2 && !will) return this.recordQos2(client, packet.messageId!, topic.binId, payload, cb);
+    void this.recordReading(topic.binId, payload).then(cb);
+  }
+
+  /** Clears the retain flag of what may not be kept (acl.ts canRetain); the message is still delivered. */
+  private limitRetain(packet: PublishPacket, topic: BinTopic, payload: Buffer, clientId: string | null): void {
+    if (!packet.retain) return;
+    const d = canRetain(topic, payload, this.deps.isKnownBin(topic.binId));
+    if (d.allow) return;
+    packet.retain = false;
+    this.refused(d.reason, { client: clientId, topic: packet.topic.slice(0, 200) });
+  }
+
+  /**
+   * A reading, durably recorded: resolves with null to acknowledge it, or an error to close the connection
+   * unacknowledged. An invalid reading is acknowledged and dropped (counted): resending it would not make it
+   * valid. A valid one that could not be recorded is not acknowledged, so the device keeps and resends it.
+   */
+  private recordReading(binId: string, payload: Buffer): Promise<Error | null> {
+    return this.deps.ingest.acceptPayload(binId, payload).then(
+      (outcome) => (outcome.ok || !outcome.retryable ? null : new Error(`reading not recorded: ${outcome.reason}`)),
+      (err: Error) => err,
     );
+  }
+
+  /**
+   * A QoS 2 reading is recorded once, however often it arrives before PUBREL. aedes asks authorizePublish about
+   * every copy, and answers a re-send (the same packet id [MQTT-4.3.3-2]) with a bare PUBREC only once its store
+   * holds the first copy — which also spans a resumed session. Until then, while the reading is being recorded,
+   * this session's map gives a re-send the first copy's answer, so neither is acknowledged before the reading is
+   * recorded. aedes (with the in-memory persistence binbridge uses) stores the packet in promise callbacks
+   * straight after the answer; no I/O callback, so no new packet of this connection, runs in between, and its
+   * store takes over without a gap.
+   */
+  private recordQos2(client: BinClient, messageId: number, binId: string, payload: Buffer, cb: (err?: Error | null) => void): void {
+    const inflight = (client.qos2 ??= new Map());
+    const first = inflight.get(messageId);
+    if (first) {
+      void first.then(cb);
+      return;
+    }
+    // aedes' persistence (the in-memory default) is a documented option, absent from its type declarations
+    const { persistence } = this.aedes as unknown as { persistence: { incomingGetPacket: (c: Client, p: { messageId: number }) => Promise<unknown> } };
+    const answer = persistence.incomingGetPacket(client, { messageId }).then(
+      () => null, // a re-send of a reading recorded before
+      () => this.recordReading(binId, payload),
+    );
+    inflight.set(messageId, answer);
+    void answer.then((err) => {
+      inflight.delete(messageId);
+      cb(err);
+    });
   }
 
   private recordStatus(binId: string, payload: Buffer): void {
     if (this.stopping || !this.deps.isKnownBin(binId)) return;
-    const status = payload.toString('utf8').trim().toLowerCase();
-    if (status !== 'online' && status !== 'offline') return;
-    this.deps.binState.setStatus(binId, status);
+    const status = parseStatus(payload);
+    if (status) this.deps.binState.setStatus(binId, status);
+  }
+
+  private endSession(client: BinClient): void {
+    if (client.revoked) return;
+    client.revoked = true;
+    this.refused('revoked', { client: client.id });
+    client.close();
   }
 
   private authorizeSubscribe(client: BinClient, sub: Subscription, cb: (err: Error | null, sub?: Subscription | null) => void): void {

@@ -1,5 +1,5 @@
 export { MqttBroker, type BrokerDeps, type BrokerPorts } from './broker.js';
-export { DeviceSecrets } from './device-secrets.js';
-export { canPublish, canSubscribe, type Principal, type Decision } from './acl.js';
+export { DeviceSecrets, type Kdf, type SecretsChange } from './device-secrets.js';
+export { canPublish, canRetain, canSubscribe, type Principal, type Decision, type RetainDecision } from './acl.js';
 export { createPacketSizeGuard } from './packet-size-guard.js';
-export { telemetryTopic, statusTopic, parseBinTopic, type BinTopic } from './topics.js';
+export { telemetryTopic, statusTopic, parseBinTopic, parseStatus, type BinTopic, type DeviceStatus } from './topics.js';

@@ -19,3 +19,15 @@ export function parseBinTopic(topic: string): BinTopic | null {
   if (channel !== TELEMETRY && channel !== STATUS) return null;
   return { binId: parts[1], channel };
 }
+
+export type DeviceStatus = 'online' | 'offline';
+
+/** A status payload is `online` or `offline` (case and surrounding white space aside), never longer than this. */
+export const STATUS_MAX_BYTES = 16;
+
+/** The status a bins/{id}/status payload carries; null for anything else. */
+export function parseStatus(payload: Buffer): DeviceStatus | null {
+  if (payload.length > STATUS_MAX_BYTES) return null;
+  const s = payload.toString('utf8').trim().toLowerCase();
+  return s === 'online' || s === 'offline' ? s : null;
+}

@@ -76,6 +76,8 @@ export const configSchema = z.object({
       // new connections per second from one address, and failed logins per minute per address and username
       connect_rate_per_ip: z.number().int().min(1).default(200),
       auth_failures_per_min: z.number().int().min(1).default(10),
+      // addresses with failed logins for one bin within a minute before that bin is blocked for a minute
+      auth_block_addresses: z.number().int().min(2).default(5),
       tls: z
         .object({ port: optionalPort.default(8883), cert: z.string().default(''), key: z.string().default('') })
         .prefault({}),

@@ -1,4 +1,5 @@
 export { buildHttp, type HttpDeps, type Readiness } from './server.js';
 export { binRoutes } from './routes/bins.js';
+export { deviceRoutes, type DeviceRouteDeps } from './routes/devices.js';
 export { opsRoutes, dispatchView, type OpsRouteDeps } from './routes/ops.js';
 export { reportRoutes, reportView } from './routes/reports.js';

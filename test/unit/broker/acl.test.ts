@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canPublish, canSubscribe, parseBinTopic, type Principal } from '../../../src/broker/index.js';
+import { canPublish, canRetain, canSubscribe, parseBinTopic, parseStatus, type Principal } from '../../../src/broker/index.js';
 
 const device: Principal = { kind: 'device', binId: 'UTR-0001' };
 const anyone: Principal = { kind: 'anonymous' };
@@ -48,5 +48,37 @@ describe('parseBinTopic', () => {
     expect(parseBinTopic('bins/A-1/status')).toEqual({ binId: 'A-1', channel: 'status' });
     expect(parseBinTopic('bins/A-1')).toBeNull();
     expect(parseBinTopic('bin/A-1/telemetry')).toBeNull();
+  });
+});
+
+describe('canRetain', () => {
+  const status = { binId: 'UTR-0001', channel: 'status' } as const;
+  const telemetry = { binId: 'UTR-0001', channel: 'telemetry' } as const;
+  it.each([
+    [status, 'online', true, true, undefined],
+    [status, ' Offline\n', true, true, undefined],
+    [status, '', true, true, undefined], // deletes the retained status [MQTT-3.3.1-10]
+    [status, 'online', false, false, 'retain_unknown_bin'],
+    [status, '', false, false, 'retain_unknown_bin'],
+    [status, 'x'.repeat(7000), true, false, 'retain_bad_status'],
+    [status, 'online'.padEnd(17, ' '), true, false, 'retain_bad_status'],
+    [status, 'sleeping', true, false, 'retain_bad_status'],
+    [telemetry, '{"fill_pct":5}', true, false, 'retain_telemetry'],
+    [telemetry, '', true, false, 'retain_telemetry'],
+  ])('%o with %j, known %s -> %s', (topic, payload, known, allow, reason) => {
+    const d = canRetain(topic, Buffer.from(payload), known);
+    expect(d.allow).toBe(allow);
+    if (!d.allow) expect(d.reason).toBe(reason);
+  });
+});
+
+describe('parseStatus', () => {
+  it('takes online and offline, in any case, within 16 bytes', () => {
+    expect(parseStatus(Buffer.from('online'))).toBe('online');
+    expect(parseStatus(Buffer.from('OFFLINE\r\n'))).toBe('offline');
+    expect(parseStatus(Buffer.from(`${' '.repeat(10)}online`))).toBe('online');
+    expect(parseStatus(Buffer.from(`${' '.repeat(11)}online`))).toBeNull();
+    expect(parseStatus(Buffer.from('on line'))).toBeNull();
+    expect(parseStatus(Buffer.alloc(0))).toBeNull();
   });
 });

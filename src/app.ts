@@ -1,16 +1,17 @@
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { AlertStore, RuleRunner } from './alerts/index.js';
+import { AlertStore, RuleRunner, type AlertEvents } from './alerts/index.js';
 import { realClock, type Clock } from './clock.js';
+import { EventBus } from './events.js';
 import { DeviceSecrets, MqttBroker } from './broker/index.js';
 import type { Config } from './config/index.js';
 import { Ingest, RejectionLog } from './ingest/index.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { Dispatcher } from './dispatch/index.js';
+import { Dispatcher, type DispatchEvents } from './dispatch/index.js';
 import { Directory, Registry } from './registry/index.js';
 import { binRoutes, buildHttp, deviceRoutes, dispatchView, opsRoutes, reportRoutes, type Readiness } from './http/index.js';
-import { createWhatsApp, loadSealer, whatsappWebhookRoutes, type Inbox, type Outbox, type SandboxTransport } from './whatsapp/index.js';
+import { createWhatsApp, loadSealer, whatsappWebhookRoutes, type Inbox, type MessageEvents, type Outbox, type SandboxTransport } from './whatsapp/index.js';
 import { GraphMedia, ReportsOpen311, createReports, type ReportStore, type ResidentFlow } from './reports/index.js';
 import { open311Routes } from './http/routes/open311.js';
 import { fiwareRoutes } from './http/routes/fiware.js';
@@ -28,6 +29,7 @@ import {
   V1Sink,
   V2Sink,
   openDatabase,
+  recordTelemetry,
   type Db,
   type InfluxSink,
 } from './storage/index.js';
@@ -71,6 +73,9 @@ function createSink(config: Config['influx'], log: Logger): InfluxSink {
     : new V2Sink({ ...common, org: config.org, bucket: config.bucket, token: config.token, maxBatch: config.batch_size }, log);
 }
 
+/** Every domain event of the program, by the room that emits it. */
+type AppEvents = AlertEvents & DispatchEvents & MessageEvents;
+
 export interface AppOptions {
   /** the wall clock by default; the city twin and tests run the same program on a manual clock */
   clock?: Clock;
@@ -110,25 +115,29 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     log.warn({ module: 'influx' }, 'influx writer off (no influx.url): readings are validated and kept as bin state, not stored in InfluxDB');
   }
 
-  // events, dispatches and WhatsApp counts go to InfluxDB through the same durable spool as readings
-  const recordPoints = (lines: string[]): void => {
-    if (!spool || lines.length === 0) return;
-    spool.append(lines);
-    writer?.notify();
-  };
+  // one typed bus for the domain events; a failing listener is logged and counted, never breaks the emitter
+  const bus = new EventBus<AppEvents>(log.child({ module: 'events' }), (type) => metrics.eventListenerFailures.inc({ event: type }));
+  // rule events, job changes and WhatsApp counts go to InfluxDB through the same durable spool as readings
+  if (spool) {
+    recordTelemetry(bus, (lines) => {
+      if (lines.length === 0) return;
+      spool.append(lines);
+      writer?.notify();
+    });
+  }
 
   const directory = new Directory(db);
   if (directory.seedFromConfig(config.zones, config.crews)) {
     log.info({ module: 'registry', zones: config.zones.length, crews: config.crews.length }, 'zones and crews taken from the config');
   }
   const alerts = new AlertStore(db);
-  const rules = new RuleRunner(db, registry, alerts, config, directory, recordPoints, log.child({ module: 'rules' }), clock);
+  const rules = new RuleRunner(db, registry, alerts, config, directory, bus, log.child({ module: 'rules' }), clock);
   journal.onCommitted((entries) => rules.onReadings(entries.map((e) => e.reading)));
 
   const wa = config.whatsapp;
   // residents' and crews' numbers are stored only as keyed pseudonyms and sealed
   const sealer = loadSealer(config.reports.pseudonym_key, config.data_dir);
-  const { sandbox, outbox, inbox } = createWhatsApp({ config: wa, db, sealer, metrics, recordPoints, log, clock });
+  const { sandbox, outbox, inbox } = createWhatsApp({ config: wa, db, sealer, metrics, events: bus, log, clock });
 
   const dispatcher = new Dispatcher({
     db,
@@ -137,11 +146,11 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     outbox,
     directory,
     config,
-    recordPoints,
+    events: bus,
     log: log.child({ module: 'dispatch' }),
     clock,
   });
-  rules.onEvents((events) => dispatcher.onEvents(events));
+  bus.on('alerts.applied', (events) => dispatcher.onEvents(events));
   outbox.onResult((r) => dispatcher.onOutboxResult(r));
   // residents' reports
   const { store: reports, photos, flow, retention, matcher: currentMatcher } = createReports({
@@ -161,11 +170,11 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     log: log.child({ module: 'reports' }),
     clock,
   });
-  dispatcher.onJob((job, status) => {
+  bus.on('job.changed', ({ job, status }) => {
     if (status === 'pending') flow.onDispatched(job.bin_ids);
     if (status === 'done') for (const id of job.bin_ids) flow.onCollected(id);
   });
-  rules.onEvents((events) => {
+  bus.on('alerts.applied', (events) => {
     for (const e of events) if (e.type === 'collected') flow.onCollected(e.binId);
   });
   inbox.onMessage(async (m) => {
@@ -224,9 +233,9 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   // /api/bins/:id/readings, /api/sandbox/inbound (sandbox mode only).
   const live = new LiveEvents({ statusOf: (id) => binState.get(id)?.status ?? null, clock });
   journal.onCommitted((entries) => live.onReadings(entries.map((e) => e.reading)));
-  rules.onEvents((events) => live.onAlerts(events));
+  bus.on('alerts.applied', (events) => live.onAlerts(events));
   const liveReports = live.watchReports(() => reports.list({ limit: 50 }));
-  dispatcher.onJob((job) => {
+  bus.on('job.changed', ({ job }) => {
     live.publish('dispatch', dispatchView(job));
     liveReports.poke();
   });

@@ -74,6 +74,12 @@ export function createMetrics() {
       labelNames: ['status'] as const,
       registers: r,
     }),
+    eventListenerFailures: new Counter({
+      name: 'binbridge_event_listener_failures_total',
+      help: 'Listeners of the in-process event bus that threw (logged; the emitter and the other listeners went on), by event',
+      labelNames: ['event'] as const,
+      registers: r,
+    }),
     reportMatches: new Counter({
       name: 'binbridge_report_matches_total',
       help: "Residents' reports matched to a bin, by method (code, location, address, choice, open311)",

@@ -1,2 +1,2 @@
 export { AlertStore, type Alert } from './alert-store.js';
-export { RuleRunner, type AppliedEvent } from './rule-runner.js';
+export { RuleRunner, type AlertEvents, type AppliedEvent } from './rule-runner.js';

@@ -1,6 +1,7 @@
 import { realClock, type Clock, type Timer } from '../clock.js';
 import type Database from 'better-sqlite3';
 import type { Config } from '../config/index.js';
+import type { Emitter } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Registry } from '../registry/index.js';
 import {
@@ -13,7 +14,6 @@ import {
   type BinRuleState,
   type RuleReading,
 } from '../rules/index.js';
-import { toLine } from '../storage/index.js';
 import type { AlertStore } from './alert-store.js';
 import { RuleStateStore } from './rule-state-store.js';
 
@@ -23,13 +23,18 @@ export interface AppliedEvent extends BinEvent {
   opened: boolean;
 }
 
+/** What the rules runner tells the rest of the program (through the event bus), after its transaction. */
+export interface AlertEvents {
+  'alerts.applied': readonly AppliedEvent[];
+}
+
 /**
  * Runs the pure rules engine over committed readings and the offline timer, keeps each bin's rule state,
- * turns events into alerts (SQLite) and bin_event points (InfluxDB), and tells its listeners (the dispatcher).
+ * turns events into alerts (SQLite), and tells the rest of the program through the event bus (the dispatcher,
+ * the residents' reports, the live page, the bin_event points).
  */
 export class RuleRunner {
   private readonly states: RuleStateStore<BinRuleState>;
-  private readonly listeners: ((events: AppliedEvent[]) => void)[] = [];
   private timer: Timer | null = null;
 
   constructor(
@@ -38,15 +43,11 @@ export class RuleRunner {
     private readonly alerts: AlertStore,
     private readonly config: Pick<Config, 'rules'>,
     private readonly zones: { zone(id: string): Config['zones'][number] | undefined },
-    private readonly recordPoints: (lines: string[]) => void,
+    private readonly events: Emitter<AlertEvents>,
     private readonly log: Logger,
     private readonly clock: Clock = realClock,
   ) {
     this.states = new RuleStateStore(db);
-  }
-
-  onEvents(listener: (events: AppliedEvent[]) => void): void {
-    this.listeners.push(listener);
   }
 
   /** The offline check runs on a timer: silence is the absence of readings. */
@@ -105,7 +106,6 @@ export class RuleRunner {
 
   private run(body: (apply: (binId: string, state: BinRuleState, events: BinEvent[]) => void) => void): AppliedEvent[] {
     const applied: AppliedEvent[] = [];
-    const lines: string[] = [];
     const at = this.clock.now();
     const changed = new Map<string, BinRuleState>();
     this.db.transaction(() => {
@@ -119,21 +119,11 @@ export class RuleRunner {
           const opened = e.opens ? this.alerts.open({ binId, zone: bin.zone, type: e.opens, at: e.ts, value: e.value, message: e.message, cause: e.cause }) : false;
           for (const t of e.closes ?? []) this.alerts.close(binId, t, e.ts);
           applied.push({ ...e, zone: bin.zone, opened });
-          lines.push(toLine('bin_event', { bin_id: binId, zone: bin.zone, type: e.type }, { value: e.value, message: e.message }, e.ts));
         }
       });
       for (const [binId, state] of changed) this.states.put(binId, state, at);
     })();
-    if (lines.length > 0) this.recordPoints(lines);
-    if (applied.length > 0) {
-      for (const l of this.listeners) {
-        try {
-          l(applied);
-        } catch (err) {
-          this.log.error({ err }, 'rule event listener failed');
-        }
-      }
-    }
+    if (applied.length > 0) this.events.emit('alerts.applied', applied);
     return applied;
   }
 }

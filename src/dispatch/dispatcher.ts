@@ -4,7 +4,8 @@ import type { AppliedEvent } from '../alerts/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { Bin, Registry } from '../registry/index.js';
-import { toLine, type BinStateStore } from '../storage/index.js';
+import type { Emitter } from '../events.js';
+import type { BinStateStore } from '../storage/index.js';
 import { buttonsMessage, templateMessage, textMessage, type InboundMessage, type OutboundMessage } from '../whatsapp/index.js';
 import { planJobs } from './batcher.js';
 import { crewCatalog, crewIntent, templateParams, type JobText } from './crew-messages.js';
@@ -18,6 +19,11 @@ type Crew = Config['crews'][number];
 export interface DispatchOutbox {
   enqueue(item: { to: string; message: OutboundMessage; fallback?: OutboundMessage; key: string; ref?: string }): { id: number; created: boolean };
   inWindow(waId: string, now: number): boolean;
+}
+
+/** What the dispatcher tells the rest of the program (through the event bus). */
+export interface DispatchEvents {
+  'job.changed': { job: Dispatch; status: DispatchStatus; at: number };
 }
 
 export interface OutboxResult {
@@ -35,7 +41,8 @@ export interface DispatcherDeps {
   /** zones and crews as they are now (the admin API edits them) */
   directory: { zones(): readonly Config['zones'][number][]; crews(): readonly Crew[] };
   config: Pick<Config, 'dispatch' | 'timezone'> & { whatsapp: { templates: Pick<Config['whatsapp']['templates'], 'dispatch'> } };
-  recordPoints: (lines: string[]) => void;
+  /** told of every job status change (the residents' reports, the live page, the `dispatch` points) */
+  events: Emitter<DispatchEvents>;
   log: Logger;
   clock?: Clock;
 }
@@ -50,7 +57,6 @@ export class Dispatcher {
   readonly store: DispatchStore;
   private readonly clock: Clock;
   private timer: Timer | null = null;
-  private readonly jobListeners: ((job: Dispatch, status: DispatchStatus) => void)[] = [];
 
   constructor(private readonly deps: DispatcherDeps) {
     this.store = new DispatchStore(deps.db);
@@ -64,21 +70,6 @@ export class Dispatcher {
   stop(): void {
     this.timer?.clear();
     this.timer = null;
-  }
-
-  /** Told of every job status change, with the job as stored (the residents' reports and the live page follow jobs). */
-  onJob(listener: (job: Dispatch, status: DispatchStatus) => void): void {
-    this.jobListeners.push(listener);
-  }
-
-  private emitJob(job: Dispatch, status: DispatchStatus): void {
-    for (const l of this.jobListeners) {
-      try {
-        l(job, status);
-      } catch (err) {
-        this.deps.log.error({ err, job: job.id }, 'job listener failed');
-      }
-    }
   }
 
   /** Alerts and collections from the rules engine. */
@@ -300,24 +291,8 @@ export class Dispatcher {
     return this.store.get(id);
   }
 
-  /**
-   * Every status change ends here: the `dispatch` measurement gets a point (with the times to accept and to done,
-   * from the snapshot given), and the job listeners get the job as it is stored now.
-   */
+  /** Every status change ends here: the bus is told, with the job as it is stored now (the snapshot if it is gone). */
   private changed(job: Dispatch, status: DispatchStatus, now: number): void {
-    const sent = job.sent_at ?? job.created_at;
-    this.deps.recordPoints([
-      toLine(
-        'dispatch',
-        { zone: job.zone, crew_id: job.crew_id ?? 'none', status },
-        {
-          bins: job.bin_ids.length,
-          seconds_to_accept: job.accepted_at ? (job.accepted_at - sent) / 1000 : undefined,
-          seconds_to_done: job.done_at ? (job.done_at - sent) / 1000 : undefined,
-        },
-        now,
-      ),
-    ]);
-    this.emitJob(this.store.get(job.id) ?? { ...job, status }, status);
+    this.deps.events.emit('job.changed', { job: this.store.get(job.id) ?? { ...job, status }, status, at: now });
   }
 }

@@ -1,4 +1,4 @@
-export { Dispatcher, type DispatcherDeps, type DispatchOutbox, type OutboxResult } from './dispatcher.js';
+export { Dispatcher, type DispatchEvents, type DispatcherDeps, type DispatchOutbox, type OutboxResult } from './dispatcher.js';
 export { DispatchStore, OPEN_STATUSES, type Dispatch, type DispatchStatus } from './dispatch-store.js';
 export { planJobs, type QueuedBin, type PlannedJob } from './batcher.js';
 export { routeOrder, routeKm, mapLink, type Stop } from './route.js';

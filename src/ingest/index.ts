@@ -1,4 +1,4 @@
-export { Ingest, readingLines, type IngestOutcome, type IngestOptions } from './ingest.js';
+export { Ingest, type IngestOutcome, type IngestOptions } from './ingest.js';
 export { RejectionLog } from './rejection-log.js';
 export { decodeNative, validateMeasurement, type Decoded } from './decode-native.js';
 export { toReading } from './to-reading.js';

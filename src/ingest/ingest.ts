@@ -1,8 +1,8 @@
 import { realClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { Bin, Registry } from '../registry/index.js';
-import { SpoolFullError, toLine, type ReadingJournal } from '../storage/index.js';
+import type { Registry } from '../registry/index.js';
+import { SpoolFullError, readingPoints, type ReadingJournal } from '../storage/index.js';
 import { decodeNative, type Decoded } from './decode-native.js';
 import type { Reading, ReadingSource, Rejection } from './reading.js';
 import type { RejectionLog } from './rejection-log.js';
@@ -20,23 +20,6 @@ export interface IngestOptions {
   /** at most one bin_state point per bin in this interval (0: with every reading) */
   stateIntervalMs: number;
   clock?: Clock;
-}
-
-/** The bin_reading and, now and then, the bin_state point of one reading (SPEC.md "InfluxDB schema"). */
-export function readingLines(r: Reading, bin: Bin, withState: boolean): string[] {
-  const tags = { bin_id: bin.id, zone: bin.zone, kind: bin.kind };
-  const lines = [
-    toLine('bin_reading', tags, {
-      fill_pct: r.fillPct,
-      distance_mm: r.distanceMm,
-      battery_pct: r.batteryPct,
-      temperature_c: r.temperatureC,
-      tilt: r.tilt,
-      rssi: r.rssi,
-    }, r.ts),
-  ];
-  if (withState) lines.push(toLine('bin_state', tags, { fill_pct: r.fillPct, lat: bin.lat, lon: bin.lon }, r.ts));
-  return lines;
 }
 
 /**
@@ -68,7 +51,7 @@ export class Ingest {
     const r = toReading(decoded.measurement, bin, { now: (this.opts.clock ?? realClock).now(), maxFutureMs: this.opts.maxFutureMs, source });
     if (!r.ok) return this.reject(binId, r, false);
     const reading = r.reading;
-    const lines = this.opts.writeInflux ? readingLines(reading, bin, this.stateDue(reading)) : [];
+    const lines = this.opts.writeInflux ? readingPoints(reading, bin, this.stateDue(reading)) : [];
     try {
       await this.journal.record({ reading, lines });
     } catch (err) {

@@ -22,3 +22,16 @@ export function toLine(measurement: string, tags: Record<string, string>, fields
   if (line === undefined) throw new Error(`point ${measurement} has no fields`);
   return line;
 }
+
+/** The `bin_reading` point of one reading and, now and then, its `bin_state` point (SPEC.md "InfluxDB schema"). */
+export function readingPoints(
+  r: { ts: number; fillPct: number; distanceMm?: number | undefined; batteryPct?: number | undefined; temperatureC?: number | undefined; tilt?: boolean | undefined; rssi?: number | undefined },
+  bin: { id: string; zone: string; kind: string; lat: number; lon: number },
+  withState: boolean,
+): string[] {
+  const tags = { bin_id: bin.id, zone: bin.zone, kind: bin.kind };
+  const fields = { fill_pct: r.fillPct, distance_mm: r.distanceMm, battery_pct: r.batteryPct, temperature_c: r.temperatureC, tilt: r.tilt, rssi: r.rssi };
+  const lines = [toLine('bin_reading', tags, fields, r.ts)];
+  if (withState) lines.push(toLine('bin_state', tags, { fill_pct: r.fillPct, lat: bin.lat, lon: bin.lon }, r.ts));
+  return lines;
+}

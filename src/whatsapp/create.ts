@@ -1,5 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Clock } from '../clock.js';
+import type { Emitter } from '../events.js';
+import type { MessageEvents } from './message-events.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -16,11 +18,11 @@ export function createWhatsApp(deps: {
   db: Database.Database;
   sealer: Sealer;
   metrics: Metrics;
-  recordPoints: (lines: string[]) => void;
+  events: Emitter<MessageEvents>;
   log: Logger;
   clock?: Clock;
 }): { sandbox: SandboxTransport | null; outbox: Outbox; inbox: Inbox } {
-  const { config: wa, db, sealer, metrics, recordPoints, log, clock } = deps;
+  const { config: wa, db, sealer, metrics, events, log, clock } = deps;
   const sandbox = wa.mode === 'sandbox' ? new SandboxTransport(db, { sealer, clock }) : null;
   const transport: MessageTransport =
     sandbox ?? new GraphClient({ graphUrl: wa.graph_url, apiVersion: wa.api_version, phoneNumberId: wa.phone_number_id, accessToken: wa.access_token, clock });
@@ -28,7 +30,7 @@ export function createWhatsApp(deps: {
     log.warn({ module: 'whatsapp' }, 'whatsapp.mode is cloud but phone_number_id or access_token is empty: sends will fail');
   }
   log.info({ module: 'whatsapp', mode: wa.mode }, wa.mode === 'sandbox' ? 'whatsapp sandbox: messages are recorded, not sent' : 'whatsapp cloud api');
-  const outbox = new Outbox({ db, transport, log, metrics, recordPoints, mps: wa.mps, pairIntervalMs: wa.pair_interval_ms, sealer, clock });
-  const inbox = new Inbox({ db, log, sealer, statuses: outbox, metrics, recordPoints, clock });
+  const outbox = new Outbox({ db, transport, log, metrics, events, mps: wa.mps, pairIntervalMs: wa.pair_interval_ms, sealer, clock });
+  const inbox = new Inbox({ db, log, sealer, statuses: outbox, metrics, events, clock });
   return { sandbox, outbox, inbox };
 }

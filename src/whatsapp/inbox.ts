@@ -2,7 +2,9 @@ import { realClock, type Clock, type Timer } from '../clock.js';
 import { retryDelay } from '../retry.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { toLine, type Db } from '../storage/index.js';
+import type { Emitter } from '../events.js';
+import type { Db } from '../storage/index.js';
+import type { MessageEvents } from './message-events.js';
 import { Contacts } from './contacts.js';
 import { rebuildIfClear } from './migrate.js';
 import { redactText } from './redact.js';
@@ -33,7 +35,8 @@ export interface InboxOptions {
   statuses?: StatusSink;
   metrics?: Pick<Metrics, 'whatsappInbound' | 'whatsappInboxFailures'>;
   /** receives `whatsapp_message` points (direction in) for each new inbound message */
-  recordPoints?: (lines: string[]) => void;
+  /** told of every new inbound message (the `whatsapp_message` counts) */
+  events?: Emitter<MessageEvents>;
   /** handler runs per message before it is set aside as failed */
   maxAttempts?: number;
   retryDelayMs?: number;
@@ -162,7 +165,6 @@ export class Inbox {
   private loop: Promise<void> | undefined;
   private again = false;
   private timer: Timer | undefined;
-  private lastPointTs = 0;
   private readonly stmts;
 
   constructor(private readonly opts: InboxOptions) {
@@ -248,7 +250,7 @@ export class Inbox {
       }
       result.messages = fresh.length;
     })();
-    this.points(fresh);
+    this.count(fresh);
     for (const m of fresh) this.opts.metrics?.whatsappInbound.inc({ type: m.type });
     if (parsed.skipped) this.log.warn({ event: 'webhook_elements_skipped', count: parsed.skipped }, 'webhook elements not understood');
     if (fresh.length || result.statuses) this.kick();
@@ -405,18 +407,9 @@ export class Inbox {
     return Promise.race([p, timeout]).finally(() => t?.clear());
   }
 
-  private points(fresh: InboundMessage[]): void {
-    if (!this.opts.recordPoints || fresh.length === 0) return;
-    const lines = fresh.map((m) => {
-      // one point per message even within one millisecond (same series and timestamp would overwrite)
-      this.lastPointTs = Math.max(this.clock.now(), this.lastPointTs + 1);
-      return toLine('whatsapp_message', { direction: 'in', kind: m.type, status: 'received' }, { count: 1 }, this.lastPointTs);
-    });
-    // a count is not worth refusing a webhook over (a refused delivery is redelivered, maybe for days)
-    try {
-      this.opts.recordPoints(lines);
-    } catch (err) {
-      this.log.error({ event: 'points_failed', err }, 'could not record whatsapp_message points');
-    }
+  private count(fresh: InboundMessage[]): void {
+    // the bus isolates its listeners: a count is never worth refusing a webhook over (Meta would redeliver for days)
+    const at = this.clock.now();
+    for (const m of fresh) this.opts.events?.emit('message.counted', { direction: 'in', kind: m.type, status: 'received', at });
   }
 }

@@ -2,7 +2,9 @@ import { realClock, type Clock, type Timer } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { retryDelay } from '../retry.js';
-import { toLine, type Db } from '../storage/index.js';
+import type { Emitter } from '../events.js';
+import type { Db } from '../storage/index.js';
+import type { MessageEvents } from './message-events.js';
 import { Contacts } from './contacts.js';
 import { RE_ENGAGEMENT, toGraphError, type GraphError } from './graph-error.js';
 import { recipientOf, type OutboundMessage } from './messages.js';
@@ -24,7 +26,8 @@ export interface OutboxOptions {
   sealer: Sealer;
   metrics?: Pick<Metrics, 'whatsappSends' | 'whatsappStatuses'>;
   /** receives `whatsapp_message` points (line protocol) for each send outcome and each delivery status */
-  recordPoints?: (lines: string[]) => void;
+  /** told of every message sent, refused and delivered (the `whatsapp_message` counts) */
+  events?: Emitter<MessageEvents>;
   /** messages per second for the phone number (Meta: 80) */
   mps?: number;
   /** at least this long between two messages to one recipient (Meta: about 6 s) */
@@ -134,7 +137,6 @@ export class Outbox {
   private running = false;
   private timer: Timer | undefined;
   private timerAt = Infinity;
-  private lastPointTs = 0;
   private readonly stmts;
 
   constructor(private readonly opts: OutboxOptions) {
@@ -455,15 +457,7 @@ export class Outbox {
   }
 
   private point(kind: string, status: string): void {
-    if (!this.opts.recordPoints) return;
-    // InfluxDB keeps one point per series and timestamp: two counts in one millisecond must not overwrite each other
-    const ts = Math.max(this.clock.now(), this.lastPointTs + 1);
-    this.lastPointTs = ts;
-    try {
-      this.opts.recordPoints([toLine('whatsapp_message', { direction: 'out', kind, status }, { count: 1 }, ts)]);
-    } catch (err) {
-      this.log.error({ event: 'points_failed', err }, 'could not record whatsapp_message points');
-    }
+    this.opts.events?.emit('message.counted', { direction: 'out', kind, status, at: this.clock.now() });
   }
 
   private emit<T>(listeners: ((v: T) => void)[], value: T): void {

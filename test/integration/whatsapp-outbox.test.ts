@@ -21,6 +21,7 @@ import {
 } from '../../src/whatsapp/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
+import { telemetryBus } from '../helpers/telemetry.js';
 
 const silent = pino({ level: 'silent' });
 const PHONE_ID = '106540352242922';
@@ -101,13 +102,13 @@ async function setup(opts: Partial<OutboxOptions> = {}, dir = tmpDir()) {
 
 function build(db: Db, opts: Partial<OutboxOptions> & { transport: MessageTransport }) {
   const metrics = createMetrics();
-  const points: string[] = [];
+  const { bus, points } = telemetryBus();
   const outbox = new Outbox({
     db,
     log: silent,
     sealer,
     metrics,
-    recordPoints: (l) => points.push(...l),
+    events: bus,
     pairIntervalMs: 200,
     retryBaseMs: 20,
     retryMaxMs: 200,

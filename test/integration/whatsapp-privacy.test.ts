@@ -22,6 +22,7 @@ import {
 } from '../../src/whatsapp/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { FIXTURES, TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
+import { telemetryBus } from '../helpers/telemetry.js';
 
 const NUMBER = '16505551234';
 const APP_SECRET = 'privacy-test-app-secret';
@@ -60,8 +61,7 @@ describe('WhatsApp privacy', () => {
         },
       }),
     );
-    const points: string[] = [];
-    const recordPoints = (l: string[]) => points.push(...l);
+    const { bus: events, points } = telemetryBus();
 
     // Graph stand-in: the first free-form message is refused as outside the window, in words that quote the number
     const graphSent: OutboundMessage[] = [];
@@ -79,12 +79,12 @@ describe('WhatsApp privacy', () => {
         return { wamid };
       },
     };
-    const outbox = new Outbox({ db, log, sealer, transport: graph, recordPoints, pairIntervalMs: 10 });
+    const outbox = new Outbox({ db, log, sealer, transport: graph, events, pairIntervalMs: 10 });
     const results: SendResult[] = [];
     outbox.onResult((r) => results.push(r));
     cleanups.push(() => outbox.stop());
 
-    const inbox = new Inbox({ db, log, sealer, statuses: outbox, recordPoints, retryDelayMs: 10 });
+    const inbox = new Inbox({ db, log, sealer, statuses: outbox, events, retryDelayMs: 10 });
     cleanups.push(() => inbox.stop());
     const handled: InboundMessage[] = [];
     let failOnce = true;
@@ -138,7 +138,7 @@ describe('WhatsApp privacy', () => {
 
     // outbound in sandbox mode, on the same database
     const sandbox = new SandboxTransport(db, { sealer });
-    const sandboxOutbox = new Outbox({ db, log, sealer, transport: sandbox, recordPoints, pairIntervalMs: 10 });
+    const sandboxOutbox = new Outbox({ db, log, sealer, transport: sandbox, events, pairIntervalMs: 10 });
     const sandboxResults: SendResult[] = [];
     sandboxOutbox.onResult((r) => sandboxResults.push(r));
     cleanups.push(() => sandboxOutbox.stop());

@@ -14,6 +14,7 @@ import { openDatabase, type Db } from '../../src/storage/index.js';
 import { Inbox, Sealer, whatsappWebhookRoutes, type InboundMessage, type InboxOptions, type StatusUpdate } from '../../src/whatsapp/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { FIXTURES, TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
+import { telemetryBus } from '../helpers/telemetry.js';
 
 const silent = pino({ level: 'silent' });
 const SECRET = 'webhook-test-secret';
@@ -336,8 +337,8 @@ describe('WhatsApp webhook', () => {
   });
 
   it('counts new inbound messages as whatsapp_message points', async () => {
-    const points: string[] = [];
-    const { inbox } = makeInbox(openDb(tmpDir()), { recordPoints: (l) => points.push(...l) });
+    const { bus, points } = telemetryBus();
+    const { inbox } = makeInbox(openDb(tmpDir()), { events: bus });
     inbox.accept(Buffer.from(envelope([text('p1', 'a'), text('p2', 'b')])));
     inbox.accept(Buffer.from(envelope([text('p1', 'a')])));
     expect(points).toHaveLength(2);

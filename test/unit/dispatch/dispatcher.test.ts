@@ -10,6 +10,7 @@ import { Dispatcher, type DispatchOutbox } from '../../../src/dispatch/index.js'
 import { Directory, Registry } from '../../../src/registry/index.js';
 import { BinStateStore, openDatabase } from '../../../src/storage/index.js';
 import type { InboundMessage, OutboundMessage } from '../../../src/whatsapp/index.js';
+import { telemetryBus } from '../../helpers/telemetry.js';
 
 const HEADER = 'id,lat,lon,address,zone,kind,capacity_l,depth_mm,sensor_offset_mm';
 const BINS = [
@@ -60,7 +61,7 @@ function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; e
     inWindow: () => opts.inWindow ?? false,
   };
   const clock = new ManualClock(T0);
-  const points: string[] = [];
+  const { bus, points } = telemetryBus();
   const dispatcher = new Dispatcher({
     db,
     registry,
@@ -72,14 +73,14 @@ function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; e
       timezone: 'Europe/Amsterdam',
       whatsapp: { templates: { dispatch: { name: 'bin_dispatch', lang: 'en' } } },
     },
-    recordPoints: (l) => points.push(...l),
+    events: bus,
     log: pino({ level: 'silent' }),
     clock,
   });
   const full = (binId: string) => dispatcher.onEvents([{ type: 'full', binId, ts: clock.now(), message: 'full', opens: 'full', zone: 'x', opened: true }]);
   const from = (phone: string, m: Partial<InboundMessage>): InboundMessage => ({ id: `wamid.${Math.random()}`, from: phone, timestamp: clock.now(), type: 'text', ...m }) as InboundMessage;
   const sentToCrew = () => dispatcher.onOutboxResult({ ref: sent.at(-1)!.ref, key: sent.at(-1)!.key, status: 'sent' });
-  return { dispatcher, sent, points, full, from, sentToCrew, advance: (ms: number) => clock.advance(ms), at: (t: number) => clock.advanceTo(t), directory };
+  return { dispatcher, bus, sent, points, full, from, sentToCrew, advance: (ms: number) => clock.advance(ms), at: (t: number) => clock.advanceTo(t), directory };
 }
 
 describe('Dispatcher', () => {
@@ -187,7 +188,7 @@ describe('Dispatcher', () => {
 
   it('tells its listeners of every status change, with the job as stored', () => {
     const seen: [string, string, string | null][] = [];
-    s.dispatcher.onJob((job, status) => seen.push([status, job.status, job.crew_id]));
+    s.bus.on('job.changed', ({ job, status }) => seen.push([status, job.status, job.crew_id]));
     s.full('C-1');
     s.sentToCrew();
     const job = s.dispatcher.store.list()[0]!;

@@ -1,0 +1,56 @@
+import type { Subscriber } from '../events.js';
+import { toLine } from './points.js';
+
+/**
+ * The domain events that become InfluxDB points besides the readings themselves (SPEC.md "InfluxDB schema").
+ * Each payload is declared by what this subscriber reads, so storage depends on no room's types; the rooms'
+ * own event maps (alerts, dispatch, whatsapp) fit these shapes.
+ */
+export interface TelemetryEvents {
+  /** rule events after they were applied (an alert opened or closed, a collection, …) */
+  'alerts.applied': readonly { binId: string; zone: string; type: string; value?: number | undefined; message: string; ts: number }[];
+  /** a job's status changed; `job` as stored after the change */
+  'job.changed': {
+    job: { zone: string; crew_id: string | null; bin_ids: readonly string[]; created_at: number; sent_at: number | null; accepted_at: number | null; done_at: number | null };
+    status: string;
+    at: number;
+  };
+  /** one WhatsApp message in or out, or a delivery status of one */
+  'message.counted': { direction: 'in' | 'out'; kind: string; status: string; at: number };
+}
+
+/**
+ * The one place that turns domain events into `bin_event`, `dispatch` and `whatsapp_message` points; they go to
+ * InfluxDB through the same durable spool as the readings. Returns the unsubscribe.
+ */
+export function recordTelemetry(bus: Subscriber<TelemetryEvents>, record: (lines: string[]) => void): () => void {
+  // InfluxDB keeps one point per series and timestamp: two counts in one millisecond must not overwrite each other
+  const lastMessageTs = { in: 0, out: 0 };
+  const offs = [
+    bus.on('alerts.applied', (events) => {
+      record(events.map((e) => toLine('bin_event', { bin_id: e.binId, zone: e.zone, type: e.type }, { value: e.value, message: e.message }, e.ts)));
+    }),
+    bus.on('job.changed', ({ job, status, at }) => {
+      const sent = job.sent_at ?? job.created_at;
+      record([
+        toLine(
+          'dispatch',
+          { zone: job.zone, crew_id: job.crew_id ?? 'none', status },
+          {
+            bins: job.bin_ids.length,
+            seconds_to_accept: job.accepted_at ? (job.accepted_at - sent) / 1000 : undefined,
+            seconds_to_done: job.done_at ? (job.done_at - sent) / 1000 : undefined,
+          },
+          at,
+        ),
+      ]);
+    }),
+    bus.on('message.counted', ({ direction, kind, status, at }) => {
+      const ts = (lastMessageTs[direction] = Math.max(at, lastMessageTs[direction] + 1));
+      record([toLine('whatsapp_message', { direction, kind, status }, { count: 1 }, ts)]);
+    }),
+  ];
+  return () => {
+    for (const off of offs) off();
+  };
+}

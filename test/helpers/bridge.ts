@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
-import { startApp, type RunningApp } from '../../src/app.js';
+import { startApp, type AppOptions, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import { freePort } from './servers.js';
 import { waitFor } from './wait.js';
@@ -20,7 +20,7 @@ export interface InProcessBridge extends RunningApp {
 }
 
 /** Starts the bridge in this process with BINBRIDGE_* overrides (ports 0, a fresh data folder). */
-export async function startBridge(env: Record<string, string> = {}, dataDir?: string): Promise<InProcessBridge> {
+export async function startBridge(env: Record<string, string> = {}, dataDir?: string, opts: AppOptions = {}): Promise<InProcessBridge> {
   const dir = dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'bb-bridge-'));
   const { config } = loadConfig({
     env: {
@@ -38,7 +38,7 @@ export async function startBridge(env: Record<string, string> = {}, dataDir?: st
   // BB_LOG_FILE: write every log line (debug and up) to that file, e.g. to check what the logs contain
   const logFile = env.BB_LOG_FILE;
   const log = logFile ? pino({ level: 'debug' }, pino.destination({ dest: logFile, sync: true })) : pino({ level: process.env.BB_TEST_LOG ?? 'silent' });
-  const app = await startApp(config, log);
+  const app = await startApp(config, log, opts);
   return { ...app, dataDir: dir, mqttUrl: `mqtt://127.0.0.1:${app.ports.mqtt}`, httpUrl: `http://127.0.0.1:${app.ports.http}` };
 }
 

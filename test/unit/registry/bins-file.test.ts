@@ -75,6 +75,12 @@ describe('every bad row in one go', () => {
     expect(problemsOf(() => parseBinsCsv(text))).toEqual(['header: no column zone (is zome meant to be zone?)']);
   });
 
+  it('CSV: a misspelt optional column is an error, other extra columns are ignored', () => {
+    const text = `id,lat,lon,address,zone,kind,capacity_l,depth_mm,sensor_ofset_mm,owner\nA-1,52.1,5.1,x,centrum,rest,240,1000,50,city\n`;
+    expect(problemsOf(() => parseBinsCsv(text))).toEqual(['header: unknown column sensor_ofset_mm; did you mean sensor_offset_mm?']);
+    expect(parseBinsCsv(text.replace('sensor_ofset_mm', 'sensor_offset_mm'))[0]).toMatchObject({ id: 'A-1', sensor_offset_mm: 50 });
+  });
+
   it('CSV: line numbers count quoted line breaks and blank lines', () => {
     const text = `${HEADER}\n\nA-1,52.1,5.1,"Straat 1\nachter",centrum,rest,240,1000,50\nA-2,52.1,5.1,x,centrum,rest,240,abc,50\n`;
     expect(problemsOf(() => parseBinsCsv(text))).toEqual(['line 5: depth_mm: Invalid input: expected number, received NaN']);

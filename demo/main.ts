@@ -7,19 +7,35 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values: args } = parseArgs({
-  options: {
-    http: { type: 'string', default: '3000' },
-    mqtt: { type: 'string', default: '1883' },
-    'data-dir': { type: 'string', default: 'data/demo' },
-    speed: { type: 'string', default: '3600' },
-    minutes: { type: 'string', default: '30' },
-    fresh: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h' },
-  },
-});
+const USAGE = 'npm run demo -- [--http 3000] [--mqtt 1883] [--data-dir data/demo] [--speed 3600] [--minutes 30] [--fresh]';
+const args = ((): ReturnType<typeof readArgs> => {
+  try {
+    return readArgs();
+  } catch (err) {
+    // an unknown or misspelt flag is an error, never ignored
+    console.error(`demo: ${(err as Error).message.replace(/\. To specify a positional argument.*$/, '')}\nusage: ${USAGE}`);
+    process.exit(2);
+  }
+})();
+function readArgs() {
+  const { values } = parseArgs({
+    options: {
+      http: { type: 'string', default: '3000' },
+      mqtt: { type: 'string', default: '1883' },
+      'data-dir': { type: 'string', default: 'data/demo' },
+      speed: { type: 'string', default: '3600' },
+      minutes: { type: 'string', default: '30' },
+      fresh: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  for (const k of ['http', 'mqtt', 'speed', 'minutes'] as const) {
+    if (!(Number(values[k]) >= 0)) throw new Error(`--${k}: expected a number, got "${values[k]}"`);
+  }
+  return values;
+}
 if (args.help) {
-  console.log(`npm run demo -- [--http 3000] [--mqtt 1883] [--data-dir data/demo] [--speed 3600] [--minutes 30] [--fresh]
+  console.log(`${USAGE}
 
 Starts binbridge (sandbox WhatsApp, no InfluxDB needed), the simulator at --speed, crews that answer their jobs
 and residents that report full bins. Runs --minutes (the simulated clock replays minutes*speed of history, so

@@ -18,7 +18,8 @@ export async function readDeviceSecrets(path: string): Promise<DeviceSecrets> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new DeviceSecretsError(
-        `device secrets file ${path} not found.\nCreate it with:  ${provisionHint(path)}\n(or pass --credentials PATH, or --no-auth for a broker running with mqtt.auth: none)`,
+        `device secrets file ${path} not found.\nCreate it with:  ${provisionHint(path)}\n(or pass --credentials PATH, or --no-auth for a broker running with mqtt.auth: none;` +
+          ` bins that already have a secret keep it: --rotate gives them new ones, and devices flashed with the old ones are then refused)`,
       );
     }
     throw new DeviceSecretsError(`cannot read device secrets file ${path}: ${(err as Error).message}`);

@@ -1,10 +1,10 @@
-import { parseArgs } from 'node:util';
 import { createBinModel } from './bin-model.js';
 import { BinsFileError, readBinsFile, type SimBin } from './bins-file.js';
 import { DeviceSecretsError, provisionHint, readDeviceSecrets, type DeviceSecrets } from './device-secrets.js';
 import { SimDevice, type DeviceLog } from './device.js';
 import { createUplinkEncoder, deviceIds } from './lorawan.js';
-import { OptionsError, parseSimOptions, SIM_HELP, simArgOptions, type SimOptions } from './options.js';
+import { OptionsError, readSimOptions, SIM_HELP, type SimOptions } from './options.js';
+import { ProvisionError, provisionSecrets } from './provision.js';
 import { formatProgress, formatSimTime, sumSnapshots } from './progress.js';
 import { createSimClock, defaultSimStart } from './sim-clock.js';
 
@@ -12,16 +12,6 @@ const MIN_PUBLISH_EVERY_MS = 20;
 const STAGGER_TICK_MS = 20;
 
 class UsageError extends Error {}
-
-function readOptions(argv: string[]): SimOptions {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({ args: argv, options: simArgOptions, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw new OptionsError((err as Error).message);
-  }
-  return parseSimOptions(values);
-}
 
 function formatFields(fields: Record<string, unknown>): string {
   return Object.entries(fields)
@@ -58,9 +48,11 @@ async function loadSecrets(options: SimOptions): Promise<DeviceSecrets | undefin
   // a network server's integration logs in with its own account, not with the devices' secrets
   if (options.noAuth || options.network) return undefined;
   try {
+    // only now, when the devices will log in: --help or a bad option must not touch the registry's secrets
+    if (options.provision) await provisionSecrets(options.credentials);
     return await readDeviceSecrets(options.credentials);
   } catch (err) {
-    if (err instanceof DeviceSecretsError) throw new UsageError(err.message);
+    if (err instanceof DeviceSecretsError || err instanceof ProvisionError) throw new UsageError(err.message);
     throw err;
   }
 }
@@ -180,10 +172,10 @@ async function run(options: SimOptions): Promise<void> {
 async function main(): Promise<number> {
   let options: SimOptions;
   try {
-    options = readOptions(process.argv.slice(2));
+    options = readSimOptions(process.argv.slice(2));
   } catch (err) {
     if (!(err instanceof OptionsError)) throw err;
-    console.error(`firmware-sim: ${err.message}\nRun with --help for the options.`);
+    console.error(`firmware-sim: ${err.message}\nUsage: npm run sim -- [options] (--help for the options)`);
     return 2;
   }
   if (options.help) {

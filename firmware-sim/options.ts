@@ -1,3 +1,4 @@
+import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { FaultRates } from './bin-model.js';
 import type { NetworkOptions } from './lorawan.js';
@@ -26,6 +27,7 @@ export const simArgOptions = {
   password: { type: 'string' },
   app: { type: 'string' },
   tenant: { type: 'string' },
+  provision: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -55,6 +57,9 @@ Usage: npm run sim -- [options]
                         faster, far enough back that the run replays history and then goes live,
                         since the simulated clock never runs ahead of the real one)
   --quiet               no progress line and no per-device notices; warnings and the summary only
+  --provision           before connecting, give every bin of binbridge's registry that has no secret one, into
+                        --credentials (binbridge devices provision --all --out PATH; bins that have a secret
+                        keep it). npm run sim passes it; ignored with --no-auth, ttn and chirpstack
   --format FORMAT       native (default): each bin publishes JSON to bins/{id}/telemetry, as a device of
                         binbridge's own broker; ttn: The Things Stack v3 uplinks on
                         v3/{app}@{tenant}/devices/{device id}/up; chirpstack: ChirpStack v4 events on
@@ -150,6 +155,7 @@ export const simOptionsSchema = z
     password: z.string().optional(),
     app: z.string().regex(/^[a-z0-9](?:-?[a-z0-9])*$/, 'expected lower-case letters, digits and single dashes').default('binbridge-sim'),
     tenant: z.string().regex(/^[a-z0-9-]*$/, 'expected lower-case letters, digits and dashes').default('ttn'),
+    provision: z.boolean().default(false),
     help: z.boolean().default(false),
   })
   .strict();
@@ -174,6 +180,8 @@ export interface SimOptions {
   quiet: boolean;
   /** publish as a LoRaWAN network server (TTN, ChirpStack); undefined: native devices */
   network: NetworkOptions | undefined;
+  /** provision device secrets into `credentials` before connecting (when the devices log in) */
+  provision: boolean;
   help: boolean;
 }
 
@@ -209,6 +217,43 @@ export function parseSimOptions(values: Record<string, string | boolean | undefi
     startTimeMs: v['start-time'],
     quiet: v.quiet,
     network: v.format === 'native' ? undefined : { format: v.format, app: v.app, tenant: v.tenant, username: v.username, password: v.password },
+    provision: v.provision,
     help: v.help,
   };
+}
+
+const FLAGS = Object.keys(simArgOptions);
+
+/** Edits between two words (insert, delete, replace), for "did you mean". */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** The command line to options: an unknown flag, a missing value or a stray argument is an OptionsError saying which. */
+export function readSimOptions(argv: string[]): SimOptions {
+  try {
+    parseArgs({ args: argv, options: simArgOptions, strict: true, allowPositionals: false });
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    const flag = /'(-[^' ]+)/.exec(e.message)?.[1] ?? '';
+    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const word = flag.replace(/^-+/, '');
+      const near = FLAGS.map((f) => ({ f, d: distance(word, f) })).sort((a, b) => a.d - b.d)[0];
+      throw new OptionsError(`unknown option ${flag}${near && near.d <= Math.max(1, Math.floor(word.length / 3)) ? `; did you mean --${near.f}?` : ''}`);
+    }
+    if (e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new OptionsError(`unexpected argument ${/'([^']*)'/.exec(e.message)?.[1] ?? ''}`);
+    if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      const name = /'(--[a-z-]+)/.exec(e.message)?.[1] ?? 'option';
+      throw new OptionsError(/does not take an argument/.test(e.message) ? `${name}: takes no value` : `${name}: a value is missing`);
+    }
+    throw new OptionsError(e.message);
+  }
+  const { values } = parseArgs({ args: argv, options: simArgOptions, strict: true, allowPositionals: false });
+  return parseSimOptions(values);
 }

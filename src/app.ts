@@ -9,7 +9,8 @@ import { Ingest, RejectionLog } from './ingest/index.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Dispatcher, type DispatchEvents } from './dispatch/index.js';
-import { Directory, Registry } from './registry/index.js';
+import { Directory, Registry, knownFromConfig, zonesOfBins } from './registry/index.js';
+import { listenFailure } from './start-error.js';
 import { binRoutes, buildHttp, deviceRoutes, dispatchView, opsRoutes, reportRoutes, type Readiness } from './http/index.js';
 import { createWhatsApp, loadSealer, whatsappWebhookRoutes, type Inbox, type MessageEvents, type Outbox, type SandboxTransport } from './whatsapp/index.js';
 import { GraphMedia, ReportsOpen311, createReports, type ReportStore, type ResidentFlow } from './reports/index.js';
@@ -81,14 +82,34 @@ export interface AppOptions {
   clock?: Clock;
 }
 
-/** The composition root: builds every module from the config, wires them, and starts the listeners. */
+/**
+ * The composition root: builds every module from the config, wires them, and starts the listeners.
+ * A start that fails half-way (a bins file refused, a port in use) stops what had started, in reverse, and rethrows.
+ */
 export async function startApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<RunningApp> {
-  const clock = opts.clock ?? realClock;
+  const started: (() => unknown)[] = [];
+  try {
+    return await buildApp(config, log, opts.clock ?? realClock, (stop) => started.push(stop));
+  } catch (err) {
+    for (const stop of started.reverse()) {
+      try {
+        await stop();
+      } catch (e) {
+        log.warn({ err: e }, 'stopping after a failed start');
+      }
+    }
+    throw err;
+  }
+}
+
+/** `undo` registers how to stop each part as it starts; on success, the returned `stop` stops them all. */
+async function buildApp(config: Config, log: Logger, clock: Clock, undo: (stop: () => unknown) => void): Promise<RunningApp> {
   const db = openDatabase(config.data_dir, { sync: config.spool.sync });
+  undo(() => db.close());
   const metrics = createMetrics();
 
   const registry = new Registry(db);
-  const imported = registry.importFileIfChanged(config.registry.bins_file);
+  const imported = registry.importFileIfChanged(config.registry.bins_file, knownFromConfig(config));
   log.info({ module: 'registry', file: config.registry.bins_file, bins: registry.size, imported: imported !== null }, 'registry loaded');
 
   const binState = new BinStateStore(db, clock);
@@ -102,6 +123,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     metrics,
     log.child({ module: 'journal' }),
   );
+  undo(() => journal.flush());
 
   let writer: InfluxWriter | null = null;
   if (spool) {
@@ -109,6 +131,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     writer = new InfluxWriter(spool, sink, { batchSize: config.influx.batch_size, flushIntervalMs: config.influx.flush_interval_ms, clock }, metrics, log.child({ module: 'influx' }));
     journal.onCommitted(() => writer!.notify());
     writer.start();
+    undo(() => writer!.stop(0));
     const s = spool.stats();
     log.info({ module: 'influx', url: config.influx.url, api: config.influx.api, spooled: s.depth }, 'influx writer on');
   } else {
@@ -127,8 +150,10 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   }
 
   const directory = new Directory(db);
-  if (directory.seedFromConfig(config.zones, config.crews)) {
-    log.info({ module: 'registry', zones: config.zones.length, crews: config.crews.length }, 'zones and crews taken from the config');
+  // no zones in the config: the bins file's zones are the zones
+  const zones = config.zones.length > 0 ? config.zones : zonesOfBins(registry.all());
+  if (directory.seedFromConfig(zones, config.crews)) {
+    log.info({ module: 'registry', zones: zones.length, crews: config.crews.length, zones_from: config.zones.length > 0 ? 'config' : 'bins file' }, 'zones and crews taken from the config');
   }
   const alerts = new AlertStore(db);
   const rules = new RuleRunner(db, registry, alerts, config, directory, bus, log.child({ module: 'rules' }), clock);
@@ -241,6 +266,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   });
   inbox.onMessage(() => liveReports.poke());
   if (sandbox) live.watchSandbox((limit) => sandbox.list({ limit }));
+  undo(() => live.close());
   const livePlugins = {
     root: [livePageRoutes(), liveEventsRoute(live, { apiToken: config.http.api_token })],
     api: [liveApiRoutes({ live, isKnownBin: (id) => registry.get(id) !== undefined }), sandboxRoutes({ inbox: sandbox ? inbox : null, clock })],
@@ -248,11 +274,23 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   // --- end of the live page's wiring
 
   outbox.start();
+  undo(() => outbox.stop());
   inbox.start();
+  undo(() => inbox.stop());
   retention.start();
+  undo(() => retention.stop());
   rules.start();
+  undo(() => rules.stop());
   dispatcher.start();
-  const ports = await broker.start();
+  undo(() => dispatcher.stop());
+  undo(() => broker.stop());
+  const mqttListeners = [
+    { port: config.mqtt.port, host: config.mqtt.host, portKey: 'mqtt.port', hostKey: 'mqtt.host' },
+    { port: config.mqtt.tls.port, host: config.mqtt.host, portKey: 'mqtt.tls.port', hostKey: 'mqtt.host' },
+  ];
+  const ports = await broker.start().catch((err: unknown) => {
+    throw listenFailure(err, mqttListeners);
+  });
   // --- upstream brokers (mqtt.upstreams): started after the broker, stopped first in stop(); they connect in the background
   const upstreams = new Upstreams({
     upstreams: config.mqtt.upstreams,
@@ -264,6 +302,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     clock,
   });
   upstreams.start();
+  undo(() => upstreams.stop());
   // --- end of the upstream brokers' wiring
   const http = await buildHttp({
     version: APP_VERSION,
@@ -290,8 +329,11 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
       ...livePlugins.api, // live page
     ],
   });
+  undo(() => http.close());
   broker.attachWebSocket(http.server);
-  await http.listen({ port: config.http.port, host: config.http.host });
+  await http.listen({ port: config.http.port, host: config.http.host }).catch((err: unknown) => {
+    throw listenFailure(err, [{ port: config.http.port, host: config.http.host, portKey: 'http.port', hostKey: 'http.host' }]);
+  });
   const httpPort = (http.server.address() as AddressInfo).port;
 
   if (ports.tcp !== null) log.info({ listener: 'mqtt', port: ports.tcp, auth: config.mqtt.auth }, 'listening');

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { closest } from '../suggest.js';
 import { configSchema, type Config } from './schema.js';
 
 export const ENV_PREFIX = 'BINBRIDGE_';
@@ -20,7 +21,7 @@ export class ConfigError extends Error {
 export interface LoadedConfig {
   config: Config;
   file: string | null;
-  /** Things that did not stop start-up but that an operator should see (unknown keys, unknown variables). */
+  /** Things that did not stop start-up but that an operator should see (unknown BINBRIDGE_* variables). */
   warnings: string[];
 }
 
@@ -28,6 +29,8 @@ type Leaf = 'number' | 'boolean' | 'string';
 interface SchemaNode {
   leaf?: Leaf;
   children?: Map<string, SchemaNode>;
+  /** a list's items */
+  element?: SchemaNode;
 }
 
 /** Unwraps defaults and optionals down to the schema that says what a value is. */
@@ -49,7 +52,7 @@ function describe(schema: z.ZodType): SchemaNode {
   }
   if (s instanceof z.ZodNumber) return { leaf: 'number' };
   if (s instanceof z.ZodBoolean) return { leaf: 'boolean' };
-  if (s instanceof z.ZodArray) return {};
+  if (s instanceof z.ZodArray) return { element: describe(s.element as z.ZodType) };
   return { leaf: 'string' };
 }
 
@@ -81,12 +84,18 @@ function setPath(obj: Record<string, unknown>, at: string[], value: unknown): vo
   o[at[at.length - 1]!] = value;
 }
 
-function unknownKeys(node: SchemaNode, value: unknown, at: string[]): string[] {
-  if (!node.children || typeof value !== 'object' || value === null || Array.isArray(value)) return [];
-  return Object.entries(value).flatMap(([k, v]) => {
-    const child = node.children!.get(k);
-    return child ? unknownKeys(child, v, [...at, k]) : [[...at, k].join('.')];
-  });
+/** The schema node at a path of the raw value (list indices step into the list's items). */
+function nodeAt(at: PropertyKey[]): SchemaNode | undefined {
+  let node: SchemaNode | undefined = tree;
+  for (const k of at) node = typeof k === 'number' ? node?.element : node?.children?.get(String(k));
+  return node;
+}
+
+function unknownKeyProblem(at: PropertyKey[], key: string, source: string): { text: string; meant?: string } {
+  const known = [...(nodeAt(at)?.children?.keys() ?? [])];
+  const near = closest(key, known);
+  const hint = near !== undefined ? `did you mean ${near}?` : `known keys: ${known.join(', ')}`;
+  return { text: `${[...at, key].join('.')}: unknown key; ${hint} (from ${source})`, ...(near !== undefined ? { meant: [...at, near].join('.') } : {}) };
 }
 
 function expected(issue: z.core.$ZodIssue): string {
@@ -137,14 +146,16 @@ export function loadConfig(opts: { file?: string | undefined; env?: NodeJS.Proce
     throw new ConfigError(`config file ${file} does not exist`, [`${file}: no such file`]);
   }
 
-  const warnings = unknownKeys(tree, raw, []).map((k) => `unknown config key ${k} (ignored)`);
+  // Unknown variables warn rather than stop: deployment tools set BINBRIDGE_-prefixed variables of their own.
+  const warnings: string[] = [];
   const fromEnv = new Map<string, string>();
   const vars = envVariables();
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || value === undefined || name === ENV_PREFIX + 'CONFIG') continue;
     const known = vars.get(name);
     if (!known) {
-      warnings.push(`unknown environment variable ${name} (ignored)`);
+      const near = closest(name, vars.keys());
+      warnings.push(`unknown environment variable ${name} (ignored${near ? `); did you mean ${near}?` : '; `binbridge config env` lists the known ones)'}`);
       continue;
     }
     setPath(raw, known.path, coerce(value, known.leaf));
@@ -153,13 +164,23 @@ export function loadConfig(opts: { file?: string | undefined; env?: NodeJS.Proce
 
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
+    const rel = used ? path.relative(cwd, used) : '';
+    const fileName = !used ? 'defaults' : rel && !rel.startsWith('..') ? rel : used;
+    const unknown = result.error.issues.flatMap((issue) => (issue.code === 'unrecognized_keys' ? issue.keys.map((k) => unknownKeyProblem(issue.path, k, fileName)) : []));
+    // a required key reported missing next to its misspelling: the "did you mean" says it all
+    const meant = new Set(unknown.map((u) => u.meant));
+    const problems = result.error.issues.flatMap((issue) => {
       const key = issue.path.join('.') || '(top level)';
+      if (issue.code === 'unrecognized_keys') return [];
       const got = valueAt(raw, issue.path);
-      const source = fromEnv.get(key) ?? (used ? path.relative(cwd, used) || used : 'defaults');
+      if (got === undefined && meant.has(key)) return [];
+      const source = fromEnv.get(key) ?? fileName;
+      if (issue.code === 'custom' && issue.params?.plain) return [`${key}: ${issue.message} (from ${source})`];
       const shown = got === undefined ? 'nothing' : JSON.stringify(got);
-      return `${key}: ${expected(issue)}, got ${shown} (from ${source})`;
+      return [`${key}: ${expected(issue)}, got ${shown} (from ${source})`];
     });
+    // unknown keys come from the file: variables that name no key never reach the schema
+    problems.push(...unknown.map((u) => u.text));
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`, problems);
   }
   const config = result.data;

@@ -1,13 +1,15 @@
 import { z } from 'zod';
+import { didYouMean } from '../suggest.js';
 
 // The shape of config/binbridge.yaml (SPEC.md "Configuration"). Key names are part of the contract:
 // add keys freely, rename none. Every scalar can be overridden by BINBRIDGE_<PATH> (see load.ts).
+// Objects are strict at every level: a misspelt key is an error (with a "did you mean"), never a silent default.
 
 const port = z.number().int().min(0).max(65535);
 const optionalPort = z.number().int().min(-1).max(65535); // -1: listener off
 const hhmm = /^([01]\d|2[0-4]):[0-5]\d$/;
 
-const rules = z.object({
+const rules = z.strictObject({
   full_pct: z.number().min(1).max(100).default(80),
   clear_pct: z.number().min(0).max(99).default(30),
   debounce: z.number().int().min(1).max(20).default(2),
@@ -18,13 +20,13 @@ const rules = z.object({
 });
 
 // zones and crews also arrive through the admin API: every string is bounded (ids 64, names 200)
-export const zoneSchema = z.object({
+export const zoneSchema = z.strictObject({
   id: z.string().min(1).max(64),
   name: z.string().min(1).max(200),
   rules: rules.partial().optional(),
 });
 
-export const crewSchema = z.object({
+export const crewSchema = z.strictObject({
   id: z.string().min(1).max(64),
   name: z.string().min(1).max(200),
   phone: z.string().regex(/^\d{6,15}$/, 'digits only, with country code'),
@@ -39,7 +41,7 @@ export const crewSchema = z.object({
   lang: z.string().min(2).max(16).default('en'),
 });
 
-const upstream = z.object({
+const upstream = z.strictObject({
   url: z.string().regex(/^(mqtts?|wss?):\/\//, 'an mqtt://, mqtts://, ws:// or wss:// URL'),
   username: z.string().default(''),
   password: z.string().default(''),
@@ -50,7 +52,7 @@ const upstream = z.object({
   client_id: z.string().default(''),
   // decoded-payload field names of sensors whose names binbridge does not know (a dotted name reaches into objects)
   fields: z
-    .object({
+    .strictObject({
       fill_pct: z.string().min(1).optional(),
       distance_mm: z.string().min(1).optional(),
       battery_pct: z.string().min(1).optional(),
@@ -58,17 +60,16 @@ const upstream = z.object({
       temperature_c: z.string().min(1).optional(),
       tilt: z.string().min(1).optional(),
     })
-    .strict()
     .default({}),
 });
 
-export const configSchema = z.object({
+export const configSchema = z.strictObject({
   data_dir: z.string().min(1).default('./data'),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   // auto: readable lines on a terminal, JSON lines otherwise
   log_format: z.enum(['auto', 'json', 'pretty']).default('auto'),
   mqtt: z
-    .object({
+    .strictObject({
       port: optionalPort.default(1883),
       host: z.string().default('0.0.0.0'),
       auth: z.enum(['devices', 'none']).default('devices'),
@@ -79,7 +80,7 @@ export const configSchema = z.object({
       // addresses with failed logins for one bin within a minute before that bin is blocked for a minute
       auth_block_addresses: z.number().int().min(2).default(5),
       tls: z
-        .object({ port: optionalPort.default(8883), cert: z.string().default(''), key: z.string().default('') })
+        .strictObject({ port: optionalPort.default(8883), cert: z.string().default(''), key: z.string().default('') })
         .prefault({}),
       // MQTT over WebSocket rides on the HTTP listener at this path
       ws_path: z.string().startsWith('/').default('/mqtt'),
@@ -87,7 +88,7 @@ export const configSchema = z.object({
     })
     .prefault({}),
   http: z
-    .object({
+    .strictObject({
       port: port.default(3000),
       host: z.string().default('0.0.0.0'),
       api_token: z.string().default(''),
@@ -109,9 +110,15 @@ export const configSchema = z.object({
     })
     .refine((h) => h.headers_timeout_ms <= h.request_timeout_ms, { message: 'headers_timeout_ms may not exceed request_timeout_ms', path: ['headers_timeout_ms'] })
     .prefault({}),
-  registry: z.object({ bins_file: z.string().default('config/bins.example.csv') }).prefault({}),
+  registry: z
+    .strictObject({
+      bins_file: z.string().default('config/bins.example.csv'),
+      // the kinds a bin may have; a bin of another kind is refused at import
+      kinds: z.array(z.string().trim().min(1)).min(1).default(['rest', 'paper', 'glass', 'plastic', 'organic', 'textile']),
+    })
+    .prefault({}),
   ingest: z
-    .object({
+    .strictObject({
       // how far ahead of the bridge's clock a reading's ts may be before it is refused
       max_future_s: z.number().int().min(0).default(300),
       // at most one log line per device and reason in this many seconds (counts are always kept)
@@ -119,7 +126,7 @@ export const configSchema = z.object({
     })
     .prefault({}),
   spool: z
-    .object({
+    .strictObject({
       // durable queue between ingest and InfluxDB; when full, QoS 1 readings are not acknowledged
       max_mb: z.number().positive().default(1024),
       // group commit: at most this many readings or this many milliseconds per transaction
@@ -130,7 +137,7 @@ export const configSchema = z.object({
     })
     .prefault({}),
   influx: z
-    .object({
+    .strictObject({
       url: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default(''),
       api: z.enum(['v2', 'v1']).default('v2'),
       org: z.string().default('binbridge'),
@@ -149,10 +156,11 @@ export const configSchema = z.object({
     })
     .prefault({}),
   rules: rules.prefault({}),
-  zones: z.array(zoneSchema).default([{ id: 'centrum', name: 'Centrum' }]),
+  // empty: the zones are the ones the bins file names; else a bin in another zone is refused at import
+  zones: z.array(zoneSchema).default([]),
   crews: z.array(crewSchema).default([]),
   dispatch: z
-    .object({
+    .strictObject({
       // false on every instance but one when several binbridge instances share an upstream feed
       enabled: z.boolean().default(true),
       batch_window_s: z.number().int().min(0).default(300),
@@ -162,7 +170,7 @@ export const configSchema = z.object({
     })
     .prefault({}),
   whatsapp: z
-    .object({
+    .strictObject({
       mode: z.enum(['sandbox', 'cloud']).default('sandbox'),
       graph_url: z.url().default('https://graph.facebook.com'),
       api_version: z.string().regex(/^v\d+\.\d+$/, 'like v23.0').default('v23.0'),
@@ -174,20 +182,20 @@ export const configSchema = z.object({
       mps: z.number().int().min(1).max(1000).default(80),
       pair_interval_ms: z.number().int().min(0).default(6000),
       templates: z
-        .object({
+        .strictObject({
           dispatch: z
-            .object({ name: z.string().default('bin_dispatch'), lang: z.string().default('en') })
+            .strictObject({ name: z.string().default('bin_dispatch'), lang: z.string().default('en') })
             .prefault({}),
           // residents' updates outside the 24-hour window (the thank-you when their bin was emptied)
           resident: z
-            .object({ name: z.string().default('bin_report_update'), lang: z.string().default('en') })
+            .strictObject({ name: z.string().default('bin_report_update'), lang: z.string().default('en') })
             .prefault({}),
         })
         .prefault({}),
     })
     .prefault({}),
   reports: z
-    .object({
+    .strictObject({
       snap_radius_m: z.number().min(1).max(1000).default(50),
       retention_days: z.number().int().min(1).default(180),
       pseudonym_key: z.string().default(''),
@@ -195,13 +203,22 @@ export const configSchema = z.object({
     })
     .prefault({}),
   open311: z
-    .object({
+    .strictObject({
       // keys that may POST service requests; GETs are public
       api_keys: z.array(z.string().min(8)).default([]),
       agency: z.string().default('City waste services'),
     })
     .prefault({}),
   timezone: z.string().default('Europe/Amsterdam'),
+}).superRefine((c, ctx) => {
+  // with zones configured, a crew serving another zone is a typo that would leave bins without a crew
+  if (c.zones.length === 0) return;
+  const ids = c.zones.map((z) => z.id);
+  c.crews.forEach((crew, i) =>
+    crew.zones.forEach((zone, j) => {
+      if (!ids.includes(zone)) ctx.addIssue({ code: 'custom', path: ['crews', i, 'zones', j], message: `unknown zone ${JSON.stringify(zone)}${didYouMean(zone, ids, 'zones')}`, params: { plain: true } });
+    }),
+  );
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -2,43 +2,78 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { z } from 'zod';
+import { closest, didYouMean } from '../suggest.js';
 import { binSchema, type Bin } from './bin.js';
 import { isNgsiLd, parseWasteContainers } from './fiware.js';
+
+/** How many problems the message shows; `problems` always holds them all. */
+const SHOWN = 20;
 
 export class BinsFileError extends Error {
   constructor(
     readonly file: string,
     readonly problems: string[],
+    /** the file is not there (or not readable): one line says so */
+    readonly notFound = false,
   ) {
-    super(`bins file ${file}: ${problems.length} problem(s):\n  ${problems.slice(0, 20).join('\n  ')}${problems.length > 20 ? `\n  … and ${problems.length - 20} more` : ''}`);
+    super(
+      notFound
+        ? `bins file not found: ${file}`
+        : `bins file ${file}: ${problems.length} problem(s):\n  ${problems.slice(0, SHOWN).join('\n  ')}${problems.length > SHOWN ? `\n  … and ${problems.length - SHOWN} more` : ''}`,
+    );
     this.name = 'BinsFileError';
   }
 }
 
-const featureCollection = z.object({
-  type: z.literal('FeatureCollection'),
-  features: z.array(
-    z.object({
-      type: z.literal('Feature'),
-      geometry: z.object({ type: z.literal('Point'), coordinates: z.tuple([z.number(), z.number()]).rest(z.number()) }),
-      properties: z.record(z.string(), z.unknown()).nullable(),
-      id: z.union([z.string(), z.number()]).optional(),
-    }),
-  ),
-});
+/**
+ * The zones and kinds a bin may name. null: any (with no zones configured, the bins file's zones are the zones).
+ */
+export interface KnownValues {
+  zones?: readonly string[] | null;
+  kinds?: readonly string[] | null;
+}
 
-function validate(rows: { where: string; value: unknown }[], file: string): Bin[] {
+/** The known values a config gives: its zones (none: any, the bins file's own) and its registry.kinds. */
+export function knownFromConfig(config: { zones: readonly { id: string }[]; registry: { kinds: readonly string[] } }): KnownValues {
+  return { zones: config.zones.length > 0 ? config.zones.map((z) => z.id) : null, kinds: config.registry.kinds };
+}
+
+/** What is wrong with a bin's zone and kind, one problem per field, each with the closest known value or the list. */
+export function binRefProblems(bin: { zone: string; kind: string }, known: KnownValues = {}): string[] {
+  const out: string[] = [];
+  if (known.zones && !known.zones.includes(bin.zone)) out.push(`zone: unknown zone ${JSON.stringify(bin.zone)}${didYouMean(bin.zone, known.zones, 'known zones')}`);
+  if (known.kinds && !known.kinds.includes(bin.kind)) out.push(`kind: unknown kind ${JSON.stringify(bin.kind)}${didYouMean(bin.kind, known.kinds, 'known kinds')}`);
+  return out;
+}
+
+interface Row {
+  where: string;
+  value: unknown;
+  /** problems found before the schema's turn (a short CSV line, a bad geometry) */
+  problems?: string[];
+  /** fields whose schema problems are already said by `problems` */
+  skip?: readonly string[];
+}
+
+/** Validates every row and collects every problem of every row before refusing the lot. */
+function validate(rows: Row[], file: string, known: KnownValues): Bin[] {
   const problems: string[] = [];
   const bins: Bin[] = [];
   const seen = new Set<string>();
-  for (const { where, value } of rows) {
-    const r = binSchema.safeParse(value);
+  for (const row of rows) {
+    const own = (row.problems ?? []).map((p) => `${row.where}: ${p}`);
+    problems.push(...own);
+    if (row.value === undefined) continue;
+    const r = binSchema.safeParse(row.value);
     if (!r.success) {
-      for (const i of r.error.issues) problems.push(`${where}: ${i.path.join('.') || 'row'}: ${i.message}`);
+      for (const i of r.error.issues) if (!row.skip?.includes(String(i.path[0]))) problems.push(`${row.where}: ${i.path.join('.') || 'row'}: ${i.message}`);
       continue;
     }
+    const refs = binRefProblems(r.data, known);
+    for (const p of refs) problems.push(`${row.where}: ${p}`);
+    if (refs.length > 0 || own.length > 0) continue;
     if (seen.has(r.data.id)) {
-      problems.push(`${where}: id ${r.data.id} appears twice`);
+      problems.push(`${row.where}: id ${r.data.id} appears twice`);
       continue;
     }
     seen.add(r.data.id);
@@ -48,38 +83,109 @@ function validate(rows: { where: string; value: unknown }[], file: string): Bin[
   return bins;
 }
 
+const COLUMNS = Object.keys(binSchema.shape);
+const REQUIRED_COLUMNS = COLUMNS.filter((c) => !binSchema.shape[c as keyof typeof binSchema.shape].safeParse(undefined).success);
+
+/** A missing required column, or a column that looks like a misspelt known one; other extra columns are ignored. */
+function headerProblems(header: string[]): string[] {
+  const unknown = header.filter((h) => !COLUMNS.includes(h));
+  const out: string[] = [];
+  for (const c of REQUIRED_COLUMNS) {
+    if (header.includes(c)) continue;
+    const near = unknown.find((u) => closest(u, [c]) !== undefined);
+    out.push(`header: no column ${c}${near !== undefined ? ` (is ${near} meant to be ${c}?)` : ''}`);
+  }
+  for (const u of unknown) {
+    const near = closest(u, COLUMNS);
+    if (near !== undefined && header.includes(near)) continue;
+    if (near !== undefined && !REQUIRED_COLUMNS.includes(near)) out.push(`header: unknown column ${u}; did you mean ${near}?`);
+  }
+  return out;
+}
+
+interface CsvInfo {
+  lines: number;
+  empty_lines: number;
+  error?: { code: string; record?: unknown[] };
+}
+
 /** Parses bins from CSV text (header: id,lat,lon,address,zone,kind,capacity_l,depth_mm,sensor_offset_mm). */
-export function parseBinsCsv(text: string, file = 'csv'): Bin[] {
-  let records: Record<string, string>[];
+export function parseBinsCsv(text: string, file = 'csv', known: KnownValues = {}): Bin[] {
+  let header: string[] = [];
+  let records: { record: Record<string, string>; info: CsvInfo }[];
   try {
-    records = parseCsv(text, { columns: (h: string[]) => h.map((c) => c.trim()), skip_empty_lines: true, trim: true, bom: true });
+    records = parseCsv(text, {
+      columns: (h: string[]) => (header = h.map((c) => c.trim())),
+      skip_empty_lines: true,
+      trim: true,
+      bom: true,
+      info: true,
+      // a short or long line is reported with the others, not as the only problem
+      relax_column_count: true,
+    }) as unknown as { record: Record<string, string>; info: CsvInfo }[];
   } catch (err) {
     throw new BinsFileError(file, [(err as Error).message]);
   }
-  // line 1 is the header
-  return validate(records.map((value, i) => ({ where: `line ${i + 2}`, value })), file);
+  const bad = headerProblems(header);
+  if (bad.length > 0) throw new BinsFileError(file, bad);
+  // csv-parse counts the line a record ends on; a record starts after the previous one and any blank lines
+  let endOfPrevious = 1;
+  let blankBefore = 0;
+  const rows = records.map(({ record, info }): Row => {
+    const line = endOfPrevious + 1 + (info.empty_lines - blankBefore);
+    endOfPrevious = info.lines;
+    blankBefore = info.empty_lines;
+    const where = `line ${line}`;
+    if (info.error?.code === 'CSV_RECORD_INCONSISTENT_COLUMNS') {
+      return { where, value: undefined, problems: [`expected ${header.length} fields (the header's), got ${info.error.record?.length ?? '?'}`] };
+    }
+    return { where, value: record };
+  });
+  return validate(rows, file, known);
 }
 
+const featureCollection = z.object({ type: z.literal('FeatureCollection'), features: z.array(z.unknown()) });
+const feature = z.object({
+  type: z.literal('Feature'),
+  properties: z.record(z.string(), z.unknown()).nullable().optional(),
+  id: z.union([z.string(), z.number()]).optional(),
+});
+const point = z.object({ type: z.literal('Point'), coordinates: z.tuple([z.number(), z.number()]).rest(z.number()) });
+
 /** Parses bins from a GeoJSON FeatureCollection of Points whose properties carry the CSV's columns. */
-export function parseBinsGeoJson(value: unknown, file = 'geojson'): Bin[] {
+export function parseBinsGeoJson(value: unknown, file = 'geojson', known: KnownValues = {}): Bin[] {
   const r = featureCollection.safeParse(value);
-  if (!r.success) throw new BinsFileError(file, r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  return validate(
-    r.data.features.map((f, i) => ({
-      where: `feature ${i}`,
-      value: { id: f.id, ...f.properties, lon: f.geometry.coordinates[0], lat: f.geometry.coordinates[1] },
-    })),
-    file,
-  );
+  if (!r.success) throw new BinsFileError(file, r.error.issues.map((i) => `${i.path.join('.') || 'document'}: ${i.message}`));
+  const rows = r.data.features.map((raw, i): Row => {
+    const f = feature.safeParse(raw);
+    if (!f.success) return { where: `feature ${i}`, value: undefined, problems: ['not a GeoJSON Feature'] };
+    const id = f.data.properties?.id ?? f.data.id;
+    const where = `feature ${i}${typeof id === 'string' || typeof id === 'number' ? ` (${id})` : ''}`;
+    const g = point.safeParse((raw as { geometry?: unknown }).geometry);
+    const [lon, lat] = g.success ? g.data.coordinates : [];
+    return {
+      where,
+      value: { id: f.data.id, ...f.data.properties, lon, lat },
+      ...(g.success ? {} : { problems: ['geometry: a Point with [lon, lat]'], skip: ['lat', 'lon'] }),
+    };
+  });
+  return validate(rows, file, known);
+}
+
+/** The error for a bins file that cannot be read: "not found" is the usual case, and says only that. */
+export function unreadable(file: string, err: unknown): BinsFileError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new BinsFileError(file, ['not found'], true);
+  return new BinsFileError(file, [(err as Error).message]);
 }
 
 /** Reads a bins file, choosing the format from its content (JSON) or extension. */
-export function readBinsFile(file: string): Bin[] {
+export function readBinsFile(file: string, known: KnownValues = {}): Bin[] {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new BinsFileError(file, [(err as Error).message]);
+    throw unreadable(file, err);
   }
   const ext = path.extname(file).toLowerCase();
   if (ext === '.json' || ext === '.geojson' || text.trimStart().startsWith('{') || text.trimStart().startsWith('[')) {
@@ -89,7 +195,7 @@ export function readBinsFile(file: string): Bin[] {
     } catch (err) {
       throw new BinsFileError(file, [`not valid JSON: ${(err as Error).message}`]);
     }
-    return isNgsiLd(json) ? parseWasteContainers(json, file) : parseBinsGeoJson(json, file);
+    return isNgsiLd(json) ? parseWasteContainers(json, file, known) : parseBinsGeoJson(json, file, known);
   }
-  return parseBinsCsv(text, file);
+  return parseBinsCsv(text, file, known);
 }

@@ -2,6 +2,11 @@ import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Crew, Zone } from '../config/index.js';
 
+/** The zones a list of bins names, in order of first appearance, each named by its id (for a config without zones). */
+export function zonesOfBins(bins: readonly { zone: string }[]): Zone[] {
+  return [...new Set(bins.map((b) => b.zone))].map((id) => ({ id, name: id }));
+}
+
 /**
  * Zones and crews. The config file seeds them (again whenever its zones/crews change); the admin API edits
  * them in SQLite, and the edits hold until the config's lists change. Read from memory on every decision.

@@ -1,5 +1,5 @@
 import { binSchema, type Bin } from './bin.js';
-import { BinsFileError } from './bins-file.js';
+import { BinsFileError, binRefProblems, type KnownValues } from './bins-file.js';
 
 /**
  * FIWARE Smart Data Models `WasteContainer` entities (NGSI-LD, normalized or keyValues) to and from bins.
@@ -108,7 +108,7 @@ function toBinFields(e: Json, problems: string[]): Json {
 }
 
 /** Parses FIWARE WasteContainer entities (NGSI-LD, normalized or keyValues); every problem names its entity. */
-export function parseWasteContainers(json: unknown, file = 'ngsi-ld'): Bin[] {
+export function parseWasteContainers(json: unknown, file = 'ngsi-ld', known: KnownValues = {}): Bin[] {
   const entities = entitiesOf(json);
   if (!entities) throw new BinsFileError(file, ['expected an array of WasteContainer entities (or an object holding one array)']);
   const problems: string[] = [];
@@ -126,7 +126,9 @@ export function parseWasteContainers(json: unknown, file = 'ngsi-ld'): Bin[] {
       for (const issue of r.error.issues) problems.push(`${where}: ${issue.path.join('.') || 'entity'}: ${issue.message}`);
       return;
     }
-    if (own.length > 0) return;
+    const refs = binRefProblems(r.data, known);
+    for (const p of refs) problems.push(`${where}: ${p}`);
+    if (own.length > 0 || refs.length > 0) return;
     if (seen.has(r.data.id)) return void problems.push(`${where}: id ${r.data.id} appears twice`);
     seen.add(r.data.id);
     bins.push(r.data);

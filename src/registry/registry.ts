@@ -4,7 +4,7 @@ import type Database from 'better-sqlite3';
 
 type Db = Database.Database;
 import type { Bin } from './bin.js';
-import { readBinsFile } from './bins-file.js';
+import { readBinsFile, unreadable, type KnownValues } from './bins-file.js';
 
 /**
  * The bins a city has, kept in SQLite and mirrored in memory for the per-reading lookup.
@@ -34,13 +34,22 @@ export class Registry {
     this.reload();
   }
 
-  /** Imports the file when it changed since the last import; returns how many bins it holds, or null when unchanged. */
-  importFileIfChanged(file: string): number | null {
-    const hash = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  /**
+   * Imports the file when it changed since the last import; returns how many bins it holds, or null when unchanged.
+   * A file with any bad row (or a bin in a zone or of a kind not `known`) is refused whole: the registry keeps what it had.
+   */
+  importFileIfChanged(file: string, known: KnownValues = {}): number | null {
+    let content: Buffer;
+    try {
+      content = fs.readFileSync(file);
+    } catch (err) {
+      throw unreadable(file, err);
+    }
+    const hash = createHash('sha256').update(content).digest('hex');
     const key = 'bins_file_sha256';
     const last = this.db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(key);
     if (last === hash && this.byId.size > 0) return null;
-    const bins = readBinsFile(file);
+    const bins = readBinsFile(file, known);
     this.db.transaction(() => {
       this.upsert(bins);
       this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, hash);

@@ -111,11 +111,37 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ file: tmpYaml('mqtt: [port: 1'), env: {} })).toThrow(/not valid YAML/);
   });
 
-  it('takes the file from BINBRIDGE_CONFIG and warns about unknown keys and variables', () => {
-    const file = tmpYaml('mqtt:\n  prot: 1\nhttp:\n  port: 0\n');
-    const { config, warnings } = loadConfig({ env: { BINBRIDGE_CONFIG: file, BINBRIDGE_HTTP_PROT: '1' } });
+  it('takes the file from BINBRIDGE_CONFIG and warns about unknown variables, suggesting the closest one', () => {
+    const file = tmpYaml('http:\n  port: 0\n');
+    const { config, warnings } = loadConfig({ env: { BINBRIDGE_CONFIG: file, BINBRIDGE_HTTP_PROT: '1', BINBRIDGE_SOMETHING_ELSE: 'x' } });
     expect(config.http.port).toBe(0);
-    expect(warnings).toContain('unknown config key mqtt.prot (ignored)');
-    expect(warnings).toContain('unknown environment variable BINBRIDGE_HTTP_PROT (ignored)');
+    expect(warnings).toContain('unknown environment variable BINBRIDGE_HTTP_PROT (ignored); did you mean BINBRIDGE_HTTP_PORT?');
+    expect(warnings).toContain('unknown environment variable BINBRIDGE_SOMETHING_ELSE (ignored; `binbridge config env` lists the known ones)');
+  });
+
+  it('refuses unknown keys at every level, naming each path and the closest known key, all at once', () => {
+    const file = tmpYaml(
+      'rules:\n  ful_pct: 70\nmqtt:\n  prot: 1\n  tls: { port: 8883, certt: x }\nzones:\n  - { id: centrum, nmae: Centrum }\n  - id: oost\n    name: Oost\n    rules: { debouce: 3 }\nwhatever: 1\n',
+    );
+    const p = problems(() => loadConfig({ file, env: {} }));
+    expect(p).toContain(`rules.ful_pct: unknown key; did you mean full_pct? (from ${file})`);
+    expect(p).toContain(`mqtt.prot: unknown key; did you mean port? (from ${file})`);
+    expect(p).toContain(`mqtt.tls.certt: unknown key; did you mean cert? (from ${file})`);
+    expect(p).toContain(`zones.0.nmae: unknown key; did you mean name? (from ${file})`);
+    expect(p).toContain(`zones.1.rules.debouce: unknown key; did you mean debounce? (from ${file})`);
+    expect(p.find((m) => m.startsWith('whatever: unknown key; known keys: data_dir, log_level,'))).toBeDefined();
+    expect(p).toHaveLength(6);
+  });
+
+  it('refuses crews serving zones the config does not have', () => {
+    const file = tmpYaml('zones:\n  - { id: noordoost, name: Noordoost }\ncrews:\n  - { id: c1, name: C, phone: "31612345678", zones: [noordost], shift: "06:00-22:00" }\n');
+    const p = problems(() => loadConfig({ file, env: {} }));
+    expect(p).toEqual([`crews.0.zones.0: unknown zone "noordost"; did you mean noordoost? (from ${file})`]);
+  });
+
+  it('takes zones from the bins file when the config names none', () => {
+    const { config } = loadConfig({ env: {}, cwd: os.tmpdir() });
+    expect(config.zones).toEqual([]);
+    expect(config.registry.kinds).toEqual(['rest', 'paper', 'glass', 'plastic', 'organic', 'textile']);
   });
 });

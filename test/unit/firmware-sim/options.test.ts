@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { OptionsError, parseDuration, parseSimOptions, simArgOptions } from '../../../firmware-sim/options.js';
+import { OptionsError, parseDuration, parseSimOptions, readSimOptions, simArgOptions } from '../../../firmware-sim/options.js';
 
 const parse = (...args: string[]) => parseSimOptions(parseArgs({ args, options: simArgOptions, strict: true }).values);
 
@@ -40,8 +40,13 @@ describe('parseSimOptions', () => {
       connectRate: 50,
       startTimeMs: undefined,
       quiet: false,
+      provision: false,
       help: false,
     });
+  });
+
+  it('--provision asks for secrets before connecting (what `npm run sim` passes)', () => {
+    expect(parse('--provision').provision).toBe(true);
   });
 
   it('reads every option', () => {
@@ -85,5 +90,18 @@ describe('parseSimOptions', () => {
 
   it('rejects unknown keys', () => {
     expect(() => parseSimOptions({ bogus: 'x' })).toThrow(/unknown option\(s\) --bogus/);
+  });
+});
+
+describe('readSimOptions', () => {
+  it.each([
+    [['--bogus'], 'unknown option --bogus'],
+    [['--speeed', '2'], 'unknown option --speeed; did you mean --speed?'],
+    [['--bins'], '--bins: a value is missing'],
+    [['--quiet=yes'], '--quiet: takes no value'],
+    [['extra'], 'unexpected argument extra'],
+  ])('%j is an error: %s', (args, message) => {
+    expect(() => readSimOptions(args)).toThrow(OptionsError);
+    expect(() => readSimOptions(args)).toThrow(message);
   });
 });

@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { BinsFileError, Registry, parseBinsCsv, parseBinsGeoJson, readBinsFile } from '../../../src/registry/index.js';
+import { loadConfig } from '../../../src/config/index.js';
+import { BinsFileError, Registry, parseBinsCsv, parseBinsGeoJson, parseWasteContainers, readBinsFile } from '../../../src/registry/index.js';
 
 const HEADER = 'id,lat,lon,address,zone,kind,capacity_l,depth_mm,sensor_offset_mm';
 
@@ -32,6 +33,106 @@ describe('parseBinsCsv', () => {
   });
 });
 
+// the acceptance scripts' city, beside the project (or beside the worktrees' folder)
+const ACCEPTANCE_CITY = ['../shared', '../../shared'].map((d) => path.resolve(d, 'acceptance/city.csv')).filter((f) => fs.existsSync(f));
+
+const KNOWN = { zones: ['centrum', 'oost'], kinds: ['rest', 'paper', 'glass'] };
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(BinsFileError);
+    return (err as BinsFileError).problems;
+  }
+  throw new Error('expected a BinsFileError');
+}
+
+describe('every bad row in one go', () => {
+  it('CSV: unknown zones and kinds with the known values, a short row, and the rows after them', () => {
+    const text = [
+      HEADER,
+      'A-1,52.1,5.1,x,centrum,rest,240,1000,50',
+      'A-2,52.1,5.1,x,oots,rest,240,1000,50',
+      'A-3,52.1,5.1,x,atlantis,pmd,240,1000,50',
+      'A-4,52.1,5.1,x,centrum',
+      'A-5,52.1,5.1,x,oost,glas,240,1000,50',
+      'A-6,95,5.1,x,oost,paper,240,1000,50',
+    ].join('\n');
+    const p = problemsOf(() => parseBinsCsv(text, 'city.csv', KNOWN));
+    expect(p).toEqual([
+      'line 3: zone: unknown zone "oots"; did you mean oost?',
+      'line 4: zone: unknown zone "atlantis"; known zones: centrum, oost',
+      'line 4: kind: unknown kind "pmd"; known kinds: rest, paper, glass',
+      'line 5: expected 9 fields (the header\'s), got 5',
+      'line 6: kind: unknown kind "glas"; did you mean glass?',
+      'line 7: lat: Too big: expected number to be <=90',
+    ]);
+  });
+
+  it('CSV: a missing column is one problem that names it, with the header\'s near miss', () => {
+    const text = 'id,lat,lon,address,zome,kind,capacity_l,depth_mm\nA-1,52.1,5.1,x,centrum,rest,240,1000\nA-2,52.1,5.1,x,centrum,rest,240,1000\n';
+    expect(problemsOf(() => parseBinsCsv(text))).toEqual(['header: no column zone (is zome meant to be zone?)']);
+  });
+
+  it('CSV: a misspelt optional column is an error, other extra columns are ignored', () => {
+    const text = `id,lat,lon,address,zone,kind,capacity_l,depth_mm,sensor_ofset_mm,owner\nA-1,52.1,5.1,x,centrum,rest,240,1000,50,city\n`;
+    expect(problemsOf(() => parseBinsCsv(text))).toEqual(['header: unknown column sensor_ofset_mm; did you mean sensor_offset_mm?']);
+    expect(parseBinsCsv(text.replace('sensor_ofset_mm', 'sensor_offset_mm'))[0]).toMatchObject({ id: 'A-1', sensor_offset_mm: 50 });
+  });
+
+  it('CSV: line numbers count quoted line breaks and blank lines', () => {
+    const text = `${HEADER}\n\nA-1,52.1,5.1,"Straat 1\nachter",centrum,rest,240,1000,50\nA-2,52.1,5.1,x,centrum,rest,240,abc,50\n`;
+    expect(problemsOf(() => parseBinsCsv(text))).toEqual(['line 5: depth_mm: Invalid input: expected number, received NaN']);
+  });
+
+  it('GeoJSON: a bad geometry does not hide the other features\' problems', () => {
+    const f = (id: string, zone: string, coordinates: unknown = [5.1, 52.1]) => ({
+      type: 'Feature',
+      geometry: { type: 'Point', coordinates },
+      properties: { id, address: 'x', zone, kind: 'rest', capacity_l: 240, depth_mm: 1000 },
+    });
+    const p = problemsOf(() =>
+      parseBinsGeoJson({ type: 'FeatureCollection', features: [f('A-1', 'centrum'), f('A-2', 'centrum', [5.1]), f('A-3', 'noord'), { ...f('A-4', 'oost'), geometry: { type: 'LineString', coordinates: [] } }] }, 'city.geojson', KNOWN),
+    );
+    expect(p).toEqual([
+      'feature 1 (A-2): geometry: a Point with [lon, lat]',
+      'feature 2 (A-3): zone: unknown zone "noord"; known zones: centrum, oost',
+      'feature 3 (A-4): geometry: a Point with [lon, lat]',
+    ]);
+  });
+
+  it('NGSI-LD: unknown zones and kinds name the entity', () => {
+    const e = (id: string, zone: string) => ({
+      id: `urn:ngsi-ld:WasteContainer:${id}`,
+      type: 'WasteContainer',
+      location: { type: 'Point', coordinates: [5.12, 52.09] },
+      areaServed: zone,
+      storedWasteKind: 'organic',
+      cargoVolume: 240,
+      height: 1,
+    });
+    const p = problemsOf(() => parseWasteContainers([e('B-1', 'centrum'), e('B-2', 'centrun')], 'city.jsonld', { zones: ['centrum'], kinds: ['rest', 'organic'] }));
+    expect(p).toEqual(['entity 1: zone: unknown zone "centrun"; did you mean centrum?']);
+  });
+
+  it('without known zones, any zone is taken (the zones are the file\'s own)', () => {
+    expect(parseBinsCsv(`${HEADER}\nA-1,52.1,5.1,x,anywhere,rest,240,1000,50\n`, 'c.csv', { zones: null, kinds: ['rest'] })).toHaveLength(1);
+  });
+
+  it('a missing file is one problem naming it', () => {
+    let err: unknown;
+    try {
+      readBinsFile('/nonexistent/none.csv');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(BinsFileError);
+    expect((err as BinsFileError).notFound).toBe(true);
+    expect((err as Error).message).toBe('bins file not found: /nonexistent/none.csv');
+  });
+});
+
 describe('parseBinsGeoJson', () => {
   it('reads Point features, [lon, lat] order', () => {
     const bins = parseBinsGeoJson({
@@ -49,8 +150,15 @@ describe('parseBinsGeoJson', () => {
 });
 
 describe('the example city', () => {
+  const { config } = loadConfig({ file: 'config/binbridge.yaml', env: {} });
+  const known = { zones: config.zones.map((z) => z.id), kinds: config.registry.kinds };
+
+  it.each(['config/bins.example.csv', 'config/bins.example.geojson', ...ACCEPTANCE_CITY])('%s is a valid bins file for the example config', (file) => {
+    expect(readBinsFile(file, known).length).toBeGreaterThan(50);
+  });
+
   it.each(['config/bins.example.csv', 'config/bins.example.geojson'])('%s is a valid bins file of a few hundred bins', (file) => {
-    const bins = readBinsFile(file);
+    const bins = readBinsFile(file, known);
     expect(bins.length).toBeGreaterThanOrEqual(300);
     expect(new Set(bins.map((b) => b.zone)).size).toBeGreaterThanOrEqual(4);
     expect(new Set(bins.map((b) => b.kind)).size).toBeGreaterThanOrEqual(3);
@@ -73,5 +181,17 @@ describe('Registry', () => {
     expect(again.importFileIfChanged(file)).toBe(2);
     expect(again.get('A-1')?.address).toBe('Straat 1');
     expect(again.size).toBe(2);
+  });
+
+  it('refuses a file whose bins are in zones the config lacks, and keeps what it had', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-reg-'));
+    const file = path.join(dir, 'bins.csv');
+    fs.writeFileSync(file, `${HEADER}\nA-1,52.1,5.1,Straat 1,centrum,rest,240,1000,50\n`);
+    const reg = new Registry(new Database(path.join(dir, 'x.db')));
+    expect(reg.importFileIfChanged(file, KNOWN)).toBe(1);
+    fs.writeFileSync(file, `${HEADER}\nA-1,52.1,5.1,Straat 1,centrum,rest,240,1000,50\nA-2,52.1,5.1,Straat 2,west,rest,240,1000,50\n`);
+    expect(() => reg.importFileIfChanged(file, KNOWN)).toThrow(/line 3: zone: unknown zone "west"/);
+    expect(reg.all().map((b) => b.id)).toEqual(['A-1']);
+    expect(() => reg.importFileIfChanged(path.join(dir, 'gone.csv'), KNOWN)).toThrow(/bins file not found: .*gone\.csv/);
   });
 });

@@ -23,6 +23,7 @@ import { sandboxRoutes } from './http/routes/sandbox.js';
 import {
   BinStateStore,
   InfluxWriter,
+  ReadingHistory,
   ReadingJournal,
   Spool,
   V1Sink,
@@ -46,6 +47,7 @@ export interface RunningApp {
   db: Db;
   registry: Registry;
   binState: BinStateStore;
+  history: ReadingHistory;
   spool: Spool | null;
   writer: InfluxWriter | null;
   secrets: DeviceSecrets;
@@ -89,6 +91,8 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   const binState = new BinStateStore(db, clock);
   const influxOn = config.influx.url !== '';
   const spool = influxOn ? new Spool(db, config.spool.max_mb * 1024 * 1024, clock) : null;
+  // each bin's 15-minute history for 35 days, written with the reading (the live page's chart, with or without InfluxDB)
+  const history = new ReadingHistory(db, clock, log.child({ module: 'history' }));
   const journal = new ReadingJournal(
     db,
     spool,
@@ -96,6 +100,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     { maxBatch: config.spool.commit_max_batch, delayMs: config.spool.commit_delay_ms, clock },
     metrics,
     log.child({ module: 'journal' }),
+    history,
   );
 
   let writer: InfluxWriter | null = null;
@@ -218,7 +223,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
 
   // --- live page: the hub is fed by committed readings (throttled per bin), rule events, job changes, reports
   // (polled each second, and at once after a job change or an inbound message) and, in sandbox mode, recorded messages;
-  // it keeps the last readings per bin in memory for the chart. Routes: / and /vendor/*, /api/events (SSE),
+  // the chart reads the embedded history. Routes: / and /vendor/*, /api/events (SSE), /api/page,
   // /api/bins/:id/readings, /api/sandbox/inbound (sandbox mode only).
   const live = new LiveEvents({ statusOf: (id) => binState.get(id)?.status ?? null });
   journal.onCommitted((entries) => live.onReadings(entries.map((e) => e.reading)));
@@ -232,13 +237,17 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   if (sandbox) live.watchSandbox((limit) => sandbox.list({ limit }));
   const livePlugins = {
     root: [livePageRoutes(), liveEventsRoute(live, { apiToken: config.http.api_token })],
-    api: [liveApiRoutes({ live, isKnownBin: (id) => registry.get(id) !== undefined }), sandboxRoutes({ inbox: sandbox ? inbox : null })],
+    api: [
+      liveApiRoutes({ history, findBin: (id) => registry.lookup(id)?.id, timezone: config.timezone, now: () => clock.now() }),
+      sandboxRoutes({ inbox: sandbox ? inbox : null }),
+    ],
   };
   // --- end of the live page's wiring
 
   outbox.start();
   inbox.start();
   retention.start();
+  history.start();
   rules.start();
   dispatcher.start();
   const ports = await broker.start();
@@ -295,6 +304,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
       dispatcher.stop();
       rules.stop();
       retention.stop();
+      history.stop();
       await inbox.stop();
       await outbox.stop();
       await writer?.stop(5000);
@@ -312,6 +322,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     db,
     registry,
     binState,
+    history,
     spool,
     writer,
     secrets,

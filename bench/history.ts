@@ -3,13 +3,15 @@
 // hour as the bridge does), then the table is measured with dbstat.
 //   npm run bench:history -- [--bins 315] [--days 40] [--every 15]
 // Prints ONE JSON object: rows kept, bytes per bin-day (the table and the file), CPU µs per reading written,
-// and the time one bin's chart takes to read (24 h, 35 days).
+// the time one bin's chart takes to read (24 h, 35 days), and the journal's CPU per reading without and with it.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { pino } from 'pino';
 import { ManualClock } from '../src/clock.js';
-import { BUCKET_MS, HISTORY_DAYS, ReadingHistory, openDatabase, type LatestReading } from '../src/storage/index.js';
+import { createMetrics } from '../src/metrics.js';
+import { BUCKET_MS, BinStateStore, HISTORY_DAYS, ReadingHistory, ReadingJournal, openDatabase, type LatestReading } from '../src/storage/index.js';
 import { intArg, log, r1 } from './lib/harness.js';
 
 const { values: args } = parseArgs({
@@ -82,6 +84,34 @@ const after = fileBytes();
 db.close();
 const keptDays = Math.min(DAYS, HISTORY_DAYS);
 const historyBytes = table.find((t) => t.name === 'reading_history')?.bytes ?? 0;
+// in the journal: CPU per reading committed without and with the history (groups of 200 readings from 100 bins,
+// spool.sync normal so that the disk's fsync time does not drown it), alternately, 3 runs each
+async function journalUsPerReading(withHistory: boolean): Promise<number> {
+  const jdir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-bench-journal-'));
+  const jdb = openDatabase(jdir, { sync: 'normal' });
+  const journal = new ReadingJournal(jdb, null, new BinStateStore(jdb), { maxBatch: 1000, delayMs: 0 }, createMetrics(), pino({ level: 'silent' }), withHistory ? new ReadingHistory(jdb) : null);
+  const t0 = Date.now() - 3_600_000;
+  const N = 60_000;
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < N; ) {
+    const group: Promise<void>[] = [];
+    for (let k = 0; k < 200; k++, i++) {
+      const ts = t0 + i * 50;
+      group.push(journal.record({ reading: { binId: `B-${i % 100}`, ts, receivedAt: ts, fillPct: i % 100, batteryPct: 80, temperatureC: 15 }, lines: [] }));
+    }
+    await Promise.all(group);
+  }
+  const c = process.cpuUsage(c0);
+  jdb.close();
+  fs.rmSync(jdir, { recursive: true, force: true });
+  return r1((c.user + c.system) / N);
+}
+const journalUs: { without: number[]; with: number[] } = { without: [], with: [] };
+for (let k = 0; k < 3; k++) {
+  journalUs.without.push(await journalUsPerReading(false));
+  journalUs.with.push(await journalUsPerReading(true));
+}
+
 const out = {
   bins: BINS,
   days: DAYS,
@@ -97,6 +127,7 @@ const out = {
   free_pages_after_pruning: freePages,
   cpu_us_per_reading: r1(cpuUs / readingsWritten),
   read_ms: { last_24h: Math.round(read24h * 100) / 100, last_35d: Math.round(read35d * 100) / 100 },
+  journal_cpu_us_per_reading: journalUs,
 };
 process.stdout.write(JSON.stringify(out, null, 2) + '\n');
 if (!args['keep-temp']) fs.rmSync(dir, { recursive: true, force: true });

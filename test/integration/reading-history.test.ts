@@ -1,11 +1,11 @@
 // A bin's history survives a restart without InfluxDB: readings acknowledged over MQTT (QoS 1) are in the embedded
 // 15-minute history that GET /api/bins/{id}/readings answers from, after the bridge is stopped and started again
-// on the same data folder.
+// on the same data folder, or killed right after the PUBACK (the history is written in the reading's commit).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { connectClient, publishAcked, startBridge, type InProcessBridge } from '../helpers/bridge.js';
+import { connectClient, publishAcked, spawnBridge, startBridge, type InProcessBridge } from '../helpers/bridge.js';
 
 interface HistoryItem {
   ts: string;
@@ -118,5 +118,21 @@ describe('a bin history without InfluxDB', () => {
       expect(JSON.stringify(body), query).toMatch(message);
     }
     expect((await get('/api/bins/NOPE-0000/readings')).status).toBe(404);
+  });
+
+  it('has a reading acknowledged just before the bridge was killed (-9)', async () => {
+    const env = { BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_INFLUX_URL: '' };
+    const first = await spawnBridge(env);
+    const device = await connectClient(`mqtt://127.0.0.1:${first.mqttPort}`, { clientId: 'UTR-0006' });
+    await publishAcked(device, 'bins/UTR-0006/telemetry', { fill_pct: 77.7 });
+    device.end(true);
+    await first.kill9();
+    const second = await spawnBridge(env, first);
+    try {
+      const res = await fetch(`http://127.0.0.1:${second.httpPort}/api/bins/UTR-0006/readings`);
+      expect(((await res.json()) as HistoryAnswer).items.map((i) => [i.fill_pct, i.readings])).toEqual([[77.7, 1]]);
+    } finally {
+      await second.stop();
+    }
   });
 });

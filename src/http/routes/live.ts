@@ -45,9 +45,14 @@ const MAX_HOURS = HISTORY_DAYS * 24;
 /** `?hours=` (a span ending now) or `?from=`/`?to=` (ISO-8601), at most the 35 days the history keeps. */
 export const readingsQuerySchema = z
   .object({
-    hours: z.coerce.number().positive().max(MAX_HOURS, `at most ${MAX_HOURS} hours (the ${HISTORY_DAYS} days the history keeps)`).optional(),
-    from: z.iso.datetime({ offset: true, message: 'an ISO-8601 time, e.g. 2026-12-01T14:00:00Z' }).optional(),
-    to: z.iso.datetime({ offset: true, message: 'an ISO-8601 time, e.g. 2026-12-02T14:00:00Z' }).optional(),
+    hours: z.coerce
+      .number()
+      .positive()
+      .max(MAX_HOURS, `at most ${MAX_HOURS} hours (the ${HISTORY_DAYS} days the history keeps)`)
+      .optional()
+      .describe('the span that ends at `to` (or now); 24 when neither hours nor from is given'),
+    from: z.iso.datetime({ offset: true, message: 'an ISO-8601 time, e.g. 2026-12-01T14:00:00Z' }).optional().describe('start of the range (ISO-8601)'),
+    to: z.iso.datetime({ offset: true, message: 'an ISO-8601 time, e.g. 2026-12-02T14:00:00Z' }).optional().describe('end of the range (ISO-8601); now by default'),
   })
   .superRefine((q, ctx) => {
     if (q.hours !== undefined && q.from !== undefined) ctx.addIssue({ code: 'custom', path: ['hours'], message: 'give hours or from, not both (hours counts back from to, or from now)' });

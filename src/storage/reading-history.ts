@@ -56,7 +56,7 @@ export class ReadingHistory {
     db.exec(`
       CREATE TABLE IF NOT EXISTS history_bins (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE);
       CREATE TABLE IF NOT EXISTS reading_history (
-        bin INTEGER NOT NULL, bucket INTEGER NOT NULL, readings INTEGER NOT NULL,
+        bucket INTEGER NOT NULL, bin INTEGER NOT NULL, readings INTEGER NOT NULL,
         fill INTEGER NOT NULL, fill_at INTEGER NOT NULL, fill_min INTEGER NOT NULL, fill_max INTEGER NOT NULL,
         battery_min INTEGER, temperature_max INTEGER,
         PRIMARY KEY (bucket, bin)) WITHOUT ROWID;

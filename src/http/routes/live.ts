@@ -96,8 +96,10 @@ export function liveApiRoutes(deps: LiveApiDeps): FastifyPluginAsync {
         const binId = deps.findBin(req.params.id);
         if (!binId) return reply.code(404).send({ error: 'not_found', message: `no bin ${req.params.id}` });
         const q = req.query;
-        const to = q.to !== undefined ? Date.parse(q.to) : q.from !== undefined ? Math.min(now(), Date.parse(q.from) + HISTORY_MS) : now();
-        const from = q.from !== undefined ? Date.parse(q.from) : to - (q.hours ?? 24) * HOUR;
+        // from alone: up to now, at most 35 days on (and never before from, for a from in the future)
+        const fromGiven = q.from !== undefined ? Date.parse(q.from) : undefined;
+        const to = q.to !== undefined ? Date.parse(q.to) : fromGiven !== undefined ? Math.max(fromGiven, Math.min(now(), fromGiven + HISTORY_MS)) : now();
+        const from = fromGiven ?? to - (q.hours ?? 24) * HOUR;
         return {
           bin_id: binId,
           from: iso(from),

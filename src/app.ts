@@ -25,6 +25,7 @@ import { sandboxRoutes } from './http/routes/sandbox.js';
 import {
   BinStateStore,
   InfluxWriter,
+  ReadingHistory,
   ReadingJournal,
   Spool,
   V1Sink,
@@ -49,6 +50,7 @@ export interface RunningApp {
   db: Db;
   registry: Registry;
   binState: BinStateStore;
+  history: ReadingHistory;
   spool: Spool | null;
   writer: InfluxWriter | null;
   secrets: DeviceSecrets;
@@ -115,6 +117,8 @@ async function buildApp(config: Config, log: Logger, clock: Clock, undo: (stop: 
   const binState = new BinStateStore(db, clock);
   const influxOn = config.influx.url !== '';
   const spool = influxOn ? new Spool(db, config.spool.max_mb * 1024 * 1024, clock) : null;
+  // each bin's 15-minute history for 35 days, written with the reading (the live page's chart, with or without InfluxDB)
+  const history = new ReadingHistory(db, clock, log.child({ module: 'history' }));
   const journal = new ReadingJournal(
     db,
     spool,
@@ -122,6 +126,7 @@ async function buildApp(config: Config, log: Logger, clock: Clock, undo: (stop: 
     { maxBatch: config.spool.commit_max_batch, delayMs: config.spool.commit_delay_ms, clock },
     metrics,
     log.child({ module: 'journal' }),
+    history,
   );
   undo(() => journal.flush());
 
@@ -254,7 +259,7 @@ async function buildApp(config: Config, log: Logger, clock: Clock, undo: (stop: 
 
   // --- live page: the hub is fed by committed readings (throttled per bin), rule events, job changes, reports
   // (polled each second, and at once after a job change or an inbound message) and, in sandbox mode, recorded messages;
-  // it keeps the last readings per bin in memory for the chart. Routes: / and /vendor/*, /api/events (SSE),
+  // the chart reads the embedded history. Routes: / and /vendor/*, /api/events (SSE), /api/page,
   // /api/bins/:id/readings, /api/sandbox/inbound (sandbox mode only).
   const live = new LiveEvents({ statusOf: (id) => binState.get(id)?.status ?? null, clock });
   journal.onCommitted((entries) => live.onReadings(entries.map((e) => e.reading)));
@@ -269,7 +274,10 @@ async function buildApp(config: Config, log: Logger, clock: Clock, undo: (stop: 
   undo(() => live.close());
   const livePlugins = {
     root: [livePageRoutes(), liveEventsRoute(live, { apiToken: config.http.api_token })],
-    api: [liveApiRoutes({ live, isKnownBin: (id) => registry.get(id) !== undefined }), sandboxRoutes({ inbox: sandbox ? inbox : null, clock })],
+    api: [
+      liveApiRoutes({ history, findBin: (id) => registry.lookup(id)?.id, timezone: config.timezone, clock }),
+      sandboxRoutes({ inbox: sandbox ? inbox : null, clock }),
+    ],
   };
   // --- end of the live page's wiring
 
@@ -279,6 +287,8 @@ async function buildApp(config: Config, log: Logger, clock: Clock, undo: (stop: 
   undo(() => inbox.stop());
   retention.start();
   undo(() => retention.stop());
+  history.start();
+  undo(() => history.stop());
   rules.start();
   undo(() => rules.stop());
   dispatcher.start();
@@ -350,6 +360,7 @@ async function buildApp(config: Config, log: Logger, clock: Clock, undo: (stop: 
       dispatcher.stop();
       rules.stop();
       retention.stop();
+      history.stop();
       await inbox.stop();
       await outbox.stop();
       await writer?.stop(5000);
@@ -368,6 +379,7 @@ async function buildApp(config: Config, log: Logger, clock: Clock, undo: (stop: 
     db,
     registry,
     binState,
+    history,
     spool,
     writer,
     secrets,

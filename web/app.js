@@ -129,6 +129,12 @@ async function loadBins() {
   updateCounts();
 }
 
+/** The page's settings: the city's time zone, in which the chart is dated. */
+async function loadSettings() {
+  const settings = await api('/page');
+  card.setTimezone(settings.timezone);
+}
+
 async function loadPanels() {
   const [jobs, reports, crewList, sb] = await Promise.all([api('/dispatches?limit=200'), api('/reports?limit=60'), api('/crews'), api('/sandbox')]);
   crews = crewList.items;
@@ -196,7 +202,7 @@ async function start() {
   source?.close();
   setLive('connecting');
   try {
-    await Promise.all([loadBins(), loadPanels()]);
+    await Promise.all([loadBins(), loadPanels(), loadSettings()]);
   } catch (err) {
     if (err instanceof Unauthorized) return askToken();
     toast(err);

@@ -53,6 +53,13 @@ export function clock(ts) {
   return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
+/** "1 Dec 14:00" in the given time zone (the city's), whatever the browser's. */
+export function cityTime(ts, timeZone) {
+  const fmt = new Intl.DateTimeFormat('en-GB', { timeZone, day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  const part = Object.fromEntries(fmt.formatToParts(new Date(ts)).map((x) => [x.type, x.value]));
+  return `${part.day} ${part.month} ${part.hour}:${part.minute}`;
+}
+
 export function dateTime(ts) {
   if (ts === null || ts === undefined) return '—';
   return new Date(ts).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });

@@ -12,17 +12,7 @@ import { iso } from './iso.js';
 
 export type LiveEventType = 'reading' | 'alert' | 'dispatch' | 'report' | 'message';
 
-/** One reading kept in memory for the live page's chart. */
-export interface RecentReading {
-  ts: number;
-  fill_pct: number;
-  battery_pct: number | null;
-  temperature_c: number | null;
-}
-
 export interface LiveEventsOptions {
-  /** readings kept per bin in memory (288 = a day at one reading per 5 minutes) */
-  readingsPerBin?: number;
   /** at most one `reading` event per bin in this time; the newest one in between is sent when it ends */
   readingThrottleMs?: number;
   /** how often the report and sandbox watchers look for news */
@@ -32,88 +22,19 @@ export interface LiveEventsOptions {
   clock?: Clock;
 }
 
-/**
- * The last readings of one bin in time order, compact (20 bytes a reading, grown as needed up to `max`): a city
- * of 10 000 bins at 288 readings each takes some 60 MB. When full, the oldest reading makes room.
- */
-class ReadingWindow {
-  private ts: Float64Array;
-  private fill: Float32Array;
-  private battery: Float32Array;
-  private temp: Float32Array;
-  private n = 0;
-
-  constructor(private readonly max: number) {
-    const size = Math.min(8, max);
-    this.ts = new Float64Array(size);
-    this.fill = new Float32Array(size);
-    this.battery = new Float32Array(size);
-    this.temp = new Float32Array(size);
-  }
-
-  insert(ts: number, fill: number, battery: number | undefined, temp: number | undefined): void {
-    let pos = this.n;
-    while (pos > 0 && this.ts[pos - 1]! > ts) pos--;
-    if (this.n === this.ts.length) {
-      if (this.n < this.max) this.grow(Math.min(this.max, this.n * 2));
-      else {
-        if (pos === 0) return; // older than the whole window
-        for (const a of this.arrays()) a.copyWithin(0, 1, this.n);
-        this.n--;
-        pos--;
-      }
-    }
-    for (const a of this.arrays()) a.copyWithin(pos + 1, pos, this.n);
-    this.ts[pos] = ts;
-    this.fill[pos] = fill;
-    this.battery[pos] = battery ?? NaN;
-    this.temp[pos] = temp ?? NaN;
-    this.n++;
-  }
-
-  since(sinceMs: number): RecentReading[] {
-    const out: RecentReading[] = [];
-    const num = (v: number): number | null => (Number.isNaN(v) ? null : Math.round(v * 100) / 100);
-    for (let i = 0; i < this.n; i++) {
-      if (this.ts[i]! < sinceMs) continue;
-      out.push({ ts: this.ts[i]!, fill_pct: num(this.fill[i]!)!, battery_pct: num(this.battery[i]!), temperature_c: num(this.temp[i]!) });
-    }
-    return out;
-  }
-
-  private arrays(): (Float64Array | Float32Array)[] {
-    return [this.ts, this.fill, this.battery, this.temp];
-  }
-
-  private grow(size: number): void {
-    const grown = <T extends Float64Array | Float32Array>(a: T, make: (n: number) => T): T => {
-      const b = make(size);
-      b.set(a.subarray(0, this.n));
-      return b;
-    };
-    this.ts = grown(this.ts, (k) => new Float64Array(k));
-    this.fill = grown(this.fill, (k) => new Float32Array(k));
-    this.battery = grown(this.battery, (k) => new Float32Array(k));
-    this.temp = grown(this.temp, (k) => new Float32Array(k));
-  }
-}
-
 type Listener = (type: LiveEventType, data: unknown, id: number) => void;
 
 
 /**
  * The live page's event hub: modules publish, the SSE route (`GET /api/events`) streams to each open page.
- * It also keeps a short in-memory window of readings per bin (not persisted: history lives in InfluxDB),
- * which `GET /api/bins/:id/readings` serves for the page's chart.
+ * (The chart's history is not kept here: `GET /api/bins/:id/readings` reads the embedded history in SQLite.)
  */
 export class LiveEvents {
   private readonly listeners = new Set<Listener>();
-  private readonly recent = new Map<string, ReadingWindow>();
   private readonly throttle = new Map<string, { lastSent: number; lastAt: number; pending: LatestReading | null }>();
   private readonly timers: Timer[] = [];
   /** the open streams' ends, registered by the SSE route so that close() can end them */
   readonly enders = new Set<() => void>();
-  private readonly perBin: number;
   private readonly throttleMs: number;
   private readonly pollMs: number;
   readonly clock: Clock;
@@ -122,7 +43,6 @@ export class LiveEvents {
   private closed = false;
 
   constructor(private readonly opts: LiveEventsOptions = {}) {
-    this.perBin = Math.max(1, opts.readingsPerBin ?? 288);
     this.throttleMs = opts.readingThrottleMs ?? 1000;
     this.pollMs = opts.pollMs ?? 1000;
     this.clock = opts.clock ?? realClock;
@@ -150,11 +70,10 @@ export class LiveEvents {
     return this.listeners.size;
   }
 
-  /** Committed readings (the journal): kept in the window, and published at most once per bin per throttle time. */
+  /** Committed readings (the journal): published at most once per bin per throttle time. */
   onReadings(readings: readonly LatestReading[]): void {
     const now = this.clock.now();
     for (const r of readings) {
-      this.remember(r);
       const t = this.throttle.get(r.binId) ?? { lastSent: -Infinity, lastAt: -Infinity, pending: null };
       this.throttle.set(r.binId, t);
       const at = orderTs(r);
@@ -210,15 +129,6 @@ export class LiveEvents {
     return { poke: this.poll(check) };
   }
 
-  /** The window of readings of one bin since `sinceMs`, oldest first. */
-  readings(binId: string, sinceMs: number): RecentReading[] {
-    return this.recent.get(binId)?.since(sinceMs) ?? [];
-  }
-
-  get capacity(): number {
-    return this.perBin;
-  }
-
   /** Stops the timers and ends every open stream (the route's preClose calls it). */
   close(): void {
     if (this.closed) return;
@@ -230,13 +140,6 @@ export class LiveEvents {
     for (const l of [...this.listeners]) this.listeners.delete(l);
     for (const end of this.enders) end();
     this.enders.clear();
-  }
-
-  private remember(r: LatestReading): void {
-    let w = this.recent.get(r.binId);
-    if (!w) this.recent.set(r.binId, (w = new ReadingWindow(this.perBin)));
-    // at orderTs, like every "which is newest": a reading stamped ahead of its arrival is charted at its arrival
-    w.insert(orderTs(r), r.fillPct, r.batteryPct, r.temperatureC);
   }
 
   private sendReading(r: LatestReading, t: { lastSent: number; lastAt: number }, now: number): void {

@@ -17,6 +17,7 @@ export class Registry {
   version = 0;
   private readonly upsertStmt;
   private deviceIndex: { version: number; byKey: Map<string, Bin> } | null = null;
+  private lowerIndex: { version: number; byId: Map<string, Bin> } | null = null;
 
   constructor(private readonly db: Db) {
     db.exec(`
@@ -68,6 +69,18 @@ export class Registry {
 
   get(id: string): Bin | undefined {
     return this.byId.get(id);
+  }
+
+  /** The bin with this id ignoring case, as residents' codes are: the exact id first, then any case. */
+  lookup(id: string): Bin | undefined {
+    const exact = this.byId.get(id);
+    if (exact) return exact;
+    if (this.lowerIndex?.version !== this.version) {
+      const byId = new Map<string, Bin>();
+      for (const b of this.byId.values()) if (!byId.has(b.id.toLowerCase())) byId.set(b.id.toLowerCase(), b);
+      this.lowerIndex = { version: this.version, byId };
+    }
+    return this.lowerIndex.byId.get(id.toLowerCase());
   }
 
   /**

@@ -4,6 +4,7 @@ import type { Metrics } from '../metrics.js';
 import { orderTs } from '../rules/index.js';
 import type { BinStateStore, LatestReading } from './bin-state.js';
 import type { Db } from './database.js';
+import type { ReadingHistory } from './reading-history.js';
 import type { Spool } from './spool.js';
 
 export interface JournalEntry {
@@ -20,8 +21,8 @@ interface Pending {
 
 /**
  * Group commit of accepted readings: every reading that arrives while the event loop is busy goes
- * into one SQLite transaction (spool points + latest bin state), fsynced once. A reading's promise
- * resolves only after that commit, and the broker sends the PUBACK only then.
+ * into one SQLite transaction (spool points, latest bin state, the bin's 15-minute history), fsynced once.
+ * A reading's promise resolves only after that commit, and the broker sends the PUBACK only then.
  */
 export class ReadingJournal {
   private pending: Pending[] = [];
@@ -36,6 +37,7 @@ export class ReadingJournal {
     private readonly opts: { maxBatch: number; delayMs: number; clock?: Clock },
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly history: ReadingHistory | null = null,
   ) {
     this.commitTx = db.transaction((entries: Pending[], now: number) => {
       const newest = new Map<string, LatestReading>();
@@ -45,6 +47,7 @@ export class ReadingJournal {
         if (!seen || orderTs(seen) <= orderTs(entry.reading)) newest.set(entry.reading.binId, entry.reading);
       }
       for (const r of newest.values()) this.binState.upsert(r);
+      this.history?.record(entries.map((p) => p.entry.reading), now);
     });
   }
 
@@ -89,6 +92,7 @@ export class ReadingJournal {
     } catch (err) {
       end();
       this.spool?.recount();
+      this.history?.forgetUncommitted();
       this.log.error({ err, readings: group.length }, 'journal commit failed; readings not acknowledged');
       for (const p of group) p.reject(err as Error);
       return;

@@ -1,5 +1,5 @@
-// The live page's server side without a browser: the event hub (reading window, per-bin throttle), the SSE
-// route's token check, the readings route, and the sandbox route's availability.
+// The live page's server side without a browser: the event hub (per-bin throttle), the SSE route's token check,
+// the readings and page-settings routes, and the sandbox route's availability.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LiveEvents } from '../../src/http/live-events.js';
 import { sandboxEnvelope, sandboxInboundSchema } from '../../src/http/routes/sandbox.js';
@@ -9,27 +9,6 @@ import { startBridge, type InProcessBridge } from '../helpers/bridge.js';
 const reading = (binId: string, ts: number, fillPct: number) => ({ binId, ts, receivedAt: ts, fillPct, batteryPct: 80 });
 
 describe('LiveEvents', () => {
-  it('keeps the last N readings per bin in time order, a late one in its place', () => {
-    const live = new LiveEvents({ readingsPerBin: 3 });
-    live.onReadings([reading('A', 1000, 10), reading('A', 3000, 30), reading('A', 2000, 20), reading('A', 4000, 40)]);
-    expect(live.readings('A', 0).map((r) => r.fill_pct)).toEqual([20, 30, 40]);
-    live.onReadings([reading('A', 500, 5)]); // older than the whole window
-    expect(live.readings('A', 0).map((r) => r.ts)).toEqual([2000, 3000, 4000]);
-    expect(live.readings('A', 2500).map((r) => r.ts)).toEqual([3000, 4000]);
-    expect(live.readings('B', 0)).toEqual([]);
-    live.close();
-  });
-
-  it('grows the window up to its capacity (288 by default)', () => {
-    const live = new LiveEvents();
-    live.onReadings(Array.from({ length: 400 }, (_, i) => reading('A', i * 1000, i % 100)));
-    const kept = live.readings('A', 0);
-    expect(kept).toHaveLength(288);
-    expect(kept[0]!.ts).toBe(112_000);
-    expect(kept[287]).toEqual({ ts: 399_000, fill_pct: 99, battery_pct: 80, temperature_c: null });
-    live.close();
-  });
-
   it('publishes at most one reading per bin per throttle time, then the newest one held back', async () => {
     const live = new LiveEvents({ readingThrottleMs: 200 });
     const got: { type: string; data: { bin_id: string; fill_pct: number } }[] = [];
@@ -55,8 +34,6 @@ describe('LiveEvents', () => {
     expect(got.map((e) => e.fill_pct)).toEqual([10, 90]);
     // the event says what the device said and when it arrived; the page orders by the earlier of the two
     expect(got[0]).toMatchObject({ ts: new Date(300_000).toISOString(), received_at: new Date(1000).toISOString() });
-    // the chart's window places a future-stamped reading at its arrival, so the newest reading is its last point
-    expect(live.readings('A', 0).map((r) => [r.ts, r.fill_pct])).toEqual([[500, 55], [1000, 10], [2000, 90]]);
     live.close();
   });
 });
@@ -116,11 +93,16 @@ describe('live routes behind the token, WhatsApp in cloud mode', () => {
     }
   });
 
-  it('answers a bin readings window, 404 for an unknown bin', async () => {
+  it("answers a bin's history, 404 for an unknown bin, and the page's settings", async () => {
     const ok = await fetch(`${bridge.httpUrl}/api/bins/UTR-0001/readings?hours=24`, { headers: auth });
     expect(ok.status).toBe(200);
-    expect(await ok.json()).toMatchObject({ bin_id: 'UTR-0001', source: 'memory', capacity: 288, items: [] });
+    expect(await ok.json()).toMatchObject({ bin_id: 'UTR-0001', bucket_minutes: 15, items: [], next: null });
     expect((await fetch(`${bridge.httpUrl}/api/bins/NOPE/readings`, { headers: auth })).status).toBe(404);
+    expect(await (await fetch(`${bridge.httpUrl}/api/page`, { headers: auth })).json()).toEqual({
+      timezone: 'Europe/Amsterdam',
+      history: { bucket_minutes: 15, days: 35 },
+    });
+    expect((await fetch(`${bridge.httpUrl}/api/page`)).status).toBe(401);
   });
 
   it('has no sandbox phones when whatsapp.mode is cloud', async () => {

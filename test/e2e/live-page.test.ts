@@ -1,5 +1,5 @@
 // The live operations page in headless Chromium (Debian's chromium through playwright-core): loads without
-// console errors, one marker per bin, a bin's chart on click, a resident's WhatsApp report reaching the feed,
+// console errors, one marker per bin, a bin's chart on click (its range in the city's time zone), a resident's WhatsApp report reaching the feed,
 // a crew accepting its job from the crew phone, and a bin turning red as full readings arrive — no reload.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -35,7 +35,8 @@ describe('live operations page', () => {
     bridge = await startBridge({ BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_DISPATCH_BATCH_WINDOW_S: '0', BINBRIDGE_HTTP_API_TOKEN: TOKEN });
     await publish(CHART_BIN, [20, 28, 35]);
     browser = await launchBrowser();
-    context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+    // the browser's zone is not the city's: the chart must be dated in the city's (config timezone: Europe/Amsterdam)
+    context = await browser.newContext({ viewport: { width: 1366, height: 768 }, timezoneId: 'UTC' });
     page = await context.newPage();
     // no network here, and none wanted: map tiles fail as they would offline, and the page must cope
     await page.route(TILES, (route) => route.abort('internetdisconnected'));
@@ -69,6 +70,18 @@ describe('live operations page', () => {
     await card.locator('.bin-chart canvas').waitFor();
     await expect.poll(() => card.locator('.chart-note').textContent()).toContain('3 readings');
     expect(await card.locator('dd.fill').textContent()).toBe('35 %');
+  });
+
+  it("says what range the chart shows, in the city's time zone", async () => {
+    const label = (await page.locator('#bin-card .chart-range').textContent()) ?? '';
+    expect(label).toMatch(/^last 24 h · \d{1,2} \S+ \d\d:\d\d – \d{1,2} \S+ \d\d:\d\d \(Europe\/Amsterdam\)$/);
+    // the range ends when the chart was loaded, a moment ago: its hour and minute as Amsterdam's clocks show them
+    const hhmm = (ms: number, timeZone: string): string =>
+      new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(ms);
+    const to = label.split(' – ')[1]!.split(' (')[0]!.split(' ').pop();
+    const recent = [0, 1, 2].map((m) => Date.now() - m * 60_000);
+    expect(recent.map((t) => hhmm(t, 'Europe/Amsterdam'))).toContain(to);
+    expect(recent.map((t) => hhmm(t, 'UTC'))).not.toContain(to);
   });
 
   it('a full bin turns red without a reload, and its job reaches the board and the crew phone', async () => {

@@ -13,21 +13,16 @@ const CREW = '31611111111';
 const SUP = '31699999999';
 const T0 = Date.parse('2026-11-25T09:00:00Z'); // 10:00 in Utrecht
 const MIN = 60_000;
+const ZONES = ['centrum', 'noordoost', 'noordwest', 'oost', 'west', 'zuid', 'leidsche-rijn'];
 
 function configFile(): string {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bb-simtime-')), 'binbridge.yaml');
   fs.writeFileSync(
     file,
     `zones:
-  - { id: centrum, name: Centrum }
-  - { id: noord, name: Noord }
-  - { id: oost, name: Oost }
-  - { id: zuid, name: Zuid }
-  - { id: west, name: West }
-  - { id: overvecht, name: Overvecht }
-  - { id: leidsche-rijn, name: Leidsche Rijn }
+${ZONES.map((z) => `  - { id: ${z}, name: ${z} }`).join('\n')}
 crews:
-  - { id: crew-a, name: Crew A, phone: "${CREW}", zones: [centrum, noord, oost, zuid, west, overvecht, leidsche-rijn], shift: "06:00-22:00", lang: en }
+  - { id: crew-a, name: Crew A, phone: "${CREW}", zones: [${ZONES.join(', ')}], shift: "06:00-22:00", lang: en }
 dispatch: { batch_window_s: 300, escalate_after_s: 1800, supervisor_phone: "${SUP}" }
 rules: { full_pct: 80, clear_pct: 30, debounce: 2, offline_after_s: 7200 }
 `,

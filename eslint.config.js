@@ -11,5 +11,5 @@ export default tseslint.config(
       'no-console': ['error', { allow: ['error'] }],
     },
   },
-  { files: ['firmware-sim/**', 'bench/**', 'demo/**', 'emulator/main.ts', 'test/**', 'src/cli.ts'], rules: { 'no-console': 'off' } },
+  { files: ['firmware-sim/**', 'bench/**', 'fuzz/**', 'demo/**', 'emulator/main.ts', 'test/**', 'src/cli.ts'], rules: { 'no-console': 'off' } },
 );

@@ -30,8 +30,10 @@ const SCRIPTS = ['\u0627\u0644\u062d\u0627\u0648\u064a\u0629 \u0645\u0645\u062a\
 function longArb(ctx: ChatContext): fc.Arbitrary<string> {
   const word = fc.constantFrom('a', 'x', 'é', '🗑', 'אב', 'ا', '\u200b', '0', 'UTR');
   return fc.oneof(
-    // one endless word (no space anywhere)
-    { weight: 3, arbitrary: fc.tuple(word, fc.integer({ min: 200, max: 4096 })).map(([w, n]) => w.repeat(Math.ceil(n / w.length)).slice(0, n)) },
+    // one endless word (no space anywhere): one letter repeated, or letters of every kind
+    { weight: 2, arbitrary: fc.tuple(word, fc.integer({ min: 200, max: 4096 })).map(([w, n]) => w.repeat(Math.ceil(n / w.length)).slice(0, n)) },
+    { weight: 2, arbitrary: fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz'), minLength: 200, maxLength: 4096 }) },
+    { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-'), minLength: 200, maxLength: 4096 }) },
     // many words: a long complaint, addresses and codes inside
     {
       weight: 3,

@@ -60,7 +60,9 @@ export async function loadRoutes(baseUrl: string): Promise<Route[]> {
 type BodyPlan =
   | { kind: 'bytes'; data: string; type: string | null }
   | { kind: 'deep'; depth: number; style: 'array' | 'object' | 'mixed'; type: string }
-  | { kind: 'huge'; size: number; style: 'string' | 'array' | 'garbage' | 'csv'; type: string };
+  | { kind: 'huge'; size: number; style: HugeStyle; type: string };
+
+type HugeStyle = 'string' | 'array' | 'garbage' | 'csv' | 'form';
 
 interface RequestPlan {
   method: string;
@@ -291,8 +293,8 @@ function bodyArb(route: Route, method: string, ctx: HttpContext): fc.Arbitrary<B
         {
           weight: 1,
           arbitrary: fc
-            .record({ size: fc.integer({ min: 512 * 1024, max: 11 * 1024 * 1024 }), style: fc.constantFrom('string' as const, 'array' as const, 'garbage' as const, 'csv' as const) })
-            .map(({ size, style }) => ({ kind: 'huge', size, style, type: style === 'csv' ? 'text/csv' : 'application/json' }) as BodyPlan),
+            .record({ size: fc.integer({ min: 512 * 1024, max: 11 * 1024 * 1024 }), style: fc.constantFrom<HugeStyle>('string', 'array', 'garbage', 'csv', 'form') })
+            .map(({ size, style }) => ({ kind: 'huge', size, style, type: style === 'csv' ? 'text/csv' : style === 'form' ? 'application/x-www-form-urlencoded' : 'application/json' }) as BodyPlan),
         },
       ),
     },
@@ -349,7 +351,7 @@ export function requestArb(routes: Route[], ctx: HttpContext): fc.Arbitrary<Requ
 
 const hugeCache = new Map<string, Buffer>();
 
-function hugeBody(style: 'string' | 'array' | 'garbage' | 'csv', size: number): Buffer {
+function hugeBody(style: HugeStyle, size: number): Buffer {
   const key = `${style}`;
   let buf = hugeCache.get(key);
   const max = 11 * 1024 * 1024;
@@ -357,6 +359,7 @@ function hugeBody(style: 'string' | 'array' | 'garbage' | 'csv', size: number): 
     if (style === 'string') buf = Buffer.from(`{"name":"${'x'.repeat(max)}"}`);
     else if (style === 'array') buf = Buffer.from(`[${'{"id":"UTR-0001","zone":"centrum"},'.repeat(Math.ceil(max / 34))}1]`);
     else if (style === 'csv') buf = Buffer.from(`id,lat,lon,address,zone,kind,capacity_l,depth_mm\n${'X,1,1,a,z,k,1,1\n'.repeat(Math.ceil(max / 16))}`);
+    else if (style === 'form') buf = Buffer.from('a=1&'.repeat(Math.ceil(max / 4)));
     else buf = new Rng(7).bytes(max);
     hugeCache.set(key, buf);
   }

@@ -158,12 +158,17 @@ export class Monitor {
       if (res.status !== 200) throw new Error(`status ${res.status}`);
     } catch (err) {
       if (!this.bridge.alive) return; // the crash itself is reported by the run
+      // once more on a fresh connection before calling it: a stall of this process (not the bridge) can eat a timeout
+      const again = await fetch(`${this.bridge.url}/healthz`, { signal: AbortSignal.timeout(this.limits.healthTimeoutMs), headers: { connection: 'close' } })
+        .then(async (r) => (await r.arrayBuffer(), r.status === 200))
+        .catch(() => false);
+      if (again || !this.bridge.alive) return;
       this.healthFailures++;
       if (this.healthFailures <= 3) {
         this.findings.push({
           check: 'liveness',
           phase: this.phase,
-          message: `/healthz did not answer 200 within ${this.limits.healthTimeoutMs} ms (${(err as Error).message}, after ${Math.round(performance.now() - t)} ms)`,
+          message: `/healthz did not answer 200 within ${this.limits.healthTimeoutMs} ms, twice (${(err as Error).message}, after ${Math.round(performance.now() - t)} ms in all)`,
           input: summarizeRecent(this.recent(Date.now() - 10_000)),
         });
       }

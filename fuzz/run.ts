@@ -13,7 +13,7 @@ import { DEFAULT_LIMITS, mb, Monitor, summarizeRecent, type MonitorLimits } from
 import { clip, TargetStats, TARGETS, type Finding, type Recent, type TargetName } from './stats.js';
 import { chatContext, fuzzChat } from './targets/chat.js';
 import { fuzzDecoders } from './targets/decoders.js';
-import { fuzzHttp, loadRoutes, type HttpContext } from './targets/http.js';
+import { fuzzHttp, loadRoutes, prepareHugeBodies, type HttpContext } from './targets/http.js';
 import { fuzzMqtt } from './targets/mqtt.js';
 import type { ScriptContext } from './targets/mqtt-packets.js';
 import type { NetworkTarget } from './targets/network.js';
@@ -103,6 +103,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
 
   try {
     const networkOn = NETWORK.some((t) => plan[t] > 0);
+    if (plan.http > 0) prepareHugeBodies();
     if (plan.decoders > 0) {
       // a share of the time, so the network targets keep theirs
       const until = networkOn ? started + opts.seconds * 1000 * 0.2 : stopSending;

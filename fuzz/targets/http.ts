@@ -349,20 +349,32 @@ export function requestArb(routes: Route[], ctx: HttpContext): fc.Arbitrary<Requ
 
 // ---------------------------------------------------------------------------------------------------------
 
-const hugeCache = new Map<string, Buffer>();
+const HUGE_MAX = 11 * 1024 * 1024;
+const HUGE_STYLES: HugeStyle[] = ['string', 'array', 'garbage', 'csv', 'form'];
+const hugeCache = new Map<HugeStyle, Buffer>();
+
+/** Builds the huge bodies once, before the bridge is watched: making 11 MB would stall this process mid-run. */
+export function prepareHugeBodies(): void {
+  for (const style of HUGE_STYLES) {
+    if (hugeCache.has(style)) continue;
+    let buf: Buffer;
+    if (style === 'string') buf = Buffer.from(`{"name":"${'x'.repeat(HUGE_MAX)}"}`);
+    else if (style === 'array') buf = Buffer.from(`[${'{"id":"UTR-0001","zone":"centrum"},'.repeat(Math.ceil(HUGE_MAX / 34))}1]`);
+    else if (style === 'csv') buf = Buffer.from(`id,lat,lon,address,zone,kind,capacity_l,depth_mm\n${'X,1,1,a,z,k,1,1\n'.repeat(Math.ceil(HUGE_MAX / 16))}`);
+    else if (style === 'form') buf = Buffer.from('a=1&'.repeat(Math.ceil(HUGE_MAX / 4)));
+    else {
+      // random bytes: one seeded 64 KB block, repeated
+      const block = new Rng(7).bytes(64 * 1024);
+      buf = Buffer.alloc(HUGE_MAX);
+      for (let i = 0; i < HUGE_MAX; i += block.length) block.copy(buf, i);
+    }
+    hugeCache.set(style, buf);
+  }
+}
 
 function hugeBody(style: HugeStyle, size: number): Buffer {
-  const key = `${style}`;
-  let buf = hugeCache.get(key);
-  const max = 11 * 1024 * 1024;
-  if (!buf) {
-    if (style === 'string') buf = Buffer.from(`{"name":"${'x'.repeat(max)}"}`);
-    else if (style === 'array') buf = Buffer.from(`[${'{"id":"UTR-0001","zone":"centrum"},'.repeat(Math.ceil(max / 34))}1]`);
-    else if (style === 'csv') buf = Buffer.from(`id,lat,lon,address,zone,kind,capacity_l,depth_mm\n${'X,1,1,a,z,k,1,1\n'.repeat(Math.ceil(max / 16))}`);
-    else if (style === 'form') buf = Buffer.from('a=1&'.repeat(Math.ceil(max / 4)));
-    else buf = new Rng(7).bytes(max);
-    hugeCache.set(key, buf);
-  }
+  prepareHugeBodies();
+  const buf = hugeCache.get(style)!;
   if (style === 'string') return Buffer.concat([buf.subarray(0, size - 2), Buffer.from('"}')]);
   if (style === 'array') return Buffer.concat([buf.subarray(0, size - 2), Buffer.from('1]')]);
   return buf.subarray(0, size);

@@ -21,10 +21,20 @@ interface ScriptResult {
   badServerBytes: string | null;
 }
 
-// silence for this long after the last byte: the broker waits for more (a length lie, a truncated packet).
+// Silence after the last byte means the broker waits for more (a length lie, a truncated packet). How long is
+// silence: 3 × the recent median time to the sentinel's PINGRESP (a busy bridge answers later), in 0.3–5 s.
 // The verdict waits one more turn of the loop (setImmediate), so bytes that arrived while this process was busy
 // are read before the timer calls them missing.
-const WAIT_AFTER_WRITE_MS = 400;
+const answerTimes: number[] = [];
+function noteAnswer(ms: number): void {
+  answerTimes.push(ms);
+  if (answerTimes.length > 200) answerTimes.shift();
+}
+function silenceMs(): number {
+  if (answerTimes.length < 10) return 1000;
+  const sorted = [...answerTimes].sort((a, b) => a - b);
+  return Math.min(5000, Math.max(300, 3 * sorted[sorted.length >> 1]!));
+}
 const LINGER_MS = 40;
 const HARD_TIMEOUT_MS = 10_000;
 
@@ -81,7 +91,11 @@ function runTcp(script: MqttScript, port: number, localAddress: string): Promise
       resolve(result);
     };
     // a QoS 1/2 answer may follow the PINGRESP (it waits for the durable commit): a moment for it
-    const sentinelSeen = (): void => void setTimeout(() => finish('sentinel'), LINGER_MS);
+    let writtenAt = 0;
+    const sentinelSeen = (): void => {
+      noteAnswer(performance.now() - writtenAt);
+      setTimeout(() => finish('sentinel'), LINGER_MS);
+    };
     const parser = collector(result, sentinelSeen, () => allWritten);
     const socket = net.connect({ host: HOST, port, localAddress });
     const hard = setTimeout(() => finish('silent'), HARD_TIMEOUT_MS);
@@ -100,8 +114,9 @@ function runTcp(script: MqttScript, port: number, localAddress: string): Promise
         if (script.chunks.length > 1) await new Promise((r) => setImmediate(r));
       }
       allWritten = true;
+      writtenAt = performance.now();
       if (result.answers.at(-1) === 'pingresp' && script.sentinel) return sentinelSeen();
-      waitTimer = setTimeout(() => setImmediate(() => finish('silent')), WAIT_AFTER_WRITE_MS);
+      waitTimer = setTimeout(() => setImmediate(() => finish('silent')), silenceMs());
     });
   });
 }
@@ -136,7 +151,7 @@ function runWs(script: MqttScript, httpPort: number, localAddress: string): Prom
     ws.on('open', () => {
       for (const chunk of script.chunks) ws.send(chunk);
       allWritten = true;
-      waitTimer = setTimeout(() => setImmediate(() => finish('silent')), WAIT_AFTER_WRITE_MS);
+      waitTimer = setTimeout(() => setImmediate(() => finish('silent')), silenceMs());
     });
   });
 }

@@ -9,7 +9,7 @@ import { TARGETS, type TargetName } from './stats.js';
 
 const USAGE = `usage: npm run fuzz -- [--count N] [--seconds S] [--seed S] [--only mqtt|decoders|http|webhook|chat[,...]] [--json] [--keep-temp]
   --count N     inputs in all, shared by the targets (default 20000)
-  --seconds S   no new input after S seconds (default 900); the end-of-phase checks come after
+  --seconds S   at most S seconds of sending (default 900); bridge start-ups and end-of-phase checks come on top
   --seed S      makes the inputs reproducible (default: from the clock, printed)
   --only T      one target or a comma-separated list
   --json        one JSON object on stdout instead of the text report

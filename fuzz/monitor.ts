@@ -20,7 +20,9 @@ export interface MonitorLimits {
   healthTimeoutMs: number;
 }
 
-export const DEFAULT_LIMITS: MonitorLimits = { lagMs: 100, rssFactor: 2, rssSlackMb: 200, healthTimeoutMs: 5000 };
+// /healthz is about being alive, not fast (the event-loop bound is about fast): a generous timeout keeps a busy
+// machine from passing for a hung bridge
+export const DEFAULT_LIMITS: MonitorLimits = { lagMs: 100, rssFactor: 2, rssSlackMb: 200, healthTimeoutMs: 20_000 };
 
 /** A sample of one metric from Prometheus text (no labels). */
 export function metricSample(text: string, name: string): number | undefined {
@@ -148,8 +150,19 @@ export class Monitor {
     }
   }
 
+  private probing = false;
+
   private async health(): Promise<void> {
-    if (!this.bridge.alive) return;
+    if (!this.bridge.alive || this.probing) return;
+    this.probing = true;
+    try {
+      await this.probe();
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private async probe(): Promise<void> {
     this.healthChecks++;
     const t = performance.now();
     try {

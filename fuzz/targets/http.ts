@@ -476,7 +476,7 @@ export async function fuzzHttp(t: NetworkTarget, ctx: HttpContext, routes: Route
   const arb = requestArb(routes, ctx);
   // a few source addresses: a per-address connection cap sees several clients, as in real life
   const agents = [1, 2, 3, 4].map((k) => new http.Agent({ keepAlive: true, maxSockets: Math.ceil(t.concurrency / 4) + 1, localAddress: `127.0.3.${k}` }));
-  let next = 0;
+  let next = t.first;
   const worker = async (w: number): Promise<void> => {
     while (next < t.budget && Date.now() < t.deadline && t.bridge.alive) {
       const i = next++;
@@ -488,7 +488,8 @@ export async function fuzzHttp(t: NetworkTarget, ctx: HttpContext, routes: Route
       stats.remember(clip(summary, 300));
       if (plan!.body) stats.answer(`body:${plan!.body.kind}`);
       const a = await send(agents[w % agents.length]!, t.bridge.httpPort, plan!, body, ctx);
-      const at = `--seed ${t.seed} http ${t.phase} #${i}`;
+      stats.detail(() => `${describe(plan!, null)}\nbody (${body?.type ?? 'none'}, ${body?.data.length ?? 0} B): ${body ? clip(body.data.toString('utf8'), 20_000) : ''}\nanswer: ${a.status ?? a.error} ${clip(a.body, 2000)} (${a.ms.toFixed(0)} ms)`);
+      const at = `npm run fuzz -- --seed ${t.seed} --replay http:${t.phase}:${i}`;
       if (a.status === null) {
         stats.answer(`error:${a.error}`);
         if (a.error === 'timeout' && plan!.body?.kind !== 'huge') {

@@ -165,7 +165,7 @@ function allowedRetained(topic: string, registered: (id: string) => boolean): bo
 export async function fuzzMqtt(t: NetworkTarget, sctx: ScriptContext): Promise<void> {
   const stats: TargetStats = t.stats;
   const arb = planArb(sctx);
-  let next = 0;
+  let next = t.first;
   const suspects = new Map<string, { bytes: number; script: string; at: string }>();
   const worker = async (w: number): Promise<void> => {
     while (next < t.budget && Date.now() < t.deadline && t.bridge.alive) {
@@ -178,11 +178,12 @@ export async function fuzzMqtt(t: NetworkTarget, sctx: ScriptContext): Promise<v
       stats.remember(clip(script.summary, 300));
       for (const m of script.mutations) stats.answer(`mutation:${m}`);
       const res = script.ws ? await runWs(script, t.bridge.httpPort, local) : await runTcp(script, t.bridge.mqttPort, local);
+      stats.detail(() => `${script.summary}\nbytes (base64): ${scriptBytes(script, 1 << 20)}\nanswers: ${res.answers.join(', ')}; outcome ${res.outcome}`);
       stats.answer(`outcome:${res.outcome}${script.ws ? ':ws' : ''}`);
       for (const a of res.answers) stats.answer(a);
       const refused = res.answers.some((a) => (a.startsWith('connack:') && a !== 'connack:0') || a === 'suback:128') || res.outcome === 'closed';
       if (refused) stats.refusals++;
-      const at = `--seed ${t.seed} mqtt ${t.phase} #${i}`;
+      const at = `npm run fuzz -- --seed ${t.seed} --replay mqtt:${t.phase}:${i}`;
       if (res.zeroIdAck) {
         stats.find({
           check: 'mqtt_packet_id_0',

@@ -8,7 +8,9 @@ export interface NetworkTarget {
   phase: string;
   seed: number;
   stats: TargetStats;
-  /** inputs to send in this phase */
+  /** the first input's index (a replay sends just one: first = i, budget = i + 1) */
+  first: number;
+  /** inputs to send in this phase: indexes first..budget-1 */
   budget: number;
   /** Date.now() after which no new input is sent */
   deadline: number;

@@ -186,7 +186,7 @@ export async function fuzzWebhook(t: NetworkTarget): Promise<void> {
     .map((f) => JSON.parse(fs.readFileSync(path.join(FIXTURES, f), 'utf8')) as unknown);
   const secret = t.bridge.config.appSecret;
   const agent = new http.Agent({ keepAlive: true, maxSockets: t.concurrency, localAddress: '127.0.4.1' });
-  let next = 0;
+  let next = t.first;
   let stalled = false;
   const worker = async (): Promise<void> => {
     while (next < t.budget && Date.now() < t.deadline && t.bridge.alive && !stalled) {
@@ -203,7 +203,8 @@ export async function fuzzWebhook(t: NetworkTarget): Promise<void> {
       const summary = `${d.label}: ${clip(d.raw.toString('utf8'), 400)}`;
       stats.remember(clip(summary, 300));
       const a = await postWebhook(agent, t.bridge.httpPort, d.raw, d.headers);
-      const at = `--seed ${t.seed} webhook ${t.phase} #${i}`;
+      stats.detail(() => `${d.label}\nheaders: ${JSON.stringify(d.headers)}\nbody: ${clip(d.raw.toString('utf8'), 20_000)}\nanswer: ${a.status ?? a.error} ${a.body}`);
+      const at = `npm run fuzz -- --seed ${t.seed} --replay webhook:${t.phase}:${i}`;
       if (a.status === null) {
         stats.answer(`error:${a.error}`);
         if (a.error === 'timeout') stats.find({ check: 'webhook_hang', phase: t.phase, message: 'no answer within 30 s', input: summary, at });

@@ -102,7 +102,11 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   const phases: PhaseReport[] = [];
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'binbridge-fuzz-'));
   const bridges: Bridge[] = [];
-  const killAll = (): void => bridges.forEach((b) => b.kill());
+  // whatever way this process ends, the bridges go with it (and their folders, unless asked to keep them)
+  const killAll = (): void => {
+    bridges.forEach((b) => b.kill());
+    if (!opts.keepTemp) fs.rmSync(tmp, { recursive: true, force: true });
+  };
   process.once('exit', killAll);
   log(`seed ${opts.seed}; ${opts.count} inputs (${opts.only.map((t) => `${t} ${plan[t]}`).join(', ')}); at most ${opts.seconds} s of sending; temp ${tmp}`);
 
@@ -150,8 +154,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   } finally {
     killAll();
     process.removeListener('exit', killAll);
-    if (!opts.keepTemp) fs.rmSync(tmp, { recursive: true, force: true });
-    else log(`temp folder kept: ${tmp}`);
+    if (opts.keepTemp) log(`temp folder kept: ${tmp}`);
   }
 
   for (const t of TARGETS) findings.push(...stats[t].findings);

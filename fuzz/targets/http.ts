@@ -14,6 +14,7 @@ import { deriveSeed, Rng } from '../rng.js';
 import { hostileArb, validArb, type JsonSchema } from '../schema-arb.js';
 import { clip } from '../stats.js';
 import type { NetworkTarget } from './network.js';
+import { guardSocket } from './wa.js';
 
 interface Param {
   in: 'path' | 'query' | 'header';
@@ -437,6 +438,7 @@ function sendOnce(agent: http.Agent | undefined, port: number, plan: RequestPlan
     };
     try {
       req = http.request({ host: HOST, port, method: plan.method, path: plan.path + plan.query, headers, agent: agent ?? false, timeout: 30_000 });
+      guardSocket(req);
     } catch (err) {
       finish({ status: null, error: `client:${(err as NodeJS.ErrnoException).code ?? 'invalid'}`, body: '' });
       return;

@@ -6,6 +6,21 @@ import { HOST } from '../bridge.js';
 
 export const sign = (raw: Buffer, secret: string): string => 'sha256=' + createHmac('sha256', secret).update(raw).digest('hex');
 
+const guarded = new WeakSet<object>();
+
+/**
+ * Node's client leaves a socket without an 'error' listener once the answer is in; when the server answered
+ * early (413) and closes while the body is still being written, the late ECONNRESET would end this process.
+ * The request has its answer (or its own error) already: the late one is dropped.
+ */
+export function guardSocket(req: http.ClientRequest): void {
+  req.on('socket', (socket) => {
+    if (guarded.has(socket)) return;
+    guarded.add(socket);
+    socket.on('error', () => undefined);
+  });
+}
+
 export interface Delivery {
   status: number | null;
   error: string | null;
@@ -22,6 +37,7 @@ export function postWebhook(agent: http.Agent, port: number, raw: Buffer, header
       }
     };
     const req = http.request({ host: HOST, port, method: 'POST', path: '/webhooks/whatsapp', headers: { ...headers, 'content-length': String(raw.length) }, agent, timeout: 30_000 });
+    guardSocket(req);
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));

@@ -69,6 +69,14 @@ if (values.replay !== undefined) {
 
 const log = (line: string): void => void process.stderr.write(`fuzz: ${line}\n`);
 
+// Ctrl-C and kill: exit through process.exit, so the run's exit handler stops the bridges it started
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    log(`${sig}: stopping`);
+    process.exit(130);
+  });
+}
+
 // bounded in time whatever happens: the sending stops at --seconds, the checks get a generous margin after
 const hard = setTimeout(() => {
   log(`hard timeout after ${seconds + 600} s`);

@@ -5,7 +5,8 @@ import mqttPacket from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import { daysInMonth, isoCalendar } from '../../fuzz/hostile.js';
 import { Rng } from '../../fuzz/rng.js';
-import { buildScript, planArb, rawConnect, splitHeader, varint, type ScriptContext } from '../../fuzz/targets/mqtt-packets.js';
+import { rawConnect, splitHeader, varint } from '../../fuzz/targets/mqtt-bytes.js';
+import { buildScript, planArb, type ScriptContext } from '../../fuzz/targets/mqtt-packets.js';
 
 describe('isoCalendar (the oracle for impossible dates)', () => {
   it.each([

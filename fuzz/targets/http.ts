@@ -24,6 +24,11 @@ interface Answer {
   reused?: boolean;
 }
 
+/** An Authorization header that is not quite `Bearer <token>` (some variants are still acceptable: carriesToken). */
+function malformedAuth(plan: RequestPlan, ctx: HttpContext): string {
+  return ['Bearer', `bearer ${ctx.apiToken}`, `Basic ${ctx.apiToken}`, `Bearer  ${ctx.apiToken}`, `Bearer ${ctx.apiToken} x`, 'Bearer ' + 't'.repeat(5000)][plan.path.length % 6]!;
+}
+
 /**
  * Sends one request. A keep-alive socket the server closed after the previous request (a 400 for a malformed one
  * closes it) fails the next with ECONNRESET: that request is sent again on a fresh connection, as Node's docs advise.
@@ -40,7 +45,7 @@ function sendOnce(agent: http.Agent | undefined, port: number, plan: RequestPlan
     const headers: Record<string, string> = { ...plan.headers };
     if (plan.auth === 'good') headers.authorization = `Bearer ${ctx.apiToken}`;
     else if (plan.auth === 'wrong') headers.authorization = 'Bearer not-the-token';
-    else if (plan.auth === 'malformed') headers.authorization = ['Bearer', `bearer ${ctx.apiToken}`, `Basic ${ctx.apiToken}`, `Bearer  ${ctx.apiToken}`, `Bearer ${ctx.apiToken} x`, 'Bearer ' + 't'.repeat(5000)][plan.path.length % 6]!;
+    else if (plan.auth === 'malformed') headers.authorization = malformedAuth(plan, ctx);
     if (body) {
       if (body.type !== null) headers['content-type'] = body.type;
       if (headers['transfer-encoding'] === undefined) headers['content-length'] = String(body.data.length);
@@ -85,6 +90,14 @@ function sendOnce(agent: http.Agent | undefined, port: number, plan: RequestPlan
 }
 
 /** The route template a concrete path belongs to (for the auth oracle). */
+/** Whether the request carried the token in a form a server may accept (RFC 7235: the scheme is case-insensitive). */
+function carriesToken(plan: RequestPlan, ctx: HttpContext): boolean {
+  if (plan.auth === 'good') return true;
+  if (plan.auth !== 'malformed') return false;
+  const h = malformedAuth(plan, ctx);
+  return new RegExp(`^bearer +${ctx.apiToken.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} *$`, 'i').test(h);
+}
+
 function isApiRoute(plan: RequestPlan): boolean {
   return plan.route.extra !== 'unknown' && plan.route.path.startsWith('/api/');
 }
@@ -120,7 +133,7 @@ export async function fuzzHttp(t: NetworkTarget, ctx: HttpContext, routes: Route
       if (a.status >= 500 && !(a.status === 503 && plan!.path === '/readyz')) {
         stats.find({ check: 'http_5xx', phase: t.phase, message: `${a.status} for ${plan!.method} ${plan!.route.path}: ${clip(a.body, 300)}`, input: summary, at });
       }
-      if (ctx.apiToken && plan!.auth !== 'good' && isApiRoute(plan!) && a.status >= 200 && a.status < 300) {
+      if (ctx.apiToken && !carriesToken(plan!, ctx) && isApiRoute(plan!) && a.status >= 200 && a.status < 300) {
         stats.find({ check: 'http_auth_bypass', phase: t.phase, message: `${a.status} without the bearer token for ${plan!.method} ${plan!.route.path}`, input: summary, at });
       }
       if (plan!.path === '/metrics' && plan!.method === 'GET' && a.status === 200) t.observeMetrics(a.body);

@@ -214,6 +214,34 @@ export class Monitor {
 
 export const mb = (bytes: number): number => Math.round(bytes / 1024 / 1024);
 
+/**
+ * How likely an input is to be what blocked the loop, by what its summary says: long words and long texts (the
+ * matcher), huge, deep or bins-file bodies (parsers), many packets. 0 for the rest.
+ */
+export function suspicion(r: Recent): number {
+  const s = r.summary;
+  const chars = /\((\d+) chars(, one word)?\)/.exec(s);
+  if (chars) return Number(chars[1]) * (chars[2] ? 4 : 1);
+  const bytes = /body: \w+ (\d+) B/.exec(s);
+  if (bytes) return Number(bytes[1]) / 100;
+  const deep = /nested (\d+) deep/.exec(s);
+  if (deep) return Number(deep[1]) / 10;
+  if (/\/api\/bins\/import|text\/csv|geo\+json|ld\+json/.test(s)) return 500;
+  return 0;
+}
+
+/** The likeliest culprits first (see suspicion), then the last inputs before the event. */
+export function summarizeSuspects(recent: Recent[], max = 10): string {
+  const suspects = recent
+    .filter((r) => suspicion(r) >= 1000)
+    .sort((a, b) => suspicion(b) - suspicion(a))
+    .slice(0, 4);
+  const last = recent.filter((r) => !suspects.includes(r)).slice(-(max - suspects.length));
+  return [...(suspects.length ? ['likeliest:', ...suspects.map(line)] : []), 'last before:', ...last.map(line)].join('\n');
+}
+
+const line = (r: Recent): string => `${new Date(r.at).toISOString().slice(11, 23)} ${r.target}: ${r.summary}`;
+
 export function summarizeRecent(recent: Recent[], max = 12): string {
   return recent
     .slice(-max)

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Bridge, cityBins, type AuthMode } from './bridge.js';
 import { GoodDevice } from './good-device.js';
-import { DEFAULT_LIMITS, mb, Monitor, summarizeRecent, type MonitorLimits } from './monitor.js';
+import { DEFAULT_LIMITS, mb, Monitor, summarizeRecent, summarizeSuspects, type MonitorLimits } from './monitor.js';
 import { clip, TargetStats, TARGETS, type Finding, type Recent, type TargetName } from './stats.js';
 import { chatContext, fuzzChat } from './targets/chat.js';
 import { fuzzDecoders } from './targets/decoders.js';
@@ -393,7 +393,7 @@ async function runPhase(a: PhaseArgs): Promise<PhaseReport> {
       message: `the event loop was blocked past ${a.limits.lagMs} ms in ${n} scrape interval(s); worst ${worst[0]!.ms.toFixed(0)} ms (prom-client's max since the previous scrape; the thread waited ${worst[0]!.runqMs.toFixed(0)} ms for a CPU in that interval)`,
       input: worst
         .slice(0, 3)
-        .map((e) => `— ${e.ms.toFixed(0)} ms (${e.runqMs.toFixed(0)} ms of it maybe waiting for a CPU) at ${new Date(e.at).toISOString().slice(11, 23)}, inputs sent just before:\n${summarizeRecent(e.recent, 8)}`)
+        .map((e) => `— ${e.ms.toFixed(0)} ms (${e.runqMs.toFixed(0)} ms of it maybe waiting for a CPU) at ${new Date(e.at).toISOString().slice(11, 23)}, inputs sent in the interval and the 3 s before:\n${summarizeSuspects(e.recent, 10)}`)
         .join('\n'),
     });
   }

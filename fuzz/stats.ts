@@ -63,7 +63,8 @@ export class TargetStats {
   /** keeps the last few inputs so a bridge-wide failure (a blocked loop, a crash) can name what came just before */
   remember(summary: string): void {
     this.recent.push({ at: Date.now(), target: this.target, summary });
-    if (this.recent.length > 40) this.recent.shift();
+    // enough for the seconds around a blocked loop at a few hundred inputs a second
+    if (this.recent.length > 2000) this.recent.shift();
   }
 
   recentSince(t: number): Recent[] {

@@ -102,5 +102,5 @@ export class TargetStats {
 
 /** Shortens an input for the report; the full one can be regenerated from `at`. */
 export function clip(s: string, max = 600): string {
-  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length} chars)`;
+  return s.length <= max ? s : `${s.slice(0, max)}… [${s.length} in all]`;
 }

@@ -1,4 +1,4 @@
-// npm run fuzz -- [--count 20000] [--seconds 600] [--seed N] [--only mqtt,decoders,http,webhook,chat] [--json] [--keep-temp]
+// npm run fuzz -- [--count 20000] [--seconds S] [--seed N] [--only mqtt,decoders,http,webhook,chat] [--json] [--keep-temp] [--replay T:P:I]
 // Fuzzes binbridge (a child process, loopback only) and checks that it never crashes, keeps its memory bounded,
 // never blocks its event loop past 100 ms, keeps acknowledging a well-behaved device and stores every reading it
 // acknowledged. Prints counts per target and a summary line (with --json: one JSON object on stdout); progress
@@ -10,7 +10,8 @@ import { TARGETS, type TargetName } from './stats.js';
 const USAGE = `usage: npm run fuzz -- [--count N] [--seconds S] [--seed S] [--only mqtt|decoders|http|webhook|chat[,...]] [--json] [--keep-temp]
        npm run fuzz -- --seed S --replay TARGET:PHASE:INDEX     (as a finding's "at" says)
   --count N     inputs in all, shared by the targets (default 20000)
-  --seconds S   at most S seconds of sending (default 900); bridge start-ups and end-of-phase checks come on top
+  --seconds S   at most S seconds of sending (default: count / 25, at least 600); bridge start-ups and
+                end-of-phase checks come on top
   --seed S      makes the inputs reproducible (default: from the clock, printed)
   --only T      one target or a comma-separated list
   --json        one JSON object on stdout instead of the text report
@@ -28,7 +29,7 @@ const { values } = (() => {
     return parseArgs({
       options: {
         count: { type: 'string', default: '20000' },
-        seconds: { type: 'string', default: '900' },
+        seconds: { type: 'string' },
         seed: { type: 'string' },
         only: { type: 'string' },
         json: { type: 'boolean', default: false },
@@ -54,7 +55,8 @@ const int = (name: string, v: string | undefined, min: number, max: number): num
 };
 
 const count = int('count', values.count, 1, 100_000_000);
-const seconds = int('seconds', values.seconds, 1, 7 * 86_400);
+// a count is meant to be sent: the default time bound leaves room for 25 inputs a second (a slow, shared machine)
+const seconds = values.seconds === undefined ? Math.max(600, Math.ceil(count / 25)) : int('seconds', values.seconds, 1, 7 * 86_400);
 const seed = values.seed === undefined ? Date.now() % 2_147_483_647 : int('seed', values.seed, -2_147_483_648, 2_147_483_647);
 const only = (values.only ? values.only.split(',').map((s) => s.trim()) : [...TARGETS]) as TargetName[];
 for (const t of only) if (!TARGETS.includes(t)) fail(`--only: unknown target ${t} (one of ${TARGETS.join(', ')})`);

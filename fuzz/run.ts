@@ -180,7 +180,9 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   const inputs = TARGETS.reduce((s, t) => s + stats[t].inputs, 0);
   const seconds = (Date.now() - started) / 1000;
   const ok = findings.length === 0;
-  const summary = `fuzz: ${ok ? 'PASS' : 'FAIL'} — ${inputs.toLocaleString('en')} inputs in ${seconds.toFixed(0)} s (${Math.round(inputs / seconds)}/s), seed ${opts.seed}: ${opts.only
+  // a run stopped by --seconds says so: it passed on fewer inputs than asked for
+  const short = !opts.replay && inputs < opts.count ? ` (of ${opts.count.toLocaleString('en')} asked: stopped by --seconds ${opts.seconds})` : '';
+  const summary = `fuzz: ${ok ? 'PASS' : 'FAIL'} — ${inputs.toLocaleString('en')} inputs${short} in ${seconds.toFixed(0)} s (${Math.round(inputs / seconds)}/s), seed ${opts.seed}: ${opts.only
     .map((t) => `${t} ${stats[t].inputs}`)
     .join(', ')}; ${checks.filter((c) => !c.ok).length} of ${checks.length} checks failed, ${findings.length} finding(s)`;
   return {

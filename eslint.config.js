@@ -28,5 +28,5 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { paths: ['timers', 'node:timers', 'timers/promises', 'node:timers/promises'].map((name) => ({ name, message: 'use the injected Clock (src/clock.ts)' })) }],
     },
   },
-  { files: ['firmware-sim/**', 'bench/**', 'demo/**', 'emulator/main.ts', 'test/**', 'src/cli.ts'], rules: { 'no-console': 'off' } },
+  { files: ['firmware-sim/**', 'bench/**', 'fuzz/**', 'demo/**', 'emulator/main.ts', 'test/**', 'src/cli.ts'], rules: { 'no-console': 'off' } },
 );

@@ -175,16 +175,21 @@ export function metricValue(text: string, name: string, labels: Record<string, s
 }
 
 export interface Stream {
+  /** the device's MQTT.js client, for a test that drives an interleaving */
+  readonly client: MqttClient;
   readonly sent: number;
   readonly acked: number;
   /** resolves when every reading is acknowledged */
   done: Promise<void>;
+  /** publishes the next n readings now */
+  step: (n: number) => void;
   end: () => void;
 }
 
 /**
  * A device that keeps publishing QoS 1 readings at a steady rate through outages: fixed client id, persistent
- * session, automatic reconnect; MQTT.js resends what was not acknowledged. Reading i has ts = base + i s.
+ * session, automatic reconnect; MQTT.js resends what was not acknowledged, and this helper what MQTT.js gave back
+ * unsent. Reading i has ts = base + i s. ratePerS 0: the test publishes with step(n).
  */
 export function streamReadings(
   url: string,
@@ -205,19 +210,38 @@ export function streamReadings(
   let acked = 0;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
+  // MQTT.js holds a publish made while it replays its unacknowledged readings after a reconnect, and if that
+  // connection closes before the replay ends it fails the held publish with "Connection closed" without storing
+  // it: the reading was never sent and nothing will resend it. So such a reading is kept here and published again
+  // once MQTT.js says 'connect' (emitted only after its replay), as a device resends what was not acknowledged.
+  const failed: number[] = [];
+  const publishOne = (i: number): void => {
+    const bin = opts.bins[i % opts.bins.length]!;
+    client.publish(`bins/${bin}/telemetry`, JSON.stringify({ fill_pct: i % 100, ts: opts.base + i * 1000 }), { qos: 1 }, (err) => {
+      if (err) {
+        failed.push(i);
+        return;
+      }
+      if (++acked === opts.count) resolveDone();
+    });
+  };
+  client.on('connect', () => {
+    for (const i of failed.splice(0).sort((a, b) => a - b)) publishOne(i);
+  });
+  const publishNext = (n: number): void => {
+    for (let k = 0; k < n && sent < opts.count; k++, sent++) publishOne(sent);
+  };
+  // ratePerS 0: no timer, the test publishes with step(n)
   const perTick = Math.max(1, Math.round(opts.ratePerS / 20));
-  const tick = setInterval(() => {
-    for (let k = 0; k < perTick && sent < opts.count; k++, sent++) {
-      const i = sent;
-      const bin = opts.bins[i % opts.bins.length]!;
-      client.publish(`bins/${bin}/telemetry`, JSON.stringify({ fill_pct: i % 100, ts: opts.base + i * 1000 }), { qos: 1 }, (err) => {
-        if (err) return;
-        if (++acked === opts.count) resolveDone();
-      });
-    }
-    if (sent >= opts.count) clearInterval(tick);
-  }, 50);
+  const tick =
+    opts.ratePerS > 0
+      ? setInterval(() => {
+          publishNext(perTick);
+          if (sent >= opts.count) clearInterval(tick);
+        }, 50)
+      : undefined;
   return {
+    client,
     get sent() {
       return sent;
     },
@@ -225,6 +249,7 @@ export function streamReadings(
       return acked;
     },
     done,
+    step: publishNext,
     end: () => {
       clearInterval(tick);
       client.end(true);

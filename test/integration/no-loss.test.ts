@@ -88,4 +88,43 @@ describe('no loss', () => {
     await stream.done;
     await waitFor(async () => (await count(influx)) === 400, { timeoutMs: 30_000, message: 'all 400 readings stored once influxd is back' });
   });
+
+  it('resends the readings MQTT.js gave back when a refusal closed the connection while it replayed its session', async () => {
+    const influx = await startInfluxd();
+    cleanup.push(() => influx.destroy());
+    await influx.stop();
+    const bridge = await startBridge({ BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_INFLUX_URL: influx.url, BINBRIDGE_INFLUX_API: 'v1', BINBRIDGE_SPOOL_MAX_MB: '0.02' });
+    cleanup.push(() => bridge.stop());
+    const stream = streamReadings(bridge.mqttUrl, { bins, count: 2000, ratePerS: 0, base: Date.now() - 3 * 3_600_000, clientId: `replay-${process.pid}` });
+    cleanup.push(() => stream.end());
+    await waitFor(() => stream.client.connected, { message: 'device connected' });
+    // 20 readings every 50 ms until the spool is full and a reading is refused
+    await waitFor(
+      async () => {
+        stream.step(20);
+        return metricValue(await (await fetch(`${bridge.httpUrl}/metrics`)).text(), 'binbridge_readings_rejected_total', { reason: 'spool_full' }) > 0;
+      },
+      { timeoutMs: 20_000, intervalMs: 50, message: 'a reading refused for the full spool' },
+    );
+    // The interleaving: after a reconnect MQTT.js replays its unacknowledged readings one by one, and holds new
+    // publishes in a queue until the replay ends. The spool is still full, so the broker refuses the replayed
+    // reading and closes the connection; MQTT.js then fails every held publish with "Connection closed" and
+    // forgets it (it is not in its outgoing store). The last 20 readings are published exactly then.
+    const mq = stream.client as unknown as { _storeProcessing: boolean; _storeProcessingQueue: unknown[] };
+    let held = -1;
+    stream.client.on('packetsend', (packet) => {
+      if (held >= 0 || packet.cmd !== 'publish' || !mq._storeProcessing) return;
+      stream.step(20);
+      held = mq._storeProcessingQueue.length;
+    });
+    await waitFor(() => held >= 0 && !stream.client.connected, { timeoutMs: 10_000, message: 'readings published during a replay that was refused' });
+    expect(held).toBe(20);
+    const sent = stream.sent;
+
+    await influx.start();
+    await waitFor(() => stream.acked === sent, { timeoutMs: 20_000, message: 'every reading sent acknowledged once influxd is back' }).catch((err: Error) => {
+      throw new Error(`${err.message}: ${stream.acked} of ${sent}`);
+    });
+    await waitFor(async () => (await count(influx)) === sent, { timeoutMs: 30_000, message: 'every reading sent stored' });
+  });
 });

@@ -1,5 +1,6 @@
 export {
   textMessage,
+  isAddressable,
   buttonsMessage,
   listMessage,
   locationRequestMessage,

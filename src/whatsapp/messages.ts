@@ -69,10 +69,17 @@ export function recipientOf(msg: OutboundMessage): string {
   return msg.to ?? msg.recipient ?? '';
 }
 
+const PHONE = /^\+?\d{6,20}$/;
+const USER_ID = /^[A-Z]{2}\.[A-Za-z0-9.]{1,140}$/;
+
+/** Whether a message can be addressed to this user: a phone number (wa_id, digits) or a business-scoped user id. */
+export function isAddressable(user: string): boolean {
+  return PHONE.test(user) || USER_ID.test(user);
+}
+
 function envelope(to: string): Envelope {
-  const digits = to.replace(/^\+/, '');
-  if (/^\d{6,20}$/.test(digits)) return { messaging_product: 'whatsapp', recipient_type: 'individual', to: digits };
-  if (/^[A-Z]{2}\.[A-Za-z0-9.]{1,140}$/.test(to)) return { messaging_product: 'whatsapp', recipient_type: 'individual', recipient: to };
+  if (PHONE.test(to)) return { messaging_product: 'whatsapp', recipient_type: 'individual', to: to.replace(/^\+/, '') };
+  if (USER_ID.test(to)) return { messaging_product: 'whatsapp', recipient_type: 'individual', recipient: to };
   throw new RangeError('recipient must be a phone number (digits) or a business-scoped user id');
 }
 

@@ -92,6 +92,16 @@ function limit(what: string, s: string, max: number, min = 1): string {
   return s;
 }
 
+/**
+ * Text from content we do not control (registry addresses, residents' words) made to fit a field the builders
+ * check: clipped to `max` characters (code points, as Meta counts them, with "…" when cut), the fallback when blank.
+ */
+export function fit(s: string, max: number, fallback: string): string {
+  const text = s.trim() === '' ? fallback : s;
+  const cps = Array.from(text);
+  return cps.length <= max ? text : `${cps.slice(0, Math.max(0, max - 1)).join('')}…`;
+}
+
 function unique(what: string, values: string[]): void {
   if (new Set(values).size !== values.length) throw new RangeError(`${what} must be unique`);
 }

@@ -126,6 +126,11 @@ export function createMetrics() {
       labelNames: ['type'] as const,
       registers: r,
     }),
+    whatsappWebhookSkipped: new Counter({
+      name: 'binbridge_whatsapp_webhook_skipped_total',
+      help: 'Messages and statuses of signed webhook bodies that were not understood (malformed, or a sender we cannot answer) and were skipped',
+      registers: r,
+    }),
     whatsappInboxFailures: new Counter({
       name: 'binbridge_whatsapp_inbox_failures_total',
       help: 'Inbound WhatsApp messages whose handlers kept failing and that were set aside',

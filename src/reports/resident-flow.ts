@@ -5,6 +5,8 @@ import type { Logger } from '../log.js';
 import type { Registry } from '../registry/index.js';
 import type { BinStateStore } from '../storage/index.js';
 import {
+  fit,
+  isAddressable,
   listMessage,
   locationRequestMessage,
   templateMessage,
@@ -15,6 +17,7 @@ import {
 } from '../whatsapp/index.js';
 import type { Conversation, ConversationStore } from './conversation-store.js';
 import type { BinMatcher, MatchMethod } from './matcher/index.js';
+import { choiceRows } from './choice-rows.js';
 import { detectLanguage, t, type MessageKey } from './messages.js';
 import { MediaTooLarge, type MediaSource, type PhotoStore } from './photos.js';
 import type { Report, ReportStore } from './report-store.js';
@@ -174,9 +177,14 @@ export class ResidentFlow {
       for (const r of this.deps.reports.reportersOf(open.id)) {
         if (!r.contact) continue;
         const to = this.deps.sealer.openText(r.contact);
+        // a contact stored before senders were checked may be one we cannot write to: it must not fail the crew's Done
+        if (!isAddressable(to)) {
+          this.deps.reports.forgetContact(open.id, r.reporter);
+          continue;
+        }
         const body = t(r.lang, 'thanks', { ref: open.reference, code: binId, address: bin?.address ?? '' });
-        const template = templateMessage(to, this.deps.config.template.name, this.deps.config.template.lang, [open.reference, body.slice(0, 900)], []);
-        const free = textMessage(to, body);
+        const template = templateMessage(to, this.deps.config.template.name, this.deps.config.template.lang, [open.reference, fit(body, 900, open.reference)], []);
+        const free = textMessage(to, fit(body, 4096, open.reference));
         const inWindow = this.deps.outbox.inWindow(to, now);
         this.deps.outbox.enqueue({ to, message: inWindow ? free : template, ...(inWindow ? { fallback: template } : {}), key: `report:${open.reference}:thanks:${r.reporter}`, ref: open.reference });
         this.deps.reports.forgetContact(open.id, r.reporter);
@@ -238,21 +246,18 @@ export class ResidentFlow {
   }
 
   private sendChoice(m: InboundMessage, conv: Conversation, lang: string): void {
-    const rows = conv.candidates.map((c) => ({
-      id: c.binId,
-      title: c.binId.slice(0, 24),
-      description: `${c.address}${c.distanceM === null ? '' : ` · ${t(lang, 'meters', { n: Math.round(c.distanceM) })}`}`.slice(0, 72),
-    }));
+    const rows = choiceRows(conv.candidates, lang, (id) => this.deps.registry.get(id));
     this.deps.outbox.enqueue({
       to: m.from,
-      message: listMessage(m.from, t(lang, 'chooseBin'), t(lang, 'chooseButton').slice(0, 20), [{ title: t(lang, 'chooseSection').slice(0, 24), rows }]),
+      message: listMessage(m.from, fit(t(lang, 'chooseBin'), 4096, '?'), fit(t(lang, 'chooseButton'), 20, '…'), [{ title: fit(t(lang, 'chooseSection'), 24, '…'), rows }]),
       key: `resident:${m.id}:choose`,
     });
   }
 
   private reply(m: InboundMessage, key: MessageKey, lang: string, params: Record<string, string> = {}): void {
-    // the resident has just written, so a free-form message is inside the 24-hour window
-    this.deps.outbox.enqueue({ to: m.from, message: textMessage(m.from, t(lang, key, params)), key: `resident:${m.id}:${key}` });
+    // the resident has just written, so a free-form message is inside the 24-hour window; the text holds registry
+    // content (the address), clipped rather than refused
+    this.deps.outbox.enqueue({ to: m.from, message: textMessage(m.from, fit(t(lang, key, params), 4096, key)), key: `resident:${m.id}:${key}` });
   }
 
   private save(who: string, conv: Conversation, then: () => void): void {

@@ -33,7 +33,7 @@ export interface InboxOptions {
   sealer: Sealer;
   /** receives delivery statuses in order (the outbox) */
   statuses?: StatusSink;
-  metrics?: Pick<Metrics, 'whatsappInbound' | 'whatsappInboxFailures'>;
+  metrics?: Pick<Metrics, 'whatsappInbound' | 'whatsappInboxFailures' | 'whatsappWebhookSkipped'>;
   /** receives `whatsapp_message` points (direction in) for each new inbound message */
   /** told of every new inbound message (the `whatsapp_message` counts) */
   events?: Emitter<MessageEvents>;
@@ -252,7 +252,11 @@ export class Inbox {
     })();
     this.count(fresh);
     for (const m of fresh) this.opts.metrics?.whatsappInbound.inc({ type: m.type });
-    if (parsed.skipped) this.log.warn({ event: 'webhook_elements_skipped', count: parsed.skipped }, 'webhook elements not understood');
+    if (parsed.skipped) {
+      // counted, never quoted: a skipped element may hold a number or a resident's words
+      this.opts.metrics?.whatsappWebhookSkipped.inc(parsed.skipped);
+      this.log.warn({ event: 'webhook_elements_skipped', count: parsed.skipped }, 'webhook elements not understood');
+    }
     if (fresh.length || result.statuses) this.kick();
     return result;
   }

@@ -1,5 +1,7 @@
 export {
   textMessage,
+  isAddressable,
+  fit,
   buttonsMessage,
   listMessage,
   locationRequestMessage,

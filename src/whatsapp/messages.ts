@@ -69,10 +69,17 @@ export function recipientOf(msg: OutboundMessage): string {
   return msg.to ?? msg.recipient ?? '';
 }
 
+const PHONE = /^\+?\d{6,20}$/;
+const USER_ID = /^[A-Z]{2}\.[A-Za-z0-9.]{1,140}$/;
+
+/** Whether a message can be addressed to this user: a phone number (wa_id, digits) or a business-scoped user id. */
+export function isAddressable(user: string): boolean {
+  return PHONE.test(user) || USER_ID.test(user);
+}
+
 function envelope(to: string): Envelope {
-  const digits = to.replace(/^\+/, '');
-  if (/^\d{6,20}$/.test(digits)) return { messaging_product: 'whatsapp', recipient_type: 'individual', to: digits };
-  if (/^[A-Z]{2}\.[A-Za-z0-9.]{1,140}$/.test(to)) return { messaging_product: 'whatsapp', recipient_type: 'individual', recipient: to };
+  if (PHONE.test(to)) return { messaging_product: 'whatsapp', recipient_type: 'individual', to: to.replace(/^\+/, '') };
+  if (USER_ID.test(to)) return { messaging_product: 'whatsapp', recipient_type: 'individual', recipient: to };
   throw new RangeError('recipient must be a phone number (digits) or a business-scoped user id');
 }
 
@@ -83,6 +90,16 @@ function limit(what: string, s: string, max: number, min = 1): string {
   if (n < min) throw new RangeError(`${what} must not be empty`);
   if (n > max) throw new RangeError(`${what} is ${n} characters, at most ${max} allowed`);
   return s;
+}
+
+/**
+ * Text from content we do not control (registry addresses, residents' words) made to fit a field the builders
+ * check: clipped to `max` characters (code points, as Meta counts them, with "…" when cut), the fallback when blank.
+ */
+export function fit(s: string, max: number, fallback: string): string {
+  const text = s.trim() === '' ? fallback : s;
+  const cps = Array.from(text);
+  return cps.length <= max ? text : `${cps.slice(0, Math.max(0, max - 1)).join('')}…`;
 }
 
 function unique(what: string, values: string[]): void {

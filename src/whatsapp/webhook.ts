@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isAddressable } from './messages.js';
 
 // Meta's webhook envelope, only the parts binbridge reads; unknown keys are dropped, unknown message types
 // (reaction, sticker, unsupported, system, ...) become type 'other'. Each message and status is parsed on
@@ -122,7 +123,10 @@ const STATUSES = new Set<string>(['sent', 'delivered', 'read', 'failed']);
 function toInbound(m: z.infer<typeof messageSchema>, contacts: z.infer<typeof contactSchema>[]): InboundMessage | null {
   const contact = contacts.find((c) => (m.from && c.wa_id === m.from) || (m.from_user_id && c.user_id === m.from_user_id)) ??
     (contacts.length === 1 ? contacts[0] : undefined);
-  const from = m.from ?? m.from_user_id ?? contact?.wa_id ?? contact?.user_id;
+  // the sender is whom we answer: a message from someone we cannot write to (Meta sends digits or a user id) is
+  // skipped here, rather than failing every reply, being retried and set aside in the inbox
+  const given = [m.from, m.from_user_id].filter((v) => v !== undefined);
+  const from = given.length > 0 ? given.find(isAddressable) : [contact?.wa_id, contact?.user_id].find((v) => v !== undefined && isAddressable(v));
   if (!from) return null;
   const out: InboundMessage = { id: m.id, from, timestamp: m.timestamp, type: 'other' };
   const name = contact?.profile?.name;

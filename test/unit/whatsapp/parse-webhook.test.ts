@@ -102,6 +102,29 @@ describe('parseWebhook on other shapes', () => {
     expect(messages[0]).toMatchObject({ from: 'NL.1234567890', name: 'Bo', text: 'hi' });
   });
 
+  // the sender is who we answer: a message from anyone we cannot write to is skipped here, not retried and set aside
+  it.each([
+    ['a phone number', { from: '31600000001' }, '31600000001'],
+    ['a phone number with +', { from: '+31600000001' }, '+31600000001'],
+    ['a business-scoped user id', { from: undefined, from_user_id: 'NL.1234567890' }, 'NL.1234567890'],
+    ['a bad number with a good user id', { from: 'abc', from_user_id: 'NL.1234567890' }, 'NL.1234567890'],
+    ['no sender: the lone contact', { from: undefined }, '31600000001'],
+    ['letters', { from: 'abc' }, null],
+    ['empty', { from: '' }, null],
+    ['too short', { from: '123' }, null],
+    ['spaces', { from: '31 6 0000 0001' }, null],
+    ['a bad user id', { from: undefined, from_user_id: 'nobody' }, null],
+  ])('sender %s', (_name, sender, expected) => {
+    const { messages, skipped } = parseWebhook(envelope({ contacts, messages: [{ ...msg({ type: 'text', text: { body: 'hi' } }), ...sender }] }));
+    if (expected === null) {
+      expect(messages).toEqual([]);
+      expect(skipped).toBe(1);
+    } else {
+      expect(skipped).toBe(0);
+      expect(messages[0]?.from).toBe(expected);
+    }
+  });
+
   it('reads failed statuses with their errors and skips what it does not understand', () => {
     const statuses = [
       { id: 'wamid.9', status: 'failed', timestamp: 1750000001, recipient_id: '31600000001', errors: [{ code: 131047, title: 'Re-engagement message', message: 'more than 24 hours' }] },

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { BinsFileError, binSchema, parseBinsCsv, parseBinsGeoJson, type Registry } from '../../registry/index.js';
 import type { BinStateStore } from '../../storage/index.js';
 import { iso } from '../iso.js';
-import { IMPORT_BODY_LIMIT, filter, idParams } from './bounds.js';
+import { IMPORT_BODY_LIMIT, filter, idParams, notJson } from './bounds.js';
 
 
 /** The registry plus live state under /api/bins; edits and bins-file imports. */
@@ -57,7 +57,7 @@ export function binRoutes(deps: { registry: Registry; binState: BinStateStore })
       try {
         done(null, JSON.parse(body as string));
       } catch (err) {
-        done(err as Error, undefined);
+        done(notJson(err), undefined);
       }
     });
     app.post('/bins/import', { bodyLimit: IMPORT_BODY_LIMIT }, async (req, reply) => {

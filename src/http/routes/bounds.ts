@@ -13,3 +13,8 @@ export const filter = z.string().max(MAX_FILTER).optional();
 
 /** A bins file (CSV, GeoJSON or NGSI-LD) in one request: 20,000 bins are some 2 MB of CSV, 8 MB of GeoJSON. */
 export const IMPORT_BODY_LIMIT = 50 * 1024 * 1024;
+
+/** The error of a custom JSON content-type parser for a body that does not parse: the caller's mistake, a 400. */
+export function notJson(err: unknown): Error & { statusCode: number } {
+  return Object.assign(new Error(`the body is not valid JSON: ${(err as Error).message}`), { statusCode: 400 });
+}

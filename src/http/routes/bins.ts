@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { BinsFileError, binSchema, parseBinsCsv, parseBinsGeoJson, type Registry } from '../../registry/index.js';
+import { BinsFileError, binSchema, parseBinsCsvYielding, parseBinsGeoJsonYielding, type Registry } from '../../registry/index.js';
 import type { BinStateStore } from '../../storage/index.js';
 import { iso } from '../iso.js';
 import { IMPORT_BODY_LIMIT, filter, idParams, notJson } from './bounds.js';
@@ -62,7 +62,8 @@ export function binRoutes(deps: { registry: Registry; binState: BinStateStore })
     });
     app.post('/bins/import', { bodyLimit: IMPORT_BODY_LIMIT }, async (req, reply) => {
       try {
-        const bins = typeof req.body === 'string' ? parseBinsCsv(req.body, 'request body') : parseBinsGeoJson(req.body, 'request body');
+        // parsed and checked a few hundred rows at a time, yielding in between: a city's import never stalls readings
+        const bins = typeof req.body === 'string' ? await parseBinsCsvYielding(req.body, 'request body') : await parseBinsGeoJsonYielding(req.body, 'request body');
         deps.registry.upsert(bins);
         return { imported: bins.length, total: deps.registry.size };
       } catch (err) {

@@ -224,6 +224,13 @@ export interface LiveEventsRouteOptions {
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+} as const;
+
 /**
  * `GET /api/events`: Server-Sent Events for the live page. Mounted at the root (not inside /api's bearer hook)
  * because EventSource cannot set headers: the token is accepted as `Authorization: Bearer` or `?token=`.
@@ -242,16 +249,14 @@ export function liveEventsRoute(live: LiveEvents, opts: LiveEventsRouteOptions):
       if (!authorized(req.headers.authorization, req.query)) {
         return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'Authorization: Bearer <http.api_token> or ?token= required' });
       }
+      // HEAD (Fastify answers it with this handler): the headers, and done. Node never flushes a HEAD answer that
+      // is written to without end, so a stream here would hang the client and keep a subscriber and its heartbeat
+      if (req.method === 'HEAD') return reply.code(200).headers(SSE_HEADERS).send();
       reply.hijack();
       const res: ServerResponse = reply.raw;
       // a long-lived stream: its heartbeat and the closing of the page end it, not http.connection_timeout_ms
       req.raw.socket.setTimeout(0);
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
+      res.writeHead(200, SSE_HEADERS);
       res.write('retry: 2000\n: binbridge live events\n\n');
       let done = false;
       const end = (): void => {

@@ -20,7 +20,7 @@ export type HttpLimits = Pick<
   | 'max_connections_per_ip'
 >;
 
-/** A JSON body of an /api route is at most this, unless the route says otherwise (bins-file imports do). */
+/** A body (of an /api route, Open311, a page that does not exist) is at most this, unless the route says otherwise. */
 export const API_BODY_LIMIT = 64 * 1024;
 
 export interface Readiness {
@@ -51,7 +51,9 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   // and how often Node checks both are Node's own server options, passed through as `http`
   const app = Fastify({
     loggerInstance: deps.log.child({ module: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
-    bodyLimit: 1024 * 1024,
+    // every body is small unless its route says otherwise (bins imports, the WhatsApp webhook): a body is read
+    // before any route checks who sent it, so a big default lets anyone make the process parse megabytes
+    bodyLimit: API_BODY_LIMIT,
     connectionTimeout: limits.connection_timeout_ms,
     keepAliveTimeout: limits.keep_alive_timeout_ms,
     requestTimeout: limits.request_timeout_ms,

@@ -4,17 +4,29 @@ import type { Open311CreateArgs } from './types.js';
 
 const ONE_VALUE = 'one value, not a list';
 
+/** A service request is some twenty fields; a form with more is not one, and is refused before it is looked at. */
+export const MAX_FORM_FIELDS = 200;
+
+export class FormError extends Error {
+  readonly statusCode = 400;
+}
+
 /**
  * A form body as fields: a repeated field (`lat=1&lat=2`) or one named as a list (`lat[]=1`) becomes a list, which
- * the schema then refuses by name rather than keeping one of the values at random.
+ * the schema then refuses by name rather than keeping one of the values at random. More than MAX_FORM_FIELDS
+ * fields is a FormError (a 400), so that no body makes the work grow past a few hundred fields.
  */
 export function parseForm(body: string): Record<string, unknown> {
   const fields = new Map<string, unknown>();
+  let count = 0;
   for (const [name, value] of new URLSearchParams(body)) {
+    if (++count > MAX_FORM_FIELDS) throw new FormError(`at most ${MAX_FORM_FIELDS} form fields`);
     const list = name.endsWith('[]');
     const key = list ? name.slice(0, -2) : name;
     const before = fields.get(key);
-    fields.set(key, before === undefined ? (list ? [value] : value) : Array.isArray(before) ? [...before, value] : [before, value]);
+    if (before === undefined) fields.set(key, list ? [value] : value);
+    else if (Array.isArray(before)) before.push(value);
+    else fields.set(key, [before, value]);
   }
   return Object.fromEntries(fields); // own properties only: a field named __proto__ stays a field
 }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { parse as parseCsvStream } from 'csv-parse';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { z } from 'zod';
 import { closest, didYouMean } from '../suggest.js';
@@ -55,32 +56,58 @@ interface Row {
   skip?: readonly string[];
 }
 
-/** Validates every row and collects every problem of every row before refusing the lot. */
-function validate(rows: Row[], file: string, known: KnownValues): Bin[] {
+/** Validates rows one by one and collects every problem of every row before refusing the lot. */
+function validator(file: string, known: KnownValues): { add: (row: Row) => void; finish: () => Bin[] } {
   const problems: string[] = [];
   const bins: Bin[] = [];
   const seen = new Set<string>();
-  for (const row of rows) {
+  const add = (row: Row): void => {
     const own = (row.problems ?? []).map((p) => `${row.where}: ${p}`);
-    problems.push(...own);
-    if (row.value === undefined) continue;
+    for (const p of own) problems.push(p);
+    if (row.value === undefined) return;
     const r = binSchema.safeParse(row.value);
     if (!r.success) {
       for (const i of r.error.issues) if (!row.skip?.includes(String(i.path[0]))) problems.push(`${row.where}: ${i.path.join('.') || 'row'}: ${i.message}`);
-      continue;
+      return;
     }
     const refs = binRefProblems(r.data, known);
     for (const p of refs) problems.push(`${row.where}: ${p}`);
-    if (refs.length > 0 || own.length > 0) continue;
+    if (refs.length > 0 || own.length > 0) return;
     if (seen.has(r.data.id)) {
       problems.push(`${row.where}: id ${r.data.id} appears twice`);
-      continue;
+      return;
     }
     seen.add(r.data.id);
     bins.push(r.data);
+  };
+  const finish = (): Bin[] => {
+    if (problems.length > 0) throw new BinsFileError(file, problems);
+    return bins;
+  };
+  return { add, finish };
+}
+
+function validate(rows: Row[], file: string, known: KnownValues): Bin[] {
+  const v = validator(file, known);
+  for (const row of rows) v.add(row);
+  return v.finish();
+}
+
+/** Lets the event loop run what waits (readings, requests): setImmediate, not a timer, so no clock is involved. */
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Rows handled between two turns of the event loop: some 10 ms of work, so an import never stalls the readings. */
+const ROWS_PER_TURN = 500;
+
+/** validate(), yielding to the event loop every ROWS_PER_TURN rows (a request's import of a whole city). */
+async function validateYielding(rows: readonly Row[] | ((i: number) => Row), count: number, file: string, known: KnownValues): Promise<Bin[]> {
+  const v = validator(file, known);
+  const at = typeof rows === 'function' ? rows : (i: number) => rows[i]!;
+  for (let i = 0; i < count; i++) {
+    if (i > 0 && i % ROWS_PER_TURN === 0) await yieldToLoop();
+    v.add(at(i));
   }
-  if (problems.length > 0) throw new BinsFileError(file, problems);
-  return bins;
+  return v.finish();
 }
 
 const COLUMNS = Object.keys(binSchema.shape);
@@ -109,29 +136,25 @@ interface CsvInfo {
   error?: { code: string; record?: unknown[] };
 }
 
-/** Parses bins from CSV text (header: id,lat,lon,address,zone,kind,capacity_l,depth_mm,sensor_offset_mm). */
-export function parseBinsCsv(text: string, file = 'csv', known: KnownValues = {}): Bin[] {
-  let header: string[] = [];
-  let records: { record: Record<string, string>; info: CsvInfo }[];
-  try {
-    records = parseCsv(text, {
-      columns: (h: string[]) => (header = h.map((c) => c.trim())),
-      skip_empty_lines: true,
-      trim: true,
-      bom: true,
-      info: true,
-      // a short or long line is reported with the others, not as the only problem
-      relax_column_count: true,
-    }) as unknown as { record: Record<string, string>; info: CsvInfo }[];
-  } catch (err) {
-    throw new BinsFileError(file, [(err as Error).message]);
-  }
+const CSV_OPTIONS = {
+  skip_empty_lines: true,
+  trim: true,
+  bom: true,
+  info: true,
+  // a short or long line is reported with the others, not as the only problem
+  relax_column_count: true,
+} as const;
+
+type CsvRecord = { record: Record<string, string>; info: CsvInfo };
+
+/** The header's problems, else each record as a row named by its line (csv-parse counts the line a record ends on). */
+function csvRows(header: string[], records: readonly CsvRecord[], file: string): Row[] {
   const bad = headerProblems(header);
   if (bad.length > 0) throw new BinsFileError(file, bad);
-  // csv-parse counts the line a record ends on; a record starts after the previous one and any blank lines
+  // a record starts after the previous one and any blank lines
   let endOfPrevious = 1;
   let blankBefore = 0;
-  const rows = records.map(({ record, info }): Row => {
+  return records.map(({ record, info }): Row => {
     const line = endOfPrevious + 1 + (info.empty_lines - blankBefore);
     endOfPrevious = info.lines;
     blankBefore = info.empty_lines;
@@ -141,7 +164,47 @@ export function parseBinsCsv(text: string, file = 'csv', known: KnownValues = {}
     }
     return { where, value: record };
   });
-  return validate(rows, file, known);
+}
+
+/** Parses bins from CSV text (header: id,lat,lon,address,zone,kind,capacity_l,depth_mm,sensor_offset_mm). */
+export function parseBinsCsv(text: string, file = 'csv', known: KnownValues = {}): Bin[] {
+  let header: string[] = [];
+  let records: CsvRecord[];
+  try {
+    records = parseCsv(text, { ...CSV_OPTIONS, columns: (h: string[]) => (header = h.map((c) => c.trim())) }) as unknown as CsvRecord[];
+  } catch (err) {
+    throw new BinsFileError(file, [(err as Error).message]);
+  }
+  return validate(csvRows(header, records, file), file, known);
+}
+
+/** Text fed to the CSV parser between two turns of the event loop. */
+const CSV_SLICE = 32 * 1024;
+
+/**
+ * parseBinsCsv for a request: the same rows and problems, but parsed a slice and validated a few hundred rows at a
+ * time, yielding to the event loop in between, so that importing a city (20,000 bins) never blocks it.
+ */
+export async function parseBinsCsvYielding(text: string, file = 'csv', known: KnownValues = {}): Promise<Bin[]> {
+  let header: string[] = [];
+  const records: CsvRecord[] = [];
+  let failure: Error | null = null;
+  const parser = parseCsvStream({ ...CSV_OPTIONS, columns: (h: string[]) => (header = h.map((c) => c.trim())) });
+  parser.on('data', (r: CsvRecord) => records.push(r));
+  parser.on('error', (err: Error) => (failure ??= err));
+  const ended = new Promise<void>((resolve) => {
+    parser.on('end', resolve);
+    parser.on('error', () => resolve());
+  });
+  for (let at = 0; at < text.length && !failure; at += CSV_SLICE) {
+    parser.write(text.slice(at, at + CSV_SLICE));
+    await yieldToLoop();
+  }
+  if (!failure) parser.end();
+  await ended;
+  if (failure) throw new BinsFileError(file, [(failure as Error).message]);
+  const rows = csvRows(header, records, file);
+  return validateYielding(rows, rows.length, file, known);
 }
 
 const featureCollection = z.object({ type: z.literal('FeatureCollection'), features: z.array(z.unknown()) });
@@ -152,24 +215,35 @@ const feature = z.object({
 });
 const point = z.object({ type: z.literal('Point'), coordinates: z.tuple([z.number(), z.number()]).rest(z.number()) });
 
-/** Parses bins from a GeoJSON FeatureCollection of Points whose properties carry the CSV's columns. */
-export function parseBinsGeoJson(value: unknown, file = 'geojson', known: KnownValues = {}): Bin[] {
+function geoJsonFeatures(value: unknown, file: string): unknown[] {
   const r = featureCollection.safeParse(value);
   if (!r.success) throw new BinsFileError(file, r.error.issues.map((i) => `${i.path.join('.') || 'document'}: ${i.message}`));
-  const rows = r.data.features.map((raw, i): Row => {
-    const f = feature.safeParse(raw);
-    if (!f.success) return { where: `feature ${i}`, value: undefined, problems: ['not a GeoJSON Feature'] };
-    const id = f.data.properties?.id ?? f.data.id;
-    const where = `feature ${i}${typeof id === 'string' || typeof id === 'number' ? ` (${id})` : ''}`;
-    const g = point.safeParse((raw as { geometry?: unknown }).geometry);
-    const [lon, lat] = g.success ? g.data.coordinates : [];
-    return {
-      where,
-      value: { id: f.data.id, ...f.data.properties, lon, lat },
-      ...(g.success ? {} : { problems: ['geometry: a Point with [lon, lat]'], skip: ['lat', 'lon'] }),
-    };
-  });
-  return validate(rows, file, known);
+  return r.data.features;
+}
+
+function geoJsonRow(raw: unknown, i: number): Row {
+  const f = feature.safeParse(raw);
+  if (!f.success) return { where: `feature ${i}`, value: undefined, problems: ['not a GeoJSON Feature'] };
+  const id = f.data.properties?.id ?? f.data.id;
+  const where = `feature ${i}${typeof id === 'string' || typeof id === 'number' ? ` (${id})` : ''}`;
+  const g = point.safeParse((raw as { geometry?: unknown }).geometry);
+  const [lon, lat] = g.success ? g.data.coordinates : [];
+  return {
+    where,
+    value: { id: f.data.id, ...f.data.properties, lon, lat },
+    ...(g.success ? {} : { problems: ['geometry: a Point with [lon, lat]'], skip: ['lat', 'lon'] }),
+  };
+}
+
+/** Parses bins from a GeoJSON FeatureCollection of Points whose properties carry the CSV's columns. */
+export function parseBinsGeoJson(value: unknown, file = 'geojson', known: KnownValues = {}): Bin[] {
+  return validate(geoJsonFeatures(value, file).map(geoJsonRow), file, known);
+}
+
+/** parseBinsGeoJson for a request: a few hundred features at a time, yielding to the event loop in between. */
+export async function parseBinsGeoJsonYielding(value: unknown, file = 'geojson', known: KnownValues = {}): Promise<Bin[]> {
+  const features = geoJsonFeatures(value, file);
+  return validateYielding((i) => geoJsonRow(features[i], i), features.length, file, known);
 }
 
 /** The error for a bins file that cannot be read: "not found" is the usual case, and says only that. */

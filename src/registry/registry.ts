@@ -28,7 +28,7 @@ export class Registry {
     `);
     this.upsertStmt = db.prepare(`
       INSERT INTO bins (id, lat, lon, address, zone, kind, capacity_l, depth_mm, sensor_offset_mm, device_id, dev_eui)
-      VALUES (@id, @lat, @lon, @address, @zone, @kind, @capacity_l, @depth_mm, @sensor_offset_mm, @device_id, @dev_eui)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, address = excluded.address, zone = excluded.zone,
         kind = excluded.kind, capacity_l = excluded.capacity_l, depth_mm = excluded.depth_mm,
         sensor_offset_mm = excluded.sensor_offset_mm, device_id = excluded.device_id, dev_eui = excluded.dev_eui`);
@@ -61,7 +61,7 @@ export class Registry {
 
   upsert(bins: readonly Bin[]): void {
     this.db.transaction(() => {
-      for (const b of bins) this.upsertStmt.run({ ...b, device_id: b.device_id ?? null, dev_eui: b.dev_eui ?? null });
+      for (const b of bins) this.upsertStmt.run(b.id, b.lat, b.lon, b.address, b.zone, b.kind, b.capacity_l, b.depth_mm, b.sensor_offset_mm, b.device_id ?? null, b.dev_eui ?? null);
     })();
     for (const b of bins) this.byId.set(b.id, b);
     this.version++;

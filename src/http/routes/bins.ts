@@ -1,10 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { BinsFileError, binSchema, parseBinsCsv, parseBinsGeoJson, type Registry } from '../../registry/index.js';
+import { BinsFileError, binSchema, parseBinsCsvYielding, parseBinsGeoJsonYielding, type Registry } from '../../registry/index.js';
 import type { BinStateStore } from '../../storage/index.js';
 import { iso } from '../iso.js';
-import { IMPORT_BODY_LIMIT, filter, idParams } from './bounds.js';
+import { IMPORT_BODY_LIMIT, filter, idParams, notJson } from './bounds.js';
 
 
 /** The registry plus live state under /api/bins; edits and bins-file imports. */
@@ -57,12 +57,13 @@ export function binRoutes(deps: { registry: Registry; binState: BinStateStore })
       try {
         done(null, JSON.parse(body as string));
       } catch (err) {
-        done(err as Error, undefined);
+        done(notJson(err), undefined);
       }
     });
     app.post('/bins/import', { bodyLimit: IMPORT_BODY_LIMIT }, async (req, reply) => {
       try {
-        const bins = typeof req.body === 'string' ? parseBinsCsv(req.body, 'request body') : parseBinsGeoJson(req.body, 'request body');
+        // parsed and checked a few hundred rows at a time, yielding in between: a city's import never stalls readings
+        const bins = typeof req.body === 'string' ? await parseBinsCsvYielding(req.body, 'request body') : await parseBinsGeoJsonYielding(req.body, 'request body');
         deps.registry.upsert(bins);
         return { imported: bins.length, total: deps.registry.size };
       } catch (err) {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { BinsFileError, parseWasteContainers, toWasteContainers, type Registry, type WasteContainerState } from '../../registry/index.js';
-import { IMPORT_BODY_LIMIT as BODY_LIMIT } from './bounds.js';
+import { IMPORT_BODY_LIMIT as BODY_LIMIT, notJson } from './bounds.js';
 
 export interface FiwareRouteDeps {
   registry: Registry;
@@ -15,7 +15,7 @@ export function fiwareRoutes(deps: FiwareRouteDeps): FastifyPluginAsync {
       try {
         done(null, JSON.parse(body as string));
       } catch (err) {
-        done(Object.assign(err as Error, { statusCode: 400 }), undefined);
+        done(notJson(err), undefined);
       }
     });
 

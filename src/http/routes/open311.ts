@@ -68,8 +68,12 @@ export function open311Routes(deps: Open311RouteDeps): FastifyPluginAsync {
 
   const routes: FastifyPluginAsync = async (app) => {
     // the spec's POST is form-encoded; @fastify/formbody is not installed and URLSearchParams suffices
-    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
-      done(null, parseForm(body as string));
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: POST_BODY_LIMIT }, (_req, body, done) => {
+      try {
+        done(null, parseForm(body as string));
+      } catch (err) {
+        done(err as Error, undefined); // a FormError: too many fields, a 400
+      }
     });
     app.setErrorHandler((err: FastifyError, req, reply) => {
       const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;

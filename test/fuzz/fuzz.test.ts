@@ -13,12 +13,18 @@ const COUNT = Number(process.env.FUZZ_COUNT ?? 2000);
 /** A finding as a line a failing test can show: what, where, and the input. */
 const show = (f: Finding): string => `[${f.check}${f.phase ? ` ${f.phase}` : ''}] ${f.message}${f.input ? `\n${f.input.slice(0, 1500)}` : ''}${f.at ? `\nat ${f.at}` : ''}`;
 
+// The slice runs beside the rest of the suite (vitest runs files in parallel, two cores in CI), so a timer's
+// lateness there is mostly the other files' work, which the CPU-wait correction catches only in part. Here the
+// bound catches the defects of the kind the issue found (a 4,096-letter word blocked the loop for seconds); the
+// 100 ms bound itself is checked by `npm run fuzz`, which has the machine to itself (FUZZ_LAG_MS overrides).
+const SLICE_LAG_MS = Number(process.env.FUZZ_LAG_MS ?? 500);
+
 describe('fuzz slice', () => {
   let report: FuzzReport;
   const findings = (pred: (f: Finding) => boolean): string[] => report.findings.filter(pred).map(show);
 
   beforeAll(async () => {
-    report = await runFuzz({ count: COUNT, seconds: 30, seed: SEED, only: [...TARGETS], log: (l) => process.env.FUZZ_VERBOSE && console.error(`fuzz: ${l}`) });
+    report = await runFuzz({ count: COUNT, seconds: 30, seed: SEED, only: [...TARGETS], limits: { lagMs: SLICE_LAG_MS }, log: (l) => process.env.FUZZ_VERBOSE && console.error(`fuzz: ${l}`) });
     console.log(report.summary);
     // FUZZ_REPORT=file: the whole report as JSON, for a look at what was sent and seen
     if (process.env.FUZZ_REPORT) fs.writeFileSync(process.env.FUZZ_REPORT, JSON.stringify(report, null, 1));
@@ -44,7 +50,7 @@ describe('fuzz slice', () => {
     expect(findings((f) => f.check === 'memory')).toEqual([]);
   });
 
-  it('the event loop is never blocked past 100 ms', () => {
+  it(`the event loop is never blocked past ${SLICE_LAG_MS} ms`, () => {
     expect(findings((f) => f.check === 'event_loop')).toEqual([]);
   });
 

@@ -1,19 +1,11 @@
 // A small seeded PRNG for the mutators: every input is a pure function of (seed, target, phase, index), so a
 // finding can be regenerated from the numbers in the report. (fast-check draws the structured values itself.)
 
-/** 32-bit FNV-1a of a string, for deriving seeds from names. */
-export function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
+import { hashString } from '../firmware-sim/random.js';
 
 /** A seed for one stream of inputs, e.g. deriveSeed(42, 'mqtt', 'devices', 17). */
 export function deriveSeed(seed: number, ...parts: (string | number)[]): number {
-  return hash32(`${seed}|${parts.join('|')}`) | 0;
+  return hashString(`${seed}|${parts.join('|')}`) | 0;
 }
 
 /** sfc32: fast, decent, and tiny. */

@@ -1,6 +1,7 @@
 // The live page's server side without a browser: the event hub (per-bin throttle), the SSE route's token check,
 // the readings and page-settings routes, and the sandbox route's availability.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/clock.js';
 import { LiveEvents } from '../../src/http/live-events.js';
 import { sandboxEnvelope, sandboxInboundSchema } from '../../src/http/routes/sandbox.js';
 import { parseWebhook } from '../../src/whatsapp/webhook.js';
@@ -10,14 +11,17 @@ const reading = (binId: string, ts: number, fillPct: number) => ({ binId, ts, re
 
 describe('LiveEvents', () => {
   it('publishes at most one reading per bin per throttle time, then the newest one held back', async () => {
-    const live = new LiveEvents({ readingThrottleMs: 200 });
+    const clock = new ManualClock(10_000);
+    const live = new LiveEvents({ readingThrottleMs: 200, clock });
     const got: { type: string; data: { bin_id: string; fill_pct: number } }[] = [];
     live.subscribe((type, data) => got.push({ type, data: data as { bin_id: string; fill_pct: number } }));
     live.onReadings([reading('A', 1000, 10), reading('B', 1000, 50)]);
     live.onReadings([reading('A', 2000, 20)]);
     live.onReadings([reading('A', 3000, 30)]);
     expect(got.map((e) => `${e.data.bin_id}:${e.data.fill_pct}`)).toEqual(['A:10', 'B:50']);
-    await new Promise((r) => setTimeout(r, 400));
+    await clock.advance(199);
+    expect(got).toHaveLength(2);
+    await clock.advance(200);
     expect(got.map((e) => `${e.data.bin_id}:${e.data.fill_pct}`)).toEqual(['A:10', 'B:50', 'A:30']);
     expect(got.every((e) => e.type === 'reading')).toBe(true);
     live.close();

@@ -167,8 +167,9 @@ describe('connection-rate limit', () => {
       for (const r of ok) (r as PromiseFulfilledResult<MqttClient>).value.end(true);
       const text = await (await fetch(`${bridge.httpUrl}/metrics`)).text();
       expect(metricValue(text, 'binbridge_mqtt_refused_total', { reason: 'connect_rate' })).toBe(5);
-      await new Promise((r) => setTimeout(r, 1100));
-      (await connectClient(bridge.mqttUrl, { clientId: 'after' })).end(true);
+      // the limiter's window is a second of wall time (rate-limiter-flexible): served again once it has passed
+      const after = await waitFor(() => connectClient(bridge.mqttUrl, { clientId: 'after' }), { timeoutMs: 5000, intervalMs: 250, message: 'a connection served after the window' });
+      after.end(true);
     } finally {
       await bridge.stop();
     }

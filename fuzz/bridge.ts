@@ -127,7 +127,9 @@ export class Bridge {
     fs.writeFileSync(file, YAML.stringify(this.configFile(deadInflux)));
     const fd = fs.openSync(this.logFile, 'a');
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BINBRIDGE_')));
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start'], {
+    // FUZZ_BRIDGE_NODE_ARGS: extra node flags for the bridge, to find what blocked its event loop (fuzz/long-tasks.ts)
+    const nodeArgs = (process.env.FUZZ_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const proc = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, 'src/cli.ts', 'start'], {
       cwd: ROOT,
       env: { ...env, BINBRIDGE_CONFIG: file },
       stdio: ['ignore', fd, fd],

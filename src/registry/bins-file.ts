@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseCsvStream } from 'csv-parse';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { z } from 'zod';
+import { nextTurn } from '../clock.js';
 import { closest, didYouMean } from '../suggest.js';
 import { binSchema, type Bin } from './bin.js';
 import { isNgsiLd, parseWasteContainers } from './fiware.js';
@@ -93,8 +94,6 @@ function validate(rows: Row[], file: string, known: KnownValues): Bin[] {
   return v.finish();
 }
 
-/** Lets the event loop run what waits (readings, requests): setImmediate, not a timer, so no clock is involved. */
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Rows handled between two turns of the event loop: some 10 ms of work, so an import never stalls the readings. */
 const ROWS_PER_TURN = 500;
@@ -104,7 +103,7 @@ async function validateYielding(rows: readonly Row[] | ((i: number) => Row), cou
   const v = validator(file, known);
   const at = typeof rows === 'function' ? rows : (i: number) => rows[i]!;
   for (let i = 0; i < count; i++) {
-    if (i > 0 && i % ROWS_PER_TURN === 0) await yieldToLoop();
+    if (i > 0 && i % ROWS_PER_TURN === 0) await nextTurn();
     v.add(at(i));
   }
   return v.finish();
@@ -198,7 +197,7 @@ export async function parseBinsCsvYielding(text: string, file = 'csv', known: Kn
   });
   for (let at = 0; at < text.length && !failure; at += CSV_SLICE) {
     parser.write(text.slice(at, at + CSV_SLICE));
-    await yieldToLoop();
+    await nextTurn();
   }
   if (!failure) parser.end();
   await ended;

@@ -1,4 +1,4 @@
-import { realClock, type Clock, type Timer } from '../clock.js';
+import { nextTurn, realClock, type Clock, type Timer } from '../clock.js';
 import { retryDelay } from '../retry.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -9,7 +9,7 @@ import { Contacts } from './contacts.js';
 import { rebuildIfClear } from './migrate.js';
 import { redactText } from './redact.js';
 import type { Sealer } from './sealer.js';
-import { parseWebhook, type InboundMessage, type StatusUpdate } from './webhook.js';
+import { parseWebhook, type InboundMessage, type ParsedWebhook, type StatusUpdate } from './webhook.js';
 
 /** The body of a webhook POST is not JSON (answered 400; Meta does not redeliver a 4xx forever). */
 export class InvalidWebhookBody extends Error {
@@ -64,6 +64,20 @@ interface StatusRow {
   seq: number;
   body_sealed: Buffer;
 }
+
+/** A verified body waiting for the next group commit. */
+interface Delivery {
+  rawBody: Buffer;
+  bodyTag: string;
+  parsed: ParsedWebhook;
+  resolve: (r: AcceptResult) => void;
+  reject: (err: unknown) => void;
+}
+
+/** The most body bytes one group commit of webhook deliveries seals and writes. */
+const GROUP_BYTES = 4 * 1024 * 1024;
+
+const REPEATED: AcceptResult = { messages: 0, statuses: 0, duplicates: 0, repeated: true };
 
 const DAY = 86_400_000;
 /** Sealed bodies of finished rows (they hold residents' numbers and words) are kept this long, for inspection. */
@@ -205,59 +219,84 @@ export class Inbox {
 
   /**
    * Records one verified webhook body: the raw bytes (sealed; bytes already recorded are not stored again), each new
-   * message (a redelivered message id is ignored), the senders' last-inbound times, and the statuses. Throws
-   * InvalidWebhookBody when the body is not JSON.
+   * message (a redelivered message id is ignored), the senders' last-inbound times, and the statuses. Resolves once
+   * they are committed; rejects with InvalidWebhookBody when the body is not JSON. Bodies that arrive in the same
+   * turn of the event loop share one commit (one fsync), as readings do in the journal: a burst of webhooks costs
+   * one disk flush, not one each.
    */
-  accept(rawBody: Buffer): AcceptResult {
+  accept(rawBody: Buffer): Promise<AcceptResult> {
     // Meta redelivers the same bytes (up to 3 MB each) until it sees a 200, and sometimes after: one copy will do,
     // and everything in it was recorded with it
     const bodyTag = this.sealer.digest(rawBody);
-    if (this.stmts.deliveryByTag.get(bodyTag) !== undefined) return { messages: 0, statuses: 0, duplicates: 0, repeated: true };
+    if (this.stmts.deliveryByTag.get(bodyTag) !== undefined) return Promise.resolve({ ...REPEATED });
     let json: unknown;
     try {
       json = JSON.parse(rawBody.toString('utf8'));
     } catch (err) {
-      throw new InvalidWebhookBody(`webhook body is not JSON: ${(err as Error).message}`);
+      return Promise.reject(new InvalidWebhookBody(`webhook body is not JSON: ${(err as Error).message}`));
     }
     const parsed = parseWebhook(json);
-    const now = this.clock.now();
-    const result: AcceptResult = { messages: 0, statuses: 0, duplicates: 0, repeated: false };
-    const fresh: InboundMessage[] = [];
-    const seal = this.sealer;
-    this.db.transaction(() => {
-      const deliveryId = Number(this.stmts.delivery.run(now, seal.seal(rawBody), bodyTag).lastInsertRowid);
-      for (const m of parsed.messages) {
-        const { changes } = this.stmts.message.run(
-          seal.pseudonym(m.id),
-          deliveryId,
-          seal.pseudonym(m.from),
-          m.type,
-          m.timestamp,
-          seal.seal(JSON.stringify(m)),
-          now,
-        );
-        // the window counts from the user's message, but a clock skewed into the future must not stretch it
-        this.contacts.touch(m.from, Math.min(m.timestamp, now));
-        if (changes) fresh.push(m);
-        else result.duplicates++;
-      }
-      for (const s of parsed.statuses) {
-        const recipient = seal.pseudonym(s.recipient);
-        const body = seal.seal(JSON.stringify({ ...s, recipient } satisfies StatusUpdate));
-        const { changes } = this.stmts.status.run(seal.pseudonym(s.wamid), s.status, s.timestamp, recipient, body, now);
-        if (changes) result.statuses++;
-        else result.duplicates++;
-      }
-      result.messages = fresh.length;
-    })();
-    this.count(fresh);
-    for (const m of fresh) this.opts.metrics?.whatsappInbound.inc({ type: m.type });
-    if (parsed.skipped) {
-      // counted, never quoted: a skipped element may hold a number or a resident's words
-      this.opts.metrics?.whatsappWebhookSkipped.inc(parsed.skipped);
-      this.log.warn({ event: 'webhook_elements_skipped', count: parsed.skipped }, 'webhook elements not understood');
+    return new Promise((resolve, reject) => {
+      this.deliveries.push({ rawBody, bodyTag, parsed, resolve, reject });
+      if (this.deliveries.length === 1) setImmediate(() => this.commitDeliveries());
+    });
+  }
+
+  private deliveries: Delivery[] = [];
+
+  private commitDeliveries(): void {
+    // sealing and writing a body costs about a millisecond a megabyte: a group holds at most GROUP_BYTES (and at
+    // least one body), the rest waits for the next turn
+    let n = 0;
+    for (let bytes = 0; n < this.deliveries.length && (n === 0 || bytes + this.deliveries[n]!.rawBody.length <= GROUP_BYTES); n++) {
+      bytes += this.deliveries[n]!.rawBody.length;
     }
-    if (fresh.length || result.statuses) this.kick();
+    const batch = this.deliveries.splice(0, n);
+    if (this.deliveries.length > 0) setImmediate(() => this.commitDeliveries());
+    const now = this.clock.now();
+    const fresh: InboundMessage[][] = batch.map(() => []);
+    let results: AcceptResult[];
+    try {
+      results = this.db.transaction(() => batch.map((d, i) => this.record(d, now, fresh[i]!)))();
+    } catch (err) {
+      for (const d of batch) d.reject(err);
+      return;
+    }
+    batch.forEach((d, i) => {
+      this.count(fresh[i]!);
+      for (const m of fresh[i]!) this.opts.metrics?.whatsappInbound.inc({ type: m.type });
+      if (d.parsed.skipped) {
+        // counted, never quoted: a skipped element may hold a number or a resident's words
+        this.opts.metrics?.whatsappWebhookSkipped.inc(d.parsed.skipped);
+        this.log.warn({ event: 'webhook_elements_skipped', count: d.parsed.skipped }, 'webhook elements not understood');
+      }
+      d.resolve(results[i]!);
+    });
+    if (results.some((r) => r.messages > 0 || r.statuses > 0)) this.kick();
+  }
+
+  /** One delivery's rows, inside the group's transaction; `fresh` receives its new messages. */
+  private record(d: Delivery, now: number, fresh: InboundMessage[]): AcceptResult {
+    // the same bytes twice in one group: the second is a repeat of the first
+    if (this.stmts.deliveryByTag.get(d.bodyTag) !== undefined) return { ...REPEATED };
+    const seal = this.sealer;
+    const result: AcceptResult = { messages: 0, statuses: 0, duplicates: 0, repeated: false };
+    const deliveryId = Number(this.stmts.delivery.run(now, seal.seal(d.rawBody), d.bodyTag).lastInsertRowid);
+    for (const m of d.parsed.messages) {
+      const { changes } = this.stmts.message.run(seal.pseudonym(m.id), deliveryId, seal.pseudonym(m.from), m.type, m.timestamp, seal.seal(JSON.stringify(m)), now);
+      // the window counts from the user's message, but a clock skewed into the future must not stretch it
+      this.contacts.touch(m.from, Math.min(m.timestamp, now));
+      if (changes) fresh.push(m);
+      else result.duplicates++;
+    }
+    for (const s of d.parsed.statuses) {
+      const recipient = seal.pseudonym(s.recipient);
+      const body = seal.seal(JSON.stringify({ ...s, recipient } satisfies StatusUpdate));
+      const { changes } = this.stmts.status.run(seal.pseudonym(s.wamid), s.status, s.timestamp, recipient, body, now);
+      if (changes) result.statuses++;
+      else result.duplicates++;
+    }
+    result.messages = fresh.length;
     return result;
   }
 
@@ -334,31 +373,36 @@ export class Inbox {
       });
   }
 
+  // Handlers mostly finish without real I/O (their awaits resolve at once), so a backlog would run in one turn of
+  // the event loop, each message a few synchronous commits: the loop waits for the next turn before each message
+  // and each batch of statuses, and readings and requests are served in between.
   private async drain(): Promise<void> {
     while (this.running) {
       this.again = false;
-      this.drainStatuses();
+      await this.drainStatuses();
       const row = this.stmts.nextMessage.get() as MessageRow | undefined;
       if (!row) return;
       await this.handle(row);
+      await nextTurn();
     }
   }
 
-  private drainStatuses(): void {
-    for (;;) {
+  private async drainStatuses(): Promise<void> {
+    while (this.running) {
       const rows = this.stmts.nextStatuses.all() as StatusRow[];
       if (rows.length === 0) return;
-      for (const r of rows) {
-        // applying and marking commit together, so a status is applied once even across a crash
-        this.db.transaction(() => {
+      // applying and marking commit together (one commit for the batch), so a status is applied once even across a crash
+      this.db.transaction(() => {
+        for (const r of rows) {
           try {
             this.opts.statuses?.applyStatus(JSON.parse(this.sealer.openText(r.body_sealed)) as StatusUpdate);
           } catch (err) {
             this.log.error({ event: 'status_apply_failed', err }, 'a delivery status could not be applied; skipped');
           }
           this.stmts.statusDone.run(r.seq);
-        })();
-      }
+        }
+      })();
+      await nextTurn();
     }
   }
 

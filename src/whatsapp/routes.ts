@@ -77,7 +77,7 @@ async function webhookScope(app: FastifyInstance, opts: WebhookRouteOptions): Pr
       return reply.code(401).send({ error: 'unauthorized', message: 'bad or missing X-Hub-Signature-256' });
     }
     try {
-      const res = opts.inbox.accept(raw);
+      const res = await opts.inbox.accept(raw);
       count('accepted');
       log.debug({ event: 'webhook_accepted', ...res }, 'webhook accepted');
       return reply.code(200).send({ ok: true });

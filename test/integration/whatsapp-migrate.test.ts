@@ -119,7 +119,7 @@ describe('WhatsApp tables of a release before sealing', () => {
     expect(applied[0]).toMatchObject({ wamid: 'wamid.OUT1', recipient: sealer.pseudonym(NUMBER) });
   });
 
-  it('a deliveries table sealed before body digests gains the column, keeps its rows, and records a body once from then on', () => {
+  it('a deliveries table sealed before body digests gains the column, keeps its rows, and records a body once from then on', async () => {
     const db = openDatabase(fs.mkdtempSync(path.join(os.tmpdir(), 'bb-wa-migrate-')), { sync: 'normal' });
     cleanups.push(() => db.close());
     db.exec('CREATE TABLE whatsapp_webhook_deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, received_ms INTEGER NOT NULL, body_sealed BLOB NOT NULL)');
@@ -127,8 +127,8 @@ describe('WhatsApp tables of a release before sealing', () => {
     const inbox = new Inbox({ db, log: silent, sealer });
     new Inbox({ db, log: silent, sealer }); // a second start is a no-op
     const body = Buffer.from(JSON.stringify({ object: 'whatsapp_business_account', entry: [] }));
-    expect(inbox.accept(body)).toMatchObject({ repeated: false });
-    expect(inbox.accept(body)).toMatchObject({ repeated: true });
+    expect(await inbox.accept(body)).toMatchObject({ repeated: false });
+    expect(await inbox.accept(body)).toMatchObject({ repeated: true });
     expect(db.prepare('SELECT count(*) FROM whatsapp_webhook_deliveries').pluck().get()).toBe(2);
   });
 });

@@ -178,7 +178,7 @@ describe('WhatsApp webhook', () => {
       if (m.text === 'flaky' && ++flaky < 3) throw new Error('database busy');
       if (m.text === 'poison') throw new Error('cannot handle this');
     });
-    inbox.accept(Buffer.from(envelope([text('w1', 'first'), text('w2', 'flaky'), text('w3', 'poison'), text('w4', 'last')])));
+    await inbox.accept(Buffer.from(envelope([text('w1', 'first'), text('w2', 'flaky'), text('w3', 'poison'), text('w4', 'last')])));
     inbox.start();
     await waitFor(() => seen.includes('last'));
     expect(seen).toEqual(['first', 'flaky', 'flaky', 'flaky', 'poison', 'poison', 'poison', 'last']);
@@ -191,11 +191,56 @@ describe('WhatsApp webhook', () => {
     expect(inbox.backlog()).toEqual({ pending: 0, failed: 1 });
   });
 
+  it('records a burst of deliveries in one commit, the same bytes twice in it once, and answers each', async () => {
+    const db = openDb(tmpDir());
+    const { inbox } = makeInbox(db);
+    const bodies = Array.from({ length: 20 }, (_, i) => Buffer.from(envelope([text(`b${i}`, `burst ${i}`)])));
+    // counts the transactions that commit (not the nested ones)
+    let commits = 0;
+    const transaction = db.transaction.bind(db);
+    db.transaction = ((fn: (...a: unknown[]) => unknown) => {
+      const tx = transaction(fn);
+      return Object.assign((...a: unknown[]) => {
+        if (!db.inTransaction) commits++;
+        return tx(...a);
+      }, tx);
+    }) as typeof db.transaction;
+    // all in one turn of the event loop, as requests whose bodies completed together
+    const results = await Promise.all([...bodies, bodies[3]!].map((b) => inbox.accept(b)));
+    expect(results.slice(0, 20).every((r) => r.messages === 1 && !r.repeated)).toBe(true);
+    expect(results[20]).toMatchObject({ repeated: true, messages: 0 });
+    expect(commits).toBe(1);
+    expect(db.prepare('SELECT count(*) FROM whatsapp_webhook_deliveries').pluck().get()).toBe(20);
+    expect(db.prepare('SELECT count(*) FROM whatsapp_inbound').pluck().get()).toBe(20);
+    await expect(inbox.accept(Buffer.from('not json'))).rejects.toThrow(/not JSON/);
+  });
+
+  it('lets the event loop turn between messages of a backlog (a burst never holds readings and requests up)', async () => {
+    const db = openDb(tmpDir());
+    const { inbox, handled } = makeInbox(db);
+    await inbox.accept(Buffer.from(envelope(Array.from({ length: 30 }, (_, i) => text(`t${i}`, `backlog ${i}`)))));
+    // a turn counter: it advances once per turn of the event loop
+    let turns = 0;
+    let counting = true;
+    const tick = (): void => {
+      turns++;
+      if (counting) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const turnAt: number[] = [];
+    inbox.onMessage(() => void turnAt.push(turns));
+    inbox.start();
+    await waitFor(() => handled.length === 30);
+    counting = false;
+    // before: all 30 ran in one turn (turnAt all equal); now each message waits for the next turn
+    expect(new Set(turnAt).size).toBeGreaterThanOrEqual(25);
+  });
+
   it('processes what was accepted before a restart, once', async () => {
     const dir = tmpDir();
     const db = openDb(dir);
     const first = makeInbox(db);
-    first.inbox.accept(Buffer.from(envelope([text('r1', 'one'), text('r2', 'two')])));
+    await first.inbox.accept(Buffer.from(envelope([text('r1', 'one'), text('r2', 'two')])));
     db.close(); // stopped before the processor ran
 
     const db2 = openDb(dir);
@@ -203,7 +248,7 @@ describe('WhatsApp webhook', () => {
     second.inbox.start();
     await waitFor(() => second.handled.length === 2);
     await second.inbox.stop();
-    second.inbox.accept(Buffer.from(envelope([text('r1', 'one')]))); // redelivered after the restart
+    await second.inbox.accept(Buffer.from(envelope([text('r1', 'one')]))); // redelivered after the restart
 
     const third = makeInbox(db2);
     third.inbox.start();
@@ -306,7 +351,7 @@ describe('WhatsApp webhook', () => {
   it('stores senders, message ids and bodies only as pseudonyms and sealed blobs', async () => {
     const db = openDb(tmpDir());
     const { inbox, handled } = makeInbox(db);
-    inbox.accept(Buffer.from(envelope([text('wamid.SECRET', 'bin at Main Street 1')], [{ id: 'wamid.OUT', status: 'sent', timestamp: '1750000000', recipient_id: '31600000001' }])));
+    await inbox.accept(Buffer.from(envelope([text('wamid.SECRET', 'bin at Main Street 1')], [{ id: 'wamid.OUT', status: 'sent', timestamp: '1750000000', recipient_id: '31600000001' }])));
     inbox.start();
     await waitFor(() => handled.length === 1);
     expect(handled[0]).toMatchObject({ id: 'wamid.SECRET', from: '31600000001', name: 'Ann', text: 'bin at Main Street 1' });
@@ -328,9 +373,9 @@ describe('WhatsApp webhook', () => {
 
   it('sets aside a message sealed under another key instead of stopping on it', async () => {
     const db = openDb(tmpDir());
-    new Inbox({ db, log: silent, sealer: new Sealer('an-earlier-deployment-secret') }).accept(Buffer.from(envelope([text('k1', 'old key')])));
+    await new Inbox({ db, log: silent, sealer: new Sealer('an-earlier-deployment-secret') }).accept(Buffer.from(envelope([text('k1', 'old key')])));
     const { inbox, handled } = makeInbox(db);
-    inbox.accept(Buffer.from(envelope([text('k2', 'new key')])));
+    await inbox.accept(Buffer.from(envelope([text('k2', 'new key')])));
     inbox.start();
     await waitFor(() => handled.length === 1);
     expect(handled[0]!.text).toBe('new key');
@@ -340,8 +385,8 @@ describe('WhatsApp webhook', () => {
   it('counts new inbound messages as whatsapp_message points', async () => {
     const { bus, points } = telemetryBus();
     const { inbox } = makeInbox(openDb(tmpDir()), { events: bus });
-    inbox.accept(Buffer.from(envelope([text('p1', 'a'), text('p2', 'b')])));
-    inbox.accept(Buffer.from(envelope([text('p1', 'a')])));
+    await inbox.accept(Buffer.from(envelope([text('p1', 'a'), text('p2', 'b')])));
+    await inbox.accept(Buffer.from(envelope([text('p1', 'a')])));
     expect(points).toHaveLength(2);
     expect(points[0]).toMatch(/^whatsapp_message,direction=in,kind=text,status=received count=1 \d+$/);
   });

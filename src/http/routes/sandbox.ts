@@ -68,7 +68,7 @@ export function sandboxEnvelope(b: SandboxInbound, nowMs: number, id = `wamid.SA
 
 export interface SandboxRouteDeps {
   /** the inbox, only in whatsapp.mode sandbox; null: the routes answer 404 */
-  inbox: { accept(rawBody: Buffer): AcceptResult } | null;
+  inbox: { accept(rawBody: Buffer): Promise<AcceptResult> } | null;
   clock?: Clock;
 }
 
@@ -92,7 +92,7 @@ export function sandboxRoutes(deps: SandboxRouteDeps): FastifyPluginAsync {
     r.get('/sandbox', async () => ({ enabled: true }));
     r.post('/sandbox/inbound', { schema: { body: sandboxInboundSchema } }, async (req, res) => {
       const id = `wamid.SANDBOX.IN.${randomBytes(12).toString('hex')}`;
-      const result = inbox.accept(Buffer.from(JSON.stringify(sandboxEnvelope(req.body, clock.now(), id))));
+      const result = await inbox.accept(Buffer.from(JSON.stringify(sandboxEnvelope(req.body, clock.now(), id))));
       return res.code(202).send({ id, ...result });
     });
   };

@@ -211,7 +211,16 @@ export class LiveEvents {
       }, this.pollMs)
       .unref();
     this.timers.push(timer);
-    return () => setImmediate(run);
+    // a burst of pokes (a backlog of inbound messages) runs one check, not one each
+    let soon = false;
+    return () => {
+      if (soon) return;
+      soon = true;
+      setImmediate(() => {
+        soon = false;
+        run();
+      });
+    };
   }
 }
 

@@ -109,5 +109,10 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     },
     { prefix: '/api' },
   );
+  // the OpenAPI document is built from every route's zod schemas on first use (~100 ms of one turn): built here,
+  // at start-up, the first /docs request is served from the cache like the rest
+  await app.ready();
+  app.swagger();
+  app.swagger({ yaml: true });
   return app;
 }

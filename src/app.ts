@@ -148,9 +148,7 @@ async function buildApp(config: Config, log: Logger, clock: Clock, undo: (stop: 
   // rule events, job changes and WhatsApp counts go to InfluxDB through the same durable spool as readings
   if (spool) {
     recordTelemetry(bus, (lines) => {
-      if (lines.length === 0) return;
-      spool.append(lines);
-      writer?.notify();
+      if (lines.length > 0) spool.appendSoon(lines, () => writer?.notify());
     });
   }
 
@@ -363,6 +361,7 @@ async function buildApp(config: Config, log: Logger, clock: Clock, undo: (stop: 
       history.stop();
       await inbox.stop();
       await outbox.stop();
+      spool?.flushSoon();
       await writer?.stop(5000);
       // a client that stopped reading (a half-read response, a stuck proxy) must not hold the shutdown up
       // sockets live in wall time, whatever clock the program runs on

@@ -94,6 +94,35 @@ export class Spool {
     this.db.transaction(() => this.insert(lines, nowMs))();
   }
 
+  private soon: string[] = [];
+  private afterSoon: (() => void) | undefined;
+
+  /**
+   * Appends points with the next commit. Inside a transaction they join it (and go if it rolls back); otherwise
+   * the points of one turn of the event loop share one commit, and `then` runs after it. Events come in bursts (a
+   * webhook of 50 messages, a pass of the outbox): a commit each would be a disk flush each. A crash in that turn
+   * loses them; they count events whose own records were committed.
+   */
+  appendSoon(lines: readonly string[], then?: () => void): void {
+    if (this.db.inTransaction) {
+      this.insert(lines, this.clock.now());
+      then?.();
+      return;
+    }
+    if (this.soon.length === 0) setImmediate(() => this.flushSoon());
+    this.soon.push(...lines);
+    this.afterSoon = then ?? this.afterSoon;
+  }
+
+  /** Commits what appendSoon holds now (at shutdown, before the writer's last flush). */
+  flushSoon(): void {
+    if (this.soon.length === 0 || !this.db.open) return;
+    const lines = this.soon;
+    this.soon = [];
+    this.append(lines);
+    this.afterSoon?.();
+  }
+
   /** The oldest points, in order, without removing them. */
   peek(limit: number): SpoolBatch | null {
     const rows = this.peekStmt.all(limit) as [number, string][];

@@ -75,7 +75,7 @@ interface Delivery {
 }
 
 /** The most body bytes one group commit of webhook deliveries seals and writes. */
-const GROUP_BYTES = 4 * 1024 * 1024;
+const GROUP_BYTES = 1024 * 1024;
 
 const REPEATED: AcceptResult = { messages: 0, statuses: 0, duplicates: 0, repeated: true };
 
@@ -245,7 +245,7 @@ export class Inbox {
   private deliveries: Delivery[] = [];
 
   private commitDeliveries(): void {
-    // sealing and writing a body costs about a millisecond a megabyte: a group holds at most GROUP_BYTES (and at
+    // sealing and writing a body costs tens of milliseconds a megabyte: a group holds at most GROUP_BYTES (and at
     // least one body), the rest waits for the next turn
     let n = 0;
     for (let bytes = 0; n < this.deliveries.length && (n === 0 || bytes + this.deliveries[n]!.rawBody.length <= GROUP_BYTES); n++) {

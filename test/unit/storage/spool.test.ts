@@ -27,6 +27,36 @@ describe('Spool', () => {
     expect(spool.peek(10)!.lines).toEqual(['c 3', 'd 4']);
   });
 
+  it('appendSoon: the points of one turn share one commit, join a transaction in progress, and flush on demand', async () => {
+    const db = openDatabase(tmp());
+    const spool = new Spool(db, 1 << 20);
+    let commits = 0;
+    const transaction = db.transaction.bind(db);
+    db.transaction = ((fn: (...a: unknown[]) => unknown) => {
+      const tx = transaction(fn);
+      return Object.assign((...a: unknown[]) => {
+        if (!db.inTransaction) commits++;
+        return tx(...a);
+      }, tx);
+    }) as typeof db.transaction;
+    let notified = 0;
+    for (let i = 0; i < 50; i++) spool.appendSoon([`m count=1 ${i}`], () => notified++);
+    expect(spool.stats().depth).toBe(0); // not yet: at the end of the turn
+    await new Promise((r) => setImmediate(r));
+    expect(spool.stats().depth).toBe(50);
+    expect(commits).toBe(1);
+    expect(notified).toBe(1);
+    // inside a transaction: part of it, at once
+    db.transaction(() => spool.appendSoon(['inner 1']))();
+    expect(spool.stats().depth).toBe(51);
+    // shutdown: flushSoon commits what waits, and the turn's own flush then finds nothing
+    spool.appendSoon(['last 1']);
+    spool.flushSoon();
+    expect(spool.stats().depth).toBe(52);
+    await new Promise((r) => setImmediate(r));
+    expect(spool.peek(100)!.lines.slice(-2)).toEqual(['inner 1', 'last 1']);
+  });
+
   it('moves refused batches to the dead-letter table instead of dropping them', () => {
     const db = openDatabase(tmp());
     const spool = new Spool(db, 1 << 20);

@@ -346,18 +346,21 @@ export class Outbox {
       this.wake(1000);
       return;
     }
-    for (const row of rows) {
-      if (this.inFlight.size >= maxInFlight) break; // a completion wakes the loop
-      if (this.inFlight.has(row.recipient_tag)) continue;
-      const now = this.clock.now();
-      const at = Math.max(row.next_attempt_ms, this.pacer.readyAt(row.recipient_tag, now));
-      if (at > now) {
-        wakeAt = Math.min(wakeAt, at);
-        continue;
+    // the launches of one pass mark their rows in one commit (one disk flush, not one per message)
+    this.db.transaction(() => {
+      for (const row of rows) {
+        if (this.inFlight.size >= maxInFlight) break; // a completion wakes the loop
+        if (this.inFlight.has(row.recipient_tag)) continue;
+        const now = this.clock.now();
+        const at = Math.max(row.next_attempt_ms, this.pacer.readyAt(row.recipient_tag, now));
+        if (at > now) {
+          wakeAt = Math.min(wakeAt, at);
+          continue;
+        }
+        this.pacer.take(row.recipient_tag, now);
+        this.launch(row, now);
       }
-      this.pacer.take(row.recipient_tag, now);
-      this.launch(row, now);
-    }
+    })();
     if (wakeAt < Infinity) this.wake(wakeAt - this.clock.now());
   }
 

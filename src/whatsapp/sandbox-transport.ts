@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { realClock, type Clock } from '../clock.js';
+import { nextTurn, realClock, type Clock } from '../clock.js';
 import type { Db } from '../storage/index.js';
 import { recipientOf, type OutboundMessage } from './messages.js';
 import { rebuildIfClear } from './migrate.js';
@@ -64,7 +64,20 @@ export class SandboxTransport implements MessageTransport {
     );
   }
 
-  async send(msg: OutboundMessage): Promise<{ wamid: string }> {
+  private answered: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Records the message as Meta would receive it and answers with its wamid. Like answers over the network, each
+   * comes on a turn of the event loop of its own: a pass of the outbox that sends sixteen messages does not record
+   * and mark all sixteen in one turn.
+   */
+  send(msg: OutboundMessage): Promise<{ wamid: string }> {
+    const answer = this.answered.then(nextTurn).then(() => this.record(msg));
+    this.answered = answer.catch(() => undefined);
+    return answer;
+  }
+
+  private record(msg: OutboundMessage): { wamid: string } {
     // random: unlike Meta's, a sandbox wamid does not carry the recipient's number
     const wamid = `wamid.SANDBOX.${randomBytes(12).toString('hex')}`;
     const to = recipientOf(msg);

@@ -362,4 +362,22 @@ describe('Outbox in sandbox mode', () => {
     expect(sandbox.list({ to: A })).toHaveLength(1);
     expect(outbox.list().map((i) => i.status)).toEqual(['sent', 'sent']);
   });
+
+  it('answers each send on a turn of the event loop of its own, as a network would', async () => {
+    const db = openDatabase(tmpDir(), { sync: 'normal' });
+    cleanups.push(() => db.close());
+    const sandbox = new SandboxTransport(db, { sealer });
+    let turns = 0;
+    let counting = true;
+    const tick = (): void => {
+      turns++;
+      if (counting) setImmediate(tick);
+    };
+    setImmediate(tick);
+    // sixteen sends started together, as one pass of the outbox starts them
+    const answeredAt = await Promise.all(Array.from({ length: 16 }, (_, i) => sandbox.send(textMessage(A, `m${i}`)).then(() => turns)));
+    counting = false;
+    expect(new Set(answeredAt).size).toBe(16);
+    expect(sandbox.list({ limit: 100 })).toHaveLength(16);
+  });
 });

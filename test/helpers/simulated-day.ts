@@ -231,7 +231,6 @@ export async function fillSimulatedDay(influxUrl: string): Promise<void> {
     if (!crewPhone) throw new Error(`no crew ${job.crew_id} in GET /api/crews`);
     await sendText(bridge, crewPhone, `accept ${job.id}`);
     await jobOf(bridge, SIMULATED_DAY.fullBin, 'accepted');
-    await new Promise((r) => setTimeout(r, 1500));
     await sendText(bridge, crewPhone, `done ${job.id}`);
     await jobOf(bridge, SIMULATED_DAY.fullBin, 'done');
     const client = await connectClient(bridge.mqttUrl, { clientId: 'simulated-day-2' });

@@ -19,6 +19,7 @@ import {
   type SendResult,
   type StatusEvent,
 } from '../../src/whatsapp/index.js';
+import { turnCounter } from '../helpers/event-loop.js';
 import { waitFor } from '../helpers/wait.js';
 import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 import { telemetryBus } from '../helpers/telemetry.js';
@@ -367,16 +368,10 @@ describe('Outbox in sandbox mode', () => {
     const db = openDatabase(tmpDir(), { sync: 'normal' });
     cleanups.push(() => db.close());
     const sandbox = new SandboxTransport(db, { sealer });
-    let turns = 0;
-    let counting = true;
-    const tick = (): void => {
-      turns++;
-      if (counting) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const loop = turnCounter();
     // sixteen sends started together, as one pass of the outbox starts them
-    const answeredAt = await Promise.all(Array.from({ length: 16 }, (_, i) => sandbox.send(textMessage(A, `m${i}`)).then(() => turns)));
-    counting = false;
+    const answeredAt = await Promise.all(Array.from({ length: 16 }, (_, i) => sandbox.send(textMessage(A, `m${i}`)).then(() => loop.turns)));
+    loop.stop();
     expect(new Set(answeredAt).size).toBe(16);
     expect(sandbox.list({ limit: 100 })).toHaveLength(16);
   });

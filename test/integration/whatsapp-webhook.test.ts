@@ -12,6 +12,7 @@ import { createMetrics } from '../../src/metrics.js';
 import { ConversationStore, PhotoStore, ReportStore, Retention } from '../../src/reports/index.js';
 import { openDatabase, type Db } from '../../src/storage/index.js';
 import { Inbox, Sealer, whatsappWebhookRoutes, type InboundMessage, type InboxOptions, type StatusUpdate } from '../../src/whatsapp/index.js';
+import { commitCounter, turnCounter } from '../helpers/event-loop.js';
 import { waitFor } from '../helpers/wait.js';
 import { FIXTURES, TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 import { telemetryBus } from '../helpers/telemetry.js';
@@ -195,21 +196,12 @@ describe('WhatsApp webhook', () => {
     const db = openDb(tmpDir());
     const { inbox } = makeInbox(db);
     const bodies = Array.from({ length: 20 }, (_, i) => Buffer.from(envelope([text(`b${i}`, `burst ${i}`)])));
-    // counts the transactions that commit (not the nested ones)
-    let commits = 0;
-    const transaction = db.transaction.bind(db);
-    db.transaction = ((fn: (...a: unknown[]) => unknown) => {
-      const tx = transaction(fn);
-      return Object.assign((...a: unknown[]) => {
-        if (!db.inTransaction) commits++;
-        return tx(...a);
-      }, tx);
-    }) as typeof db.transaction;
+    const commits = commitCounter(db);
     // all in one turn of the event loop, as requests whose bodies completed together
     const results = await Promise.all([...bodies, bodies[3]!].map((b) => inbox.accept(b)));
     expect(results.slice(0, 20).every((r) => r.messages === 1 && !r.repeated)).toBe(true);
     expect(results[20]).toMatchObject({ repeated: true, messages: 0 });
-    expect(commits).toBe(1);
+    expect(commits.commits).toBe(1);
     expect(db.prepare('SELECT count(*) FROM whatsapp_webhook_deliveries').pluck().get()).toBe(20);
     expect(db.prepare('SELECT count(*) FROM whatsapp_inbound').pluck().get()).toBe(20);
     await expect(inbox.accept(Buffer.from('not json'))).rejects.toThrow(/not JSON/);
@@ -219,19 +211,12 @@ describe('WhatsApp webhook', () => {
     const db = openDb(tmpDir());
     const { inbox, handled } = makeInbox(db);
     await inbox.accept(Buffer.from(envelope(Array.from({ length: 30 }, (_, i) => text(`t${i}`, `backlog ${i}`)))));
-    // a turn counter: it advances once per turn of the event loop
-    let turns = 0;
-    let counting = true;
-    const tick = (): void => {
-      turns++;
-      if (counting) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const loop = turnCounter();
     const turnAt: number[] = [];
-    inbox.onMessage(() => void turnAt.push(turns));
+    inbox.onMessage(() => void turnAt.push(loop.turns));
     inbox.start();
     await waitFor(() => handled.length === 30);
-    counting = false;
+    loop.stop();
     // before: all 30 ran in one turn (turnAt all equal); now each message waits for the next turn
     expect(new Set(turnAt).size).toBeGreaterThanOrEqual(25);
   });

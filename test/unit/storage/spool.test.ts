@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../../src/metrics.js';
+import { commitCounter } from '../../helpers/event-loop.js';
 import { BinStateStore, ReadingJournal, Spool, SpoolFullError, openDatabase } from '../../../src/storage/index.js';
 
 const silent = pino({ level: 'silent' });
@@ -30,21 +31,13 @@ describe('Spool', () => {
   it('appendSoon: the points of one turn share one commit, join a transaction in progress, and flush on demand', async () => {
     const db = openDatabase(tmp());
     const spool = new Spool(db, 1 << 20);
-    let commits = 0;
-    const transaction = db.transaction.bind(db);
-    db.transaction = ((fn: (...a: unknown[]) => unknown) => {
-      const tx = transaction(fn);
-      return Object.assign((...a: unknown[]) => {
-        if (!db.inTransaction) commits++;
-        return tx(...a);
-      }, tx);
-    }) as typeof db.transaction;
+    const commits = commitCounter(db);
     let notified = 0;
     for (let i = 0; i < 50; i++) spool.appendSoon([`m count=1 ${i}`], () => notified++);
     expect(spool.stats().depth).toBe(0); // not yet: at the end of the turn
     await new Promise((r) => setImmediate(r));
     expect(spool.stats().depth).toBe(50);
-    expect(commits).toBe(1);
+    expect(commits.commits).toBe(1);
     expect(notified).toBe(1);
     // inside a transaction: part of it, at once
     db.transaction(() => spool.appendSoon(['inner 1']))();

@@ -1,3 +1,4 @@
+import type { FastifyPluginAsync } from 'fastify';
 import type { AlertEvents } from '../alerts/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
@@ -12,7 +13,6 @@ import type { Registry } from '../registry/index.js';
 import type { ReportStore } from '../reports/index.js';
 import type { BinStateStore, ReadingHistory, ReadingJournal } from '../storage/index.js';
 import type { Inbox, SandboxTransport } from '../whatsapp/index.js';
-import type { FastifyPluginAsync } from 'fastify';
 
 /** The live page: its event hub and the routes that serve it (mounted by the edges room). */
 export interface LiveRoom extends Room {

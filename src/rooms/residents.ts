@@ -31,7 +31,7 @@ export function residentsRoom(deps: {
   binState: BinStateStore;
   outbox: Outbox;
   inbox: Inbox;
-  /** null in sandbox mode: the sandbox has no media to fetch */
+  /** photos are fetched from the Graph API in cloud mode; the sandbox has none to fetch */
   cloudMedia: boolean;
   dispatcher: Dispatcher;
   rules: RuleRunner;

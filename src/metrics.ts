@@ -152,3 +152,33 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** What the gauges that are read on demand count: the structural view of the stores, so metrics stays a leaf. */
+export interface GaugeSources {
+  binState: { onlineCount(): number };
+  alerts: { openCounts(): readonly { type: string; n: number }[] };
+  dispatches: { countByStatus(): readonly { status: string; n: number }[] };
+  /** null while InfluxDB is off */
+  spool: { stats(): { depth: number; bytes: number; oldestMs: number | null; full: boolean } } | null;
+  now: () => number;
+}
+
+const DISPATCH_STATUSES = ['pending', 'sent', 'accepted', 'done', 'escalated', 'cancelled'] as const;
+
+/**
+ * Sets the gauges that are counted from the stores rather than moved as things happen (devices online, open
+ * alerts, jobs by status, the spool), just before a scrape; a status or type with none left reads 0, not its last count.
+ */
+export function refreshGauges(metrics: Metrics, from: GaugeSources): void {
+  metrics.devicesOnline.set(from.binState.onlineCount());
+  metrics.alertsOpen.reset();
+  for (const { type, n } of from.alerts.openCounts()) metrics.alertsOpen.set({ type }, n);
+  for (const status of DISPATCH_STATUSES) metrics.dispatches.set({ status }, 0);
+  for (const { status, n } of from.dispatches.countByStatus()) metrics.dispatches.set({ status }, n);
+  if (!from.spool) return;
+  const s = from.spool.stats();
+  metrics.spoolDepth.set(s.depth);
+  metrics.spoolBytes.set(s.bytes);
+  metrics.spoolOldestAge.set(s.oldestMs === null ? 0 : (from.now() - s.oldestMs) / 1000);
+  metrics.spoolFull.set(s.full ? 1 : 0);
+}

@@ -43,6 +43,8 @@ export interface DispatcherDeps {
   config: Pick<Config, 'dispatch' | 'timezone'> & { whatsapp: { templates: Pick<Config['whatsapp']['templates'], 'dispatch'> } };
   /** told of every job status change (the residents' reports, the live page, the `dispatch` points) */
   events: Emitter<DispatchEvents>;
+  /** the jobs and the queue; the program builds it once, a test that builds a dispatcher alone gets its own */
+  store?: DispatchStore;
   log: Logger;
   clock?: Clock;
 }
@@ -59,7 +61,7 @@ export class Dispatcher {
   private timer: Timer | null = null;
 
   constructor(private readonly deps: DispatcherDeps) {
-    this.store = new DispatchStore(deps.db);
+    this.store = deps.store ?? new DispatchStore(deps.db);
     this.clock = deps.clock ?? realClock;
   }
 

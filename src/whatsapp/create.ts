@@ -9,6 +9,7 @@ import { GraphClient } from './graph-client.js';
 import { Inbox } from './inbox.js';
 import { Outbox } from './outbox.js';
 import { SandboxTransport } from './sandbox-transport.js';
+import type { Contacts } from './contacts.js';
 import type { Sealer } from './sealer.js';
 import type { MessageTransport } from './transport.js';
 
@@ -17,12 +18,14 @@ export function createWhatsApp(deps: {
   config: Config['whatsapp'];
   db: Database.Database;
   sealer: Sealer;
+  /** shared by the inbox (which records when a user last wrote) and the outbox (which may answer within 24 h) */
+  contacts: Contacts;
   metrics: Metrics;
   events: Emitter<MessageEvents>;
   log: Logger;
   clock?: Clock;
 }): { sandbox: SandboxTransport | null; outbox: Outbox; inbox: Inbox } {
-  const { config: wa, db, sealer, metrics, events, log, clock } = deps;
+  const { config: wa, db, sealer, contacts, metrics, events, log, clock } = deps;
   const sandbox = wa.mode === 'sandbox' ? new SandboxTransport(db, { sealer, clock }) : null;
   const transport: MessageTransport =
     sandbox ?? new GraphClient({ graphUrl: wa.graph_url, apiVersion: wa.api_version, phoneNumberId: wa.phone_number_id, accessToken: wa.access_token, clock });
@@ -30,7 +33,7 @@ export function createWhatsApp(deps: {
     log.warn({ module: 'whatsapp' }, 'whatsapp.mode is cloud but phone_number_id or access_token is empty: sends will fail');
   }
   log.info({ module: 'whatsapp', mode: wa.mode }, wa.mode === 'sandbox' ? 'whatsapp sandbox: messages are recorded, not sent' : 'whatsapp cloud api');
-  const outbox = new Outbox({ db, transport, log, metrics, events, mps: wa.mps, pairIntervalMs: wa.pair_interval_ms, sealer, clock });
-  const inbox = new Inbox({ db, log, sealer, statuses: outbox, metrics, events, clock });
+  const outbox = new Outbox({ db, transport, log, metrics, events, mps: wa.mps, pairIntervalMs: wa.pair_interval_ms, sealer, contacts, clock });
+  const inbox = new Inbox({ db, log, sealer, contacts, statuses: outbox, metrics, events, clock });
   return { sandbox, outbox, inbox };
 }

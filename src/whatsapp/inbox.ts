@@ -31,6 +31,8 @@ export interface InboxOptions {
   log: Logger;
   /** pseudonyms for senders and message ids, sealing for raw bodies and messages: nothing stored in clear */
   sealer: Sealer;
+  /** the last inbound time per user, one for the program (the inbox writes it, the outbox reads it); a tool or test that builds this alone gets its own */
+  contacts?: Contacts;
   /** receives delivery statuses in order (the outbox) */
   statuses?: StatusSink;
   metrics?: Pick<Metrics, 'whatsappInbound' | 'whatsappInboxFailures' | 'whatsappWebhookSkipped'>;
@@ -186,7 +188,7 @@ export class Inbox {
     this.log = opts.log.child({ module: 'whatsapp.inbox' });
     this.clock = opts.clock ?? realClock;
     this.sealer = opts.sealer;
-    this.contacts = new Contacts(this.db, this.sealer);
+    this.contacts = opts.contacts ?? new Contacts(this.db, this.sealer);
     migrate(this.db, this.sealer);
     this.db.exec(`
       ${CREATE_DELIVERIES};

@@ -24,6 +24,8 @@ export interface OutboxOptions {
   log: Logger;
   /** recipients, keys, refs, wamids and messages are stored as pseudonyms or sealed, never in clear */
   sealer: Sealer;
+  /** the last inbound time per user, one for the program (the inbox writes it, the outbox reads it); a tool or test that builds this alone gets its own */
+  contacts?: Contacts;
   metrics?: Pick<Metrics, 'whatsappSends' | 'whatsappStatuses'>;
   /** receives `whatsapp_message` points (line protocol) for each send outcome and each delivery status */
   /** told of every message sent, refused and delivered (the `whatsapp_message` counts) */
@@ -146,7 +148,7 @@ export class Outbox {
     this.random = opts.random ?? Math.random;
     this.pacer = new SendPacer(opts.mps ?? 80, opts.pairIntervalMs ?? 6000);
     this.sealer = opts.sealer;
-    this.contacts = new Contacts(this.db, this.sealer);
+    this.contacts = opts.contacts ?? new Contacts(this.db, this.sealer);
     migrate(this.db, this.sealer);
     this.db.exec(`
       ${CREATE_OUTBOX};

@@ -1,0 +1,38 @@
+import type { AlertEvents } from '../alerts/index.js';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/index.js';
+import { Dispatcher, DispatchStore, type DispatchEvents } from '../dispatch/index.js';
+import type { Emitter, Subscriber } from '../events.js';
+import type { Room } from '../lifecycle.js';
+import type { Logger } from '../log.js';
+import type { Directory, Registry } from '../registry/index.js';
+import type { BinStateStore, Db } from '../storage/index.js';
+import type { Outbox } from '../whatsapp/index.js';
+
+/** The crews' jobs: alerts become jobs, jobs become WhatsApp messages, the crews' answers move them on. */
+export interface DispatchRoom extends Room {
+  dispatcher: Dispatcher;
+}
+
+export function dispatchRoom(deps: {
+  config: Config;
+  db: Db;
+  registry: Registry;
+  binState: BinStateStore;
+  directory: Directory;
+  outbox: Outbox;
+  events: Subscriber<AlertEvents> & Emitter<DispatchEvents>;
+  log: Logger;
+  clock: Clock;
+}): DispatchRoom {
+  const { events, outbox } = deps;
+  const dispatcher = new Dispatcher({ ...deps, store: new DispatchStore(deps.db), log: deps.log.child({ module: 'dispatch' }) });
+  events.on('alerts.applied', (applied) => dispatcher.onEvents(applied));
+  outbox.onResult((r) => dispatcher.onOutboxResult(r));
+  return {
+    name: 'dispatch',
+    dispatcher,
+    start: () => dispatcher.start(),
+    stop: () => dispatcher.stop(),
+  };
+}

@@ -1,0 +1,41 @@
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/index.js';
+import type { Emitter } from '../events.js';
+import type { Room } from '../lifecycle.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { Db } from '../storage/index.js';
+import { Contacts, createWhatsApp, type Inbox, type MessageEvents, type Outbox, type SandboxTransport, type Sealer } from '../whatsapp/index.js';
+
+/** WhatsApp: the sandbox or the Cloud API behind one outbox, and the inbox. Knows nothing of jobs or residents. */
+export interface MessagingRoom extends Room {
+  outbox: Outbox;
+  inbox: Inbox;
+  /** null in cloud mode */
+  sandbox: SandboxTransport | null;
+}
+
+/**
+ * Builds the outbox and the inbox around one `Contacts` (the inbox records when a user last wrote, the outbox
+ * reads it). Its handlers are wired by the rooms built after it, before anything starts, so a backlog left by
+ * the last run is handled by them.
+ */
+export function messagingRoom(deps: { config: Config['whatsapp']; db: Db; sealer: Sealer; metrics: Metrics; events: Emitter<MessageEvents>; log: Logger; clock: Clock }): MessagingRoom {
+  const contacts = new Contacts(deps.db, deps.sealer);
+  const { sandbox, outbox, inbox } = createWhatsApp({ ...deps, contacts });
+  return {
+    name: 'messaging',
+    outbox,
+    inbox,
+    sandbox,
+    start() {
+      outbox.start();
+      inbox.start();
+    },
+    // after the dispatcher, so that no job message is queued behind a stopped outbox's back
+    async stop() {
+      await inbox.stop();
+      await outbox.stop();
+    },
+  };
+}

@@ -1,0 +1,81 @@
+import type { AlertEvents, RuleRunner } from '../alerts/index.js';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/index.js';
+import type { Dispatcher, DispatchEvents } from '../dispatch/index.js';
+import type { Subscriber } from '../events.js';
+import type { Room } from '../lifecycle.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { Registry } from '../registry/index.js';
+import { GraphMedia, ReportsOpen311, createReports, type PhotoStore, type ReportStore, type ResidentFlow } from '../reports/index.js';
+import type { BinStateStore, Db } from '../storage/index.js';
+import type { Inbox, Outbox, Sealer } from '../whatsapp/index.js';
+
+/** Residents' reports: the conversation, the matcher, reports and photos, their retention, and the Open311 view of them. */
+export interface ResidentsRoom extends Room {
+  reports: ReportStore;
+  photos: PhotoStore;
+  flow: ResidentFlow;
+  open311: ReportsOpen311;
+}
+
+/**
+ * Also decides who an inbound WhatsApp message is for: crews and the supervisor answer jobs, everyone else is a
+ * resident (whatsapp/ knows neither).
+ */
+export function residentsRoom(deps: {
+  config: Config;
+  db: Db;
+  sealer: Sealer;
+  registry: Registry;
+  binState: BinStateStore;
+  outbox: Outbox;
+  inbox: Inbox;
+  /** photos are fetched from the Graph API in cloud mode; the sandbox has none to fetch */
+  cloudMedia: boolean;
+  dispatcher: Dispatcher;
+  rules: RuleRunner;
+  metrics: Metrics;
+  events: Subscriber<AlertEvents & DispatchEvents>;
+  log: Logger;
+  clock: Clock;
+}): ResidentsRoom {
+  const { config, registry, dispatcher, rules, metrics, events, inbox } = deps;
+  const wa = config.whatsapp;
+  const { store: reports, photos, flow, retention, matcher } = createReports({
+    db: deps.db,
+    sealer: deps.sealer,
+    registry,
+    binState: deps.binState,
+    outbox: deps.outbox,
+    inbox,
+    media: deps.cloudMedia ? new GraphMedia({ graphUrl: wa.graph_url, apiVersion: wa.api_version, accessToken: wa.access_token }) : null,
+    config: { reports: config.reports, template: wa.templates.resident, dataDir: config.data_dir },
+    onReport: (binId) => rules.onReport(binId),
+    requestDispatch: (binId) => {
+      if (dispatcher.request(binId, false, 'resident report')) dispatcher.tick();
+    },
+    countMatch: (method) => metrics.reportMatches.inc({ method }),
+    log: deps.log.child({ module: 'reports' }),
+    clock: deps.clock,
+  });
+  events.on('job.changed', ({ job, status }) => {
+    if (status === 'pending') flow.onDispatched(job.bin_ids);
+    if (status === 'done') for (const id of job.bin_ids) flow.onCollected(id);
+  });
+  events.on('alerts.applied', (applied) => {
+    for (const e of applied) if (e.type === 'collected') flow.onCollected(e.binId);
+  });
+  inbox.onMessage(async (m) => {
+    if (!dispatcher.handleMessage(m)) await flow.handle(m);
+  });
+  return {
+    name: 'residents',
+    reports,
+    photos,
+    flow,
+    open311: new ReportsOpen311(reports, registry, matcher, flow, { snapRadiusM: config.reports.snap_radius_m }),
+    start: () => retention.start(),
+    stop: () => retention.stop(),
+  };
+}

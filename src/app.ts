@@ -11,7 +11,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { Dispatcher, type DispatchEvents } from './dispatch/index.js';
 import { Directory, Registry, knownFromConfig, zonesOfBins } from './registry/index.js';
 import { listenFailure } from './start-error.js';
-import { binRoutes, buildHttp, deviceRoutes, dispatchView, opsRoutes, reportRoutes, type Readiness } from './http/index.js';
+import { Access, binRoutes, buildHttp, deviceRoutes, dispatchView, loadApiToken, opsRoutes, reportRoutes, type ApiToken, type Readiness } from './http/index.js';
 import { createWhatsApp, loadSealer, whatsappWebhookRoutes, type Inbox, type MessageEvents, type Outbox, type SandboxTransport } from './whatsapp/index.js';
 import { GraphMedia, ReportsOpen311, createReports, type ReportStore, type ResidentFlow } from './reports/index.js';
 import { open311Routes } from './http/routes/open311.js';
@@ -65,6 +65,8 @@ export interface RunningApp {
   sandbox: SandboxTransport | null;
   metrics: Metrics;
   readiness: () => Readiness;
+  /** http.api_token, or the one generated into data_dir (the command line prints the page's address with it) */
+  apiToken: ApiToken;
   /** Stops taking readings, commits what was received, gives InfluxDB a last chance, closes the store. */
   stop: () => Promise<void>;
 }
@@ -270,8 +272,10 @@ async function buildApp(config: Config, log: Logger, clock: Clock, undo: (stop: 
   inbox.onMessage(() => liveReports.poke());
   if (sandbox) live.watchSandbox((limit) => sandbox.list({ limit }));
   undo(() => live.close());
+  const apiToken = loadApiToken(config.http.api_token, config.data_dir);
+  const access = new Access({ token: apiToken.value, loopbackOpen: apiToken.source !== 'config', trustProxy: config.http.trust_proxy !== '' });
   const livePlugins = {
-    root: [livePageRoutes(), liveEventsRoute(live, { apiToken: config.http.api_token })],
+    root: [livePageRoutes(), liveEventsRoute(live, { access })],
     api: [
       liveApiRoutes({ history, findBin: (id) => registry.lookup(id)?.id, timezone: config.timezone, clock }),
       sandboxRoutes({ inbox: sandbox ? inbox : null, clock }),
@@ -317,7 +321,7 @@ async function buildApp(config: Config, log: Logger, clock: Clock, undo: (stop: 
     metrics,
     readiness,
     beforeScrape,
-    apiToken: config.http.api_token,
+    access,
     limits: config.http,
     log,
     root: [
@@ -393,6 +397,7 @@ async function buildApp(config: Config, log: Logger, clock: Clock, undo: (stop: 
     sandbox,
     metrics,
     readiness,
+    apiToken,
     stop,
   };
 }

@@ -5,12 +5,13 @@ import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, val
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { bearerAuth } from './auth.js';
+import { adminAuth, apiAuth, type Access } from './auth.js';
 import { guardConnections, openFilesLimit } from './connection-guard.js';
 
-/** Timeouts and caps of the listener (the `http.*` config keys). */
+/** Timeouts, caps and proxy trust of the listener (the `http.*` config keys). */
 export type HttpLimits = Pick<
   Config['http'],
+  | 'trust_proxy'
   | 'connection_timeout_ms'
   | 'keep_alive_timeout_ms'
   | 'headers_timeout_ms'
@@ -35,7 +36,8 @@ export interface HttpDeps {
   readiness: () => Readiness;
   /** refreshes gauges that are read on demand (spool depth, alerts and jobs by state) before a scrape */
   beforeScrape: () => void;
-  apiToken: string;
+  /** who may use /api/*, /metrics and /docs without the token */
+  access: Access;
   /** route plugins mounted under /api, behind the bearer token */
   api: FastifyPluginAsync[];
   /** route plugins mounted at the root (the WhatsApp webhook checks its own signature) */
@@ -57,6 +59,8 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     connectionTimeout: limits.connection_timeout_ms,
     keepAliveTimeout: limits.keep_alive_timeout_ms,
     requestTimeout: limits.request_timeout_ms,
+    // X-Forwarded-For decides req.ip (and so who is "this machine") only from the proxies named here
+    trustProxy: limits.trust_proxy || false,
     http: {
       headersTimeout: limits.headers_timeout_ms,
       requestTimeout: limits.request_timeout_ms,
@@ -85,7 +89,10 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(async (docs) => {
+    docs.addHook('onRequest', adminAuth(deps.access));
+    await docs.register(swaggerUi, { routePrefix: '/docs' });
+  });
   const r = app.withTypeProvider<ZodTypeProvider>();
 
   r.get('/healthz', async () => ({ status: 'ok' }));
@@ -93,7 +100,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     const state = deps.readiness();
     return reply.code(state.ready ? 200 : 503).send(state);
   });
-  r.get('/metrics', async (_req, reply) => {
+  r.get('/metrics', { onRequest: adminAuth(deps.access) }, async (_req, reply) => {
     deps.beforeScrape();
     return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
@@ -101,7 +108,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   for (const plugin of deps.root) await app.register(plugin);
   await app.register(
     async (api) => {
-      api.addHook('onRequest', bearerAuth(deps.apiToken));
+      api.addHook('onRequest', apiAuth(deps.access));
       api.addHook('onRoute', (route) => {
         route.bodyLimit ??= API_BODY_LIMIT;
       });

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -7,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { adminAuth, apiAuth, type Access } from './auth.js';
 import { guardConnections, openFilesLimit } from './connection-guard.js';
+import { PAGE_CSP } from './routes/live.js';
 
 /** Timeouts, caps and proxy trust of the listener (the `http.*` config keys). */
 export type HttpLimits = Pick<
@@ -80,6 +82,17 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     if (status >= 500) deps.log.error({ err }, 'http handler failed');
     return reply.code(status).send({ error: status >= 500 ? 'internal' : 'bad_request', message: status >= 500 ? 'internal error' : err.message });
   });
+  // every answer: the page's policy (an API answer loaded as a page gets it too), never framed, no MIME sniffing
+  await app.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: PAGE_CSP },
+    frameguard: { action: 'deny' },
+    // plain HTTP on the city's network: HSTS and upgrading to https are for the TLS proxy in front, if any, and a
+    // browser ignores Cross-Origin-Opener-Policy from an http:// address other than localhost (with a console error)
+    strictTransportSecurity: false,
+    crossOriginOpenerPolicy: false,
+    // Open311 answers and their links are meant for other sites
+    crossOriginResourcePolicy: false,
+  });
   // OpenAPI from the routes' zod schemas, browsable at /docs (served locally, no CDN)
   await app.register(swagger, {
     openapi: {
@@ -91,7 +104,17 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   });
   await app.register(async (docs) => {
     docs.addHook('onRequest', adminAuth(deps.access));
-    await docs.register(swaggerUi, { routePrefix: '/docs' });
+    await docs.register(swaggerUi, {
+      routePrefix: '/docs',
+      // Swagger UI's own policy (hashes of its inline scripts), never framed, and no upgrade to https on plain HTTP
+      staticCSP: true,
+      // Swagger UI's bundle adds <style> elements of its own at run time, which no hash can name
+      transformStaticCSP: (csp) =>
+        csp
+          .replace(/\s*upgrade-insecure-requests;?/, '')
+          .replace("frame-ancestors 'self'", "frame-ancestors 'none'")
+          .replace(/style-src [^;]*;/, "style-src 'self' 'unsafe-inline';"),
+    });
   });
   const r = app.withTypeProvider<ZodTypeProvider>();
 

@@ -1,6 +1,8 @@
 import { realClock, type Clock, type Timer } from '../clock.js';
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
+import { validatorCompiler } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { AppliedEvent } from '../alerts/index.js';
 import type { Report } from '../reports/index.js';
 import { orderTs } from '../rules/index.js';
@@ -243,13 +245,16 @@ const SSE_HEADERS = {
  * because EventSource cannot set headers: the token is accepted as `Authorization: Bearer` or `?token=`.
  */
 export function liveEventsRoute(live: LiveEvents, opts: LiveEventsRouteOptions): FastifyPluginAsync {
+  const eventsQuery = z.object({ token: z.string().optional().describe('the API token, for clients that cannot send Authorization (EventSource)') });
   const queryToken = (query: unknown): string => {
     const t = (query as { token?: unknown } | undefined)?.token;
     return typeof t === 'string' ? t : '';
   };
   return async (app) => {
     app.addHook('preClose', async () => live.close());
-    app.get('/api/events', { schema: { hide: true } }, (req, reply) => {
+    // the query is a zod schema (it documents ?token= in /docs), whatever the app around this plugin compiles
+    app.setValidatorCompiler(validatorCompiler);
+    app.get('/api/events', { schema: { querystring: eventsQuery } }, (req, reply) => {
       if (!opts.access.allowsApi(req, queryToken(req.query))) return refuse(reply);
       // HEAD (Fastify answers it with this handler): the headers, and done. Node never flushes a HEAD answer that
       // is written to without end, so a stream here would hang the client and keep a subscriber and its heartbeat

@@ -2,12 +2,13 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPlug
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { adminAuth, apiAuth, type Access } from './auth.js';
 import { guardConnections, openFilesLimit } from './connection-guard.js';
+import { API_TAGS, documentRoutes } from './openapi.js';
 import { PAGE_CSP } from './routes/live.js';
 
 /** Timeouts, caps and proxy trust of the listener (the `http.*` config keys). */
@@ -97,9 +98,15 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       info: { title: 'binbridge', description: 'Smart-bin telemetry bridge: registry, alerts, dispatches, reports, WhatsApp webhook, Open311', version: deps.version },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'http.api_token, for /api/*' } } },
+      tags: [...API_TAGS],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'http.api_token, or the token generated into <data_dir>/api.token; this machine needs none unless http.api_token is set' },
+        },
+      },
     },
-    transform: jsonSchemaTransform,
+    // each route's tag, summary and error answers (src/http/openapi.ts)
+    transform: documentRoutes,
     transformObject: jsonSchemaTransformObject,
   });
   await app.register(async (docs) => {

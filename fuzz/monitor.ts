@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import type { Bridge } from './bridge.js';
 import type { Finding, Recent } from './stats.js';
 
-export const RSS_METRIC = 'binbridge_process_process_resident_memory_bytes';
-export const LAG_MAX_METRIC = 'binbridge_process_nodejs_eventloop_lag_max_seconds';
+export const RSS_METRIC = 'binbridge_process_resident_memory_bytes';
+export const LAG_MAX_METRIC = 'binbridge_nodejs_eventloop_lag_max_seconds';
 
 export interface MonitorLimits {
   /** the worst event-loop delay allowed, ms */

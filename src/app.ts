@@ -5,7 +5,7 @@ import { realClock, type Clock } from './clock.js';
 import type { Config } from './config/index.js';
 import type { DispatchEvents, Dispatcher } from './dispatch/index.js';
 import { EventBus } from './events.js';
-import type { Readiness } from './http/index.js';
+import { Access, loadApiToken, type ApiToken, type Readiness } from './http/index.js';
 import { Lifecycle } from './lifecycle.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -50,6 +50,8 @@ export interface RunningApp {
   sandbox: SandboxTransport | null;
   metrics: Metrics;
   readiness: () => Readiness;
+  /** http.api_token, or the one generated into data_dir (the command line prints the page's address with it) */
+  apiToken: ApiToken;
   /** Stops taking readings, commits what was received, gives InfluxDB a last chance, closes the store. */
   stop: () => Promise<void>;
 }
@@ -101,10 +103,12 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
         clock,
       }),
     );
+    const apiToken = loadApiToken(config.http.api_token, config.data_dir);
+    const access = new Access({ token: apiToken.value, loopbackOpen: apiToken.source !== 'config', trustProxy: config.http.trust_proxy !== '' });
     const live = life.add(
-      liveRoom({ config, binState, registry, history: telemetry.history, journal: telemetry.journal, reports: residents.reports, inbox: messaging.inbox, sandbox: messaging.sandbox, events: bus, clock }),
+      liveRoom({ config, access, binState, registry, history: telemetry.history, journal: telemetry.journal, reports: residents.reports, inbox: messaging.inbox, sandbox: messaging.sandbox, events: bus, clock }),
     );
-    const edges = life.add(edgesRoom({ config, version: APP_VERSION, metrics, log, clock, telemetry, alerting, dispatch, messaging, residents, live }));
+    const edges = life.add(edgesRoom({ config, access, version: APP_VERSION, metrics, log, clock, telemetry, alerting, dispatch, messaging, residents, live }));
     await life.start();
     return {
       ports: { ...edges.ports },
@@ -126,6 +130,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
       sandbox: messaging.sandbox,
       metrics,
       readiness: edges.readiness,
+      apiToken,
       stop: () => life.stop('shutdown'),
     };
   } catch (err) {

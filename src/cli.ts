@@ -8,6 +8,7 @@ import { DeviceSecrets } from './broker/index.js';
 import { ConfigError, envVariables, loadConfig, type Config } from './config/index.js';
 import { createLogger } from './log.js';
 import { BinsFileError, Registry, knownFromConfig, readBinsFile } from './registry/index.js';
+import { pageAddress } from './http/index.js';
 import { StartError } from './start-error.js';
 import { openDatabase } from './storage/index.js';
 import { closest } from './suggest.js';
@@ -125,6 +126,15 @@ async function start(file: string | undefined): Promise<void> {
     realClock.setTimeout(() => process.exit(2), 4000).unref();
     return;
   }
+  // for the operator, once: the page's address with the generated token. Written to stderr and never through the
+  // logger, so the secret stays out of the log lines; a token from the config is the operator's own and not repeated
+  const token = app.apiToken;
+  const address = pageAddress(config.http.host, app.ports.http, token.source === 'config' ? null : token.value);
+  console.error(
+    token.source === 'config'
+      ? `binbridge: live page at ${address} (it asks for http.api_token)`
+      : `binbridge: live page at ${address} (API token in ${token.file}; requests from this machine need none)`,
+  );
   let signals = 0;
   const shutdown = (signal: string): void => {
     if (++signals > 1) {

@@ -6,7 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'binbridge_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'binbridge_' });
   const r = [registry];
   return {
     registry,

@@ -1,16 +1,20 @@
 /* global window, localStorage, fetch, EventSource, URL, URLSearchParams, console */
-// The page's access to /api: the bearer token comes from ?token= (then remembered) or localStorage.
+// The page's access to /api: the bearer token comes from #token= (the address binbridge prints at start; a fragment
+// never reaches a server or a log) or ?token=, and is then remembered in localStorage.
 
 const KEY = 'binbridge.token';
 
 export function token() {
-  const fromUrl = new URLSearchParams(window.location.search).get('token');
+  const url = new URL(window.location.href);
+  const fragment = new URLSearchParams(url.hash.slice(1));
+  const fromUrl = fragment.get('token') ?? url.searchParams.get('token');
   if (fromUrl !== null) {
     localStorage.setItem(KEY, fromUrl);
     // keep the address bar clean: the token stays in localStorage
-    const url = new URL(window.location.href);
     url.searchParams.delete('token');
-    window.history.replaceState(null, '', url.pathname + url.search + url.hash);
+    fragment.delete('token');
+    const rest = fragment.toString();
+    window.history.replaceState(null, '', url.pathname + url.search + (rest ? `#${rest}` : ''));
   }
   return localStorage.getItem(KEY) ?? '';
 }

@@ -35,6 +35,8 @@ export async function loadRoutes(baseUrl: string): Promise<Route[]> {
   const doc = (await (await fetch(`${baseUrl}/docs/json`)).json()) as OpenApi;
   const routes: Route[] = [];
   for (const [p, methods] of Object.entries(doc.paths)) {
+    // the event stream is in the document but never ends: it is driven as a stream, below
+    if (p === '/api/events') continue;
     for (const [m, op] of Object.entries(methods)) {
       const body = op.requestBody?.content?.['application/json']?.schema ?? null;
       const route: Route = { method: m.toUpperCase(), path: p, params: op.parameters ?? [], body };

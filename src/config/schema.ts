@@ -91,7 +91,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       port: port.default(3000),
       host: z.string().default('0.0.0.0'),
+      // empty: a token generated into <data_dir>/api.token, which requests from this machine may go without
       api_token: z.string().default(''),
+      // the reverse proxies whose X-Forwarded-For names the client (addresses, CIDRs or loopback/linklocal/uniquelocal,
+      // comma-separated); empty: none, and a forwarded request from this machine does not count as this machine's
+      trust_proxy: z.string().default(''),
       // a connection that sends and receives nothing this long is closed (the live page's event stream and MQTT
       // over WebSocket are exempt: they have heartbeats of their own)
       connection_timeout_ms: z.number().int().min(100).default(30_000),

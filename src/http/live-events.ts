@@ -1,7 +1,8 @@
 import { realClock, type Clock, type Timer } from '../clock.js';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
+import { validatorCompiler } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { AppliedEvent } from '../alerts/index.js';
 import type { Report } from '../reports/index.js';
 import { orderTs } from '../rules/index.js';
@@ -9,6 +10,7 @@ import type { LatestReading } from '../storage/index.js';
 import type { SandboxMessage } from '../whatsapp/index.js';
 import { reportView } from './routes/reports.js';
 import { iso } from './iso.js';
+import { refuse, type Access } from './auth.js';
 
 export type LiveEventType = 'reading' | 'alert' | 'dispatch' | 'report' | 'message';
 
@@ -225,13 +227,11 @@ export class LiveEvents {
 }
 
 export interface LiveEventsRouteOptions {
-  /** http.api_token; empty: open, like /api/* */
-  apiToken: string;
+  /** the same rule as /api/* (the token may also come as ?token=) */
+  access: Access;
   /** a comment line this often keeps proxies from closing an idle stream */
   heartbeatMs?: number;
 }
-
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -245,19 +245,17 @@ const SSE_HEADERS = {
  * because EventSource cannot set headers: the token is accepted as `Authorization: Bearer` or `?token=`.
  */
 export function liveEventsRoute(live: LiveEvents, opts: LiveEventsRouteOptions): FastifyPluginAsync {
-  const expected = digest(opts.apiToken);
-  const authorized = (header: string | undefined, query: unknown): boolean => {
-    if (!opts.apiToken) return true;
-    const fromHeader = header?.startsWith('Bearer ') ? header.slice(7) : '';
-    const fromQuery = typeof (query as { token?: unknown } | undefined)?.token === 'string' ? (query as { token: string }).token : '';
-    return timingSafeEqual(digest(fromHeader || fromQuery), expected);
+  const eventsQuery = z.object({ token: z.string().optional().describe('the API token, for clients that cannot send Authorization (EventSource)') });
+  const queryToken = (query: unknown): string => {
+    const t = (query as { token?: unknown } | undefined)?.token;
+    return typeof t === 'string' ? t : '';
   };
   return async (app) => {
     app.addHook('preClose', async () => live.close());
-    app.get('/api/events', { schema: { hide: true } }, (req, reply) => {
-      if (!authorized(req.headers.authorization, req.query)) {
-        return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'Authorization: Bearer <http.api_token> or ?token= required' });
-      }
+    // the query is a zod schema (it documents ?token= in /docs), whatever the app around this plugin compiles
+    app.setValidatorCompiler(validatorCompiler);
+    app.get('/api/events', { schema: { querystring: eventsQuery } }, (req, reply) => {
+      if (!opts.access.allowsApi(req, queryToken(req.query))) return refuse(reply);
       // HEAD (Fastify answers it with this handler): the headers, and done. Node never flushes a HEAD answer that
       // is written to without end, so a stream here would hang the client and keep a subscriber and its heartbeat
       if (req.method === 'HEAD') return reply.code(200).headers(SSE_HEADERS).send();

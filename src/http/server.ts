@@ -1,16 +1,20 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { bearerAuth } from './auth.js';
+import { adminAuth, apiAuth, type Access } from './auth.js';
 import { guardConnections, openFilesLimit } from './connection-guard.js';
+import { API_TAGS, documentRoutes } from './openapi.js';
+import { PAGE_CSP } from './routes/live.js';
 
-/** Timeouts and caps of the listener (the `http.*` config keys). */
+/** Timeouts, caps and proxy trust of the listener (the `http.*` config keys). */
 export type HttpLimits = Pick<
   Config['http'],
+  | 'trust_proxy'
   | 'connection_timeout_ms'
   | 'keep_alive_timeout_ms'
   | 'headers_timeout_ms'
@@ -35,7 +39,8 @@ export interface HttpDeps {
   readiness: () => Readiness;
   /** refreshes gauges that are read on demand (spool depth, alerts and jobs by state) before a scrape */
   beforeScrape: () => void;
-  apiToken: string;
+  /** who may use /api/*, /metrics and /docs without the token */
+  access: Access;
   /** route plugins mounted under /api, behind the bearer token */
   api: FastifyPluginAsync[];
   /** route plugins mounted at the root (the WhatsApp webhook checks its own signature) */
@@ -57,6 +62,8 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     connectionTimeout: limits.connection_timeout_ms,
     keepAliveTimeout: limits.keep_alive_timeout_ms,
     requestTimeout: limits.request_timeout_ms,
+    // X-Forwarded-For decides req.ip (and so who is "this machine") only from the proxies named here
+    trustProxy: limits.trust_proxy || false,
     http: {
       headersTimeout: limits.headers_timeout_ms,
       requestTimeout: limits.request_timeout_ms,
@@ -76,16 +83,46 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     if (status >= 500) deps.log.error({ err }, 'http handler failed');
     return reply.code(status).send({ error: status >= 500 ? 'internal' : 'bad_request', message: status >= 500 ? 'internal error' : err.message });
   });
+  // every answer: the page's policy (an API answer loaded as a page gets it too), never framed, no MIME sniffing
+  await app.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: PAGE_CSP },
+    frameguard: { action: 'deny' },
+    // plain HTTP on the city's network: HSTS and upgrading to https are for the TLS proxy in front, if any, and a
+    // browser ignores Cross-Origin-Opener-Policy from an http:// address other than localhost (with a console error)
+    strictTransportSecurity: false,
+    crossOriginOpenerPolicy: false,
+    // Open311 answers and their links are meant for other sites
+    crossOriginResourcePolicy: false,
+  });
   // OpenAPI from the routes' zod schemas, browsable at /docs (served locally, no CDN)
   await app.register(swagger, {
     openapi: {
       info: { title: 'binbridge', description: 'Smart-bin telemetry bridge: registry, alerts, dispatches, reports, WhatsApp webhook, Open311', version: deps.version },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'http.api_token, for /api/*' } } },
+      tags: [...API_TAGS],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'http.api_token, or the token generated into <data_dir>/api.token; this machine needs none unless http.api_token is set' },
+        },
+      },
     },
-    transform: jsonSchemaTransform,
+    // each route's tag, summary and error answers (src/http/openapi.ts)
+    transform: documentRoutes,
     transformObject: jsonSchemaTransformObject,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(async (docs) => {
+    docs.addHook('onRequest', adminAuth(deps.access));
+    await docs.register(swaggerUi, {
+      routePrefix: '/docs',
+      // Swagger UI's own policy (hashes of its inline scripts), never framed, and no upgrade to https on plain HTTP
+      staticCSP: true,
+      // Swagger UI's bundle adds <style> elements of its own at run time, which no hash can name
+      transformStaticCSP: (csp) =>
+        csp
+          .replace(/\s*upgrade-insecure-requests;?/, '')
+          .replace("frame-ancestors 'self'", "frame-ancestors 'none'")
+          .replace(/style-src [^;]*;/, "style-src 'self' 'unsafe-inline';"),
+    });
+  });
   const r = app.withTypeProvider<ZodTypeProvider>();
 
   r.get('/healthz', async () => ({ status: 'ok' }));
@@ -93,7 +130,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     const state = deps.readiness();
     return reply.code(state.ready ? 200 : 503).send(state);
   });
-  r.get('/metrics', async (_req, reply) => {
+  r.get('/metrics', { onRequest: adminAuth(deps.access) }, async (_req, reply) => {
     deps.beforeScrape();
     return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
@@ -101,7 +138,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   for (const plugin of deps.root) await app.register(plugin);
   await app.register(
     async (api) => {
-      api.addHook('onRequest', bearerAuth(deps.apiToken));
+      api.addHook('onRequest', apiAuth(deps.access));
       api.addHook('onRoute', (route) => {
         route.bodyLimit ??= API_BODY_LIMIT;
       });

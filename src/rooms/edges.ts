@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { realClock, type Clock } from '../clock.js';
 import { DeviceSecrets, MqttBroker } from '../broker/index.js';
 import type { Config } from '../config/index.js';
-import { binRoutes, buildHttp, deviceRoutes, opsRoutes, reportRoutes, type Readiness } from '../http/index.js';
+import { binRoutes, buildHttp, deviceRoutes, opsRoutes, reportRoutes, type Access, type Readiness } from '../http/index.js';
 import { fiwareRoutes } from '../http/routes/fiware.js';
 import { open311Routes } from '../http/routes/open311.js';
 import { Ingest, RejectionLog } from '../ingest/index.js';
@@ -37,6 +37,8 @@ const FORCE_CLOSE_MS = 3000;
  */
 export function edgesRoom(deps: {
   config: Config;
+  /** who may use /api, /metrics and /docs (http/auth.ts) */
+  access: Access;
   /** shown in the OpenAPI document */
   version: string;
   metrics: Metrics;
@@ -93,7 +95,7 @@ export function edgesRoom(deps: {
       metrics,
       readiness,
       beforeScrape: () => refreshGauges(metrics, { binState, alerts, dispatches: dispatcher.store, spool, now: () => clock.now() }),
-      apiToken: config.http.api_token,
+      access: deps.access,
       limits: config.http,
       log,
       root: [

@@ -4,7 +4,7 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
 import type { DispatchEvents } from '../dispatch/index.js';
 import type { Subscriber } from '../events.js';
-import { dispatchView } from '../http/index.js';
+import { dispatchView, type Access } from '../http/index.js';
 import { LiveEvents, liveEventsRoute } from '../http/live-events.js';
 import { liveApiRoutes, livePageRoutes } from '../http/routes/live.js';
 import { sandboxRoutes } from '../http/routes/sandbox.js';
@@ -27,6 +27,8 @@ export interface LiveRoom extends Room {
  */
 export function liveRoom(deps: {
   config: Config;
+  /** who may use the event stream (http/auth.ts) */
+  access: Access;
   binState: BinStateStore;
   registry: Registry;
   history: ReadingHistory;
@@ -51,7 +53,7 @@ export function liveRoom(deps: {
   return {
     name: 'live',
     routes: {
-      root: [livePageRoutes(), liveEventsRoute(live, { apiToken: config.http.api_token })],
+      root: [livePageRoutes(), liveEventsRoute(live, { access: deps.access })],
       api: [
         liveApiRoutes({ history: deps.history, findBin: (id) => registry.lookup(id)?.id, timezone: config.timezone, clock }),
         sandboxRoutes({ inbox: sandbox ? inbox : null, clock }),

@@ -6,6 +6,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LiveEvents, liveEventsRoute } from '../../src/http/live-events.js';
+import { Access } from '../../src/http/auth.js';
 import { startBridge, type InProcessBridge } from '../helpers/bridge.js';
 
 const TOKEN = 'admin-token';
@@ -140,7 +141,7 @@ describe('HEAD /api/events', () => {
   it('answers with the headers and ends at once, keeping no subscriber', async () => {
     const live = new LiveEvents();
     const app = Fastify();
-    await app.register(liveEventsRoute(live, { apiToken: '' }));
+    await app.register(liveEventsRoute(live, { access: new Access({ token: '', loopbackOpen: false, trustProxy: false }) }));
     await app.listen({ port: 0, host: '127.0.0.1' });
     try {
       const { port } = app.server.address() as AddressInfo;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { LAG_MAX_METRIC, RSS_METRIC, metricSample } from '../../fuzz/monitor.js';
 import { createMetrics, refreshGauges, type GaugeSources } from '../../src/metrics.js';
 
 const sources = (over: Partial<GaugeSources> = {}): GaugeSources => ({
@@ -35,5 +36,19 @@ describe('refreshGauges', () => {
     refreshGauges(m, sources({ spool: null }));
     expect(await value(m, 'binbridge_spool_depth_points')).toBe(0);
     expect(await value(m, 'binbridge_devices_online')).toBe(7);
+  });
+});
+
+
+describe('process metrics', () => {
+  it('carry one binbridge_ prefix on prom-client names (binbridge_process_resident_memory_bytes), and the fuzz monitor reads them', async () => {
+    const text = await createMetrics().registry.metrics();
+    expect(text).not.toContain('process_process_');
+    expect(text).not.toContain('binbridge_process_nodejs_');
+    expect(metricSample(text, 'binbridge_process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(text).toMatch(/^binbridge_nodejs_eventloop_lag_max_seconds /m);
+    expect(RSS_METRIC).toBe('binbridge_process_resident_memory_bytes');
+    expect(metricSample(text, RSS_METRIC)).toBeGreaterThan(0);
+    expect(metricSample(text, LAG_MAX_METRIC)).toBeGreaterThanOrEqual(0);
   });
 });

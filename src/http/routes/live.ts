@@ -26,6 +26,27 @@ export function findWebDir(): string {
 
 const packageDir = (name: string): string => path.dirname(require.resolve(`${name}/package.json`));
 
+/** The map tiles' server (web/map.js draws its tiles from it): the one origin besides the bridge the page loads from. */
+export const TILE_ORIGIN = 'https://tile.openstreetmap.org';
+
+/**
+ * The page's Content-Security-Policy: exactly what it loads. Its scripts, styles and fonts (Leaflet and uPlot too,
+ * from /vendor/), its API calls and event stream come from the bridge; images from the bridge and the tile server.
+ * Nothing inline, no plugins, no <base>, never framed.
+ */
+export const PAGE_CSP = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'", TILE_ORIGIN],
+  connectSrc: ["'self'"],
+  fontSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'none'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+} as const;
+
 /**
  * The live operations page at `/` (plain ES modules from `web/`, no build step) and the libraries it imports,
  * served from node_modules under `/vendor/` so the page works offline. Register at the root; the page's data

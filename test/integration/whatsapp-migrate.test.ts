@@ -4,8 +4,11 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/index.js';
+import { EventBus } from '../../src/events.js';
+import { createMetrics } from '../../src/metrics.js';
 import { openDatabase, type Db } from '../../src/storage/index.js';
-import { Inbox, Outbox, SandboxTransport, sealClearTables, textMessage, type InboundMessage, type MessageTransport, type SendResult } from '../../src/whatsapp/index.js';
+import { Inbox, Outbox, SandboxTransport, createWhatsApp, sealClearTables, textMessage, type InboundMessage, type MessageTransport, type SendResult } from '../../src/whatsapp/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 
@@ -139,6 +142,31 @@ describe('WhatsApp tables of a release before sealing', () => {
     expect(sent).toEqual([NUMBER]);
     expect(handled[0]).toMatchObject({ id: 'wamid.IN1', from: NUMBER, text: 'old but pending' });
     expect(applied[0]).toMatchObject({ wamid: 'wamid.OUT1', recipient: sealer.pseudonym(NUMBER) });
+  });
+
+  it('are sealed by the WhatsApp side as it is built, before its stores read them', () => {
+    const now = Date.now();
+    const db = openDatabase(
+      olderDataDir((raw) => clearLayout(raw, now)),
+      { sync: 'normal' },
+    );
+    cleanups.push(() => db.close());
+    const { sandbox, outbox, inbox } = createWhatsApp({
+      config: configSchema.parse({}).whatsapp,
+      db,
+      sealer,
+      metrics: createMetrics(),
+      events: new EventBus(silent),
+      log: silent,
+    });
+    cleanups.push(() => outbox.stop(), () => inbox.stop());
+    expect(db.prepare(`SELECT count(*) FROM sqlite_master WHERE name LIKE '%clear'`).pluck().get()).toBe(0);
+    expect(outbox.list().map((i) => [i.id, i.key])).toEqual([
+      [2, 'old-pending'],
+      [1, 'old-sent'],
+    ]);
+    expect(inbox.backlog()).toEqual({ pending: 1, failed: 0 });
+    expect(sandbox!.list({ to: NUMBER })).toHaveLength(1);
   });
 
   it('a deliveries table sealed before body digests gains the column, keeps its rows, and records a body once from then on', async () => {

@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { DeviceSecrets } from '../src/broker/index.js';
+import { migrate } from '../src/storage/index.js';
 import { intArg, log, r1 } from './lib/harness.js';
 
 const { values: args } = parseArgs({ options: { n: { type: 'string', default: '21' }, help: { type: 'boolean', short: 'h', default: false } } });
@@ -16,7 +17,9 @@ if (args.help) {
 }
 const N = intArg('n', args.n, 3, 10_000);
 
-const secrets = new DeviceSecrets(new Database(':memory:'));
+const db = new Database(':memory:');
+migrate(db);
+const secrets = new DeviceSecrets(db);
 const fresh = 'UTR-0001';
 const remembered = 'UTR-0002';
 await secrets.issue(fresh);

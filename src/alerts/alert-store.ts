@@ -20,13 +20,6 @@ export class AlertStore {
   private readonly closeStmt;
 
   constructor(private readonly db: Database.Database) {
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS alerts (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, bin_id TEXT NOT NULL, zone TEXT NOT NULL, type TEXT NOT NULL,
-        status TEXT NOT NULL, opened_at INTEGER NOT NULL, closed_at INTEGER, value REAL, message TEXT NOT NULL, cause TEXT);
-      CREATE UNIQUE INDEX IF NOT EXISTS alerts_one_open ON alerts (bin_id, type) WHERE status = 'open';
-      CREATE INDEX IF NOT EXISTS alerts_status ON alerts (status, opened_at);
-    `);
     this.openStmt = db.prepare(
       `INSERT INTO alerts (bin_id, zone, type, status, opened_at, value, message, cause) VALUES (?, ?, ?, 'open', ?, ?, ?, ?)
        ON CONFLICT (bin_id, type) WHERE status = 'open' DO NOTHING`,

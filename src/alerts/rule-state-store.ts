@@ -7,7 +7,6 @@ export class RuleStateStore<S> {
   private readonly getStmt;
 
   constructor(db: Database.Database) {
-    db.exec('CREATE TABLE IF NOT EXISTS rule_state (bin_id TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at INTEGER NOT NULL)');
     this.upsertStmt = db.prepare(
       'INSERT INTO rule_state (bin_id, state, updated_at) VALUES (?, ?, ?) ON CONFLICT (bin_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at',
     );

@@ -55,7 +55,6 @@ export class DeviceSecrets {
   ) {
     this.kdf = opts.kdf ?? scrypt;
     this.clock = opts.clock ?? realClock;
-    db.exec(`CREATE TABLE IF NOT EXISTS device_secrets (bin_id TEXT PRIMARY KEY, hash TEXT NOT NULL, issued_at INTEGER NOT NULL)`);
     this.dataVersion = this.readDataVersion();
   }
 

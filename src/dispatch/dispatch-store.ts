@@ -32,21 +32,7 @@ const fromRow = (r: Row): Dispatch => ({ ...r, urgent: r.urgent === 1, bin_ids: 
 
 /** Jobs (dispatches) and the bins waiting to be batched into one, in SQLite. */
 export class DispatchStore {
-  constructor(private readonly db: Database.Database) {
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS dispatches (
-        id TEXT PRIMARY KEY, zone TEXT NOT NULL, crew_id TEXT, status TEXT NOT NULL, urgent INTEGER NOT NULL DEFAULT 0,
-        bin_ids TEXT NOT NULL, created_at INTEGER NOT NULL, sent_at INTEGER, accepted_at INTEGER, done_at INTEGER,
-        escalated_at INTEGER, cancelled_at INTEGER, error TEXT, map_url TEXT NOT NULL DEFAULT '');
-      CREATE INDEX IF NOT EXISTS dispatches_status ON dispatches (status);
-      CREATE TABLE IF NOT EXISTS dispatch_bins (
-        dispatch_id TEXT NOT NULL REFERENCES dispatches (id), bin_id TEXT NOT NULL, collected_at INTEGER,
-        PRIMARY KEY (dispatch_id, bin_id));
-      CREATE INDEX IF NOT EXISTS dispatch_bins_bin ON dispatch_bins (bin_id);
-      CREATE TABLE IF NOT EXISTS dispatch_queue (
-        bin_id TEXT PRIMARY KEY, zone TEXT NOT NULL, queued_at INTEGER NOT NULL, urgent INTEGER NOT NULL, reason TEXT NOT NULL);
-    `);
-  }
+  constructor(private readonly db: Database.Database) {}
 
   newId(): string {
     return shortCode('J-', 5, (id) => this.get(id) !== undefined);

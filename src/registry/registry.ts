@@ -20,12 +20,6 @@ export class Registry {
   private lowerIndex: { version: number; byId: Map<string, Bin> } | null = null;
 
   constructor(private readonly db: Db) {
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS bins (id TEXT PRIMARY KEY, lat REAL NOT NULL, lon REAL NOT NULL, address TEXT NOT NULL,
-        zone TEXT NOT NULL, kind TEXT NOT NULL, capacity_l INTEGER NOT NULL, depth_mm INTEGER NOT NULL,
-        sensor_offset_mm INTEGER NOT NULL, device_id TEXT, dev_eui TEXT);
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    `);
     this.upsertStmt = db.prepare(`
       INSERT INTO bins (id, lat, lon, address, zone, kind, capacity_l, depth_mm, sensor_offset_mm, device_id, dev_eui)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

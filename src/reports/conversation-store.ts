@@ -17,9 +17,7 @@ export class ConversationStore {
   constructor(
     private readonly db: Database.Database,
     private readonly sealer: Sealer,
-  ) {
-    db.exec('CREATE TABLE IF NOT EXISTS resident_conversations (pseudonym TEXT PRIMARY KEY, state BLOB NOT NULL, updated_at INTEGER NOT NULL)');
-  }
+  ) {}
 
   get(pseudonym: string): Conversation | undefined {
     const row = this.db.prepare('SELECT state FROM resident_conversations WHERE pseudonym = ?').pluck().get(pseudonym) as Buffer | undefined;

@@ -35,19 +35,7 @@ export interface Reporter {
 
 /** Residents' reports and who made them. */
 export class ReportStore {
-  constructor(private readonly db: Database.Database) {
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS reports (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, reference TEXT NOT NULL UNIQUE, bin_id TEXT, method TEXT NOT NULL,
-        reporter TEXT NOT NULL, text TEXT, lat REAL, lon REAL, photo TEXT, status TEXT NOT NULL, reporters INTEGER NOT NULL DEFAULT 1,
-        source TEXT NOT NULL DEFAULT 'whatsapp', service_code TEXT NOT NULL DEFAULT 'overflowing-bin', created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, closed_at INTEGER);
-      CREATE INDEX IF NOT EXISTS reports_bin ON reports (bin_id, status);
-      CREATE INDEX IF NOT EXISTS reports_created ON reports (created_at);
-      CREATE TABLE IF NOT EXISTS report_reporters (
-        report_id INTEGER NOT NULL REFERENCES reports (id) ON DELETE CASCADE, reporter TEXT NOT NULL, contact BLOB,
-        lang TEXT NOT NULL, added_at INTEGER NOT NULL, PRIMARY KEY (report_id, reporter));
-    `);
-  }
+  constructor(private readonly db: Database.Database) {}
 
   private newReference(): string {
     return shortCode('R-', 4, (ref) => this.db.prepare('SELECT 1 FROM reports WHERE reference = ?').get(ref) !== undefined);

@@ -45,9 +45,6 @@ export class BinStateStore {
     db: Db,
     private readonly clock: Clock = realClock,
   ) {
-    db.exec(`CREATE TABLE IF NOT EXISTS bin_state (
-      bin_id TEXT PRIMARY KEY, ts INTEGER, received_at INTEGER, fill_pct REAL, distance_mm REAL, battery_pct REAL,
-      temperature_c REAL, tilt INTEGER, rssi REAL, status TEXT, status_at INTEGER)`);
     // the one ordering of readings, in SQL too; rows written before it existed are compared the same way
     db.function('order_ts', { deterministic: true }, (ts, receivedAt) => orderTs({ ts: ts as number, receivedAt: receivedAt as number | null }));
     this.upsertStmt = db.prepare(`

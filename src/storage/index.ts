@@ -1,4 +1,6 @@
 export { openDatabase, type Db } from './database.js';
+export { MIGRATIONS, SCHEMA_VERSION, MigrationError, SchemaTooNewError, migrate, type Migration } from './migrations.js';
+export { CLEAR_SUFFIX, CLEAR_TABLES } from './migration-1.js';
 export { Spool, SpoolFullError, type SpoolBatch, type SpoolStats } from './spool.js';
 export { BinStateStore, type BinState, type LatestReading } from './bin-state.js';
 export { ReadingJournal, type JournalEntry } from './reading-journal.js';

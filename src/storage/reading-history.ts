@@ -53,14 +53,6 @@ export class ReadingHistory {
     private readonly clock: Clock = realClock,
     private readonly log?: Logger,
   ) {
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS history_bins (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE);
-      CREATE TABLE IF NOT EXISTS reading_history (
-        bucket INTEGER NOT NULL, bin INTEGER NOT NULL, readings INTEGER NOT NULL,
-        fill INTEGER NOT NULL, fill_at INTEGER NOT NULL, fill_min INTEGER NOT NULL, fill_max INTEGER NOT NULL,
-        battery_min INTEGER, temperature_max INTEGER,
-        PRIMARY KEY (bucket, bin)) WITHOUT ROWID;
-    `);
     // the same merge as mergeBuckets(): whatever order a bucket's readings arrive in, it ends up the same.
     // (SQLite's two-argument min()/max() are NULL when either is; coalesce keeps the one that is there.)
     this.upsertStmt = db.prepare(`

@@ -42,10 +42,6 @@ export class Spool {
     private readonly maxBytes: number,
     private readonly clock: Clock = realClock,
   ) {
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL, created_ms INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS spool_dead_letter (seq INTEGER PRIMARY KEY, line TEXT NOT NULL, reason TEXT NOT NULL, at_ms INTEGER NOT NULL);
-    `);
     this.insertStmt = db.prepare('INSERT INTO spool (line, created_ms) VALUES (?, ?)');
     this.peekStmt = db.prepare('SELECT seq, line FROM spool ORDER BY seq LIMIT ?').raw(true);
     this.ackStmt = db.prepare('DELETE FROM spool WHERE seq <= ?');

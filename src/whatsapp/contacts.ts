@@ -1,5 +1,4 @@
 import type { Db } from '../storage/index.js';
-import { rebuildIfClear } from './migrate.js';
 import type { Sealer } from './sealer.js';
 
 /** Meta's customer-service window: free-form messages only within 24 h of the user's last message. */
@@ -17,15 +16,6 @@ export class Contacts {
     db: Db,
     private readonly sealer: Sealer,
   ) {
-    const create = 'CREATE TABLE IF NOT EXISTS whatsapp_contacts (contact_tag TEXT PRIMARY KEY, last_inbound_ms INTEGER NOT NULL)';
-    rebuildIfClear(db, {
-      table: 'whatsapp_contacts',
-      marker: 'wa_id',
-      create,
-      insert: 'INSERT INTO whatsapp_contacts (contact_tag, last_inbound_ms) VALUES (?, ?)',
-      convert: (r) => [sealer.pseudonym(String(r.wa_id)), r.last_inbound_ms],
-    });
-    db.exec(create);
     this.touchStmt = db.prepare(
       `INSERT INTO whatsapp_contacts (contact_tag, last_inbound_ms) VALUES (?, ?)
        ON CONFLICT (contact_tag) DO UPDATE SET last_inbound_ms = max(last_inbound_ms, excluded.last_inbound_ms)`,

@@ -10,6 +10,7 @@ import { Inbox } from './inbox.js';
 import { Outbox } from './outbox.js';
 import { SandboxTransport } from './sandbox-transport.js';
 import type { Contacts } from './contacts.js';
+import { sealClearTables } from './seal-clear-tables.js';
 import type { Sealer } from './sealer.js';
 import type { MessageTransport } from './transport.js';
 
@@ -26,6 +27,9 @@ export function createWhatsApp(deps: {
   clock?: Clock;
 }): { sandbox: SandboxTransport | null; outbox: Outbox; inbox: Inbox } {
   const { config: wa, db, sealer, contacts, metrics, events, log, clock } = deps;
+  // a data directory of the release before sealing: its rows are sealed before any store reads or writes these tables
+  const sealed = sealClearTables(db, sealer);
+  if (sealed.length > 0) log.info({ module: 'whatsapp', tables: sealed }, 'clear-text tables of an older release sealed');
   const sandbox = wa.mode === 'sandbox' ? new SandboxTransport(db, { sealer, clock }) : null;
   const transport: MessageTransport =
     sandbox ?? new GraphClient({ graphUrl: wa.graph_url, apiVersion: wa.api_version, phoneNumberId: wa.phone_number_id, accessToken: wa.access_token, clock });

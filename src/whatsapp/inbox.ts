@@ -6,7 +6,6 @@ import type { Emitter } from '../events.js';
 import type { Db } from '../storage/index.js';
 import type { MessageEvents } from './message-events.js';
 import { Contacts } from './contacts.js';
-import { rebuildIfClear } from './migrate.js';
 import { redactText } from './redact.js';
 import type { Sealer } from './sealer.js';
 import { parseWebhook, type InboundMessage, type ParsedWebhook, type StatusUpdate } from './webhook.js';
@@ -87,80 +86,6 @@ export const INBOX_BODY_KEEP_MS = 3 * DAY;
 /** Message ids and body digests are kept this long: Meta redelivers for up to 7 days, and each must be known. */
 export const INBOX_ID_KEEP_MS = 8 * DAY;
 
-// body_tag: a keyed digest of the raw bytes (Sealer.digest), so a redelivered body is recorded once
-const CREATE_DELIVERIES = `CREATE TABLE IF NOT EXISTS whatsapp_webhook_deliveries (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, received_ms INTEGER NOT NULL, body_sealed BLOB NOT NULL, body_tag TEXT)`;
-const CREATE_INBOUND = `CREATE TABLE IF NOT EXISTS whatsapp_inbound (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  message_tag TEXT NOT NULL UNIQUE,
-  delivery_id INTEGER NOT NULL,
-  sender_tag TEXT NOT NULL,
-  type TEXT NOT NULL,
-  timestamp_ms INTEGER NOT NULL,
-  body_sealed BLOB NOT NULL,
-  state TEXT NOT NULL DEFAULT 'pending',
-  attempts INTEGER NOT NULL DEFAULT 0,
-  error TEXT,
-  received_ms INTEGER NOT NULL,
-  processed_ms INTEGER)`;
-const CREATE_STATUSES = `CREATE TABLE IF NOT EXISTS whatsapp_statuses (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  wamid_tag TEXT NOT NULL,
-  status TEXT NOT NULL,
-  timestamp_ms INTEGER NOT NULL,
-  recipient_tag TEXT NOT NULL,
-  body_sealed BLOB NOT NULL,
-  state TEXT NOT NULL DEFAULT 'pending',
-  received_ms INTEGER NOT NULL,
-  UNIQUE (wamid_tag, status))`;
-
-/** Rewrites the tables of a release that stored numbers and bodies in clear; adds what later releases added. */
-function migrate(db: Db, sealer: Sealer): void {
-  rebuildIfClear(db, {
-    table: 'whatsapp_webhook_deliveries',
-    marker: 'body',
-    create: CREATE_DELIVERIES,
-    insert: 'INSERT INTO whatsapp_webhook_deliveries (id, received_ms, body_sealed) VALUES (?, ?, ?)',
-    convert: (r) => [r.id, r.received_ms, sealer.seal(r.body as Buffer)],
-  });
-  rebuildIfClear(db, {
-    table: 'whatsapp_inbound',
-    marker: 'sender',
-    create: CREATE_INBOUND,
-    insert: `INSERT INTO whatsapp_inbound (seq, message_tag, delivery_id, sender_tag, type, timestamp_ms, body_sealed, state, attempts,
-      error, received_ms, processed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    convert: (r) => [
-      r.seq,
-      sealer.pseudonym(String(r.message_id)),
-      r.delivery_id,
-      sealer.pseudonym(String(r.sender)),
-      r.type,
-      r.timestamp_ms,
-      sealer.seal(String(r.body)),
-      r.state,
-      r.attempts,
-      typeof r.error === 'string' ? redactText(r.error) : null,
-      r.received_ms,
-      r.processed_ms,
-    ],
-  });
-  rebuildIfClear(db, {
-    table: 'whatsapp_statuses',
-    marker: 'wamid',
-    create: CREATE_STATUSES,
-    insert: `INSERT INTO whatsapp_statuses (seq, wamid_tag, status, timestamp_ms, recipient_tag, body_sealed, state, received_ms)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    convert: (r) => {
-      const s = JSON.parse(String(r.body)) as StatusUpdate;
-      const recipient = sealer.pseudonym(s.recipient);
-      return [r.seq, sealer.pseudonym(String(r.wamid)), r.status, r.timestamp_ms, recipient, sealer.seal(JSON.stringify({ ...s, recipient })), r.state, r.received_ms];
-    },
-  });
-  const hasTable = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'whatsapp_webhook_deliveries'`).get() !== undefined;
-  const hasTag = db.prepare(`SELECT 1 FROM pragma_table_info('whatsapp_webhook_deliveries') WHERE name = 'body_tag'`).get() !== undefined;
-  if (hasTable && !hasTag) db.exec('ALTER TABLE whatsapp_webhook_deliveries ADD COLUMN body_tag TEXT');
-}
-
 /**
  * The durable inbox behind the webhook: `accept` records a delivery and its messages in one transaction and
  * returns, so the HTTP answer is fast and nothing is lost; the processor then hands each message, once and in
@@ -189,16 +114,6 @@ export class Inbox {
     this.clock = opts.clock ?? realClock;
     this.sealer = opts.sealer;
     this.contacts = opts.contacts ?? new Contacts(this.db, this.sealer);
-    migrate(this.db, this.sealer);
-    this.db.exec(`
-      ${CREATE_DELIVERIES};
-      CREATE UNIQUE INDEX IF NOT EXISTS whatsapp_webhook_deliveries_body ON whatsapp_webhook_deliveries (body_tag);
-      ${CREATE_INBOUND};
-      CREATE INDEX IF NOT EXISTS whatsapp_inbound_state ON whatsapp_inbound (state, seq);
-      CREATE INDEX IF NOT EXISTS whatsapp_inbound_sender ON whatsapp_inbound (sender_tag, seq);
-      ${CREATE_STATUSES};
-      CREATE INDEX IF NOT EXISTS whatsapp_statuses_state ON whatsapp_statuses (state, seq);
-    `);
     this.stmts = {
       delivery: this.db.prepare('INSERT INTO whatsapp_webhook_deliveries (received_ms, body_sealed, body_tag) VALUES (?, ?, ?)'),
       deliveryByTag: this.db.prepare('SELECT id FROM whatsapp_webhook_deliveries WHERE body_tag = ?').pluck(true),

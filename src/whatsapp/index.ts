@@ -37,4 +37,5 @@ export { whatsappWebhookRoutes, type WebhookRouteOptions } from './routes.js';
 export { redactText } from './redact.js';
 export { Sealer, loadSealer, GENERATED_KEY_FILE } from './sealer.js';
 export { createWhatsApp } from './create.js';
+export { sealClearTables } from './seal-clear-tables.js';
 export type { MessageEvents } from './message-events.js';

@@ -8,9 +8,8 @@ import type { MessageEvents } from './message-events.js';
 import { Contacts } from './contacts.js';
 import { RE_ENGAGEMENT, toGraphError, type GraphError } from './graph-error.js';
 import { recipientOf, type OutboundMessage } from './messages.js';
-import { rebuildIfClear } from './migrate.js';
 import { SendPacer } from './pacer.js';
-import { redactText } from './redact.js';
+import { redactErrors, redactText } from './redact.js';
 import type { Sealer } from './sealer.js';
 import type { MessageTransport } from './transport.js';
 import type { DeliveryStatus, StatusUpdate } from './webhook.js';
@@ -48,75 +47,6 @@ const DELIVERY_RANK: Record<DeliveryStatus, number> = { sent: 1, delivered: 2, r
 // heads examined per pass; more waiting recipients are reached on the next pass
 const HEAD_SCAN = 500;
 
-const CREATE_OUTBOX = `CREATE TABLE IF NOT EXISTS whatsapp_outbox (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  key_tag TEXT NOT NULL UNIQUE,
-  key_sealed BLOB NOT NULL,
-  ref_sealed BLOB,
-  recipient_tag TEXT NOT NULL,
-  recipient_sealed BLOB NOT NULL,
-  kind TEXT NOT NULL,
-  message_sealed BLOB NOT NULL,
-  fallback_sealed BLOB,
-  used_fallback INTEGER NOT NULL DEFAULT 0,
-  status TEXT NOT NULL DEFAULT 'pending',
-  attempts INTEGER NOT NULL DEFAULT 0,
-  next_attempt_ms INTEGER NOT NULL DEFAULT 0,
-  last_attempt_ms INTEGER,
-  wamid_tag TEXT,
-  wamid_sealed BLOB,
-  error_code INTEGER,
-  error_message TEXT,
-  delivery_status TEXT,
-  delivery_ms INTEGER,
-  delivery_errors TEXT,
-  created_ms INTEGER NOT NULL,
-  sent_ms INTEGER)`;
-
-const COLUMNS = `key_tag, key_sealed, ref_sealed, recipient_tag, recipient_sealed, kind, message_sealed, fallback_sealed, used_fallback,
-  status, attempts, next_attempt_ms, last_attempt_ms, wamid_tag, wamid_sealed, error_code, error_message, delivery_status,
-  delivery_ms, delivery_errors, created_ms, sent_ms`;
-
-/** Rewrites the outbox of a release that stored recipients and messages in clear. */
-function migrate(db: Db, sealer: Sealer): void {
-  const sealOrNull = (v: unknown) => (v === null || v === undefined ? null : sealer.seal(String(v)));
-  rebuildIfClear(db, {
-    table: 'whatsapp_outbox',
-    marker: 'recipient',
-    create: CREATE_OUTBOX,
-    insert: `INSERT INTO whatsapp_outbox (id, ${COLUMNS}) VALUES (${Array(23).fill('?').join(', ')})`,
-    convert: (r) => [
-      r.id,
-      sealer.pseudonym(String(r.key)),
-      sealer.seal(String(r.key)),
-      sealOrNull(r.ref),
-      sealer.pseudonym(String(r.recipient)),
-      sealer.seal(String(r.recipient)),
-      r.kind,
-      sealer.seal(String(r.message)),
-      sealOrNull(r.fallback),
-      r.used_fallback,
-      r.status,
-      r.attempts,
-      r.next_attempt_ms,
-      r.last_attempt_ms,
-      r.wamid === null ? null : sealer.pseudonym(String(r.wamid)),
-      sealOrNull(r.wamid),
-      r.error_code,
-      typeof r.error_message === 'string' ? redactText(r.error_message) : null,
-      r.delivery_status,
-      r.delivery_ms,
-      typeof r.delivery_errors === 'string' ? redactErrors(JSON.parse(r.delivery_errors) as StatusUpdate['errors']) : null,
-      r.created_ms,
-      r.sent_ms,
-    ],
-  });
-}
-
-function redactErrors(errors: StatusUpdate['errors']): string | null {
-  return errors ? JSON.stringify(errors.map((e) => ({ ...e, title: redactText(e.title), ...(e.message ? { message: redactText(e.message) } : {}) }))) : null;
-}
-
 /**
  * The persistent queue between "decided to send" and WhatsApp. Items are rows in SQLite from the moment
  * `enqueue` returns, so a crash loses nothing; per recipient they leave in order, paced by SendPacer,
@@ -149,13 +79,6 @@ export class Outbox {
     this.pacer = new SendPacer(opts.mps ?? 80, opts.pairIntervalMs ?? 6000);
     this.sealer = opts.sealer;
     this.contacts = opts.contacts ?? new Contacts(this.db, this.sealer);
-    migrate(this.db, this.sealer);
-    this.db.exec(`
-      ${CREATE_OUTBOX};
-      CREATE INDEX IF NOT EXISTS whatsapp_outbox_queue ON whatsapp_outbox (status, recipient_tag, id);
-      CREATE INDEX IF NOT EXISTS whatsapp_outbox_wamid ON whatsapp_outbox (wamid_tag);
-      CREATE INDEX IF NOT EXISTS whatsapp_outbox_recipient ON whatsapp_outbox (recipient_tag, id);
-    `);
     this.stmts = {
       insert: this.db.prepare(
         `INSERT INTO whatsapp_outbox (key_tag, key_sealed, ref_sealed, recipient_tag, recipient_sealed, kind, message_sealed, fallback_sealed, created_ms)

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { nextTurn, realClock, type Clock } from '../clock.js';
 import type { Db } from '../storage/index.js';
 import { recipientOf, type OutboundMessage } from './messages.js';
-import { rebuildIfClear } from './migrate.js';
 import type { Sealer } from './sealer.js';
 import type { MessageTransport } from './transport.js';
 
@@ -20,10 +19,6 @@ export interface SandboxTransportOptions {
   sealer: Sealer;
   clock?: Clock;
 }
-
-const CREATE = `CREATE TABLE IF NOT EXISTS whatsapp_sandbox_messages (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, wamid TEXT NOT NULL UNIQUE, recipient_tag TEXT NOT NULL, recipient_sealed BLOB NOT NULL,
-  kind TEXT NOT NULL, body_sealed BLOB NOT NULL, created_ms INTEGER NOT NULL)`;
 
 interface Row {
   id: number;
@@ -46,19 +41,6 @@ export class SandboxTransport implements MessageTransport {
   ) {
     this.sealer = opts.sealer;
     this.clock = opts.clock ?? realClock;
-    const sealer = this.sealer;
-    rebuildIfClear(db, {
-      table: 'whatsapp_sandbox_messages',
-      marker: 'recipient',
-      create: CREATE,
-      insert: `INSERT INTO whatsapp_sandbox_messages (id, wamid, recipient_tag, recipient_sealed, kind, body_sealed, created_ms)
-        VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      convert: (r) => [r.id, r.wamid, sealer.pseudonym(String(r.recipient)), sealer.seal(String(r.recipient)), r.kind, sealer.seal(String(r.body)), r.created_ms],
-    });
-    db.exec(`
-      ${CREATE};
-      CREATE INDEX IF NOT EXISTS whatsapp_sandbox_messages_recipient ON whatsapp_sandbox_messages (recipient_tag, id);
-    `);
     this.insertStmt = db.prepare(
       'INSERT INTO whatsapp_sandbox_messages (wamid, recipient_tag, recipient_sealed, kind, body_sealed, created_ms) VALUES (?, ?, ?, ?, ?, ?)',
     );

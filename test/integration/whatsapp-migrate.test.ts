@@ -1,10 +1,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/index.js';
+import { EventBus } from '../../src/events.js';
+import { createMetrics } from '../../src/metrics.js';
 import { openDatabase, type Db } from '../../src/storage/index.js';
-import { Inbox, Outbox, SandboxTransport, textMessage, type InboundMessage, type MessageTransport, type SendResult } from '../../src/whatsapp/index.js';
+import { Contacts, Inbox, Outbox, SandboxTransport, createWhatsApp, sealClearTables, textMessage, type InboundMessage, type MessageTransport, type SendResult } from '../../src/whatsapp/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 
@@ -14,6 +18,15 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
+
+/** A data directory whose database was written by another release, before numbered migrations (user_version 0). */
+function olderDataDir(write: (db: Db) => void): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-wa-migrate-'));
+  const raw = new Database(path.join(dir, 'binbridge.db'));
+  write(raw);
+  raw.close();
+  return dir;
+}
 
 /** The tables as the release before sealing left them: numbers, wamids and bodies in clear. */
 function clearLayout(db: Db, now: number): void {
@@ -66,10 +79,25 @@ function clearLayout(db: Db, now: number): void {
 
 describe('WhatsApp tables of a release before sealing', () => {
   it('are rewritten sealed, keep their rows and ids, and go on working', async () => {
-    const db = openDatabase(fs.mkdtempSync(path.join(os.tmpdir(), 'bb-wa-migrate-')), { sync: 'normal' });
-    cleanups.push(() => db.close());
     const now = Date.now();
-    clearLayout(db, now);
+    const db = openDatabase(
+      olderDataDir((raw) => clearLayout(raw, now)),
+      { sync: 'normal' },
+    );
+    cleanups.push(() => db.close());
+    // migration 1 moved the clear tables aside; only the WhatsApp side, which has the key, can seal them
+    const aside = () => db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%clear' ORDER BY name`).pluck().all();
+    expect(aside()).toEqual([
+      'whatsapp_contacts__clear',
+      'whatsapp_inbound__clear',
+      'whatsapp_outbox__clear',
+      'whatsapp_sandbox_messages__clear',
+      'whatsapp_statuses__clear',
+      'whatsapp_webhook_deliveries__clear',
+    ]);
+    expect(sealClearTables(db, sealer)).toHaveLength(6);
+    expect(sealClearTables(db, sealer)).toEqual([]); // a second start is a no-op
+    expect(aside()).toEqual([]);
 
     const sent: string[] = [];
     const transport: MessageTransport = { send: async (m) => (sent.push(m.to ?? ''), { wamid: `wamid.NEW${sent.length}` }) };
@@ -85,9 +113,6 @@ describe('WhatsApp tables of a release before sealing', () => {
       handled.push(m);
     });
     const sandbox = new SandboxTransport(db, { sealer });
-    // a second start over migrated tables is a no-op
-    new Outbox({ db, log: silent, sealer, transport });
-    new Inbox({ db, log: silent, sealer });
 
     // nothing of the clear layout is left
     const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'whatsapp_%'`).pluck().all() as string[];
@@ -119,13 +144,42 @@ describe('WhatsApp tables of a release before sealing', () => {
     expect(applied[0]).toMatchObject({ wamid: 'wamid.OUT1', recipient: sealer.pseudonym(NUMBER) });
   });
 
-  it('a deliveries table sealed before body digests gains the column, keeps its rows, and records a body once from then on', async () => {
-    const db = openDatabase(fs.mkdtempSync(path.join(os.tmpdir(), 'bb-wa-migrate-')), { sync: 'normal' });
+  it('are sealed by the WhatsApp side as it is built, before its stores read them', () => {
+    const now = Date.now();
+    const db = openDatabase(
+      olderDataDir((raw) => clearLayout(raw, now)),
+      { sync: 'normal' },
+    );
     cleanups.push(() => db.close());
-    db.exec('CREATE TABLE whatsapp_webhook_deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, received_ms INTEGER NOT NULL, body_sealed BLOB NOT NULL)');
-    db.prepare('INSERT INTO whatsapp_webhook_deliveries (received_ms, body_sealed) VALUES (?, ?)').run(Date.now(), sealer.seal('{}'));
+    const { sandbox, outbox, inbox } = createWhatsApp({
+      config: configSchema.parse({}).whatsapp,
+      db,
+      sealer,
+      contacts: new Contacts(db, sealer),
+      metrics: createMetrics(),
+      events: new EventBus(silent),
+      log: silent,
+    });
+    cleanups.push(() => outbox.stop(), () => inbox.stop());
+    expect(db.prepare(`SELECT count(*) FROM sqlite_master WHERE name LIKE '%clear'`).pluck().get()).toBe(0);
+    expect(outbox.list().map((i) => [i.id, i.key])).toEqual([
+      [2, 'old-pending'],
+      [1, 'old-sent'],
+    ]);
+    expect(inbox.backlog()).toEqual({ pending: 1, failed: 0 });
+    expect(sandbox!.list({ to: NUMBER })).toHaveLength(1);
+  });
+
+  it('a deliveries table sealed before body digests gains the column, keeps its rows, and records a body once from then on', async () => {
+    const db = openDatabase(
+      olderDataDir((raw) => {
+        raw.exec('CREATE TABLE whatsapp_webhook_deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, received_ms INTEGER NOT NULL, body_sealed BLOB NOT NULL)');
+        raw.prepare('INSERT INTO whatsapp_webhook_deliveries (received_ms, body_sealed) VALUES (?, ?)').run(Date.now(), sealer.seal('{}'));
+      }),
+      { sync: 'normal' },
+    );
+    cleanups.push(() => db.close());
     const inbox = new Inbox({ db, log: silent, sealer });
-    new Inbox({ db, log: silent, sealer }); // a second start is a no-op
     const body = Buffer.from(JSON.stringify({ object: 'whatsapp_business_account', entry: [] }));
     expect(await inbox.accept(body)).toMatchObject({ repeated: false });
     expect(await inbox.accept(body)).toMatchObject({ repeated: true });

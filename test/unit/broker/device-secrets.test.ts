@@ -5,11 +5,12 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { DeviceSecrets } from '../../../src/broker/index.js';
+import { memoryDb, migrated } from '../../helpers/db.js';
 
 describe('DeviceSecrets', () => {
   it('stores only a scrypt hash, verifies, rotates and revokes', async () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bb-sec-')), 'x.db');
-    const db = new Database(file);
+    const db = migrated(new Database(file));
     const secrets = new DeviceSecrets(db);
     const s1 = await secrets.issue('UTR-0001');
     expect(s1.length).toBeGreaterThanOrEqual(32);
@@ -39,7 +40,7 @@ describe('DeviceSecrets: a refusal costs the same work whether the bin exists or
       calls.push(`N=${opts.N} r=${opts.r} p=${opts.p} keylen=${keylen} salt=${salt.length}`);
       return new Promise((resolve, reject) => scrypt(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))));
     };
-    const secrets = new DeviceSecrets(new Database(':memory:'), { kdf });
+    const secrets = new DeviceSecrets(memoryDb(), { kdf });
     const secret = await secrets.issue('UTR-0001');
     const work = async (bin: string, password: string): Promise<{ ok: boolean; calls: string[] }> => {
       calls.length = 0;
@@ -62,6 +63,7 @@ describe('DeviceSecrets: changes', () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bb-sec-')), 'x.db');
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
+    migrated(db);
     const secrets = new DeviceSecrets(db);
     const changes: (string | null)[] = [];
     const stop = secrets.onChange((c) => changes.push(c.binId));

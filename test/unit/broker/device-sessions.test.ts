@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeviceSecrets } from '../../../src/broker/index.js';
 import { DeviceSessions, type DeviceSession } from '../../../src/broker/device-sessions.js';
+import { migrated } from '../../helpers/db.js';
 
 type Session = DeviceSession & { name: string; closed: boolean };
 
@@ -17,6 +18,7 @@ describe('DeviceSessions', () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bb-sess-')), 'x.db');
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
+    migrated(db);
     const secrets = new DeviceSecrets(db);
     const ended: string[] = [];
     sessions = new DeviceSessions<Session>(secrets, (s) => ended.push(s.name), pino({ level: 'silent' }), 60_000);

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
 import { BinsFileError, Registry, parseBinsCsv, parseBinsGeoJson, parseWasteContainers, readBinsFile } from '../../../src/registry/index.js';
+import { migrated } from '../../helpers/db.js';
 
 const HEADER = 'id,lat,lon,address,zone,kind,capacity_l,depth_mm,sensor_offset_mm';
 
@@ -170,7 +171,7 @@ describe('Registry', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-reg-'));
     const file = path.join(dir, 'bins.csv');
     fs.writeFileSync(file, `${HEADER}\nA-1,52.1,5.1,Straat 1,centrum,rest,240,1000,50\n`);
-    const db = new Database(path.join(dir, 'x.db'));
+    const db = migrated(new Database(path.join(dir, 'x.db')));
     const reg = new Registry(db);
     expect(reg.importFileIfChanged(file)).toBe(1);
     reg.upsert([{ ...reg.get('A-1')!, address: 'Straat 2' }]);
@@ -187,7 +188,7 @@ describe('Registry', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-reg-'));
     const file = path.join(dir, 'bins.csv');
     fs.writeFileSync(file, `${HEADER}\nA-1,52.1,5.1,Straat 1,centrum,rest,240,1000,50\n`);
-    const reg = new Registry(new Database(path.join(dir, 'x.db')));
+    const reg = new Registry(migrated(new Database(path.join(dir, 'x.db'))));
     expect(reg.importFileIfChanged(file, KNOWN)).toBe(1);
     fs.writeFileSync(file, `${HEADER}\nA-1,52.1,5.1,Straat 1,centrum,rest,240,1000,50\nA-2,52.1,5.1,Straat 2,west,rest,240,1000,50\n`);
     expect(() => reg.importFileIfChanged(file, KNOWN)).toThrow(/line 3: zone: unknown zone "west"/);

@@ -1,8 +1,8 @@
-import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { fiwareRoutes } from '../../../src/http/routes/fiware.js';
 import { BinsFileError, Registry, isNgsiLd, parseWasteContainers, toWasteContainers, type Bin } from '../../../src/registry/index.js';
+import { memoryDb } from '../../helpers/db.js';
 
 const CORE = 'https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld';
 const SDM = 'https://raw.githubusercontent.com/smart-data-models/dataModel.WasteManagement/master/context.jsonld';
@@ -158,7 +158,7 @@ describe('toWasteContainers', () => {
 
 describe('fiwareRoutes', () => {
   it('exports as application/ld+json and imports both content types, 400 with problems', async () => {
-    const registry = new Registry(new Database(':memory:'));
+    const registry = new Registry(memoryDb());
     const ts = Date.UTC(2025, 4, 1);
     const app = Fastify();
     await app.register(fiwareRoutes({ registry, binState: { get: (id) => (id === 'UTR-0001' ? { fill_pct: 50, ts, status: 'online' } : undefined) } }), { prefix: '/api' });

@@ -3,7 +3,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
@@ -18,6 +17,7 @@ import {
   openDatabase,
   type LatestReading,
 } from '../../../src/storage/index.js';
+import { memoryDb } from '../../helpers/db.js';
 
 const T0 = Date.parse('2026-12-01T14:00:00Z'); // the start of a quarter
 const MIN = 60_000;
@@ -124,7 +124,7 @@ describe('ReadingHistory', () => {
     ]);
     for (const order of permutations(readings)) {
       // each reading its own commit: a sensor's backlog arriving one by one (in memory: 120 orders)
-      const h = new ReadingHistory(new Database(':memory:'));
+      const h = new ReadingHistory(memoryDb());
       for (const x of order) h.record([x], NOW);
       expect(h.range('UTR-0001', T0, NOW)).toEqual(want);
     }

@@ -20,6 +20,8 @@ export interface SimDeviceOptions {
   qos: 0 | 1;
   source: ReadingSource;
   simNow: () => number;
+  /** when set, readings carry this time instead of the simulated one (--stamps real) */
+  stampNow?: () => number;
   /** real time between two readings */
   publishEveryMs: number;
   log: DeviceLog;
@@ -128,7 +130,8 @@ export class SimDevice {
     const silentNow = result.faults.includes('silent');
     if (silentNow && !this.silent) this.goSilent();
     else if (!silentNow && this.silent) this.wakeUp();
-    if (result.reading) this.enqueue(result.reading);
+    const stamp = this.opts.stampNow;
+    if (result.reading) this.enqueue(stamp ? { ...result.reading, ts: new Date(stamp()).toISOString() } : result.reading);
   }
 
   snapshot(): DeviceSnapshot {

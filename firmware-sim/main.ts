@@ -83,8 +83,9 @@ async function run(options: SimOptions): Promise<void> {
     }
   }
 
-  const startSimMs = options.startTimeMs ?? defaultSimStart(Date.now(), options.speed, options.durationMs);
-  const clock = createSimClock(startSimMs, options.speed);
+  const realStamps = options.stamps === 'real';
+  const startSimMs = options.startTimeMs ?? (realStamps ? Date.now() : defaultSimStart(Date.now(), options.speed, options.durationMs));
+  const clock = createSimClock(startSimMs, options.speed, Date.now, { ahead: realStamps });
   const publishEveryMs = Math.max(MIN_PUBLISH_EVERY_MS, options.intervalMs / options.speed);
   if (publishEveryMs > options.intervalMs / options.speed) {
     warn('publish_interval_raised', { every_ms: MIN_PUBLISH_EVERY_MS, note: 'interval/speed is shorter; readings will be further apart in simulated time' });
@@ -110,6 +111,7 @@ async function run(options: SimOptions): Promise<void> {
         qos: options.qos,
         source: createBinModel(bin, options.seed, { startTimeMs: startSimMs, faultRates: options.faultRates, utcOffsetMinutes }),
         simNow: clock.now,
+        ...(realStamps ? { stampNow: Date.now } : {}),
         publishEveryMs,
         log,
       }),

@@ -21,6 +21,7 @@ export const simArgOptions = {
   'fault-silent': { type: 'string' },
   'connect-rate': { type: 'string' },
   'start-time': { type: 'string' },
+  stamps: { type: 'string' },
   quiet: { type: 'boolean' },
   format: { type: 'string' },
   username: { type: 'string' },
@@ -56,6 +57,10 @@ Usage: npm run sim -- [options]
   --start-time ISO      simulated clock at start, e.g. 2026-11-25T06:00:00Z (default: now at speed 1;
                         faster, far enough back that the run replays history and then goes live,
                         since the simulated clock never runs ahead of the real one)
+  --stamps simulated|real
+                        simulated (default): readings carry the simulated clock's time (a fast run replays
+                        history, see --start-time); real: readings carry the real time while the bins fill
+                        --speed times faster, so whatever shows them (the live page, npm run demo) shows now
   --quiet               no progress line and no per-device notices; warnings and the summary only
   --provision           before connecting, give every bin of binbridge's registry that has no secret one, into
                         --credentials (binbridge devices provision --all --out PATH; bins that have a secret
@@ -149,6 +154,7 @@ export const simOptionsSchema = z
         return z.NEVER;
       })
       .optional(),
+    stamps: z.enum(['simulated', 'real'], { error: (issue) => `expected simulated or real, got "${String(issue.input)}"` }).default('simulated'),
     quiet: z.boolean().default(false),
     format: z.enum(['native', 'ttn', 'chirpstack'], { error: (issue) => `expected native, ttn or chirpstack, got "${String(issue.input)}"` }).default('native'),
     username: z.string().optional(),
@@ -177,6 +183,8 @@ export interface SimOptions {
   connectRate: number;
   /** simulated clock at start; undefined = now */
   startTimeMs: number | undefined;
+  /** which time readings carry: the simulated clock's, or the real one (the bins still fill `speed` times faster) */
+  stamps: 'simulated' | 'real';
   quiet: boolean;
   /** publish as a LoRaWAN network server (TTN, ChirpStack); undefined: native devices */
   network: NetworkOptions | undefined;
@@ -215,6 +223,7 @@ export function parseSimOptions(values: Record<string, string | boolean | undefi
     faultRates: { stuck: v['fault-stuck'], tilt: v['fault-tilt'], fire: v['fault-fire'], silent: v['fault-silent'] },
     connectRate: v['connect-rate'],
     startTimeMs: v['start-time'],
+    stamps: v.stamps,
     quiet: v.quiet,
     network: v.format === 'native' ? undefined : { format: v.format, app: v.app, tenant: v.tenant, username: v.username, password: v.password },
     provision: v.provision,

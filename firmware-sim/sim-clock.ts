@@ -8,12 +8,11 @@ export interface SimClock {
   readonly speed: number;
 }
 
-export function createSimClock(startSimMs: number, speed: number, realNow: () => number = Date.now): SimClock {
+export function createSimClock(startSimMs: number, speed: number, realNow: () => number = Date.now, opts: { ahead?: boolean } = {}): SimClock {
   const realStart = realNow();
-  return {
-    speed,
-    now: () => Math.min(startSimMs + (realNow() - realStart) * speed, realNow()),
-  };
+  const sim = (): number => startSimMs + (realNow() - realStart) * speed;
+  // `ahead`: the readings carry the real time (--stamps real), so the model's clock may run into the future
+  return { speed, now: opts.ahead ? sim : () => Math.min(sim(), realNow()) };
 }
 
 /** Where the simulated clock starts by default: far enough back that a sped-up run stays in the past. */

@@ -1,4 +1,4 @@
-/* global document, setInterval, setTimeout, clearTimeout */
+/* global document, window, URLSearchParams, setInterval, setTimeout, clearTimeout */
 // binbridge live operations page: map, bin card, dispatch board, reports feed and WhatsApp sandbox, kept live
 // by Server-Sent Events from /api/events. Plain ES modules, no build step; Leaflet and uPlot come from /vendor/.
 import { api, events, readingAt, setToken, Unauthorized } from './api.js';
@@ -7,6 +7,7 @@ import { batched, h } from './dom.js';
 import { BinMap, classify } from './map.js';
 import { DispatchBoard, ReportsFeed } from './panels.js';
 import { Sandbox } from './phones.js';
+import { noun } from './plural.js';
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -33,20 +34,34 @@ const FILTERS = [
 ];
 const active = new Set();
 const chips = new Map();
-const totals = { bins: h('b', {}, '0'), reporting: h('b', {}, '0'), jobs: h('b', {}, '0'), reports: h('b', {}, '0') };
+/** A count in the header with its noun, which follows the number: "1 open report", "2 open reports". */
+function stat(one, many) {
+  const n = h('b', {}, '0');
+  const word = h('span', {}, ` ${many}`);
+  return {
+    el: h('span', { class: 'stat' }, n, word),
+    set(count) {
+      n.textContent = String(count);
+      word.textContent = ` ${noun(count, one, many)}`;
+    },
+  };
+}
+const totals = { bins: stat('bin', 'bins'), reporting: stat('reporting', 'reporting'), jobs: stat('open job', 'open jobs'), reports: stat('open report', 'open reports') };
 $('#counts').replaceChildren(
-  h('span', { class: 'stat' }, totals.bins, ' bins'),
-  h('span', { class: 'stat' }, totals.reporting, ' reporting'),
+  h('span', { class: 'stats' }, totals.bins.el, totals.reporting.el),
   h('span', { class: 'sep' }),
-  ...FILTERS.map((f) => {
-    const n = h('b', {}, '0');
-    const chip = h('button', { type: 'button', class: `filter filter-${f.key}`, 'aria-pressed': 'false', dataset: { filter: f.key }, title: `show only: ${f.label.toLowerCase()}`, onclick: () => toggleFilter(f.key) }, n, ` ${f.label}`);
-    chips.set(f.key, { chip, n });
-    return chip;
-  }),
+  h(
+    'span',
+    { class: 'filters' },
+    FILTERS.map((f) => {
+      const n = h('b', {}, '0');
+      const chip = h('button', { type: 'button', class: `filter filter-${f.key}`, 'aria-pressed': 'false', dataset: { filter: f.key }, title: `show only: ${f.label.toLowerCase()}`, onclick: () => toggleFilter(f.key) }, n, ` ${f.label}`);
+      chips.set(f.key, { chip, n });
+      return chip;
+    }),
+  ),
   h('span', { class: 'sep' }),
-  h('span', { class: 'stat' }, totals.jobs, ' open jobs'),
-  h('span', { class: 'stat' }, totals.reports, ' open reports'),
+  h('span', { class: 'stats' }, totals.jobs.el, totals.reports.el),
 );
 
 function toggleFilter(key) {
@@ -68,11 +83,11 @@ const updateCounts = batched(() => {
     if (b.state?.fill_pct !== null && b.state?.fill_pct !== undefined) reporting++;
     for (const k of Object.keys(n)) if (c[k]) n[k]++;
   }
-  totals.bins.textContent = String(bins.size);
-  totals.reporting.textContent = String(reporting);
+  totals.bins.set(bins.size);
+  totals.reporting.set(reporting);
   for (const [k, { n: el }] of chips) el.textContent = String(n[k]);
-  totals.jobs.textContent = String(board.openCount);
-  totals.reports.textContent = String(feed.openCount);
+  totals.jobs.set(board.openCount);
+  totals.reports.set(feed.openCount);
 });
 
 // ---- selection
@@ -85,6 +100,21 @@ function select(id, pan = false) {
   const el = $('#bin-card');
   map.reveal(id, [el.offsetWidth + 10, el.offsetHeight + 58]);
 }
+
+/** The crew of the most recently made job that has one: the crew phone shows it. */
+function newestCrew(jobs) {
+  let newest = null;
+  for (const j of jobs) if (j.crew_id && (!newest || Date.parse(j.created_at) > Date.parse(newest.created_at))) newest = j;
+  return newest?.crew_id ?? null;
+}
+
+// a link to a bin (/#bin=UTR-0007) opens its card, its cluster spread out
+function selectFromHash() {
+  const wanted = new URLSearchParams(window.location.hash.slice(1)).get('bin')?.toUpperCase();
+  const id = wanted && [...bins.keys()].find((k) => k.toUpperCase() === wanted);
+  if (id) select(id, true);
+}
+window.addEventListener('hashchange', selectFromHash);
 
 // ---- status line and errors
 function setLive(state) {
@@ -152,6 +182,7 @@ async function loadPanels() {
       onError: toast,
     });
     sandbox.setCrews(crews);
+    sandbox.followCrew(newestCrew(jobs.items));
     sandbox.setMessages((await api('/whatsapp/messages')).items);
   } else {
     $('#sandbox-panel').hidden = true;
@@ -184,7 +215,9 @@ const handlers = {
     updateCounts();
   },
   dispatch(job) {
+    const crewBefore = board.jobs.get(job.id)?.crew_id;
     board.upsert(job);
+    if (job.crew_id && job.crew_id !== crewBefore) sandbox?.followCrew(job.crew_id);
     updateCounts();
   },
   report(r) {
@@ -203,6 +236,7 @@ async function start() {
   setLive('connecting');
   try {
     await Promise.all([loadBins(), loadPanels(), loadSettings()]);
+    selectFromHash();
   } catch (err) {
     if (err instanceof Unauthorized) return askToken();
     toast(err);

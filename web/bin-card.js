@@ -5,6 +5,7 @@ import uPlot from '/vendor/uplot/uPlot.esm.js';
 import { api, readingAt } from './api.js';
 import { ago, cityTime, h } from './dom.js';
 import { classify, COLOURS } from './map.js';
+import { plural } from './plural.js';
 
 const ALERT_NAMES = { full: 'Full', fire: 'Fire', tilt: 'Tilted', battery_low: 'Low battery', offline: 'Offline', sensor_suspect: 'Sensor suspect' };
 const HOURS = 24;
@@ -177,7 +178,7 @@ export class BinCard {
     this.el.querySelector('.chart-note').textContent =
       n === 0
         ? `No readings in the last ${HOURS} h.`
-        : `${n} reading${n === 1 ? '' : 's'} · one point per 15 min: the last fill, its min–max shaded, the lowest battery`;
+        : `${plural(n, 'reading')} · one point per 15 min: the last fill, its min–max shaded, the lowest battery`;
   }
 }
 

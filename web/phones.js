@@ -4,12 +4,13 @@
 // or share a location by clicking the map. Answers go to POST /api/sandbox/inbound, as if Meta delivered them.
 import { api } from './api.js';
 import { clock, h, icon, linkified } from './dom.js';
+import { plural } from './plural.js';
 
 export const DEMO_RESIDENT = '31600000042';
 
 // how the default templates read (the approved wording lives at Meta); others are shown by their parameters
 const TEMPLATES = {
-  bin_dispatch: (p) => `Job ${p[0]}: ${p[1]} bin(s) to empty in ${p[2]}\n${p[3]}\nRoute: ${p[4]}`,
+  bin_dispatch: (p) => `Job ${p[0]}: ${/^\d+$/.test(p[1] ?? '') ? plural(Number(p[1]), 'bin') : `${p[1]} bin(s)`} to empty in ${p[2]}\n${p[3]}\nRoute: ${p[4]}`,
   bin_report_update: (p) => `${p[1] ?? ''}\n(report ${p[0]})`,
 };
 
@@ -190,6 +191,15 @@ export class Sandbox {
     const current = this.crewSelect.value || localStorage.getItem('binbridge.sandbox.crew') || crews[0]?.id || '';
     this.crewSelect.replaceChildren(...crews.map((c) => h('option', { value: c.id, selected: c.id === current }, `${c.name} · +${c.phone}`)));
     if (crews.length) this.pickCrew(crews.some((c) => c.id === current) ? current : crews[0].id);
+  }
+
+  /**
+   * A job went to this crew: the crew phone shows it, so the operator sees the message the crew got (at night the
+   * night crew's, not the first crew of the list). A crew picked by hand stays until the next job goes elsewhere.
+   */
+  followCrew(id) {
+    if (!id || id === this.crewSelect.value) return;
+    this.pickCrew(id);
   }
 
   pickCrew(id) {

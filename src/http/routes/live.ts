@@ -58,6 +58,7 @@ export function livePageRoutes(opts: { webDir?: string } = {}): FastifyPluginAsy
     await app.register(fastifyStatic, { ...common, root: opts.webDir ?? findWebDir(), prefix: '/', index: ['index.html'] });
     await app.register(fastifyStatic, { ...common, root: path.join(packageDir('leaflet'), 'dist'), prefix: '/vendor/leaflet/', decorateReply: false, maxAge: '1d' });
     await app.register(fastifyStatic, { ...common, root: path.join(packageDir('uplot'), 'dist'), prefix: '/vendor/uplot/', decorateReply: false, maxAge: '1d' });
+    await app.register(fastifyStatic, { ...common, root: path.join(packageDir('leaflet.markercluster'), 'dist'), prefix: '/vendor/leaflet.markercluster/', decorateReply: false, maxAge: '1d' });
   };
 }
 

@@ -132,6 +132,17 @@ describe('SimDevice against an aedes broker', () => {
     expect(d.snapshot().connected).toBe(false);
   });
 
+  it('stamps readings with stampNow instead of the simulated time when given (--stamps real)', async () => {
+    const broker = await startBroker();
+    cleanups.push(() => broker.close());
+    const { source } = scriptedSource();
+    const realNow = Date.parse('2026-11-25T12:00:00Z');
+    const d = device(broker.url, { source, simNow: () => realNow - 30 * 86_400_000, stampNow: () => realNow });
+    d.start();
+    await vi.waitFor(() => expect(telemetry(broker.seen).length).toBeGreaterThanOrEqual(2), { timeout: 5000 });
+    expect(new Set(telemetry(broker.seen).map((r) => r.ts))).toEqual(new Set(['2026-11-25T12:00:00.000Z']));
+  });
+
   it('logs a refusal once and keeps retrying with backoff', async () => {
     const broker = await startBroker();
     cleanups.push(() => broker.close());

@@ -39,6 +39,7 @@ describe('parseSimOptions', () => {
       faultRates: { stuck: 0.01, tilt: 0.005, fire: 0.0005, silent: 0.01 },
       connectRate: 50,
       startTimeMs: undefined,
+      stamps: 'simulated',
       quiet: false,
       provision: false,
       help: false,
@@ -47,6 +48,11 @@ describe('parseSimOptions', () => {
 
   it('--provision asks for secrets before connecting (what `npm run sim` passes)', () => {
     expect(parse('--provision').provision).toBe(true);
+  });
+
+  it('--stamps real: readings carry the real time; anything else is refused', () => {
+    expect(parse('--stamps', 'real').stamps).toBe('real');
+    expect(() => parse('--stamps', 'now')).toThrow('--stamps: expected simulated or real, got "now"');
   });
 
   it('reads every option', () => {

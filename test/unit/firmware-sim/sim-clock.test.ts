@@ -12,6 +12,14 @@ describe('simulated clock', () => {
     expect(clock.now()).toBe(real);
   });
 
+  it('with real stamps (ahead), runs speed times faster into the future: the readings carry the real time', () => {
+    const t0 = Date.parse('2026-11-25T12:00:00Z');
+    let real = t0;
+    const clock = createSimClock(t0, 3600, () => real, { ahead: true });
+    real = t0 + 10_000; // 10 real seconds = 10 simulated hours
+    expect(clock.now()).toBe(t0 + 36_000_000);
+  });
+
   it('starts a sped-up run far enough back to stay in the past', () => {
     const now = Date.parse('2026-11-25T12:00:00Z');
     expect(defaultSimStart(now, 1, undefined)).toBe(now);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, publishAcked, startBridge, type InProcessBridge } from '../helpers/bridge.js';
-import { launchBrowser, watchConsole, type ConsoleProblems } from '../helpers/browser.js';
+import { binsOnMap, launchBrowser, openBinByLink, watchConsole, type ConsoleProblems } from '../helpers/browser.js';
 import { waitFor } from '../helpers/wait.js';
 
 // the page's globals, for the functions that run in the browser (the project's TypeScript has no DOM library)
@@ -20,7 +20,6 @@ interface El {
   dataset: Record<string, string | undefined>;
 }
 declare const document: { querySelector(sel: string): El | null; querySelectorAll(sel: string): ArrayLike<El> & Iterable<El>; elementFromPoint(x: number, y: number): El | null; documentElement: { scrollWidth: number } };
-declare const window: { location: { hash: string } };
 declare const getComputedStyle: (el: El) => { backgroundColor: string };
 
 const TOKEN = 'live-page-token';
@@ -41,16 +40,10 @@ describe('live operations page', () => {
   const marker = (bin: string) => page.locator(`.bin-marker[data-bin="${bin}"]`);
   /** Opens a bin by its link (/#bin=ID): its card, and its marker shown, its cluster zoomed into. */
   const openByLink = async (bin: string): Promise<void> => {
-    await page.evaluate((id) => (window.location.hash = `bin=${id}`), bin);
+    await openBinByLink(page, bin);
     await expect.poll(() => page.locator('#bin-card .bin-id').textContent()).toBe(bin);
     await marker(bin).waitFor();
   };
-  /** Bins on the map: markers shown plus the bins counted in the clusters shown. */
-  const binsOnMap = () =>
-    page.evaluate(() => {
-      const clustered = [...document.querySelectorAll('.bin-cluster [data-count]')].reduce((n, el) => n + Number(el.dataset.count), 0);
-      return clustered + document.querySelectorAll('.bin-marker').length;
-    });
   const publish = async (bin: string, fills: number[]): Promise<void> => {
     const c = await connectClient(bridge.mqttUrl, { clientId: `live-${bin}` });
     const t0 = Date.now() - fills.length * 60_000;
@@ -80,7 +73,7 @@ describe('live operations page', () => {
 
   it('loads without console errors, connected live, with every bin on the map: a marker or counted in a cluster', async () => {
     await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 });
-    await waitFor(async () => (await binsOnMap()) === bridge.registry.size, { message: 'every bin on the map' });
+    await waitFor(async () => (await binsOnMap(page)) === bridge.registry.size, { message: 'every bin on the map' });
     // the whole city in view: the centre's bins overlap, so they are clustered
     expect(await page.locator('.bin-cluster').count()).toBeGreaterThan(0);
     await expect.poll(() => page.locator('#counts').textContent()).toContain(`${bridge.registry.size} bins`);
@@ -118,7 +111,7 @@ describe('live operations page', () => {
       await expect.poll(() => page.locator('#bin-card .bin-id').textContent()).toBe(id);
       await page.locator('#bin-card button.close').click();
     }
-    expect(await binsOnMap()).toBeLessThan(bridge.registry.size); // zoomed in: part of the city is out of view
+    expect(await binsOnMap(page)).toBeLessThan(bridge.registry.size); // zoomed in: part of the city is out of view
   });
 
   it('shows a bin with the chart of its recent fill on click', async () => {

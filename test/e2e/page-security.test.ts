@@ -6,7 +6,7 @@ import os from 'node:os';
 import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, publishAcked, startBridge, type InProcessBridge } from '../helpers/bridge.js';
-import { launchBrowser, watchConsole, type ConsoleProblems } from '../helpers/browser.js';
+import { binsOnMap, launchBrowser, openBinByLink, watchConsole, type ConsoleProblems } from '../helpers/browser.js';
 import { waitFor } from '../helpers/wait.js';
 
 const TILES = /tile\.openstreetmap\.org/;
@@ -82,7 +82,7 @@ describe('the live page under its security headers', () => {
       'default-src': "'self'",
       'script-src': "'self'",
       'style-src': "'self'",
-      'img-src': "'self' https://tile.openstreetmap.org",
+      'img-src': "'self' data: https://tile.openstreetmap.org",
       'connect-src': "'self'",
       'font-src': "'self'",
       'object-src': "'none'",
@@ -98,8 +98,8 @@ describe('the live page under its security headers', () => {
 
   it('renders from another address with the printed address: the token from the fragment, live, every bin, a chart, no CSP violation', async () => {
     await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 });
-    await waitFor(async () => (await page.locator('path.bin-marker').count()) === bridge.registry.size, { message: 'a marker per bin' });
-    await page.locator(`path.bin-marker[data-bin="${CHART_BIN}"]`).dispatchEvent('click');
+    await waitFor(async () => (await binsOnMap(page)) === bridge.registry.size, { message: 'every bin on the map: a marker, or counted in a cluster' });
+    await openBinByLink(page, CHART_BIN);
     await page.locator('#bin-card .bin-chart canvas').waitFor();
     await expect.poll(() => page.locator('#bin-card .chart-note').textContent()).toContain('2 readings');
     expect(page.url()).not.toContain('token');

@@ -38,3 +38,20 @@ export function watchConsole(page: Page, ignore: (msg: ConsoleMessage) => boolea
   page.on('pageerror', (err) => errors.push(`uncaught: ${err.stack ?? err.message}`));
   return { errors };
 }
+
+// what the page functions below touch in the browser (the tests compile without the DOM library)
+declare const document: { querySelectorAll(sel: string): ArrayLike<{ dataset: Record<string, string | undefined> }> & Iterable<{ dataset: Record<string, string | undefined> }> };
+declare const window: { location: { hash: string } };
+
+/** Bins on the live page's map: the markers shown plus the bins counted in the clusters shown. */
+export function binsOnMap(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const clustered = [...document.querySelectorAll('.bin-cluster [data-count]')].reduce((n, el) => n + Number(el.dataset.count), 0);
+    return clustered + document.querySelectorAll('.bin-marker').length;
+  });
+}
+
+/** Opens a bin on the live page by its link (/#bin=ID): its card, and its marker shown, its cluster zoomed into. */
+export async function openBinByLink(page: Page, bin: string): Promise<void> {
+  await page.evaluate((id) => (window.location.hash = `bin=${id}`), bin);
+}

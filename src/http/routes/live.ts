@@ -31,14 +31,16 @@ export const TILE_ORIGIN = 'https://tile.openstreetmap.org';
 
 /**
  * The page's Content-Security-Policy: exactly what it loads. Its scripts, styles and fonts (Leaflet and uPlot too,
- * from /vendor/), its API calls and event stream come from the bridge; images from the bridge and the tile server.
+ * from /vendor/), its API calls and event stream come from the bridge; images from the bridge, data: URLs and the
+ * tile server.
  * Nothing inline, no plugins, no <base>, never framed.
  */
 export const PAGE_CSP = {
   defaultSrc: ["'self'"],
   scriptSrc: ["'self'"],
   styleSrc: ["'self'"],
-  imgSrc: ["'self'", TILE_ORIGIN],
+  // data: Leaflet's blank tile placeholder (a 1×1 GIF); a data: image runs nothing
+  imgSrc: ["'self'", 'data:', TILE_ORIGIN],
   connectSrc: ["'self'"],
   fontSrc: ["'self'"],
   objectSrc: ["'none'"],

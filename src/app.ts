@@ -19,7 +19,8 @@ import { messagingRoom } from './rooms/messaging.js';
 import { residentsRoom } from './rooms/residents.js';
 import { telemetryRoom } from './rooms/telemetry.js';
 import type { BinStateStore, Db, InfluxWriter, ReadingHistory, Spool } from './storage/index.js';
-import { loadSealer, type Inbox, type MessageEvents, type Outbox, type SandboxTransport } from './whatsapp/index.js';
+import { loadSealer } from './privacy/index.js';
+import { type Inbox, type MessageEvents, type Outbox, type SandboxTransport } from './whatsapp/index.js';
 
 /** binbridge's version, from the package.json above this module (src/ when run from source, dist/src/ when built) */
 const APP_VERSION = ((): string => {

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { Sealer } from '../whatsapp/index.js';
+import type { Sealer } from '../privacy/index.js';
 
 /** Where one resident's conversation stands. Sealed at rest: it holds their number and what they wrote. */
 export interface Conversation {

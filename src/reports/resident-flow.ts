@@ -13,8 +13,8 @@ import {
   textMessage,
   type InboundMessage,
   type OutboundMessage,
-  type Sealer,
 } from '../whatsapp/index.js';
+import type { Sealer } from '../privacy/index.js';
 import type { Conversation, ConversationStore } from './conversation-store.js';
 import type { BinMatcher, MatchMethod } from './matcher/index.js';
 import { choiceRows } from './choice-rows.js';

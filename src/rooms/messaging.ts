@@ -5,7 +5,8 @@ import type { Room } from '../lifecycle.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Db } from '../storage/index.js';
-import { Contacts, createWhatsApp, type Inbox, type MessageEvents, type Outbox, type SandboxTransport, type Sealer } from '../whatsapp/index.js';
+import type { Sealer } from '../privacy/index.js';
+import { Contacts, createWhatsApp, type Inbox, type MessageEvents, type Outbox, type SandboxTransport } from '../whatsapp/index.js';
 
 /** WhatsApp: the sandbox or the Cloud API behind one outbox, and the inbox. Knows nothing of jobs or residents. */
 export interface MessagingRoom extends Room {

@@ -9,7 +9,8 @@ import type { Metrics } from '../metrics.js';
 import type { Registry } from '../registry/index.js';
 import { GraphMedia, ReportsOpen311, createReports, type PhotoStore, type ReportStore, type ResidentFlow } from '../reports/index.js';
 import type { BinStateStore, Db } from '../storage/index.js';
-import type { Inbox, Outbox, Sealer } from '../whatsapp/index.js';
+import type { Sealer } from '../privacy/index.js';
+import type { Inbox, Outbox } from '../whatsapp/index.js';
 
 /** Residents' reports: the conversation, the matcher, reports and photos, their retention, and the Open311 view of them. */
 export interface ResidentsRoom extends Room {

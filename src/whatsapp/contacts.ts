@@ -1,5 +1,5 @@
 import type { Db } from '../storage/index.js';
-import type { Sealer } from './sealer.js';
+import type { Sealer } from '../privacy/index.js';
 
 /** Meta's customer-service window: free-form messages only within 24 h of the user's last message. */
 export const SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000;

@@ -11,7 +11,7 @@ import { Outbox } from './outbox.js';
 import { SandboxTransport } from './sandbox-transport.js';
 import type { Contacts } from './contacts.js';
 import { sealClearTables } from './seal-clear-tables.js';
-import type { Sealer } from './sealer.js';
+import type { Sealer } from '../privacy/index.js';
 import type { MessageTransport } from './transport.js';
 
 /** The WhatsApp side as `whatsapp:` configures it: the sandbox or the Cloud API behind one outbox, and the inbox. */

@@ -7,7 +7,7 @@ import type { Db } from '../storage/index.js';
 import type { MessageEvents } from './message-events.js';
 import { Contacts } from './contacts.js';
 import { redactText } from './redact.js';
-import type { Sealer } from './sealer.js';
+import type { Sealer } from '../privacy/index.js';
 import { parseWebhook, type InboundMessage, type ParsedWebhook, type StatusUpdate } from './webhook.js';
 
 /** The body of a webhook POST is not JSON (answered 400; Meta does not redeliver a 4xx forever). */

@@ -35,7 +35,7 @@ export { parseWebhook, type InboundMessage, type StatusUpdate, type DeliveryStat
 export { Inbox, InvalidWebhookBody, type InboxOptions, type MessageHandler, type StatusSink, type AcceptResult } from './inbox.js';
 export { whatsappWebhookRoutes, type WebhookRouteOptions } from './routes.js';
 export { redactText } from './redact.js';
-export { Sealer, loadSealer, GENERATED_KEY_FILE } from './sealer.js';
+export { Sealer, loadSealer, GENERATED_KEY_FILE } from '../privacy/index.js';
 export { createWhatsApp } from './create.js';
 export { sealClearTables } from './seal-clear-tables.js';
 export type { MessageEvents } from './message-events.js';

@@ -1,5 +1,5 @@
 import type { OutboundMessage } from './messages.js';
-import type { Sealer } from './sealer.js';
+import type { Sealer } from '../privacy/index.js';
 import type { DeliveryStatus, StatusUpdate } from './webhook.js';
 
 export interface OutboxEntry {

@@ -10,7 +10,7 @@ import { RE_ENGAGEMENT, toGraphError, type GraphError } from './graph-error.js';
 import { recipientOf, type OutboundMessage } from './messages.js';
 import { SendPacer } from './pacer.js';
 import { redactErrors, redactText } from './redact.js';
-import type { Sealer } from './sealer.js';
+import type { Sealer } from '../privacy/index.js';
 import type { MessageTransport } from './transport.js';
 import type { DeliveryStatus, StatusUpdate } from './webhook.js';
 import { openMessage, openRow, toItem, type Opened, type OutboxEntry, type OutboxItem, type Row, type SendResult, type StatusEvent } from './outbox-item.js';

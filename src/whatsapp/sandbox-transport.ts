@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { nextTurn, realClock, type Clock } from '../clock.js';
 import type { Db } from '../storage/index.js';
 import { recipientOf, type OutboundMessage } from './messages.js';
-import type { Sealer } from './sealer.js';
+import type { Sealer } from '../privacy/index.js';
 import type { MessageTransport } from './transport.js';
 
 export interface SandboxMessage {

@@ -1,6 +1,6 @@
 import { CLEAR_SUFFIX, type Db } from '../storage/index.js';
 import { redactErrors, redactText } from './redact.js';
-import type { Sealer } from './sealer.js';
+import type { Sealer } from '../privacy/index.js';
 import type { StatusUpdate } from './webhook.js';
 
 type OldRow = Record<string, unknown>;

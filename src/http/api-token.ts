@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
+import { readOrCreateSecret } from '../privacy/secret-file.js';
 import { StartError } from '../start-error.js';
 
 /** Where a generated token is kept, in `data_dir`. */
@@ -21,25 +21,10 @@ export interface ApiToken {
 export function loadApiToken(configured: string, dataDir: string): ApiToken {
   if (configured) return { value: configured, source: 'config', file: null };
   const file = path.join(dataDir, API_TOKEN_FILE);
-  for (;;) {
-    try {
-      const value = fs.readFileSync(file, 'utf8').trim();
-      // an empty file must not mean "no token": that would open the API to every address
-      if (value.length < 16) throw new StartError(`${file} holds no usable token (at least 16 characters); delete it to have a new one generated, or set http.api_token`);
-      return { value, source: 'file', file };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    fs.mkdirSync(dataDir, { recursive: true });
-    const value = randomBytes(24).toString('base64url');
-    try {
-      fs.writeFileSync(file, value + '\n', { mode: 0o600, flag: 'wx' });
-      return { value, source: 'generated', file };
-    } catch (err) {
-      // another process wrote it first: read theirs
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  }
+  const { value, created } = readOrCreateSecret(file, () => randomBytes(24).toString('base64url'));
+  // an empty file must not mean "no token": that would open the API to every address
+  if (value.length < 16) throw new StartError(`${file} holds no usable token (at least 16 characters); delete it to have a new one generated, or set http.api_token`);
+  return { value, source: created ? 'generated' : 'file', file };
 }
 
 /**

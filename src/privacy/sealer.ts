@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
+import { readOrCreateSecret } from './secret-file.js';
 
 /**
  * Keeps contacts' numbers and message contents out of the database in clear: a keyed pseudonym (HMAC-SHA256)
@@ -59,21 +59,5 @@ export const GENERATED_KEY_FILE = 'pseudonym.key';
  */
 export function loadSealer(configuredSecret: string, dataDir: string): Sealer {
   if (configuredSecret) return new Sealer(configuredSecret);
-  const file = path.join(dataDir, GENERATED_KEY_FILE);
-  for (;;) {
-    try {
-      return new Sealer(fs.readFileSync(file, 'utf8').trim());
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    fs.mkdirSync(dataDir, { recursive: true });
-    const secret = randomBytes(32).toString('hex');
-    try {
-      fs.writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
-      return new Sealer(secret);
-    } catch (err) {
-      // another process wrote it first: read theirs
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  }
+  return new Sealer(readOrCreateSecret(path.join(dataDir, GENERATED_KEY_FILE), () => randomBytes(32).toString('hex')).value);
 }

@@ -79,6 +79,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function get<T>(p: string): Promise<T> {
   return (await (await fetch(BASE + p)).json()) as T;
 }
+/** Every item of a list, following its `next` cursor page by page. */
+async function all<T>(p: string): Promise<T[]> {
+  const items: T[] = [];
+  let next: string | null = null;
+  do {
+    const page: { items: T[]; next: string | null } = await get(`${p}${p.includes('?') ? '&' : '?'}limit=1000${next ? `&cursor=${encodeURIComponent(next)}` : ''}`);
+    items.push(...page.items);
+    next = page.next;
+  } while (next);
+  return items;
+}
 
 /** A message from a phone, through the signed webhook, as Meta would post it. */
 let seq = 0;
@@ -94,11 +105,11 @@ async function phoneSends(from: string, message: Record<string, unknown>): Promi
   });
 }
 
-interface Sent { id: number; recipient?: string; to?: string; body?: unknown; message?: unknown; created_ms?: number }
+interface Sent { id: number; recipient?: string; to?: string; body?: unknown; message?: unknown; created_at?: string }
 interface Bin { id: string; lat: number; lon: number; address: string; state: { fill_pct: number | null } | null }
 
 async function crews(handled: Set<string>, phones: Set<string>): Promise<void> {
-  const { items } = await get<{ items: Sent[] }>('/api/whatsapp/messages');
+  const { items } = await get<{ items: Sent[] }>('/api/whatsapp/messages?limit=500');
   for (const m of items) {
     const to = m.to ?? m.recipient ?? '';
     const text = JSON.stringify(m);
@@ -118,7 +129,7 @@ async function crews(handled: Set<string>, phones: Set<string>): Promise<void> {
 const RESIDENTS = ['31600000101', '31600000102', '31600000103', '31600000104'];
 let turn = 0;
 async function resident(): Promise<void> {
-  const bins = await get<Bin[]>('/api/bins');
+  const bins = await all<Bin>('/api/bins');
   const full = bins.filter((b) => (b.state?.fill_pct ?? 0) >= 70);
   const bin = full[randomInt(Math.max(1, full.length))] ?? bins[randomInt(bins.length)]!;
   const from = RESIDENTS[turn % RESIDENTS.length]!;
@@ -128,7 +139,7 @@ async function resident(): Promise<void> {
   else await phoneSends(from, { type: 'text', text: { body: `The bin at ${bin.address} is overflowing` } });
   // answer a list, if binbridge asks which bin
   await sleep(1500);
-  const { items } = await get<{ items: Sent[] }>('/api/whatsapp/messages');
+  const { items } = await get<{ items: Sent[] }>('/api/whatsapp/messages?limit=500');
   const last = items.filter((m) => (m.to ?? m.recipient) === from).at(-1);
   const row = /"rows":\[\{"id":"([^"]+)"/.exec(JSON.stringify(last ?? {}))?.[1];
   if (row) await phoneSends(from, { type: 'interactive', interactive: { type: 'list_reply', list_reply: { id: row, title: row } } });
@@ -174,7 +185,7 @@ async function main(): Promise<void> {
       lastResident = Date.now();
       await resident().catch(() => undefined);
     }
-    const [jobs, reports] = await Promise.all([get<{ items: { status: string }[] }>('/api/dispatches'), get<{ items: unknown[] }>('/api/reports')]).catch(() => [{ items: [] }, { items: [] }] as const);
+    const [jobs, reports] = await Promise.all([get<{ items: { status: string }[] }>('/api/dispatches?limit=1000'), get<{ items: unknown[] }>('/api/reports?limit=1000')]).catch(() => [{ items: [] }, { items: [] }] as const);
     const count = (s: string) => jobs.items.filter((j) => j.status === s).length;
     process.stdout.write(`\rjobs: ${count('sent')} sent, ${count('accepted')} accepted, ${count('done')} done · reports: ${reports.items.length}      `);
     await sleep(2000);

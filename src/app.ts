@@ -11,7 +11,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { Dispatcher, type DispatchEvents } from './dispatch/index.js';
 import { Directory, Registry, knownFromConfig, zonesOfBins } from './registry/index.js';
 import { listenFailure } from './start-error.js';
-import { binRoutes, buildHttp, deviceRoutes, dispatchView, opsRoutes, reportRoutes, type Readiness } from './http/index.js';
+import { binRoutes, buildHttp, deviceRoutes, dispatchView, messageRoutes, opsRoutes, reportRoutes, type Readiness } from './http/index.js';
 import { createWhatsApp, loadSealer, whatsappWebhookRoutes, type Inbox, type MessageEvents, type Outbox, type SandboxTransport } from './whatsapp/index.js';
 import { GraphMedia, ReportsOpen311, createReports, type ReportStore, type ResidentFlow } from './reports/index.js';
 import { open311Routes } from './http/routes/open311.js';
@@ -326,14 +326,12 @@ async function buildApp(config: Config, log: Logger, clock: Clock, undo: (stop: 
       ...livePlugins.root, // live page
     ],
     api: [
-      binRoutes({ registry, binState }),
+      binRoutes({ registry, binState, directory, kinds: config.registry.kinds, alerts, revokeDevice: (id) => broker.revokeDevice(id), clearRetained: (id) => broker.clearRetained(id), clock }),
       deviceRoutes({ revoke: (id) => broker.revokeDevice(id) }),
-      fiwareRoutes({ registry, binState }),
+      fiwareRoutes({ registry, binState, known: () => ({ zones: directory.zones().map((z) => z.id), kinds: config.registry.kinds }) }),
       opsRoutes({ alerts, dispatcher, directory }),
       reportRoutes({ reports, photos }),
-      async (app) => {
-        app.get('/whatsapp/messages', async () => ({ items: sandbox ? sandbox.list({ limit: 500 }) : outbox.list({ limit: 500 }) }));
-      },
+      messageRoutes({ sandbox, outbox }),
       ...livePlugins.api, // live page
     ],
   });

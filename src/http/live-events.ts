@@ -7,8 +7,10 @@ import type { Report } from '../reports/index.js';
 import { orderTs } from '../rules/index.js';
 import type { LatestReading } from '../storage/index.js';
 import type { SandboxMessage } from '../whatsapp/index.js';
+import { sandboxMessageView } from './routes/messages.js';
 import { reportView } from './routes/reports.js';
 import { iso } from './iso.js';
+import { sendProblem } from './problem.js';
 
 export type LiveEventType = 'reading' | 'alert' | 'dispatch' | 'report' | 'message';
 
@@ -124,7 +126,7 @@ export class LiveEvents {
       const since = lastId;
       const fresh = list(Math.min(200, newest.id - since)).filter((m) => m.id > since);
       lastId = newest.id;
-      for (const m of fresh.reverse()) this.publish('message', { ...m, created_at: iso(m.createdAt) });
+      for (const m of fresh.reverse()) this.publish('message', sandboxMessageView(m));
     };
     return { poke: this.poll(check) };
   }
@@ -256,7 +258,7 @@ export function liveEventsRoute(live: LiveEvents, opts: LiveEventsRouteOptions):
     app.addHook('preClose', async () => live.close());
     app.get('/api/events', { schema: { hide: true } }, (req, reply) => {
       if (!authorized(req.headers.authorization, req.query)) {
-        return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'Authorization: Bearer <http.api_token> or ?token= required' });
+        return sendProblem(reply.header('www-authenticate', 'Bearer'), 401, 'Authorization: Bearer <http.api_token> or ?token= required');
       }
       // HEAD (Fastify answers it with this handler): the headers, and done. Node never flushes a HEAD answer that
       // is written to without end, so a stream here would hang the client and keep a subscriber and its heartbeat

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { bearerAuth } from './auth.js';
 import { guardConnections, openFilesLimit } from './connection-guard.js';
+import { problemErrorHandler, problemNotFound } from './problem.js';
 
 /** Timeouts and caps of the listener (the `http.*` config keys). */
 export type HttpLimits = Pick<
@@ -71,11 +72,9 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   guardConnections(app.server, { maxConnections, maxPerAddress: limits.max_connections_per_ip }, (reason) => deps.metrics.httpConnectionsRefused.inc({ reason }));
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
-    const status = err.statusCode ?? 500;
-    if (status >= 500) deps.log.error({ err }, 'http handler failed');
-    return reply.code(status).send({ error: status >= 500 ? 'internal' : 'bad_request', message: status >= 500 ? 'internal error' : err.message });
-  });
+  // every error, fastify's own (no route, bad JSON, body too large, schema) included, is an RFC 9457 problem
+  app.setErrorHandler(problemErrorHandler((err, req) => deps.log.error({ err, method: req.method, url: req.routeOptions.url }, 'http handler failed')));
+  app.setNotFoundHandler(problemNotFound);
   // OpenAPI from the routes' zod schemas, browsable at /docs (served locally, no CDN)
   await app.register(swagger, {
     openapi: {

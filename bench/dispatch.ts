@@ -244,8 +244,14 @@ function summarise(values: number[]): Summary | null {
 /** publish -> job created (rules + dispatcher) and job created -> emulator (outbox + HTTP), from wall-clock ms. */
 async function stageSplit(delivered: Trial[]): Promise<Record<string, Summary | null> | { error: string }> {
   try {
-    const res = await fetch(`http://${HOST}:${bridgeHttpPort}/api/dispatches?limit=5000`, { signal: AbortSignal.timeout(10_000) });
-    const body = (await res.json()) as { items: { bin_ids: string[]; created_at: string; sent_at: string | null }[] };
+    // every job, page by page
+    const body: { items: { bin_ids: string[]; created_at: string; sent_at: string | null }[] } = { items: [] };
+    for (let next: string | null = '', pages = 0; next !== null && pages < 1000; pages++) {
+      const res = await fetch(`http://${HOST}:${bridgeHttpPort}/api/dispatches?limit=1000${next ? `&cursor=${encodeURIComponent(next)}` : ''}`, { signal: AbortSignal.timeout(10_000) });
+      const page = (await res.json()) as { items: typeof body.items; next: string | null };
+      body.items.push(...page.items);
+      next = page.next;
+    }
     const created = new Map<string, number>();
     const sent = new Map<string, number>();
     for (const d of body.items) {

@@ -106,8 +106,17 @@ async function get<T>(p: string): Promise<T> {
   if (!res.ok) throw new Error(`GET ${p}: ${res.status}`);
   return (await res.json()) as T;
 }
-/** a list's items, whether the API answers a bare array or { items, next } */
-const itemsOf = <T>(list: T[] | { items: T[] }): T[] => (Array.isArray(list) ? list : list.items);
+/** Every item of a list, following its `next` cursor page by page. */
+async function all<T>(p: string): Promise<T[]> {
+  const items: T[] = [];
+  let next: string | null = null;
+  do {
+    const page: { items: T[]; next: string | null } = await get(`${p}${p.includes('?') ? '&' : '?'}limit=1000${next ? `&cursor=${encodeURIComponent(next)}` : ''}`);
+    items.push(...page.items);
+    next = page.next;
+  } while (next);
+  return items;
+}
 
 /** A message from a phone, through the signed webhook, as Meta would post it. */
 let seq = 0;
@@ -124,12 +133,12 @@ async function phoneSends(from: string, message: Record<string, unknown>): Promi
   });
 }
 
-interface Sent { id: number; recipient?: string; to?: string; body?: unknown; message?: unknown }
+interface Sent { id: number; recipient?: string; to?: string; body?: unknown; message?: unknown; created_at?: string }
 interface Bin { id: string; lat: number; lon: number; address: string; state: { fill_pct: number | null } | null }
 
 /** Plays every crew: whichever crew a job went to (the one on shift by the real clock) accepts it and later taps Done. */
 async function crews(handled: Set<string>, phones: Set<string>): Promise<void> {
-  const { items } = await get<{ items: Sent[] }>('/api/whatsapp/messages');
+  const { items } = await get<{ items: Sent[] }>('/api/whatsapp/messages?limit=500');
   for (const m of items) {
     const to = m.to ?? m.recipient ?? '';
     const text = JSON.stringify(m);
@@ -149,7 +158,7 @@ async function crews(handled: Set<string>, phones: Set<string>): Promise<void> {
 const RESIDENTS = ['31600000101', '31600000102', '31600000103', '31600000104'];
 let turn = 0;
 async function resident(): Promise<void> {
-  const bins = itemsOf(await get<Bin[] | { items: Bin[] }>('/api/bins?limit=1000'));
+  const bins = await all<Bin>('/api/bins');
   const full = bins.filter((b) => (b.state?.fill_pct ?? 0) >= 70);
   const bin = full[randomInt(Math.max(1, full.length))] ?? bins[randomInt(bins.length)]!;
   const from = RESIDENTS[turn % RESIDENTS.length]!;
@@ -159,7 +168,7 @@ async function resident(): Promise<void> {
   else await phoneSends(from, { type: 'text', text: { body: `The bin at ${bin.address} is overflowing` } });
   // answer a list, if binbridge asks which bin
   await sleep(1500);
-  const { items } = await get<{ items: Sent[] }>('/api/whatsapp/messages');
+  const { items } = await get<{ items: Sent[] }>('/api/whatsapp/messages?limit=500');
   const lastTo = items.filter((m) => (m.to ?? m.recipient) === from).at(-1);
   const row = /"rows":\[\{"id":"([^"]+)"/.exec(JSON.stringify(lastTo ?? {}))?.[1];
   if (row) await phoneSends(from, { type: 'interactive', interactive: { type: 'list_reply', list_reply: { id: row, title: row } } });

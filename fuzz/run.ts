@@ -255,8 +255,15 @@ async function runPhase(a: PhaseArgs): Promise<PhaseReport> {
   const monitor = new Monitor(bridge, a.limits, recent, phase);
   const knownBins = new Set(bins);
   const registeredBins = async (): Promise<Set<string>> => {
-    const res = await fetch(`${bridge.url}/api/bins`, { headers: apiToken ? { authorization: `Bearer ${apiToken}` } : {} });
-    return new Set(((await res.json()) as { id: string }[]).map((b) => b.id));
+    const ids = new Set<string>();
+    let next: string | null = null;
+    do {
+      const res = await fetch(`${bridge.url}/api/bins?limit=1000${next ? `&cursor=${encodeURIComponent(next)}` : ''}`, { headers: apiToken ? { authorization: `Bearer ${apiToken}` } : {} });
+      const page = (await res.json()) as { items: { id: string }[]; next: string | null };
+      for (const b of page.items) ids.add(b.id);
+      next = page.next;
+    } while (next);
+    return ids;
   };
   // the inbox's backlog, read beside the bridge from its SQLite file a few times a second
   let pending = 0;
@@ -293,7 +300,8 @@ async function runPhase(a: PhaseArgs): Promise<PhaseReport> {
     const httpCtx: HttpContext = {
       apiToken,
       open311Key: bridge.config.open311Key,
-      bins: bins.slice(0, 40),
+      // not the good device's bin: DELETE /api/bins/{id} would remove it, and its readings with it
+      bins: bins.filter((b) => b !== goodBin).slice(0, 40),
       zones: ['centrum', 'noordoost', 'oost', 'zuid', 'west', 'noordwest', 'leidsche-rijn', 'fuzz-zone'],
       crews: ['crew-north', 'crew-south', 'crew-night', 'fuzz-crew'],
       serviceCodes: services.map((s) => s.service_code),

@@ -40,8 +40,22 @@ export async function api(path, init = {}) {
   const res = await fetch(`/api${path}`, { ...init, headers: { ...headers, ...(init.headers ?? {}) } });
   if (res.status === 401) throw new Unauthorized('token required');
   const body = res.status === 204 ? null : await res.json().catch(() => null);
-  if (!res.ok) throw new Error(body?.message ?? `${res.status} ${res.statusText}`);
+  // errors are RFC 9457 problems: `detail` says what went wrong
+  if (!res.ok) throw new Error(body?.detail ?? body?.title ?? `${res.status} ${res.statusText}`);
   return body;
+}
+
+/** Every item of a list (`{ items, next }`), following `next` page by page. */
+export async function apiAll(path) {
+  const items = [];
+  let next = null;
+  do {
+    const sep = path.includes('?') ? '&' : '?';
+    const page = await api(`${path}${sep}limit=1000${next ? `&cursor=${encodeURIComponent(next)}` : ''}`);
+    items.push(...page.items);
+    next = page.next;
+  } while (next);
+  return items;
 }
 
 /** Server-Sent Events from /api/events; EventSource cannot send headers, so the token goes in the query. */

@@ -1,7 +1,7 @@
 /* global document, window, URLSearchParams, setInterval, setTimeout, clearTimeout */
 // binbridge live operations page: map, bin card, dispatch board, reports feed and WhatsApp sandbox, kept live
 // by Server-Sent Events from /api/events. Plain ES modules, no build step; Leaflet and uPlot come from /vendor/.
-import { api, events, readingAt, setToken, Unauthorized } from './api.js';
+import { api, apiAll, events, readingAt, setToken, Unauthorized } from './api.js';
 import { BinCard } from './bin-card.js';
 import { batched, h } from './dom.js';
 import { BinMap, classify } from './map.js';
@@ -146,9 +146,10 @@ $('#token-form').addEventListener('submit', (e) => {
 
 // ---- data
 async function loadBins() {
-  const [list, alerts] = await Promise.all([api('/bins'), api('/alerts?status=open&limit=5000')]);
+  // every bin and every open alert, page by page
+  const [list, alerts] = await Promise.all([apiAll('/bins'), apiAll('/alerts?status=open')]);
   const open = new Map();
-  for (const a of alerts.items) {
+  for (const a of alerts) {
     if (!open.has(a.bin_id)) open.set(a.bin_id, new Set());
     open.get(a.bin_id).add(a.type);
   }
@@ -183,7 +184,7 @@ async function loadPanels() {
     });
     sandbox.setCrews(crews);
     sandbox.followCrew(newestCrew(jobs.items));
-    sandbox.setMessages((await api('/whatsapp/messages')).items);
+    sandbox.setMessages((await api('/whatsapp/messages?limit=500')).items);
   } else {
     $('#sandbox-panel').hidden = true;
   }

@@ -87,7 +87,7 @@ class Phone {
   }
 
   render() {
-    const received = this.sandbox.messages.filter((m) => m.to === this.number).map((m) => ({ ts: m.createdAt, el: this.bubble(m) }));
+    const received = this.sandbox.messages.filter((m) => m.to === this.number).map((m) => ({ ts: Date.parse(m.created_at), el: this.bubble(m) }));
     const mine = this.sent().map((s) => ({
       ts: s.ts,
       el: h('div', { class: 'bubble out' }, h('div', { class: 'text' }, s.text.startsWith('Location ') ? [icon('pin', 12), ` ${s.text}`] : s.text), h('time', {}, clock(s.ts))),
@@ -159,7 +159,7 @@ class Phone {
         );
       }
     } else parts.push(h('div', { class: 'text muted' }, `(${m.kind} message)`));
-    return h('div', { class: `bubble in kind-${m.kind}`, dataset: { wamid: m.wamid } }, parts, h('time', {}, clock(m.createdAt)));
+    return h('div', { class: `bubble in kind-${m.kind}`, dataset: { wamid: m.wamid } }, parts, h('time', {}, clock(Date.parse(m.created_at))));
   }
 }
 

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { where } from '../storage/index.js';
+import { afterKey, where } from '../storage/index.js';
 
 export interface Alert {
   id: number;
@@ -37,15 +37,24 @@ export class AlertStore {
     return this.closeStmt.run(at, binId, type).changes > 0;
   }
 
-  list(f: { status?: string | undefined; zone?: string | undefined; type?: string | undefined; bin?: string | undefined; limit?: number | undefined } = {}): Alert[] {
-    const w = where([
+  /** Newest first; `after`: the page after that alert's [opened_at, id]. */
+  list(
+    f: { status?: string | undefined; zone?: string | undefined; type?: string | undefined; bin?: string | undefined; limit?: number | undefined; after?: readonly [number, number] | undefined } = {},
+  ): Alert[] {
+    const filters = where([
       ['status = ?', f.status],
       ['zone = ?', f.zone],
       ['type = ?', f.type],
       ['bin_id = ?', f.bin],
     ]);
+    const w = afterKey(filters, ['opened_at', 'id'], f.after);
     const sql = `SELECT * FROM alerts ${w.sql} ORDER BY opened_at DESC, id DESC LIMIT ?`;
     return this.db.prepare(sql).all(...w.args, f.limit ?? 500) as Alert[];
+  }
+
+  /** Closes every open alert of a bin (a bin removed from the registry); how many were open. */
+  closeAllOf(binId: string, at: number): number {
+    return this.db.prepare(`UPDATE alerts SET status = 'closed', closed_at = ? WHERE bin_id = ? AND status = 'open'`).run(at, binId).changes;
   }
 
   openCounts(): { type: string; n: number }[] {

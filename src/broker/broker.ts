@@ -17,7 +17,7 @@ import type { DeviceSecrets } from './device-secrets.js';
 import { DeviceSessions, type DeviceSession } from './device-sessions.js';
 import { LoginGuard } from './login-guard.js';
 import { createPacketSizeGuard } from './packet-size-guard.js';
-import { STATUS, parseBinTopic, parseStatus, type BinTopic } from './topics.js';
+import { STATUS, parseBinTopic, parseStatus, statusTopic, type BinTopic } from './topics.js';
 
 export interface BrokerDeps {
   config: Config['mqtt'];
@@ -132,6 +132,18 @@ export class MqttBroker {
         return;
       }
       this.wss!.handleUpgrade(req, socket, head, (ws) => this.handle(createWebSocketStream(ws), req));
+    });
+  }
+
+  /**
+   * Deletes the retained status of a bin (a bin removed from the registry), with an empty retained message
+   * [MQTT-3.3.1-10]; published by the broker itself, so no client hook is asked.
+   */
+  clearRetained(binId: string): Promise<void> {
+    const aedes = this.aedes;
+    if (!aedes) return Promise.resolve();
+    return new Promise((resolve) => {
+      aedes.publish({ cmd: 'publish', topic: statusTopic(binId), payload: Buffer.alloc(0), qos: 0, retain: true, dup: false }, () => resolve());
     });
   }
 

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { shortCode } from '../short-code.js';
-import { where } from '../storage/index.js';
+import { afterKey, where } from '../storage/index.js';
 
 export type DispatchStatus = 'pending' | 'sent' | 'accepted' | 'done' | 'escalated' | 'cancelled';
 export const OPEN_STATUSES: readonly DispatchStatus[] = ['pending', 'sent', 'accepted', 'escalated'];
@@ -122,14 +122,18 @@ export class DispatchStore {
     return r && fromRow(r);
   }
 
-  list(f: { status?: string | undefined; zone?: string | undefined; crew?: string | undefined; bin?: string | undefined; limit?: number | undefined } = {}): Dispatch[] {
-    const w = where([
+  /** Newest first; `after`: the page after that job's [created_at, id]. */
+  list(
+    f: { status?: string | undefined; zone?: string | undefined; crew?: string | undefined; bin?: string | undefined; limit?: number | undefined; after?: readonly [number, string] | undefined } = {},
+  ): Dispatch[] {
+    const filters = where([
       ['status = ?', f.status],
       ['zone = ?', f.zone],
       ['crew_id = ?', f.crew],
       ['id IN (SELECT dispatch_id FROM dispatch_bins WHERE bin_id = ?)', f.bin],
     ]);
-    const sql = `SELECT * FROM dispatches ${w.sql} ORDER BY created_at DESC LIMIT ?`;
+    const w = afterKey(filters, ['created_at', 'id'], f.after);
+    const sql = `SELECT * FROM dispatches ${w.sql} ORDER BY created_at DESC, id DESC LIMIT ?`;
     return (this.db.prepare(sql).all(...w.args, f.limit ?? 500) as Row[]).map(fromRow);
   }
 

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { sendProblem } from './problem.js';
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
@@ -59,7 +60,7 @@ export class Access {
 
 /** The one refusal for a request without the token. */
 export function refuse(reply: FastifyReply): FastifyReply {
-  return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: TOKEN_REQUIRED });
+  return sendProblem(reply.header('www-authenticate', 'Bearer'), 401, TOKEN_REQUIRED);
 }
 
 const TOKEN_REQUIRED = 'Authorization: Bearer <token> required: http.api_token, or the token binbridge generated into <data_dir>/api.token';

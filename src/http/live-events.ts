@@ -8,6 +8,7 @@ import type { Report } from '../reports/index.js';
 import { orderTs } from '../rules/index.js';
 import type { LatestReading } from '../storage/index.js';
 import type { SandboxMessage } from '../whatsapp/index.js';
+import { sandboxMessageView } from './routes/messages.js';
 import { reportView } from './routes/reports.js';
 import { iso } from './iso.js';
 import { refuse, type Access } from './auth.js';
@@ -126,7 +127,7 @@ export class LiveEvents {
       const since = lastId;
       const fresh = list(Math.min(200, newest.id - since)).filter((m) => m.id > since);
       lastId = newest.id;
-      for (const m of fresh.reverse()) this.publish('message', { ...m, created_at: iso(m.createdAt) });
+      for (const m of fresh.reverse()) this.publish('message', sandboxMessageView(m));
     };
     return { poke: this.poll(check) };
   }

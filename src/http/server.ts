@@ -10,6 +10,7 @@ import { adminAuth, apiAuth, type Access } from './auth.js';
 import { guardConnections, openFilesLimit } from './connection-guard.js';
 import { API_TAGS, documentRoutes } from './openapi.js';
 import { PAGE_CSP } from './routes/live.js';
+import { problemErrorHandler, problemNotFound } from './problem.js';
 
 /** Timeouts, caps and proxy trust of the listener (the `http.*` config keys). */
 export type HttpLimits = Pick<
@@ -78,11 +79,9 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   guardConnections(app.server, { maxConnections, maxPerAddress: limits.max_connections_per_ip }, (reason) => deps.metrics.httpConnectionsRefused.inc({ reason }));
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
-    const status = err.statusCode ?? 500;
-    if (status >= 500) deps.log.error({ err }, 'http handler failed');
-    return reply.code(status).send({ error: status >= 500 ? 'internal' : 'bad_request', message: status >= 500 ? 'internal error' : err.message });
-  });
+  // every error, fastify's own (no route, bad JSON, body too large, schema) included, is an RFC 9457 problem
+  app.setErrorHandler(problemErrorHandler((err, req) => deps.log.error({ err, method: req.method, url: req.routeOptions.url }, 'http handler failed')));
+  app.setNotFoundHandler(problemNotFound);
   // every answer: the page's policy (an API answer loaded as a page gets it too), never framed, no MIME sniffing
   await app.register(helmet, {
     contentSecurityPolicy: { useDefaults: false, directives: PAGE_CSP },

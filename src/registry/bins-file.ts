@@ -61,7 +61,7 @@ interface Row {
 function validator(file: string, known: KnownValues): { add: (row: Row) => void; finish: () => Bin[] } {
   const problems: string[] = [];
   const bins: Bin[] = [];
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
   const add = (row: Row): void => {
     const own = (row.problems ?? []).map((p) => `${row.where}: ${p}`);
     for (const p of own) problems.push(p);
@@ -74,11 +74,14 @@ function validator(file: string, known: KnownValues): { add: (row: Row) => void;
     const refs = binRefProblems(r.data, known);
     for (const p of refs) problems.push(`${row.where}: ${p}`);
     if (refs.length > 0 || own.length > 0) return;
-    if (seen.has(r.data.id)) {
-      problems.push(`${row.where}: id ${r.data.id} appears twice`);
+    // ids are case-insensitive: UTR-0001 and utr-0001 are one bin
+    const key = r.data.id.toLowerCase();
+    const first = seen.get(key);
+    if (first !== undefined) {
+      problems.push(`${row.where}: id ${r.data.id} appears twice${first === r.data.id ? '' : ` (as ${first}; ids ignore case)`}`);
       return;
     }
-    seen.add(r.data.id);
+    seen.set(key, r.data.id);
     bins.push(r.data);
   };
   const finish = (): Bin[] => {

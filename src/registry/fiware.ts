@@ -113,7 +113,7 @@ export function parseWasteContainers(json: unknown, file = 'ngsi-ld', known: Kno
   if (!entities) throw new BinsFileError(file, ['expected an array of WasteContainer entities (or an object holding one array)']);
   const problems: string[] = [];
   const bins: Bin[] = [];
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
   entities.forEach((e, i) => {
     const where = `entity ${i}`;
     if (!isObject(e)) return void problems.push(`${where}: entity: not an object`);
@@ -129,8 +129,10 @@ export function parseWasteContainers(json: unknown, file = 'ngsi-ld', known: Kno
     const refs = binRefProblems(r.data, known);
     for (const p of refs) problems.push(`${where}: ${p}`);
     if (own.length > 0 || refs.length > 0) return;
-    if (seen.has(r.data.id)) return void problems.push(`${where}: id ${r.data.id} appears twice`);
-    seen.add(r.data.id);
+    // ids are case-insensitive: UTR-0001 and utr-0001 are one bin
+    const first = seen.get(r.data.id.toLowerCase());
+    if (first !== undefined) return void problems.push(`${where}: id ${r.data.id} appears twice${first === r.data.id ? '' : ` (as ${first}; ids ignore case)`}`);
+    seen.set(r.data.id.toLowerCase(), r.data.id);
     bins.push(r.data);
   });
   if (problems.length > 0) throw new BinsFileError(file, problems);

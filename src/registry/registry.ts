@@ -53,12 +53,32 @@ export class Registry {
     return bins.length;
   }
 
-  upsert(bins: readonly Bin[]): void {
+  /**
+   * Adds or updates bins. Ids are case-insensitive, as residents' codes are: a bin whose id differs only in case
+   * from a known one updates that bin and keeps its id, so two bins can never differ only in case. Returns the
+   * bins as stored.
+   */
+  upsert(bins: readonly Bin[]): Bin[] {
+    const stored = bins.map((b) => {
+      const known = this.lookup(b.id);
+      return known && known.id !== b.id ? { ...b, id: known.id } : b;
+    });
     this.db.transaction(() => {
-      for (const b of bins) this.upsertStmt.run(b.id, b.lat, b.lon, b.address, b.zone, b.kind, b.capacity_l, b.depth_mm, b.sensor_offset_mm, b.device_id ?? null, b.dev_eui ?? null);
+      for (const b of stored) this.upsertStmt.run(b.id, b.lat, b.lon, b.address, b.zone, b.kind, b.capacity_l, b.depth_mm, b.sensor_offset_mm, b.device_id ?? null, b.dev_eui ?? null);
     })();
-    for (const b of bins) this.byId.set(b.id, b);
+    for (const b of stored) this.byId.set(b.id, b);
     this.version++;
+    return stored;
+  }
+
+  /** Removes the bin with this id (any case); the removed bin, or undefined when there was none. */
+  remove(id: string): Bin | undefined {
+    const bin = this.lookup(id);
+    if (!bin) return undefined;
+    this.db.prepare('DELETE FROM bins WHERE id = ?').run(bin.id);
+    this.byId.delete(bin.id);
+    this.version++;
+    return bin;
   }
 
   get(id: string): Bin | undefined {

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { shortCode } from '../short-code.js';
-import { where } from '../storage/index.js';
+import { afterKey, where } from '../storage/index.js';
 
 export type ReportStatus = 'open' | 'dispatched' | 'closed';
 
@@ -87,16 +87,26 @@ export class ReportStore {
     this.db.prepare('UPDATE reports SET status = ?, updated_at = ?, closed_at = CASE WHEN ? = \'closed\' THEN ? ELSE closed_at END WHERE id = ?').run(status, at, status, at, id);
   }
 
+  /** Newest first; `after`: the page after that report's [created_at, id]. */
   list(
-    f: { status?: string | undefined; bin?: string | undefined; since?: number | undefined; until?: number | undefined; service_code?: string | undefined; limit?: number | undefined } = {},
+    f: {
+      status?: string | undefined;
+      bin?: string | undefined;
+      since?: number | undefined;
+      until?: number | undefined;
+      service_code?: string | undefined;
+      limit?: number | undefined;
+      after?: readonly [number, number] | undefined;
+    } = {},
   ): Report[] {
-    const w = where([
+    const filters = where([
       ['status = ?', f.status],
       ['service_code = ?', f.service_code],
       ['bin_id = ?', f.bin],
       ['created_at >= ?', f.since],
       ['created_at < ?', f.until],
     ]);
+    const w = afterKey(filters, ['created_at', 'id'], f.after);
     return this.db.prepare(`SELECT * FROM reports ${w.sql} ORDER BY created_at DESC, id DESC LIMIT ?`).all(...w.args, f.limit ?? 500) as Report[];
   }
 

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { realClock, type Clock } from '../clock.js';
 import { DeviceSecrets, MqttBroker } from '../broker/index.js';
 import type { Config } from '../config/index.js';
-import { binRoutes, buildHttp, deviceRoutes, opsRoutes, reportRoutes, type Access, type Readiness } from '../http/index.js';
+import { binRoutes, buildHttp, deviceRoutes, messageRoutes, opsRoutes, reportRoutes, type Access, type Readiness } from '../http/index.js';
 import { fiwareRoutes } from '../http/routes/fiware.js';
 import { open311Routes } from '../http/routes/open311.js';
 import { Ingest, RejectionLog } from '../ingest/index.js';
@@ -104,14 +104,21 @@ export function edgesRoom(deps: {
         ...deps.live.routes.root,
       ],
       api: [
-        binRoutes({ registry, binState }),
+        binRoutes({
+          registry,
+          binState,
+          directory: telemetry.directory,
+          kinds: config.registry.kinds,
+          alerts,
+          revokeDevice: (id) => broker.revokeDevice(id),
+          clearRetained: (id) => broker.clearRetained(id),
+          clock,
+        }),
         deviceRoutes({ revoke: (id) => broker.revokeDevice(id) }),
-        fiwareRoutes({ registry, binState }),
+        fiwareRoutes({ registry, binState, known: () => ({ zones: telemetry.directory.zones().map((z) => z.id), kinds: config.registry.kinds }) }),
         opsRoutes({ alerts, dispatcher, directory: telemetry.directory }),
         reportRoutes({ reports: residents.reports, photos: residents.photos }),
-        async (app) => {
-          app.get('/whatsapp/messages', async () => ({ items: sandbox ? sandbox.list({ limit: 500 }) : outbox.list({ limit: 500 }) }));
-        },
+        messageRoutes({ sandbox, outbox }),
         ...deps.live.routes.api,
       ],
     });

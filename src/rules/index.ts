@@ -1,4 +1,5 @@
 export {
+  ALERT_TYPES,
   initialRuleState,
   openAlerts,
   type AlertType,

@@ -1,4 +1,6 @@
-export type AlertType = 'full' | 'fire' | 'tilt' | 'battery_low' | 'offline' | 'sensor_suspect';
+/** Every type of alert the rules open (the API's `?type=` filter names them). */
+export const ALERT_TYPES = ['full', 'fire', 'tilt', 'battery_low', 'offline', 'sensor_suspect'] as const;
+export type AlertType = (typeof ALERT_TYPES)[number];
 export type BinEventType =
   | 'full'
   | 'cleared'

@@ -40,6 +40,7 @@ export class BinStateStore {
   private readonly getStmt;
   private readonly allStmt;
   private readonly onlineStmt;
+  private readonly deleteStmt;
 
   constructor(
     db: Db,
@@ -62,6 +63,7 @@ export class BinStateStore {
     this.getStmt = db.prepare('SELECT * FROM bin_state WHERE bin_id = ?');
     this.allStmt = db.prepare('SELECT * FROM bin_state');
     this.onlineStmt = db.prepare("SELECT count(*) FROM bin_state WHERE status = 'online'").pluck();
+    this.deleteStmt = db.prepare('DELETE FROM bin_state WHERE bin_id = ?');
   }
 
   /** Records a reading as the bin's state unless a newer one is already there. Runs inside the caller's transaction. */
@@ -90,6 +92,11 @@ export class BinStateStore {
 
   get(binId: string): BinState | undefined {
     return this.getStmt.get(binId) as BinState | undefined;
+  }
+
+  /** Forgets a bin's state (a bin removed from the registry); false when it had none. */
+  delete(binId: string): boolean {
+    return this.deleteStmt.run(binId).changes > 0;
   }
 
   all(): BinState[] {

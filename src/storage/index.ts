@@ -10,4 +10,4 @@ export { readingPoints, toLine, type FieldValue } from './points.js';
 export { recordTelemetry, type TelemetryEvents } from './telemetry-points.js';
 export { V1Sink, V2Sink, WriteError, type InfluxSink } from './influx-sink.js';
 export { InfluxWriter, type WriterOptions } from './influx-writer.js';
-export { where } from './where.js';
+export { afterKey, where } from './where.js';

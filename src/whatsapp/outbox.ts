@@ -232,15 +232,16 @@ export class Outbox {
     return row ? toItem(row, this.sealer) : null;
   }
 
-  /** Newest first. */
-  list(opts: { limit?: number; to?: string } = {}): OutboxItem[] {
-    const limit = Math.max(1, Math.min(opts.limit ?? 100, 1000));
+  /** Newest first; `before`: only ids below it (the API's next page). */
+  list(opts: { limit?: number; to?: string; before?: number } = {}): OutboxItem[] {
+    const limit = Math.max(1, Math.min(opts.limit ?? 100, 5000));
+    const before = opts.before ?? Number.MAX_SAFE_INTEGER;
     const rows = (
       opts.to === undefined
-        ? this.db.prepare('SELECT * FROM whatsapp_outbox ORDER BY id DESC LIMIT ?').all(limit)
+        ? this.db.prepare('SELECT * FROM whatsapp_outbox WHERE id < ? ORDER BY id DESC LIMIT ?').all(before, limit)
         : this.db
-            .prepare('SELECT * FROM whatsapp_outbox WHERE recipient_tag = ? ORDER BY id DESC LIMIT ?')
-            .all(this.sealer.pseudonym(opts.to.replace(/^\+/, '')), limit)
+            .prepare('SELECT * FROM whatsapp_outbox WHERE recipient_tag = ? AND id < ? ORDER BY id DESC LIMIT ?')
+            .all(this.sealer.pseudonym(opts.to.replace(/^\+/, '')), before, limit)
     ) as Row[];
     return rows.map((r) => toItem(r, this.sealer));
   }

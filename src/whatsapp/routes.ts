@@ -2,6 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { validatorCompiler, serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+// the webhook answers errors as the rest of the HTTP API does (RFC 9457 problems)
+import { sendProblem } from '../http/problem.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { InvalidWebhookBody, type Inbox } from './inbox.js';
@@ -57,7 +59,7 @@ async function webhookScope(app: FastifyInstance, opts: WebhookRouteOptions): Pr
     }
     count('handshake_refused');
     log.warn({ event: 'webhook_handshake_refused', mode: q['hub.mode'] }, 'webhook handshake refused');
-    return reply.code(403).type('text/plain').send('forbidden');
+    return sendProblem(reply, 403, 'hub.verify_token does not match whatsapp.verify_token');
   });
 
   r.post('/webhooks/whatsapp', { bodyLimit: 3 * 1024 * 1024 }, async (req, reply) => {
@@ -68,13 +70,13 @@ async function webhookScope(app: FastifyInstance, opts: WebhookRouteOptions): Pr
         log.error({ event: 'webhook_no_app_secret' }, 'whatsapp.app_secret is not set: every webhook POST is refused');
       }
       count('no_secret');
-      return reply.code(401).send({ error: 'unauthorized', message: 'webhook signature cannot be checked' });
+      return sendProblem(reply, 401, 'webhook signature cannot be checked (whatsapp.app_secret is not set)');
     }
     const header = req.headers['x-hub-signature-256'];
     if (!verifySignature(raw, Array.isArray(header) ? header[0] : header, opts.appSecret)) {
       count('bad_signature');
       log.warn({ event: 'webhook_bad_signature', signed: header !== undefined, bytes: raw.length }, 'webhook signature refused');
-      return reply.code(401).send({ error: 'unauthorized', message: 'bad or missing X-Hub-Signature-256' });
+      return sendProblem(reply, 401, 'bad or missing X-Hub-Signature-256');
     }
     try {
       const res = await opts.inbox.accept(raw);
@@ -84,11 +86,11 @@ async function webhookScope(app: FastifyInstance, opts: WebhookRouteOptions): Pr
     } catch (err) {
       if (err instanceof InvalidWebhookBody) {
         count('bad_body');
-        return reply.code(400).send({ error: 'bad_request', message: err.message });
+        return sendProblem(reply, 400, err.message);
       }
       count('error');
       log.error({ event: 'webhook_store_failed', err }, 'could not store a webhook delivery; Meta will redeliver');
-      return reply.code(500).send({ error: 'internal', message: 'could not store the delivery' });
+      return sendProblem(reply, 500, 'could not store the delivery; Meta redelivers it');
     }
   });
 }

@@ -67,15 +67,16 @@ export class SandboxTransport implements MessageTransport {
     return { wamid };
   }
 
-  /** Newest first, opened. */
-  list(opts: { limit?: number; to?: string } = {}): SandboxMessage[] {
-    const limit = Math.max(1, Math.min(opts.limit ?? 100, 1000));
+  /** Newest first; `before`: only ids below it (the API's next page), opened. */
+  list(opts: { limit?: number; to?: string; before?: number } = {}): SandboxMessage[] {
+    const limit = Math.max(1, Math.min(opts.limit ?? 100, 5000));
+    const before = opts.before ?? Number.MAX_SAFE_INTEGER;
     const rows = (
       opts.to === undefined
-        ? this.db.prepare('SELECT * FROM whatsapp_sandbox_messages ORDER BY id DESC LIMIT ?').all(limit)
+        ? this.db.prepare('SELECT * FROM whatsapp_sandbox_messages WHERE id < ? ORDER BY id DESC LIMIT ?').all(before, limit)
         : this.db
-            .prepare('SELECT * FROM whatsapp_sandbox_messages WHERE recipient_tag = ? ORDER BY id DESC LIMIT ?')
-            .all(this.sealer.pseudonym(opts.to.replace(/^\+/, '')), limit)
+            .prepare('SELECT * FROM whatsapp_sandbox_messages WHERE recipient_tag = ? AND id < ? ORDER BY id DESC LIMIT ?')
+            .all(this.sealer.pseudonym(opts.to.replace(/^\+/, '')), before, limit)
     ) as Row[];
     return rows.map((r) => ({
       id: r.id,

@@ -12,7 +12,8 @@ describe('admin API input limits', () => {
   let bridge: InProcessBridge;
   const send = (method: string, p: string, body: string, type = 'application/json') =>
     fetch(`${bridge.httpUrl}/api${p}`, { method, body, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': type } });
-  const answer = async (res: Response) => ({ status: res.status, message: ((await res.json()) as { message: string }).message });
+  // errors are RFC 9457 problems: `detail` says what is wrong
+  const answer = async (res: Response) => ({ status: res.status, message: ((await res.json()) as { detail: string }).detail });
 
   beforeAll(async () => {
     bridge = await startBridge({ BINBRIDGE_HTTP_API_TOKEN: TOKEN });

@@ -64,7 +64,7 @@ describe('the admin surface without http.api_token', () => {
     expect(await streamStatus(`${remote}/api/events`)).toBe(401);
     const refusal = await call(remote, '/api/bins');
     expect(refusal.headers.get('www-authenticate')).toBe('Bearer');
-    expect(((await refusal.json()) as { message: string }).message).toContain('api.token');
+    expect(((await refusal.json()) as { detail: string }).detail).toContain('api.token');
   });
 
   it('serves another address that brings the token', async () => {

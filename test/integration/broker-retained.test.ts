@@ -70,6 +70,18 @@ describe('retained messages with mqtt.auth: none', () => {
     // the refused ones were still acknowledged, and the telemetry recorded
     expect(bridge.binState.get(B)?.fill_pct).toBe(12);
   });
+
+  it("forgets a bin's retained status when the bin is removed (DELETE /api/bins/{id})", async () => {
+    const c = await connectClient(bridge.mqttUrl, { clientId: 'remover' });
+    await publishRetained(c, `bins/${D}/status`, 'online');
+    c.end(true);
+    const before = await retainedSeen(bridge.mqttUrl, [`bins/${D}/status`], { clientId: 'fresh-2', filter: `bins/${D}/#`, marker: `bins/${D}/telemetry` });
+    expect(before.get(`bins/${D}/status`)).toBe('online');
+    expect((await fetch(`${bridge.httpUrl}/api/bins/${D}`, { method: 'DELETE' })).status).toBe(200);
+    // the marker is a registered bin's telemetry: D is no longer one
+    const after = await retainedSeen(bridge.mqttUrl, [], { clientId: 'fresh-3', filter: 'bins/#', marker: `bins/${A}/telemetry` });
+    expect(after.has(`bins/${D}/status`)).toBe(false);
+  });
 });
 
 describe('retained messages with device authentication', () => {

@@ -84,7 +84,7 @@ describe('revoking and rotating device secrets', () => {
     await expect(login(D, secret)).rejects.toMatchObject({ code: 4 });
     const again = await api('DELETE', `/api/devices/${D}/secret`);
     expect(again.status).toBe(404);
-    expect(await again.json()).toMatchObject({ error: 'not_found' });
+    expect(await again.json()).toMatchObject({ status: 404, title: 'Not Found' });
     const other = await bridge.secrets.issue(D);
     expect((await api('DELETE', `/api/devices/${D}/secret`, 'wrong')).status).toBe(401);
     expect((await api('DELETE', `/api/devices/${D}/secret`, '')).status).toBe(401);

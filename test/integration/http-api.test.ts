@@ -22,10 +22,10 @@ describe('HTTP API', () => {
   });
 
   it('lists bins with their registry fields, filters by zone, answers 404 for unknown ids', async () => {
-    const all = (await (await get('/api/bins', 'ops-token-123')).json()) as { id: string; zone: string; lat: number; state: unknown }[];
+    const all = ((await (await get('/api/bins?limit=1000', 'ops-token-123')).json()) as { items: { id: string; zone: string; lat: number; state: unknown }[] }).items;
     expect(all.length).toBe(bridge.registry.size);
     const zone = all[0]!.zone;
-    const some = (await (await get(`/api/bins?zone=${zone}`, 'ops-token-123')).json()) as { zone: string }[];
+    const some = ((await (await get(`/api/bins?zone=${zone}`, 'ops-token-123')).json()) as { items: { zone: string }[] }).items;
     expect(some.length).toBeGreaterThan(0);
     expect(some.every((b) => b.zone === zone)).toBe(true);
     const [id] = cityBins(1);

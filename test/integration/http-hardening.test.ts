@@ -57,7 +57,7 @@ describe('HTTP hardening (fuzz findings)', () => {
     ])('%s %s with %j is a 400 that says the body is not JSON', async (method, p, body) => {
       const res = await send(method, p, body, 'application/geo+json');
       expect(res.status).toBe(400);
-      expect(((await res.json()) as { message: string }).message).toMatch(/not valid JSON/i);
+      expect(((await res.json()) as { detail: string }).detail).toMatch(/not valid JSON/i);
     });
 
     it('an NGSI-LD body that is not JSON is a 400 too', async () => {
@@ -127,11 +127,11 @@ describe('HTTP hardening (fuzz findings)', () => {
       const csv = cityCsv(20_000).replaceAll(',1100,', ',big,');
       const { result, maxMs } = await loopDelayDuring(async () => {
         const res = await send('POST', '/api/bins/import', csv, 'text/csv');
-        return { status: res.status, body: (await res.json()) as { problems: string[] } };
+        return { status: res.status, body: (await res.json()) as { errors: { name: string; detail: string }[] } };
       });
       console.log(`20,000 bad rows: ${result.status}, event loop max ${maxMs.toFixed(1)} ms`);
       expect(result.status).toBe(400);
-      expect(result.body.problems[0]).toMatch(/line 2: capacity_l/);
+      expect(result.body.errors[0]).toMatchObject({ name: 'line 2', detail: expect.stringMatching(/^capacity_l/) });
       expect(maxMs).toBeLessThan(LOOP_BOUND_MS);
     }, 60_000);
   });

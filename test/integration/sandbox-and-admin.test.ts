@@ -31,7 +31,7 @@ describe('sandbox mode and the admin API', () => {
     expect((await api(`/zones/${ZONE}`, { method: 'PUT', body: JSON.stringify({ name: 'Binnenstad', rules: { full_pct: 75 } }) })).status).toBe(200);
     const bad = await api('/crews/c-x', { method: 'PUT', body: JSON.stringify({ name: 'X', phone: CREW, zones: ['atlantis'], shift: '00:00-24:00' }) });
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { message: string }).message).toContain('atlantis');
+    expect(((await bad.json()) as { detail: string }).detail).toContain('atlantis');
     const badPhone = await api('/crews/c-x', { method: 'PUT', body: JSON.stringify({ name: 'X', phone: '+31 6', zones: [ZONE], shift: '00:00-24:00' }) });
     expect(badPhone.status).toBe(400);
     // the only crew of the zone from now on

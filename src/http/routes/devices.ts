@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { sendProblem } from '../problem.js';
 
 export interface DeviceRouteDeps {
   /** removes the device's secret and closes its MQTT sessions at once */
@@ -21,7 +22,7 @@ export function deviceRoutes(deps: DeviceRouteDeps): FastifyPluginAsync {
       },
       async (req, reply) => {
         const { revoked, disconnected } = deps.revoke(req.params.id);
-        if (!revoked) return reply.code(404).send({ error: 'not_found', message: `${req.params.id} has no secret` });
+        if (!revoked) return sendProblem(reply, 404, `${req.params.id} has no secret`);
         return { bin_id: req.params.id, revoked: true, disconnected };
       },
     );

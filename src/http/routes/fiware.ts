@@ -1,11 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { BinsFileError, parseWasteContainers, toWasteContainers, type Registry, type WasteContainerState } from '../../registry/index.js';
+import { BinsFileError, parseWasteContainers, toWasteContainers, type KnownValues, type Registry, type WasteContainerState } from '../../registry/index.js';
+import { fileRefused } from './bins.js';
 import { IMPORT_BODY_LIMIT as BODY_LIMIT, notJson } from './bounds.js';
 
 export interface FiwareRouteDeps {
   registry: Registry;
   /** the live state of a bin (BinStateStore fits) */
   binState: { get(id: string): WasteContainerState | undefined };
+  /** the zones and kinds an imported bin may name (none: any) */
+  known?: () => KnownValues;
 }
 
 /** The registry as FIWARE WasteContainer entities (NGSI-LD) under /api: export and import. */
@@ -24,13 +27,14 @@ export function fiwareRoutes(deps: FiwareRouteDeps): FastifyPluginAsync {
       return reply.type('application/ld+json; charset=utf-8').send(JSON.stringify(entities));
     });
 
-    app.post('/bins/import-ngsi-ld', { bodyLimit: BODY_LIMIT }, async (req, reply) => {
+    app.post('/bins/import-ngsi-ld', { bodyLimit: BODY_LIMIT }, async (req) => {
+      const known = deps.known?.() ?? {};
       try {
-        const bins = parseWasteContainers(req.body, 'request body');
+        const bins = parseWasteContainers(req.body, 'request body', known);
         deps.registry.upsert(bins);
         return { imported: bins.length, total: deps.registry.size };
       } catch (err) {
-        if (err instanceof BinsFileError) return reply.code(400).send({ error: 'bad_request', message: 'WasteContainer entities rejected', problems: err.problems.slice(0, 50) });
+        if (err instanceof BinsFileError) throw fileRefused(err, known);
         throw err;
       }
     });

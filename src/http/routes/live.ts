@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { realClock, type Clock } from '../../clock.js';
 import { BUCKET_MS, HISTORY_DAYS, HISTORY_MS, type ReadingHistory } from '../../storage/index.js';
 import { iso } from '../iso.js';
+import { sendProblem } from '../problem.js';
 import { idParams } from './bounds.js';
 
 const require = createRequire(import.meta.url);
@@ -120,7 +121,7 @@ export function liveApiRoutes(deps: LiveApiDeps): FastifyPluginAsync {
       },
       async (req, reply) => {
         const binId = deps.findBin(req.params.id);
-        if (!binId) return reply.code(404).send({ error: 'not_found', message: `no bin ${req.params.id}` });
+        if (!binId) return sendProblem(reply, 404, `no bin ${req.params.id}`);
         const q = req.query;
         // from alone: up to now, at most 35 days on (and never before from, for a from in the future)
         const fromGiven = q.from !== undefined ? Date.parse(q.from) : undefined;

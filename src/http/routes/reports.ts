@@ -3,9 +3,13 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { PhotoStore, Report, ReportStore } from '../../reports/index.js';
+import { answerList } from '../csv.js';
 import { iso } from '../iso.js';
+import { decodeCursor, pageOf, pageQuery } from '../page.js';
+import { sendProblem } from '../problem.js';
 import { filter, idParams } from './bounds.js';
 
+const REPORT_COLUMNS = ['id', 'reference', 'status', 'bin_id', 'method', 'reporter', 'reporters', 'source', 'text', 'lat', 'lon', 'photo_url', 'created_at', 'updated_at', 'closed_at'] as const;
 
 export const reportView = (r: Report) => ({
   id: r.id,
@@ -30,29 +34,33 @@ export function reportRoutes(deps: { reports: ReportStore; photos: PhotoStore })
   return async (app) => {
     const r = app.withTypeProvider<ZodTypeProvider>();
     const find = (id: string) => (/^\d+$/.test(id) ? deps.reports.get(Number(id)) : deps.reports.byReference(id));
-    r.get(
-      '/reports',
-      {
-        schema: {
-          querystring: z.object({
-            status: z.enum(['open', 'dispatched', 'closed']).optional(),
-            bin: filter,
-            since: z.iso.datetime({ offset: true }).optional(),
-            limit: z.coerce.number().int().min(1).max(5000).optional(),
-          }),
+    const reportsQuery = z.object({
+      status: z.enum(['open', 'dispatched', 'closed']).optional(),
+      bin: filter,
+      since: z.iso.datetime({ offset: true }).optional(),
+      ...pageQuery,
+    });
+    for (const url of ['/reports', '/reports.csv']) {
+      r.get(
+        url,
+        { schema: { summary: url.endsWith('.csv') ? "Residents' reports as CSV" : "Residents' reports, newest first (Accept: text/csv for CSV)", querystring: reportsQuery } },
+        async (req, reply) => {
+          const q = req.query;
+          const after = decodeCursor(q.cursor, z.tuple([z.number(), z.number()]));
+          const since = q.since ? Date.parse(q.since) : undefined;
+          return answerList(req, reply, { name: 'reports', columns: REPORT_COLUMNS }, q.limit, (limit) =>
+            pageOf(deps.reports.list({ status: q.status, bin: q.bin, since, limit: limit + 1, after }), limit, (x) => [x.created_at, x.id], reportView),
+          );
         },
-      },
-      async (req) => ({
-        items: deps.reports.list({ ...req.query, since: req.query.since ? Date.parse(req.query.since) : undefined }).map(reportView),
-      }),
-    );
+      );
+    }
     r.get('/reports/:id', { schema: { params: idParams } }, async (req, reply) => {
       const report = find(req.params.id);
-      return report ? reportView(report) : reply.code(404).send({ error: 'not_found', message: `no report ${req.params.id}` });
+      return report ? reportView(report) : sendProblem(reply, 404, `no report ${req.params.id}`);
     });
     r.get('/reports/:id/photo', { schema: { params: idParams } }, async (req, reply) => {
       const report = find(req.params.id);
-      if (!report?.photo || !fs.existsSync(deps.photos.path(report.photo))) return reply.code(404).send({ error: 'not_found', message: 'no photo' });
+      if (!report?.photo || !fs.existsSync(deps.photos.path(report.photo))) return sendProblem(reply, 404, `report ${req.params.id} has no photo`);
       const type = report.photo.endsWith('.png') ? 'image/png' : report.photo.endsWith('.webp') ? 'image/webp' : 'image/jpeg';
       return reply.type(type).header('cache-control', 'private, max-age=3600').send(fs.createReadStream(deps.photos.path(report.photo)));
     });

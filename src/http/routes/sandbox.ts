@@ -4,6 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AcceptResult } from '../../whatsapp/index.js';
+import { sendProblem } from '../problem.js';
 
 const reply = z.object({ id: z.string().min(1).max(256), title: z.string().min(1).max(72) });
 
@@ -79,13 +80,13 @@ export interface SandboxRouteDeps {
  */
 export function sandboxRoutes(deps: SandboxRouteDeps): FastifyPluginAsync {
   const clock = deps.clock ?? realClock;
-  const off = { error: 'not_found', message: 'the WhatsApp sandbox is off (whatsapp.mode is not sandbox)' };
+  const off = 'the WhatsApp sandbox is off (whatsapp.mode is not sandbox)';
   return async (app) => {
     const inbox = deps.inbox;
     if (!inbox) {
       // no body validation first: off is off, whatever is sent
       app.get('/sandbox', async () => ({ enabled: false }));
-      app.post('/sandbox/inbound', async (_req, res) => res.code(404).send(off));
+      app.post('/sandbox/inbound', async (_req, res) => sendProblem(res, 404, off));
       return;
     }
     const r = app.withTypeProvider<ZodTypeProvider>();

@@ -1,6 +1,7 @@
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { fiwareRoutes } from '../../../src/http/routes/fiware.js';
+import { problemErrorHandler } from '../../../src/http/problem.js';
 import { BinsFileError, Registry, isNgsiLd, parseWasteContainers, toWasteContainers, type Bin } from '../../../src/registry/index.js';
 import { memoryDb } from '../../helpers/db.js';
 
@@ -161,6 +162,7 @@ describe('fiwareRoutes', () => {
     const registry = new Registry(memoryDb());
     const ts = Date.UTC(2025, 4, 1);
     const app = Fastify();
+    app.setErrorHandler(problemErrorHandler(() => {}));
     await app.register(fiwareRoutes({ registry, binState: { get: (id) => (id === 'UTR-0001' ? { fill_pct: 50, ts, status: 'online' } : undefined) } }), { prefix: '/api' });
 
     const ld = await app.inject({ method: 'POST', url: '/api/bins/import-ngsi-ld', headers: { 'content-type': 'application/ld+json' }, payload: JSON.stringify([normalized]) });
@@ -172,7 +174,8 @@ describe('fiwareRoutes', () => {
 
     const bad = await app.inject({ method: 'POST', url: '/api/bins/import-ngsi-ld', payload: [{ ...normalized, areaServed: undefined }] });
     expect(bad.statusCode).toBe(400);
-    expect(bad.json()).toMatchObject({ error: 'bad_request', problems: [expect.stringMatching(/^entity 0: zone:/)] });
+    expect(bad.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(bad.json()).toMatchObject({ status: 400, errors: [{ in: 'body', name: 'entity 0', detail: expect.stringMatching(/^zone:/) }] });
     const broken = await app.inject({ method: 'POST', url: '/api/bins/import-ngsi-ld', headers: { 'content-type': 'application/ld+json' }, payload: '[{' });
     expect(broken.statusCode).toBe(400);
 

@@ -3,7 +3,7 @@
 # (`node dist/firmware-sim/main.js`). See docker-compose.yml.
 
 # --- build: compile TypeScript and the native better-sqlite3 module ---------------------------
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
@@ -16,7 +16,7 @@ RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
 # --- runtime ----------------------------------------------------------------------------------
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     BINBRIDGE_DATA_DIR=/data
 WORKDIR /app

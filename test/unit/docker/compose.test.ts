@@ -239,10 +239,10 @@ describe('docker-compose.yml', () => {
 });
 
 describe('Dockerfile', () => {
-  it('is multi-stage on node:20-bookworm-slim, with build tools only in the build stage', () => {
+  it('is multi-stage on node:24-bookworm-slim (the LTS cities run), with build tools only in the build stage', () => {
     const all = stages();
     expect(all.length).toBeGreaterThanOrEqual(2);
-    for (const s of all) expect(s.from).toMatch(/^FROM node:20-bookworm-slim\b/);
+    for (const s of all) expect(s.from).toMatch(/^FROM node:24-bookworm-slim\b/);
     expect(all[0]!.lines.join('\n')).toMatch(/python3.*make.*g\+\+/);
     expect(all[0]!.lines.join('\n')).toMatch(/npm ci/);
     expect(all[0]!.lines.join('\n')).toMatch(/npm run build/);

@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { refreshGauges, type Metrics } from '../metrics.js';
 import { listenFailure } from '../start-error.js';
 import { Upstreams } from '../upstream/index.js';
-import { whatsappWebhookRoutes } from '../whatsapp/index.js';
+import { whatsappWebhookRoutes } from '../http/routes/whatsapp-webhook.js';
 import type { AlertingRoom } from './alerting.js';
 import type { DispatchRoom } from './dispatch.js';
 import type { LiveRoom } from './live.js';

@@ -33,7 +33,6 @@ export {
 export { verifySignature } from './signature.js';
 export { parseWebhook, type InboundMessage, type StatusUpdate, type DeliveryStatus, type ParsedWebhook } from './webhook.js';
 export { Inbox, InvalidWebhookBody, type InboxOptions, type MessageHandler, type StatusSink, type AcceptResult } from './inbox.js';
-export { whatsappWebhookRoutes, type WebhookRouteOptions } from './routes.js';
 export { redactText } from './redact.js';
 export { Sealer, loadSealer, GENERATED_KEY_FILE } from '../privacy/index.js';
 export { createWhatsApp } from './create.js';

@@ -1,3 +1,4 @@
+import { whatsappWebhookRoutes } from '../../src/http/routes/whatsapp-webhook.js';
 import { createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,7 +15,6 @@ import {
   SandboxTransport,
   templateMessage,
   textMessage,
-  whatsappWebhookRoutes,
   type InboundMessage,
   type MessageTransport,
   type OutboundMessage,

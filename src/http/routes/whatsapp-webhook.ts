@@ -2,12 +2,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { validatorCompiler, serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-// the webhook answers errors as the rest of the HTTP API does (RFC 9457 problems)
-import { sendProblem } from '../http/problem.js';
-import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
-import { InvalidWebhookBody, type Inbox } from './inbox.js';
-import { verifySignature } from './signature.js';
+import { sendProblem } from '../problem.js';
+import type { Logger } from '../../log.js';
+import type { Metrics } from '../../metrics.js';
+import { InvalidWebhookBody, verifySignature, type Inbox } from '../../whatsapp/index.js';
 
 export interface WebhookRouteOptions {
   inbox: Pick<Inbox, 'accept'>;

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { inboundEnvelope, webhookSeconds } from '../src/whatsapp/envelope.js';
 
 const USAGE = 'npm run demo -- [--http 3000] [--mqtt 1883] [--data-dir data/demo] [--speed 3600] [--minutes 30] [--fresh]';
 const args = ((): ReturnType<typeof readArgs> => {
@@ -120,11 +121,11 @@ async function all<T>(p: string): Promise<T[]> {
 
 /** A message from a phone, through the signed webhook, as Meta would post it. */
 let seq = 0;
+const DEMO_BUSINESS = { wabaId: 'demo', phoneNumberId: 'demo', displayPhoneNumber: '15550000000' };
 async function phoneSends(from: string, message: Record<string, unknown>): Promise<void> {
-  const body = JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [{ id: 'demo', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: '15550000000', phone_number_id: 'demo' }, contacts: [{ profile: { name: 'Demo' }, wa_id: from }], messages: [{ from, id: `wamid.DEMO${Date.now()}${++seq}`, timestamp: String(Math.floor(Date.now() / 1000)), ...message }] } }] }],
-  });
+  const body = JSON.stringify(
+    inboundEnvelope(DEMO_BUSINESS, { from, id: `wamid.DEMO${Date.now()}${++seq}`, timestamp: webhookSeconds(Date.now()), type: 'text', ...message }, 'Demo'),
+  );
   await fetch(`${BASE}/webhooks/whatsapp`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-hub-signature-256': 'sha256=' + createHmac('sha256', SECRET).update(body).digest('hex') },

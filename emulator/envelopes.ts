@@ -1,11 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { webhookEnvelope, webhookSeconds as seconds, type BusinessIdentity, type EnvelopeMessage, type WebhookEnvelope } from '../src/whatsapp/envelope.js';
 
-/** Who the business is in every webhook envelope. */
-export interface BusinessIdentity {
-  wabaId: string;
-  phoneNumberId: string;
-  displayPhoneNumber: string;
-}
+export { inboundEnvelope, type BusinessIdentity, type WebhookEnvelope } from '../src/whatsapp/envelope.js';
 
 export type StatusName = 'sent' | 'delivered' | 'read' | 'failed';
 
@@ -30,47 +26,10 @@ export interface StatusObject {
 /** The part of an inbound message a user chooses; `from`, `id` and `timestamp` are filled in. */
 export type InboundContent = { type: string } & Record<string, unknown>;
 
-export interface InboundMessage extends Record<string, unknown> {
-  from: string;
-  id: string;
-  timestamp: string;
-  type: string;
-}
-
-export interface WebhookEnvelope {
-  object: 'whatsapp_business_account';
-  entry: { id: string; changes: { value: Record<string, unknown>; field: 'messages' }[] }[];
-}
-
-const seconds = (ms: number): string => String(Math.floor(ms / 1000));
-
-function envelope(business: BusinessIdentity, value: Record<string, unknown>): WebhookEnvelope {
-  return {
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: business.wabaId,
-        changes: [
-          {
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: business.displayPhoneNumber, phone_number_id: business.phoneNumberId },
-              ...value,
-            },
-            field: 'messages',
-          },
-        ],
-      },
-    ],
-  };
-}
+export type InboundMessage = EnvelopeMessage;
 
 export function statusEnvelope(business: BusinessIdentity, status: StatusObject): WebhookEnvelope {
-  return envelope(business, { statuses: [status] });
-}
-
-export function inboundEnvelope(business: BusinessIdentity, message: InboundMessage, name: string): WebhookEnvelope {
-  return envelope(business, { contacts: [{ profile: { name }, wa_id: message.from }], messages: [message] });
+  return webhookEnvelope(business, { statuses: [status] });
 }
 
 export function buildInboundMessage(from: string, content: InboundContent, id: string, at: number): InboundMessage {

@@ -9,6 +9,7 @@ import type { MqttClient } from 'mqtt';
 import { readBinsFile, type Bin } from '../../src/registry/index.js';
 import { CITY, connectClient, publishAcked, startBridge, type InProcessBridge } from './bridge.js';
 import { waitFor } from './wait.js';
+import { webhookEnvelope } from '../../src/whatsapp/envelope.js';
 
 const STEP_MS = 15 * 60_000;
 const STEPS = 96; // 24 h of readings, one every 15 minutes
@@ -104,10 +105,7 @@ function binDay(bin: Bin, index: number, end: number): (Payload | null)[] {
 
 /** A signed WhatsApp Cloud API webhook body, posted as Meta would. */
 async function postWebhook(bridge: InProcessBridge, value: Record<string, unknown>): Promise<void> {
-  const body = JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [{ id: '1', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: '1', phone_number_id: '1' }, ...value } }] }],
-  });
+  const body = JSON.stringify(webhookEnvelope({ wabaId: '1', phoneNumberId: '1', displayPhoneNumber: '1' }, value));
   const signature = 'sha256=' + createHmac('sha256', APP_SECRET).update(body).digest('hex');
   const res = await fetch(`${bridge.httpUrl}/webhooks/whatsapp`, {
     method: 'POST',

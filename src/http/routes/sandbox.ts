@@ -5,6 +5,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AcceptResult } from '../../whatsapp/index.js';
 import { sendProblem } from '../problem.js';
+import { inboundEnvelope, webhookSeconds } from '../../whatsapp/envelope.js';
 
 const reply = z.object({ id: z.string().min(1).max(256), title: z.string().min(1).max(72) });
 
@@ -45,27 +46,12 @@ export function sandboxEnvelope(b: SandboxInbound, nowMs: number, id = `wamid.SA
         : b.button
           ? { type: 'button', button: b.button }
           : { type: 'location', location: b.location };
-  const message = { from: b.from, id, timestamp: String(Math.floor(nowMs / 1000)), ...(b.context_id ? { context: { id: b.context_id } } : {}), ...content };
-  return {
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: 'sandbox',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: 'sandbox', phone_number_id: 'sandbox' },
-              contacts: [{ profile: { name: b.name ?? 'Sandbox' }, wa_id: b.from }],
-              messages: [message],
-            },
-          },
-        ],
-      },
-    ],
-  };
+  const message = { from: b.from, id, timestamp: webhookSeconds(nowMs), ...(b.context_id ? { context: { id: b.context_id } } : {}), ...content };
+  return inboundEnvelope(SANDBOX_BUSINESS, message, b.name ?? 'Sandbox');
 }
+
+/** The business a simulated phone writes to. */
+const SANDBOX_BUSINESS = { wabaId: 'sandbox', phoneNumberId: 'sandbox', displayPhoneNumber: 'sandbox' };
 
 export interface SandboxRouteDeps {
   /** the inbox, only in whatsapp.mode sandbox; null: the routes answer 404 */

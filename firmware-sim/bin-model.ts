@@ -28,6 +28,11 @@ export interface BinModelOptions {
   initialFillPct?: number;
   /** initial battery level; random 60-100 % when omitted */
   initialBatteryPct?: number;
+  /**
+   * true (default): the model empties the bin itself, on the zone's weekly round and some time after it fills up;
+   * false: only `empty()` does, when the city twin's simulated crew lifts it
+   */
+  selfCollect?: boolean;
 }
 
 /** The telemetry payload a device publishes (SPEC "MQTT interface", native JSON). */
@@ -57,6 +62,10 @@ export interface BinModel {
   /** start a fault now (at the last step's time); duration random when omitted */
   startFault(kind: FaultKind, durationMs?: number): void;
   activeFaults(): readonly FaultKind[];
+  /** a crew lifts the bin at simTimeMs (never backwards): returns the true fill it had, now emptied */
+  empty(simTimeMs: number): number;
+  /** the bin's mean fill rate (pct per hour over a day and a week), what past rounds would teach a planner */
+  readonly fillRatePerHour: number;
 }
 
 const MINUTE = 60_000;
@@ -133,6 +142,7 @@ export function createBinModel(bin: ModelBin, seed: number, opts: BinModelOption
   const spuriousRate = opts.spuriousEchoRate ?? 0.002;
   const rates: FaultRates = { stuck: 0, tilt: 0, fire: 0, silent: 0, ...opts.faultRates };
   const fullRangeMm = bin.sensor_offset_mm + bin.depth_mm;
+  const selfCollect = opts.selfCollect ?? true;
 
   const median = (MEDIAN_FILL_RATE_PER_HOUR[bin.kind] ?? DEFAULT_FILL_RATE_PER_HOUR) * (isCentrum(bin.zone) ? CENTRUM_FACTOR : 1);
   const fillRatePerHour = median * Math.exp(0.35 * rng.gaussian());
@@ -214,12 +224,12 @@ export function createBinModel(bin: ModelBin, seed: number, opts: BinModelOption
       const jitter = Math.exp(0.25 * rng.gaussian());
       fill = Math.min(overfillCapPct, fill + fillRatePerHour * hours * dailyFactor(hour) * weeklyFactor(weekday, bin.zone) * jitter);
 
-      if (pickupAtMs === null && fill >= thresholdPct) {
+      if (selfCollect && pickupAtMs === null && fill >= thresholdPct) {
         // the crew comes after a while: exponential delay, 20 min to a day
         pickupAtMs = to + Math.min(DAY, 20 * MINUTE + -Math.log(1 - rng.next()) * 3 * HOUR);
       }
       if (pickupAtMs !== null && to >= pickupAtMs) collect();
-      if (to >= nextScheduledMs) {
+      if (selfCollect && to >= nextScheduledMs) {
         if (fill > 10) collect();
         nextScheduledMs = nextScheduledCollection(to);
       }
@@ -284,6 +294,13 @@ export function createBinModel(bin: ModelBin, seed: number, opts: BinModelOption
     activeFaults() {
       return [...faults.keys()];
     },
+    empty(simTimeMs) {
+      advanceTo(simTimeMs);
+      const had = fill;
+      collect();
+      return had;
+    },
+    fillRatePerHour,
   };
 }
 

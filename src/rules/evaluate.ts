@@ -39,6 +39,8 @@ export function evaluateReading(received: RuleReading, state: BinRuleState, rule
 
 /** Timer check, no reading: 'offline' once per outage when nothing was heard for offline_after_s before `now`. */
 export function evaluateSilence(binId: string, state: BinRuleState, now: number, rules: RulesConfig): RuleResult {
+  // the check runs for every bin every minute: a bin heard lately (the usual case) costs no copy of its state
+  if (state.lastHeardAt === null || state.offline.open || now - state.lastHeardAt < rules.offline_after_s * 1000) return { state, events: [] };
   const d = cloneState(state);
   return { events: checkSilence(d, binId, now, rules), state: d };
 }

@@ -194,3 +194,33 @@ describe('bin model', () => {
     expect(b.reading?.ts).toBe(a.reading?.ts);
   });
 });
+
+describe('bin model emptied from outside (the city twin)', () => {
+  it('is never emptied on its own when selfCollect is off: it fills up to its cap and stays there', () => {
+    const results = run(model({ initialFillPct: 50, selfCollect: false }), START, 14 * DAY, 15 * MINUTE);
+    expect(results.some((r) => r.collected)).toBe(false);
+    expect(results.at(-1)!.fillPct).toBeGreaterThanOrEqual(100);
+    expect(Math.max(...results.map((r) => r.fillPct))).toBeLessThanOrEqual(105);
+  });
+
+  it('is emptied when a crew lifts it: empty() gives the fill it had at that moment and the next step sees the drop', () => {
+    const m = model({ initialFillPct: 40, selfCollect: false, noiseSdMm: 0, spuriousEchoRate: 0 });
+    const before = m.step(START + 6 * HOUR).fillPct;
+    const lifted = m.empty(START + 7 * HOUR);
+    expect(lifted).toBeGreaterThan(before);
+    const after = m.step(START + 7 * HOUR + 15 * MINUTE);
+    expect(after.collected).toBe(true);
+    expect(after.fillPct).toBeLessThan(6);
+    expect(fillFromDistance(after.reading!.distance_mm, BIN)).toBeLessThan(6);
+  });
+
+  it('tells its mean fill rate, what a planner without sensors learns from past rounds', () => {
+    const glass: ModelBin = { ...BIN, id: 'G-2', zone: 'noord', kind: 'glass' };
+    const m = model({ initialFillPct: 0, selfCollect: false, spuriousEchoRate: 0 }, 1, glass);
+    expect(m.fillRatePerHour).toBeGreaterThan(0);
+    // three days' fill (well below the cap) is the mean rate times the hours, give or take the rhythms and jitter
+    const filled = run(m, START, 3 * DAY, HOUR).at(-1)!.fillPct;
+    expect(filled / (72 * m.fillRatePerHour)).toBeGreaterThan(0.7);
+    expect(filled / (72 * m.fillRatePerHour)).toBeLessThan(1.3);
+  });
+});

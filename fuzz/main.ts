@@ -3,7 +3,7 @@
 // never blocks its event loop past 100 ms, keeps acknowledging a well-behaved device and stores every reading it
 // acknowledged. Prints counts per target and a summary line (with --json: one JSON object on stdout); progress
 // goes to stderr. Exit code 0 when nothing was found, 1 otherwise, 2 for bad options.
-import { parseArgs } from 'node:util';
+import { commandLine } from '../bench/lib/command-line.js';
 import { runFuzz, type FuzzOptions, type FuzzReport } from './run.js';
 import { TARGETS, type TargetName } from './stats.js';
 
@@ -19,40 +19,18 @@ const USAGE = `usage: npm run fuzz -- [--count N] [--seconds S] [--seed S] [--on
   --replay      send one input again (mqtt|http|webhook|chat, auth-devices|auth-none, its index) to a fresh
                 bridge, print it in full with the answer, and run the same checks`;
 
-function fail(msg: string): never {
-  process.stderr.write(`fuzz: ${msg}\n${USAGE}\n`);
-  process.exit(2);
-}
-
-const { values } = (() => {
-  try {
-    return parseArgs({
-      options: {
-        count: { type: 'string', default: '20000' },
-        seconds: { type: 'string' },
-        seed: { type: 'string' },
-        only: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        'keep-temp': { type: 'boolean', default: false },
-        replay: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    fail((err as Error).message);
-  }
-})();
-
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
-
-const int = (name: string, v: string | undefined, min: number, max: number): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} must be an integer in ${min}..${max} (got ${v})`);
-  return n;
-};
+const args = commandLine('fuzz', USAGE, {
+  count: { type: 'string', default: '20000' },
+  seconds: { type: 'string' },
+  seed: { type: 'string' },
+  only: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  'keep-temp': { type: 'boolean', default: false },
+  replay: { type: 'string' },
+});
+const { values, int } = args;
+// annotated, so that a call narrows like a throw
+const fail: (message: string) => never = args.fail;
 
 const count = int('count', values.count, 1, 100_000_000);
 // a count is meant to be sent: the default time bound leaves room for 25 inputs a second (a slow, shared machine)

@@ -3,7 +3,7 @@
 // with simulated crews closing the loop, and scores its decisions against a fixed collection schedule.
 // With --json: exactly one JSON object on stdout; progress goes to stderr. Exit 0, 1 on a failed run, 2 on bad options.
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
+import { commandLine } from '../bench/lib/command-line.js';
 import { writeReport } from './report.js';
 import type { Strategy } from './run.js';
 import { runTwin } from './twin.js';
@@ -17,38 +17,18 @@ const USAGE = `usage: npm run twin -- --bins FILE --days N --seed S [--strategy 
   --json           the scorecard as one JSON object on stdout
   --report FILE    a self-contained HTML page with the charts`;
 
-function fail(msg: string): never {
-  process.stderr.write(`twin: ${msg}\n${USAGE}\n`);
-  process.exit(2);
-}
-
-const { values } = (() => {
-  try {
-    return parseArgs({
-      options: {
-        bins: { type: 'string' },
-        days: { type: 'string' },
-        seed: { type: 'string' },
-        strategy: { type: 'string', default: 'both' },
-        config: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        report: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    fail((err as Error).message);
-  }
-})();
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
-const int = (name: string, v: string | undefined, min: number, max: number): number => {
-  const n = Number(v);
-  if (v === undefined || !Number.isInteger(n) || n < min || n > max) fail(`--${name} must be an integer in ${min}..${max} (got ${v ?? 'nothing'})`);
-  return n;
-};
+const args = commandLine('twin', USAGE, {
+  bins: { type: 'string' },
+  days: { type: 'string' },
+  seed: { type: 'string' },
+  strategy: { type: 'string', default: 'both' },
+  config: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  report: { type: 'string' },
+});
+const { values, int } = args;
+// annotated, so that a call narrows like a throw
+const fail: (message: string) => never = args.fail;
 if (!values.bins) fail('--bins FILE is required');
 if (!fs.existsSync(values.bins)) fail(`--bins ${values.bins}: no such file`);
 const days = int('days', values.days, 1, 366);

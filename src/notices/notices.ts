@@ -41,8 +41,8 @@ export interface NoticesDeps {
   };
   transaction: <T>(fn: () => T) => T;
   template: { name: string; lang: string };
-  /** a notice's figure changed (metrics, InfluxDB) */
-  onCounted?: (n: { notice: Notice; status: string }) => void;
+  /** something happened to a notice's message; its figures after it (metrics, InfluxDB) */
+  onCounted?: (n: { notice: Notice; status: string; figures: Figures }) => void;
   log: Logger;
   clock?: Clock;
 }
@@ -89,17 +89,18 @@ export class Notices {
     const who = sealer.pseudonym(m.from);
     const now = this.clock.now();
     const text = (m.text ?? '').trim();
-    store.recordReply(who, now);
+    for (const id of store.recordReply(who, now)) this.counted(id, 'replied');
     if (STOP.test(text)) {
-      store.unsubscribe(who, 'stop', now);
+      for (const id of store.unsubscribe(who, 'stop', now)) this.counted(id, 'unsubscribed');
       return false;
     }
     if (UNSUBSCRIBE.test(text)) {
       const lang = /afmelden/i.test(text) ? 'nl' : 'en';
-      this.deps.transaction(() => {
-        store.unsubscribe(who, 'unsubscribe', now);
+      const ids = this.deps.transaction(() => {
         this.reply(m, t(lang, 'unsubscribed'), 'unsubscribed');
+        return store.unsubscribe(who, 'unsubscribe', now);
       });
+      for (const id of ids) this.counted(id, 'unsubscribed');
       return true;
     }
     const sub = SUBSCRIBE.exec(text);
@@ -189,7 +190,7 @@ export class Notices {
 
   private counted(id: number, status: string): void {
     const notice = this.deps.store.get(id);
-    if (notice) this.deps.onCounted?.({ notice, status });
+    if (notice) this.deps.onCounted?.({ notice, status, figures: this.deps.store.figures(id, notice.targeted) });
   }
 
   /** Starts notices that are due, resumes those sending, and sleeps until the next scheduled one. */

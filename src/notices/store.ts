@@ -114,13 +114,18 @@ export class NoticeStore {
     return true;
   }
 
-  /** Ends every subscription of a resident; marks the notices they had in the last 24 h as followed by an unsubscribe. */
-  unsubscribe(pseudonym: string, reason: 'unsubscribe' | 'stop', at: number): number {
+  /**
+   * Ends every subscription of a resident; marks the notices they had in the last 24 h as followed by an
+   * unsubscribe. Returns those notices' ids.
+   */
+  unsubscribe(pseudonym: string, reason: 'unsubscribe' | 'stop', at: number): number[] {
     return this.db.transaction(() => {
-      const n = this.db.prepare('UPDATE notice_subscriptions SET ended_ms = ?, end_reason = ? WHERE pseudonym = ? AND ended_ms IS NULL').run(at, reason, pseudonym).changes;
+      this.db.prepare('UPDATE notice_subscriptions SET ended_ms = ?, end_reason = ? WHERE pseudonym = ? AND ended_ms IS NULL').run(at, reason, pseudonym);
       this.db.prepare('DELETE FROM notice_pending_pins WHERE pseudonym = ?').run(pseudonym);
-      this.db.prepare('UPDATE notice_recipients SET unsubscribed_ms = ? WHERE pseudonym = ? AND unsubscribed_ms IS NULL AND sent_ms > ?').run(at, pseudonym, at - DAY_MS);
-      return n;
+      const where = 'pseudonym = ? AND unsubscribed_ms IS NULL AND sent_ms > ?';
+      const ids = this.db.prepare(`SELECT notice_id FROM notice_recipients WHERE ${where}`).pluck().all(pseudonym, at - DAY_MS) as number[];
+      this.db.prepare(`UPDATE notice_recipients SET unsubscribed_ms = ? WHERE ${where}`).run(at, pseudonym, at - DAY_MS);
+      return ids;
     })();
   }
 
@@ -227,9 +232,14 @@ export class NoticeStore {
       .run(status, code, id, pseudonym, status);
   }
 
-  /** A resident wrote: every notice sent to them within the last 24 h counts a reply (once). */
-  recordReply(pseudonym: string, at: number): number {
-    return this.db.prepare('UPDATE notice_recipients SET replied_ms = ? WHERE pseudonym = ? AND replied_ms IS NULL AND sent_ms IS NOT NULL AND sent_ms > ?').run(at, pseudonym, at - DAY_MS).changes;
+  /** A resident wrote: every notice sent to them within the last 24 h counts a reply (once). Returns their ids. */
+  recordReply(pseudonym: string, at: number): number[] {
+    const where = 'pseudonym = ? AND replied_ms IS NULL AND sent_ms IS NOT NULL AND sent_ms > ?';
+    return this.db.transaction(() => {
+      const ids = this.db.prepare(`SELECT notice_id FROM notice_recipients WHERE ${where}`).pluck().all(pseudonym, at - DAY_MS) as number[];
+      if (ids.length) this.db.prepare(`UPDATE notice_recipients SET replied_ms = ? WHERE ${where}`).run(at, pseudonym, at - DAY_MS);
+      return ids;
+    })();
   }
 
   figures(id: number, targeted: number): Figures {

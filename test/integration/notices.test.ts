@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { location, startGraphEmulator, type GraphEmulator } from '../../emulator/index.js';
 import { readBinsFile } from '../../src/registry/index.js';
-import { CITY, quiescent, startBridge, type InProcessBridge } from '../helpers/bridge.js';
+import { CITY, metricValue, quiescent, startBridge, type InProcessBridge } from '../helpers/bridge.js';
 import { freePort } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -148,6 +148,12 @@ describe('subscriptions and notices', () => {
     expect(n.status).toBe('sent');
     expect(n.figures).toMatchObject({ targeted: 3, sent: 3, delivered: 3, read: 3, failed: 0, replied: 2, unsubscribed: 1 });
     expect(n.figures.response_rate).toBeCloseTo(2 / 3, 2);
+    const metrics = await (await fetch(`${bridge.httpUrl}/metrics`)).text();
+    const id = String(made.j.id);
+    expect(metricValue(metrics, 'binbridge_notice_figure', { notice_id: id, kind: 'emergency', figure: 'read' })).toBe(3);
+    expect(metricValue(metrics, 'binbridge_notice_figure', { notice_id: id, kind: 'emergency', figure: 'replied' })).toBe(2);
+    expect(metricValue(metrics, 'binbridge_notice_messages_total', { kind: 'emergency', status: 'delivered' })).toBe(3);
+    expect(metricValue(metrics, 'binbridge_notice_messages_total', { kind: 'emergency', status: 'unsubscribed' })).toBe(1);
   });
 
   it('sends the bin_notice template to a resident outside the 24-hour window', async () => {

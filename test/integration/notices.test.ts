@@ -167,6 +167,20 @@ describe('subscriptions and notices', () => {
     expect((await api(`/api/notices/${made.j.id}`)).j.figures.sent).toBe(2);
   });
 
+  it('counts 131026 (not on WhatsApp) as failed, by code, and does not retry it', async () => {
+    await quiescent(bridge);
+    const [mark, refusedMark] = [graph.sent.length, graph.refused.length];
+    graph.injectFaults({ code: 131026 });
+    const made = await api('/api/notices', { kind: 'emergency', title: 'West', text: { en: 'Road closed for collection.' }, target: { zones: ['west'] } });
+    await waitFor(async () => (await api(`/api/notices/${made.j.id}`)).j.figures.failed === 1, { message: 'one failed' });
+    await quiescent(bridge);
+    const f = (await api(`/api/notices/${made.j.id}`)).j.figures;
+    expect(f).toMatchObject({ targeted: 2, sent: 1, failed: 1, failed_by_code: { '131026': 1 } });
+    // refused once with 131026 and never tried again (the other resident's text met a closed window: 131047, then the template)
+    expect(graph.refused.slice(refusedMark).filter((r) => r.error?.code === 131026)).toHaveLength(1);
+    expect(sentTo(mark)).toHaveLength(1);
+  });
+
   it('resumes a notice interrupted mid-send after a restart and repeats nobody', async () => {
     for (let i = 20; i < 50; i++) await graph.userSends(phone(i), `subscribe ${CENTRUM[i]!.id}`);
     await quiescent(bridge);

@@ -11,7 +11,7 @@ A local WhatsApp Cloud API (Graph API) for binbridge: point whatsapp.graph_url a
   --phone-number-id ID     the business number's id (default 106540352242922)
   --display-phone-number N (default 15550783881)
   --access-token T         the bearer token binbridge must send
-  --pair-interval-ms N     min time between two messages to one recipient (default 6000)
+  --pair-interval-ms N     one message per N ms to one recipient on average (default 6000; bursts of 45)
   --mps N                  messages per second for the number (default 80)
   --status-delays A,B,C    sent,delivered,read offsets in ms (default 50,100,200; C "-" for no read)
   --unreachable N          a number whose messages fail with 131026 (repeatable)

@@ -21,6 +21,7 @@ const DEFAULTS = {
   displayPhoneNumber: '15550783881',
   wabaId: '102290129340398',
   pairIntervalMs: 6000,
+  pairBurst: 45,
   mps: 80,
   webhookRetries: 4,
   webhookRetryBaseMs: 250,
@@ -74,7 +75,7 @@ export class GraphEmulator extends EventEmitter {
       phoneNumberId: opts.phoneNumberId ?? DEFAULTS.phoneNumberId,
       displayPhoneNumber: opts.displayPhoneNumber ?? DEFAULTS.displayPhoneNumber,
     };
-    this.pair = new PairLimiter(opts.pairIntervalMs ?? DEFAULTS.pairIntervalMs);
+    this.pair = new PairLimiter(opts.pairIntervalMs ?? DEFAULTS.pairIntervalMs, opts.pairBurst ?? DEFAULTS.pairBurst);
     this.throughput = new ThroughputLimiter(opts.mps ?? DEFAULTS.mps);
     this.sender = new WebhookSender({
       url: opts.webhookUrl,

@@ -29,23 +29,36 @@ export class CustomerWindows {
   }
 }
 
-/** One message per recipient per interval: Meta's (business, consumer) pair rate limit. */
+/**
+ * Meta's (business, consumer) pair rate limit: one message per recipient per interval on average, with bursts of
+ * up to `burst` messages borrowed from later (a bucket of `burst`, refilled one per interval).
+ */
 export class PairLimiter {
-  private readonly lastSent = new Map<string, number>();
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
-  constructor(private readonly intervalMs: number) {}
+  constructor(
+    private readonly intervalMs: number,
+    private readonly burst = 45,
+  ) {}
+
+  private bucket(recipient: string, now: number): { tokens: number; at: number } {
+    const b = this.buckets.get(recipient);
+    if (!b) return { tokens: this.burst, at: now };
+    return { tokens: Math.min(this.burst, b.tokens + Math.max(0, now - b.at) / this.intervalMs), at: Math.max(now, b.at) };
+  }
 
   allows(recipient: string, now: number): boolean {
-    const at = this.lastSent.get(recipient);
-    return at === undefined || now - at >= this.intervalMs;
+    return this.intervalMs <= 0 || this.bucket(recipient, now).tokens >= 1 - 1e-9;
   }
 
   record(recipient: string, now: number): void {
-    this.lastSent.set(recipient, now);
+    if (this.intervalMs <= 0) return;
+    const b = this.bucket(recipient, now);
+    this.buckets.set(recipient, { tokens: b.tokens - 1, at: b.at });
   }
 
   clear(): void {
-    this.lastSent.clear();
+    this.buckets.clear();
   }
 }
 

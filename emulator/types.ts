@@ -23,8 +23,10 @@ export interface GraphEmulatorOptions {
   /** Where signed webhooks (statuses, inbound messages) go; none: they are not sent. */
   webhookUrl?: string;
   now?: () => number;
-  /** Minimum time between two messages to one recipient (131056). Default 6000. */
+  /** One message per this long to one recipient on average (131056 past it). Default 6000. */
   pairIntervalMs?: number;
+  /** Messages to one recipient allowed at once before the average applies (Meta: 45). Default 45. */
+  pairBurst?: number;
   /** Messages per second for the business number (130429). Default 80. */
   mps?: number;
   /** Offsets from acceptance; default 50 / 100 / 200 ms. */

@@ -16,6 +16,7 @@ import { dispatchRoom } from './rooms/dispatch.js';
 import { edgesRoom } from './rooms/edges.js';
 import { liveRoom } from './rooms/live.js';
 import { messagingRoom } from './rooms/messaging.js';
+import { noticesRoom, type NoticeEvents } from './rooms/notices.js';
 import { residentsRoom } from './rooms/residents.js';
 import { telemetryRoom } from './rooms/telemetry.js';
 import type { BinStateStore, Db, InfluxWriter, ReadingHistory, Spool } from './storage/index.js';
@@ -58,7 +59,7 @@ export interface RunningApp {
 }
 
 /** Every domain event of the program, by the room that emits it. */
-type AppEvents = AlertEvents & DispatchEvents & MessageEvents;
+type AppEvents = AlertEvents & DispatchEvents & MessageEvents & NoticeEvents;
 
 export interface AppOptions {
   /** the wall clock by default; the city twin and tests run the same program on a manual clock */
@@ -86,8 +87,10 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     const messaging = life.add(messagingRoom({ config: config.whatsapp, db, sealer, metrics, events: bus, log, clock }));
     const dispatch = life.add(dispatchRoom({ config, db, registry, binState, directory, outbox: messaging.outbox, events: bus, log, clock }));
     const alerting = life.add(alertingRoom({ config, db, registry, directory, journal: telemetry.journal, events: bus, log, clock }));
+    const notices = life.add(noticesRoom({ config, db, sealer, registry, directory, outbox: messaging.outbox, metrics, events: bus, log, clock }));
     const residents = life.add(
       residentsRoom({
+        notices: notices.notices,
         config,
         db,
         sealer,
@@ -109,7 +112,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     const live = life.add(
       liveRoom({ config, access, binState, registry, history: telemetry.history, journal: telemetry.journal, reports: residents.reports, inbox: messaging.inbox, sandbox: messaging.sandbox, events: bus, clock }),
     );
-    const edges = life.add(edgesRoom({ config, access, version: APP_VERSION, metrics, log, clock, telemetry, alerting, dispatch, messaging, residents, live }));
+    const edges = life.add(edgesRoom({ config, access, version: APP_VERSION, metrics, log, clock, telemetry, alerting, dispatch, messaging, residents, live, notices }));
     await life.start();
     return {
       ports: { ...edges.ports },

@@ -114,6 +114,18 @@ export function createMetrics() {
       labelNames: ['result', 'code'] as const,
       registers: r,
     }),
+    noticeMessages: new Counter({
+      name: 'binbridge_notice_messages_total',
+      help: "Notices' messages to residents by what happened to them (sent, delivered, read, failed, replied, unsubscribed), by notice kind",
+      labelNames: ['kind', 'status'] as const,
+      registers: r,
+    }),
+    noticeFigures: new Gauge({
+      name: 'binbridge_notice_figure',
+      help: 'Per notice: targeted, sent, delivered, read, failed, replied and unsubscribed within 24 h, response_rate',
+      labelNames: ['notice_id', 'kind', 'figure'] as const,
+      registers: r,
+    }),
     whatsappStatuses: new Counter({
       name: 'binbridge_whatsapp_statuses_total',
       help: 'WhatsApp delivery statuses received for outbound messages, by status',

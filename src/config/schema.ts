@@ -194,6 +194,8 @@ export const configSchema = z.strictObject({
           resident: z
             .strictObject({ name: z.string().default('bin_report_update'), lang: z.string().default('en') })
             .prefault({}),
+          // notices to subscribed residents outside the 24-hour window; body `{{1}}: {{2}}` (title, text)
+          notice: z.strictObject({ name: z.string().default('bin_notice'), lang: z.string().default('en') }).prefault({}),
         })
         .prefault({}),
     })

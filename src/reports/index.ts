@@ -6,3 +6,4 @@ export { Retention } from './retention.js';
 export { t, detectLanguage, LANGUAGES } from './messages.js';
 export { ReportsOpen311 } from './open311-source.js';
 export { createReports } from './create.js';
+export { BinMatcher } from './matcher/index.js';

@@ -47,8 +47,9 @@ export interface ResidentFlowDeps {
   clock?: Clock;
 }
 
-const STOP = /^\s*(stop|stopp|afmelden|unsubscribe)\s*[.!]?\s*$/i;
-const START = /^\s*(start|aanmelden|subscribe)\s*[.!]?\s*$/i;
+// `unsubscribe`/`afmelden` and `subscribe`/`aanmelden` are the notices' (notices/): they end or start subscriptions only
+const STOP = /^\s*(stop|stopp)\s*[.!]?\s*$/i;
+const START = /^\s*(start)\s*[.!]?\s*$/i;
 
 /**
  * One resident's conversation, message by message: match what they sent to a bin (code, pin, address, photo

@@ -17,6 +17,7 @@ import type { AlertingRoom } from './alerting.js';
 import type { DispatchRoom } from './dispatch.js';
 import type { LiveRoom } from './live.js';
 import type { MessagingRoom } from './messaging.js';
+import type { NoticesRoom } from './notices.js';
 import type { ResidentsRoom } from './residents.js';
 import type { TelemetryRoom } from './telemetry.js';
 
@@ -50,6 +51,7 @@ export function edgesRoom(deps: {
   messaging: MessagingRoom;
   residents: ResidentsRoom;
   live: LiveRoom;
+  notices: NoticesRoom;
 }): EdgesRoom {
   const { config, metrics, log, clock, telemetry, messaging, residents } = deps;
   const { db, registry, binState, journal, spool, writer } = telemetry;
@@ -119,6 +121,7 @@ export function edgesRoom(deps: {
         opsRoutes({ alerts, dispatcher, directory: telemetry.directory }),
         reportRoutes({ reports: residents.reports, photos: residents.photos }),
         messageRoutes({ sandbox, outbox }),
+        deps.notices.routes,
         ...deps.live.routes.api,
       ],
     });

@@ -6,6 +6,7 @@ import type { Subscriber } from '../events.js';
 import type { Room } from '../lifecycle.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import type { Notices } from '../notices/index.js';
 import type { Registry } from '../registry/index.js';
 import { GraphMedia, ReportsOpen311, createReports, type PhotoStore, type ReportStore, type ResidentFlow } from '../reports/index.js';
 import type { BinStateStore, Db } from '../storage/index.js';
@@ -35,6 +36,8 @@ export function residentsRoom(deps: {
   /** photos are fetched from the Graph API in cloud mode; the sandbox has none to fetch */
   cloudMedia: boolean;
   dispatcher: Dispatcher;
+  /** subscription commands are the notices' (STOP ends subscriptions too, then reaches the conversation) */
+  notices: Pick<Notices, 'handleMessage'>;
   rules: RuleRunner;
   metrics: Metrics;
   events: Subscriber<AlertEvents & DispatchEvents>;
@@ -68,7 +71,8 @@ export function residentsRoom(deps: {
     for (const e of applied) if (e.type === 'collected') flow.onCollected(e.binId);
   });
   inbox.onMessage(async (m) => {
-    if (!dispatcher.handleMessage(m)) await flow.handle(m);
+    if (dispatcher.handleMessage(m) || deps.notices.handleMessage(m)) return;
+    await flow.handle(m);
   });
   return {
     name: 'residents',

@@ -1,5 +1,6 @@
 import type { Db } from './database.js';
 import { firstLayout } from './migration-1.js';
+import { noticesLayout } from './migration-2.js';
 
 /** One step of the schema: `up` takes a database at `version - 1` to `version`. */
 export interface Migration {
@@ -13,7 +14,10 @@ export interface Migration {
  * (and the store's statements with it); a migration that has shipped is never edited, since databases out there
  * already carry its number.
  */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'the layout of the release before numbered migrations', up: firstLayout }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'the layout of the release before numbered migrations', up: firstLayout },
+  { version: 2, name: 'residents subscriptions and notices', up: noticesLayout },
+];
 
 /** The user_version a database has once this release has opened it. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

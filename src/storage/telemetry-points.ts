@@ -17,15 +17,24 @@ export interface TelemetryEvents {
   };
   /** one WhatsApp message in or out, or a delivery status of one */
   'message.counted': { direction: 'in' | 'out'; kind: string; status: string; at: number };
+  /** something happened to one of a notice's messages (sent, delivered, read, failed, replied, unsubscribed); its figures after it */
+  'notice.counted': {
+    noticeId: number;
+    kind: string;
+    status: string;
+    at: number;
+    figures: { targeted: number; sent: number; delivered: number; read: number; failed: number; replied: number; unsubscribed: number; response_rate: number };
+  };
 }
 
 /**
- * The one place that turns domain events into `bin_event`, `dispatch` and `whatsapp_message` points; they go to
+ * The one place that turns domain events into `bin_event`, `dispatch`, `whatsapp_message` and `notice` points; they go to
  * InfluxDB through the same durable spool as the readings. Returns the unsubscribe.
  */
 export function recordTelemetry(bus: Subscriber<TelemetryEvents>, record: (lines: string[]) => void): () => void {
   // InfluxDB keeps one point per series and timestamp: two counts in one millisecond must not overwrite each other
   const lastMessageTs = { in: 0, out: 0 };
+  let lastNoticeTs = 0;
   const offs = [
     bus.on('alerts.applied', (events) => {
       record(events.map((e) => toLine('bin_event', { bin_id: e.binId, zone: e.zone, type: e.type }, { value: e.value, message: e.message }, e.ts)));
@@ -48,6 +57,13 @@ export function recordTelemetry(bus: Subscriber<TelemetryEvents>, record: (lines
     bus.on('message.counted', ({ direction, kind, status, at }) => {
       const ts = (lastMessageTs[direction] = Math.max(at, lastMessageTs[direction] + 1));
       record([toLine('whatsapp_message', { direction, kind, status }, { count: 1 }, ts)]);
+    }),
+    bus.on('notice.counted', ({ noticeId, kind, status, at, figures }) => {
+      const ts = (lastNoticeTs = Math.max(at, lastNoticeTs + 1));
+      // the notice's figures as they stand after this event: the last point of a notice is its funnel
+      const { targeted, sent, delivered, read, failed, replied, unsubscribed, response_rate } = figures;
+      const fields = { count: 1, targeted, sent, delivered, read, failed, replied, unsubscribed, response_rate };
+      record([toLine('notice', { notice_id: String(noticeId), kind, status }, fields, ts)]);
     }),
   ];
   return () => {

@@ -8,7 +8,7 @@ import type { MessageEvents } from './message-events.js';
 import { Contacts } from './contacts.js';
 import { RE_ENGAGEMENT, toGraphError, type GraphError } from './graph-error.js';
 import { recipientOf, type OutboundMessage } from './messages.js';
-import { SendPacer } from './pacer.js';
+import { PAIR_BURST, SendPacer } from './pacer.js';
 import { redactErrors, redactText } from './redact.js';
 import type { Sealer } from '../privacy/index.js';
 import type { MessageTransport } from './transport.js';
@@ -31,8 +31,10 @@ export interface OutboxOptions {
   events?: Emitter<MessageEvents>;
   /** messages per second for the phone number (Meta: 80) */
   mps?: number;
-  /** at least this long between two messages to one recipient (Meta: about 6 s) */
+  /** one message per this long to one recipient on average (Meta: about 6 s) */
   pairIntervalMs?: number;
+  /** messages to one recipient that may go at once before the average applies (Meta: 45) */
+  pairBurst?: number;
   /** attempts of a retryable failure before the item is failed */
   maxAttempts?: number;
   retryBaseMs?: number;
@@ -76,7 +78,7 @@ export class Outbox {
     this.log = opts.log.child({ module: 'whatsapp.outbox' });
     this.clock = opts.clock ?? realClock;
     this.random = opts.random ?? Math.random;
-    this.pacer = new SendPacer(opts.mps ?? 80, opts.pairIntervalMs ?? 6000);
+    this.pacer = new SendPacer(opts.mps ?? 80, opts.pairIntervalMs ?? 6000, opts.pairBurst);
     this.sealer = opts.sealer;
     this.contacts = opts.contacts ?? new Contacts(this.db, this.sealer);
     this.stmts = {
@@ -167,7 +169,7 @@ export class Outbox {
     const recovered = this.stmts.recover.run().changes;
     if (recovered > 0) this.log.warn({ event: 'outbox_recovered', items: recovered }, 'resending items interrupted mid-send');
     const now = this.clock.now();
-    for (const r of this.stmts.recentSends.all(now - (this.opts.pairIntervalMs ?? 6000)) as { recipient_tag: string; at: number }[]) {
+    for (const r of this.stmts.recentSends.all(now - (this.opts.pairIntervalMs ?? 6000) * (this.opts.pairBurst ?? PAIR_BURST)) as { recipient_tag: string; at: number }[]) {
       this.pacer.seen(r.recipient_tag, r.at);
     }
     this.wake(0);
@@ -283,7 +285,7 @@ export class Outbox {
           wakeAt = Math.min(wakeAt, at);
           continue;
         }
-        this.pacer.take(row.recipient_tag, now);
+        this.pacer.take(now);
         this.launch(row, now);
       }
     })();
@@ -315,9 +317,7 @@ export class Outbox {
     })()
       .catch((err: unknown) => this.log.error({ event: 'outbox_record_failed', id: row.id, err }, 'could not record a send outcome'))
       .finally(() => {
-        // Meta measures the pair interval on arrival; counting from the answer too keeps a slow request
-        // (connection set-up, a retry) from bringing the next message closer than the interval at Meta's end
-        this.pacer.seen(row.recipient_tag, this.clock.now());
+        this.pacer.sent(row.recipient_tag, this.clock.now());
         this.inFlight.delete(row.recipient_tag);
         this.wake(0);
       });

@@ -1,16 +1,21 @@
+/** Meta's pair rate: one message per interval to one user on average, with bursts of up to 45 borrowed from later. */
+export const PAIR_BURST = 45;
+
 /**
  * When the next message may go: a token bucket of `mps` per second for the whole number (Meta's throughput
- * limit, 130429 past it) and at most one message per recipient per `pairIntervalMs` (the pair rate limit,
- * 131056 past it). Pure bookkeeping on the times it is given; the outbox asks and waits.
+ * limit, 130429 past it) and, per recipient, a bucket of `pairBurst` messages refilled one per `pairIntervalMs`
+ * (the pair rate limit, 131056 past it): a live conversation's replies go at once, a steady stream to one user
+ * keeps to the average. Pure bookkeeping on the times it is given; the outbox asks and waits.
  */
 export class SendPacer {
   private tokens: number;
   private refilledAt = 0;
-  private readonly lastTo = new Map<string, number>();
+  private readonly pairs = new Map<string, { tokens: number; at: number }>();
 
   constructor(
     private readonly mps: number,
     private readonly pairIntervalMs: number,
+    private readonly pairBurst = PAIR_BURST,
   ) {
     this.tokens = mps;
   }
@@ -22,28 +27,53 @@ export class SendPacer {
     }
   }
 
+  /** The recipient's bucket as of `now` (full when unknown). */
+  private pair(to: string, now: number): { tokens: number; at: number } {
+    const b = this.pairs.get(to);
+    if (!b) return { tokens: this.pairBurst, at: now };
+    if (now <= b.at) return b;
+    return { tokens: Math.min(this.pairBurst, b.tokens + (now - b.at) / this.pairIntervalMs), at: now };
+  }
+
   /** The earliest time at which a message to `to` may be sent (≤ now: at once). */
   readyAt(to: string, now: number): number {
     this.refill(now);
     const bucket = this.tokens >= 1 ? now : now + Math.ceil(((1 - this.tokens) * 1000) / this.mps);
-    const last = this.lastTo.get(to);
-    return Math.max(bucket, last === undefined ? now : last + this.pairIntervalMs);
+    if (this.pairIntervalMs <= 0) return bucket;
+    const pair = this.pair(to, now);
+    // 1e-9: the fractions of a refill add up to a hair under a whole message
+    return Math.max(bucket, pair.tokens >= 1 - 1e-9 ? now : pair.at + Math.ceil((1 - pair.tokens) * this.pairIntervalMs - 1e-6));
   }
 
-  /** A message to `to` goes now. */
-  take(to: string, now: number): void {
+  /** A message goes now (the number's throughput). */
+  take(now: number): void {
     this.refill(now);
     this.tokens -= 1;
-    this.lastTo.set(to, Math.max(now, this.lastTo.get(to) ?? 0));
-    if (this.lastTo.size > 10_000) this.forget(now);
   }
 
-  /** Remembers a send made before (at start, from the outbox table). */
+  /**
+   * Remembers a send made before (at start, from the outbox table). How much of the burst was spent then is not
+   * known, so all of it counts as spent: the first message after a restart may wait, but never exceeds the limit.
+   */
   seen(to: string, at: number): void {
-    this.lastTo.set(to, Math.max(at, this.lastTo.get(to) ?? 0));
+    if (this.pairIntervalMs <= 0) return;
+    this.pairs.set(to, { tokens: 0, at });
   }
 
+  /**
+   * A message to `to` was answered at `at` (one recipient has one request on the wire at a time). Meta counts the
+   * pair rate on arrival, which is between the launch and the answer: spending the recipient's token at the answer
+   * keeps a slow request (connection set-up, a retry) from bringing the next one closer than Meta allows.
+   */
+  sent(to: string, at: number): void {
+    if (this.pairIntervalMs <= 0) return;
+    const pair = this.pair(to, at);
+    this.pairs.set(to, { tokens: pair.tokens - 1, at: pair.at });
+    if (this.pairs.size > 10_000) this.forget(at);
+  }
+
+  /** Buckets that have filled up again are the same as none. */
   private forget(now: number): void {
-    for (const [to, at] of this.lastTo) if (now - at >= this.pairIntervalMs) this.lastTo.delete(to);
+    for (const [to, b] of this.pairs) if (b.tokens + (now - b.at) / this.pairIntervalMs >= this.pairBurst) this.pairs.delete(to);
   }
 }

@@ -73,7 +73,10 @@ describe('a data directory written before numbered migrations', () => {
     const db = open(dir);
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(SCHEMA_VERSION).toBeGreaterThanOrEqual(1);
-    expect(rows(db)).toEqual(before);
+    const after = rows(db);
+    // the old tables keep every row; tables of later migrations start empty
+    expect(Object.fromEntries(Object.keys(before).map((t) => [t, after[t]]))).toEqual(before);
+    for (const t of Object.keys(after).filter((t) => !(t in before))) expect(after[t], t).toEqual([]);
   });
 
   it('reads back every bin, secret, reading, alert, job, message and report through the stores', async () => {

@@ -141,8 +141,18 @@ describe('Outbox against a Graph API', () => {
     expect(await metrics.registry.getSingleMetricAsString('binbridge_whatsapp_sends_total')).toContain('result="sent",code=""} 3');
   });
 
-  it('keeps one message per pair interval per recipient without holding back the others', async () => {
-    const { graph, outbox, results } = await setup({ pairIntervalMs: 400 });
+  it('lets replies to one recipient go at once up to the pair burst, then one per interval', async () => {
+    const { graph, outbox, results } = await setup({ pairIntervalMs: 400, pairBurst: 2 });
+    outbox.start();
+    for (const k of ['a1', 'a2', 'a3']) outbox.enqueue({ to: A, message: textMessage(A, k), key: k });
+    await waitFor(() => results.length === 3, { timeoutMs: 5000 });
+    const at = (text: string) => graph.received.find((r) => r.body.text?.body === text)!.at;
+    expect(at('a2') - at('a1')).toBeLessThan(200);
+    expect(at('a3') - at('a1')).toBeGreaterThanOrEqual(390);
+  });
+
+  it('with a burst of 1, keeps one message per pair interval per recipient without holding back the others', async () => {
+    const { graph, outbox, results } = await setup({ pairIntervalMs: 400, pairBurst: 1 });
     outbox.start();
     outbox.enqueue({ to: A, message: textMessage(A, 'a1'), key: 'a1' });
     outbox.enqueue({ to: A, message: textMessage(A, 'a2'), key: 'a2' });

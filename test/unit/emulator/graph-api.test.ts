@@ -26,7 +26,7 @@ let clock: number;
 let em: GraphEmulator;
 
 function make(opts: GraphEmulatorOptions = {}): GraphEmulator {
-  em = new GraphEmulator({ accessToken: TOKEN, phoneNumberId: PHONE_ID, now: () => clock, pairIntervalMs: 1000, ...opts });
+  em = new GraphEmulator({ accessToken: TOKEN, phoneNumberId: PHONE_ID, now: () => clock, pairIntervalMs: 1000, pairBurst: 1, ...opts });
   return em;
 }
 
@@ -169,9 +169,10 @@ describe('rate limits', () => {
     expect((await send(templateTo(CREW))).status).toBe(200);
   });
 
-  it('default pair interval is 6 s', async () => {
-    make({ pairIntervalMs: undefined });
-    await send(templateTo(CREW));
+  it('default pair rate is Meta\'s: a burst of 45, then one per 6 s', async () => {
+    make({ pairIntervalMs: undefined, pairBurst: undefined });
+    for (let i = 0; i < 45; i++) expect((await send(templateTo(CREW))).status).toBe(200);
+    expect((await send(templateTo(CREW))).body.error.code).toBe(131056);
     clock += 5999;
     expect((await send(templateTo(CREW))).body.error.code).toBe(131056);
     clock += 1;

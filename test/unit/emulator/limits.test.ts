@@ -17,12 +17,25 @@ describe('CustomerWindows', () => {
 });
 
 describe('PairLimiter', () => {
+  it('allows a burst of 45 at once, then one per interval (Meta: bursts borrowed from later)', () => {
+    const p = new PairLimiter(6000);
+    for (let i = 0; i < 45; i++) {
+      expect(p.allows('316', 1000)).toBe(true);
+      p.record('316', 1000);
+    }
+    expect(p.allows('316', 1000)).toBe(false);
+    expect(p.allows('316', 6999)).toBe(false);
+    expect(p.allows('316', 7000)).toBe(true);
+    p.record('316', 7000);
+    expect(p.allows('316', 7000)).toBe(false);
+  });
+
   it.each([
     [0, false],
     [5999, false],
     [6000, true],
-  ])('a second message %i ms later is allowed: %s', (gap, allowed) => {
-    const p = new PairLimiter(6000);
+  ])('with a burst of 1, a second message %i ms later is allowed: %s', (gap, allowed) => {
+    const p = new PairLimiter(6000, 1);
     p.record('316', 1000);
     expect(p.allows('316', 1000 + gap)).toBe(allowed);
     expect(p.allows('317', 1000 + gap)).toBe(true);

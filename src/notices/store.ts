@@ -1,0 +1,274 @@
+import type { Db } from '../storage/index.js';
+import type { Sealer } from '../whatsapp/index.js';
+
+export type NoticeKind = 'service' | 'emergency';
+export type NoticeStatus = 'scheduled' | 'sending' | 'sent' | 'cancelled';
+export type Target = { zones: string[] } | { near: { lat: number; lon: number; radius_m: number } } | { all: true };
+
+export interface Notice {
+  id: number;
+  kind: NoticeKind;
+  title: string;
+  text: Record<string, string>;
+  target: Target;
+  sendAt: number;
+  status: NoticeStatus;
+  targeted: number;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  cancelledAt: number | null;
+}
+
+/** One active subscription, opened: its number is in memory only while a notice is being addressed. */
+export interface Subscriber {
+  pseudonym: string;
+  contactSealed: Buffer;
+  zone: string;
+  lang: string;
+  lat: number | null;
+  lon: number | null;
+}
+
+export interface Consent {
+  pseudonym: string;
+  zone: string;
+  lang: string;
+  consentVersion: string;
+  consentText: string;
+  /** keyed pseudonym of the inbound message id (a wamid carries the number) */
+  inbound: string;
+  createdAt: number;
+  endedAt: number | null;
+  endReason: string | null;
+}
+
+export interface Figures {
+  targeted: number;
+  queued: number;
+  sent: number;
+  delivered: number;
+  read: number;
+  failed: number;
+  failed_by_code: Record<string, number>;
+  /** replied within 24 h of the message */
+  replied: number;
+  /** unsubscribed within 24 h of the message */
+  unsubscribed: number;
+  /** replied within 24 h per message delivered (0 when none was) */
+  response_rate: number;
+}
+
+interface NoticeRow {
+  id: number;
+  kind: NoticeKind;
+  title: string;
+  text_json: string;
+  target_json: string;
+  send_at_ms: number;
+  status: NoticeStatus;
+  targeted: number;
+  created_ms: number;
+  started_ms: number | null;
+  finished_ms: number | null;
+  cancelled_ms: number | null;
+}
+
+const toNotice = (r: NoticeRow): Notice => ({
+  id: r.id,
+  kind: r.kind,
+  title: r.title,
+  text: JSON.parse(r.text_json) as Record<string, string>,
+  target: JSON.parse(r.target_json) as Target,
+  sendAt: r.send_at_ms,
+  status: r.status,
+  targeted: r.targeted,
+  createdAt: r.created_ms,
+  startedAt: r.started_ms,
+  finishedAt: r.finished_ms,
+  cancelledAt: r.cancelled_ms,
+});
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/** Subscriptions (the consent records) and notices with their recipients. Numbers only sealed, people only by pseudonym. */
+export class NoticeStore {
+  constructor(
+    private readonly db: Db,
+    private readonly sealer: Sealer,
+  ) {}
+
+  subscribe(s: { pseudonym: string; contact: string; zone: string; lang: string; lat: number | null; lon: number | null; consentVersion: string; consentText: string; inboundId: string; at: number }): boolean {
+    const existing = this.db.prepare('SELECT id FROM notice_subscriptions WHERE pseudonym = ? AND zone = ? AND ended_ms IS NULL').pluck().get(s.pseudonym, s.zone) as number | undefined;
+    if (existing !== undefined) {
+      // already subscribed: the number and language are refreshed, the consent stays the one first given
+      this.db.prepare('UPDATE notice_subscriptions SET contact_sealed = ?, lang = ? WHERE id = ?').run(this.sealer.seal(s.contact), s.lang, existing);
+      return false;
+    }
+    this.db
+      .prepare(
+        `INSERT INTO notice_subscriptions (pseudonym, contact_sealed, zone, lang, lat, lon, consent_version, consent_text, inbound_tag, inbound_sealed, created_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(s.pseudonym, this.sealer.seal(s.contact), s.zone, s.lang, s.lat, s.lon, s.consentVersion, s.consentText, this.sealer.pseudonym(s.inboundId), this.sealer.seal(s.inboundId), s.at);
+    return true;
+  }
+
+  /**
+   * Ends every subscription of a resident; marks the notices they had in the last 24 h as followed by an
+   * unsubscribe. Returns those notices' ids.
+   */
+  unsubscribe(pseudonym: string, reason: 'unsubscribe' | 'stop', at: number): number[] {
+    return this.db.transaction(() => {
+      this.db.prepare('UPDATE notice_subscriptions SET ended_ms = ?, end_reason = ? WHERE pseudonym = ? AND ended_ms IS NULL').run(at, reason, pseudonym);
+      this.db.prepare('DELETE FROM notice_pending_pins WHERE pseudonym = ?').run(pseudonym);
+      const where = 'pseudonym = ? AND unsubscribed_ms IS NULL AND sent_ms > ?';
+      const ids = this.db.prepare(`SELECT notice_id FROM notice_recipients WHERE ${where}`).pluck().all(pseudonym, at - DAY_MS) as number[];
+      this.db.prepare(`UPDATE notice_recipients SET unsubscribed_ms = ? WHERE ${where}`).run(at, pseudonym, at - DAY_MS);
+      return ids;
+    })();
+  }
+
+  active(): Subscriber[] {
+    return (
+      this.db.prepare('SELECT pseudonym, contact_sealed, zone, lang, lat, lon FROM notice_subscriptions WHERE ended_ms IS NULL ORDER BY id').all() as {
+        pseudonym: string;
+        contact_sealed: Buffer;
+        zone: string;
+        lang: string;
+        lat: number | null;
+        lon: number | null;
+      }[]
+    ).map((r) => ({ pseudonym: r.pseudonym, contactSealed: r.contact_sealed, zone: r.zone, lang: r.lang, lat: r.lat, lon: r.lon }));
+  }
+
+  counts(): { zone: string; lang: string; subscribers: number }[] {
+    return this.db
+      .prepare('SELECT zone, lang, count(*) AS subscribers FROM notice_subscriptions WHERE ended_ms IS NULL GROUP BY zone, lang ORDER BY zone, lang')
+      .all() as { zone: string; lang: string; subscribers: number }[];
+  }
+
+  consents(): Consent[] {
+    return (this.db.prepare('SELECT * FROM notice_subscriptions ORDER BY id').all() as Record<string, unknown>[]).map((r) => ({
+      pseudonym: r.pseudonym as string,
+      zone: r.zone as string,
+      lang: r.lang as string,
+      consentVersion: r.consent_version as string,
+      consentText: r.consent_text as string,
+      inbound: r.inbound_tag as string,
+      createdAt: r.created_ms as number,
+      endedAt: r.ended_ms as number | null,
+      endReason: r.end_reason as string | null,
+    }));
+  }
+
+  askedForPin(pseudonym: string, lang: string, at: number): void {
+    this.db.prepare('INSERT INTO notice_pending_pins (pseudonym, lang, at_ms) VALUES (?, ?, ?) ON CONFLICT (pseudonym) DO UPDATE SET lang = excluded.lang, at_ms = excluded.at_ms').run(pseudonym, lang, at);
+  }
+
+  /** The language of a pending "subscribe" that waits for a pin, taken (once) when asked since `since`. */
+  takePendingPin(pseudonym: string, since: number): string | null {
+    const row = this.db.prepare('SELECT lang, at_ms FROM notice_pending_pins WHERE pseudonym = ?').get(pseudonym) as { lang: string; at_ms: number } | undefined;
+    if (!row) return null;
+    this.db.prepare('DELETE FROM notice_pending_pins WHERE pseudonym = ?').run(pseudonym);
+    return row.at_ms >= since ? row.lang : null;
+  }
+
+  createNotice(n: Omit<Notice, 'id' | 'startedAt' | 'finishedAt' | 'cancelledAt'>): number {
+    const info = this.db
+      .prepare('INSERT INTO notices (kind, title, text_json, target_json, send_at_ms, status, targeted, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(n.kind, n.title, JSON.stringify(n.text), JSON.stringify(n.target), n.sendAt, n.status, n.targeted, n.createdAt);
+    return Number(info.lastInsertRowid);
+  }
+
+  get(id: number): Notice | null {
+    const r = this.db.prepare('SELECT * FROM notices WHERE id = ?').get(id) as NoticeRow | undefined;
+    return r ? toNotice(r) : null;
+  }
+
+  /** Newest first; `beforeId` continues a page. */
+  list(limit = 100, beforeId = Number.MAX_SAFE_INTEGER): Notice[] {
+    return (this.db.prepare('SELECT * FROM notices WHERE id < ? ORDER BY id DESC LIMIT ?').all(beforeId, limit) as NoticeRow[]).map(toNotice);
+  }
+
+  withStatus(status: NoticeStatus): Notice[] {
+    return (this.db.prepare('SELECT * FROM notices WHERE status = ? ORDER BY send_at_ms, id').all(status) as NoticeRow[]).map(toNotice);
+  }
+
+  /** The recipients, snapshotted and committed with the notice's move to `sending`. */
+  startSending(id: number, recipients: readonly Subscriber[], at: number): void {
+    this.db.transaction(() => {
+      const insert = this.db.prepare('INSERT INTO notice_recipients (notice_id, pseudonym, contact_sealed, lang) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING');
+      for (const r of recipients) insert.run(id, r.pseudonym, r.contactSealed, r.lang);
+      this.db.prepare(`UPDATE notices SET status = 'sending', started_ms = ?, targeted = ? WHERE id = ? AND status = 'scheduled'`).run(at, recipients.length, id);
+    })();
+  }
+
+  unqueued(id: number, limit: number): { pseudonym: string; contact: string; lang: string }[] {
+    return (this.db.prepare('SELECT pseudonym, contact_sealed, lang FROM notice_recipients WHERE notice_id = ? AND queued = 0 LIMIT ?').all(id, limit) as { pseudonym: string; contact_sealed: Buffer; lang: string }[]).map(
+      (r) => ({ pseudonym: r.pseudonym, contact: this.sealer.openText(r.contact_sealed), lang: r.lang }),
+    );
+  }
+
+  markQueued(id: number, pseudonym: string): void {
+    this.db.prepare('UPDATE notice_recipients SET queued = 1 WHERE notice_id = ? AND pseudonym = ?').run(id, pseudonym);
+  }
+
+  setStatus(id: number, status: NoticeStatus, at: number, from: readonly NoticeStatus[]): boolean {
+    const col = status === 'cancelled' ? 'cancelled_ms' : status === 'sent' ? 'finished_ms' : 'started_ms';
+    return this.db.prepare(`UPDATE notices SET status = ?, ${col} = ? WHERE id = ? AND status IN (${from.map(() => '?').join(', ')})`).run(status, at, id, ...from).changes > 0;
+  }
+
+  recordSent(id: number, pseudonym: string, at: number): void {
+    this.db.prepare('UPDATE notice_recipients SET sent_ms = coalesce(sent_ms, ?) WHERE notice_id = ? AND pseudonym = ?').run(at, id, pseudonym);
+  }
+
+  recordDelivery(id: number, pseudonym: string, status: 'delivered' | 'read' | 'failed', code: number | null): void {
+    // statuses come out of order: `read` is never taken back by a late `delivered`, nor a failure by anything
+    this.db
+      .prepare(
+        `UPDATE notice_recipients SET delivery = ?, error_code = coalesce(?, error_code) WHERE notice_id = ? AND pseudonym = ?
+         AND (delivery IS NULL OR (delivery = 'delivered' AND ? IN ('read', 'failed')))`,
+      )
+      .run(status, code, id, pseudonym, status);
+  }
+
+  /** A resident wrote: every notice sent to them within the last 24 h counts a reply (once). Returns their ids. */
+  recordReply(pseudonym: string, at: number): number[] {
+    const where = 'pseudonym = ? AND replied_ms IS NULL AND sent_ms IS NOT NULL AND sent_ms > ?';
+    return this.db.transaction(() => {
+      const ids = this.db.prepare(`SELECT notice_id FROM notice_recipients WHERE ${where}`).pluck().all(pseudonym, at - DAY_MS) as number[];
+      if (ids.length) this.db.prepare(`UPDATE notice_recipients SET replied_ms = ? WHERE ${where}`).run(at, pseudonym, at - DAY_MS);
+      return ids;
+    })();
+  }
+
+  figures(id: number, targeted: number): Figures {
+    const r = this.db
+      .prepare(
+        `SELECT count(*) FILTER (WHERE queued = 1) AS queued, count(sent_ms) AS sent,
+           count(*) FILTER (WHERE delivery IN ('delivered', 'read')) AS delivered, count(*) FILTER (WHERE delivery = 'read') AS read,
+           count(*) FILTER (WHERE delivery = 'failed') AS failed,
+           count(*) FILTER (WHERE replied_ms IS NOT NULL AND replied_ms - sent_ms <= ${DAY_MS}) AS replied,
+           count(*) FILTER (WHERE unsubscribed_ms IS NOT NULL AND unsubscribed_ms - sent_ms <= ${DAY_MS}) AS unsubscribed
+         FROM notice_recipients WHERE notice_id = ?`,
+      )
+      .get(id) as { queued: number; sent: number; delivered: number; read: number; failed: number; replied: number; unsubscribed: number };
+    const byCode: Record<string, number> = {};
+    for (const c of this.db.prepare(`SELECT coalesce(error_code, 0) AS code, count(*) AS n FROM notice_recipients WHERE notice_id = ? AND delivery = 'failed' GROUP BY 1`).all(id) as { code: number; n: number }[]) {
+      byCode[String(c.code)] = c.n;
+    }
+    return {
+      targeted,
+      queued: r.queued,
+      sent: r.sent,
+      delivered: r.delivered,
+      read: r.read,
+      failed: r.failed,
+      failed_by_code: byCode,
+      replied: r.replied,
+      unsubscribed: r.unsubscribed,
+      response_rate: r.delivered > 0 ? Math.round((r.replied / r.delivered) * 1000) / 1000 : 0,
+    };
+  }
+}

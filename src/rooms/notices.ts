@@ -1,0 +1,57 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/index.js';
+import type { Room } from '../lifecycle.js';
+import type { Logger } from '../log.js';
+import type { Directory, Registry } from '../registry/index.js';
+import { noticeRoutes } from '../http/routes/notices.js';
+import { Notices, NoticeStore, type Figures, type Notice } from '../notices/index.js';
+import type { Metrics } from '../metrics.js';
+import type { Db } from '../storage/index.js';
+import type { Outbox, Sealer } from '../whatsapp/index.js';
+import type { Emitter } from '../events.js';
+
+/** What the notices room tells the others: a notice's message changed state (for metrics and InfluxDB). */
+export interface NoticeEvents {
+  'notice.counted': { noticeId: number; kind: Notice['kind']; status: string; at: number; figures: Figures };
+}
+
+/** Residents' subscriptions by chat and operators' notices to them, sent through the outbox. */
+export interface NoticesRoom extends Room {
+  notices: Notices;
+  store: NoticeStore;
+  routes: FastifyPluginAsync;
+}
+
+export function noticesRoom(deps: { config: Config; db: Db; sealer: Sealer; registry: Registry; directory: Directory; outbox: Outbox; metrics: Metrics; events: Emitter<NoticeEvents>; log: Logger; clock: Clock }): NoticesRoom {
+  const { db, clock } = deps;
+  const store = new NoticeStore(db, deps.sealer);
+  const notices = new Notices({
+    store,
+    sealer: deps.sealer,
+    registry: deps.registry,
+    zones: () => deps.directory.zones(),
+    outbox: deps.outbox,
+    transaction: (fn) => db.transaction(fn)(),
+    template: deps.config.whatsapp.templates.notice,
+    onCounted: ({ notice, status, figures }) => {
+      deps.metrics.noticeMessages.inc({ kind: notice.kind, status });
+      for (const [figure, v] of Object.entries(figures)) {
+        if (typeof v === 'number') deps.metrics.noticeFigures.set({ notice_id: String(notice.id), kind: notice.kind, figure }, v);
+      }
+      deps.events.emit('notice.counted', { noticeId: notice.id, kind: notice.kind, status, at: clock.now(), figures });
+    },
+    log: deps.log.child({ module: 'notices' }),
+    clock,
+  });
+  deps.outbox.onResult((r) => notices.onResult(r));
+  deps.outbox.onStatus((s) => notices.onStatus(s));
+  return {
+    name: 'notices',
+    notices,
+    store,
+    routes: noticeRoutes({ notices, store, clock }),
+    start: () => notices.start(),
+    stop: () => notices.stop(),
+  };
+}

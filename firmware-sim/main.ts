@@ -20,7 +20,7 @@ function formatFields(fields: Record<string, unknown>): string {
 }
 
 /** Event lines go to stderr; on a terminal the progress line on stdout is cleared first and redrawn later. */
-function createEventLog(quiet: boolean): { log: DeviceLog; warn: (event: string, fields: Record<string, unknown>) => void } {
+function createEventLog(quiet: boolean): { log: DeviceLog; warn: (event: string, fields: Record<string, unknown>) => void; ending: () => void } {
   const clearProgress = (): void => {
     if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
   };
@@ -29,8 +29,12 @@ function createEventLog(quiet: boolean): { log: DeviceLog; warn: (event: string,
     process.stderr.write(`${new Date().toISOString()} ${level} ${event} ${formatFields(fields)}\n`);
   };
   const connectionErrorsSeen = new Set<unknown>();
+  // once stopping: the broker may be going down with us (Ctrl-C reaches a whole process group), and a device's
+  // failed reconnect then is no news
+  let stopping = false;
   const log: DeviceLog = (event, fields) => {
     if (event === 'device_connection_error') {
+      if (stopping) return;
       // a broker that is down would otherwise give one line per device
       if (connectionErrorsSeen.has(fields.error)) return;
       connectionErrorsSeen.add(fields.error);
@@ -41,7 +45,7 @@ function createEventLog(quiet: boolean): { log: DeviceLog; warn: (event: string,
       write('INFO', event, fields);
     }
   };
-  return { log, warn: (event, fields) => write('WARN', event, fields) };
+  return { log, warn: (event, fields) => write('WARN', event, fields), ending: () => void (stopping = true) };
 }
 
 async function loadSecrets(options: SimOptions): Promise<DeviceSecrets | undefined> {
@@ -69,7 +73,7 @@ async function loadBins(options: SimOptions): Promise<SimBin[]> {
 }
 
 async function run(options: SimOptions): Promise<void> {
-  const { log, warn } = createEventLog(options.quiet);
+  const { log, warn, ending } = createEventLog(options.quiet);
   const secrets = await loadSecrets(options);
   let bins = await loadBins(options);
   if (secrets) {
@@ -149,6 +153,7 @@ async function run(options: SimOptions): Promise<void> {
   await new Promise<void>((resolve) => {
     const durationTimer = options.durationMs === undefined ? undefined : setTimeout(resolve, options.durationMs);
     const onSignal = (): void => {
+      ending();
       clearTimeout(durationTimer);
       resolve();
     };

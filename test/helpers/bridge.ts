@@ -256,3 +256,15 @@ export function streamReadings(
     },
   };
 }
+
+/** The settings of a bridge in cloud mode against the Graph API emulator, pacing off (tests that count messages). */
+export function cloudWhatsAppEnv(graph: { url: string; phoneNumberId: string }, accessToken: string, appSecret: string): Record<string, string> {
+  return {
+    BINBRIDGE_WHATSAPP_MODE: 'cloud',
+    BINBRIDGE_WHATSAPP_GRAPH_URL: graph.url,
+    BINBRIDGE_WHATSAPP_PHONE_NUMBER_ID: graph.phoneNumberId,
+    BINBRIDGE_WHATSAPP_ACCESS_TOKEN: accessToken,
+    BINBRIDGE_WHATSAPP_APP_SECRET: appSecret,
+    BINBRIDGE_WHATSAPP_PAIR_INTERVAL_MS: '0',
+  };
+}

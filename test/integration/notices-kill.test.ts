@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startGraphEmulator } from '../../emulator/index.js';
 import { readBinsFile } from '../../src/registry/index.js';
-import { CITY, spawnBridge } from '../helpers/bridge.js';
+import { CITY, spawnBridge, cloudWhatsAppEnv } from '../helpers/bridge.js';
 import { freePort } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -23,12 +23,7 @@ describe('a notice interrupted by kill -9', () => {
     const graph = await startGraphEmulator({ accessToken: TOKEN, appSecret: SECRET, webhookUrl: `http://127.0.0.1:${httpPort}/webhooks/whatsapp`, pairIntervalMs: 0 });
     const env = {
       BINBRIDGE_MQTT_AUTH: 'none',
-      BINBRIDGE_WHATSAPP_MODE: 'cloud',
-      BINBRIDGE_WHATSAPP_GRAPH_URL: graph.url,
-      BINBRIDGE_WHATSAPP_PHONE_NUMBER_ID: graph.phoneNumberId,
-      BINBRIDGE_WHATSAPP_ACCESS_TOKEN: TOKEN,
-      BINBRIDGE_WHATSAPP_APP_SECRET: SECRET,
-      BINBRIDGE_WHATSAPP_PAIR_INTERVAL_MS: '0',
+      ...cloudWhatsAppEnv(graph, TOKEN, SECRET),
       // slow enough that the kill lands mid-notice
       BINBRIDGE_WHATSAPP_MPS: '10',
     };

@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { location, startGraphEmulator, type GraphEmulator } from '../../emulator/index.js';
 import { readBinsFile } from '../../src/registry/index.js';
-import { CITY, metricValue, quiescent, startBridge, type InProcessBridge } from '../helpers/bridge.js';
+import { CITY, metricValue, quiescent, startBridge, type InProcessBridge, cloudWhatsAppEnv } from '../helpers/bridge.js';
 import { freePort } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -54,12 +54,7 @@ describe('subscriptions and notices', () => {
     env = {
       BINBRIDGE_HTTP_PORT: String(httpPort),
       BINBRIDGE_MQTT_AUTH: 'none',
-      BINBRIDGE_WHATSAPP_MODE: 'cloud',
-      BINBRIDGE_WHATSAPP_GRAPH_URL: graph.url,
-      BINBRIDGE_WHATSAPP_PHONE_NUMBER_ID: graph.phoneNumberId,
-      BINBRIDGE_WHATSAPP_ACCESS_TOKEN: TOKEN,
-      BINBRIDGE_WHATSAPP_APP_SECRET: SECRET,
-      BINBRIDGE_WHATSAPP_PAIR_INTERVAL_MS: '0',
+      ...cloudWhatsAppEnv(graph, TOKEN, SECRET),
       BB_LOG_FILE: logFile,
     };
     bridge = await startBridge(env, dir);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRandom } from '../../firmware-sim/random.js';
 import { image, listReply, location, startGraphEmulator, templateButton, type GraphEmulator } from '../../emulator/index.js';
 import { readBinsFile } from '../../src/registry/index.js';
-import { CITY, connectClient, publishAcked, quiescent, startBridge, type InProcessBridge } from '../helpers/bridge.js';
+import { CITY, connectClient, publishAcked, quiescent, startBridge, type InProcessBridge, cloudWhatsAppEnv } from '../helpers/bridge.js';
 import { freePort, startInfluxd, type Influxd } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -62,12 +62,7 @@ describe("residents' reports", () => {
       BINBRIDGE_MQTT_AUTH: 'none',
       BINBRIDGE_INFLUX_URL: influx.url,
       BINBRIDGE_INFLUX_API: 'v1',
-      BINBRIDGE_WHATSAPP_MODE: 'cloud',
-      BINBRIDGE_WHATSAPP_GRAPH_URL: graph.url,
-      BINBRIDGE_WHATSAPP_PHONE_NUMBER_ID: graph.phoneNumberId,
-      BINBRIDGE_WHATSAPP_ACCESS_TOKEN: TOKEN,
-      BINBRIDGE_WHATSAPP_APP_SECRET: SECRET,
-      BINBRIDGE_WHATSAPP_PAIR_INTERVAL_MS: '0',
+      ...cloudWhatsAppEnv(graph, TOKEN, SECRET),
       BB_LOG_FILE: logFile,
     });
   });

@@ -30,6 +30,15 @@ function permutations<T>(xs: T[]): T[][] {
   return xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((rest) => [x, ...rest]));
 }
 
+
+/** Readings of two buckets, with a tie in time and partial fields: what order and merging must not change. */
+const mixedReadings = () => [
+  r(T0 + 1 * MIN, 10, { batteryPct: 90 }),
+  r(T0 + 9 * MIN, 80, { temperatureC: 30 }),
+  r(T0 + 9 * MIN, 75, { batteryPct: 70 }),
+  r(T0 + 14 * MIN, 30),
+  r(T0 + 16 * MIN, 35, { temperatureC: 12 }),
+];
 describe('downsample', () => {
   const cases: { name: string; readings: LatestReading[]; want: object[] }[] = [
     {
@@ -87,13 +96,7 @@ describe('downsample', () => {
   }
 
   it('gives the same buckets for every order of the same readings', () => {
-    const readings = [
-      r(T0 + 1 * MIN, 10, { batteryPct: 90 }),
-      r(T0 + 9 * MIN, 80, { temperatureC: 30 }),
-      r(T0 + 9 * MIN, 75, { batteryPct: 70 }),
-      r(T0 + 14 * MIN, 30),
-      r(T0 + 16 * MIN, 35, { temperatureC: 12 }),
-    ];
+    const readings = mixedReadings();
     const sorted = (bs: ReturnType<typeof downsample>) => [...bs].sort((a, b) => a.bucket - b.bucket);
     const want = sorted(downsample(readings));
     for (const order of permutations(readings)) expect(sorted(downsample(order))).toEqual(want);
@@ -108,13 +111,7 @@ describe('ReadingHistory', () => {
   const NOW = T0 + 60 * MIN;
 
   it('merges a bucket across commits exactly as within one, whatever order the readings arrive in', () => {
-    const readings = [
-      r(T0 + 1 * MIN, 10, { batteryPct: 90 }),
-      r(T0 + 9 * MIN, 80, { temperatureC: 30 }),
-      r(T0 + 9 * MIN, 75, { batteryPct: 70 }),
-      r(T0 + 14 * MIN, 30),
-      r(T0 + 16 * MIN, 35, { temperatureC: 12 }),
-    ];
+    const readings = mixedReadings();
     const once = new ReadingHistory(tempDb());
     once.record(readings, NOW);
     const want = once.range('UTR-0001', T0, NOW);

@@ -69,14 +69,19 @@ const children: ChildProcess[] = [];
 /** aborted when the demo stops: its loops end, and pending sleeps and requests of the people it plays are dropped */
 const stopping = new AbortController();
 const startedAt = Date.now();
-/** what the status line last showed; the summary falls back to it when the bridge is already gone (Ctrl-C) */
+/** what the status line last showed; the summary falls back to it when the bridge is already gone */
 const last = { sent: 0, accepted: 0, done: 0, jobs: 0, reports: 0 };
 
 process.on('SIGINT', () => void stop('Ctrl-C'));
+// the children have their own process groups: should the demo end any other way, they do not outlive it
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+});
 process.on('SIGTERM', () => void stop('SIGTERM'));
 
 function run(name: string, script: string, argv: string[], env: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, [...NODE_ARGS, script, ...argv], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // each child in its own process group: Ctrl-C reaches only the demo, which then stops the children in order
+  const child = spawn(process.execPath, [...NODE_ARGS, script, ...argv], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   child.stderr?.on('data', (d: Buffer) => process.stderr.write(`[${name}] ${d}`));
   child.on('exit', (code, signal) => {
     if (!stopping.signal.aborted) {
@@ -187,25 +192,24 @@ let stopped: Promise<void> | null = null;
 function stop(why: string, code = 0): Promise<void> {
   stopped ??= (async () => {
     const minutes = (Date.now() - startedAt) / 60_000;
-    // on Ctrl-C the terminal signals the bridge too: the last counts shown are then the final ones
+    // the bridge may already be gone (it exited on its own): the last counts shown are then the final ones
     const final = await Promise.race([counts(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer')), 1500))]).catch(() => last);
     stopping.abort(new Error(`demo stopped: ${why}`));
     if (process.stdout.isTTY) process.stdout.write('\n');
     console.log(
       `demo: stopped after ${minutes.toFixed(1)} min (${why}): ${final.jobs} job${final.jobs === 1 ? '' : 's'} (${final.sent} sent, ${final.accepted} accepted, ${final.done} done), ${final.reports} report${final.reports === 1 ? '' : 's'}`,
     );
-    await Promise.all(
-      children.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) return resolve();
-            c.once('exit', () => resolve());
-            c.kill('SIGTERM');
-            // a child that does not stop in 10 s is killed
-            setTimeout(() => c.kill('SIGKILL'), 10_000).unref();
-          }),
-      ),
-    );
+    // in reverse order of start: the simulator goes before the bridge it talks to, so that no device sees its
+    // broker vanish and logs a connection error on the way out
+    for (const c of [...children].reverse()) {
+      await new Promise<void>((resolve) => {
+        if (c.exitCode !== null || c.signalCode !== null) return resolve();
+        c.once('exit', () => resolve());
+        c.kill('SIGTERM');
+        // a child that does not stop in 10 s is killed
+        setTimeout(() => c.kill('SIGKILL'), 10_000).unref();
+      });
+    }
     process.exit(code);
   })();
   return stopped;

@@ -9,7 +9,7 @@ import { Access, loadApiToken, type ApiToken, type Readiness } from './http/inde
 import { Lifecycle } from './lifecycle.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import type { Directory, Registry } from './registry/index.js';
+import type { ZonesAndCrews, BinRegistry } from './registry/index.js';
 import type { ReportStore, ResidentFlow } from './reports/index.js';
 import { alertingRoom } from './rooms/alerting.js';
 import { dispatchRoom } from './rooms/dispatch.js';
@@ -35,13 +35,13 @@ const APP_VERSION = ((): string => {
 export interface RunningApp {
   ports: { mqtt: number | null; mqttTls: number | null; http: number };
   db: Db;
-  registry: Registry;
+  registry: BinRegistry;
   binState: BinStateStore;
   history: ReadingHistory;
   spool: Spool | null;
   writer: InfluxWriter | null;
   secrets: DeviceSecrets;
-  directory: Directory;
+  zonesAndCrews: ZonesAndCrews;
   alerts: AlertStore;
   rules: RuleRunner;
   dispatcher: Dispatcher;
@@ -81,13 +81,13 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   const life = new Lifecycle(log);
   try {
     const telemetry = life.add(telemetryRoom({ config, log, metrics, events: bus, clock }));
-    const { db, registry, binState, directory } = telemetry;
+    const { db, registry, binState, zonesAndCrews } = telemetry;
     // residents' and crews' numbers are stored only as keyed pseudonyms and sealed
     const sealer = loadSealer(config.reports.pseudonym_key, config.data_dir);
     const messaging = life.add(messagingRoom({ config: config.whatsapp, db, sealer, metrics, events: bus, log, clock }));
-    const dispatch = life.add(dispatchRoom({ config, db, registry, binState, directory, outbox: messaging.outbox, events: bus, log, clock }));
-    const alerting = life.add(alertingRoom({ config, db, registry, directory, journal: telemetry.journal, events: bus, log, clock }));
-    const notices = life.add(noticesRoom({ config, db, sealer, registry, directory, outbox: messaging.outbox, metrics, events: bus, log, clock }));
+    const dispatch = life.add(dispatchRoom({ config, db, registry, binState, zonesAndCrews, outbox: messaging.outbox, events: bus, log, clock }));
+    const alerting = life.add(alertingRoom({ config, db, registry, zonesAndCrews, journal: telemetry.journal, events: bus, log, clock }));
+    const notices = life.add(noticesRoom({ config, db, sealer, registry, zonesAndCrews, outbox: messaging.outbox, metrics, events: bus, log, clock }));
     const residents = life.add(
       residentsRoom({
         notices: notices.notices,
@@ -123,7 +123,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
       spool: telemetry.spool,
       writer: telemetry.writer,
       secrets: edges.secrets,
-      directory,
+      zonesAndCrews,
       alerts: alerting.alerts,
       rules: alerting.rules,
       dispatcher: dispatch.dispatcher,

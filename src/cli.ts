@@ -7,7 +7,7 @@ import { realClock } from './clock.js';
 import { DeviceSecrets } from './broker/index.js';
 import { ConfigError, envVariables, loadConfig, type Config } from './config/index.js';
 import { createLogger } from './log.js';
-import { BinsFileError, Registry, knownFromConfig, readBinsFile } from './registry/index.js';
+import { BinsFileError, BinRegistry, knownFromConfig, readBinsFile } from './registry/index.js';
 import { pageAddress } from './http/index.js';
 import { StartError } from './start-error.js';
 import { openDatabase } from './storage/index.js';
@@ -157,7 +157,7 @@ async function start(file: string | undefined): Promise<void> {
 function openRegistry(config: Config) {
   const db = openDatabase(config.data_dir, { sync: 'full' });
   try {
-    const registry = new Registry(db);
+    const registry = new BinRegistry(db);
     // as at start: the file's bins when it changed since the last import (a bin added there can be provisioned at once)
     registry.importFileIfChanged(config.registry.bins_file, knownFromConfig(config));
     return { db, registry, secrets: new DeviceSecrets(db) };

@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import type { Config } from '../config/index.js';
 import type { Emitter } from '../events.js';
 import type { Logger } from '../log.js';
-import type { Registry } from '../registry/index.js';
+import type { BinRegistry } from '../registry/index.js';
 import {
   evaluateReading,
   evaluateReport,
@@ -39,7 +39,7 @@ export class RuleRunner {
 
   constructor(
     private readonly db: Database.Database,
-    private readonly registry: Registry,
+    private readonly registry: BinRegistry,
     private readonly alerts: AlertStore,
     private readonly config: Pick<Config, 'rules'>,
     private readonly zones: { zone(id: string): Config['zones'][number] | undefined },

@@ -3,7 +3,7 @@ import { realClock, type Clock, type Timer } from '../clock.js';
 import type { AppliedEvent } from '../alerts/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
-import type { Bin, Registry } from '../registry/index.js';
+import type { Bin, BinRegistry } from '../registry/index.js';
 import type { Emitter } from '../events.js';
 import type { BinStateStore } from '../storage/index.js';
 import { buttonsMessage, templateMessage, textMessage, type InboundMessage, type OutboundMessage } from '../whatsapp/index.js';
@@ -35,11 +35,11 @@ export interface OutboxResult {
 
 export interface DispatcherDeps {
   db: Database.Database;
-  registry: Registry;
+  registry: BinRegistry;
   binState: BinStateStore;
   outbox: DispatchOutbox;
   /** zones and crews as they are now (the admin API edits them) */
-  directory: { zones(): readonly Config['zones'][number][]; crews(): readonly Crew[] };
+  zonesAndCrews: { zones(): readonly Config['zones'][number][]; crews(): readonly Crew[] };
   config: Pick<Config, 'dispatch' | 'timezone'> & { whatsapp: { templates: Pick<Config['whatsapp']['templates'], 'dispatch'> } };
   /** told of every job status change (the residents' reports, the live page, the `dispatch` points) */
   events: Emitter<DispatchEvents>;
@@ -117,7 +117,7 @@ export class Dispatcher {
   }
 
   private jobText(job: Dispatch): JobText {
-    const zone = this.deps.directory.zones().find((z) => z.id === job.zone);
+    const zone = this.deps.zonesAndCrews.zones().find((z) => z.id === job.zone);
     return {
       jobId: job.id,
       zoneName: zone?.name ?? job.zone,
@@ -185,7 +185,7 @@ export class Dispatcher {
 
   /** Gives a pending job to the zone's first on-shift crew and queues its message. */
   private assign(job: Dispatch, now: number): void {
-    const crew = crewsOnShift(this.deps.directory.crews(), job.zone, now, this.deps.config.timezone)[0];
+    const crew = crewsOnShift(this.deps.zonesAndCrews.crews(), job.zone, now, this.deps.config.timezone)[0];
     if (!crew) {
       if (job.crew_id === null && job.created_at === now) this.deps.log.warn({ job: job.id, zone: job.zone }, 'no crew on shift for the zone; the job waits');
       return;
@@ -201,7 +201,7 @@ export class Dispatcher {
 
   private escalate(job: Dispatch, now: number): void {
     const sup = this.deps.config.dispatch.supervisor_phone;
-    const crew = this.deps.directory.crews().find((c) => c.id === job.crew_id);
+    const crew = this.deps.zonesAndCrews.crews().find((c) => c.id === job.crew_id);
     this.deps.db.transaction(() => {
       this.store.update(job.id, { status: 'escalated', escalated_at: now });
       if (sup) {
@@ -242,7 +242,7 @@ export class Dispatcher {
 
   /** A message from a crew member or the supervisor; false when the sender is neither. */
   handleMessage(m: InboundMessage): boolean {
-    const crew = this.deps.directory.crews().find((c) => c.phone === m.from);
+    const crew = this.deps.zonesAndCrews.crews().find((c) => c.phone === m.from);
     const supervisor = this.deps.config.dispatch.supervisor_phone !== '' && this.deps.config.dispatch.supervisor_phone === m.from;
     if (!crew && !supervisor) return false;
     const intent = crewIntent(m);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bestSignal, decodeFields, readEnvelope, type FieldMapping, type LorawanUplink, type UplinkDevice } from './fields.js';
+import { bestSignal, decodeFields, readEnvelope, type FieldMapping, type LorawanUplink, type UplinkDevice } from './lorawan-fields.js';
 
 // ChirpStack v4 MQTT integration: application/{application id}/device/{DevEUI}/event/{up|join|ack|txack|log|status|location|integration}
 const TOPIC = /^application\/[^/]+\/device\/([^/]+)\/event\/(.+)$/;

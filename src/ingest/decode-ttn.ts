@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bestSignal, decodeFields, readEnvelope, type FieldMapping, type LorawanUplink, type UplinkDevice } from './fields.js';
+import { bestSignal, decodeFields, readEnvelope, type FieldMapping, type LorawanUplink, type UplinkDevice } from './lorawan-fields.js';
 
 // The Things Stack v3 MQTT server: v3/{application id}[@{tenant id}]/devices/{device id}/{event}, where the
 // event is `up` for uplinks and `join`, `down/queued`, `down/sent`, `down/ack`, `service/data`, ... otherwise.

@@ -8,4 +8,4 @@ export { measurementSchema, type Measurement, type Reading, type ReadingSource, 
 // LoRaWAN network servers' uplinks: The Things Stack v3 and ChirpStack v4, and the field names they share
 export { decodeTtnUplink } from './decode-ttn.js';
 export { decodeChirpstackUplink } from './decode-chirpstack.js';
-export { batteryPctFromVolts, measurementFromFields, type FieldMapping, type LorawanUplink, type UplinkDevice } from './fields.js';
+export { batteryPctFromVolts, measurementFromFields, type FieldMapping, type LorawanUplink, type UplinkDevice } from './lorawan-fields.js';

@@ -1,7 +1,7 @@
 import { realClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { Registry } from '../registry/index.js';
+import type { BinRegistry } from '../registry/index.js';
 import { SpoolFullError, readingPoints, type ReadingJournal } from '../storage/index.js';
 import { decodeNative, type Decoded } from './decode-native.js';
 import type { Reading, ReadingSource, Rejection } from './reading.js';
@@ -30,7 +30,7 @@ export class Ingest {
   private readonly lastStatePoint = new Map<string, number>();
 
   constructor(
-    private readonly registry: Registry,
+    private readonly registry: BinRegistry,
     private readonly journal: ReadingJournal,
     private readonly rejections: RejectionLog,
     private readonly opts: IngestOptions,

@@ -1,6 +1,6 @@
 import { realClock, type Clock, type Timer } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { Registry } from '../registry/index.js';
+import type { BinRegistry } from '../registry/index.js';
 import { BinMatcher, t } from '../reports/index.js';
 import { fit, isAddressable, locationRequestMessage, templateMessage, textMessage, type InboundMessage, type OutboundMessage, type Sealer, type SendResult, type StatusEvent } from '../whatsapp/index.js';
 import type { Figures, Notice, NoticeKind, NoticeStore, Subscriber, Target } from './store.js';
@@ -32,7 +32,7 @@ export interface NoticeView extends Notice {
 export interface NoticesDeps {
   store: NoticeStore;
   sealer: Sealer;
-  registry: Registry;
+  registry: BinRegistry;
   /** the zones notices may target: id and name */
   zones: () => readonly { id: string; name: string }[];
   outbox: {

@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import type Database from 'better-sqlite3';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
-import type { Registry } from '../registry/index.js';
+import type { BinRegistry } from '../registry/index.js';
 import type { BinStateStore } from '../storage/index.js';
 import type { Sealer } from '../privacy/index.js';
 import type { Inbox } from '../whatsapp/index.js';
@@ -20,7 +20,7 @@ import { Retention } from './retention.js';
 export function createReports(deps: {
   db: Database.Database;
   sealer: Sealer;
-  registry: Registry;
+  registry: BinRegistry;
   binState: BinStateStore;
   outbox: ResidentFlowDeps['outbox'];
   /** pruned on the retention schedule */

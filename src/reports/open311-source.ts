@@ -1,5 +1,5 @@
 import type { Open311CreateArgs, Open311Source, ReportView } from '../open311/index.js';
-import type { Registry } from '../registry/index.js';
+import type { BinRegistry } from '../registry/index.js';
 import type { BinMatcher } from './matcher/index.js';
 import type { Report, ReportStore } from './report-store.js';
 import type { ResidentFlow } from './resident-flow.js';
@@ -16,7 +16,7 @@ export class ReportsOpen311 implements Open311Source {
 
   constructor(
     private readonly reports: ReportStore,
-    private readonly registry: Registry,
+    private readonly registry: BinRegistry,
     private readonly matcher: () => BinMatcher,
     private readonly flow: ResidentFlow,
     opts: { snapRadiusM?: number } = {},

@@ -2,7 +2,7 @@ import { realClock, type Clock } from '../clock.js';
 import type Database from 'better-sqlite3';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
-import type { Registry } from '../registry/index.js';
+import type { BinRegistry } from '../registry/index.js';
 import type { BinStateStore } from '../storage/index.js';
 import {
   fit,
@@ -28,7 +28,7 @@ export interface ResidentFlowDeps {
   conversations: ConversationStore;
   sealer: Sealer;
   matcher: () => BinMatcher;
-  registry: Registry;
+  registry: BinRegistry;
   binState: BinStateStore;
   outbox: {
     enqueue(item: { to: string; message: OutboundMessage; fallback?: OutboundMessage; key: string; ref?: string }): { id: number; created: boolean };

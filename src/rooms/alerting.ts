@@ -4,7 +4,7 @@ import type { Config } from '../config/index.js';
 import type { Emitter } from '../events.js';
 import type { Room } from '../lifecycle.js';
 import type { Logger } from '../log.js';
-import type { Directory, Registry } from '../registry/index.js';
+import type { ZonesAndCrews, BinRegistry } from '../registry/index.js';
 import type { Db, ReadingJournal } from '../storage/index.js';
 
 /** The rules run on committed readings and on a timer (offline checks); alerts open and close. */
@@ -17,16 +17,16 @@ export interface AlertingRoom extends Room {
 export function alertingRoom(deps: {
   config: Config;
   db: Db;
-  registry: Registry;
-  directory: Directory;
+  registry: BinRegistry;
+  zonesAndCrews: ZonesAndCrews;
   journal: ReadingJournal;
   events: Emitter<AlertEvents>;
   log: Logger;
   clock: Clock;
 }): AlertingRoom {
-  const { config, db, registry, directory, journal, events, log, clock } = deps;
+  const { config, db, registry, zonesAndCrews, journal, events, log, clock } = deps;
   const alerts = new AlertStore(db);
-  const rules = new RuleRunner(db, registry, alerts, config, directory, events, log.child({ module: 'rules' }), clock);
+  const rules = new RuleRunner(db, registry, alerts, config, zonesAndCrews, events, log.child({ module: 'rules' }), clock);
   journal.onCommitted((entries) => rules.onReadings(entries.map((e) => e.reading)));
   return {
     name: 'alerting',

@@ -5,7 +5,7 @@ import { Dispatcher, DispatchStore, type DispatchEvents } from '../dispatch/inde
 import type { Emitter, Subscriber } from '../events.js';
 import type { Room } from '../lifecycle.js';
 import type { Logger } from '../log.js';
-import type { Directory, Registry } from '../registry/index.js';
+import type { ZonesAndCrews, BinRegistry } from '../registry/index.js';
 import type { BinStateStore, Db } from '../storage/index.js';
 import type { Outbox } from '../whatsapp/index.js';
 
@@ -17,9 +17,9 @@ export interface DispatchRoom extends Room {
 export function dispatchRoom(deps: {
   config: Config;
   db: Db;
-  registry: Registry;
+  registry: BinRegistry;
   binState: BinStateStore;
-  directory: Directory;
+  zonesAndCrews: ZonesAndCrews;
   outbox: Outbox;
   events: Subscriber<AlertEvents> & Emitter<DispatchEvents>;
   log: Logger;

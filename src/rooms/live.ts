@@ -9,7 +9,7 @@ import { LiveEvents, liveEventsRoute } from '../http/live-events.js';
 import { liveApiRoutes, livePageRoutes } from '../http/routes/live.js';
 import { sandboxRoutes } from '../http/routes/sandbox.js';
 import type { Room } from '../lifecycle.js';
-import type { Registry } from '../registry/index.js';
+import type { BinRegistry } from '../registry/index.js';
 import type { ReportStore } from '../reports/index.js';
 import type { BinStateStore, ReadingHistory, ReadingJournal } from '../storage/index.js';
 import type { Inbox, SandboxTransport } from '../whatsapp/index.js';
@@ -30,7 +30,7 @@ export function liveRoom(deps: {
   /** who may use the event stream (http/auth.ts) */
   access: Access;
   binState: BinStateStore;
-  registry: Registry;
+  registry: BinRegistry;
   history: ReadingHistory;
   journal: ReadingJournal;
   reports: ReportStore;

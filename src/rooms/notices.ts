@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
 import type { Room } from '../lifecycle.js';
 import type { Logger } from '../log.js';
-import type { Directory, Registry } from '../registry/index.js';
+import type { ZonesAndCrews, BinRegistry } from '../registry/index.js';
 import { noticeRoutes } from '../http/routes/notices.js';
 import { Notices, NoticeStore, type Figures, type Notice } from '../notices/index.js';
 import type { Metrics } from '../metrics.js';
@@ -23,14 +23,14 @@ export interface NoticesRoom extends Room {
   routes: FastifyPluginAsync;
 }
 
-export function noticesRoom(deps: { config: Config; db: Db; sealer: Sealer; registry: Registry; directory: Directory; outbox: Outbox; metrics: Metrics; events: Emitter<NoticeEvents>; log: Logger; clock: Clock }): NoticesRoom {
+export function noticesRoom(deps: { config: Config; db: Db; sealer: Sealer; registry: BinRegistry; zonesAndCrews: ZonesAndCrews; outbox: Outbox; metrics: Metrics; events: Emitter<NoticeEvents>; log: Logger; clock: Clock }): NoticesRoom {
   const { db, clock } = deps;
   const store = new NoticeStore(db, deps.sealer);
   const notices = new Notices({
     store,
     sealer: deps.sealer,
     registry: deps.registry,
-    zones: () => deps.directory.zones(),
+    zones: () => deps.zonesAndCrews.zones(),
     outbox: deps.outbox,
     transaction: (fn) => db.transaction(fn)(),
     template: deps.config.whatsapp.templates.notice,

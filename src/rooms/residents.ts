@@ -7,7 +7,7 @@ import type { Room } from '../lifecycle.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Notices } from '../notices/index.js';
-import type { Registry } from '../registry/index.js';
+import type { BinRegistry } from '../registry/index.js';
 import { GraphMedia, ReportsOpen311, createReports, type PhotoStore, type ReportStore, type ResidentFlow } from '../reports/index.js';
 import type { BinStateStore, Db } from '../storage/index.js';
 import type { Sealer } from '../privacy/index.js';
@@ -29,7 +29,7 @@ export function residentsRoom(deps: {
   config: Config;
   db: Db;
   sealer: Sealer;
-  registry: Registry;
+  registry: BinRegistry;
   binState: BinStateStore;
   outbox: Outbox;
   inbox: Inbox;

@@ -4,7 +4,7 @@ import type { Subscriber } from '../events.js';
 import type { StopCause, Room } from '../lifecycle.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { Directory, Registry, knownFromConfig, zonesOfBins } from '../registry/index.js';
+import { ZonesAndCrews, BinRegistry, knownFromConfig, zonesOfBins } from '../registry/index.js';
 import {
   BinStateStore,
   InfluxWriter,
@@ -23,9 +23,9 @@ import {
 /** The store and what keeps readings: the database, the bins, their state and history, the journal, the spool and the InfluxDB writer. */
 export interface TelemetryRoom extends Room {
   db: Db;
-  registry: Registry;
+  registry: BinRegistry;
   /** zones and crews */
-  directory: Directory;
+  zonesAndCrews: ZonesAndCrews;
   binState: BinStateStore;
   history: ReadingHistory;
   journal: ReadingJournal;
@@ -60,7 +60,7 @@ export function telemetryRoom(deps: { config: Config; log: Logger; metrics: Metr
 }
 
 function build(db: Db, { config, log, metrics, events, clock }: Parameters<typeof telemetryRoom>[0]): TelemetryRoom {
-  const registry = new Registry(db);
+  const registry = new BinRegistry(db);
   const imported = registry.importFileIfChanged(config.registry.bins_file, knownFromConfig(config));
   log.info({ module: 'registry', file: config.registry.bins_file, bins: registry.size, imported: imported !== null }, 'registry loaded');
 
@@ -93,10 +93,10 @@ function build(db: Db, { config, log, metrics, events, clock }: Parameters<typeo
     log.warn({ module: 'influx' }, 'influx writer off (no influx.url): readings are validated and kept as bin state, not stored in InfluxDB');
   }
 
-  const directory = new Directory(db);
+  const zonesAndCrews = new ZonesAndCrews(db);
   // no zones in the config: the bins file's zones are the zones
   const zones = config.zones.length > 0 ? config.zones : zonesOfBins(registry.all());
-  if (directory.seedFromConfig(zones, config.crews)) {
+  if (zonesAndCrews.seedFromConfig(zones, config.crews)) {
     log.info({ module: 'registry', zones: zones.length, crews: config.crews.length, zones_from: config.zones.length > 0 ? 'config' : 'bins file' }, 'zones and crews taken from the config');
   }
 
@@ -104,7 +104,7 @@ function build(db: Db, { config, log, metrics, events, clock }: Parameters<typeo
     name: 'telemetry',
     db,
     registry,
-    directory,
+    zonesAndCrews,
     binState,
     history,
     journal,

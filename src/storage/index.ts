@@ -6,7 +6,7 @@ export { BinStateStore, type BinState, type LatestReading } from './bin-state.js
 export { ReadingJournal, type JournalEntry } from './reading-journal.js';
 export { ReadingHistory, type HistoryPoint } from './reading-history.js';
 export { BUCKET_MS, HISTORY_DAYS, HISTORY_MS, downsample, mergeBuckets, type HistoryBucket } from './history-bucket.js';
-export { readingPoints, toLine, type FieldValue } from './points.js';
+export { readingPoints, lineProtocol, type FieldValue } from './points.js';
 export { recordTelemetry, type TelemetryEvents } from './telemetry-points.js';
 export { V1Sink, V2Sink, WriteError, type InfluxSink } from './influx-sink.js';
 export { InfluxWriter, type WriterOptions } from './influx-writer.js';

@@ -8,7 +8,7 @@ const settings: PointSettings = { convertTime: (t) => (t === undefined ? undefin
 export type FieldValue = number | boolean | string | undefined | null;
 
 /** One line of line protocol; tags with empty values and absent fields are left out. */
-export function toLine(measurement: string, tags: Record<string, string>, fields: Record<string, FieldValue>, tsMs: number): string {
+export function lineProtocol(measurement: string, tags: Record<string, string>, fields: Record<string, FieldValue>, tsMs: number): string {
   const p = new Point(measurement);
   for (const [k, v] of Object.entries(tags)) if (v) p.tag(k, v);
   for (const [k, v] of Object.entries(fields)) {
@@ -31,7 +31,7 @@ export function readingPoints(
 ): string[] {
   const tags = { bin_id: bin.id, zone: bin.zone, kind: bin.kind };
   const fields = { fill_pct: r.fillPct, distance_mm: r.distanceMm, battery_pct: r.batteryPct, temperature_c: r.temperatureC, tilt: r.tilt, rssi: r.rssi };
-  const lines = [toLine('bin_reading', tags, fields, r.ts)];
-  if (withState) lines.push(toLine('bin_state', tags, { fill_pct: r.fillPct, lat: bin.lat, lon: bin.lon }, r.ts));
+  const lines = [lineProtocol('bin_reading', tags, fields, r.ts)];
+  if (withState) lines.push(lineProtocol('bin_state', tags, { fill_pct: r.fillPct, lat: bin.lat, lon: bin.lon }, r.ts));
   return lines;
 }

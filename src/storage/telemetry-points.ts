@@ -1,5 +1,5 @@
 import type { Subscriber } from '../events.js';
-import { toLine } from './points.js';
+import { lineProtocol } from './points.js';
 
 /**
  * The domain events that become InfluxDB points besides the readings themselves (SPEC.md "InfluxDB schema").
@@ -37,12 +37,12 @@ export function recordTelemetry(bus: Subscriber<TelemetryEvents>, record: (lines
   let lastNoticeTs = 0;
   const offs = [
     bus.on('alerts.applied', (events) => {
-      record(events.map((e) => toLine('bin_event', { bin_id: e.binId, zone: e.zone, type: e.type }, { value: e.value, message: e.message }, e.ts)));
+      record(events.map((e) => lineProtocol('bin_event', { bin_id: e.binId, zone: e.zone, type: e.type }, { value: e.value, message: e.message }, e.ts)));
     }),
     bus.on('job.changed', ({ job, status, at }) => {
       const sent = job.sent_at ?? job.created_at;
       record([
-        toLine(
+        lineProtocol(
           'dispatch',
           { zone: job.zone, crew_id: job.crew_id ?? 'none', status },
           {
@@ -56,14 +56,14 @@ export function recordTelemetry(bus: Subscriber<TelemetryEvents>, record: (lines
     }),
     bus.on('message.counted', ({ direction, kind, status, at }) => {
       const ts = (lastMessageTs[direction] = Math.max(at, lastMessageTs[direction] + 1));
-      record([toLine('whatsapp_message', { direction, kind, status }, { count: 1 }, ts)]);
+      record([lineProtocol('whatsapp_message', { direction, kind, status }, { count: 1 }, ts)]);
     }),
     bus.on('notice.counted', ({ noticeId, kind, status, at, figures }) => {
       const ts = (lastNoticeTs = Math.max(at, lastNoticeTs + 1));
       // the notice's figures as they stand after this event: the last point of a notice is its funnel
       const { targeted, sent, delivered, read, failed, replied, unsubscribed, response_rate } = figures;
       const fields = { count: 1, targeted, sent, delivered, read, failed, replied, unsubscribed, response_rate };
-      record([toLine('notice', { notice_id: String(noticeId), kind, status }, fields, ts)]);
+      record([lineProtocol('notice', { notice_id: String(noticeId), kind, status }, fields, ts)]);
     }),
   ];
   return () => {

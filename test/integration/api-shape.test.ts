@@ -42,7 +42,7 @@ describe('one API shape', () => {
   beforeAll(async () => {
     bridge = await startBridge({ BINBRIDGE_HTTP_API_TOKEN: 't0ken', BINBRIDGE_DISPATCH_BATCH_WINDOW_S: '0' });
     // a crew always on shift in the bin's zone, so that a full bin makes a job and a crew message
-    for (const c of bridge.directory.crews()) bridge.directory.deleteCrew(c.id);
+    for (const c of bridge.zonesAndCrews.crews()) bridge.zonesAndCrews.deleteCrew(c.id);
     const crew = await api('/crews/c-api', { method: 'PUT', body: JSON.stringify({ name: 'API crew', phone: '31655555555', zones: [ZONE], shift: '00:00-24:00', lang: 'nl' }) });
     expect(crew.status).toBe(200);
     const secret = await bridge.secrets.issue(BIN);
@@ -131,7 +131,7 @@ describe('one API shape', () => {
   });
 
   it('refuses an unknown ?zone=, ?type=, ?kind= or ?crew= with the known values', async () => {
-    const zones = bridge.directory.zones().map((z) => z.id);
+    const zones = bridge.zonesAndCrews.zones().map((z) => z.id);
     for (const p of ['/bins?zone=atlantis', '/alerts?zone=atlantis', '/dispatches?zone=atlantis']) {
       const p400 = await problemOf(await api(p), 400);
       expect(p400.detail, p).toContain('atlantis');
@@ -173,7 +173,7 @@ describe('one API shape', () => {
   it('refuses a bin in an unknown zone or of an unknown kind, by PUT and by import, with the row and the known values', async () => {
     const zone = await problemOf(await api('/bins/ZZ-0001', { method: 'PUT', body: binBody({ zone: 'atlantis' }) }), 400);
     expect(zone.errors).toEqual([expect.objectContaining({ in: 'body', name: 'zone', detail: expect.stringContaining('atlantis') })]);
-    expect(zone.known?.zones).toEqual(bridge.directory.zones().map((z) => z.id));
+    expect(zone.known?.zones).toEqual(bridge.zonesAndCrews.zones().map((z) => z.id));
     const kind = await problemOf(await api('/bins/ZZ-0001', { method: 'PUT', body: binBody({ kind: 'uranium' }) }), 400);
     expect(kind.errors).toEqual([expect.objectContaining({ name: 'kind', detail: expect.stringMatching(/uranium.*paper/) })]);
     expect(bridge.registry.lookup('ZZ-0001')).toBeUndefined();

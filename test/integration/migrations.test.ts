@@ -9,7 +9,7 @@ import { AlertStore } from '../../src/alerts/index.js';
 import { DeviceSecrets } from '../../src/broker/index.js';
 import { ManualClock } from '../../src/clock.js';
 import { DispatchStore } from '../../src/dispatch/index.js';
-import { Directory, Registry } from '../../src/registry/index.js';
+import { ZonesAndCrews, BinRegistry } from '../../src/registry/index.js';
 import { ConversationStore, ReportStore } from '../../src/reports/index.js';
 import { BinStateStore, ReadingHistory, SCHEMA_VERSION, Spool, migrate, openDatabase, type Db } from '../../src/storage/index.js';
 import { Inbox, Outbox, SandboxTransport } from '../../src/whatsapp/index.js';
@@ -83,10 +83,10 @@ describe('a data directory written before numbered migrations', () => {
     const db = open(fixtureCopy());
     const clock = new ManualClock(T0);
 
-    const registry = new Registry(db);
+    const registry = new BinRegistry(db);
     expect(registry.all().map((b) => b.id)).toEqual(['B-001', 'B-002', 'B-003']);
     expect(registry.findByDevice({ devEui: '70B3D57ED0000002' })?.id).toBe('B-002');
-    expect(new Directory(db).crews()).toMatchObject([{ id: 'crew-1', phone: CREW, zones: ['north', 'south'] }]);
+    expect(new ZonesAndCrews(db).crews()).toMatchObject([{ id: 'crew-1', phone: CREW, zones: ['north', 'south'] }]);
 
     const secrets = new DeviceSecrets(db, { clock });
     expect(secrets.list().map((s) => s.bin_id)).toEqual(['B-001', 'B-002']);
@@ -152,7 +152,7 @@ describe('a fresh database', () => {
     const dir = tmpDir();
     const db = openDatabase(dir, { sync: 'normal' });
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-    new Registry(db).upsert([{ id: 'B-9', lat: 1, lon: 2, address: '', zone: 'z', kind: 'rest', capacity_l: 240, depth_mm: 1000, sensor_offset_mm: 0 }]);
+    new BinRegistry(db).upsert([{ id: 'B-9', lat: 1, lon: 2, address: '', zone: 'z', kind: 'rest', capacity_l: 240, depth_mm: 1000, sensor_offset_mm: 0 }]);
     const first = { layout: layout(db), rows: rows(db) };
     db.close();
 

@@ -17,7 +17,7 @@ describe('zones', () => {
     const bridge = await startBridge({ BINBRIDGE_CONFIG: tmpFile('empty.yaml', '') });
     try {
       const fromFile = [...new Set(fs.readFileSync(CITY, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[4]))];
-      expect(bridge.directory.zones().map((z) => z.id)).toEqual(fromFile);
+      expect(bridge.zonesAndCrews.zones().map((z) => z.id)).toEqual(fromFile);
       expect(bridge.registry.size).toBeGreaterThanOrEqual(300);
     } finally {
       await bridge.stop();

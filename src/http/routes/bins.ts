@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AlertStore } from '../../alerts/index.js';
 import { realClock, type Clock } from '../../clock.js';
-import { BinsFileError, binRefProblems, binSchema, parseBinsCsvYielding, parseBinsGeoJsonYielding, type Bin, type Directory, type KnownValues, type Registry } from '../../registry/index.js';
+import { BinsFileError, binRefProblems, binSchema, parseBinsCsvYielding, parseBinsGeoJsonYielding, type Bin, type ZonesAndCrews, type KnownValues, type BinRegistry } from '../../registry/index.js';
 import type { BinStateStore } from '../../storage/index.js';
 import { iso } from '../iso.js';
 import { DEFAULT_LIMIT, decodeCursor, knownFilter, pageOf, pageQuery } from '../page.js';
@@ -11,10 +11,10 @@ import { HttpProblem, sendProblem, type ProblemError } from '../problem.js';
 import { IMPORT_BODY_LIMIT, filter, idParams, notJson } from './bounds.js';
 
 export interface BinRouteDeps {
-  registry: Registry;
+  registry: BinRegistry;
   binState: BinStateStore;
-  /** the zones a bin may name are the directory's (the config's, or the bins file's when the config names none) */
-  directory: Pick<Directory, 'zones'>;
+  /** the zones a bin may name are the zones-and-crews list's (the config's, or the bins file's when the config names none) */
+  zonesAndCrews: Pick<ZonesAndCrews, 'zones'>;
   /** registry.kinds of the config */
   kinds: readonly string[];
   /** a removed bin's open alerts are closed */
@@ -48,7 +48,7 @@ export function fileRefused(err: BinsFileError, known: KnownValues): HttpProblem
 /** The registry plus live state under /api/bins; edits, removals and bins-file imports. Ids ignore case. */
 export function binRoutes(deps: BinRouteDeps): FastifyPluginAsync {
   const clock = deps.clock ?? realClock;
-  const known = (): KnownValues => ({ zones: deps.directory.zones().map((z) => z.id), kinds: deps.kinds });
+  const known = (): KnownValues => ({ zones: deps.zonesAndCrews.zones().map((z) => z.id), kinds: deps.kinds });
   // the list pages by id; sorted once per change of the registry, not per request
   let sorted: { version: number; bins: Bin[] } | null = null;
   const byId = (): Bin[] => {

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { BinsFileError, parseWasteContainers, toWasteContainers, type KnownValues, type Registry, type WasteContainerState } from '../../registry/index.js';
+import { BinsFileError, parseWasteContainers, toWasteContainers, type KnownValues, type BinRegistry, type WasteContainerState } from '../../registry/index.js';
 import { fileRefused } from './bins.js';
 import { IMPORT_BODY_LIMIT as BODY_LIMIT, notJson } from './bounds.js';
 
 export interface FiwareRouteDeps {
-  registry: Registry;
+  registry: BinRegistry;
   /** the live state of a bin (BinStateStore fits) */
   binState: { get(id: string): WasteContainerState | undefined };
   /** the zones and kinds an imported bin may name (none: any) */

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Alert, AlertStore } from '../../alerts/index.js';
 import { crewSchema, zoneSchema } from '../../config/index.js';
 import type { Dispatch, Dispatcher } from '../../dispatch/index.js';
-import type { Directory } from '../../registry/index.js';
+import type { ZonesAndCrews } from '../../registry/index.js';
 import { ALERT_TYPES } from '../../rules/index.js';
 import { answerList } from '../csv.js';
 import { iso } from '../iso.js';
@@ -31,7 +31,7 @@ const DISPATCH_STATUSES = ['pending', 'sent', 'accepted', 'done', 'escalated', '
 export interface OpsRouteDeps {
   alerts: AlertStore;
   dispatcher: Dispatcher;
-  directory: Directory;
+  zonesAndCrews: ZonesAndCrews;
 }
 
 /** A short list kept in memory (zones, crews), paged by position. */
@@ -44,8 +44,8 @@ function pageOfList<T>(all: readonly T[], limit: number, cursor: string | undefi
 export function opsRoutes(deps: OpsRouteDeps): FastifyPluginAsync {
   return async (app) => {
     const r = app.withTypeProvider<ZodTypeProvider>();
-    const zoneIds = () => deps.directory.zones().map((z) => z.id);
-    const crewIds = () => deps.directory.crews().map((c) => c.id);
+    const zoneIds = () => deps.zonesAndCrews.zones().map((z) => z.id);
+    const crewIds = () => deps.zonesAndCrews.crews().map((c) => c.id);
 
     const alertsQuery = z.object({
       status: z.enum(['open', 'closed']).optional(),
@@ -102,19 +102,19 @@ export function opsRoutes(deps: OpsRouteDeps): FastifyPluginAsync {
     });
 
     const listQuery = z.object(pageQuery);
-    r.get('/zones', { schema: { querystring: listQuery } }, async (req) => pageOfList(deps.directory.zones(), req.query.limit ?? DEFAULT_LIMIT, req.query.cursor));
+    r.get('/zones', { schema: { querystring: listQuery } }, async (req) => pageOfList(deps.zonesAndCrews.zones(), req.query.limit ?? DEFAULT_LIMIT, req.query.cursor));
     r.put('/zones/:id', { schema: { params: idParams, body: zoneSchema.omit({ id: true }) } }, async (req) => {
       const zone = { ...req.body, id: req.params.id };
-      deps.directory.putZone(zone);
+      deps.zonesAndCrews.putZone(zone);
       return zone;
     });
     r.delete('/zones/:id', { schema: { params: idParams } }, async (req, reply) =>
-      deps.directory.deleteZone(req.params.id) ? reply.code(204).send() : sendProblem(reply, 404, `no zone ${req.params.id}`),
+      deps.zonesAndCrews.deleteZone(req.params.id) ? reply.code(204).send() : sendProblem(reply, 404, `no zone ${req.params.id}`),
     );
 
-    r.get('/crews', { schema: { querystring: listQuery } }, async (req) => pageOfList(deps.directory.crews(), req.query.limit ?? DEFAULT_LIMIT, req.query.cursor));
+    r.get('/crews', { schema: { querystring: listQuery } }, async (req) => pageOfList(deps.zonesAndCrews.crews(), req.query.limit ?? DEFAULT_LIMIT, req.query.cursor));
     r.put('/crews/:id', { schema: { params: idParams, body: crewSchema.omit({ id: true }) } }, async (req) => {
-      const unknown = req.body.zones.filter((z) => !deps.directory.zone(z));
+      const unknown = req.body.zones.filter((z) => !deps.zonesAndCrews.zone(z));
       if (unknown.length > 0) {
         const known = zoneIds().join(', ') || '(none)';
         throw new HttpProblem(400, `unknown zone(s): ${unknown.join(', ')}; known zones: ${known}`, [
@@ -122,11 +122,11 @@ export function opsRoutes(deps: OpsRouteDeps): FastifyPluginAsync {
         ]);
       }
       const crew = { ...req.body, id: req.params.id };
-      deps.directory.putCrew(crew);
+      deps.zonesAndCrews.putCrew(crew);
       return crew;
     });
     r.delete('/crews/:id', { schema: { params: idParams } }, async (req, reply) =>
-      deps.directory.deleteCrew(req.params.id) ? reply.code(204).send() : sendProblem(reply, 404, `no crew ${req.params.id}`),
+      deps.zonesAndCrews.deleteCrew(req.params.id) ? reply.code(204).send() : sendProblem(reply, 404, `no crew ${req.params.id}`),
     );
   };
 }

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import { Dispatcher, type DispatchOutbox } from '../../../src/dispatch/index.js';
-import { Directory, Registry } from '../../../src/registry/index.js';
+import { ZonesAndCrews, BinRegistry } from '../../../src/registry/index.js';
 import { BinStateStore, openDatabase } from '../../../src/storage/index.js';
 import type { InboundMessage, OutboundMessage } from '../../../src/whatsapp/index.js';
 import { telemetryBus } from '../../helpers/telemetry.js';
@@ -36,10 +36,10 @@ function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; e
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-disp-'));
   fs.writeFileSync(path.join(dir, 'bins.csv'), [HEADER, ...BINS].join('\n') + '\n');
   const db = openDatabase(dir);
-  const registry = new Registry(db);
+  const registry = new BinRegistry(db);
   registry.importFileIfChanged(path.join(dir, 'bins.csv'));
-  const directory = new Directory(db);
-  directory.seedFromConfig(
+  const zonesAndCrews = new ZonesAndCrews(db);
+  zonesAndCrews.seedFromConfig(
     [
       { id: 'centrum', name: 'Centrum' },
       { id: 'oost', name: 'Oost' },
@@ -67,7 +67,7 @@ function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; e
     registry,
     binState: new BinStateStore(db),
     outbox,
-    directory,
+    zonesAndCrews,
     config: {
       dispatch: { enabled: opts.enabled ?? true, batch_window_s: opts.window ?? 0, max_bins_per_job: opts.maxBins ?? 15, escalate_after_s: opts.escalate ?? 1800, supervisor_phone: SUP },
       timezone: 'Europe/Amsterdam',
@@ -80,7 +80,7 @@ function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; e
   const full = (binId: string) => dispatcher.onEvents([{ type: 'full', binId, ts: clock.now(), message: 'full', opens: 'full', zone: 'x', opened: true }]);
   const from = (phone: string, m: Partial<InboundMessage>): InboundMessage => ({ id: `wamid.${Math.random()}`, from: phone, timestamp: clock.now(), type: 'text', ...m }) as InboundMessage;
   const sentToCrew = () => dispatcher.onOutboxResult({ ref: sent.at(-1)!.ref, key: sent.at(-1)!.key, status: 'sent' });
-  return { dispatcher, bus, sent, points, full, from, sentToCrew, advance: (ms: number) => clock.advance(ms), at: (t: number) => clock.advanceTo(t), directory };
+  return { dispatcher, bus, sent, points, full, from, sentToCrew, advance: (ms: number) => clock.advance(ms), at: (t: number) => clock.advanceTo(t), zonesAndCrews };
 }
 
 describe('Dispatcher', () => {
@@ -230,12 +230,12 @@ describe('Dispatcher', () => {
   });
 
   it('waits for a crew on shift, then sends to the one on shift (the night crew in Dutch)', async () => {
-    s.directory.deleteCrew('crew-night');
+    s.zonesAndCrews.deleteCrew('crew-night');
     await s.at(Date.parse('2026-11-25T22:30:00Z')); // 23:30 local: the day crew is off
     s.full('C-1');
     expect(s.sent).toHaveLength(0);
     expect(s.dispatcher.store.list()[0]).toMatchObject({ status: 'pending', crew_id: null });
-    s.directory.putCrew({ id: 'crew-night', name: 'Night crew', phone: NIGHT, zones: ['centrum'], shift: '22:00-06:00', lang: 'nl' });
+    s.zonesAndCrews.putCrew({ id: 'crew-night', name: 'Night crew', phone: NIGHT, zones: ['centrum'], shift: '22:00-06:00', lang: 'nl' });
     s.dispatcher.tick();
     expect(s.sent[0]!.to).toBe(NIGHT);
     expect(s.dispatcher.store.list()[0]!.crew_id).toBe('crew-night');

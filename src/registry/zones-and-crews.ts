@@ -11,7 +11,7 @@ export function zonesOfBins(bins: readonly { zone: string }[]): Zone[] {
  * Zones and crews. The config file seeds them (again whenever its zones/crews change); the admin API edits
  * them in SQLite, and the edits hold until the config's lists change. Read from memory on every decision.
  */
-export class Directory {
+export class ZonesAndCrews {
   private zoneList: Zone[] = [];
   private crewList: Crew[] = [];
 
@@ -22,7 +22,7 @@ export class Directory {
   /** Replaces zones and crews with the config's when those lists changed since the last seeding. */
   seedFromConfig(zones: readonly Zone[], crews: readonly Crew[]): boolean {
     const hash = createHash('sha256').update(JSON.stringify({ zones, crews })).digest('hex');
-    const key = 'directory_config_sha256';
+    const key = 'directory_config_sha256'; // the key's name predates the class's: kept for existing data directories
     if (this.db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(key) === hash) return false;
     this.db.transaction(() => {
       this.db.exec('DELETE FROM zones; DELETE FROM crews;');

@@ -11,7 +11,7 @@ import { readBinsFile, unreadable, type KnownValues } from './bins-file.js';
  * The bins file is imported when its content changed since the last import, so edits made
  * through the API survive restarts until the file itself changes.
  */
-export class Registry {
+export class BinRegistry {
   private readonly byId = new Map<string, Bin>();
   /** changes whenever the bins change (consumers rebuild their indexes) */
   version = 0;

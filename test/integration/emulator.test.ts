@@ -352,7 +352,7 @@ describe('npm run emulator (the CLI)', () => {
     child = undefined;
   });
 
-  it('starts with the README options and serves the Graph API', async () => {
+  it('starts with the options of docs/whatsapp.md and serves the Graph API', async () => {
     child = spawn(process.execPath, ['--import', 'tsx', 'emulator/main.ts', '--port', '0', '--webhook', `${webhookUrl}?run=${receiver.run}`, '--app-secret', SECRET, '--phone-number-id', '106540352242922', '--access-token', 'cli-token', '--quiet'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (c: Buffer) => (out += c.toString()));

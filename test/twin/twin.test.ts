@@ -1,5 +1,5 @@
 // A short city twin (2 days, 50 bins, both strategies) as CI runs it: the scorecard must add up, whatever the
-// figures are. The long run and its figures are in the README ("City twin").
+// figures are. The long run and its figures are in docs/twin.md.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

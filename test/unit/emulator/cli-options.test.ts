@@ -5,7 +5,7 @@ import { cliArgOptions, CliOptionsError, parseCliOptions } from '../../../emulat
 const parse = (...args: string[]) => parseCliOptions(parseArgs({ args, options: cliArgOptions, strict: true }).values);
 
 describe('emulator CLI options', () => {
-  it('takes the options of the README example', () => {
+  it('takes the options of the emulator example in docs/whatsapp.md', () => {
     const o = parse('--port', '8055', '--webhook', 'http://127.0.0.1:3000/webhooks/whatsapp', '--app-secret', 'S', '--phone-number-id', '106540352242922', '--access-token', 'T');
     expect(o.emulator).toMatchObject({ port: 8055, webhookUrl: 'http://127.0.0.1:3000/webhooks/whatsapp', appSecret: 'S', phoneNumberId: '106540352242922', accessToken: 'T', pairIntervalMs: 6000, mps: 80 });
   });

@@ -68,7 +68,8 @@ const NODE_ARGS = process.execArgv; // --import tsx, when this runs under it
 const children: ChildProcess[] = [];
 /** aborted when the demo stops: its loops end, and pending sleeps and requests of the people it plays are dropped */
 const stopping = new AbortController();
-const startedAt = Date.now();
+/** when the bins began to report (after provisioning and the bridge's start): --minutes and the summary count from it */
+let startedAt = Date.now();
 /** what the status line last showed; the summary falls back to it when the bridge is already gone */
 const last = { sent: 0, accepted: 0, done: 0, jobs: 0, reports: 0 };
 
@@ -249,7 +250,8 @@ async function main(): Promise<void> {
   console.log(`\ndemo: open ${BASE}/  (live page)   ·   ${BASE}/docs  (API)   ·   bins fill ${SPEED}× faster than real ones; times are real   ·   Ctrl-C to stop\n`);
   const handled = new Set<string>();
   // --minutes of the demo running, start-up not counted
-  const until = Date.now() + MINUTES * 60_000;
+  startedAt = Date.now();
+  const until = startedAt + MINUTES * 60_000;
   let lastResident = 0;
   while (!stopping.signal.aborted && Date.now() < until) {
     await crews(handled, phones).catch(() => undefined);

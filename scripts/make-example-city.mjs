@@ -4,7 +4,7 @@
 // Bins of one real city, Utrecht (NL), placed along real streets at plausible house numbers. Each street
 // is a rough polyline (start, bends, end) typed in from general knowledge of the city map, so a bin
 // sits within some tens of metres of where its address is; good enough for a demo map, the matcher's
-// "nearest bin" and the README, not for navigation. Canal-side streets (Oudegracht) use the canal's line
+// "nearest bin" and the docs, not for navigation. Canal-side streets (Oudegracht) use the canal's line
 // and put bins on the quays, never on the water.
 //
 // Deterministic: a seeded PRNG, no clock, no dependencies. Run: node scripts/make-example-city.mjs

@@ -11,8 +11,12 @@ export type Db = Database.Database;
  * synchronous=FULL fsyncs every commit, so a reading that was acknowledged survives even a power cut.
  */
 export function openDatabase(dataDir: string, opts: { sync: 'full' | 'normal' } = { sync: 'full' }): Db {
-  fs.mkdirSync(dataDir, { recursive: true });
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = path.join(dataDir, 'binbridge.db');
+  // residents' sealed numbers, device secrets' records, reports: readable by binbridge's user only. SQLite gives its
+  // -wal and -shm files the database file's mode, so the file is made (or tightened) before SQLite opens it.
+  fs.closeSync(fs.openSync(file, 'a', 0o600));
+  fs.chmodSync(file, 0o600);
   const db = new Database(file);
   try {
     db.pragma('journal_mode = WAL');

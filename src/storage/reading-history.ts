@@ -37,7 +37,7 @@ const PRUNE_EVERY_MS = 3_600_000;
  * of its own. The key is the quarter's index, then a small bin number (history_bins), in a WITHOUT ROWID table:
  * the current quarter's rows of every bin lie side by side, so a group commit dirties a few pages rather than one
  * per bin, rows are appended in time order (full pages), and pruning deletes from the front of the table.
- * Measured at some 3.3 KB per bin-day (bench/history.ts; README, Performance). Pruned every hour.
+ * Measured at some 3.3 KB per bin-day (bench/history.ts; docs/performance.md). Pruned every hour.
  */
 export class ReadingHistory {
   private readonly binNumbers = new Map<string, number>();

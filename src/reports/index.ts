@@ -7,3 +7,4 @@ export { t, detectLanguage, LANGUAGES } from './messages.js';
 export { ReportsOpen311 } from './open311-source.js';
 export { createReports } from './create.js';
 export { BinMatcher } from './matcher/index.js';
+export type { ReportEvents } from './report-events.js';

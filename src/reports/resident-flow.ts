@@ -1,6 +1,7 @@
 import { realClock, type Clock } from '../clock.js';
 import type Database from 'better-sqlite3';
 import type { Config } from '../config/index.js';
+import type { Emitter } from '../events.js';
 import type { Logger } from '../log.js';
 import type { BinRegistry } from '../registry/index.js';
 import type { BinStateStore } from '../storage/index.js';
@@ -20,6 +21,7 @@ import type { BinMatcher, MatchMethod } from './matcher/index.js';
 import { choiceRows } from './choice-rows.js';
 import { detectLanguage, t, type MessageKey } from './messages.js';
 import { MediaTooLarge, type MediaSource, type PhotoStore } from './photos.js';
+import type { ReportEvents } from './report-events.js';
 import type { Report, ReportStore } from './report-store.js';
 
 export interface ResidentFlowDeps {
@@ -43,6 +45,8 @@ export interface ResidentFlowDeps {
   config: { template: Config['whatsapp']['templates']['dispatch']; maxPhotoBytes: number };
   /** counts how each report was matched to its bin */
   countMatch?: (method: string) => void;
+  /** told of each report made or changed, after the commit (the live page follows them) */
+  events?: Emitter<ReportEvents>;
   log: Logger;
   clock?: Clock;
 }
@@ -133,10 +137,11 @@ export class ResidentFlow {
   reportFromChannel(r: { binId: string | null; method: string; source: string; serviceCode: string; text: string | null; lat: number | null; lon: number | null; photo: string | null }): Report {
     const now = this.clock.now();
     let report!: Report;
+    let changed = true;
     this.deps.db.transaction(() => {
       const open = r.binId ? this.deps.reports.openOfBin(r.binId) : undefined;
       if (open) {
-        this.deps.reports.addReporter(open.id, r.source, null, 'en', now);
+        changed = this.deps.reports.addReporter(open.id, r.source, null, 'en', now);
         report = this.deps.reports.get(open.id)!;
         return;
       }
@@ -153,6 +158,7 @@ export class ResidentFlow {
         at: now,
       });
     })();
+    if (changed) this.changed(report.id);
     this.deps.countMatch?.(r.method);
     if (r.binId && report.reporters === 1) this.afterNewReport(r.binId);
     return report;
@@ -163,7 +169,10 @@ export class ResidentFlow {
     const now = this.clock.now();
     for (const id of binIds) {
       const open = this.deps.reports.openOfBin(id);
-      if (open && open.status === 'open') this.deps.reports.setStatus(open.id, 'dispatched', now);
+      if (open && open.status === 'open') {
+        this.deps.reports.setStatus(open.id, 'dispatched', now);
+        this.changed(open.id);
+      }
     }
   }
 
@@ -191,6 +200,7 @@ export class ResidentFlow {
         this.deps.reports.forgetContact(open.id, r.reporter);
       }
     })();
+    this.changed(open.id);
     this.deps.log.info({ report: open.reference, bin: binId }, 'report closed; residents thanked');
   }
 
@@ -209,11 +219,12 @@ export class ResidentFlow {
     const bin = this.deps.registry.get(binId);
     const contact = this.deps.sealer.seal(m.from);
     let created = false;
+    let reportId = 0;
     this.deps.db.transaction(() => {
       const open = this.deps.reports.openOfBin(binId);
       const params = { code: binId, address: bin?.address ?? '' };
       if (open) {
-        this.deps.reports.addReporter(open.id, who, contact, lang, now);
+        if (this.deps.reports.addReporter(open.id, who, contact, lang, now)) reportId = open.id;
         this.reply(m, 'linked', lang, { ...params, ref: open.reference });
       } else {
         const p = conv.pending;
@@ -230,6 +241,7 @@ export class ResidentFlow {
         });
         this.deps.reports.addReporter(report.id, who, contact, lang, now);
         this.reply(m, 'confirmed', lang, { ...params, ref: report.reference });
+        reportId = report.id;
         created = true;
       }
       conv.awaiting = null;
@@ -237,8 +249,16 @@ export class ResidentFlow {
       conv.pending = {};
       this.deps.conversations.put(who, conv);
     })();
+    if (reportId) this.changed(reportId);
     this.deps.countMatch?.(method);
     if (created) this.afterNewReport(binId);
+  }
+
+  /** Tells the bus of a report as it now stands (after the commit: a listener sees what others would read). */
+  private changed(reportId: number): void {
+    if (!this.deps.events) return;
+    const report = this.deps.reports.get(reportId);
+    if (report) this.deps.events.emit('report.changed', { report });
   }
 
   private afterNewReport(binId: string): void {

@@ -10,7 +10,7 @@ import { Lifecycle } from './lifecycle.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { ZonesAndCrews, BinRegistry } from './registry/index.js';
-import type { ReportStore, ResidentFlow } from './reports/index.js';
+import type { ReportEvents, ReportStore, ResidentFlow } from './reports/index.js';
 import { alertingRoom } from './rooms/alerting.js';
 import { dispatchRoom } from './rooms/dispatch.js';
 import { edgesRoom } from './rooms/edges.js';
@@ -59,7 +59,7 @@ export interface RunningApp {
 }
 
 /** Every domain event of the program, by the room that emits it. */
-type AppEvents = AlertEvents & DispatchEvents & MessageEvents & NoticeEvents;
+type AppEvents = AlertEvents & DispatchEvents & MessageEvents & NoticeEvents & ReportEvents;
 
 export interface AppOptions {
   /** the wall clock by default; the city twin and tests run the same program on a manual clock */
@@ -110,7 +110,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     const apiToken = loadApiToken(config.http.api_token, config.data_dir);
     const access = new Access({ token: apiToken.value, loopbackOpen: apiToken.source !== 'config', trustProxy: config.http.trust_proxy !== '' });
     const live = life.add(
-      liveRoom({ config, access, binState, registry, history: telemetry.history, journal: telemetry.journal, reports: residents.reports, inbox: messaging.inbox, sandbox: messaging.sandbox, events: bus, clock }),
+      liveRoom({ config, access, binState, registry, history: telemetry.history, journal: telemetry.journal, inbox: messaging.inbox, sandbox: messaging.sandbox, events: bus, clock }),
     );
     const edges = life.add(edgesRoom({ config, access, version: APP_VERSION, metrics, log, clock, telemetry, alerting, dispatch, messaging, residents, live, notices }));
     await life.start();

@@ -30,6 +30,7 @@ export function createReports(deps: {
   onReport: (binId: string) => void;
   requestDispatch: (binId: string) => void;
   countMatch: (method: string) => void;
+  events?: ResidentFlowDeps['events'];
   log: Logger;
   clock?: Clock;
 }): { store: ReportStore; photos: PhotoStore; flow: ResidentFlow; retention: Retention; matcher: () => BinMatcher } {
@@ -59,6 +60,7 @@ export function createReports(deps: {
     requestDispatch: deps.requestDispatch,
     config: { template: config.template, maxPhotoBytes: config.reports.max_photo_mb * 1024 * 1024 },
     countMatch: deps.countMatch,
+    ...(deps.events ? { events: deps.events } : {}),
     log: deps.log,
     clock: deps.clock,
   });

@@ -7,3 +7,5 @@ export { t, detectLanguage, LANGUAGES } from './messages.js';
 export { ReportsOpen311 } from './open311-source.js';
 export { createReports } from './create.js';
 export { BinMatcher } from './matcher/index.js';
+export type { ReportEvents } from './report-events.js';
+export { nextStep, wantsPhoto, type ResidentMessage, type Reply, type ReportToFile, type Step } from './next-step.js';

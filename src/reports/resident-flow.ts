@@ -1,6 +1,7 @@
 import { realClock, type Clock } from '../clock.js';
 import type Database from 'better-sqlite3';
 import type { Config } from '../config/index.js';
+import type { Emitter } from '../events.js';
 import type { Logger } from '../log.js';
 import type { BinRegistry } from '../registry/index.js';
 import type { BinStateStore } from '../storage/index.js';
@@ -16,10 +17,12 @@ import {
 } from '../whatsapp/index.js';
 import type { Sealer } from '../privacy/index.js';
 import type { Conversation, ConversationStore } from './conversation-store.js';
-import type { BinMatcher, MatchMethod } from './matcher/index.js';
+import type { BinMatcher } from './matcher/index.js';
 import { choiceRows } from './choice-rows.js';
-import { detectLanguage, t, type MessageKey } from './messages.js';
+import { t, type MessageKey } from './messages.js';
+import { nextStep, wantsPhoto, type Reply, type ReportToFile } from './next-step.js';
 import { MediaTooLarge, type MediaSource, type PhotoStore } from './photos.js';
+import type { ReportEvents } from './report-events.js';
 import type { Report, ReportStore } from './report-store.js';
 
 export interface ResidentFlowDeps {
@@ -43,13 +46,11 @@ export interface ResidentFlowDeps {
   config: { template: Config['whatsapp']['templates']['dispatch']; maxPhotoBytes: number };
   /** counts how each report was matched to its bin */
   countMatch?: (method: string) => void;
+  /** told of each report made or changed, after the commit (the live page follows them) */
+  events?: Emitter<ReportEvents>;
   log: Logger;
   clock?: Clock;
 }
-
-// `unsubscribe`/`afmelden` and `subscribe`/`aanmelden` are the notices' (notices/): they end or start subscriptions only
-const STOP = /^\s*(stop|stopp)\s*[.!]?\s*$/i;
-const START = /^\s*(start)\s*[.!]?\s*$/i;
 
 /**
  * One resident's conversation, message by message: match what they sent to a bin (code, pin, address, photo
@@ -64,79 +65,31 @@ export class ResidentFlow {
     this.clock = deps.clock ?? realClock;
   }
 
+  /** Decides with `nextStep` and does what it says: stores the conversation, files the report, queues the answers. */
   async handle(m: InboundMessage): Promise<void> {
     const who = this.deps.sealer.pseudonym(m.from);
     const now = this.clock.now();
-    const conv: Conversation = this.deps.conversations.get(who) ?? {
-      contact: m.from,
-      lang: null,
-      optedOut: false,
-      awaiting: null,
-      candidates: [],
-      pending: {},
-      updatedAt: now,
-    };
-    conv.contact = m.from;
-    conv.updatedAt = now;
-    const text = (m.text ?? m.image?.caption ?? '').trim();
-    conv.lang = detectLanguage(text) ?? conv.lang;
-    const lang = conv.lang ?? 'en';
-
-    if (STOP.test(text)) {
-      conv.optedOut = true;
-      conv.awaiting = null;
-      this.save(who, conv, () => this.reply(m, 'stopped', lang));
-      return;
-    }
-    if (START.test(text)) {
-      conv.optedOut = false;
-      this.save(who, conv, () => this.reply(m, 'started', lang));
-      return;
-    }
-    if (conv.optedOut) return;
-
-    if (m.image) {
-      const photo = await this.fetchPhoto(m, who);
-      if (photo) conv.pending.photo = photo;
-    }
-    if (text) conv.pending.text = [conv.pending.text, text].filter(Boolean).join(' / ').slice(0, 2000);
-    if (m.location) {
-      conv.pending.lat = m.location.latitude;
-      conv.pending.lon = m.location.longitude;
-    }
-
-    if (conv.awaiting === 'choice') {
-      const chosen = this.chosen(m, text, conv);
-      if (chosen) return this.report(m, who, conv, chosen, 'choice');
-    }
-
-    const location = conv.pending.lat !== undefined && conv.pending.lon !== undefined ? { latitude: conv.pending.lat, longitude: conv.pending.lon } : undefined;
-    const result = this.deps.matcher().match({ ...(text ? { text } : {}), ...(location ? { location } : {}) }, (id) => this.deps.binState.get(id)?.fill_pct ?? null);
-    if (result.kind === 'matched') return this.report(m, who, conv, result.binId, result.method);
-    if (result.kind === 'ambiguous') {
-      conv.awaiting = 'choice';
-      conv.candidates = result.candidates.slice(0, 10).map((c) => ({ binId: c.binId, address: c.address, distanceM: c.distanceM }));
-      this.save(who, conv, () => this.sendChoice(m, conv, lang));
-      return;
-    }
-    if (!location) {
-      conv.awaiting = 'location';
-      this.save(who, conv, () => this.deps.outbox.enqueue({ to: m.from, message: locationRequestMessage(m.from, t(lang, 'askLocation')), key: `resident:${m.id}:ask-location` }));
-      return;
-    }
-    conv.awaiting = null;
-    conv.pending = {};
-    this.save(who, conv, () => this.reply(m, 'noBinNear', lang));
+    const conversation = this.deps.conversations.get(who);
+    const photo = wantsPhoto(conversation, m) ? await this.fetchPhoto(m, who) : null;
+    const fill = (id: string): number | null => this.deps.binState.get(id)?.fill_pct ?? null;
+    const step = nextStep(conversation, { ...m, at: now, photo }, (input) => this.deps.matcher().match(input, fill));
+    if (!step.conversation) return;
+    const conv = step.conversation;
+    if (step.report) return this.report(m, who, conv, step.report);
+    this.save(who, conv, () => {
+      for (const r of step.replies) this.send(m, r);
+    });
   }
 
   /** A report of a bin made by another channel (Open311); no resident to answer. */
   reportFromChannel(r: { binId: string | null; method: string; source: string; serviceCode: string; text: string | null; lat: number | null; lon: number | null; photo: string | null }): Report {
     const now = this.clock.now();
     let report!: Report;
+    let changed = true;
     this.deps.db.transaction(() => {
       const open = r.binId ? this.deps.reports.openOfBin(r.binId) : undefined;
       if (open) {
-        this.deps.reports.addReporter(open.id, r.source, null, 'en', now);
+        changed = this.deps.reports.addReporter(open.id, r.source, null, 'en', now);
         report = this.deps.reports.get(open.id)!;
         return;
       }
@@ -153,6 +106,7 @@ export class ResidentFlow {
         at: now,
       });
     })();
+    if (changed) this.changed(report.id);
     this.deps.countMatch?.(r.method);
     if (r.binId && report.reporters === 1) this.afterNewReport(r.binId);
     return report;
@@ -163,7 +117,10 @@ export class ResidentFlow {
     const now = this.clock.now();
     for (const id of binIds) {
       const open = this.deps.reports.openOfBin(id);
-      if (open && open.status === 'open') this.deps.reports.setStatus(open.id, 'dispatched', now);
+      if (open && open.status === 'open') {
+        this.deps.reports.setStatus(open.id, 'dispatched', now);
+        this.changed(open.id);
+      }
     }
   }
 
@@ -191,54 +148,43 @@ export class ResidentFlow {
         this.deps.reports.forgetContact(open.id, r.reporter);
       }
     })();
+    this.changed(open.id);
     this.deps.log.info({ report: open.reference, bin: binId }, 'report closed; residents thanked');
   }
 
-  private chosen(m: InboundMessage, text: string, conv: Conversation): string | null {
-    const ids = conv.candidates.map((c) => c.binId);
-    if (m.listReplyId && ids.includes(m.listReplyId)) return m.listReplyId;
-    const n = /^\s*(\d{1,2})\s*$/.exec(text)?.[1];
-    if (n && Number(n) >= 1 && Number(n) <= ids.length) return ids[Number(n) - 1]!;
-    const upper = text.toUpperCase().replace(/[\s-]/g, '');
-    return ids.find((id) => upper.includes(id.replace(/-/g, ''))) ?? null;
-  }
-
-  private report(m: InboundMessage, who: string, conv: Conversation, binId: string, method: MatchMethod | 'choice'): void {
+  /** Links the resident to the bin's open report, or makes one; answers with its reference. */
+  private report(m: InboundMessage, who: string, conv: Conversation, r: ReportToFile): void {
+    const { binId, method, lang } = r;
     const now = this.clock.now();
-    const lang = conv.lang ?? 'en';
     const bin = this.deps.registry.get(binId);
     const contact = this.deps.sealer.seal(m.from);
     let created = false;
+    let reportId = 0;
     this.deps.db.transaction(() => {
       const open = this.deps.reports.openOfBin(binId);
       const params = { code: binId, address: bin?.address ?? '' };
       if (open) {
-        this.deps.reports.addReporter(open.id, who, contact, lang, now);
+        if (this.deps.reports.addReporter(open.id, who, contact, lang, now)) reportId = open.id;
         this.reply(m, 'linked', lang, { ...params, ref: open.reference });
       } else {
-        const p = conv.pending;
-        const report = this.deps.reports.create({
-          bin_id: binId,
-          method,
-          reporter: who,
-          text: p.text ?? null,
-          lat: p.lat ?? null,
-          lon: p.lon ?? null,
-          photo: p.photo ?? null,
-          source: 'whatsapp',
-          at: now,
-        });
+        const report = this.deps.reports.create({ bin_id: binId, method, reporter: who, text: r.text, lat: r.lat, lon: r.lon, photo: r.photo, source: 'whatsapp', at: now });
         this.deps.reports.addReporter(report.id, who, contact, lang, now);
         this.reply(m, 'confirmed', lang, { ...params, ref: report.reference });
+        reportId = report.id;
         created = true;
       }
-      conv.awaiting = null;
-      conv.candidates = [];
-      conv.pending = {};
       this.deps.conversations.put(who, conv);
     })();
+    if (reportId) this.changed(reportId);
     this.deps.countMatch?.(method);
     if (created) this.afterNewReport(binId);
+  }
+
+  /** Tells the bus of a report as it now stands (after the commit: a listener sees what others would read). */
+  private changed(reportId: number): void {
+    if (!this.deps.events) return;
+    const report = this.deps.reports.get(reportId);
+    if (report) this.deps.events.emit('report.changed', { report });
   }
 
   private afterNewReport(binId: string): void {
@@ -246,8 +192,14 @@ export class ResidentFlow {
     this.deps.requestDispatch(binId);
   }
 
-  private sendChoice(m: InboundMessage, conv: Conversation, lang: string): void {
-    const rows = choiceRows(conv.candidates, lang, (id) => this.deps.registry.get(id));
+  private send(m: InboundMessage, r: Reply): void {
+    if (r.kind === 'text') return this.reply(m, r.key, r.lang);
+    if (r.kind === 'choose') return this.sendChoice(m, r.candidates, r.lang);
+    this.deps.outbox.enqueue({ to: m.from, message: locationRequestMessage(m.from, t(r.lang, 'askLocation')), key: `resident:${m.id}:ask-location` });
+  }
+
+  private sendChoice(m: InboundMessage, candidates: Conversation['candidates'], lang: string): void {
+    const rows = choiceRows(candidates, lang, (id) => this.deps.registry.get(id));
     this.deps.outbox.enqueue({
       to: m.from,
       message: listMessage(m.from, fit(t(lang, 'chooseBin'), 4096, '?'), fit(t(lang, 'chooseButton'), 20, '…'), [{ title: fit(t(lang, 'chooseSection'), 24, '…'), rows }]),

@@ -4,26 +4,28 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
 import type { DispatchEvents } from '../dispatch/index.js';
 import type { Subscriber } from '../events.js';
-import { dispatchView, type Access } from '../http/index.js';
-import { LiveEvents, liveEventsRoute } from '../http/live-events.js';
+import { dispatchView, reportView, type Access } from '../http/index.js';
+import { alertEventView, LiveHub, liveEventsRoute, ReadingWindow, SandboxFeed } from '../http/live/index.js';
+import { sandboxMessageView } from '../http/routes/messages.js';
 import { liveApiRoutes, livePageRoutes } from '../http/routes/live.js';
 import { sandboxRoutes } from '../http/routes/sandbox.js';
 import type { Room } from '../lifecycle.js';
 import type { BinRegistry } from '../registry/index.js';
-import type { ReportStore } from '../reports/index.js';
+import type { ReportEvents } from '../reports/index.js';
 import type { BinStateStore, ReadingHistory, ReadingJournal } from '../storage/index.js';
-import type { Inbox, SandboxTransport } from '../whatsapp/index.js';
+import type { Inbox, MessageEvents, SandboxTransport } from '../whatsapp/index.js';
 
-/** The live page: its event hub and the routes that serve it (mounted by the edges room). */
+/** The live page: its hub and reading window, and the routes that serve it (mounted by the edges room). */
 export interface LiveRoom extends Room {
   routes: { root: FastifyPluginAsync[]; api: FastifyPluginAsync[] };
 }
 
 /**
- * The hub is fed by committed readings (throttled per bin), rule events, job changes, reports (polled each second
- * while a page is open, and at once after a job change or an inbound message) and, in sandbox mode, recorded
- * messages; the chart reads the embedded history. Routes: / and /vendor/*, /api/events (SSE), /api/page,
- * /api/bins/:id/readings, /api/sandbox/inbound (sandbox mode only).
+ * Everything the page shows arrives as it happens, nothing is polled: committed readings pass the reading window
+ * (throttled per bin); rule events, job changes and report changes come from the event bus; in sandbox mode, each
+ * message the outbox sent brings the sandbox's newly recorded messages. The chart reads the embedded history.
+ * Routes: / and /vendor/*, /api/events (SSE), /api/page, /api/bins/:id/readings, /api/sandbox/inbound (sandbox mode
+ * only).
  */
 export function liveRoom(deps: {
   config: Config;
@@ -33,37 +35,41 @@ export function liveRoom(deps: {
   registry: BinRegistry;
   history: ReadingHistory;
   journal: ReadingJournal;
-  reports: ReportStore;
   inbox: Inbox;
   sandbox: SandboxTransport | null;
-  events: Subscriber<AlertEvents & DispatchEvents>;
+  events: Subscriber<AlertEvents & DispatchEvents & ReportEvents & MessageEvents>;
   clock: Clock;
 }): LiveRoom {
-  const { config, binState, registry, reports, inbox, sandbox, events, clock } = deps;
-  const live = new LiveEvents({ statusOf: (id) => binState.get(id)?.status ?? null, clock });
-  // the reports' watch starts with the room; a poke before that has nothing to compare with
-  let pokeReports = (): void => undefined;
-  deps.journal.onCommitted((entries) => live.onReadings(entries.map((e) => e.reading)));
-  events.on('alerts.applied', (applied) => live.onAlerts(applied));
-  events.on('job.changed', ({ job }) => {
-    live.publish('dispatch', dispatchView(job));
-    pokeReports();
+  const { config, binState, registry, inbox, sandbox, events, clock } = deps;
+  const hub = new LiveHub();
+  const readings = new ReadingWindow({ publish: (r) => hub.publish('reading', r), statusOf: (id) => binState.get(id)?.status ?? null, clock });
+  const feed = sandbox ? new SandboxFeed((limit) => sandbox.list({ limit })) : null;
+  deps.journal.onCommitted((entries) => readings.onReadings(entries.map((e) => e.reading)));
+  events.on('alerts.applied', (applied) => {
+    for (const e of applied) hub.publish('alert', alertEventView(e));
   });
-  inbox.onMessage(() => pokeReports());
+  events.on('job.changed', ({ job }) => hub.publish('dispatch', dispatchView(job)));
+  events.on('report.changed', ({ report }) => hub.publish('report', reportView(report)));
+  events.on('message.status', ({ stage, status }) => {
+    // read only while someone watches: the sandbox's rows are sealed, and opening them costs
+    if (!feed || stage !== 'send' || status !== 'sent' || hub.subscribers === 0) return;
+    for (const m of feed.fresh()) hub.publish('message', sandboxMessageView(m));
+  });
   return {
     name: 'live',
     routes: {
-      root: [livePageRoutes(), liveEventsRoute(live, { access: deps.access })],
+      root: [livePageRoutes(), liveEventsRoute(hub, { access: deps.access, clock })],
       api: [
         liveApiRoutes({ history: deps.history, findBin: (id) => registry.lookup(id)?.id, timezone: config.timezone, clock }),
         sandboxRoutes({ inbox: sandbox ? inbox : null, clock }),
       ],
     },
-    start() {
-      pokeReports = live.watchReports(() => reports.list({ limit: 50 })).poke;
-      if (sandbox) live.watchSandbox((limit) => sandbox.list({ limit }));
+    // what the sandbox recorded before is not news
+    start: () => feed?.prime(),
+    // the HTTP server's preClose has closed the hub already at a shutdown; after a failed start it has not
+    stop() {
+      readings.close();
+      hub.close();
     },
-    // the HTTP server's preClose has closed it already at a shutdown; after a failed start it has not
-    stop: () => live.close(),
   };
 }

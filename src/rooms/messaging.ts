@@ -24,6 +24,9 @@ export interface MessagingRoom extends Room {
 export function messagingRoom(deps: { config: Config['whatsapp']; db: Db; sealer: Sealer; metrics: Metrics; events: Emitter<MessageEvents>; log: Logger; clock: Clock }): MessagingRoom {
   const contacts = new Contacts(deps.db, deps.sealer);
   const { sandbox, outbox, inbox } = createWhatsApp({ ...deps, contacts });
+  // the outbox's outcomes on the bus (the live page follows them), told after the outbox has stored them
+  outbox.onResult((r) => deps.events.emit('message.status', { id: r.id, stage: 'send', status: r.status, at: deps.clock.now() }));
+  outbox.onStatus((s) => deps.events.emit('message.status', { id: s.id, stage: 'delivery', status: s.status, at: s.timestamp }));
   return {
     name: 'messaging',
     outbox,

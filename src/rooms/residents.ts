@@ -2,13 +2,13 @@ import type { AlertEvents, RuleRunner } from '../alerts/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
 import type { Dispatcher, DispatchEvents } from '../dispatch/index.js';
-import type { Subscriber } from '../events.js';
+import type { Emitter, Subscriber } from '../events.js';
 import type { Room } from '../lifecycle.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Notices } from '../notices/index.js';
 import type { BinRegistry } from '../registry/index.js';
-import { GraphMedia, ReportsOpen311, createReports, type PhotoStore, type ReportStore, type ResidentFlow } from '../reports/index.js';
+import { GraphMedia, ReportsOpen311, createReports, type PhotoStore, type ReportEvents, type ReportStore, type ResidentFlow } from '../reports/index.js';
 import type { BinStateStore, Db } from '../storage/index.js';
 import type { Sealer } from '../privacy/index.js';
 import type { Inbox, Outbox } from '../whatsapp/index.js';
@@ -40,7 +40,7 @@ export function residentsRoom(deps: {
   notices: Pick<Notices, 'handleMessage'>;
   rules: RuleRunner;
   metrics: Metrics;
-  events: Subscriber<AlertEvents & DispatchEvents>;
+  events: Subscriber<AlertEvents & DispatchEvents> & Emitter<ReportEvents>;
   log: Logger;
   clock: Clock;
 }): ResidentsRoom {
@@ -60,6 +60,7 @@ export function residentsRoom(deps: {
       if (dispatcher.request(binId, false, 'resident report')) dispatcher.tick();
     },
     countMatch: (method) => metrics.reportMatches.inc({ method }),
+    events,
     log: deps.log.child({ module: 'reports' }),
     clock: deps.clock,
   });

@@ -1,20 +1,22 @@
-// The live page's server side without a browser: the event hub (per-bin throttle), the SSE route's token check,
-// the readings and page-settings routes, and the sandbox route's availability.
+// The live page's server side without a browser: the reading window (per-bin throttle), the SSE route's token
+// check, the readings and page-settings routes, the sandbox route's availability, and the page fed by the event bus.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
-import { LiveEvents } from '../../src/http/live-events.js';
+import { ReadingWindow } from '../../src/http/live/index.js';
 import { sandboxEnvelope, sandboxInboundSchema } from '../../src/http/routes/sandbox.js';
 import { parseWebhook } from '../../src/whatsapp/webhook.js';
+import { textMessage } from '../../src/whatsapp/index.js';
 import { startBridge, type InProcessBridge } from '../helpers/bridge.js';
+import { openEventStream, type EventStream } from '../helpers/sse.js';
+import { waitFor } from '../helpers/wait.js';
 
 const reading = (binId: string, ts: number, fillPct: number) => ({ binId, ts, receivedAt: ts, fillPct, batteryPct: 80 });
 
-describe('LiveEvents', () => {
+describe('ReadingWindow', () => {
   it('publishes at most one reading per bin per throttle time, then the newest one held back', async () => {
     const clock = new ManualClock(10_000);
-    const live = new LiveEvents({ readingThrottleMs: 200, clock });
-    const got: { type: string; data: { bin_id: string; fill_pct: number } }[] = [];
-    live.subscribe((type, data) => got.push({ type, data: data as { bin_id: string; fill_pct: number } }));
+    const got: { data: { bin_id: string; fill_pct: number } }[] = [];
+    const live = new ReadingWindow({ publish: (data) => got.push({ data }), throttleMs: 200, clock });
     live.onReadings([reading('A', 1000, 10), reading('B', 1000, 50)]);
     live.onReadings([reading('A', 2000, 20)]);
     live.onReadings([reading('A', 3000, 30)]);
@@ -23,14 +25,12 @@ describe('LiveEvents', () => {
     expect(got).toHaveLength(2);
     await clock.advance(200);
     expect(got.map((e) => `${e.data.bin_id}:${e.data.fill_pct}`)).toEqual(['A:10', 'B:50', 'A:30']);
-    expect(got.every((e) => e.type === 'reading')).toBe(true);
     live.close();
   });
 
   it('does not let a reading stamped just inside the future limit hold back the next real one', () => {
-    const live = new LiveEvents({ readingThrottleMs: 0 });
     const got: { fill_pct: number; ts: string; received_at: string }[] = [];
-    live.subscribe((_type, data) => got.push(data as { fill_pct: number; ts: string; received_at: string }));
+    const live = new ReadingWindow({ publish: (data) => got.push(data), throttleMs: 0 });
     // stamped 4 min 59 s ahead of its arrival at 1 s, then a real reading at 2 s and a backlog sent at 3 s
     live.onReadings([{ binId: 'A', ts: 300_000, receivedAt: 1000, fillPct: 10 }]);
     live.onReadings([reading('A', 2000, 90)]);
@@ -118,5 +118,42 @@ describe('live routes behind the token, WhatsApp in cloud mode', () => {
     expect(post.status).toBe(404);
     expect(await (await fetch(`${bridge.httpUrl}/api/sandbox`, { headers: auth })).json()).toEqual({ enabled: false });
     expect((await fetch(`${bridge.httpUrl}/api/sandbox/inbound`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status).toBe(401);
+  });
+});
+
+describe('live page on the event bus, in simulated time that never moves', () => {
+  // nothing advances this clock: no poll can run, so whatever reaches the stream came from an event
+  const T0 = Date.parse('2026-11-25T09:00:00Z');
+  const clock = new ManualClock(T0);
+  let bridge: InProcessBridge;
+  let stream: EventStream;
+  beforeAll(async () => {
+    bridge = await startBridge({ BINBRIDGE_MQTT_AUTH: 'none' }, undefined, { clock });
+    stream = await openEventStream(`${bridge.httpUrl}/api/events`);
+  });
+  afterAll(async () => {
+    stream?.close();
+    await bridge?.stop();
+  });
+  const reportEvent = (reference: string, status: string) =>
+    stream.events.find((e) => e.type === 'report' && (e.data as { reference: string }).reference === reference && (e.data as { status: string }).status === status);
+
+  it('streams a new report and its change of status as they happen', async () => {
+    const report = bridge.flow.reportFromChannel({ binId: 'UTR-0003', method: 'open311', source: 'open311', serviceCode: 'overflowing-bin', text: 'vol', lat: null, lon: null, photo: null });
+    await waitFor(() => reportEvent(report.reference, 'open'), { message: 'the new report on the stream' });
+    bridge.flow.onDispatched(['UTR-0003']);
+    await waitFor(() => reportEvent(report.reference, 'dispatched'), { message: 'the dispatched report on the stream' });
+    bridge.flow.onCollected('UTR-0003');
+    await waitFor(() => reportEvent(report.reference, 'closed'), { message: 'the closed report on the stream' });
+    expect(clock.now()).toBe(T0);
+  });
+
+  it("streams a sandbox message once the outbox has sent it, on the clock's own turn", async () => {
+    bridge.outbox.enqueue({ to: '31600000042', message: textMessage('31600000042', 'hello from the bus'), key: 'test:live-bus:1' });
+    // the outbox's own wake-up (a timer due now) sends it; no time passes
+    await clock.advance(0);
+    const event = await waitFor(() => stream.events.find((e) => e.type === 'message'), { message: 'the sent message on the stream' });
+    expect(event.data).toMatchObject({ to: '31600000042', kind: 'text', message: { text: { body: 'hello from the bus' } } });
+    expect(clock.now()).toBe(T0);
   });
 });

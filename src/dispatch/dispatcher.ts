@@ -17,6 +17,8 @@ import { mapLink, routeOrder } from './route.js';
 import { crewsOnShift, localMinutes } from './shift.js';
 
 type Crew = Config['crews'][number];
+/** the cause of a request that no alert made */
+const REPORT = 'report';
 
 /** What the dispatcher needs of the WhatsApp outbox. */
 export interface DispatchOutbox {
@@ -91,13 +93,17 @@ export class Dispatcher {
         this.emptied.set(e.binId, { at: e.ts, fillPct: e.value ?? 0 });
         this.onCollected(e.binId);
       } else if (e.opened && e.opens === 'fire') due = this.request(e.binId, true, e.message, 'fire') || due;
-      else if (e.opened && e.opens === 'full') due = this.request(e.binId, false, e.message, e.cause ?? null) || due;
+      else if (e.opened && e.opens === 'full') due = this.request(e.binId, false, e.message, e.cause ?? 'threshold') || due;
     }
     if (due) this.tick();
   }
 
-  /** Asks for a bin to be collected; true when it should go out now (urgent, or no batch window). */
-  request(binId: string, urgent: boolean, reason: string, cause: string | null = null): boolean {
+  /**
+   * Asks for a bin to be collected; true when it should go out now (urgent, or no batch window). `cause` is the
+   * alert's; without one the request is a person's (a resident's report), and a person who saw the bin full is
+   * not made to wait for the next round.
+   */
+  request(binId: string, urgent: boolean, reason: string, cause: string | null = REPORT): boolean {
     if (!this.deps.config.dispatch.enabled) return false;
     const bin = this.deps.registry.get(binId);
     if (!bin) return false;
@@ -173,7 +179,7 @@ export class Dispatcher {
       this.lastRound = rounds.last;
       // between rounds a bin waits for the next one unless it would overflow first (or nothing says it would not)
       queue = queue.filter((q) => {
-        if (q.urgent) return true;
+        if (q.urgent || q.cause === REPORT) return true;
         const bin = this.deps.registry.get(q.binId);
         return bin === undefined || cannotWait(this.planBin(bin, now), now, rounds.next);
       });

@@ -67,8 +67,8 @@ export function cannotWait(bin: Pick<PlanBin, 'fillPct' | 'ratePctPerH'>, now: n
 }
 
 /**
- * One zone's job for a round, the way a planner with sensors draws it: every queued bin (its `full` alert) and every
- * bin forecast to pass full_pct before the next round is due; when any is, the bins near them that will be full
+ * One zone's job for a round, the way a planner with sensors draws it: every bin forecast to pass full_pct before
+ * the next round is due (a queued one for its `full` alert, also when its rate is unknown); when any is, the bins near them that will be full
  * before the round after ride along, soonest-full first, while the truck has room. Nothing due, no job.
  */
 export function planRound(input: RoundInput): StopWhy[] {
@@ -78,10 +78,13 @@ export function planRound(input: RoundInput): StopWhy[] {
   const rest: { bin: PlanBin; hours: number }[] = [];
   for (const bin of input.bins) {
     const hours = hoursToFull(bin.fillPct, bin.ratePctPerH, fullPct);
-    if (bin.queued) {
+    const beforeNext = hours !== null && now + hours * HOUR_MS <= input.nextRoundAt;
+    // a queued bin's alert may have come early (a forecast from a busy hour, a spurious echo): the bin waits
+    // for the round at which it is due; with no rate to tell, the alert decides
+    if (bin.queued && (beforeNext || bin.ratePctPerH === null)) {
       due.push({ binId: bin.id, reason: 'alert', cause: bin.queued.cause, ...(hours === null ? {} : { hoursToFull: hours }) });
       dueBins.push(bin);
-    } else if (hours !== null && now + hours * HOUR_MS <= input.nextRoundAt) {
+    } else if (beforeNext) {
       due.push({ binId: bin.id, reason: 'forecast', hoursToFull: hours });
       dueBins.push(bin);
     } else if (hours !== null && now + hours * HOUR_MS <= input.roundAfterAt) {

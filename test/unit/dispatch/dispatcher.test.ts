@@ -293,6 +293,11 @@ describe('Dispatcher with rounds (06:00, 18:00, 22:00 local)', () => {
     expect(jobs[0]!.stops.map((x) => `${x.bin_id}:${x.reason}`)).toEqual(stops);
     expect(jobs[0]!.stops[0]!.hours_to_full).toBeCloseTo((80 - 65) / (65 / 7), 3);
     expect(JSON.stringify(s.sent[0]!.message)).toContain('C-1');
+    const point = s.points.find((p) => p.startsWith('dispatch,') && p.includes('status=pending'))!;
+    expect(point).toContain(`bins=${stops.length}`);
+    expect(point).toContain('forecast_bins=1');
+    expect(point).toContain(`ride_along_bins=${stops.length - 1}`);
+    expect(point).toContain('alert_bins=0');
     s.dispatcher.tick();
     expect(s.dispatcher.store.list()).toHaveLength(1);
   });
@@ -326,6 +331,19 @@ describe('Dispatcher with rounds (06:00, 18:00, 22:00 local)', () => {
     const jobs = s.dispatcher.store.list();
     expect(jobs).toHaveLength(1);
     expect(jobs[0]!.stops.map((x) => `${x.bin_id}:${x.reason}`)).toEqual(['C-1:alert', 'C-3:ride_along']);
+  });
+
+  it("waits for the round with a bin whose alert came early, but not with a resident's report", async () => {
+    const s = start();
+    await s.at(local('18:00'));
+    s.dispatcher.tick();
+    await s.at(local('18:30'));
+    s.fillOf('C-1', 40); // 5.3 %/h: 80 % after 06:00 tomorrow
+    alert(s, 'C-1', 'forecast');
+    s.fillOf('C-2', 40);
+    if (s.dispatcher.request('C-2', false, 'resident report')) s.dispatcher.tick();
+    expect(s.dispatcher.store.list().map((j) => j.stops.map((x) => `${x.bin_id}:${x.reason}:${x.cause}`))).toEqual([['C-2:alert:report']]);
+    expect(s.dispatcher.store.queue().map((q) => q.binId)).toEqual(['C-1']);
   });
 
   it('sends a fire at once between rounds', () => {

@@ -48,8 +48,12 @@ describe('planRound', () => {
     expect(round([bin('A', 0, fill, rate)]).map((s) => s.binId)).toEqual(ids);
   });
 
-  it('puts a queued bin in with its alert and cause', () => {
-    expect(round([bin('A', 0, 75, 0.2, { queued: { cause: 'threshold' } })])).toEqual([{ binId: 'A', reason: 'alert', cause: 'threshold', hoursToFull: 25 }]);
+  it.each([
+    ['due by the forecast', 75, 1, [{ binId: 'A', reason: 'alert', cause: 'threshold', hoursToFull: 5 }]],
+    ['rate unknown: the alert decides', 75, null, [{ binId: 'A', reason: 'alert', cause: 'threshold' }]],
+    ['full only after the next round: waits', 75, 0.2, []],
+  ])('puts a queued bin in with its alert and cause when it is %s', (_what, fill, rate, stops) => {
+    expect(round([bin('A', 0, fill, rate, { queued: { cause: 'threshold' } })])).toEqual(stops);
   });
 
   it('takes bins near the route that will be full before the round after, soonest first, within the truck volume', () => {

@@ -220,10 +220,11 @@ export class Dispatcher {
       jobId: job.id,
       zoneName: zone?.name ?? job.zone,
       map: job.map_url,
-      stops: job.bin_ids.map((id) => ({
+      stops: job.bin_ids.map((id, i) => ({
         id,
         address: this.deps.registry.get(id)?.address ?? '',
         fillPct: this.deps.binState.get(id)?.fill_pct ?? null,
+        rideAlong: job.stops[i]?.reason === 'ride_along',
       })),
     };
   }

@@ -168,7 +168,16 @@ export const configSchema = z.strictObject({
       // false on every instance but one when several binbridge instances share an upstream feed
       enabled: z.boolean().default(true),
       batch_window_s: z.number().int().min(0).default(300),
-      max_bins_per_job: z.number().int().min(1).max(100).default(15),
+      max_bins_per_job: z.number().int().min(1).max(100).default(40),
+      // local times at which each zone's job is planned from the forecast; [] sends each alert's bins after the batch window
+      rounds: z
+        .array(z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM'))
+        .max(48)
+        .default(['06:00', '14:00', '22:00']),
+      // litres of bin capacity a truck carries: bins riding along fill what the due bins leave of it
+      truck_l: z.number().int().min(1).default(20_000),
+      // how far from a due bin (straight line) a bin that will soon be full may ride along
+      ride_along_m: z.number().min(0).max(50_000).default(600),
       escalate_after_s: z.number().int().min(0).default(1800),
       supervisor_phone: z.union([z.literal(''), z.string().regex(/^\d{6,15}$/, 'digits only')]).default(''),
     })

@@ -3,7 +3,8 @@
 export interface JobText {
   jobId: string;
   zoneName: string;
-  stops: { id: string; address: string; fillPct: number | null }[];
+  /** rideAlong: not due yet, on the way; the crew may leave it when the truck is full */
+  stops: { id: string; address: string; fillPct: number | null; rideAlong?: boolean }[];
   map: string;
 }
 
@@ -18,14 +19,19 @@ interface Catalog {
   doneButton: string;
 }
 
-const stopLines = (j: JobText): string =>
-  j.stops.map((s, i) => `${i + 1}. ${s.id} ${s.address}${s.fillPct === null ? '' : ` (${Math.round(s.fillPct)}%)`}`).join('\n');
+const stopLines = (j: JobText, rideAlong: string): string =>
+  j.stops
+    .map((s, i) => {
+      const notes = [...(s.fillPct === null ? [] : [`${Math.round(s.fillPct)}%`]), ...(s.rideAlong ? [rideAlong] : [])];
+      return `${i + 1}. ${s.id} ${s.address}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
+    })
+    .join('\n');
 
 const catalogs: Record<string, Catalog> = {
   en: {
-    job: (j) => `Job ${j.jobId}: ${j.stops.length} bin${j.stops.length > 1 ? 's' : ''} to empty in ${j.zoneName}\n${stopLines(j)}\nRoute: ${j.map}\nTap Accept when you set off and Done when all are emptied.`,
+    job: (j) => `Job ${j.jobId}: ${j.stops.length} bin${j.stops.length > 1 ? 's' : ''} to empty in ${j.zoneName}\n${stopLines(j, 'if there is room')}\nRoute: ${j.map}\nTap Accept when you set off and Done when all are emptied.`,
     fire: (j, t) => `FIRE ALERT ${j.jobId}: bin ${j.stops[0]!.id} at ${j.stops[0]!.address} (${j.zoneName})${t === null ? '' : ` reads ${Math.round(t)} °C`}. Go now; call 112 if it is burning.\nMap: ${j.map}`,
-    escalated: (j, crew, min) => `Not accepted by ${crew} after ${min} min. Job ${j.jobId}: ${j.stops.length} bin(s) in ${j.zoneName}\n${stopLines(j)}\nRoute: ${j.map}`,
+    escalated: (j, crew, min) => `Not accepted by ${crew} after ${min} min. Job ${j.jobId}: ${j.stops.length} bin(s) in ${j.zoneName}\n${stopLines(j, 'if there is room')}\nRoute: ${j.map}`,
     accepted: (id) => `Job ${id} accepted. Tap Done when every bin is emptied.`,
     done: (id) => `Job ${id} done. Thank you!`,
     unknownJob: 'There is no open job to apply that to.',
@@ -33,9 +39,9 @@ const catalogs: Record<string, Catalog> = {
     doneButton: 'Done',
   },
   nl: {
-    job: (j) => `Opdracht ${j.jobId}: ${j.stops.length} ${j.stops.length > 1 ? 'containers' : 'container'} legen in ${j.zoneName}\n${stopLines(j)}\nRoute: ${j.map}\nTik Accepteren als je vertrekt en Klaar als alles leeg is.`,
+    job: (j) => `Opdracht ${j.jobId}: ${j.stops.length} ${j.stops.length > 1 ? 'containers' : 'container'} legen in ${j.zoneName}\n${stopLines(j, 'als er ruimte is')}\nRoute: ${j.map}\nTik Accepteren als je vertrekt en Klaar als alles leeg is.`,
     fire: (j, t) => `BRANDALARM ${j.jobId}: container ${j.stops[0]!.id} bij ${j.stops[0]!.address} (${j.zoneName})${t === null ? '' : ` meet ${Math.round(t)} °C`}. Ga direct; bel 112 als het brandt.\nKaart: ${j.map}`,
-    escalated: (j, crew, min) => `Niet geaccepteerd door ${crew} na ${min} min. Opdracht ${j.jobId}: ${j.stops.length} container(s) in ${j.zoneName}\n${stopLines(j)}\nRoute: ${j.map}`,
+    escalated: (j, crew, min) => `Niet geaccepteerd door ${crew} na ${min} min. Opdracht ${j.jobId}: ${j.stops.length} container(s) in ${j.zoneName}\n${stopLines(j, 'als er ruimte is')}\nRoute: ${j.map}`,
     accepted: (id) => `Opdracht ${id} geaccepteerd. Tik Klaar als alle containers leeg zijn.`,
     done: (id) => `Opdracht ${id} klaar. Dank je!`,
     unknownJob: 'Er is geen open opdracht om dat op toe te passen.',

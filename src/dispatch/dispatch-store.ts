@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { shortCode } from '../short-code.js';
 import { afterKey, where } from '../storage/index.js';
+import type { StopReason, StopWhy } from './planner.js';
 
 export type DispatchStatus = 'pending' | 'sent' | 'accepted' | 'done' | 'escalated' | 'cancelled';
 export const OPEN_STATUSES: readonly DispatchStatus[] = ['pending', 'sent', 'accepted', 'escalated'];
@@ -20,43 +21,67 @@ export interface Dispatch {
   cancelled_at: number | null;
   error: string | null;
   map_url: string;
+  /** why each bin is on the job, in route order (jobs made before reasons were kept: reason null) */
+  stops: JobStop[];
 }
 
-interface Row extends Omit<Dispatch, 'urgent' | 'bin_ids'> {
+/** A stop of a job and why it is there. */
+export interface JobStop {
+  bin_id: string;
+  reason: StopReason | null;
+  cause: string | null;
+  hours_to_full: number | null;
+}
+
+interface Row extends Omit<Dispatch, 'urgent' | 'bin_ids' | 'stops'> {
   urgent: number;
   bin_ids: string;
 }
 
-const fromRow = (r: Row): Dispatch => ({ ...r, urgent: r.urgent === 1, bin_ids: JSON.parse(r.bin_ids) as string[] });
+export const stopOf = (w: StopWhy): JobStop => ({ bin_id: w.binId, reason: w.reason, cause: w.cause ?? null, hours_to_full: w.hoursToFull ?? null });
 
 
 /** Jobs (dispatches) and the bins waiting to be batched into one, in SQLite. */
 export class DispatchStore {
-  constructor(private readonly db: Database.Database) {}
+  private readonly stopsStmt;
+
+  constructor(private readonly db: Database.Database) {
+    this.stopsStmt = db.prepare('SELECT bin_id, reason, cause, hours_to_full FROM dispatch_bins WHERE dispatch_id = ?');
+  }
+
+  private fromRow(r: Row): Dispatch {
+    const binIds = JSON.parse(r.bin_ids) as string[];
+    const byBin = new Map((this.stopsStmt.all(r.id) as JobStop[]).map((s) => [s.bin_id, s]));
+    const stops = binIds.map((id) => byBin.get(id) ?? { bin_id: id, reason: null, cause: null, hours_to_full: null });
+    return { ...r, urgent: r.urgent === 1, bin_ids: binIds, stops };
+  }
 
   newId(): string {
     return shortCode('J-', 5, (id) => this.get(id) !== undefined);
   }
 
 
-  enqueue(binId: string, zone: string, at: number, urgent: boolean, reason: string): void {
+  enqueue(binId: string, zone: string, at: number, urgent: boolean, reason: string, cause: string | null = null): void {
     // an urgent request upgrades a waiting one
     this.db
       .prepare(
-        `INSERT INTO dispatch_queue (bin_id, zone, queued_at, urgent, reason) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (bin_id) DO UPDATE SET urgent = max(urgent, excluded.urgent), reason = CASE WHEN excluded.urgent = 1 THEN excluded.reason ELSE reason END`,
+        `INSERT INTO dispatch_queue (bin_id, zone, queued_at, urgent, reason, cause) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (bin_id) DO UPDATE SET urgent = max(urgent, excluded.urgent),
+           reason = CASE WHEN excluded.urgent = 1 THEN excluded.reason ELSE reason END,
+           cause = CASE WHEN excluded.urgent = 1 THEN excluded.cause ELSE cause END`,
       )
-      .run(binId, zone, at, urgent ? 1 : 0, reason);
+      .run(binId, zone, at, urgent ? 1 : 0, reason, cause);
   }
 
-  queue(): { binId: string; zone: string; queuedAt: number; urgent: boolean; reason: string }[] {
-    return (this.db.prepare('SELECT bin_id, zone, queued_at, urgent, reason FROM dispatch_queue ORDER BY queued_at, bin_id').all() as {
+  queue(): { binId: string; zone: string; queuedAt: number; urgent: boolean; reason: string; cause: string | null }[] {
+    return (this.db.prepare('SELECT bin_id, zone, queued_at, urgent, reason, cause FROM dispatch_queue ORDER BY queued_at, bin_id').all() as {
       bin_id: string;
       zone: string;
       queued_at: number;
       urgent: number;
       reason: string;
-    }[]).map((r) => ({ binId: r.bin_id, zone: r.zone, queuedAt: r.queued_at, urgent: r.urgent === 1, reason: r.reason }));
+      cause: string | null;
+    }[]).map((r) => ({ binId: r.bin_id, zone: r.zone, queuedAt: r.queued_at, urgent: r.urgent === 1, reason: r.reason, cause: r.cause }));
   }
 
   dequeue(binIds: readonly string[]): void {
@@ -75,15 +100,18 @@ export class DispatchStore {
     );
   }
 
-  insert(d: Dispatch): void {
+  /** A job and its stops (a job without reasons, as made before they were kept, may leave them out). */
+  insert(d: Omit<Dispatch, 'stops'> & { stops?: readonly JobStop[] }): void {
+    const { stops = [], ...row } = d;
     this.db
       .prepare(
         `INSERT INTO dispatches (id, zone, crew_id, status, urgent, bin_ids, created_at, sent_at, accepted_at, done_at, escalated_at, cancelled_at, error, map_url)
          VALUES (@id, @zone, @crew_id, @status, @urgent, @bin_ids, @created_at, @sent_at, @accepted_at, @done_at, @escalated_at, @cancelled_at, @error, @map_url)`,
       )
-      .run({ ...d, urgent: d.urgent ? 1 : 0, bin_ids: JSON.stringify(d.bin_ids) });
-    const bin = this.db.prepare('INSERT INTO dispatch_bins (dispatch_id, bin_id) VALUES (?, ?)');
-    for (const b of d.bin_ids) bin.run(d.id, b);
+      .run({ ...row, urgent: d.urgent ? 1 : 0, bin_ids: JSON.stringify(d.bin_ids) });
+    const bin = this.db.prepare('INSERT INTO dispatch_bins (dispatch_id, bin_id, reason, cause, hours_to_full) VALUES (?, ?, ?, ?, ?)');
+    const why = new Map(stops.map((s) => [s.bin_id, s]));
+    for (const b of d.bin_ids) bin.run(d.id, b, why.get(b)?.reason ?? null, why.get(b)?.cause ?? null, why.get(b)?.hours_to_full ?? null);
   }
 
   update(id: string, fields: Partial<Pick<Dispatch, 'status' | 'crew_id' | 'sent_at' | 'accepted_at' | 'done_at' | 'escalated_at' | 'cancelled_at' | 'error'>>): void {
@@ -111,7 +139,7 @@ export class DispatchStore {
 
   get(id: string): Dispatch | undefined {
     const r = this.db.prepare('SELECT * FROM dispatches WHERE id = ?').get(id) as Row | undefined;
-    return r && fromRow(r);
+    return r && this.fromRow(r);
   }
 
   /** The newest open job of a crew in one of the given statuses. */
@@ -119,7 +147,7 @@ export class DispatchStore {
     const r = this.db
       .prepare(`SELECT * FROM dispatches WHERE crew_id = ? AND status IN (${statuses.map(() => '?').join(',')}) ORDER BY created_at DESC LIMIT 1`)
       .get(crewId, ...statuses) as Row | undefined;
-    return r && fromRow(r);
+    return r && this.fromRow(r);
   }
 
   /** Newest first; `after`: the page after that job's [created_at, id]. */
@@ -134,7 +162,7 @@ export class DispatchStore {
     ]);
     const w = afterKey(filters, ['created_at', 'id'], f.after);
     const sql = `SELECT * FROM dispatches ${w.sql} ORDER BY created_at DESC, id DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...w.args, f.limit ?? 500) as Row[]).map(fromRow);
+    return (this.db.prepare(sql).all(...w.args, f.limit ?? 500) as Row[]).map((r) => this.fromRow(r));
   }
 
   countByStatus(): { status: DispatchStatus; n: number }[] {
@@ -143,11 +171,11 @@ export class DispatchStore {
 
   /** Open jobs sent before the cutoff and not accepted: due for escalation. */
   unaccepted(sentBefore: number): Dispatch[] {
-    return (this.db.prepare(`SELECT * FROM dispatches WHERE status = 'sent' AND sent_at <= ?`).all(sentBefore) as Row[]).map(fromRow);
+    return (this.db.prepare(`SELECT * FROM dispatches WHERE status = 'sent' AND sent_at <= ?`).all(sentBefore) as Row[]).map((r) => this.fromRow(r));
   }
 
   /** Jobs that found no crew on shift when they were made. */
   unassigned(): Dispatch[] {
-    return (this.db.prepare(`SELECT * FROM dispatches WHERE status = 'pending' AND crew_id IS NULL`).all() as Row[]).map(fromRow);
+    return (this.db.prepare(`SELECT * FROM dispatches WHERE status = 'pending' AND crew_id IS NULL`).all() as Row[]).map((r) => this.fromRow(r));
   }
 }

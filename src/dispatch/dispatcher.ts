@@ -5,15 +5,20 @@ import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { Bin, BinRegistry } from '../registry/index.js';
 import type { Emitter } from '../events.js';
+import { forecast, type BinRuleState } from '../rules/index.js';
 import type { BinStateStore } from '../storage/index.js';
 import { buttonsMessage, templateMessage, textMessage, type InboundMessage, type OutboundMessage } from '../whatsapp/index.js';
 import { planJobs } from './batcher.js';
 import { crewCatalog, crewIntent, templateParams, type JobText } from './crew-messages.js';
-import { OPEN_STATUSES, type Dispatch, type DispatchStatus, DispatchStore } from './dispatch-store.js';
+import { OPEN_STATUSES, stopOf, type Dispatch, type DispatchStatus, DispatchStore } from './dispatch-store.js';
+import { planningRate, type Emptied } from './fill-rate.js';
+import { cannotWait, hoursToFull, planRound, rideAlong, roundMinutes, roundTimes, type PlanBin, type StopWhy } from './planner.js';
 import { mapLink, routeOrder } from './route.js';
-import { crewsOnShift } from './shift.js';
+import { crewsOnShift, localMinutes } from './shift.js';
 
 type Crew = Config['crews'][number];
+/** the cause of a request that no alert made */
+const REPORT = 'report';
 
 /** What the dispatcher needs of the WhatsApp outbox. */
 export interface DispatchOutbox {
@@ -40,13 +45,15 @@ export interface DispatcherDeps {
   outbox: DispatchOutbox;
   /** zones and crews as they are now (the admin API edits them) */
   zonesAndCrews: { zones(): readonly Config['zones'][number][]; crews(): readonly Crew[] };
-  config: Pick<Config, 'dispatch' | 'timezone'> & { whatsapp: { templates: Pick<Config['whatsapp']['templates'], 'dispatch'> } };
+  config: Pick<Config, 'dispatch' | 'timezone'> & { rules: Pick<Config['rules'], 'full_pct'> } & { whatsapp: { templates: Pick<Config['whatsapp']['templates'], 'dispatch'> } };
   /** told of every job status change (the residents' reports, the live page, the `dispatch` points) */
   events: Emitter<DispatchEvents>;
   /** the jobs and the queue; the program builds it once, a test that builds a dispatcher alone gets its own */
   store?: DispatchStore;
   log: Logger;
   clock?: Clock;
+  /** the rules engine's memory of a bin, for its fill-rate estimate */
+  ruleState?: (binId: string) => BinRuleState | undefined;
 }
 
 /**
@@ -59,6 +66,10 @@ export class Dispatcher {
   readonly store: DispatchStore;
   private readonly clock: Clock;
   private timer: Timer | null = null;
+  /** when each bin was last seen emptied, for its planning rate (a restart forgets: the rules' estimate stands in) */
+  private readonly emptied = new Map<string, Emptied>();
+  /** the round planned last; a start plans no round of its own, it waits for the next */
+  private lastRound: number | null = null;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.store = deps.store ?? new DispatchStore(deps.db);
@@ -78,29 +89,112 @@ export class Dispatcher {
   onEvents(events: readonly AppliedEvent[]): void {
     let due = false;
     for (const e of events) {
-      if (e.type === 'collected') this.onCollected(e.binId);
-      else if (e.opened && e.opens === 'fire') due = this.request(e.binId, true, e.message) || due;
-      else if (e.opened && e.opens === 'full') due = this.request(e.binId, false, e.message) || due;
+      if (e.type === 'collected') {
+        this.emptied.set(e.binId, { at: e.ts, fillPct: e.value ?? 0 });
+        this.onCollected(e.binId);
+      } else if (e.opened && e.opens === 'fire') due = this.request(e.binId, true, e.message, 'fire') || due;
+      else if (e.opened && e.opens === 'full') due = this.request(e.binId, false, e.message, e.cause ?? 'threshold') || due;
     }
     if (due) this.tick();
   }
 
-  /** Asks for a bin to be collected; true when it should go out now (urgent, or no batch window). */
-  request(binId: string, urgent: boolean, reason: string): boolean {
+  /**
+   * Asks for a bin to be collected; true when it should go out now (urgent, or no batch window). `cause` is the
+   * alert's; without one the request is a person's (a resident's report), and a person who saw the bin full is
+   * not made to wait for the next round.
+   */
+  request(binId: string, urgent: boolean, reason: string, cause: string | null = REPORT): boolean {
     if (!this.deps.config.dispatch.enabled) return false;
     const bin = this.deps.registry.get(binId);
     if (!bin) return false;
     if (this.store.inOpenJob(binId)) return false;
-    this.store.enqueue(binId, bin.zone, this.clock.now(), urgent, reason);
+    this.store.enqueue(binId, bin.zone, this.clock.now(), urgent, reason, cause);
     return urgent || this.deps.config.dispatch.batch_window_s === 0;
+  }
+
+  /** What the planner knows of a bin now: where, how big, how full, how fast it fills. */
+  private planBin(bin: Bin, now: number, queued?: { cause?: string | undefined }): PlanBin {
+    const fillPct = this.deps.binState.get(bin.id)?.fill_pct ?? null;
+    const state = this.deps.ruleState?.(bin.id);
+    const rulesRate = state ? forecast(state, { ...(this.deps.config.rules as Config['rules']) }).ratePctPerH : null;
+    const ratePctPerH = planningRate({ emptied: this.emptied.get(bin.id), fillPct, now, rulesRate });
+    return { id: bin.id, lat: bin.lat, lon: bin.lon, capacityL: bin.capacity_l, fillPct, ratePctPerH, ...(queued ? { queued } : {}) };
+  }
+
+  /** One job per zone for the round: its queued bins, the bins forecast full before the next round, and ride-alongs. */
+  private planRounds(now: number, next: number, after: number): { zone: string; stops: StopWhy[] }[] {
+    const { dispatch, rules } = this.deps.config;
+    const queued = new Map(this.store.queue().filter((q) => !q.urgent).map((q) => [q.binId, q]));
+    const byZone = new Map<string, PlanBin[]>();
+    for (const bin of this.deps.registry.all()) {
+      if (this.store.inOpenJob(bin.id)) continue;
+      const q = queued.get(bin.id);
+      const list = byZone.get(bin.zone) ?? [];
+      list.push(this.planBin(bin, now, q ? { cause: q.cause ?? undefined } : undefined));
+      byZone.set(bin.zone, list);
+    }
+    const jobs: { zone: string; stops: StopWhy[] }[] = [];
+    for (const [zone, bins] of byZone) {
+      const stops = planRound({ now, nextRoundAt: next, roundAfterAt: after, fullPct: rules.full_pct, truckL: dispatch.truck_l, rideAlongKm: dispatch.ride_along_m / 1000, bins });
+      if (stops.length > 0) jobs.push({ zone, stops });
+    }
+    return jobs;
+  }
+
+  /** Bins near a job's due bins that will be full before the next round ride along, while the truck has room. */
+  private withRideAlong(zone: string, binIds: readonly string[], now: number, next: number): StopWhy[] {
+    const { dispatch, rules } = this.deps.config;
+    const queued = new Map(this.store.queue().map((q) => [q.binId, q]));
+    const due = new Set(binIds);
+    const dueBins: PlanBin[] = [];
+    const candidates: { bin: PlanBin; hours: number }[] = [];
+    for (const bin of this.deps.registry.all()) {
+      if (bin.zone !== zone) continue;
+      if (due.has(bin.id)) {
+        dueBins.push(this.planBin(bin, now));
+        continue;
+      }
+      if (queued.has(bin.id) || this.store.inOpenJob(bin.id)) continue;
+      const p = this.planBin(bin, now);
+      const hours = hoursToFull(p.fillPct, p.ratePctPerH, rules.full_pct);
+      if (hours !== null && now + hours * 3_600_000 <= next) candidates.push({ bin: p, hours });
+    }
+    const stops: StopWhy[] = dueBins.map((b) => ({ binId: b.id, reason: 'alert', cause: queued.get(b.id)?.cause ?? undefined, hoursToFull: hoursToFull(b.fillPct, b.ratePctPerH, rules.full_pct) ?? undefined }));
+    return [...stops, ...rideAlong(dueBins, candidates, dispatch.truck_l, dispatch.ride_along_m / 1000)];
   }
 
   /** Plans due jobs, assigns jobs that waited for a crew, escalates unanswered ones. Idempotent. */
   tick(now = this.clock.now()): void {
     const { dispatch } = this.deps.config;
     if (!dispatch.enabled) return;
-    const plan = planJobs(this.store.queue(), now, dispatch.batch_window_s * 1000, (id) => this.store.inOpenJob(id), dispatch.max_bins_per_job);
+    const rounds = roundTimes(now, localMinutes(now, this.deps.config.timezone), roundMinutes(dispatch.rounds));
+    let queue = this.store.queue();
+    const made: { zone: string; stops: StopWhy[]; urgent: boolean }[] = [];
+    if (rounds && this.lastRound !== null && rounds.last > this.lastRound) {
+      for (const job of this.planRounds(now, rounds.next, rounds.after)) made.push({ ...job, urgent: false });
+      const planned = new Set(made.flatMap((j) => j.stops.map((s) => s.binId)));
+      queue = queue.filter((q) => q.urgent || !planned.has(q.binId));
+    }
+    if (rounds) {
+      this.lastRound = rounds.last;
+      // between rounds a bin waits for the next one unless it would overflow first (or nothing says it would not)
+      queue = queue.filter((q) => {
+        if (q.urgent || q.cause === REPORT) return true;
+        const bin = this.deps.registry.get(q.binId);
+        return bin === undefined || cannotWait(this.planBin(bin, now), now, rounds.next);
+      });
+    }
+    const plan = planJobs(queue, now, dispatch.batch_window_s * 1000, (id) => this.store.inOpenJob(id), dispatch.max_bins_per_job);
     if (plan.dropped.length > 0) this.store.dequeue(plan.dropped);
+    for (const job of plan.jobs) {
+      const cause = new Map(queue.map((q) => [q.binId, q.cause]));
+      const stops: StopWhy[] = job.urgent
+        ? job.binIds.map((id) => ({ binId: id, reason: 'fire', cause: cause.get(job.binIds[0]!) ?? 'fire' }))
+        : rounds
+          ? this.withRideAlong(job.zone, job.binIds, now, rounds.next)
+          : job.binIds.map((id) => ({ binId: id, reason: 'alert', cause: cause.get(id) ?? undefined }));
+      made.push({ zone: job.zone, stops, urgent: job.urgent });
+    }
     // one job that cannot be made or sent must not stop the others (nor the process: tick runs on a timer)
     const guarded = (what: string, id: string, fn: () => void): void => {
       try {
@@ -109,7 +203,11 @@ export class Dispatcher {
         this.deps.log.error({ err, what, id }, 'dispatch step failed');
       }
     };
-    for (const job of plan.jobs) guarded('create', job.zone, () => this.createJob(job.zone, job.binIds, job.urgent, now));
+    for (const job of made) {
+      // one round is as many bins as a crew can take: a longer list becomes several jobs
+      const max = job.urgent ? 1 : dispatch.max_bins_per_job;
+      for (let i = 0; i < job.stops.length; i += max) guarded('create', job.zone, () => this.createJob(job.zone, job.stops.slice(i, i + max), job.urgent, now));
+    }
     for (const job of this.store.unassigned()) guarded('assign', job.id, () => this.assign(job, now));
     if (dispatch.escalate_after_s > 0) {
       for (const job of this.store.unaccepted(now - dispatch.escalate_after_s * 1000)) guarded('escalate', job.id, () => this.escalate(job, now));
@@ -122,10 +220,11 @@ export class Dispatcher {
       jobId: job.id,
       zoneName: zone?.name ?? job.zone,
       map: job.map_url,
-      stops: job.bin_ids.map((id) => ({
+      stops: job.bin_ids.map((id, i) => ({
         id,
         address: this.deps.registry.get(id)?.address ?? '',
         fillPct: this.deps.binState.get(id)?.fill_pct ?? null,
+        rideAlong: job.stops[i]?.reason === 'ride_along',
       })),
     };
   }
@@ -147,8 +246,10 @@ export class Dispatcher {
     };
   }
 
-  private createJob(zone: string, binIds: string[], urgent: boolean, now: number): void {
+  private createJob(zone: string, stops: readonly StopWhy[], urgent: boolean, now: number): void {
+    const binIds = stops.map((s) => s.binId);
     const bins = routeOrder(binIds.map((id) => this.deps.registry.get(id)).filter((b): b is Bin => b !== undefined));
+    const why = new Map(stops.map((s) => [s.binId, s]));
     if (bins.length === 0) {
       this.store.dequeue(binIds);
       return;
@@ -169,6 +270,7 @@ export class Dispatcher {
         cancelled_at: null,
         error: null,
         map_url: mapLink(bins),
+        stops: bins.map((b) => stopOf(why.get(b.id)!)),
       };
       this.store.insert(job);
       this.store.dequeue(binIds);

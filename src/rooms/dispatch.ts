@@ -4,6 +4,7 @@ import type { Config } from '../config/index.js';
 import { Dispatcher, DispatchStore, type DispatchEvents } from '../dispatch/index.js';
 import type { Emitter, Subscriber } from '../events.js';
 import type { Room } from '../lifecycle.js';
+import type { BinRuleState } from '../rules/index.js';
 import type { Logger } from '../log.js';
 import type { ZonesAndCrews, BinRegistry } from '../registry/index.js';
 import type { BinStateStore, Db } from '../storage/index.js';
@@ -26,7 +27,13 @@ export function dispatchRoom(deps: {
   clock: Clock;
 }): DispatchRoom {
   const { events, outbox } = deps;
-  const dispatcher = new Dispatcher({ ...deps, store: new DispatchStore(deps.db), log: deps.log.child({ module: 'dispatch' }) });
+  // the rules engine's memory of each bin, as it last committed it: the planner reads its fill-rate estimate
+  const ruleStateStmt = deps.db.prepare('SELECT state FROM rule_state WHERE bin_id = ?').pluck();
+  const ruleState = (binId: string): BinRuleState | undefined => {
+    const json = ruleStateStmt.get(binId) as string | undefined;
+    return json === undefined ? undefined : (JSON.parse(json) as BinRuleState);
+  };
+  const dispatcher = new Dispatcher({ ...deps, ruleState, store: new DispatchStore(deps.db), log: deps.log.child({ module: 'dispatch' }) });
   events.on('alerts.applied', (applied) => dispatcher.onEvents(applied));
   outbox.onResult((r) => dispatcher.onOutboxResult(r));
   return {

@@ -11,7 +11,17 @@ export interface TelemetryEvents {
   'alerts.applied': readonly { binId: string; zone: string; type: string; value?: number | undefined; message: string; ts: number }[];
   /** a job's status changed; `job` as stored after the change */
   'job.changed': {
-    job: { zone: string; crew_id: string | null; bin_ids: readonly string[]; created_at: number; sent_at: number | null; accepted_at: number | null; done_at: number | null };
+    job: {
+      zone: string;
+      crew_id: string | null;
+      bin_ids: readonly string[];
+      /** why each bin is on the job (dispatch/planner.ts's reasons) */
+      stops: readonly { reason: string | null }[];
+      created_at: number;
+      sent_at: number | null;
+      accepted_at: number | null;
+      done_at: number | null;
+    };
     status: string;
     at: number;
   };
@@ -47,6 +57,10 @@ export function recordTelemetry(bus: Subscriber<TelemetryEvents>, record: (lines
           { zone: job.zone, crew_id: job.crew_id ?? 'none', status },
           {
             bins: job.bin_ids.length,
+            // why the bins are on the job: their alert (or fire), the forecast, or riding along
+            alert_bins: job.stops.filter((s) => s.reason === 'alert' || s.reason === 'fire').length,
+            forecast_bins: job.stops.filter((s) => s.reason === 'forecast').length,
+            ride_along_bins: job.stops.filter((s) => s.reason === 'ride_along').length,
             seconds_to_accept: job.accepted_at ? (job.accepted_at - sent) / 1000 : undefined,
             seconds_to_done: job.done_at ? (job.done_at - sent) / 1000 : undefined,
           },

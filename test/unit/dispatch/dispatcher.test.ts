@@ -32,7 +32,7 @@ interface Sent {
   ref?: string;
 }
 
-function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; enabled?: boolean; maxBins?: number } = {}) {
+function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; enabled?: boolean; maxBins?: number; rounds?: string[]; truckL?: number } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-disp-'));
   fs.writeFileSync(path.join(dir, 'bins.csv'), [HEADER, ...BINS].join('\n') + '\n');
   const db = openDatabase(dir);
@@ -62,14 +62,25 @@ function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; e
   };
   const clock = new ManualClock(T0);
   const { bus, points } = telemetryBus();
+  const binState = new BinStateStore(db);
   const dispatcher = new Dispatcher({
     db,
     registry,
-    binState: new BinStateStore(db),
+    binState,
     outbox,
     zonesAndCrews,
     config: {
-      dispatch: { enabled: opts.enabled ?? true, batch_window_s: opts.window ?? 0, max_bins_per_job: opts.maxBins ?? 15, escalate_after_s: opts.escalate ?? 1800, supervisor_phone: SUP },
+      dispatch: {
+        enabled: opts.enabled ?? true,
+        batch_window_s: opts.window ?? 0,
+        max_bins_per_job: opts.maxBins ?? 15,
+        rounds: opts.rounds ?? [],
+        truck_l: opts.truckL ?? 20_000,
+        ride_along_m: 600,
+        escalate_after_s: opts.escalate ?? 1800,
+        supervisor_phone: SUP,
+      },
+      rules: { full_pct: 80 },
       timezone: 'Europe/Amsterdam',
       whatsapp: { templates: { dispatch: { name: 'bin_dispatch', lang: 'en' } } },
     },
@@ -80,7 +91,10 @@ function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; e
   const full = (binId: string) => dispatcher.onEvents([{ type: 'full', binId, ts: clock.now(), message: 'full', opens: 'full', zone: 'x', opened: true }]);
   const from = (phone: string, m: Partial<InboundMessage>): InboundMessage => ({ id: `wamid.${Math.random()}`, from: phone, timestamp: clock.now(), type: 'text', ...m }) as InboundMessage;
   const sentToCrew = () => dispatcher.onOutboxResult({ ref: sent.at(-1)!.ref, key: sent.at(-1)!.key, status: 'sent' });
-  return { dispatcher, bus, sent, points, full, from, sentToCrew, advance: (ms: number) => clock.advance(ms), at: (t: number) => clock.advanceTo(t), zonesAndCrews };
+  const fillOf = (binId: string, fillPct: number) => binState.upsert({ binId, ts: clock.now(), receivedAt: clock.now(), fillPct });
+  const collected = (binId: string, fillPct: number) =>
+    dispatcher.onEvents([{ type: 'collected', binId, ts: clock.now(), value: fillPct, message: 'emptied', zone: 'x', opened: false }]);
+  return { dispatcher, bus, sent, points, full, from, sentToCrew, advance: (ms: number) => clock.advance(ms), at: (t: number) => clock.advanceTo(t), zonesAndCrews, fillOf, collected, clock };
 }
 
 describe('Dispatcher', () => {
@@ -239,5 +253,106 @@ describe('Dispatcher', () => {
     s.dispatcher.tick();
     expect(s.sent[0]!.to).toBe(NIGHT);
     expect(s.dispatcher.store.list()[0]!.crew_id).toBe('crew-night');
+  });
+});
+
+describe('Dispatcher with rounds (06:00, 18:00, 22:00 local)', () => {
+  const ROUNDS = ['06:00', '18:00', '22:00'];
+  const local = (hhmm: string) => Date.parse(`2026-11-25T${hhmm}:00+01:00`);
+  const alert = (s: ReturnType<typeof setup>, binId: string, cause: string) =>
+    s.dispatcher.onEvents([{ type: 'full', binId, ts: s.clock.now(), message: 'full', opens: 'full', cause, zone: 'centrum', opened: true }]);
+  /** every bin emptied at 11:00 (the start), so the planner knows their mean rates from then on */
+  const start = (opts: Parameters<typeof setup>[0] = {}) => {
+    const s = setup({ rounds: ROUNDS, ...opts });
+    s.dispatcher.tick();
+    for (const id of ['C-1', 'C-2', 'C-3', 'O-1']) {
+      s.fillOf(id, 0);
+      s.collected(id, 0);
+    }
+    return s;
+  };
+
+  it.each([
+    [20_000, ['C-1:forecast', 'C-3:ride_along']],
+    [480, ['C-1:forecast', 'C-3:ride_along']],
+    [240, ['C-1:forecast']],
+  ])('at the round, takes a bin forecast full before the next round, and a soon-full neighbour within the truck volume (%s l)', async (truckL, stops) => {
+    const s = start({ truckL, inWindow: true });
+    await s.at(local('17:50'));
+    s.fillOf('C-1', 65); // 9.3 %/h since 11:00: 80 % by 19:40, before the 22:00 round
+    s.fillOf('C-2', 20); // 2.9 %/h: 80 % tomorrow after the 06:00 round
+    s.fillOf('C-3', 45); // 6.4 %/h: 80 % by 23:30, after 22:00 but before 06:00; 110 m from C-1
+    s.fillOf('O-1', 30);
+    s.dispatcher.tick();
+    expect(s.dispatcher.store.list()).toHaveLength(0);
+    await s.at(local('18:00'));
+    s.dispatcher.tick();
+    const jobs = s.dispatcher.store.list();
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]!.zone).toBe('centrum');
+    expect(jobs[0]!.stops.map((x) => `${x.bin_id}:${x.reason}`)).toEqual(stops);
+    expect(jobs[0]!.stops[0]!.hours_to_full).toBeCloseTo((80 - 65) / (65 / 7), 3);
+    expect(JSON.stringify(s.sent[0]!.message)).toContain('C-1');
+    // the crew sees which bins ride along: they may leave those when the truck is full
+    if (stops.length > 1) expect(JSON.stringify(s.sent[0]!.message)).toContain('C-3 Oudegracht 12 (45%, if there is room)');
+    const point = s.points.find((p) => p.startsWith('dispatch,') && p.includes('status=pending'))!;
+    expect(point).toContain(`bins=${stops.length}`);
+    expect(point).toContain('forecast_bins=1');
+    expect(point).toContain(`ride_along_bins=${stops.length - 1}`);
+    expect(point).toContain('alert_bins=0');
+    s.dispatcher.tick();
+    expect(s.dispatcher.store.list()).toHaveLength(1);
+  });
+
+  it('gives two full alerts of one zone in one afternoon one job, at the round, each with its alert cause', async () => {
+    const s = start({ window: 300 });
+    await s.at(local('16:00'));
+    s.fillOf('C-1', 70); // 14 %/h: 98 % at 18:00, no overflow before the round
+    alert(s, 'C-1', 'forecast');
+    await s.at(local('17:00'));
+    s.fillOf('C-2', 80); // 13.3 %/h: 93 % at 18:00
+    alert(s, 'C-2', 'threshold');
+    s.dispatcher.tick();
+    expect(s.dispatcher.store.list()).toHaveLength(0);
+    await s.at(local('18:00'));
+    s.dispatcher.tick();
+    const jobs = s.dispatcher.store.list();
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]!.stops.map((x) => `${x.bin_id}:${x.reason}:${x.cause}`).sort()).toEqual(['C-1:alert:forecast', 'C-2:alert:threshold']);
+    expect(s.dispatcher.store.queue()).toHaveLength(0);
+  });
+
+  it('sends a late full now when the bin would overflow before the next round, with near bins full before it', async () => {
+    const s = start();
+    await s.at(local('18:00'));
+    s.dispatcher.tick(); // the 18:00 round: nothing due
+    await s.at(local('18:30'));
+    s.fillOf('C-1', 95); // 12.7 %/h since 11:00: overflows before the 22:00 round
+    s.fillOf('C-3', 60); // 8 %/h: full by 21:00, before the next round: rides along now
+    alert(s, 'C-1', 'threshold');
+    const jobs = s.dispatcher.store.list();
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]!.stops.map((x) => `${x.bin_id}:${x.reason}`)).toEqual(['C-1:alert', 'C-3:ride_along']);
+  });
+
+  it("waits for the round with a bin whose alert came early, but not with a resident's report", async () => {
+    const s = start();
+    await s.at(local('18:00'));
+    s.dispatcher.tick();
+    await s.at(local('18:30'));
+    s.fillOf('C-1', 40); // 5.3 %/h: 80 % after 06:00 tomorrow
+    alert(s, 'C-1', 'forecast');
+    s.fillOf('C-2', 40);
+    if (s.dispatcher.request('C-2', false, 'resident report')) s.dispatcher.tick();
+    expect(s.dispatcher.store.list().map((j) => j.stops.map((x) => `${x.bin_id}:${x.reason}:${x.cause}`))).toEqual([['C-2:alert:report']]);
+    expect(s.dispatcher.store.queue().map((q) => q.binId)).toEqual(['C-1']);
+  });
+
+  it('sends a fire at once between rounds', () => {
+    const s = start();
+    s.dispatcher.onEvents([{ type: 'fire', binId: 'C-2', ts: s.clock.now(), message: 'fire', opens: 'fire', urgent: true, zone: 'centrum', opened: true }]);
+    const jobs = s.dispatcher.store.list();
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]).toMatchObject({ urgent: true, bin_ids: ['C-2'], stops: [{ bin_id: 'C-2', reason: 'fire', cause: 'fire' }] });
   });
 });

@@ -58,6 +58,8 @@ export class DeviceSecrets {
   private readonly kdf: Kdf;
   private readonly clock: Clock;
   private dataVersion: number;
+  // prepared once: a login, and a session after any change of secrets, reads its bin's record
+  private readonly byBin: Database.Statement<[string], string>;
   /** are scrypt records left? null: look again (after any change) */
   private scryptLeft: boolean | null = null;
   /** moves on every change to the secrets this process learns of; a session checks it before each reading */
@@ -72,6 +74,7 @@ export class DeviceSecrets {
     this.kdf = opts.kdf ?? scrypt;
     this.clock = opts.clock ?? realClock;
     this.dataVersion = this.readDataVersion();
+    this.byBin = db.prepare<[string], string>('SELECT hash FROM device_secrets WHERE bin_id = ?').pluck();
   }
 
   /** Called on every change this process makes, and on changes by other processes that externalChange() finds. */
@@ -102,7 +105,7 @@ export class DeviceSecrets {
 
   /** The stored hash of a bin's secret; a session remembers the one it logged in with, to notice a rotation. */
   record(binId: string): string | undefined {
-    return this.db.prepare('SELECT hash FROM device_secrets WHERE bin_id = ?').pluck().get(binId) as string | undefined;
+    return this.byBin.get(binId);
   }
 
   list(): { bin_id: string; issued_at: number }[] {

@@ -14,14 +14,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ConnMessage, RoundReport } from './connections-load.js';
 import { commandLine } from './lib/command-line.js';
+import { logTop, topSelfTime } from './lib/profile.js';
 import { cpuUs, errorLines, exited, freePorts, Harness, HOST, log, logTail, r1, r3, ROOT, sleep, stopChild, waitForHealthz } from './lib/harness.js';
 
-const USAGE = 'usage: npm run bench:connections -- [--devices 2000] [--no-auth] [--concurrency 500] [--keep-temp]';
+const USAGE = 'usage: npm run bench:connections -- [--devices 2000] [--no-auth] [--concurrency 500] [--profile] [--keep-temp]';
 const cli = commandLine('bench/connections', USAGE, {
   devices: { type: 'string', default: '2000' },
   'no-auth': { type: 'boolean', default: false },
   concurrency: { type: 'string', default: '500' },
   'keep-temp': { type: 'boolean', default: false },
+  profile: { type: 'boolean', default: false },
 });
 const N = cli.int('devices', cli.values.devices, 1, 19_000);
 const CONCURRENCY = cli.int('concurrency', cli.values.concurrency, 1, 10_000);
@@ -76,9 +78,12 @@ function rssMb(pid: number | undefined): number {
 }
 
 let generation = 0;
+const profileDir = path.join(tmp, 'profile');
 async function startBridge(): Promise<ChildProcess> {
   const name = `bridge-${++generation}`;
-  const b = h.spawnLogged(name, process.execPath, [path.join(ROOT, 'dist/src/cli.js'), 'start'], { cwd: ROOT, env: env() });
+  // --profile: the restarted bridge's CPU profile (its start and every device's return), written when it stops
+  const prof = cli.values.profile && generation === 2 ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const b = h.spawnLogged(name, process.execPath, [...prof, path.join(ROOT, 'dist/src/cli.js'), 'start'], { cwd: ROOT, env: env() });
   await waitForHealthz(name, b, h.logFile(name), httpPort, 60_000);
   return b;
 }
@@ -188,6 +193,11 @@ async function main(): Promise<void> {
     error_sample: errors[0]?.slice(0, 300) ?? null,
   };
   await h.stopAll();
+  if (cli.values.profile) {
+    const top = topSelfTime(profileDir, 20);
+    logTop(top, log);
+    Object.assign(out, { profile_top: top });
+  }
   process.stdout.write(JSON.stringify(out, null, 2) + '\n');
   if (!out.complete) throw new Error(`not every device was back and acknowledged (round 1: ${first.acked}, round 2: ${second.acked} of ${N})`);
 }

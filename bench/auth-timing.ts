@@ -4,6 +4,7 @@
 // Runs DeviceSecrets.match on an in-memory SQLite database, interleaving the three cases so that a busy moment
 // of the machine falls on all of them, and prints ONE JSON object on stdout: per case the median, p10 and p90
 // in ms, and the ratio of each provisioned median to the unknown one (1.0 = indistinguishable).
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { DeviceSecrets } from '../src/broker/index.js';
@@ -19,7 +20,7 @@ const N = intArg('n', args.n, 3, 10_000);
 
 const db = new Database(':memory:');
 migrate(db);
-const secrets = new DeviceSecrets(db);
+const secrets = new DeviceSecrets(db, randomBytes(32));
 const fresh = 'UTR-0001';
 const remembered = 'UTR-0002';
 await secrets.issue(fresh);

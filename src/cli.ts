@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { startApp } from './app.js';
 import { realClock } from './clock.js';
-import { DeviceSecrets } from './broker/index.js';
+import { DeviceSecrets, loadDeviceKey } from './broker/index.js';
 import { ConfigError, envVariables, loadConfig, type Config } from './config/index.js';
 import { createLogger } from './log.js';
 import { BinsFileError, BinRegistry, knownFromConfig, readBinsFile } from './registry/index.js';
@@ -160,7 +160,11 @@ function openRegistry(config: Config) {
     const registry = new BinRegistry(db);
     // as at start: the file's bins when it changed since the last import (a bin added there can be provisioned at once)
     registry.importFileIfChanged(config.registry.bins_file, knownFromConfig(config));
-    return { db, registry, secrets: new DeviceSecrets(db) };
+    const deviceKey = loadDeviceKey(config.data_dir);
+    const secrets = new DeviceSecrets(db, deviceKey.key);
+    const { hmac } = secrets.counts();
+    if (deviceKey.created && hmac > 0) console.error(`binbridge: ${deviceKey.file} was missing and is generated anew: the ${hmac} stored device secrets no longer verify; restore the file from the backup of the data folder, or provision every device again (--rotate)`);
+    return { db, registry, secrets };
   } catch (err) {
     db.close();
     throw err;
@@ -179,7 +183,7 @@ function readSecretsFile(file: string): Record<string, string> {
   fail(`binbridge: ${file} is not a secrets file (JSON {"<bin>": "<secret>"}); move it away or choose another --out`);
 }
 
-/** Runs `fn` over the items a few at a time: scrypt runs on libuv's thread pool. */
+/** Runs `fn` over the items a few at a time: a record of the release before is verified with scrypt, on libuv's thread pool. */
 async function inChunks<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = [];
   for (let i = 0; i < items.length; i += 8) out.push(...(await Promise.all(items.slice(i, i + 8).map(fn))));
@@ -256,7 +260,7 @@ async function devices(sub: string, ids: string[], values: Record<string, unknow
         known(ids[0]!);
         const secret = await secrets.issue(ids[0]!);
         console.log(`${ids[0]} ${secret}`);
-        console.error('This secret is shown once; binbridge keeps only its scrypt hash. Flash it into the device as its MQTT password.');
+        console.error('This secret is shown once; binbridge keeps only a keyed hash of it. Flash it into the device as its MQTT password.');
         break;
       }
       case 'provision': {

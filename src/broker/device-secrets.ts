@@ -1,61 +1,80 @@
-import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { createHash, createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { realClock, type Clock } from '../clock.js';
 
-/** The key derivation; scrypt unless a test counts its calls. */
+/** The key derivation of the release before's records; scrypt unless a test counts its calls. */
 export type Kdf = (password: Buffer, salt: Buffer, keylen: number, opts: ScryptOptions) => Promise<Buffer>;
 
 const scrypt: Kdf = (password, salt, keylen, opts) =>
   new Promise((resolve, reject) => scryptCb(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))));
 
-// Node's default cost. Secrets are 192 random bits issued by us, never chosen by people, so the hash
-// guards a leaked database against lookup, not against guessing; a higher cost would only slow
-// reconnect storms and provisioning. Verification runs on libuv's thread pool.
-const PARAMS = { N: 2 ** 14, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
-const KEYLEN = 32;
+// Secrets are 192 random bits issued by binbridge, never chosen by people: a guess has no better odds against a
+// fast hash than against a slow one. So a record is an HMAC-SHA-256 under a key kept outside the database
+// (device-key.ts), which a leaked database alone cannot test a secret against; the bin id is part of the message,
+// so a record copied to another bin does not verify. One HMAC costs a few microseconds where scrypt
+// (N = 2^14) cost 18 ms of a core, which made a reconnect storm of 15,000 devices take minutes.
+const HMAC_SCHEME = 'hmac-sha256';
+const MAC_BYTES = 32;
 
-interface Parsed {
+// The release before stored scrypt records; they verify as before and are replaced by an HMAC record at the
+// device's first successful login (no migration: the column holds either).
+const SCRYPT_PARAMS = { N: 2 ** 14, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
+const SCRYPT_KEYLEN = 32;
+
+interface ScryptRecord {
   salt: Buffer;
   key: Buffer;
   opts: ScryptOptions;
 }
 
-function encode(salt: Buffer, key: Buffer): string {
-  return `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$${salt.toString('base64')}$${key.toString('base64')}`;
-}
-
-function parse(record: string): Parsed | null {
+function parseScrypt(record: string): ScryptRecord | null {
   const [scheme, n, r, p, saltB64, keyB64] = record.split('$');
   if (scheme !== 'scrypt' || !saltB64 || !keyB64) return null;
-  return { salt: Buffer.from(saltB64, 'base64'), key: Buffer.from(keyB64, 'base64'), opts: { N: Number(n), r: Number(r), p: Number(p), maxmem: PARAMS.maxmem } };
+  return { salt: Buffer.from(saltB64, 'base64'), key: Buffer.from(keyB64, 'base64'), opts: { N: Number(n), r: Number(r), p: Number(p), maxmem: SCRYPT_PARAMS.maxmem } };
+}
+
+function parseHmac(record: string): Buffer | null {
+  const [scheme, mac] = record.split('$');
+  if (scheme !== HMAC_SCHEME || !mac) return null;
+  const bytes = Buffer.from(mac, 'base64url');
+  return bytes.length === MAC_BYTES ? bytes : null;
 }
 
 /** What changed: one bin's secret (issued, rotated or revoked here), or any (another process wrote the file). */
 export type SecretsChange = { binId: string } | { binId: null };
 
 /**
- * Per-device MQTT secrets. Only scrypt hashes are stored; a secret is shown once, when it is issued.
- * A verified secret is remembered (as a SHA-256 of it, in memory) so that reconnect storms do not
- * each pay for scrypt. A refusal always pays for it — for an unknown bin against a stand-in record of the
- * same cost — so that its time does not tell which bins exist.
+ * Per-device MQTT secrets. Only keyed hashes are stored; a secret is shown once, when it is issued.
+ * A verified secret is remembered (as a SHA-256 of it, in memory): a bin blocked after failed logins still lets a
+ * secret proven since start-up in. A refusal always costs the same work — for an unknown bin against stand-in
+ * records — so that its time does not tell which bins exist: one HMAC, and one scrypt while any scrypt record is
+ * left (a wrong secret for such a bin costs one). A correct secret has nothing to hide and costs an HMAC.
  */
 export class DeviceSecrets {
   private readonly verified = new Map<string, { record: string; digest: Buffer }>();
-  private readonly standIn: Parsed = { salt: randomBytes(16), key: randomBytes(KEYLEN), opts: PARAMS };
+  private readonly standIn: ScryptRecord = { salt: randomBytes(16), key: randomBytes(SCRYPT_KEYLEN), opts: SCRYPT_PARAMS };
+  private readonly standInMac = randomBytes(MAC_BYTES);
   private readonly listeners: ((change: SecretsChange) => void)[] = [];
   private readonly kdf: Kdf;
   private readonly clock: Clock;
   private dataVersion: number;
+  // prepared once: a login, and a session after any change of secrets, reads its bin's record
+  private readonly byBin: Database.Statement<[string], string>;
+  /** are scrypt records left? null: look again (after any change) */
+  private scryptLeft: boolean | null = null;
   /** moves on every change to the secrets this process learns of; a session checks it before each reading */
   generation = 0;
 
+  /** `key`: the HMAC key from loadDeviceKey (data_dir), never from the database */
   constructor(
     private readonly db: Database.Database,
+    private readonly key: Buffer,
     opts: { kdf?: Kdf; clock?: Clock } = {},
   ) {
     this.kdf = opts.kdf ?? scrypt;
     this.clock = opts.clock ?? realClock;
     this.dataVersion = this.readDataVersion();
+    this.byBin = db.prepare<[string], string>('SELECT hash FROM device_secrets WHERE bin_id = ?').pluck();
   }
 
   /** Called on every change this process makes, and on changes by other processes that externalChange() finds. */
@@ -67,11 +86,9 @@ export class DeviceSecrets {
   /** Creates or rotates the secret of a device; returns the new secret (the only time it exists in clear). */
   async issue(binId: string): Promise<string> {
     const secret = randomBytes(24).toString('base64url');
-    const salt = randomBytes(16);
-    const key = await this.kdf(Buffer.from(secret), salt, KEYLEN, PARAMS);
     this.db
       .prepare('INSERT INTO device_secrets (bin_id, hash, issued_at) VALUES (?, ?, ?) ON CONFLICT (bin_id) DO UPDATE SET hash = excluded.hash, issued_at = excluded.issued_at')
-      .run(binId, encode(salt, key), this.clock.now());
+      .run(binId, this.hmacRecord(binId, Buffer.from(secret)), this.clock.now());
     this.changed({ binId });
     return secret;
   }
@@ -88,11 +105,19 @@ export class DeviceSecrets {
 
   /** The stored hash of a bin's secret; a session remembers the one it logged in with, to notice a rotation. */
   record(binId: string): string | undefined {
-    return this.db.prepare('SELECT hash FROM device_secrets WHERE bin_id = ?').pluck().get(binId) as string | undefined;
+    return this.byBin.get(binId);
   }
 
   list(): { bin_id: string; issued_at: number }[] {
     return this.db.prepare('SELECT bin_id, issued_at FROM device_secrets ORDER BY bin_id').all() as { bin_id: string; issued_at: number }[];
+  }
+
+  /** How many records of each kind: `scrypt` ones are upgraded at their device's next login. */
+  counts(): { hmac: number; scrypt: number } {
+    const row = this.db
+      .prepare(`SELECT count(*) FILTER (WHERE hash LIKE '${HMAC_SCHEME}$%') AS hmac, count(*) FILTER (WHERE hash LIKE 'scrypt$%') AS scrypt FROM device_secrets`)
+      .get() as { hmac: number; scrypt: number };
+    return { hmac: row.hmac, scrypt: row.scrypt };
   }
 
   /**
@@ -111,23 +136,59 @@ export class DeviceSecrets {
     return (await this.match(binId, password)) !== null;
   }
 
-  /** The record the secret matches from memory, with no key derivation; null when it must be verified. */
+  /** The record the secret matches from memory, with no hashing under the key; null when it must be verified. */
   matchRemembered(binId: string, password: Buffer | string): string | null {
     return this.remembered(binId, this.record(binId), password);
   }
 
-  /** The stored record the secret matches, or null; the same key derivation runs whether or not the bin has a secret. */
+  /**
+   * The stored record the secret matches (after an upgrade, the new one), or null. Every refusal does the same
+   * work whether or not the bin has a secret, and whatever kind its record is.
+   */
   async match(binId: string, password: Buffer | string): Promise<string | null> {
     const record = this.record(binId);
     // a correct secret proven before may be answered fast: a login that succeeds has nothing to hide
     if (this.remembered(binId, record, password)) return record!;
     const pw = Buffer.isBuffer(password) ? password : Buffer.from(password);
-    const parsed = record ? parse(record) : null;
-    const against = parsed ?? this.standIn;
+    const mac = this.mac(binId, pw);
+    const stored = record ? parseHmac(record) : null;
+    if (timingSafeEqual(mac, stored ?? this.standInMac) && stored) return this.proven(binId, record!, pw);
+    const legacy = record ? parseScrypt(record) : null;
+    if (!legacy && !this.anyScryptLeft()) return null;
+    const against = legacy ?? this.standIn;
     const key = await this.kdf(pw, against.salt, against.key.length, against.opts);
-    if (!parsed || !timingSafeEqual(key, against.key)) return null;
-    this.verified.set(binId, { record: record!, digest: digest(pw) });
-    return record!;
+    if (!legacy || !timingSafeEqual(key, against.key)) return null;
+    return this.upgrade(binId, record!, pw);
+  }
+
+  /** Replaces a verified scrypt record with the HMAC record of the same secret, unless the secret changed meanwhile. */
+  private upgrade(binId: string, old: string, pw: Buffer): string | null {
+    const next = this.hmacRecord(binId, pw);
+    // not a change of secret: the device's sessions stay, and the generation does not move
+    this.db.prepare('UPDATE device_secrets SET hash = ? WHERE bin_id = ? AND hash = ?').run(next, binId, old);
+    this.scryptLeft = null;
+    const now = this.record(binId);
+    // another login of the same device upgraded it first (the same record: the HMAC has no salt), or the
+    // secret was rotated or revoked while scrypt ran: then the old secret no longer opens anything
+    return now === next ? this.proven(binId, now, pw) : null;
+  }
+
+  private proven(binId: string, record: string, pw: Buffer): string {
+    this.verified.set(binId, { record, digest: digest(pw) });
+    return record;
+  }
+
+  private anyScryptLeft(): boolean {
+    this.scryptLeft ??= this.db.prepare("SELECT EXISTS (SELECT 1 FROM device_secrets WHERE hash LIKE 'scrypt$%')").pluck().get() === 1;
+    return this.scryptLeft;
+  }
+
+  private mac(binId: string, pw: Buffer): Buffer {
+    return createHmac('sha256', this.key).update(binId).update('\0').update(pw).digest();
+  }
+
+  private hmacRecord(binId: string, pw: Buffer): string {
+    return `${HMAC_SCHEME}$${this.mac(binId, pw).toString('base64url')}`;
   }
 
   private remembered(binId: string, record: string | undefined, password: Buffer | string): string | null {
@@ -139,6 +200,7 @@ export class DeviceSecrets {
   private changed(change: SecretsChange): void {
     // a remembered secret is checked against the current record on every use; this only frees the memory
     if (change.binId !== null) this.verified.delete(change.binId);
+    this.scryptLeft = null;
     this.generation++;
     for (const l of this.listeners) l(change);
   }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { realClock, type Clock } from '../clock.js';
-import { DeviceSecrets, MqttBroker } from '../broker/index.js';
+import { DeviceSecrets, MqttBroker, loadDeviceKey } from '../broker/index.js';
 import type { Config } from '../config/index.js';
 import { binRoutes, buildHttp, deviceRoutes, messageRoutes, opsRoutes, reportRoutes, type Access, type Readiness } from '../http/index.js';
 import { fiwareRoutes } from '../http/routes/fiware.js';
@@ -66,8 +66,16 @@ export function edgesRoom(deps: {
     metrics,
     log.child({ module: 'ingest' }),
   );
-  const secrets = new DeviceSecrets(db, { clock });
-  const broker = new MqttBroker({ config: config.mqtt, ingest, secrets, binState, isKnownBin: (id) => registry.get(id) !== undefined, metrics, log: log.child({ module: 'broker' }), clock });
+  const deviceKey = loadDeviceKey(config.data_dir);
+  const secrets = new DeviceSecrets(db, deviceKey.key, { clock });
+  const kinds = secrets.counts();
+  const brokerLog = log.child({ module: 'broker' });
+  if (deviceKey.created && kinds.hmac > 0) {
+    // the key file was lost: these records were made under another key and no device secret among them verifies
+    brokerLog.error({ event: 'device_key_new', file: deviceKey.file, records: kinds.hmac }, 'device secrets key generated anew: the stored secrets no longer verify; restore the key file from the backup of data_dir, or provision every device again');
+  }
+  if (kinds.scrypt > 0) brokerLog.info({ event: 'device_secrets_scrypt', records: kinds.scrypt }, 'scrypt device secrets are replaced by HMAC ones at each device\'s next login');
+  const broker = new MqttBroker({ config: config.mqtt, ingest, secrets, binState, isKnownBin: (id) => registry.get(id) !== undefined, metrics, log: brokerLog, clock });
   // TTN / ChirpStack / native feeds read as an MQTT client; they connect in the background
   const upstreams = new Upstreams({
     upstreams: config.mqtt.upstreams,

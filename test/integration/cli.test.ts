@@ -39,7 +39,7 @@ async function occupied(): Promise<{ port: number; close: () => Promise<void> }>
   return { port: (server.address() as net.AddressInfo).port, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
-/** A copy of the first n bins of the example city (provisioning runs scrypt once per bin). */
+/** A copy of the first n bins of the example city (provisioning commits once per bin). */
 function smallCity(dir: string, n: number): string {
   const city = path.join(dir, 'bins.csv');
   fs.writeFileSync(city, fs.readFileSync(CITY, 'utf8').split('\n').slice(0, n + 1).join('\n') + '\n');
@@ -159,7 +159,7 @@ describe('binbridge config check', () => {
 });
 
 describe('binbridge devices', () => {
-  // many command-line runs, each starting tsx and running scrypt: minutes on a busy two-core machine
+  // many command-line runs, each starting tsx: minutes on a busy two-core machine
   it('provision --all --out keeps every existing secret: only bins without one get one, the file only verifying ones', { timeout: 240_000 }, async () => {
     const dir = tmp();
     let city = smallCity(dir, 6);
@@ -214,7 +214,7 @@ describe('binbridge devices', () => {
 
   it('creates, rotates and revokes a secret, and provisions a secrets file for the simulator', { timeout: 180_000 }, async () => {
     const dir = tmp();
-    // a small city: provisioning runs scrypt once per bin
+    // a small city: provisioning commits once per bin
     const city = path.join(dir, 'bins.csv');
     fs.writeFileSync(city, fs.readFileSync(CITY, 'utf8').split('\n').slice(0, 7).join('\n') + '\n');
     const env = { BINBRIDGE_DATA_DIR: dir, BINBRIDGE_REGISTRY_BINS_FILE: city };

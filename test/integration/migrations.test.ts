@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AlertStore } from '../../src/alerts/index.js';
-import { DeviceSecrets } from '../../src/broker/index.js';
+import { DeviceSecrets, loadDeviceKey } from '../../src/broker/index.js';
 import { ManualClock } from '../../src/clock.js';
 import { DispatchStore } from '../../src/dispatch/index.js';
 import { ZonesAndCrews, BinRegistry } from '../../src/registry/index.js';
@@ -82,7 +82,8 @@ describe('a data directory written before numbered migrations', () => {
   });
 
   it('reads back every bin, secret, reading, alert, job, message and report through the stores', async () => {
-    const db = open(fixtureCopy());
+    const dir = fixtureCopy();
+    const db = open(dir);
     const clock = new ManualClock(T0);
 
     const registry = new BinRegistry(db);
@@ -90,10 +91,17 @@ describe('a data directory written before numbered migrations', () => {
     expect(registry.findByDevice({ devEui: '70B3D57ED0000002' })?.id).toBe('B-002');
     expect(new ZonesAndCrews(db).crews()).toMatchObject([{ id: 'crew-1', phone: CREW, zones: ['north', 'south'] }]);
 
-    const secrets = new DeviceSecrets(db, { clock });
+    const key = loadDeviceKey(dir).key;
+    const secrets = new DeviceSecrets(db, key, { clock });
     expect(secrets.list().map((s) => s.bin_id)).toEqual(['B-001', 'B-002']);
-    expect(await secrets.verify('B-001', expected.secrets['B-001']!)).toBe(true);
+    expect(secrets.counts()).toEqual({ hmac: 0, scrypt: 2 });
     expect(await secrets.verify('B-001', 'not-the-secret')).toBe(false);
+    expect(await secrets.verify('B-001', expected.secrets['B-001']!)).toBe(true);
+    // the scrypt record of the release before is replaced at that first login; B-002's device has not logged in
+    expect(secrets.counts()).toEqual({ hmac: 1, scrypt: 1 });
+    const after = new DeviceSecrets(db, key, { clock });
+    expect(await after.verify('B-001', expected.secrets['B-001']!)).toBe(true);
+    expect(await after.verify('B-001', 'not-the-secret')).toBe(false);
 
     const state = new BinStateStore(db, clock);
     expect(state.get('B-003')).toMatchObject({ status: 'offline', temperature_c: 13 });

@@ -4,23 +4,43 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { DeviceSecrets } from '../../../src/broker/index.js';
+import { DeviceSecrets, loadDeviceKey } from '../../../src/broker/index.js';
 import { memoryDb, migrated } from '../../helpers/db.js';
+import { provisionLegacy } from '../../helpers/legacy-secret.js';
+
+const KEY = Buffer.alloc(32, 7);
+
+/** scrypt through node:crypto, each call's parameters counted in `calls` */
+function countingKdf(calls: string[]) {
+  return (password: Buffer, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> => {
+    calls.push(`N=${opts.N} r=${opts.r} p=${opts.p} keylen=${keylen} salt=${salt.length}`);
+    return new Promise((resolve, reject) => scrypt(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))));
+  };
+}
+
+const hashOf = (db: Database.Database, binId: string): string | undefined => db.prepare('SELECT hash FROM device_secrets WHERE bin_id = ?').pluck().get(binId) as string | undefined;
 
 describe('DeviceSecrets', () => {
-  it('stores only a scrypt hash, verifies, rotates and revokes', async () => {
+  it('stores only a keyed HMAC of the secret, verifies, rotates and revokes', async () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bb-sec-')), 'x.db');
     const db = migrated(new Database(file));
-    const secrets = new DeviceSecrets(db);
+    const calls: string[] = [];
+    const secrets = new DeviceSecrets(db, KEY, { kdf: countingKdf(calls) });
     const s1 = await secrets.issue('UTR-0001');
     expect(s1.length).toBeGreaterThanOrEqual(32);
-    const stored = db.prepare('SELECT hash FROM device_secrets').pluck().get() as string;
-    expect(stored).toMatch(/^scrypt\$16384\$8\$1\$/);
+    const stored = hashOf(db, 'UTR-0001')!;
+    expect(stored).toMatch(/^hmac-sha256\$[A-Za-z0-9_-]{43}$/);
     expect(stored).not.toContain(s1);
     db.close();
     expect(fs.readFileSync(file).includes(Buffer.from(s1))).toBe(false);
 
-    const again = new DeviceSecrets(new Database(file));
+    // a login with the record: no key derivation at all
+    expect(await new DeviceSecrets(new Database(file), KEY, { kdf: countingKdf(calls) }).verify('UTR-0001', s1)).toBe(true);
+    expect(calls).toEqual([]);
+    // the record is worth nothing without the key (a leaked database alone)
+    expect(await new DeviceSecrets(new Database(file), Buffer.alloc(32, 8)).verify('UTR-0001', s1)).toBe(false);
+
+    const again = new DeviceSecrets(new Database(file), KEY);
     expect(await again.verify('UTR-0001', s1)).toBe(true);
     expect(await again.verify('UTR-0001', s1)).toBe(true); // the remembered path
     expect(await again.verify('UTR-0001', 'wrong')).toBe(false);
@@ -34,14 +54,13 @@ describe('DeviceSecrets', () => {
 });
 
 describe('DeviceSecrets: a refusal costs the same work whether the bin exists or not', () => {
-  it('runs the key derivation once, with the same parameters, for an unknown bin and for any wrong secret', async () => {
+  it('runs the key derivation once, with the same parameters, for an unknown bin and for any wrong secret while scrypt records remain', async () => {
     const calls: string[] = [];
-    const kdf = (password: Buffer, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> => {
-      calls.push(`N=${opts.N} r=${opts.r} p=${opts.p} keylen=${keylen} salt=${salt.length}`);
-      return new Promise((resolve, reject) => scrypt(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))));
-    };
-    const secrets = new DeviceSecrets(memoryDb(), { kdf });
-    const secret = await secrets.issue('UTR-0001');
+    const db = memoryDb();
+    const secrets = new DeviceSecrets(db, KEY, { kdf: countingKdf(calls) });
+    const secret = await provisionLegacy(db, 'UTR-0001');
+    const fresh = await secrets.issue('UTR-0003');
+    await provisionLegacy(db, 'UTR-0004'); // stays scrypt: the refusals below keep paying for it
     const work = async (bin: string, password: string): Promise<{ ok: boolean; calls: string[] }> => {
       calls.length = 0;
       const ok = await secrets.verify(bin, password);
@@ -55,6 +74,94 @@ describe('DeviceSecrets: a refusal costs the same work whether the bin exists or
     expect(await work('UTR-0001', 'wrong')).toEqual({ ok: false, calls: one });
     expect(await work('UTR-0002', 'wrong')).toEqual({ ok: false, calls: one });
     expect(await work('UTR-0002', secret)).toEqual({ ok: false, calls: one });
+    // a wrong secret for a bin with an HMAC record costs the same as for one with a scrypt record
+    expect(await work('UTR-0003', 'wrong')).toEqual({ ok: false, calls: one });
+    // a correct one is fast: nothing to hide
+    expect(await work('UTR-0003', fresh)).toEqual({ ok: true, calls: [] });
+  });
+
+  it('refuses without any key derivation once no scrypt record is left', async () => {
+    const calls: string[] = [];
+    const db = memoryDb();
+    const secrets = new DeviceSecrets(db, KEY, { kdf: countingKdf(calls) });
+    const legacy = await provisionLegacy(db, 'UTR-0001');
+    await secrets.issue('UTR-0002');
+    expect(await secrets.verify('UTR-0009', 'wrong')).toBe(false);
+    expect(calls).toHaveLength(1);
+    expect(await secrets.verify('UTR-0001', legacy)).toBe(true); // upgraded: the last scrypt record
+    calls.length = 0;
+    expect(await secrets.verify('UTR-0009', 'wrong')).toBe(false);
+    expect(await secrets.verify('UTR-0002', 'wrong')).toBe(false);
+    expect(await secrets.verify('UTR-0001', 'wrong')).toBe(false);
+    expect(calls).toEqual([]);
+  });
+});
+
+describe('DeviceSecrets: scrypt records of the release before', () => {
+  it('upgrades a scrypt record to an HMAC one at its first successful login, and refuses a wrong secret before and after', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bb-sec-')), 'x.db');
+    const db = migrated(new Database(file));
+    const secret = await provisionLegacy(db, 'UTR-0001');
+    const before = hashOf(db, 'UTR-0001')!;
+    const calls: string[] = [];
+    const secrets = new DeviceSecrets(db, KEY, { kdf: countingKdf(calls) });
+    const changes: (string | null)[] = [];
+    secrets.onChange((c) => changes.push(c.binId));
+
+    expect(await secrets.verify('UTR-0001', 'wrong')).toBe(false);
+    expect(hashOf(db, 'UTR-0001')).toBe(before);
+    const record = await secrets.match('UTR-0001', secret);
+    expect(record).toMatch(/^hmac-sha256\$/);
+    expect(hashOf(db, 'UTR-0001')).toBe(record);
+    expect(secrets.record('UTR-0001')).toBe(record);
+    // the same secret: no change that would end the device's sessions
+    expect(changes).toEqual([]);
+    expect(secrets.generation).toBe(0);
+    db.close();
+    expect(fs.readFileSync(file).includes(Buffer.from(secret))).toBe(false);
+
+    // a fresh process: nothing remembered, and no scrypt any more
+    calls.length = 0;
+    const later = new DeviceSecrets(new Database(file), KEY, { kdf: countingKdf(calls) });
+    expect(await later.verify('UTR-0001', secret)).toBe(true);
+    expect(await later.verify('UTR-0001', 'wrong')).toBe(false);
+    expect(calls).toEqual([]);
+  });
+
+  it('two logins of one device at once both succeed and leave one HMAC record', async () => {
+    const db = memoryDb();
+    const secret = await provisionLegacy(db, 'UTR-0001');
+    const a = new DeviceSecrets(db, KEY);
+    const b = new DeviceSecrets(db, KEY);
+    const [ra, rb] = await Promise.all([a.match('UTR-0001', secret), b.match('UTR-0001', secret)]);
+    expect(ra).toMatch(/^hmac-sha256\$/);
+    expect(rb).toBe(ra);
+    expect(hashOf(db, 'UTR-0001')).toBe(ra);
+  });
+
+  it('does not bring back a secret rotated while its old scrypt record was being verified', async () => {
+    const db = memoryDb();
+    const old = await provisionLegacy(db, 'UTR-0001');
+    const secrets = new DeviceSecrets(db, KEY);
+    const verifying = secrets.match('UTR-0001', old);
+    const rotated = await secrets.issue('UTR-0001');
+    expect(await verifying).toBeNull();
+    expect(await secrets.verify('UTR-0001', old)).toBe(false);
+    expect(await secrets.verify('UTR-0001', rotated)).toBe(true);
+  });
+});
+
+describe('loadDeviceKey', () => {
+  it('generates the key once into data_dir with mode 0600 and reads it back after', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-key-'));
+    const first = loadDeviceKey(dir);
+    expect(first).toMatchObject({ created: true, file: path.join(dir, 'device-secrets.key') });
+    expect(fs.statSync(first.file).mode & 0o777).toBe(0o600);
+    const second = loadDeviceKey(dir);
+    expect(second.created).toBe(false);
+    expect(second.key.equals(first.key)).toBe(true);
+    fs.writeFileSync(first.file, 'short\n');
+    expect(() => loadDeviceKey(dir)).toThrow(/device-secrets\.key holds no usable key/);
   });
 });
 
@@ -64,7 +171,7 @@ describe('DeviceSecrets: changes', () => {
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
     migrated(db);
-    const secrets = new DeviceSecrets(db);
+    const secrets = new DeviceSecrets(db, KEY);
     const changes: (string | null)[] = [];
     const stop = secrets.onChange((c) => changes.push(c.binId));
     await secrets.issue('UTR-0001');
@@ -75,7 +182,7 @@ describe('DeviceSecrets: changes', () => {
     expect(secrets.externalChange()).toBe(false); // its own writes are not news
 
     // another process, e.g. `binbridge devices revoke`, writes the same file
-    const other = new DeviceSecrets(new Database(file));
+    const other = new DeviceSecrets(new Database(file), KEY);
     await other.issue('UTR-0002');
     expect(changes).toEqual(['UTR-0001', 'UTR-0001']);
     expect(secrets.externalChange()).toBe(true);

@@ -8,6 +8,8 @@ import { DeviceSecrets } from '../../../src/broker/index.js';
 import { DeviceSessions, type DeviceSession } from '../../../src/broker/device-sessions.js';
 import { migrated } from '../../helpers/db.js';
 
+const KEY = Buffer.alloc(32, 7);
+
 type Session = DeviceSession & { name: string; closed: boolean };
 
 describe('DeviceSessions', () => {
@@ -19,7 +21,7 @@ describe('DeviceSessions', () => {
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
     migrated(db);
-    const secrets = new DeviceSecrets(db);
+    const secrets = new DeviceSecrets(db, KEY);
     const ended: string[] = [];
     sessions = new DeviceSessions<Session>(secrets, (s) => ended.push(s.name), pino({ level: 'silent' }), 60_000);
     sessions.start();
@@ -42,7 +44,7 @@ describe('DeviceSessions', () => {
     expect(sessions.current(b)).toBe(true);
 
     // `binbridge devices secret UTR-0002`, another process: noticed at the next look, not before
-    const other = new DeviceSecrets(new Database(file));
+    const other = new DeviceSecrets(new Database(file), KEY);
     await other.issue('UTR-0002');
     expect(sessions.current(b)).toBe(true);
     expect(secrets.externalChange()).toBe(true);

@@ -86,7 +86,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     const sealer = loadSealer(config.reports.pseudonym_key, config.data_dir);
     const messaging = life.add(messagingRoom({ config: config.whatsapp, db, sealer, metrics, events: bus, log, clock }));
     const dispatch = life.add(dispatchRoom({ config, db, registry, binState, zonesAndCrews, outbox: messaging.outbox, events: bus, log, clock }));
-    const alerting = life.add(alertingRoom({ config, db, registry, zonesAndCrews, journal: telemetry.journal, events: bus, log, clock }));
+    const alerting = life.add(alertingRoom({ config, db, registry, zonesAndCrews, journal: telemetry.journal, events: bus, metrics, log, clock }));
     const notices = life.add(noticesRoom({ config, db, sealer, registry, zonesAndCrews, outbox: messaging.outbox, metrics, events: bus, log, clock }));
     const residents = life.add(
       residentsRoom({

@@ -16,6 +16,11 @@ export function createMetrics() {
       labelNames: ['source'] as const,
       registers: r,
     }),
+    readingsOutliers: new Counter({
+      name: 'binbridge_readings_outliers_total',
+      help: 'Readings set aside as outliers: a lone spike the next reading contradicted (stored, but no fill level for the rules)',
+      registers: r,
+    }),
     readingsRejected: new Counter({
       name: 'binbridge_readings_rejected_total',
       help: 'Readings refused and not stored, by reason',

@@ -11,7 +11,10 @@ export interface Alert {
   closed_at: number | null;
   value: number | null;
   message: string;
+  /** what the rules based it on: 'threshold' or 'forecast' for full, 'stuck', 'outlier_run' or 'report' for sensor_suspect */
   cause: string | null;
+  /** for a forecast 'full': the hours to full_pct the forecast gave */
+  hours_to_full: number | null;
 }
 
 /** Alerts with open/closed state; at most one open alert per bin and type. */
@@ -21,15 +24,24 @@ export class AlertStore {
 
   constructor(private readonly db: Database.Database) {
     this.openStmt = db.prepare(
-      `INSERT INTO alerts (bin_id, zone, type, status, opened_at, value, message, cause) VALUES (?, ?, ?, 'open', ?, ?, ?, ?)
+      `INSERT INTO alerts (bin_id, zone, type, status, opened_at, value, message, cause, hours_to_full) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?)
        ON CONFLICT (bin_id, type) WHERE status = 'open' DO NOTHING`,
     );
     this.closeStmt = db.prepare(`UPDATE alerts SET status = 'closed', closed_at = ? WHERE bin_id = ? AND type = ? AND status = 'open'`);
   }
 
   /** Opens an alert; false when one of that type is already open for the bin. */
-  open(a: { binId: string; zone: string; type: string; at: number; value?: number | undefined; message: string; cause?: string | undefined }): boolean {
-    return this.openStmt.run(a.binId, a.zone, a.type, a.at, a.value ?? null, a.message, a.cause ?? null).changes > 0;
+  open(a: {
+    binId: string;
+    zone: string;
+    type: string;
+    at: number;
+    value?: number | undefined;
+    message: string;
+    cause?: string | undefined;
+    hoursToFull?: number | undefined;
+  }): boolean {
+    return this.openStmt.run(a.binId, a.zone, a.type, a.at, a.value ?? null, a.message, a.cause ?? null, a.hoursToFull ?? null).changes > 0;
   }
 
   /** Closes the open alert of that type; false when there was none. */

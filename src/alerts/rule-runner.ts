@@ -74,6 +74,12 @@ export class RuleRunner {
     return resolveRules(this.config.rules, zone?.rules);
   }
 
+  /** The outliers the rules set aside for a bin: the newest one's time and how many in all (none: null). */
+  outliersOf(binId: string): { lastAt: number; total: number } | null {
+    const o = this.states.get(binId)?.outlier;
+    return o?.lastAt ? { lastAt: o.lastAt, total: o.total } : null;
+  }
+
   /** Committed readings, in commit order. */
   onReadings(readings: readonly RuleReading[]): void {
     this.run((apply) => {
@@ -116,7 +122,7 @@ export class RuleRunner {
         const bin = this.registry.get(binId);
         if (!bin) return;
         for (const e of events) {
-          const opened = e.opens ? this.alerts.open({ binId, zone: bin.zone, type: e.opens, at: e.ts, value: e.value, message: e.message, cause: e.cause }) : false;
+          const opened = e.opens ? this.alerts.open({ binId, zone: bin.zone, type: e.opens, at: e.ts, value: e.value, message: e.message, cause: e.cause, hoursToFull: e.hoursToFull }) : false;
           for (const t of e.closes ?? []) this.alerts.close(binId, t, e.ts);
           applied.push({ ...e, zone: bin.zone, opened });
         }

@@ -1,9 +1,10 @@
 import { AlertStore, RuleRunner, type AlertEvents } from '../alerts/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
-import type { Emitter } from '../events.js';
+import type { Emitter, Subscriber } from '../events.js';
 import type { Room } from '../lifecycle.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { ZonesAndCrews, BinRegistry } from '../registry/index.js';
 import type { Db, ReadingJournal } from '../storage/index.js';
 
@@ -20,14 +21,19 @@ export function alertingRoom(deps: {
   registry: BinRegistry;
   zonesAndCrews: ZonesAndCrews;
   journal: ReadingJournal;
-  events: Emitter<AlertEvents>;
+  events: Emitter<AlertEvents> & Subscriber<AlertEvents>;
+  metrics: Pick<Metrics, 'readingsOutliers'>;
   log: Logger;
   clock: Clock;
 }): AlertingRoom {
-  const { config, db, registry, zonesAndCrews, journal, events, log, clock } = deps;
+  const { config, db, registry, zonesAndCrews, journal, events, metrics, log, clock } = deps;
   const alerts = new AlertStore(db);
   const rules = new RuleRunner(db, registry, alerts, config, zonesAndCrews, events, log.child({ module: 'rules' }), clock);
   journal.onCommitted((entries) => rules.onReadings(entries.map((e) => e.reading)));
+  events.on('alerts.applied', (applied) => {
+    const outliers = applied.filter((e) => e.type === 'outlier').length;
+    if (outliers > 0) metrics.readingsOutliers.inc(outliers);
+  });
   return {
     name: 'alerting',
     alerts,

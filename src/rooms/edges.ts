@@ -122,6 +122,7 @@ export function edgesRoom(deps: {
           alerts,
           revokeDevice: (id) => broker.revokeDevice(id),
           clearRetained: (id) => broker.clearRetained(id),
+          outliers: (id) => deps.alerting.rules.outliersOf(id),
           clock,
         }),
         deviceRoutes({ revoke: (id) => broker.revokeDevice(id) }),

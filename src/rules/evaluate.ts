@@ -2,7 +2,8 @@ import type { RulesConfig } from '../config/index.js';
 import { applyBattery, applyFire, applyTilt, checkSilence, noteHeard } from './alarms.js';
 import { orderTs } from './reading-order.js';
 import { applyFill } from './thresholds.js';
-import { applySuspect, isImpossibleJump, suspectFromReport, trackStuck } from './suspect.js';
+import { screenFill } from './outlier.js';
+import { applySuspect, suspectFromReport, trackStuck } from './suspect.js';
 import { cloneState, fmt, type BinEvent, type BinRuleState, type RuleReading } from './types.js';
 
 export interface RuleResult {
@@ -11,7 +12,8 @@ export interface RuleResult {
 }
 
 /**
- * One reading -> new state + events: back online, fire, fill (collected / full / cleared), tilt, battery, suspect.
+ * One reading -> new state + events: back online, fire, fill (collected / full / cleared; a fill far above the last
+ * one waits for the next reading to confirm it or call it an outlier), tilt, battery, suspect.
  * The rules see a reading at its orderTs: one stamped ahead of its arrival counts as of its arrival (its events are
  * not dated in the future, and the device's next reading is newer). A reading at or before the newest one seen is
  * a backlog or a duplicate: it changes nothing but the last-heard time.
@@ -23,17 +25,22 @@ export function evaluateReading(received: RuleReading, state: BinRuleState, rule
   const events = noteHeard(d, reading);
   if (d.lastTs !== null && reading.ts <= d.lastTs) return { state: d, events };
 
-  const jump = isImpossibleJump(d, reading);
   trackStuck(d, reading);
   events.push(...applyFire(d, reading, rules));
-  // a spurious spike must neither fill the bin nor count as its emptying afterwards (recentFills skips it)
-  if (!jump) events.push(...applyFill(d, reading, rules));
+  // a tilted bin's sensor points at the ground or the sky: what it reads is no fill level at all
+  if (reading.tilt !== true) {
+    const screened = screenFill(d, reading);
+    if (screened.outlier) events.push(screened.outlier);
+    for (const p of screened.fills) {
+      events.push(...applyFill(d, { binId: reading.binId, ts: p.ts, fillPct: p.fill }, rules));
+      d.lastFill = p.fill;
+    }
+  }
   events.push(...applyTilt(d, reading, rules));
   events.push(...applyBattery(d, reading, rules));
-  events.push(...applySuspect(d, reading, jump, rules));
+  events.push(...applySuspect(d, reading, rules));
 
   d.lastTs = reading.ts;
-  d.lastFill = reading.fillPct;
   return { state: d, events };
 }
 

@@ -24,22 +24,26 @@ export function recordFill(history: FillPoint[], point: FillPoint): FillPoint[] 
   return kept.length > MAX_POINTS ? kept.slice(kept.length - MAX_POINTS) : kept;
 }
 
+export interface Forecast {
+  ratePctPerH: number | null;
+  hoursToFull: number | null;
+  /** the fitted fill at the newest point: the level with the noise of single readings smoothed out */
+  levelPct: number | null;
+}
+
 /** Fill rate (least squares, pct per hour) and hours until full_pct; hoursToFull is null unless clearly rising. */
-export function forecast(
-  state: BinRuleState,
-  rules: RulesConfig,
-): { ratePctPerH: number | null; hoursToFull: number | null } {
+export function forecast(state: BinRuleState, rules: RulesConfig): Forecast {
   const pts = state.history;
   const last = pts[pts.length - 1];
   const first = pts[0];
   if (!last || !first || pts.length < MIN_POINTS || last.ts - first.ts < MIN_SPAN_MS) {
-    return { ratePctPerH: null, hoursToFull: null };
+    return { ratePctPerH: null, hoursToFull: null, levelPct: null };
   }
   const fit = leastSquares(pts, last.ts);
-  const rising = fit.slope >= MIN_RATE_PCT_PER_H && fit.slope >= MIN_T * fit.slopeSe;
-  if (!rising) return { ratePctPerH: fit.slope, hoursToFull: null };
   const level = Math.min(100, Math.max(0, fit.levelAtLast));
-  return { ratePctPerH: fit.slope, hoursToFull: Math.max(0, (rules.full_pct - level) / fit.slope) };
+  const rising = fit.slope >= MIN_RATE_PCT_PER_H && fit.slope >= MIN_T * fit.slopeSe;
+  if (!rising) return { ratePctPerH: fit.slope, hoursToFull: null, levelPct: level };
+  return { ratePctPerH: fit.slope, hoursToFull: Math.max(0, (rules.full_pct - level) / fit.slope), levelPct: level };
 }
 
 /** Straight line through the points, x in hours before the newest point. */

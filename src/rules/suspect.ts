@@ -1,10 +1,8 @@
 import type { RulesConfig } from '../config/index.js';
+import { OUTLIER_RUN, OUTLIER_RUN_MS, recentOutliers } from './outlier.js';
 import { fmt, type BinEvent, type BinRuleState, type RuleReading } from './types.js';
 
 const HOUR_MS = 3_600_000;
-/** no bin gains this much in one go: a spurious echo (a fly, a lid) */
-const JUMP_PCT = 60;
-const JUMP_WITHIN_MS = 10 * 60_000;
 /** real ultrasonic readings jitter; this many identical ones over this long is a frozen sensor */
 const STUCK_COUNT = 12;
 const STUCK_SPAN_MS = 6 * HOUR_MS;
@@ -16,12 +14,6 @@ const STUCK_MIN_FILL = 1;
 const STUCK_MAX_FILL = 99;
 /** after a report, the sensor is believed again once it sees the level move */
 const REPORT_MOVE_PCT = 5;
-
-/** A rise no bin can make between two readings. Reads the state before this reading is recorded. */
-export function isImpossibleJump(d: BinRuleState, r: RuleReading): boolean {
-  if (d.lastFill === null || d.lastTs === null) return false;
-  return r.fillPct - d.lastFill >= JUMP_PCT && r.ts - d.lastTs < JUMP_WITHIN_MS;
-}
 
 /** Counts identical consecutive values: distance to the mm when the sensor sends it, else fill. Updates the draft. */
 export function trackStuck(d: BinRuleState, r: RuleReading): void {
@@ -42,16 +34,20 @@ function isStuck(d: BinRuleState, r: RuleReading): boolean {
   );
 }
 
-/** Sensor suspect: opens on a jump or a stuck value; closes after `debounce` plausible readings. Updates the draft. */
-export function applySuspect(d: BinRuleState, r: RuleReading, jump: boolean, rules: RulesConfig): BinEvent[] {
+/**
+ * Sensor suspect, on persistent evidence only: a stuck value, or a run of outliers (OUTLIER_RUN within a day; a
+ * lone one is only counted). Closes after `debounce` plausible readings. Updates the draft.
+ */
+export function applySuspect(d: BinRuleState, r: RuleReading, rules: RulesConfig): BinEvent[] {
   const stuck = isStuck(d, r);
+  const outliers = recentOutliers(d, r.ts);
+  const spiky = outliers >= OUTLIER_RUN;
   const base = { type: 'sensor_suspect' as const, binId: r.binId, ts: r.ts, value: r.fillPct };
   if (!d.suspect.open) {
-    if (jump && d.lastFill !== null && d.lastTs !== null) {
-      d.suspect = { open: true, cause: 'jump', streak: 0, refFill: d.lastFill };
-      const minutes = (r.ts - d.lastTs) / 60_000;
-      const message = `Sensor may be faulty: fill jumped from ${fmt(d.lastFill)} % to ${fmt(r.fillPct)} % in ${fmt(minutes)} min.`;
-      return [{ ...base, opens: 'sensor_suspect', cause: 'jump', message }];
+    if (spiky) {
+      d.suspect = { open: true, cause: 'outlier_run', streak: 0, refFill: d.lastFill };
+      const message = `Sensor may be faulty: ${outliers} readings in the last ${fmt(OUTLIER_RUN_MS / HOUR_MS)} h were set aside as outliers.`;
+      return [{ ...base, opens: 'sensor_suspect', cause: 'outlier_run', message }];
     }
     if (stuck && d.stuck.since !== null) {
       d.suspect = { open: true, cause: 'stuck', streak: 0, refFill: r.fillPct };
@@ -63,7 +59,7 @@ export function applySuspect(d: BinRuleState, r: RuleReading, jump: boolean, rul
   }
   const ref = d.suspect.refFill;
   const moved = d.suspect.cause !== 'report' || ref === null || Math.abs(r.fillPct - ref) >= REPORT_MOVE_PCT;
-  d.suspect.streak = !jump && !stuck && moved ? d.suspect.streak + 1 : 0;
+  d.suspect.streak = !spiky && !stuck && moved ? d.suspect.streak + 1 : 0;
   if (d.suspect.streak < rules.debounce) return [];
   d.suspect = { open: false, cause: null, streak: 0, refFill: null };
   return [{ ...base, closes: ['sensor_suspect'], message: 'Sensor readings look plausible again.' }];

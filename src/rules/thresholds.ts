@@ -6,6 +6,12 @@ import { fmt, type BinEvent, type BinRuleState, type RuleReading } from './types
 const COLLECTION_DROP_PCT = 40;
 /** ...as is a fall below clear_pct from at least this level */
 const COLLECTION_FROM_PCT = 50;
+/**
+ * The forecast opens 'full' only for a bin within this many points of full_pct. Further out, a straight line through
+ * a few hours of a bin's day extrapolates the time of day (a lunchtime or evening rush, then a quiet night) rather
+ * than the bin: on the city twin such forecasts were the false 'full' alerts, nearly all of them.
+ */
+export const FORECAST_WITHIN_PCT = 12;
 
 /**
  * Full / cleared with hysteresis and debounce, collection, and the time-to-full forecast.
@@ -45,13 +51,16 @@ export function applyFill(d: BinRuleState, r: RuleReading, rules: RulesConfig): 
       });
     } else if (r.fillPct < rules.full_pct && rules.forecast_horizon_h > 0) {
       const f = forecast(d, rules);
-      if (f.hoursToFull !== null && f.ratePctPerH !== null && f.hoursToFull <= rules.forecast_horizon_h) {
+      // the reading and the fitted level both: a line through a slowing rush sits above the readings at its end
+      const near = f.levelPct !== null && Math.min(f.levelPct, r.fillPct) >= rules.full_pct - FORECAST_WITHIN_PCT;
+      if (near && f.hoursToFull !== null && f.ratePctPerH !== null && f.hoursToFull <= rules.forecast_horizon_h) {
         d.full = { open: true, cause: 'forecast', streak: 0 };
         events.push({
           ...base,
           type: 'full',
           opens: 'full',
           cause: 'forecast',
+          hoursToFull: Math.round(f.hoursToFull * 100) / 100,
           message:
             `Bin is ${fmt(r.fillPct)} % full and filling at ${fmt(f.ratePctPerH)} %/h; ` +
             `expected to reach ${fmt(rules.full_pct)} % in about ${fmt(f.hoursToFull)} h.`,

@@ -10,8 +10,12 @@ export type BinEventType =
   | 'offline'
   | 'collected'
   | 'report'
-  | 'sensor_suspect';
-export type SuspectCause = 'stuck' | 'jump' | 'report';
+  | 'sensor_suspect'
+  | 'outlier';
+/** 'jump' is no longer opened (a lone jump is an outlier) but may stand in a state saved by an older release */
+export type SuspectCause = 'stuck' | 'jump' | 'report' | 'outlier_run';
+/** What a 'full' alert was opened on: a reading at or above full_pct, or the time-to-full forecast. */
+export type FullCause = 'threshold' | 'forecast';
 
 /** What the rules need of a reading; the ingest `Reading` fits as it is. */
 export interface RuleReading {
@@ -36,8 +40,10 @@ export interface BinEvent {
   /** alerts this event opens or closes */
   opens?: AlertType;
   closes?: AlertType[];
-  /** for 'full': 'threshold' or 'forecast'; for 'sensor_suspect': 'stuck', 'jump' or 'report' */
+  /** for 'full': 'threshold' or 'forecast'; for 'sensor_suspect': 'stuck', 'outlier_run' or 'report' */
   cause?: string;
+  /** for a forecast 'full': the hours to full_pct the forecast gave when it opened */
+  hoursToFull?: number;
   /** fire goes out at once, unbatched */
   urgent?: boolean;
 }
@@ -57,7 +63,7 @@ export interface BinRuleState {
   lastFill: number | null;
   /** the last two fills that were no impossible jump: a collection is a fall from both, not from one spike */
   recentFills: number[];
-  full: { open: boolean; cause: 'threshold' | 'forecast' | null; streak: number };
+  full: { open: boolean; cause: FullCause | null; streak: number };
   /** fill readings since the last collection, for the fill-rate estimate */
   history: FillPoint[];
   fire: { open: boolean; streak: number; temps: { ts: number; c: number }[] };
@@ -66,6 +72,22 @@ export interface BinRuleState {
   offline: { open: boolean };
   suspect: { open: boolean; cause: SuspectCause | null; streak: number; refFill: number | null };
   stuck: { kind: 'distance' | 'fill' | null; value: number | null; count: number; since: number | null };
+  /**
+   * A fill well above the last believed one waits here for the next reading (`pending`); `recent` holds the times of
+   * the outliers of the last day, `lastAt` the newest. Absent from states saved before outliers were screened.
+   */
+  outlier?: OutlierState;
+}
+
+export interface OutlierState {
+  pending: FillPoint | null;
+  recent: number[];
+  lastAt: number | null;
+  total: number;
+}
+
+export function initialOutlierState(): OutlierState {
+  return { pending: null, recent: [], lastAt: null, total: 0 };
 }
 
 export function initialRuleState(): BinRuleState {
@@ -83,6 +105,7 @@ export function initialRuleState(): BinRuleState {
     offline: { open: false },
     suspect: { open: false, cause: null, streak: 0, refFill: null },
     stuck: { kind: null, value: null, count: 0, since: null },
+    outlier: initialOutlierState(),
   };
 }
 
@@ -116,5 +139,6 @@ export function cloneState(s: BinRuleState): BinRuleState {
     offline: { ...s.offline },
     suspect: { ...s.suspect },
     stuck: { ...s.stuck },
+    outlier: s.outlier ? { ...s.outlier, recent: [...s.outlier.recent] } : initialOutlierState(),
   };
 }

@@ -2,6 +2,7 @@ import type { Db } from './database.js';
 import { firstLayout } from './migration-1.js';
 import { noticesLayout } from './migration-2.js';
 import { dispatchReasonsLayout } from './migration-3.js';
+import { alertForecastLayout } from './migration-4.js';
 
 /** One step of the schema: `up` takes a database at `version - 1` to `version`. */
 export interface Migration {
@@ -19,6 +20,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'the layout of the release before numbered migrations', up: firstLayout },
   { version: 2, name: 'residents subscriptions and notices', up: noticesLayout },
   { version: 3, name: 'why each bin is on its job', up: dispatchReasonsLayout },
+  { version: 4, name: 'alerts record the forecast they were opened on', up: alertForecastLayout },
 ];
 
 /** The user_version a database has once this release has opened it. */

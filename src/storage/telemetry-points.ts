@@ -7,8 +7,17 @@ import { lineProtocol } from './points.js';
  * own event maps (alerts, dispatch, whatsapp) fit these shapes.
  */
 export interface TelemetryEvents {
-  /** rule events after they were applied (an alert opened or closed, a collection, …) */
-  'alerts.applied': readonly { binId: string; zone: string; type: string; value?: number | undefined; message: string; ts: number }[];
+  /** rule events after they were applied (an alert opened or closed, a collection, an outlier, …) */
+  'alerts.applied': readonly {
+    binId: string;
+    zone: string;
+    type: string;
+    value?: number | undefined;
+    message: string;
+    ts: number;
+    cause?: string | undefined;
+    hoursToFull?: number | undefined;
+  }[];
   /** a job's status changed; `job` as stored after the change */
   'job.changed': {
     job: {
@@ -47,7 +56,12 @@ export function recordTelemetry(bus: Subscriber<TelemetryEvents>, record: (lines
   let lastNoticeTs = 0;
   const offs = [
     bus.on('alerts.applied', (events) => {
-      record(events.map((e) => lineProtocol('bin_event', { bin_id: e.binId, zone: e.zone, type: e.type }, { value: e.value, message: e.message }, e.ts)));
+      // why the rules decided (cause, the forecast's hours to full) are fields: a tag would split the existing series
+      record(
+        events.map((e) =>
+          lineProtocol('bin_event', { bin_id: e.binId, zone: e.zone, type: e.type }, { value: e.value, message: e.message, cause: e.cause, hours_to_full: e.hoursToFull }, e.ts),
+        ),
+      );
     }),
     bus.on('job.changed', ({ job, status, at }) => {
       const sent = job.sent_at ?? job.created_at;

@@ -78,6 +78,7 @@ describe('a data directory written before numbered migrations', () => {
     const asBefore = (t: string, r: unknown) => Object.fromEntries(Object.keys((before[t]![0] ?? {}) as object).map((c) => [c, (r as Record<string, unknown>)[c]]));
     expect(Object.fromEntries(Object.keys(before).map((t) => [t, after[t]!.map((r) => asBefore(t, r))]))).toEqual(before);
     expect(after.dispatch_bins!.every((r) => (r as { reason: unknown }).reason === null)).toBe(true);
+    expect(after.alerts!.every((r) => (r as { hours_to_full: unknown }).hours_to_full === null)).toBe(true);
     for (const t of Object.keys(after).filter((t) => !(t in before))) expect(after[t], t).toEqual([]);
   });
 

@@ -22,6 +22,8 @@ export interface BinRouteDeps {
   /** a removed bin's device secret is revoked, its MQTT sessions closed and its retained status deleted */
   revokeDevice: (binId: string) => { revoked: boolean; disconnected: number };
   clearRetained: (binId: string) => Promise<void>;
+  /** the readings the rules set aside as outliers: the newest one's time and how many in all */
+  outliers?: (binId: string) => { lastAt: number; total: number } | null;
   clock?: Clock;
 }
 
@@ -59,6 +61,7 @@ export function binRoutes(deps: BinRouteDeps): FastifyPluginAsync {
   };
   const withState = (bin: Bin) => {
     const s = deps.binState.get(bin.id);
+    const outliers = s ? deps.outliers?.(bin.id) : null;
     return {
       ...bin,
       state: s
@@ -72,6 +75,9 @@ export function binRoutes(deps: BinRouteDeps): FastifyPluginAsync {
             tilt: s.tilt === null ? null : s.tilt === 1,
             rssi: s.rssi,
             status: s.status,
+            // the fill above is the newest reading as it came; a spike the next reading contradicted is counted here
+            last_outlier_at: iso(outliers?.lastAt ?? null),
+            outliers: outliers?.total ?? 0,
           }
         : null,
     };

@@ -24,7 +24,7 @@ export const dispatchView = (d: Dispatch) => ({
 
 export const alertView = (a: Alert) => ({ ...a, opened_at: iso(a.opened_at), closed_at: iso(a.closed_at) });
 
-const ALERT_COLUMNS = ['id', 'bin_id', 'zone', 'type', 'status', 'opened_at', 'closed_at', 'value', 'message', 'cause'] as const;
+const ALERT_COLUMNS = ['id', 'bin_id', 'zone', 'type', 'status', 'opened_at', 'closed_at', 'value', 'message', 'cause', 'hours_to_full'] as const;
 const DISPATCH_COLUMNS = ['id', 'zone', 'crew_id', 'status', 'urgent', 'bin_ids', 'created_at', 'sent_at', 'accepted_at', 'done_at', 'escalated_at', 'cancelled_at', 'error', 'map_url'] as const;
 const DISPATCH_STATUSES = ['pending', 'sent', 'accepted', 'done', 'escalated', 'cancelled'] as const;
 

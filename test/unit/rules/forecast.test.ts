@@ -27,7 +27,7 @@ describe('forecast()', () => {
     ['three readings within 20 minutes', [40, 45, 50]],
   ])('%s: not enough to estimate', (_name, values) => {
     const { state } = feed(fills(values, 10 * MIN), { ...RULES, forecast_horizon_h: 0 });
-    expect(forecast(state, RULES)).toEqual({ ratePctPerH: null, hoursToFull: null });
+    expect(forecast(state, RULES)).toEqual({ ratePctPerH: null, hoursToFull: null, levelPct: null });
   });
 
   it.each([
@@ -43,9 +43,14 @@ describe('forecast()', () => {
 
 describe('forecast full (horizon 6 h)', () => {
   it.each([
-    ['linear 5 %/h from 40 %', fills(rising(40, 5, 4), QUARTER), 1],
-    ['noisy 5 %/h from 40 %', fills(rising(40, 5, 3).map((v, i) => v + (noise[i] ?? 0) / 2), QUARTER), 1],
-    ['slow rise 1 %/h from 40 %', fills(rising(40, 1, 8), QUARTER), 0],
+    ['linear 5 %/h from 60 %', fills(rising(60, 5, 3), QUARTER), 1],
+    ['noisy 5 %/h from 60 %', fills(rising(60, 5, 3).map((v, i) => v + (noise[i] ?? 0) / 2), QUARTER), 1],
+    ['slow rise 1 %/h from 60 %', fills(rising(60, 1, 8), QUARTER), 0],
+    // a lunchtime or evening rush extrapolated over the quiet hours after it: no bin is full at this rate for long
+    ['rush of 9 %/h from 30 %, far from full', fills(rising(30, 9, 3), QUARTER), 0],
+    ['linear 5 %/h from 40 %, until 12 points short of full', fills(rising(40, 5, 5), QUARTER), 0],
+    // a straight line through a slowing rise ends above its last reading (here at about 70 %)
+    ['a rush slowing down at 67.5 %', fills([40, 48, 55, 60, 63, 65, 66.5, 67.5], QUARTER), 0],
     ['noisy flat around 50 %', fills(noise.map((n) => 50 + n), 30 * MIN), 0],
     ['fast rise in two readings only', fills([40, 60], 30 * MIN), 0],
   ])('%s -> %s forecast events', (_name, steps, count) => {
@@ -54,11 +59,11 @@ describe('forecast full (horizon 6 h)', () => {
     expect(forecasts).toHaveLength(count);
   });
 
-  it('fires once, as soon as the time to full is inside the horizon, and the threshold adds nothing', () => {
+  it('fires once, as soon as the bin is near full and the time to full inside the horizon, and the threshold adds nothing', () => {
     const { events, state } = feed(fills(rising(40, 5, 9), QUARTER));
     expect(labels(events)).toEqual(['full+full']);
-    expect(events[0]).toMatchObject({ cause: 'forecast', opens: 'full', value: 50 });
-    expect(events[0]?.message).toMatch(/about 6 h/);
+    expect(events[0]).toMatchObject({ cause: 'forecast', opens: 'full', value: 68.75, hoursToFull: 2.25 });
+    expect(events[0]?.message).toMatch(/about 2.3 h/);
     expect(state.full).toMatchObject({ open: true, cause: 'forecast' });
   });
 

@@ -14,3 +14,25 @@ describe('notice points', () => {
     expect(points[1]!.split(' ')[2]).not.toBe(points[0]!.split(' ')[2]);
   });
 });
+
+describe('bin_event points', () => {
+  const base = { binId: 'UTR-0001', zone: 'centrum', ts: 1_700_000_000_000, opened: true };
+
+  it('carry what the rules based a decision on (cause, the forecast) as fields, the series tagged as before', () => {
+    const { bus, points } = telemetryBus();
+    bus.emit('alerts.applied', [
+      { ...base, type: 'full', opens: 'full', value: 70, cause: 'forecast', hoursToFull: 2.5, message: 'Bin is 70 % full.' },
+      { ...base, type: 'full', opens: 'full', value: 84, cause: 'threshold', message: 'Bin is 84 % full.' },
+      { ...base, type: 'collected', value: 3, message: 'Bin was emptied.', opened: false },
+    ]);
+    expect(points[0]).toBe('bin_event,bin_id=UTR-0001,type=full,zone=centrum cause="forecast",hours_to_full=2.5,message="Bin is 70 % full.",value=70 1700000000000');
+    expect(points[1]).toBe('bin_event,bin_id=UTR-0001,type=full,zone=centrum cause="threshold",message="Bin is 84 % full.",value=84 1700000000000');
+    expect(points[2]).toBe('bin_event,bin_id=UTR-0001,type=collected,zone=centrum message="Bin was emptied.",value=3 1700000000000');
+  });
+
+  it('mark an outlier at the time and value of the reading set aside', () => {
+    const { bus, points } = telemetryBus();
+    bus.emit('alerts.applied', [{ ...base, type: 'outlier', value: 88, message: 'Reading of 88 % set aside.', opened: false }]);
+    expect(points).toEqual(['bin_event,bin_id=UTR-0001,type=outlier,zone=centrum message="Reading of 88 % set aside.",value=88 1700000000000']);
+  });
+});

@@ -1,6 +1,7 @@
 import { realClock, type Clock } from '../clock.js';
 import { orderTs } from '../rules/index.js';
 import type { Db } from './database.js';
+import type { StoredReading } from '../reading.js';
 
 /** The latest known state of one bin: its newest reading and its device's online/offline status. */
 export interface BinState {
@@ -17,17 +18,8 @@ export interface BinState {
   status_at: number | null;
 }
 
-export interface LatestReading {
-  binId: string;
-  ts: number;
-  receivedAt: number;
-  fillPct: number;
-  distanceMm?: number | undefined;
-  batteryPct?: number | undefined;
-  temperatureC?: number | undefined;
-  tilt?: boolean | undefined;
-  rssi?: number | undefined;
-}
+/** The newest reading of a bin, as stored. */
+export type LatestReading = StoredReading;
 
 /**
  * Latest state per bin in SQLite: the newest reading by orderTs (its own time, never later than its arrival).

@@ -12,7 +12,7 @@ import { DispatchStore } from '../../src/dispatch/index.js';
 import { ZonesAndCrews, BinRegistry } from '../../src/registry/index.js';
 import { ConversationStore, ReportStore } from '../../src/reports/index.js';
 import { BinStateStore, ReadingHistory, SCHEMA_VERSION, Spool, migrate, openDatabase, type Db } from '../../src/storage/index.js';
-import { Inbox, Outbox, SandboxTransport } from '../../src/whatsapp/index.js';
+import { SandboxTransport, sqliteInbox, sqliteOutbox } from '../../src/whatsapp/index.js';
 import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 
 const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/data-dir-main');
@@ -120,14 +120,14 @@ describe('a data directory written before numbered migrations', () => {
 
     const sandbox = new SandboxTransport(db, { sealer, clock });
     expect(sandbox.list().map((m) => [m.to, m.message.type === 'text' && m.message.text.body])).toEqual([[CREW, 'Job J-BBBBB: B-001']]);
-    const outbox = new Outbox({ db, transport: sandbox, log: silent, sealer, clock });
+    const outbox = sqliteOutbox({ db, transport: sandbox, log: silent, sealer, clock });
     cleanups.push(() => outbox.stop());
     expect(outbox.list().map((i) => [i.id, i.key, i.ref, i.to, i.status, i.message.type === 'text' && i.message.text.body])).toEqual([
       [2, 'report:R-AAAA:thanks', null, RESIDENT, 'pending', 'Thank you, bin B-001 was emptied'],
       [1, 'job:J-BBBBB:sent', 'J-BBBBB', CREW, 'pending', 'Job J-BBBBB: B-001 (urgent)'],
     ]);
     expect(outbox.inWindow(RESIDENT, T0)).toBe(true);
-    const inbox = new Inbox({ db, log: silent, sealer, clock });
+    const inbox = sqliteInbox({ db, log: silent, sealer, clock });
     cleanups.push(() => inbox.stop());
     expect(inbox.backlog()).toEqual({ pending: 1, failed: 0 });
 

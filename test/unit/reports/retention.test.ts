@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import { ConversationStore, PhotoStore, ReportStore, Retention } from '../../../src/reports/index.js';
 import { openDatabase } from '../../../src/storage/index.js';
-import { Inbox, Sealer } from '../../../src/whatsapp/index.js';
+import { Sealer, sqliteInbox } from '../../../src/whatsapp/index.js';
 
 const DAY = 86_400_000;
 
@@ -30,7 +30,7 @@ describe('Retention', () => {
 
     const log = pino({ level: 'silent' });
     const clock = new ManualClock(now);
-    const inbox = new Inbox({ db, log, sealer, clock });
+    const inbox = sqliteInbox({ db, log, sealer, clock });
     const r = new Retention({ reports, conversations, photos, retentionDays: 180, inbox, log, clock }).purge();
     expect(r).toEqual({ reports: 1, conversations: 2, inbox: { bodies: 0, deliveries: 0, messages: 0, statuses: 0 } });
     expect(reports.get(old.id)).toBeUndefined();

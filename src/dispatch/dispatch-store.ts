@@ -29,9 +29,58 @@ interface Row extends Omit<Dispatch, 'urgent' | 'bin_ids'> {
 
 const fromRow = (r: Row): Dispatch => ({ ...r, urgent: r.urgent === 1, bin_ids: JSON.parse(r.bin_ids) as string[] });
 
+/** A bin waiting to be batched into a job. */
+export interface QueueEntry {
+  binId: string;
+  zone: string;
+  queuedAt: number;
+  urgent: boolean;
+  reason: string;
+}
 
-/** Jobs (dispatches) and the bins waiting to be batched into one, in SQLite. */
-export class DispatchStore {
+/** The filters of a job listing (the API's query). */
+export interface DispatchFilter {
+  status?: string | undefined;
+  zone?: string | undefined;
+  crew?: string | undefined;
+  bin?: string | undefined;
+  limit?: number | undefined;
+  /** the page after that job's [created_at, id] */
+  after?: readonly [number, string] | undefined;
+}
+
+/**
+ * Jobs (dispatches) and the bins waiting to be batched into one. Synchronous: the dispatcher runs each decision
+ * and the message it causes in one transaction.
+ */
+export interface DispatchStore {
+  /** A job id no job has yet. */
+  newId(): string;
+  /** Queues a bin; an urgent request upgrades a waiting one. */
+  enqueue(binId: string, zone: string, at: number, urgent: boolean, reason: string): void;
+  /** Oldest first. */
+  queue(): QueueEntry[];
+  dequeue(binIds: readonly string[]): void;
+  /** True when an open job holds the bin, not yet collected. */
+  inOpenJob(binId: string): boolean;
+  insert(d: Dispatch): void;
+  update(id: string, fields: Partial<Pick<Dispatch, 'status' | 'crew_id' | 'sent_at' | 'accepted_at' | 'done_at' | 'escalated_at' | 'cancelled_at' | 'error'>>): void;
+  /** Marks a bin of open jobs as collected; returns the ids of open jobs whose bins are now all collected. */
+  markCollected(binId: string, at: number): string[];
+  get(id: string): Dispatch | undefined;
+  /** The newest open job of a crew in one of the given statuses. */
+  latestOfCrew(crewId: string, statuses: readonly DispatchStatus[]): Dispatch | undefined;
+  /** Newest first. */
+  list(f?: DispatchFilter): Dispatch[];
+  countByStatus(): { status: DispatchStatus; n: number }[];
+  /** Open jobs sent before the cutoff and not accepted: due for escalation. */
+  unaccepted(sentBefore: number): Dispatch[];
+  /** Jobs that found no crew on shift when they were made. */
+  unassigned(): Dispatch[];
+}
+
+/** Jobs and the queue in SQLite (`dispatches`, `dispatch_bins`, `dispatch_queue`). */
+export class SqliteDispatchStore implements DispatchStore {
   constructor(private readonly db: Database.Database) {}
 
   newId(): string {
@@ -49,7 +98,7 @@ export class DispatchStore {
       .run(binId, zone, at, urgent ? 1 : 0, reason);
   }
 
-  queue(): { binId: string; zone: string; queuedAt: number; urgent: boolean; reason: string }[] {
+  queue(): QueueEntry[] {
     return (this.db.prepare('SELECT bin_id, zone, queued_at, urgent, reason FROM dispatch_queue ORDER BY queued_at, bin_id').all() as {
       bin_id: string;
       zone: string;
@@ -123,9 +172,7 @@ export class DispatchStore {
   }
 
   /** Newest first; `after`: the page after that job's [created_at, id]. */
-  list(
-    f: { status?: string | undefined; zone?: string | undefined; crew?: string | undefined; bin?: string | undefined; limit?: number | undefined; after?: readonly [number, string] | undefined } = {},
-  ): Dispatch[] {
+  list(f: DispatchFilter = {}): Dispatch[] {
     const filters = where([
       ['status = ?', f.status],
       ['zone = ?', f.zone],

@@ -1,4 +1,4 @@
-import { AlertStore, RuleRunner, type AlertEvents } from '../alerts/index.js';
+import { RuleRunner, SqliteAlertStore, SqliteRuleStateStore, type AlertEvents, type AlertStore } from '../alerts/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
 import type { Emitter } from '../events.js';
@@ -25,8 +25,8 @@ export function alertingRoom(deps: {
   clock: Clock;
 }): AlertingRoom {
   const { config, db, registry, zonesAndCrews, journal, events, log, clock } = deps;
-  const alerts = new AlertStore(db);
-  const rules = new RuleRunner(db, registry, alerts, config, zonesAndCrews, events, log.child({ module: 'rules' }), clock);
+  const alerts = new SqliteAlertStore(db);
+  const rules = new RuleRunner(db, registry, alerts, new SqliteRuleStateStore(db), config, zonesAndCrews, events, log.child({ module: 'rules' }), clock);
   journal.onCommitted((entries) => rules.onReadings(entries.map((e) => e.reading)));
   return {
     name: 'alerting',

@@ -1,7 +1,7 @@
 import type { AlertEvents } from '../alerts/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
-import { Dispatcher, DispatchStore, type DispatchEvents } from '../dispatch/index.js';
+import { Dispatcher, SqliteDispatchStore, type DispatchEvents } from '../dispatch/index.js';
 import type { Emitter, Subscriber } from '../events.js';
 import type { Room } from '../lifecycle.js';
 import type { Logger } from '../log.js';
@@ -26,7 +26,7 @@ export function dispatchRoom(deps: {
   clock: Clock;
 }): DispatchRoom {
   const { events, outbox } = deps;
-  const dispatcher = new Dispatcher({ ...deps, store: new DispatchStore(deps.db), log: deps.log.child({ module: 'dispatch' }) });
+  const dispatcher = new Dispatcher({ ...deps, store: new SqliteDispatchStore(deps.db), log: deps.log.child({ module: 'dispatch' }) });
   events.on('alerts.applied', (applied) => dispatcher.onEvents(applied));
   outbox.onResult((r) => dispatcher.onOutboxResult(r));
   return {

@@ -5,12 +5,12 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AlertStore } from '../../src/alerts/index.js';
+import { SqliteAlertStore } from '../../src/alerts/index.js';
 import { DeviceSecrets } from '../../src/broker/index.js';
 import { ManualClock } from '../../src/clock.js';
-import { DispatchStore } from '../../src/dispatch/index.js';
+import { SqliteDispatchStore } from '../../src/dispatch/index.js';
 import { ZonesAndCrews, BinRegistry } from '../../src/registry/index.js';
-import { ConversationStore, ReportStore } from '../../src/reports/index.js';
+import { SqliteConversationStore, SqliteReportStore } from '../../src/reports/index.js';
 import { BinStateStore, ReadingHistory, SCHEMA_VERSION, Spool, migrate, openDatabase, type Db } from '../../src/storage/index.js';
 import { SandboxTransport, sqliteInbox, sqliteOutbox } from '../../src/whatsapp/index.js';
 import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
@@ -104,7 +104,7 @@ describe('a data directory written before numbered migrations', () => {
     expect(spool.stats()).toMatchObject({ depth: 34 });
     expect(spool.peek(1)!.lines[0]).toMatch(/^bin_reading,bin=B-003 fill_pct=16 /);
 
-    const alerts = new AlertStore(db);
+    const alerts = new SqliteAlertStore(db);
     expect(alerts.list().map((a) => [a.bin_id, a.type, a.status, a.value])).toEqual([
       ['B-003', 'battery', 'open', 9],
       ['B-001', 'full', 'open', 87],
@@ -112,7 +112,7 @@ describe('a data directory written before numbered migrations', () => {
     ]);
     expect(alerts.open({ binId: 'B-001', zone: 'north', type: 'full', at: T0, message: 'again' })).toBe(false);
 
-    const jobs = new DispatchStore(db);
+    const jobs = new SqliteDispatchStore(db);
     expect(jobs.get('J-BBBBB')).toMatchObject({ status: 'sent', urgent: true, bin_ids: ['B-001'], crew_id: 'crew-1' });
     expect(jobs.get('J-AAAAA')).toMatchObject({ status: 'done', bin_ids: ['B-001', 'B-002'] });
     expect(jobs.inOpenJob('B-001')).toBe(true);
@@ -131,13 +131,13 @@ describe('a data directory written before numbered migrations', () => {
     cleanups.push(() => inbox.stop());
     expect(inbox.backlog()).toEqual({ pending: 1, failed: 0 });
 
-    const reports = new ReportStore(db);
+    const reports = new SqliteReportStore(db);
     const [second, first] = reports.list({});
     expect(first).toMatchObject({ bin_id: 'B-001', text: 'overflowing again', status: 'open', reporters: 1 });
     expect(second).toMatchObject({ bin_id: null, source: 'open311', service_code: 'missing-bin' });
     const [reporter] = reports.reportersOf(first!.id);
     expect(sealer.openText(reporter!.contact!)).toBe(RESIDENT);
-    expect(new ConversationStore(db, sealer).get(sealer.pseudonym(RESIDENT))).toMatchObject({ contact: RESIDENT, lang: 'nl' });
+    expect(new SqliteConversationStore(db, sealer).get(sealer.pseudonym(RESIDENT))).toMatchObject({ contact: RESIDENT, lang: 'nl' });
   });
 
   it('ends with the same layout as a fresh database', () => {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
-import { Dispatcher, type DispatchOutbox } from '../../../src/dispatch/index.js';
+import { Dispatcher, SqliteDispatchStore, type DispatchOutbox } from '../../../src/dispatch/index.js';
 import { ZonesAndCrews, BinRegistry } from '../../../src/registry/index.js';
 import { BinStateStore, openDatabase } from '../../../src/storage/index.js';
 import type { InboundMessage, OutboundMessage } from '../../../src/whatsapp/index.js';
@@ -64,6 +64,7 @@ function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; e
   const { bus, points } = telemetryBus();
   const dispatcher = new Dispatcher({
     db,
+    store: new SqliteDispatchStore(db),
     registry,
     binState: new BinStateStore(db),
     outbox,

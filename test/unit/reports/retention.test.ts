@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
-import { ConversationStore, PhotoStore, ReportStore, Retention } from '../../../src/reports/index.js';
+import { PhotoStore, Retention, SqliteConversationStore, SqliteReportStore } from '../../../src/reports/index.js';
 import { openDatabase } from '../../../src/storage/index.js';
 import { Sealer, sqliteInbox } from '../../../src/whatsapp/index.js';
 
@@ -15,8 +15,8 @@ describe('Retention', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-ret-'));
     const db = openDatabase(dir);
     const sealer = new Sealer('retention-test-secret-123');
-    const reports = new ReportStore(db);
-    const conversations = new ConversationStore(db, sealer);
+    const reports = new SqliteReportStore(db);
+    const conversations = new SqliteConversationStore(db, sealer);
     const photos = new PhotoStore(dir);
     const now = Date.parse('2026-11-25T12:00:00Z');
     const base = { bin_id: 'UTR-0001', method: 'code', reporter: 'p_x', text: null, lat: null, lon: null, source: 'whatsapp' };

@@ -26,7 +26,20 @@ export type LatestReading = StoredReading;
  * A sensor's backlog (older readings) never overwrites a newer state, and a reading stamped ahead of its arrival
  * does not hide the device's next one.
  */
-export class BinStateStore {
+export interface BinStateStore {
+  /** Records a reading as the bin's state unless a newer one is already there. Runs inside the caller's transaction. */
+  upsert(r: LatestReading): void;
+  setStatus(binId: string, status: 'online' | 'offline', at?: number): void;
+  /** How many bins' devices said online last. */
+  onlineCount(): number;
+  get(binId: string): BinState | undefined;
+  /** Forgets a bin's state (a bin removed from the registry); false when it had none. */
+  delete(binId: string): boolean;
+  all(): BinState[];
+}
+
+/** The bins' state in SQLite (`bin_state`). */
+export class SqliteBinStateStore implements BinStateStore {
   private readonly upsertStmt;
   private readonly statusStmt;
   private readonly getStmt;

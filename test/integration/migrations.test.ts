@@ -11,7 +11,7 @@ import { ManualClock } from '../../src/clock.js';
 import { SqliteDispatchStore } from '../../src/dispatch/index.js';
 import { ZonesAndCrews, BinRegistry } from '../../src/registry/index.js';
 import { SqliteConversationStore, SqliteReportStore } from '../../src/reports/index.js';
-import { BinStateStore, ReadingHistory, SCHEMA_VERSION, Spool, migrate, openDatabase, type Db } from '../../src/storage/index.js';
+import { SqliteBinStateStore, ReadingHistory, SCHEMA_VERSION, SqliteSpool, migrate, openDatabase, type Db } from '../../src/storage/index.js';
 import { SandboxTransport, sqliteInbox, sqliteOutbox } from '../../src/whatsapp/index.js';
 import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 
@@ -93,14 +93,14 @@ describe('a data directory written before numbered migrations', () => {
     expect(await secrets.verify('B-001', expected.secrets['B-001']!)).toBe(true);
     expect(await secrets.verify('B-001', 'not-the-secret')).toBe(false);
 
-    const state = new BinStateStore(db, clock);
+    const state = new SqliteBinStateStore(db, clock);
     expect(state.get('B-003')).toMatchObject({ status: 'offline', temperature_c: 13 });
     expect(state.get('B-001')).toMatchObject({ fill_pct: 87, battery_pct: 79 });
     const history = new ReadingHistory(db, clock, silent);
     const points = history.range('B-001', T0 - 5 * 3_600_000, T0);
     expect(points).toHaveLength(12);
     expect(points.at(-1)).toMatchObject({ fill: 87, readings: 1, batteryMin: 79 });
-    const spool = new Spool(db, 1024 * 1024, clock);
+    const spool = new SqliteSpool(db, 1024 * 1024, clock);
     expect(spool.stats()).toMatchObject({ depth: 34 });
     expect(spool.peek(1)!.lines[0]).toMatch(/^bin_reading,bin=B-003 fill_pct=16 /);
 

@@ -8,7 +8,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import { Dispatcher, SqliteDispatchStore, type DispatchOutbox } from '../../../src/dispatch/index.js';
 import { ZonesAndCrews, BinRegistry } from '../../../src/registry/index.js';
-import { BinStateStore, openDatabase } from '../../../src/storage/index.js';
+import { SqliteBinStateStore, openDatabase } from '../../../src/storage/index.js';
 import type { InboundMessage, OutboundMessage } from '../../../src/whatsapp/index.js';
 import { telemetryBus } from '../../helpers/telemetry.js';
 
@@ -66,7 +66,7 @@ function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; e
     db,
     store: new SqliteDispatchStore(db),
     registry,
-    binState: new BinStateStore(db),
+    binState: new SqliteBinStateStore(db),
     outbox,
     zonesAndCrews,
     config: {

@@ -9,10 +9,10 @@ import { ManualClock } from '../../../src/clock.js';
 import { createMetrics } from '../../../src/metrics.js';
 import {
   BUCKET_MS,
-  BinStateStore,
+  SqliteBinStateStore,
   HISTORY_MS,
   ReadingHistory,
-  ReadingJournal,
+  SqliteReadingJournal,
   downsample,
   openDatabase,
   type LatestReading,
@@ -169,8 +169,8 @@ describe('ReadingJournal with the history', () => {
   const setup = () => {
     const db = tempDb();
     const history = new ReadingHistory(db);
-    const state = new BinStateStore(db);
-    const journal = new ReadingJournal(db, null, state, { maxBatch: 100, delayMs: 0, clock: new ManualClock(NOW) }, createMetrics(), silent, history);
+    const state = new SqliteBinStateStore(db);
+    const journal = new SqliteReadingJournal(db, null, state, { maxBatch: 100, delayMs: 0, clock: new ManualClock(NOW) }, createMetrics(), silent, history);
     return { db, history, state, journal };
   };
 

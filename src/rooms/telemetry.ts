@@ -7,8 +7,8 @@ import type { Metrics } from '../metrics.js';
 import { ZonesAndCrews, BinRegistry, knownFromConfig, zonesOfBins } from '../registry/index.js';
 import {
   InfluxWriter,
-  ReadingHistory,
   SqliteBinStateStore,
+  SqliteReadingHistory,
   SqliteReadingJournal,
   SqliteSpool,
   V1Sink,
@@ -18,6 +18,7 @@ import {
   type BinStateStore,
   type Db,
   type InfluxSink,
+  type ReadingHistory,
   type ReadingJournal,
   type Spool,
   type TelemetryEvents,
@@ -70,7 +71,7 @@ function build(db: Db, { config, log, metrics, events, clock }: Parameters<typeo
   const binState = new SqliteBinStateStore(db, clock);
   const spool = config.influx.url !== '' ? new SqliteSpool(db, config.spool.max_mb * 1024 * 1024, clock) : null;
   // each bin's 15-minute history for 35 days, written with the reading (the live page's chart, with or without InfluxDB)
-  const history = new ReadingHistory(db, clock, log.child({ module: 'history' }));
+  const history = new SqliteReadingHistory(db, clock, log.child({ module: 'history' }));
   const journal = new SqliteReadingJournal(
     db,
     spool,

@@ -4,7 +4,7 @@ export { CLEAR_SUFFIX, CLEAR_TABLES } from './migration-1.js';
 export { SqliteSpool, SpoolFullError, type Spool, type SpoolBatch, type SpoolStats } from './spool.js';
 export { SqliteBinStateStore, type BinStateStore, type BinState, type LatestReading } from './bin-state.js';
 export { SqliteReadingJournal, type ReadingJournal, type JournalEntry } from './reading-journal.js';
-export { ReadingHistory, type HistoryPoint } from './reading-history.js';
+export { SqliteReadingHistory, type ReadingHistory, type HistoryPoint } from './reading-history.js';
 export { BUCKET_MS, HISTORY_DAYS, HISTORY_MS, downsample, mergeBuckets, type HistoryBucket } from './history-bucket.js';
 export { readingPoints, lineProtocol, type FieldValue } from './points.js';
 export { recordTelemetry, type TelemetryEvents } from './telemetry-points.js';

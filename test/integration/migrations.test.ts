@@ -11,7 +11,7 @@ import { ManualClock } from '../../src/clock.js';
 import { SqliteDispatchStore } from '../../src/dispatch/index.js';
 import { ZonesAndCrews, BinRegistry } from '../../src/registry/index.js';
 import { SqliteConversationStore, SqliteReportStore } from '../../src/reports/index.js';
-import { SqliteBinStateStore, ReadingHistory, SCHEMA_VERSION, SqliteSpool, migrate, openDatabase, type Db } from '../../src/storage/index.js';
+import { SqliteBinStateStore, SqliteReadingHistory, SCHEMA_VERSION, SqliteSpool, migrate, openDatabase, type Db } from '../../src/storage/index.js';
 import { SandboxTransport, sqliteInbox, sqliteOutbox } from '../../src/whatsapp/index.js';
 import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 
@@ -96,7 +96,7 @@ describe('a data directory written before numbered migrations', () => {
     const state = new SqliteBinStateStore(db, clock);
     expect(state.get('B-003')).toMatchObject({ status: 'offline', temperature_c: 13 });
     expect(state.get('B-001')).toMatchObject({ fill_pct: 87, battery_pct: 79 });
-    const history = new ReadingHistory(db, clock, silent);
+    const history = new SqliteReadingHistory(db, clock, silent);
     const points = history.range('B-001', T0 - 5 * 3_600_000, T0);
     expect(points).toHaveLength(12);
     expect(points.at(-1)).toMatchObject({ fill: 87, readings: 1, batteryMin: 79 });

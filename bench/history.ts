@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { ManualClock } from '../src/clock.js';
 import { createMetrics } from '../src/metrics.js';
-import { BUCKET_MS, BinStateStore, HISTORY_DAYS, ReadingHistory, ReadingJournal, openDatabase, type LatestReading } from '../src/storage/index.js';
+import { BUCKET_MS, SqliteBinStateStore, HISTORY_DAYS, SqliteReadingHistory, SqliteReadingJournal, openDatabase, type LatestReading } from '../src/storage/index.js';
 import { intArg, log, r1 } from './lib/harness.js';
 
 const { values: args } = parseArgs({
@@ -31,7 +31,7 @@ const DAY = 86_400_000;
 const start = Math.floor(Date.parse('2026-01-01T00:00:00Z') / BUCKET_MS) * BUCKET_MS;
 const clock = new ManualClock(start);
 const db = openDatabase(dir, { sync: 'normal' });
-const history = new ReadingHistory(db, clock);
+const history = new SqliteReadingHistory(db, clock);
 const fileBytes = (): number => (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
 db.pragma('wal_checkpoint(TRUNCATE)');
 const before = fileBytes();
@@ -89,7 +89,7 @@ const historyBytes = table.find((t) => t.name === 'reading_history')?.bytes ?? 0
 async function journalUsPerReading(withHistory: boolean): Promise<number> {
   const jdir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-bench-journal-'));
   const jdb = openDatabase(jdir, { sync: 'normal' });
-  const journal = new ReadingJournal(jdb, null, new BinStateStore(jdb), { maxBatch: 1000, delayMs: 0 }, createMetrics(), pino({ level: 'silent' }), withHistory ? new ReadingHistory(jdb) : null);
+  const journal = new SqliteReadingJournal(jdb, null, new SqliteBinStateStore(jdb), { maxBatch: 1000, delayMs: 0 }, createMetrics(), pino({ level: 'silent' }), withHistory ? new SqliteReadingHistory(jdb) : null);
   const t0 = Date.now() - 3_600_000;
   const N = 60_000;
   const c0 = process.cpuUsage();

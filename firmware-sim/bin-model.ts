@@ -36,7 +36,7 @@ export interface BinModelOptions {
 }
 
 /** The telemetry payload a device publishes (SPEC "MQTT interface", native JSON). */
-export interface Reading {
+export interface TelemetryPayload {
   distance_mm: number;
   battery_pct: number;
   temperature_c: number;
@@ -46,7 +46,7 @@ export interface Reading {
 
 export interface StepResult {
   /** null while the device is silent */
-  reading: Reading | null;
+  reading: TelemetryPayload | null;
   /** the bin's true fill level, whatever the sensor says */
   fillPct: number;
   faults: readonly FaultKind[];
@@ -279,7 +279,7 @@ export function createBinModel(bin: ModelBin, seed: number, opts: BinModelOption
       // lithium cells lose capacity in the cold
       const coldExtra = temperature < 5 ? (0.001 * (5 - temperature)) / 5 : 0;
       battery = Math.max(0, battery - BATTERY_DRAIN_PER_READING - coldExtra);
-      const reading: Reading = {
+      const reading: TelemetryPayload = {
         distance_mm: distance,
         battery_pct: Math.round(battery * 10) / 10,
         temperature_c: Math.round(temperature * 10) / 10,

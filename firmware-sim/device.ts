@@ -1,5 +1,5 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
-import type { FaultKind, Reading, StepResult } from './bin-model.js';
+import type { FaultKind, TelemetryPayload, StepResult } from './bin-model.js';
 
 export const telemetryTopic = (binId: string): string => `bins/${binId}/telemetry`;
 export const statusTopic = (binId: string): string => `bins/${binId}/status`;
@@ -39,7 +39,7 @@ export interface SimDeviceOptions {
    * no bins/{id}/status presence. Default: native JSON on bins/{id}/telemetry, logged in as the bin.
    */
   network?: {
-    uplink: (reading: Reading) => { topic: string; payload: string };
+    uplink: (reading: TelemetryPayload) => { topic: string; payload: string };
     clientId: string;
     username?: string | undefined;
     password?: string | undefined;
@@ -76,7 +76,7 @@ export class SimDevice {
   private client: MqttClient | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
-  private readonly queue: Reading[] = [];
+  private readonly queue: TelemetryPayload[] = [];
   private attempt = 0;
   /** a network connection exists or is being made */
   private streamOpen = false;
@@ -166,7 +166,7 @@ export class SimDevice {
     this.ready = false;
   }
 
-  private enqueue(reading: Reading): void {
+  private enqueue(reading: TelemetryPayload): void {
     this.queue.push(reading);
     if (this.queue.length > (this.opts.bufferLimit ?? 1000)) {
       this.queue.shift();
@@ -182,7 +182,7 @@ export class SimDevice {
     const { qos } = this.opts;
     const maxInflight = this.opts.maxInflight ?? 64;
     while (this.queue.length > 0 && (qos === 0 || this.inflight < maxInflight)) {
-      const reading = this.queue.shift() as Reading;
+      const reading = this.queue.shift() as TelemetryPayload;
       this.inflight++;
       this.sent++;
       const message = this.opts.network?.uplink(reading) ?? { topic: telemetryTopic(this.opts.binId), payload: JSON.stringify(reading) };

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Reading } from './bin-model.js';
+import type { TelemetryPayload } from './bin-model.js';
 
 // What a LoRaWAN network server publishes for a sensor's uplink: The Things Stack v3 (`ttn`) or ChirpStack v4
 // (`chirpstack`), in the shapes their MQTT integrations use, including the fields binbridge does not read.
@@ -47,7 +47,7 @@ export function deviceIds(bin: { id: string; device_id?: string | undefined; dev
 }
 
 /** The bytes a bin sensor might send: distance mm (u16), battery % (u8), temperature 0.1 °C (i16), flags (u8). */
-function framePayload(r: Reading): string {
+function framePayload(r: TelemetryPayload): string {
   const b = Buffer.alloc(6);
   b.writeUInt16BE(Math.min(0xffff, Math.max(0, Math.round(r.distance_mm))), 0);
   b.writeUInt8(Math.min(100, Math.max(0, Math.round(r.battery_pct))), 2);
@@ -69,7 +69,7 @@ function reception(devEui: string, fCnt: number, gateway: number): { rssi: numbe
 }
 
 /** Turns one device's readings into its network server's uplink messages; counts frames as the device would. */
-export function createUplinkEncoder(ids: DeviceIds, net: Pick<NetworkOptions, 'format' | 'app' | 'tenant'>): (r: Reading) => Uplink {
+export function createUplinkEncoder(ids: DeviceIds, net: Pick<NetworkOptions, 'format' | 'app' | 'tenant'>): (r: TelemetryPayload) => Uplink {
   let fCnt = 0;
   const devAddr = hex(`devaddr:${ids.devEui}`, 4).toUpperCase().replace(/^./, '2');
   return (r) => {

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { AlertEvents, AlertStore, RuleRunner } from './alerts/index.js';
+import { SqliteRuleStateStore, type AlertEvents, type AlertStore, type RuleRunner } from './alerts/index.js';
 import type { DeviceSecrets } from './broker/index.js';
 import { realClock, type Clock } from './clock.js';
 import type { Config } from './config/index.js';
@@ -11,6 +11,7 @@ import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { ZonesAndCrews, BinRegistry } from './registry/index.js';
 import type { ReportEvents, ReportStore, ResidentFlow } from './reports/index.js';
+import type { BinRuleState } from './rules/index.js';
 import { alertingRoom } from './rooms/alerting.js';
 import { dispatchRoom } from './rooms/dispatch.js';
 import { edgesRoom } from './rooms/edges.js';
@@ -85,8 +86,10 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     // residents' and crews' numbers are stored only as keyed pseudonyms and sealed
     const sealer = loadSealer(config.reports.pseudonym_key, config.data_dir);
     const messaging = life.add(messagingRoom({ config: config.whatsapp, db, sealer, metrics, events: bus, log, clock }));
-    const dispatch = life.add(dispatchRoom({ config, db, registry, binState, zonesAndCrews, outbox: messaging.outbox, events: bus, log, clock }));
-    const alerting = life.add(alertingRoom({ config, db, registry, zonesAndCrews, journal: telemetry.journal, events: bus, metrics, log, clock }));
+    // the rules engine's memory of each bin: the rules write it, the dispatcher's planner reads the fill rates in it
+    const ruleStates = new SqliteRuleStateStore<BinRuleState>(db);
+    const dispatch = life.add(dispatchRoom({ config, db, registry, binState, zonesAndCrews, ruleStates, outbox: messaging.outbox, events: bus, log, clock }));
+    const alerting = life.add(alertingRoom({ config, db, registry, zonesAndCrews, ruleStates, journal: telemetry.journal, events: bus, metrics, log, clock }));
     const notices = life.add(noticesRoom({ config, db, sealer, registry, zonesAndCrews, outbox: messaging.outbox, metrics, events: bus, log, clock }));
     const residents = life.add(
       residentsRoom({

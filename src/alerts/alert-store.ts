@@ -17,8 +17,35 @@ export interface Alert {
   hours_to_full: number | null;
 }
 
-/** Alerts with open/closed state; at most one open alert per bin and type. */
-export class AlertStore {
+/** The filters of an alert listing (the API's query). */
+export interface AlertFilter {
+  status?: string | undefined;
+  zone?: string | undefined;
+  type?: string | undefined;
+  bin?: string | undefined;
+  limit?: number | undefined;
+  /** the page after that alert's [opened_at, id] */
+  after?: readonly [number, number] | undefined;
+}
+
+/**
+ * Alerts with open/closed state; at most one open alert per bin and type. Synchronous: opening and closing run
+ * inside the rules runner's transaction.
+ */
+export interface AlertStore {
+  /** Opens an alert; false when one of that type is already open for the bin. */
+  open(a: { binId: string; zone: string; type: string; at: number; value?: number | undefined; message: string; cause?: string | undefined; hoursToFull?: number | undefined }): boolean;
+  /** Closes the open alert of that type; false when there was none. */
+  close(binId: string, type: string, at: number): boolean;
+  /** Newest first. */
+  list(f?: AlertFilter): Alert[];
+  /** Closes every open alert of a bin (a bin removed from the registry); how many were open. */
+  closeAllOf(binId: string, at: number): number;
+  openCounts(): { type: string; n: number }[];
+}
+
+/** The alerts in SQLite (`alerts`). */
+export class SqliteAlertStore implements AlertStore {
   private readonly openStmt;
   private readonly closeStmt;
 
@@ -30,7 +57,6 @@ export class AlertStore {
     this.closeStmt = db.prepare(`UPDATE alerts SET status = 'closed', closed_at = ? WHERE bin_id = ? AND type = ? AND status = 'open'`);
   }
 
-  /** Opens an alert; false when one of that type is already open for the bin. */
   open(a: {
     binId: string;
     zone: string;
@@ -44,15 +70,11 @@ export class AlertStore {
     return this.openStmt.run(a.binId, a.zone, a.type, a.at, a.value ?? null, a.message, a.cause ?? null, a.hoursToFull ?? null).changes > 0;
   }
 
-  /** Closes the open alert of that type; false when there was none. */
   close(binId: string, type: string, at: number): boolean {
     return this.closeStmt.run(at, binId, type).changes > 0;
   }
 
-  /** Newest first; `after`: the page after that alert's [opened_at, id]. */
-  list(
-    f: { status?: string | undefined; zone?: string | undefined; type?: string | undefined; bin?: string | undefined; limit?: number | undefined; after?: readonly [number, number] | undefined } = {},
-  ): Alert[] {
+  list(f: AlertFilter = {}): Alert[] {
     const filters = where([
       ['status = ?', f.status],
       ['zone = ?', f.zone],
@@ -64,7 +86,6 @@ export class AlertStore {
     return this.db.prepare(sql).all(...w.args, f.limit ?? 500) as Alert[];
   }
 
-  /** Closes every open alert of a bin (a bin removed from the registry); how many were open. */
   closeAllOf(binId: string, at: number): number {
     return this.db.prepare(`UPDATE alerts SET status = 'closed', closed_at = ? WHERE bin_id = ? AND status = 'open'`).run(at, binId).changes;
   }

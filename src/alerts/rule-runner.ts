@@ -15,7 +15,7 @@ import {
   type RuleReading,
 } from '../rules/index.js';
 import type { AlertStore } from './alert-store.js';
-import { RuleStateStore } from './rule-state-store.js';
+import type { RuleStateStore } from './rule-state-store.js';
 
 /** An event after it was applied: whether it opened a new alert (only then does it call for a dispatch). */
 export interface AppliedEvent extends BinEvent {
@@ -34,21 +34,19 @@ export interface AlertEvents {
  * the residents' reports, the live page, the bin_event points).
  */
 export class RuleRunner {
-  private readonly states: RuleStateStore<BinRuleState>;
   private timer: Timer | null = null;
 
   constructor(
     private readonly db: Database.Database,
     private readonly registry: BinRegistry,
     private readonly alerts: AlertStore,
+    private readonly states: RuleStateStore<BinRuleState>,
     private readonly config: Pick<Config, 'rules'>,
     private readonly zones: { zone(id: string): Config['zones'][number] | undefined },
     private readonly events: Emitter<AlertEvents>,
     private readonly log: Logger,
     private readonly clock: Clock = realClock,
-  ) {
-    this.states = new RuleStateStore(db);
-  }
+  ) {}
 
   /** The offline check runs on a timer: silence is the absence of readings. */
   start(intervalMs = 60_000): void {

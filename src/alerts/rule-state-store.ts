@@ -1,7 +1,18 @@
 import type Database from 'better-sqlite3';
 
-/** The rules engine's per-bin memory (JSON), cached in memory and written back in batches. */
-export class RuleStateStore<S> {
+/** The rules engine's per-bin memory. Synchronous: `put` runs inside the rules runner's transaction. */
+export interface RuleStateStore<S> {
+  get(binId: string): S | undefined;
+  /** Updates the cache only (the caller writes the newest state with put before its transaction ends). */
+  remember(binId: string, state: S): void;
+  /** Caller runs this inside its transaction. */
+  put(binId: string, state: S, at: number): void;
+  /** Every bin with a state. */
+  binIds(): string[];
+}
+
+/** The rules state in SQLite (`rule_state`, JSON), cached in memory and written back in batches. */
+export class SqliteRuleStateStore<S> implements RuleStateStore<S> {
   private readonly cache = new Map<string, S>();
   private readonly upsertStmt;
   private readonly getStmt;
@@ -20,12 +31,10 @@ export class RuleStateStore<S> {
     return this.cache.get(binId);
   }
 
-  /** Updates the cache only (the caller writes the newest state with put before its transaction ends). */
   remember(binId: string, state: S): void {
     this.cache.set(binId, state);
   }
 
-  /** Caller runs this inside its transaction. */
   put(binId: string, state: S, at: number): void {
     this.cache.set(binId, state);
     this.upsertStmt.run(binId, JSON.stringify(state), at);

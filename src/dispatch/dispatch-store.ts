@@ -40,9 +40,60 @@ interface Row extends Omit<Dispatch, 'urgent' | 'bin_ids' | 'stops'> {
 
 export const stopOf = (w: StopWhy): JobStop => ({ bin_id: w.binId, reason: w.reason, cause: w.cause ?? null, hours_to_full: w.hoursToFull ?? null });
 
+/** A bin waiting to be batched into a job. */
+export interface QueueEntry {
+  binId: string;
+  zone: string;
+  queuedAt: number;
+  urgent: boolean;
+  reason: string;
+  /** the cause of the alert that queued it; null for a request no alert made */
+  cause: string | null;
+}
 
-/** Jobs (dispatches) and the bins waiting to be batched into one, in SQLite. */
-export class DispatchStore {
+/** The filters of a job listing (the API's query). */
+export interface DispatchFilter {
+  status?: string | undefined;
+  zone?: string | undefined;
+  crew?: string | undefined;
+  bin?: string | undefined;
+  limit?: number | undefined;
+  /** the page after that job's [created_at, id] */
+  after?: readonly [number, string] | undefined;
+}
+
+/**
+ * Jobs (dispatches) and the bins waiting to be batched into one. Synchronous: the dispatcher runs each decision
+ * and the message it causes in one transaction.
+ */
+export interface DispatchStore {
+  /** A job id no job has yet. */
+  newId(): string;
+  /** Queues a bin; an urgent request upgrades a waiting one. */
+  enqueue(binId: string, zone: string, at: number, urgent: boolean, reason: string, cause?: string | null): void;
+  /** Oldest first. */
+  queue(): QueueEntry[];
+  dequeue(binIds: readonly string[]): void;
+  /** True when an open job holds the bin, not yet collected. */
+  inOpenJob(binId: string): boolean;
+  insert(d: Omit<Dispatch, 'stops'> & { stops?: readonly JobStop[] }): void;
+  update(id: string, fields: Partial<Pick<Dispatch, 'status' | 'crew_id' | 'sent_at' | 'accepted_at' | 'done_at' | 'escalated_at' | 'cancelled_at' | 'error'>>): void;
+  /** Marks a bin of open jobs as collected; returns the ids of open jobs whose bins are now all collected. */
+  markCollected(binId: string, at: number): string[];
+  get(id: string): Dispatch | undefined;
+  /** The newest open job of a crew in one of the given statuses. */
+  latestOfCrew(crewId: string, statuses: readonly DispatchStatus[]): Dispatch | undefined;
+  /** Newest first. */
+  list(f?: DispatchFilter): Dispatch[];
+  countByStatus(): { status: DispatchStatus; n: number }[];
+  /** Open jobs sent before the cutoff and not accepted: due for escalation. */
+  unaccepted(sentBefore: number): Dispatch[];
+  /** Jobs that found no crew on shift when they were made. */
+  unassigned(): Dispatch[];
+}
+
+/** Jobs and the queue in SQLite (`dispatches`, `dispatch_bins`, `dispatch_queue`). */
+export class SqliteDispatchStore implements DispatchStore {
   private readonly stopsStmt;
 
   constructor(private readonly db: Database.Database) {
@@ -73,7 +124,7 @@ export class DispatchStore {
       .run(binId, zone, at, urgent ? 1 : 0, reason, cause);
   }
 
-  queue(): { binId: string; zone: string; queuedAt: number; urgent: boolean; reason: string; cause: string | null }[] {
+  queue(): QueueEntry[] {
     return (this.db.prepare('SELECT bin_id, zone, queued_at, urgent, reason, cause FROM dispatch_queue ORDER BY queued_at, bin_id').all() as {
       bin_id: string;
       zone: string;
@@ -151,9 +202,7 @@ export class DispatchStore {
   }
 
   /** Newest first; `after`: the page after that job's [created_at, id]. */
-  list(
-    f: { status?: string | undefined; zone?: string | undefined; crew?: string | undefined; bin?: string | undefined; limit?: number | undefined; after?: readonly [number, string] | undefined } = {},
-  ): Dispatch[] {
+  list(f: DispatchFilter = {}): Dispatch[] {
     const filters = where([
       ['status = ?', f.status],
       ['zone = ?', f.zone],

@@ -10,7 +10,7 @@ import type { BinStateStore } from '../storage/index.js';
 import { buttonsMessage, templateMessage, textMessage, type InboundMessage, type OutboundMessage } from '../whatsapp/index.js';
 import { planJobs } from './batcher.js';
 import { crewCatalog, crewIntent, templateParams, type JobText } from './crew-messages.js';
-import { OPEN_STATUSES, stopOf, type Dispatch, type DispatchStatus, DispatchStore } from './dispatch-store.js';
+import { OPEN_STATUSES, stopOf, type Dispatch, type DispatchStatus, type DispatchStore } from './dispatch-store.js';
 import { planningRate, type Emptied } from './fill-rate.js';
 import { cannotWait, hoursToFull, planRound, rideAlong, roundMinutes, roundTimes, type PlanBin, type StopWhy } from './planner.js';
 import { mapLink, routeOrder } from './route.js';
@@ -48,8 +48,8 @@ export interface DispatcherDeps {
   config: Pick<Config, 'dispatch' | 'timezone'> & { rules: Pick<Config['rules'], 'full_pct'> } & { whatsapp: { templates: Pick<Config['whatsapp']['templates'], 'dispatch'> } };
   /** told of every job status change (the residents' reports, the live page, the `dispatch` points) */
   events: Emitter<DispatchEvents>;
-  /** the jobs and the queue; the program builds it once, a test that builds a dispatcher alone gets its own */
-  store?: DispatchStore;
+  /** the jobs and the queue, built once by the dispatch room */
+  store: DispatchStore;
   log: Logger;
   clock?: Clock;
   /** the rules engine's memory of a bin, for its fill-rate estimate */
@@ -72,7 +72,7 @@ export class Dispatcher {
   private lastRound: number | null = null;
 
   constructor(private readonly deps: DispatcherDeps) {
-    this.store = deps.store ?? new DispatchStore(deps.db);
+    this.store = deps.store;
     this.clock = deps.clock ?? realClock;
   }
 

@@ -1,5 +1,5 @@
 export { Dispatcher, type DispatchEvents, type DispatcherDeps, type DispatchOutbox, type OutboxResult } from './dispatcher.js';
-export { DispatchStore, OPEN_STATUSES, type Dispatch, type DispatchStatus } from './dispatch-store.js';
+export { SqliteDispatchStore, OPEN_STATUSES, type DispatchStore, type Dispatch, type DispatchStatus, type DispatchFilter, type QueueEntry } from './dispatch-store.js';
 export { planJobs, type QueuedBin, type PlannedJob } from './batcher.js';
 export { routeOrder, routeKm, mapLink, type Stop } from './route.js';
 export { onShift, localMinutes, crewsOnShift } from './shift.js';

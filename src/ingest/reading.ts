@@ -1,21 +1,6 @@
 import { z } from 'zod';
 
-/** Where a reading came from; decoders of other formats (TTN, ChirpStack) add theirs. */
-export type ReadingSource = 'mqtt' | 'ttn' | 'chirpstack' | 'upstream';
-
-/** One validated measurement of one bin, fill level resolved, timestamp in epoch ms. */
-export interface Reading {
-  binId: string;
-  ts: number;
-  receivedAt: number;
-  fillPct: number;
-  distanceMm?: number | undefined;
-  batteryPct?: number | undefined;
-  temperatureC?: number | undefined;
-  tilt?: boolean | undefined;
-  rssi?: number | undefined;
-  source: ReadingSource;
-}
+export type { Reading, ReadingSource } from '../reading.js';
 
 /** Why a reading was refused; the label of binbridge_readings_rejected_total. */
 export type RejectReason =

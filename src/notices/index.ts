@@ -1,2 +1,2 @@
 export { Notices, CONSENT, type NoticeInput, type NoticeView } from './notices.js';
-export { NoticeStore, type Notice, type NoticeKind, type NoticeStatus, type Target, type Figures, type Consent } from './store.js';
+export { SqliteNoticeStore, type NoticeStore, type NewSubscription, type Notice, type NoticeKind, type NoticeStatus, type Target, type Figures, type Consent } from './store.js';

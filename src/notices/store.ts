@@ -92,13 +92,65 @@ const toNotice = (r: NoticeRow): Notice => ({
 const DAY_MS = 24 * 3600 * 1000;
 
 /** Subscriptions (the consent records) and notices with their recipients. Numbers only sealed, people only by pseudonym. */
-export class NoticeStore {
+/** A resident's subscription request, as the conversation gathered it. */
+export interface NewSubscription {
+  pseudonym: string;
+  contact: string;
+  zone: string;
+  lang: string;
+  lat: number | null;
+  lon: number | null;
+  consentVersion: string;
+  consentText: string;
+  inboundId: string;
+  at: number;
+}
+
+/**
+ * Subscriptions, notices and their recipients. Synchronous; an implementation keeps numbers sealed and residents
+ * by pseudonym, and commits the steps that must go together (a notice's recipients with its move to `sending`).
+ */
+export interface NoticeStore {
+  /** Subscribes a resident to a zone; false when already subscribed (the number and language are refreshed). */
+  subscribe(s: NewSubscription): boolean;
+  /**
+   * Ends every subscription of a resident; marks the notices they had in the last 24 h as followed by an
+   * unsubscribe. Returns those notices' ids.
+   */
+  unsubscribe(pseudonym: string, reason: 'unsubscribe' | 'stop', at: number): number[];
+  active(): Subscriber[];
+  counts(): { zone: string; lang: string; subscribers: number }[];
+  consents(): Consent[];
+  askedForPin(pseudonym: string, lang: string, at: number): void;
+  /** The language of a pending "subscribe" that waits for a pin, taken (once) when asked since `since`. */
+  takePendingPin(pseudonym: string, since: number): string | null;
+  createNotice(n: Omit<Notice, 'id' | 'startedAt' | 'finishedAt' | 'cancelledAt'>): number;
+  get(id: number): Notice | null;
+  /** Newest first; `beforeId` continues a page. */
+  list(limit?: number, beforeId?: number): Notice[];
+  withStatus(status: NoticeStatus): Notice[];
+  /** The recipients, snapshotted and committed with the notice's move to `sending`. */
+  startSending(id: number, recipients: readonly Subscriber[], at: number): void;
+  /** Recipients not yet handed to the outbox, numbers opened. */
+  unqueued(id: number, limit: number): { pseudonym: string; contact: string; lang: string }[];
+  markQueued(id: number, pseudonym: string): void;
+  /** Moves a notice to `status` when it is in one of `from`; false when it was not. */
+  setStatus(id: number, status: NoticeStatus, at: number, from: readonly NoticeStatus[]): boolean;
+  recordSent(id: number, pseudonym: string, at: number): void;
+  recordDelivery(id: number, pseudonym: string, status: 'delivered' | 'read' | 'failed', code: number | null): void;
+  /** A resident wrote: every notice sent to them within the last 24 h counts a reply (once). Returns their ids. */
+  recordReply(pseudonym: string, at: number): number[];
+  figures(id: number, targeted: number): Figures;
+}
+
+/** The notices in SQLite (`notice_subscriptions`, `notices`, `notice_recipients`, `notice_pending_pins`). */
+export class SqliteNoticeStore implements NoticeStore {
   constructor(
     private readonly db: Db,
     private readonly sealer: Sealer,
   ) {}
 
-  subscribe(s: { pseudonym: string; contact: string; zone: string; lang: string; lat: number | null; lon: number | null; consentVersion: string; consentText: string; inboundId: string; at: number }): boolean {
+  subscribe(s: NewSubscription): boolean {
     const existing = this.db.prepare('SELECT id FROM notice_subscriptions WHERE pseudonym = ? AND zone = ? AND ended_ms IS NULL').pluck().get(s.pseudonym, s.zone) as number | undefined;
     if (existing !== undefined) {
       // already subscribed: the number and language are refreshed, the consent stays the one first given

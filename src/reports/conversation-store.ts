@@ -13,7 +13,16 @@ export interface Conversation {
   updatedAt: number;
 }
 
-export class ConversationStore {
+/** Residents' conversations by the resident's pseudonym. Synchronous, like the flow's other steps. */
+export interface ConversationStore {
+  get(pseudonym: string): Conversation | undefined;
+  put(pseudonym: string, c: Conversation): void;
+  /** Conversations idle since before the cutoff are forgotten (and the number with them), unless opted out; how many. */
+  purgeIdle(before: number): number;
+}
+
+/** The conversations in SQLite (`resident_conversations`), each sealed whole. */
+export class SqliteConversationStore implements ConversationStore {
   constructor(
     private readonly db: Database.Database,
     private readonly sealer: Sealer,
@@ -30,7 +39,6 @@ export class ConversationStore {
       .run(pseudonym, this.sealer.seal(JSON.stringify(c)), c.updatedAt);
   }
 
-  /** Conversations idle since before the cutoff are forgotten (and the number with them), unless opted out. */
   purgeIdle(before: number): number {
     let n = 0;
     for (const row of this.db.prepare('SELECT pseudonym, state FROM resident_conversations WHERE updated_at < ?').all(before) as { pseudonym: string; state: Buffer }[]) {

@@ -6,10 +6,10 @@ import type { BinRegistry } from '../registry/index.js';
 import type { BinStateStore } from '../storage/index.js';
 import type { Sealer } from '../privacy/index.js';
 import type { Inbox } from '../whatsapp/index.js';
-import { ConversationStore } from './conversation-store.js';
+import { SqliteConversationStore } from './conversation-store.js';
 import { BinMatcher } from './matcher/index.js';
 import { PhotoStore, type MediaSource } from './photos.js';
-import { ReportStore } from './report-store.js';
+import { SqliteReportStore, type ReportStore } from './report-store.js';
 import { ResidentFlow, type ResidentFlowDeps } from './resident-flow.js';
 import { Retention } from './retention.js';
 
@@ -42,8 +42,8 @@ export function createReports(deps: {
     }
     return built.matcher;
   };
-  const store = new ReportStore(db);
-  const conversations = new ConversationStore(db, deps.sealer);
+  const store = new SqliteReportStore(db);
+  const conversations = new SqliteConversationStore(db, deps.sealer);
   const photos = new PhotoStore(config.dataDir);
   const flow = new ResidentFlow({
     db,

@@ -1,5 +1,5 @@
-export { ReportStore, type Report, type ReportStatus, type Reporter } from './report-store.js';
-export { ConversationStore, type Conversation } from './conversation-store.js';
+export { SqliteReportStore, type ReportStore, type Report, type ReportStatus, type Reporter, type NewReport, type ReportFilter } from './report-store.js';
+export { SqliteConversationStore, type ConversationStore, type Conversation } from './conversation-store.js';
 export { ResidentFlow, type ResidentFlowDeps } from './resident-flow.js';
 export { GraphMedia, PhotoStore, MediaTooLarge, type MediaSource } from './photos.js';
 export { Retention } from './retention.js';

@@ -32,9 +32,47 @@ export interface Reporter {
   lang: string;
 }
 
+/** What a new report says; the store gives it its reference, status and times. */
+export type NewReport = Omit<Report, 'id' | 'reference' | 'status' | 'reporters' | 'service_code' | 'created_at' | 'updated_at' | 'closed_at'> & {
+  at: number;
+  service_code?: string;
+};
 
-/** Residents' reports and who made them. */
-export class ReportStore {
+/** The filters of a report listing (the API's and Open311's queries). */
+export interface ReportFilter {
+  status?: string | undefined;
+  bin?: string | undefined;
+  since?: number | undefined;
+  until?: number | undefined;
+  service_code?: string | undefined;
+  limit?: number | undefined;
+  /** the page after that report's [created_at, id] */
+  after?: readonly [number, number] | undefined;
+}
+
+/** Residents' reports and who made them. Synchronous: the residents' flow runs each step in one transaction. */
+export interface ReportStore {
+  /** Stores a new open report under a fresh reference. */
+  create(r: NewReport): Report;
+  /** Adds a resident to a report (a second report of the same bin is linked, not repeated); false when already there. */
+  addReporter(reportId: number, reporter: string, contact: Buffer | null, lang: string, at: number): boolean;
+  reportersOf(reportId: number): Reporter[];
+  /** The number is needed no longer: wipe it. */
+  forgetContact(reportId: number, reporter: string): void;
+  /** The oldest report of the bin that is not closed. */
+  openOfBin(binId: string): Report | undefined;
+  get(id: number): Report | undefined;
+  /** By reference, in any case. */
+  byReference(reference: string): Report | undefined;
+  setStatus(id: number, status: ReportStatus, at: number): void;
+  /** Newest first. */
+  list(f?: ReportFilter): Report[];
+  /** Deletes reports created before the cutoff; returns their photo files so the caller can remove them. */
+  purge(before: number): { deleted: number; photos: string[] };
+}
+
+/** The reports in SQLite (`reports`, `report_reporters`). */
+export class SqliteReportStore implements ReportStore {
   constructor(private readonly db: Database.Database) {}
 
   private newReference(): string {
@@ -42,7 +80,7 @@ export class ReportStore {
   }
 
 
-  create(r: Omit<Report, 'id' | 'reference' | 'status' | 'reporters' | 'service_code' | 'created_at' | 'updated_at' | 'closed_at'> & { at: number; service_code?: string }): Report {
+  create(r: NewReport): Report {
     const reference = this.newReference();
     const info = this.db
       .prepare(
@@ -53,7 +91,6 @@ export class ReportStore {
     return this.get(Number(info.lastInsertRowid))!;
   }
 
-  /** Adds a resident to a report (a second report of the same bin is linked, not repeated); false when already there. */
   addReporter(reportId: number, reporter: string, contact: Buffer | null, lang: string, at: number): boolean {
     const added = this.db
       .prepare('INSERT OR IGNORE INTO report_reporters (report_id, reporter, contact, lang, added_at) VALUES (?, ?, ?, ?, ?)')
@@ -66,7 +103,6 @@ export class ReportStore {
     return this.db.prepare('SELECT report_id, reporter, contact, lang FROM report_reporters WHERE report_id = ?').all(reportId) as Reporter[];
   }
 
-  /** The number is needed no longer: wipe it. */
   forgetContact(reportId: number, reporter: string): void {
     this.db.prepare('UPDATE report_reporters SET contact = NULL WHERE report_id = ? AND reporter = ?').run(reportId, reporter);
   }
@@ -87,18 +123,7 @@ export class ReportStore {
     this.db.prepare('UPDATE reports SET status = ?, updated_at = ?, closed_at = CASE WHEN ? = \'closed\' THEN ? ELSE closed_at END WHERE id = ?').run(status, at, status, at, id);
   }
 
-  /** Newest first; `after`: the page after that report's [created_at, id]. */
-  list(
-    f: {
-      status?: string | undefined;
-      bin?: string | undefined;
-      since?: number | undefined;
-      until?: number | undefined;
-      service_code?: string | undefined;
-      limit?: number | undefined;
-      after?: readonly [number, number] | undefined;
-    } = {},
-  ): Report[] {
+  list(f: ReportFilter = {}): Report[] {
     const filters = where([
       ['status = ?', f.status],
       ['service_code = ?', f.service_code],
@@ -110,7 +135,6 @@ export class ReportStore {
     return this.db.prepare(`SELECT * FROM reports ${w.sql} ORDER BY created_at DESC, id DESC LIMIT ?`).all(...w.args, f.limit ?? 500) as Report[];
   }
 
-  /** Deletes reports created before the cutoff; returns their photo files so the caller can remove them. */
   purge(before: number): { deleted: number; photos: string[] } {
     const photos = this.db.prepare('SELECT photo FROM reports WHERE created_at < ? AND photo IS NOT NULL').pluck().all(before) as string[];
     const deleted = this.db.transaction(() => {

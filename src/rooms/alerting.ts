@@ -1,8 +1,9 @@
-import { AlertStore, RuleRunner, type AlertEvents } from '../alerts/index.js';
+import { RuleRunner, SqliteAlertStore, type AlertEvents, type AlertStore, type RuleStateStore } from '../alerts/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
 import type { Emitter, Subscriber } from '../events.js';
 import type { Room } from '../lifecycle.js';
+import type { BinRuleState } from '../rules/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { ZonesAndCrews, BinRegistry } from '../registry/index.js';
@@ -20,15 +21,17 @@ export function alertingRoom(deps: {
   db: Db;
   registry: BinRegistry;
   zonesAndCrews: ZonesAndCrews;
+  /** the rules engine's memory of each bin, shared: the rules write it, the dispatcher's planner reads it */
+  ruleStates: RuleStateStore<BinRuleState>;
   journal: ReadingJournal;
   events: Emitter<AlertEvents> & Subscriber<AlertEvents>;
   metrics: Pick<Metrics, 'readingsOutliers'>;
   log: Logger;
   clock: Clock;
 }): AlertingRoom {
-  const { config, db, registry, zonesAndCrews, journal, events, metrics, log, clock } = deps;
-  const alerts = new AlertStore(db);
-  const rules = new RuleRunner(db, registry, alerts, config, zonesAndCrews, events, log.child({ module: 'rules' }), clock);
+  const { config, db, registry, zonesAndCrews, ruleStates, journal, events, metrics, log, clock } = deps;
+  const alerts = new SqliteAlertStore(db);
+  const rules = new RuleRunner(db, registry, alerts, ruleStates, config, zonesAndCrews, events, log.child({ module: 'rules' }), clock);
   journal.onCommitted((entries) => rules.onReadings(entries.map((e) => e.reading)));
   events.on('alerts.applied', (applied) => {
     const outliers = applied.filter((e) => e.type === 'outlier').length;

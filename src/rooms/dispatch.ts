@@ -1,7 +1,7 @@
-import type { AlertEvents } from '../alerts/index.js';
+import type { AlertEvents, RuleStateStore } from '../alerts/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
-import { Dispatcher, DispatchStore, type DispatchEvents } from '../dispatch/index.js';
+import { Dispatcher, SqliteDispatchStore, type DispatchEvents } from '../dispatch/index.js';
 import type { Emitter, Subscriber } from '../events.js';
 import type { Room } from '../lifecycle.js';
 import type { BinRuleState } from '../rules/index.js';
@@ -21,19 +21,21 @@ export function dispatchRoom(deps: {
   registry: BinRegistry;
   binState: BinStateStore;
   zonesAndCrews: ZonesAndCrews;
+  /** the rules engine's memory of each bin, shared: the rules write it, the dispatcher's planner reads it */
+  ruleStates: RuleStateStore<BinRuleState>;
   outbox: Outbox;
   events: Subscriber<AlertEvents> & Emitter<DispatchEvents>;
   log: Logger;
   clock: Clock;
 }): DispatchRoom {
   const { events, outbox } = deps;
-  // the rules engine's memory of each bin, as it last committed it: the planner reads its fill-rate estimate
-  const ruleStateStmt = deps.db.prepare('SELECT state FROM rule_state WHERE bin_id = ?').pluck();
-  const ruleState = (binId: string): BinRuleState | undefined => {
-    const json = ruleStateStmt.get(binId) as string | undefined;
-    return json === undefined ? undefined : (JSON.parse(json) as BinRuleState);
-  };
-  const dispatcher = new Dispatcher({ ...deps, ruleState, store: new DispatchStore(deps.db), log: deps.log.child({ module: 'dispatch' }) });
+  // the rules engine's memory of each bin (the store the rules write): the planner reads its fill-rate estimate
+  const dispatcher = new Dispatcher({
+    ...deps,
+    ruleState: (binId) => deps.ruleStates.get(binId),
+    store: new SqliteDispatchStore(deps.db),
+    log: deps.log.child({ module: 'dispatch' }),
+  });
   events.on('alerts.applied', (applied) => dispatcher.onEvents(applied));
   outbox.onResult((r) => dispatcher.onOutboxResult(r));
   return {

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Db } from '../storage/index.js';
 import type { Sealer } from '../privacy/index.js';
-import { Contacts, createWhatsApp, type Inbox, type MessageEvents, type Outbox, type SandboxTransport } from '../whatsapp/index.js';
+import { SqliteContacts, createWhatsApp, type Inbox, type MessageEvents, type Outbox, type SandboxTransport } from '../whatsapp/index.js';
 
 /** WhatsApp: the sandbox or the Cloud API behind one outbox, and the inbox. Knows nothing of jobs or residents. */
 export interface MessagingRoom extends Room {
@@ -22,7 +22,7 @@ export interface MessagingRoom extends Room {
  * the last run is handled by them.
  */
 export function messagingRoom(deps: { config: Config['whatsapp']; db: Db; sealer: Sealer; metrics: Metrics; events: Emitter<MessageEvents>; log: Logger; clock: Clock }): MessagingRoom {
-  const contacts = new Contacts(deps.db, deps.sealer);
+  const contacts = new SqliteContacts(deps.db, deps.sealer);
   const { sandbox, outbox, inbox } = createWhatsApp({ ...deps, contacts });
   // the outbox's outcomes on the bus (the live page follows them), told after the outbox has stored them
   outbox.onResult((r) => deps.events.emit('message.status', { id: r.id, stage: 'send', status: r.status, at: deps.clock.now() }));

@@ -5,7 +5,7 @@ import type { Room } from '../lifecycle.js';
 import type { Logger } from '../log.js';
 import type { ZonesAndCrews, BinRegistry } from '../registry/index.js';
 import { noticeRoutes } from '../http/routes/notices.js';
-import { Notices, NoticeStore, type Figures, type Notice } from '../notices/index.js';
+import { Notices, SqliteNoticeStore, type Figures, type Notice, type NoticeStore } from '../notices/index.js';
 import type { Metrics } from '../metrics.js';
 import type { Db } from '../storage/index.js';
 import type { Outbox, Sealer } from '../whatsapp/index.js';
@@ -25,7 +25,7 @@ export interface NoticesRoom extends Room {
 
 export function noticesRoom(deps: { config: Config; db: Db; sealer: Sealer; registry: BinRegistry; zonesAndCrews: ZonesAndCrews; outbox: Outbox; metrics: Metrics; events: Emitter<NoticeEvents>; log: Logger; clock: Clock }): NoticesRoom {
   const { db, clock } = deps;
-  const store = new NoticeStore(db, deps.sealer);
+  const store = new SqliteNoticeStore(db, deps.sealer);
   const notices = new Notices({
     store,
     sealer: deps.sealer,

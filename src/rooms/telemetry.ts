@@ -6,17 +6,21 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { ZonesAndCrews, BinRegistry, knownFromConfig, zonesOfBins } from '../registry/index.js';
 import {
-  BinStateStore,
   InfluxWriter,
-  ReadingHistory,
-  ReadingJournal,
-  Spool,
+  SqliteBinStateStore,
+  SqliteReadingHistory,
+  SqliteReadingJournal,
+  SqliteSpool,
   V1Sink,
   V2Sink,
   openDatabase,
   recordTelemetry,
+  type BinStateStore,
   type Db,
   type InfluxSink,
+  type ReadingHistory,
+  type ReadingJournal,
+  type Spool,
   type TelemetryEvents,
 } from '../storage/index.js';
 
@@ -64,11 +68,11 @@ function build(db: Db, { config, log, metrics, events, clock }: Parameters<typeo
   const imported = registry.importFileIfChanged(config.registry.bins_file, knownFromConfig(config));
   log.info({ module: 'registry', file: config.registry.bins_file, bins: registry.size, imported: imported !== null }, 'registry loaded');
 
-  const binState = new BinStateStore(db, clock);
-  const spool = config.influx.url !== '' ? new Spool(db, config.spool.max_mb * 1024 * 1024, clock) : null;
+  const binState = new SqliteBinStateStore(db, clock);
+  const spool = config.influx.url !== '' ? new SqliteSpool(db, config.spool.max_mb * 1024 * 1024, clock) : null;
   // each bin's 15-minute history for 35 days, written with the reading (the live page's chart, with or without InfluxDB)
-  const history = new ReadingHistory(db, clock, log.child({ module: 'history' }));
-  const journal = new ReadingJournal(
+  const history = new SqliteReadingHistory(db, clock, log.child({ module: 'history' }));
+  const journal = new SqliteReadingJournal(
     db,
     spool,
     binState,

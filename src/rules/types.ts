@@ -1,3 +1,5 @@
+import type { Reading } from '../reading.js';
+
 /** Every type of alert the rules open (the API's `?type=` filter names them). */
 export const ALERT_TYPES = ['full', 'fire', 'tilt', 'battery_low', 'offline', 'sensor_suspect'] as const;
 export type AlertType = (typeof ALERT_TYPES)[number];
@@ -17,19 +19,11 @@ export type SuspectCause = 'stuck' | 'jump' | 'report' | 'outlier_run';
 /** What a 'full' alert was opened on: a reading at or above full_pct, or the time-to-full forecast. */
 export type FullCause = 'threshold' | 'forecast';
 
-/** What the rules need of a reading; the ingest `Reading` fits as it is. */
-export interface RuleReading {
-  binId: string;
-  /** the reading's own time, epoch ms */
-  ts: number;
-  fillPct: number;
-  temperatureC?: number | undefined;
-  batteryPct?: number | undefined;
-  tilt?: boolean | undefined;
-  distanceMm?: number | undefined;
-  /** when the bridge received it (epoch ms); tells a replayed backlog apart from a silent device */
-  receivedAt?: number | undefined;
-}
+/**
+ * What the rules need of a reading; the ingest `Reading` fits as it is. `receivedAt` (when the bridge received
+ * it) tells a replayed backlog apart from a silent device; tests and reports may leave it out.
+ */
+export type RuleReading = Pick<Reading, 'binId' | 'ts' | 'fillPct' | 'temperatureC' | 'batteryPct' | 'tilt' | 'distanceMm'> & Partial<Pick<Reading, 'receivedAt'>>;
 
 export interface BinEvent {
   type: BinEventType;

@@ -1,6 +1,7 @@
 import { realClock, type Clock } from '../clock.js';
 import { orderTs } from '../rules/index.js';
 import type { Db } from './database.js';
+import type { StoredReading } from '../reading.js';
 
 /** The latest known state of one bin: its newest reading and its device's online/offline status. */
 export interface BinState {
@@ -17,24 +18,28 @@ export interface BinState {
   status_at: number | null;
 }
 
-export interface LatestReading {
-  binId: string;
-  ts: number;
-  receivedAt: number;
-  fillPct: number;
-  distanceMm?: number | undefined;
-  batteryPct?: number | undefined;
-  temperatureC?: number | undefined;
-  tilt?: boolean | undefined;
-  rssi?: number | undefined;
-}
+/** The newest reading of a bin, as stored. */
+export type LatestReading = StoredReading;
 
 /**
  * Latest state per bin in SQLite: the newest reading by orderTs (its own time, never later than its arrival).
  * A sensor's backlog (older readings) never overwrites a newer state, and a reading stamped ahead of its arrival
  * does not hide the device's next one.
  */
-export class BinStateStore {
+export interface BinStateStore {
+  /** Records a reading as the bin's state unless a newer one is already there. Runs inside the caller's transaction. */
+  upsert(r: LatestReading): void;
+  setStatus(binId: string, status: 'online' | 'offline', at?: number): void;
+  /** How many bins' devices said online last. */
+  onlineCount(): number;
+  get(binId: string): BinState | undefined;
+  /** Forgets a bin's state (a bin removed from the registry); false when it had none. */
+  delete(binId: string): boolean;
+  all(): BinState[];
+}
+
+/** The bins' state in SQLite (`bin_state`). */
+export class SqliteBinStateStore implements BinStateStore {
   private readonly upsertStmt;
   private readonly statusStmt;
   private readonly getStmt;

@@ -1,10 +1,10 @@
 export { openDatabase, type Db } from './database.js';
 export { MIGRATIONS, SCHEMA_VERSION, MigrationError, SchemaTooNewError, migrate, type Migration } from './migrations.js';
 export { CLEAR_SUFFIX, CLEAR_TABLES } from './migration-1.js';
-export { Spool, SpoolFullError, type SpoolBatch, type SpoolStats } from './spool.js';
-export { BinStateStore, type BinState, type LatestReading } from './bin-state.js';
-export { ReadingJournal, type JournalEntry } from './reading-journal.js';
-export { ReadingHistory, type HistoryPoint } from './reading-history.js';
+export { SqliteSpool, SpoolFullError, type Spool, type SpoolBatch, type SpoolStats } from './spool.js';
+export { SqliteBinStateStore, type BinStateStore, type BinState, type LatestReading } from './bin-state.js';
+export { SqliteReadingJournal, type ReadingJournal, type JournalEntry } from './reading-journal.js';
+export { SqliteReadingHistory, type ReadingHistory, type HistoryPoint } from './reading-history.js';
 export { BUCKET_MS, HISTORY_DAYS, HISTORY_MS, downsample, mergeBuckets, type HistoryBucket } from './history-bucket.js';
 export { readingPoints, lineProtocol, type FieldValue } from './points.js';
 export { recordTelemetry, type TelemetryEvents } from './telemetry-points.js';

@@ -1,4 +1,5 @@
 import { Point, type PointSettings } from '@influxdata/influxdb-client';
+import type { ReadingValues } from '../reading.js';
 
 // Every point binbridge writes goes through the official client's Point, with millisecond timestamps
 // (the reading's own time), and both write APIs are called with precision=ms. Numeric fields are always
@@ -25,7 +26,7 @@ export function lineProtocol(measurement: string, tags: Record<string, string>, 
 
 /** The `bin_reading` point of one reading and, now and then, its `bin_state` point (SPEC.md "InfluxDB schema"). */
 export function readingPoints(
-  r: { ts: number; fillPct: number; distanceMm?: number | undefined; batteryPct?: number | undefined; temperatureC?: number | undefined; tilt?: boolean | undefined; rssi?: number | undefined },
+  r: ReadingValues,
   bin: { id: string; zone: string; kind: string; lat: number; lon: number },
   withState: boolean,
 ): string[] {

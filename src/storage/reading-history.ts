@@ -39,7 +39,19 @@ const PRUNE_EVERY_MS = 3_600_000;
  * per bin, rows are appended in time order (full pages), and pruning deletes from the front of the table.
  * Measured at some 3.3 KB per bin-day (bench/history.ts; docs/performance.md). Pruned every hour.
  */
-export class ReadingHistory {
+export interface ReadingHistory {
+  /** Adds a group of committed readings; runs inside the journal's transaction. */
+  record(readings: readonly LatestReading[], now: number): void;
+  /** After a failed commit: whatever the commit's rollback took back is forgotten here too. */
+  forgetUncommitted(): void;
+  /** The quarters of a bin whose last reading lies in [fromMs, toMs], oldest first; at most the 35 days before toMs. */
+  range(binId: string, fromMs: number, toMs: number): HistoryPoint[];
+  /** Deletes the quarters older than the history keeps; returns how many. */
+  prune(now?: number): number;
+}
+
+/** The history in SQLite (`reading_history`, `history_bins`); `start` prunes it every hour. */
+export class SqliteReadingHistory implements ReadingHistory {
   private readonly binNumbers = new Map<string, number>();
   private readonly upsertStmt;
   private readonly findBinStmt;

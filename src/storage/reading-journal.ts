@@ -24,7 +24,17 @@ interface Pending {
  * into one SQLite transaction (spool points, latest bin state, the bin's 15-minute history), fsynced once.
  * A reading's promise resolves only after that commit, and the broker sends the PUBACK only then.
  */
-export class ReadingJournal {
+export interface ReadingJournal {
+  /** Called with each committed group, in commit order (the rules engine listens here). */
+  onCommitted(listener: (entries: JournalEntry[]) => void): void;
+  /** Resolves once the reading is durably recorded; rejects (SpoolFullError, disk errors) when it is not. */
+  record(entry: JournalEntry): Promise<void>;
+  /** Commits whatever is waiting, now (used at shutdown). */
+  flush(): void;
+}
+
+/** The journal's group commit in one SQLite transaction: the spool's points, the bins' state and their history. */
+export class SqliteReadingJournal implements ReadingJournal {
   private pending: Pending[] = [];
   private scheduled = false;
   private readonly listeners: ((entries: JournalEntry[]) => void)[] = [];

@@ -6,13 +6,35 @@ import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { GraphClient } from './graph-client.js';
-import { Inbox } from './inbox.js';
-import { Outbox } from './outbox.js';
+import { Inbox, type InboxOptions } from './inbox.js';
+import { SqliteInboxStore } from './inbox-store.js';
+import { Outbox, type OutboxOptions } from './outbox.js';
+import { SqliteOutboxStore } from './outbox-store.js';
 import { SandboxTransport } from './sandbox-transport.js';
-import type { Contacts } from './contacts.js';
+import { SqliteContacts, type ContactWindow, type Contacts } from './contacts.js';
 import { sealClearTables } from './seal-clear-tables.js';
 import type { Sealer } from '../privacy/index.js';
 import type { MessageTransport } from './transport.js';
+
+/** Where the SQLite stores live: the program's database, its Sealer, and the one `Contacts` of the program. */
+interface SqliteDeps {
+  db: Database.Database;
+  sealer: Sealer;
+  /** shared by the inbox (which records when a user last wrote) and the outbox (which may answer within 24 h); a tool or test that builds one alone gets its own */
+  contacts?: Contacts;
+}
+
+/** An outbox over its SQLite store. */
+export function sqliteOutbox(opts: Omit<OutboxOptions, 'store' | 'contacts'> & Omit<SqliteDeps, 'contacts'> & { contacts?: ContactWindow }): Outbox {
+  const { db, sealer, contacts, ...rest } = opts;
+  return new Outbox({ ...rest, store: new SqliteOutboxStore(db, sealer), contacts: contacts ?? new SqliteContacts(db, sealer) });
+}
+
+/** An inbox over its SQLite store. */
+export function sqliteInbox(opts: Omit<InboxOptions, 'store'> & SqliteDeps): Inbox {
+  const { db, sealer, contacts, ...rest } = opts;
+  return new Inbox({ ...rest, store: new SqliteInboxStore(db, sealer, contacts ?? new SqliteContacts(db, sealer)) });
+}
 
 /** The WhatsApp side as `whatsapp:` configures it: the sandbox or the Cloud API behind one outbox, and the inbox. */
 export function createWhatsApp(deps: {
@@ -37,7 +59,7 @@ export function createWhatsApp(deps: {
     log.warn({ module: 'whatsapp' }, 'whatsapp.mode is cloud but phone_number_id or access_token is empty: sends will fail');
   }
   log.info({ module: 'whatsapp', mode: wa.mode }, wa.mode === 'sandbox' ? 'whatsapp sandbox: messages are recorded, not sent' : 'whatsapp cloud api');
-  const outbox = new Outbox({ db, transport, log, metrics, events, mps: wa.mps, pairIntervalMs: wa.pair_interval_ms, sealer, contacts, clock });
-  const inbox = new Inbox({ db, log, sealer, contacts, statuses: outbox, metrics, events, clock });
+  const outbox = new Outbox({ store: new SqliteOutboxStore(db, sealer), contacts, transport, log, metrics, events, mps: wa.mps, pairIntervalMs: wa.pair_interval_ms, clock });
+  const inbox = new Inbox({ store: new SqliteInboxStore(db, sealer, contacts), log, statuses: outbox, metrics, events, clock });
   return { sandbox, outbox, inbox };
 }

@@ -20,7 +20,7 @@ export { GraphError, classifyGraphError, RE_ENGAGEMENT, type ErrorClass } from '
 export type { MessageTransport } from './transport.js';
 export { GraphClient, type GraphClientOptions } from './graph-client.js';
 export { SandboxTransport, type SandboxMessage, type SandboxTransportOptions } from './sandbox-transport.js';
-export { Contacts, SERVICE_WINDOW_MS } from './contacts.js';
+export { SqliteContacts, SERVICE_WINDOW_MS, type Contacts, type ContactWindow } from './contacts.js';
 export {
   Outbox,
   type OutboxOptions,
@@ -30,11 +30,14 @@ export {
   type SendResult,
   type StatusEvent,
 } from './outbox.js';
+export { SqliteOutboxStore, type OutboxStore, type OutboxHead, type OpenedHead, type SentMessage } from './outbox-store.js';
+export { SqliteInboxStore, type InboxStore, type InboundDelivery, type PendingInbound, type PruneCounts } from './inbox-store.js';
+export { afterSendFailure, afterHandlerFailure, type SendVerdict, type SendRetryPolicy, type HandleVerdict, type HandleRetryPolicy } from './retry-policy.js';
 export { verifySignature } from './signature.js';
 export { parseWebhook, type InboundMessage, type StatusUpdate, type DeliveryStatus, type ParsedWebhook } from './webhook.js';
 export { Inbox, InvalidWebhookBody, type InboxOptions, type MessageHandler, type StatusSink, type AcceptResult } from './inbox.js';
 export { redactText } from './redact.js';
 export { Sealer, loadSealer, GENERATED_KEY_FILE } from '../privacy/index.js';
-export { createWhatsApp } from './create.js';
+export { createWhatsApp, sqliteOutbox, sqliteInbox } from './create.js';
 export { sealClearTables } from './seal-clear-tables.js';
 export type { MessageEvents } from './message-events.js';

@@ -5,14 +5,14 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AlertStore } from '../../src/alerts/index.js';
+import { SqliteAlertStore } from '../../src/alerts/index.js';
 import { DeviceSecrets, loadDeviceKey } from '../../src/broker/index.js';
 import { ManualClock } from '../../src/clock.js';
-import { DispatchStore } from '../../src/dispatch/index.js';
+import { SqliteDispatchStore } from '../../src/dispatch/index.js';
 import { ZonesAndCrews, BinRegistry } from '../../src/registry/index.js';
-import { ConversationStore, ReportStore } from '../../src/reports/index.js';
-import { BinStateStore, ReadingHistory, SCHEMA_VERSION, Spool, migrate, openDatabase, type Db } from '../../src/storage/index.js';
-import { Inbox, Outbox, SandboxTransport } from '../../src/whatsapp/index.js';
+import { SqliteConversationStore, SqliteReportStore } from '../../src/reports/index.js';
+import { SqliteBinStateStore, SqliteReadingHistory, SCHEMA_VERSION, SqliteSpool, migrate, openDatabase, type Db } from '../../src/storage/index.js';
+import { SandboxTransport, sqliteInbox, sqliteOutbox } from '../../src/whatsapp/index.js';
 import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 
 const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/data-dir-main');
@@ -104,18 +104,18 @@ describe('a data directory written before numbered migrations', () => {
     expect(await after.verify('B-001', expected.secrets['B-001']!)).toBe(true);
     expect(await after.verify('B-001', 'not-the-secret')).toBe(false);
 
-    const state = new BinStateStore(db, clock);
+    const state = new SqliteBinStateStore(db, clock);
     expect(state.get('B-003')).toMatchObject({ status: 'offline', temperature_c: 13 });
     expect(state.get('B-001')).toMatchObject({ fill_pct: 87, battery_pct: 79 });
-    const history = new ReadingHistory(db, clock, silent);
+    const history = new SqliteReadingHistory(db, clock, silent);
     const points = history.range('B-001', T0 - 5 * 3_600_000, T0);
     expect(points).toHaveLength(12);
     expect(points.at(-1)).toMatchObject({ fill: 87, readings: 1, batteryMin: 79 });
-    const spool = new Spool(db, 1024 * 1024, clock);
+    const spool = new SqliteSpool(db, 1024 * 1024, clock);
     expect(spool.stats()).toMatchObject({ depth: 34 });
     expect(spool.peek(1)!.lines[0]).toMatch(/^bin_reading,bin=B-003 fill_pct=16 /);
 
-    const alerts = new AlertStore(db);
+    const alerts = new SqliteAlertStore(db);
     expect(alerts.list().map((a) => [a.bin_id, a.type, a.status, a.value])).toEqual([
       ['B-003', 'battery', 'open', 9],
       ['B-001', 'full', 'open', 87],
@@ -123,7 +123,7 @@ describe('a data directory written before numbered migrations', () => {
     ]);
     expect(alerts.open({ binId: 'B-001', zone: 'north', type: 'full', at: T0, message: 'again' })).toBe(false);
 
-    const jobs = new DispatchStore(db);
+    const jobs = new SqliteDispatchStore(db);
     expect(jobs.get('J-BBBBB')).toMatchObject({ status: 'sent', urgent: true, bin_ids: ['B-001'], crew_id: 'crew-1' });
     expect(jobs.get('J-AAAAA')).toMatchObject({ status: 'done', bin_ids: ['B-001', 'B-002'] });
     expect(jobs.inOpenJob('B-001')).toBe(true);
@@ -131,24 +131,24 @@ describe('a data directory written before numbered migrations', () => {
 
     const sandbox = new SandboxTransport(db, { sealer, clock });
     expect(sandbox.list().map((m) => [m.to, m.message.type === 'text' && m.message.text.body])).toEqual([[CREW, 'Job J-BBBBB: B-001']]);
-    const outbox = new Outbox({ db, transport: sandbox, log: silent, sealer, clock });
+    const outbox = sqliteOutbox({ db, transport: sandbox, log: silent, sealer, clock });
     cleanups.push(() => outbox.stop());
     expect(outbox.list().map((i) => [i.id, i.key, i.ref, i.to, i.status, i.message.type === 'text' && i.message.text.body])).toEqual([
       [2, 'report:R-AAAA:thanks', null, RESIDENT, 'pending', 'Thank you, bin B-001 was emptied'],
       [1, 'job:J-BBBBB:sent', 'J-BBBBB', CREW, 'pending', 'Job J-BBBBB: B-001 (urgent)'],
     ]);
     expect(outbox.inWindow(RESIDENT, T0)).toBe(true);
-    const inbox = new Inbox({ db, log: silent, sealer, clock });
+    const inbox = sqliteInbox({ db, log: silent, sealer, clock });
     cleanups.push(() => inbox.stop());
     expect(inbox.backlog()).toEqual({ pending: 1, failed: 0 });
 
-    const reports = new ReportStore(db);
+    const reports = new SqliteReportStore(db);
     const [second, first] = reports.list({});
     expect(first).toMatchObject({ bin_id: 'B-001', text: 'overflowing again', status: 'open', reporters: 1 });
     expect(second).toMatchObject({ bin_id: null, source: 'open311', service_code: 'missing-bin' });
     const [reporter] = reports.reportersOf(first!.id);
     expect(sealer.openText(reporter!.contact!)).toBe(RESIDENT);
-    expect(new ConversationStore(db, sealer).get(sealer.pseudonym(RESIDENT))).toMatchObject({ contact: RESIDENT, lang: 'nl' });
+    expect(new SqliteConversationStore(db, sealer).get(sealer.pseudonym(RESIDENT))).toMatchObject({ contact: RESIDENT, lang: 'nl' });
   });
 
   it('ends with the same layout as a fresh database', () => {

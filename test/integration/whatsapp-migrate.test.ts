@@ -8,7 +8,7 @@ import { configSchema } from '../../src/config/index.js';
 import { EventBus } from '../../src/events.js';
 import { createMetrics } from '../../src/metrics.js';
 import { openDatabase, type Db } from '../../src/storage/index.js';
-import { Contacts, Inbox, Outbox, SandboxTransport, createWhatsApp, sealClearTables, textMessage, type InboundMessage, type MessageTransport, type SendResult } from '../../src/whatsapp/index.js';
+import { SqliteContacts, SandboxTransport, sqliteInbox, sqliteOutbox, createWhatsApp, sealClearTables, textMessage, type InboundMessage, type MessageTransport, type SendResult } from '../../src/whatsapp/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 
@@ -101,12 +101,12 @@ describe('WhatsApp tables of a release before sealing', () => {
 
     const sent: string[] = [];
     const transport: MessageTransport = { send: async (m) => (sent.push(m.to ?? ''), { wamid: `wamid.NEW${sent.length}` }) };
-    const outbox = new Outbox({ db, log: silent, sealer, transport, pairIntervalMs: 10 });
+    const outbox = sqliteOutbox({ db, log: silent, sealer, transport, pairIntervalMs: 10 });
     const results: SendResult[] = [];
     outbox.onResult((r) => results.push(r));
     cleanups.push(() => outbox.stop());
     const applied: unknown[] = [];
-    const inbox = new Inbox({ db, log: silent, sealer, statuses: { applyStatus: (s) => applied.push(s) } });
+    const inbox = sqliteInbox({ db, log: silent, sealer, statuses: { applyStatus: (s) => applied.push(s) } });
     cleanups.push(() => inbox.stop());
     const handled: InboundMessage[] = [];
     inbox.onMessage((m) => {
@@ -155,7 +155,7 @@ describe('WhatsApp tables of a release before sealing', () => {
       config: configSchema.parse({}).whatsapp,
       db,
       sealer,
-      contacts: new Contacts(db, sealer),
+      contacts: new SqliteContacts(db, sealer),
       metrics: createMetrics(),
       events: new EventBus(silent),
       log: silent,
@@ -179,7 +179,7 @@ describe('WhatsApp tables of a release before sealing', () => {
       { sync: 'normal' },
     );
     cleanups.push(() => db.close());
-    const inbox = new Inbox({ db, log: silent, sealer });
+    const inbox = sqliteInbox({ db, log: silent, sealer });
     const body = Buffer.from(JSON.stringify({ object: 'whatsapp_business_account', entry: [] }));
     expect(await inbox.accept(body)).toMatchObject({ repeated: false });
     expect(await inbox.accept(body)).toMatchObject({ repeated: true });

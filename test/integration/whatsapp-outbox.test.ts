@@ -9,7 +9,7 @@ import { createMetrics } from '../../src/metrics.js';
 import { openDatabase, type Db } from '../../src/storage/index.js';
 import {
   GraphClient,
-  Outbox,
+  sqliteOutbox,
   SandboxTransport,
   buttonsMessage,
   templateMessage,
@@ -104,7 +104,7 @@ async function setup(opts: Partial<OutboxOptions> = {}, dir = tmpDir()) {
 function build(db: Db, opts: Partial<OutboxOptions> & { transport: MessageTransport }) {
   const metrics = createMetrics();
   const { bus, points } = telemetryBus();
-  const outbox = new Outbox({
+  const outbox = sqliteOutbox({
     db,
     log: silent,
     sealer,
@@ -275,7 +275,7 @@ describe('Outbox against a Graph API', () => {
     const dir = tmpDir();
     const { graph, db } = await setup({}, dir);
     const transport = new GraphClient({ graphUrl: graph.url, apiVersion: 'v23.0', phoneNumberId: PHONE_ID, accessToken: TOKEN });
-    const first = new Outbox({ db, log: silent, sealer, transport, pairIntervalMs: 50 });
+    const first = sqliteOutbox({ db, log: silent, sealer, transport, pairIntervalMs: 50 });
     for (const to of [A, B, C]) first.enqueue({ to, message: textMessage(to, `to ${to}`), key: `k-${to}` });
     db.close(); // the process ends before the sender ran
 
@@ -297,7 +297,7 @@ describe('Outbox against a Graph API', () => {
     const dir = tmpDir();
     const { graph, db } = await setup({}, dir);
     const hanging: MessageTransport = { send: () => new Promise(() => {}) };
-    const crashed = new Outbox({ db, log: silent, sealer, transport: hanging });
+    const crashed = sqliteOutbox({ db, log: silent, sealer, transport: hanging });
     crashed.start();
     crashed.enqueue({ to: A, message: textMessage(A, 'x'), key: 'k' });
     await waitFor(() => crashed.list()[0]!.status === 'sending');

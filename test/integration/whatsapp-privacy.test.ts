@@ -10,8 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/storage/index.js';
 import {
   GraphError,
-  Inbox,
-  Outbox,
+  sqliteInbox,
+  sqliteOutbox,
   SandboxTransport,
   templateMessage,
   textMessage,
@@ -79,12 +79,12 @@ describe('WhatsApp privacy', () => {
         return { wamid };
       },
     };
-    const outbox = new Outbox({ db, log, sealer, transport: graph, events, pairIntervalMs: 10 });
+    const outbox = sqliteOutbox({ db, log, sealer, transport: graph, events, pairIntervalMs: 10 });
     const results: SendResult[] = [];
     outbox.onResult((r) => results.push(r));
     cleanups.push(() => outbox.stop());
 
-    const inbox = new Inbox({ db, log, sealer, statuses: outbox, events, retryDelayMs: 10 });
+    const inbox = sqliteInbox({ db, log, sealer, statuses: outbox, events, retryDelayMs: 10 });
     cleanups.push(() => inbox.stop());
     const handled: InboundMessage[] = [];
     let failOnce = true;
@@ -138,7 +138,7 @@ describe('WhatsApp privacy', () => {
 
     // outbound in sandbox mode, on the same database
     const sandbox = new SandboxTransport(db, { sealer });
-    const sandboxOutbox = new Outbox({ db, log, sealer, transport: sandbox, events, pairIntervalMs: 10 });
+    const sandboxOutbox = sqliteOutbox({ db, log, sealer, transport: sandbox, events, pairIntervalMs: 10 });
     const sandboxResults: SendResult[] = [];
     sandboxOutbox.onResult((r) => sandboxResults.push(r));
     cleanups.push(() => sandboxOutbox.stop());

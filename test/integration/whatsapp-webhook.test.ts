@@ -9,10 +9,10 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { createMetrics } from '../../src/metrics.js';
-import { ConversationStore, PhotoStore, ReportStore, Retention } from '../../src/reports/index.js';
+import { PhotoStore, Retention, SqliteConversationStore, SqliteReportStore } from '../../src/reports/index.js';
 import { openDatabase, type Db } from '../../src/storage/index.js';
 import { whatsappWebhookRoutes } from '../../src/http/routes/whatsapp-webhook.js';
-import { Inbox, Sealer, type InboundMessage, type InboxOptions, type StatusUpdate } from '../../src/whatsapp/index.js';
+import { Sealer, sqliteInbox, type Inbox, type InboundMessage, type InboxOptions, type StatusUpdate } from '../../src/whatsapp/index.js';
 import { commitCounter, turnCounter } from '../helpers/event-loop.js';
 import { waitFor } from '../helpers/wait.js';
 import { FIXTURES, TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
@@ -47,7 +47,7 @@ function openDb(dir: string): Db {
 function makeInbox(db: Db, opts: Partial<InboxOptions> = {}) {
   const handled: InboundMessage[] = [];
   const statuses: StatusUpdate[] = [];
-  const inbox = new Inbox({ db, log: silent, sealer, statuses: { applyStatus: (s) => statuses.push(s) }, retryDelayMs: 10, ...opts });
+  const inbox = sqliteInbox({ db, log: silent, sealer, statuses: { applyStatus: (s) => statuses.push(s) }, retryDelayMs: 10, ...opts });
   inbox.onMessage((m) => {
     handled.push(m);
   });
@@ -171,7 +171,7 @@ describe('WhatsApp webhook', () => {
 
   it('keeps order, retries a failing handler, and sets aside a message that keeps failing', async () => {
     const db = openDb(tmpDir());
-    const inbox = new Inbox({ db, log: silent, sealer, retryDelayMs: 10, maxAttempts: 3 });
+    const inbox = sqliteInbox({ db, log: silent, sealer, retryDelayMs: 10, maxAttempts: 3 });
     cleanups.push(() => inbox.stop());
     const seen: string[] = [];
     let flaky = 0;
@@ -276,8 +276,8 @@ describe('WhatsApp webhook', () => {
     const { inbox, handled, statuses } = makeInbox(db, { clock });
     const { app } = await makeApp(inbox);
     const retention = new Retention({
-      reports: new ReportStore(db),
-      conversations: new ConversationStore(db, sealer),
+      reports: new SqliteReportStore(db),
+      conversations: new SqliteConversationStore(db, sealer),
       photos: new PhotoStore(tmpDir()),
       retentionDays: 180,
       inbox,
@@ -359,7 +359,7 @@ describe('WhatsApp webhook', () => {
 
   it('sets aside a message sealed under another key instead of stopping on it', async () => {
     const db = openDb(tmpDir());
-    await new Inbox({ db, log: silent, sealer: new Sealer('an-earlier-deployment-secret') }).accept(Buffer.from(envelope([text('k1', 'old key')])));
+    await sqliteInbox({ db, log: silent, sealer: new Sealer('an-earlier-deployment-secret') }).accept(Buffer.from(envelope([text('k1', 'old key')])));
     const { inbox, handled } = makeInbox(db);
     await inbox.accept(Buffer.from(envelope([text('k2', 'new key')])));
     inbox.start();

@@ -6,9 +6,9 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
-import { Dispatcher, type DispatchOutbox } from '../../../src/dispatch/index.js';
+import { Dispatcher, SqliteDispatchStore, type DispatchOutbox } from '../../../src/dispatch/index.js';
 import { ZonesAndCrews, BinRegistry } from '../../../src/registry/index.js';
-import { BinStateStore, openDatabase } from '../../../src/storage/index.js';
+import { SqliteBinStateStore, openDatabase } from '../../../src/storage/index.js';
 import type { InboundMessage, OutboundMessage } from '../../../src/whatsapp/index.js';
 import { telemetryBus } from '../../helpers/telemetry.js';
 
@@ -62,9 +62,10 @@ function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; e
   };
   const clock = new ManualClock(T0);
   const { bus, points } = telemetryBus();
-  const binState = new BinStateStore(db);
+  const binState = new SqliteBinStateStore(db);
   const dispatcher = new Dispatcher({
     db,
+    store: new SqliteDispatchStore(db),
     registry,
     binState,
     outbox,

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import { Aedes, type AuthenticateError } from 'aedes';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { FaultKind, Reading, StepResult } from '../../../firmware-sim/bin-model.js';
+import type { FaultKind, TelemetryPayload, StepResult } from '../../../firmware-sim/bin-model.js';
 import { reconnectDelayMs, SimDevice, type SimDeviceOptions } from '../../../firmware-sim/device.js';
 
 interface Seen {
@@ -67,7 +67,7 @@ function scriptedSource() {
       step(simTimeMs: number): StepResult {
         steps++;
         const silent = faults.includes('silent');
-        const reading: Reading | null = silent
+        const reading: TelemetryPayload | null = silent
           ? null
           : { distance_mm: n++, battery_pct: 90, temperature_c: 20, tilt: false, ts: new Date(simTimeMs).toISOString() };
         return { reading, fillPct: 0, faults, collected: false, spuriousEcho: false };
@@ -99,7 +99,7 @@ function device(url: string, overrides: Partial<SimDeviceOptions> & Pick<SimDevi
 }
 
 const telemetry = (seen: Seen[]) =>
-  seen.filter((s) => s.topic === 'bins/RTM-001/telemetry').map((s) => JSON.parse(s.payload) as Reading);
+  seen.filter((s) => s.topic === 'bins/RTM-001/telemetry').map((s) => JSON.parse(s.payload) as TelemetryPayload);
 const statuses = (seen: Seen[]) => seen.filter((s) => s.topic === 'bins/RTM-001/status').map((s) => `${s.payload}${s.retain ? '' : '(not retained)'}`);
 
 describe('reconnectDelayMs', () => {

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
-import { ConversationStore, PhotoStore, ReportStore, Retention } from '../../../src/reports/index.js';
+import { PhotoStore, Retention, SqliteConversationStore, SqliteReportStore } from '../../../src/reports/index.js';
 import { openDatabase } from '../../../src/storage/index.js';
-import { Inbox, Sealer } from '../../../src/whatsapp/index.js';
+import { Sealer, sqliteInbox } from '../../../src/whatsapp/index.js';
 
 const DAY = 86_400_000;
 
@@ -15,8 +15,8 @@ describe('Retention', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-ret-'));
     const db = openDatabase(dir);
     const sealer = new Sealer('retention-test-secret-123');
-    const reports = new ReportStore(db);
-    const conversations = new ConversationStore(db, sealer);
+    const reports = new SqliteReportStore(db);
+    const conversations = new SqliteConversationStore(db, sealer);
     const photos = new PhotoStore(dir);
     const now = Date.parse('2026-11-25T12:00:00Z');
     const base = { bin_id: 'UTR-0001', method: 'code', reporter: 'p_x', text: null, lat: null, lon: null, source: 'whatsapp' };
@@ -30,7 +30,7 @@ describe('Retention', () => {
 
     const log = pino({ level: 'silent' });
     const clock = new ManualClock(now);
-    const inbox = new Inbox({ db, log, sealer, clock });
+    const inbox = sqliteInbox({ db, log, sealer, clock });
     const r = new Retention({ reports, conversations, photos, retentionDays: 180, inbox, log, clock }).purge();
     expect(r).toEqual({ reports: 1, conversations: 2, inbox: { bodies: 0, deliveries: 0, messages: 0, statuses: 0 } });
     expect(reports.get(old.id)).toBeUndefined();

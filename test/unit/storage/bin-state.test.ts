@@ -6,12 +6,12 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../../src/metrics.js';
-import { BinStateStore, ReadingJournal, openDatabase } from '../../../src/storage/index.js';
+import { SqliteBinStateStore, SqliteReadingJournal, openDatabase } from '../../../src/storage/index.js';
 
 const NOW = Date.parse('2026-11-25T16:00:00Z');
 const AHEAD = 299_000; // 4 min 59 s: just inside the 5 min limit
 const reading = (ts: number, receivedAt: number, fillPct: number) => ({ binId: 'UTR-0001', ts, receivedAt, fillPct });
-const store = () => new BinStateStore(openDatabase(fs.mkdtempSync(path.join(os.tmpdir(), 'bb-state-'))));
+const store = () => new SqliteBinStateStore(openDatabase(fs.mkdtempSync(path.join(os.tmpdir(), 'bb-state-'))));
 
 describe('BinStateStore.upsert', () => {
   it('a reading stamped just inside the future limit does not pin the state: the next real reading shows', () => {
@@ -39,8 +39,8 @@ describe('BinStateStore.upsert', () => {
 describe('ReadingJournal', () => {
   it('in one commit group, the next real reading wins over a future-stamped one', async () => {
     const db = openDatabase(fs.mkdtempSync(path.join(os.tmpdir(), 'bb-state-')));
-    const state = new BinStateStore(db);
-    const journal = new ReadingJournal(db, null, state, { maxBatch: 100, delayMs: 0 }, createMetrics(), pino({ level: 'silent' }));
+    const state = new SqliteBinStateStore(db);
+    const journal = new SqliteReadingJournal(db, null, state, { maxBatch: 100, delayMs: 0 }, createMetrics(), pino({ level: 'silent' }));
     await Promise.all([
       journal.record({ reading: reading(NOW + AHEAD, NOW, 10), lines: [] }),
       journal.record({ reading: reading(NOW + 5, NOW + 5, 90), lines: [] }),

@@ -9,10 +9,10 @@ import { ManualClock } from '../../../src/clock.js';
 import { createMetrics } from '../../../src/metrics.js';
 import {
   BUCKET_MS,
-  BinStateStore,
+  SqliteBinStateStore,
   HISTORY_MS,
-  ReadingHistory,
-  ReadingJournal,
+  SqliteReadingHistory,
+  SqliteReadingJournal,
   downsample,
   openDatabase,
   type LatestReading,
@@ -112,7 +112,7 @@ describe('ReadingHistory', () => {
 
   it('merges a bucket across commits exactly as within one, whatever order the readings arrive in', () => {
     const readings = mixedReadings();
-    const once = new ReadingHistory(tempDb());
+    const once = new SqliteReadingHistory(tempDb());
     once.record(readings, NOW);
     const want = once.range('UTR-0001', T0, NOW);
     expect(want).toEqual([
@@ -121,14 +121,14 @@ describe('ReadingHistory', () => {
     ]);
     for (const order of permutations(readings)) {
       // each reading its own commit: a sensor's backlog arriving one by one (in memory: 120 orders)
-      const h = new ReadingHistory(memoryDb());
+      const h = new SqliteReadingHistory(memoryDb());
       for (const x of order) h.record([x], NOW);
       expect(h.range('UTR-0001', T0, NOW)).toEqual(want);
     }
   });
 
   it('answers the quarters whose last reading lies in the range, per bin', () => {
-    const h = new ReadingHistory(tempDb());
+    const h = new SqliteReadingHistory(tempDb());
     h.record([r(T0 + 2 * MIN, 10), r(T0 + 20 * MIN, 20), r(T0 + 40 * MIN, 30), r(T0 + 20 * MIN, 99, { binId: 'UTR-0002' })], NOW);
     expect(h.range('UTR-0001', T0 + 3 * MIN, T0 + 40 * MIN).map((p) => p.fill)).toEqual([20, 30]);
     expect(h.range('UTR-0001', T0, T0 + 39 * MIN).map((p) => p.fill)).toEqual([10, 20]);
@@ -137,7 +137,7 @@ describe('ReadingHistory', () => {
   });
 
   it('does not record readings older than the 35 days it keeps, and prunes what has grown older', () => {
-    const h = new ReadingHistory(tempDb());
+    const h = new SqliteReadingHistory(tempDb());
     h.record([r(NOW - HISTORY_MS - MIN, 5)], NOW);
     expect(h.range('UTR-0001', 0, NOW)).toEqual([]);
 
@@ -152,7 +152,7 @@ describe('ReadingHistory', () => {
 
   it('prunes when started and every hour after, on its clock', async () => {
     const clock = new ManualClock(NOW);
-    const h = new ReadingHistory(tempDb(), clock, silent);
+    const h = new SqliteReadingHistory(tempDb(), clock, silent);
     h.record([r(NOW - HISTORY_MS + 30 * MIN, 10), r(NOW - HISTORY_MS + 90 * MIN, 20)], NOW);
     h.start();
     expect(h.range('UTR-0001', 0, NOW)).toHaveLength(2);
@@ -168,9 +168,9 @@ describe('ReadingJournal with the history', () => {
   const NOW = T0 + 60 * MIN;
   const setup = () => {
     const db = tempDb();
-    const history = new ReadingHistory(db);
-    const state = new BinStateStore(db);
-    const journal = new ReadingJournal(db, null, state, { maxBatch: 100, delayMs: 0, clock: new ManualClock(NOW) }, createMetrics(), silent, history);
+    const history = new SqliteReadingHistory(db);
+    const state = new SqliteBinStateStore(db);
+    const journal = new SqliteReadingJournal(db, null, state, { maxBatch: 100, delayMs: 0, clock: new ManualClock(NOW) }, createMetrics(), silent, history);
     return { db, history, state, journal };
   };
 

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../../src/metrics.js';
 import { commitCounter } from '../../helpers/event-loop.js';
-import { BinStateStore, ReadingJournal, Spool, SpoolFullError, openDatabase } from '../../../src/storage/index.js';
+import { SqliteBinStateStore, SqliteReadingJournal, SqliteSpool, SpoolFullError, openDatabase } from '../../../src/storage/index.js';
 
 const silent = pino({ level: 'silent' });
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'bb-spool-'));
@@ -15,7 +15,7 @@ describe('Spool', () => {
   it('keeps order, removes only acknowledged batches, and survives reopening', () => {
     const dir = tmp();
     let db = openDatabase(dir);
-    let spool = new Spool(db, 1 << 20);
+    let spool = new SqliteSpool(db, 1 << 20);
     spool.append(['a 1', 'b 2', 'c 3']);
     const first = spool.peek(2)!;
     expect(first.lines).toEqual(['a 1', 'b 2']);
@@ -23,14 +23,14 @@ describe('Spool', () => {
     spool.append(['d 4']);
     db.close();
     db = openDatabase(dir);
-    spool = new Spool(db, 1 << 20);
+    spool = new SqliteSpool(db, 1 << 20);
     expect(spool.stats()).toMatchObject({ depth: 2, bytes: 6, full: false });
     expect(spool.peek(10)!.lines).toEqual(['c 3', 'd 4']);
   });
 
   it('appendSoon: the points of one turn share one commit, join a transaction in progress, and flush on demand', async () => {
     const db = openDatabase(tmp());
-    const spool = new Spool(db, 1 << 20);
+    const spool = new SqliteSpool(db, 1 << 20);
     const commits = commitCounter(db);
     let notified = 0;
     for (let i = 0; i < 50; i++) spool.appendSoon([`m count=1 ${i}`], () => notified++);
@@ -52,7 +52,7 @@ describe('Spool', () => {
 
   it('moves refused batches to the dead-letter table instead of dropping them', () => {
     const db = openDatabase(tmp());
-    const spool = new Spool(db, 1 << 20);
+    const spool = new SqliteSpool(db, 1 << 20);
     spool.append(['bad line']);
     spool.deadLetter(spool.peek(10)!, 'unable to parse');
     expect(spool.stats().depth).toBe(0);
@@ -60,7 +60,7 @@ describe('Spool', () => {
   });
 
   it('reports full at its size limit', () => {
-    const spool = new Spool(openDatabase(tmp()), 10);
+    const spool = new SqliteSpool(openDatabase(tmp()), 10);
     spool.append(['0123456789']);
     expect(spool.full).toBe(true);
     expect(() => spool.assertRoom()).toThrow(SpoolFullError);
@@ -70,9 +70,9 @@ describe('Spool', () => {
 describe('ReadingJournal', () => {
   function setup(maxBytes = 1 << 20) {
     const db = openDatabase(tmp());
-    const spool = new Spool(db, maxBytes);
-    const state = new BinStateStore(db);
-    const journal = new ReadingJournal(db, spool, state, { maxBatch: 100, delayMs: 0 }, createMetrics(), silent);
+    const spool = new SqliteSpool(db, maxBytes);
+    const state = new SqliteBinStateStore(db);
+    const journal = new SqliteReadingJournal(db, spool, state, { maxBatch: 100, delayMs: 0 }, createMetrics(), silent);
     return { db, spool, state, journal };
   }
 

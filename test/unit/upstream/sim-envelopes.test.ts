@@ -1,10 +1,10 @@
 // The simulator's network-server envelopes are read by binbridge's decoders as the real ones are.
 import { describe, expect, it } from 'vitest';
-import type { Reading } from '../../../firmware-sim/bin-model.js';
+import type { TelemetryPayload } from '../../../firmware-sim/bin-model.js';
 import { createUplinkEncoder, deviceIds } from '../../../firmware-sim/lorawan.js';
 import { decodeChirpstackUplink, decodeTtnUplink } from '../../../src/ingest/index.js';
 
-const reading: Reading = { distance_mm: 812, battery_pct: 67.4, temperature_c: 9.3, tilt: true, ts: '2026-11-25T16:00:00.000Z' };
+const reading: TelemetryPayload = { distance_mm: 812, battery_pct: 67.4, temperature_c: 9.3, tilt: true, ts: '2026-11-25T16:00:00.000Z' };
 
 describe('firmware-sim network formats', () => {
   it('takes ids from the bins file columns, or derives them from the bin id', () => {

@@ -1,6 +1,7 @@
 import type { Db } from './database.js';
 import { firstLayout } from './migration-1.js';
 import { noticesLayout } from './migration-2.js';
+import { noticeLimitsLayout } from './migration-3.js';
 
 /** One step of the schema: `up` takes a database at `version - 1` to `version`. */
 export interface Migration {
@@ -17,6 +18,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'the layout of the release before numbered migrations', up: firstLayout },
   { version: 2, name: 'residents subscriptions and notices', up: noticesLayout },
+  { version: 3, name: 'notice recipients: when queued and why skipped (quiet hours, weekly cap)', up: noticeLimitsLayout },
 ];
 
 /** The user_version a database has once this release has opened it. */

@@ -1,0 +1,13 @@
+import type { Db } from './database.js';
+
+/**
+ * Migration 3: a notice's recipient keeps when its message was queued (the weekly cap counts a resident's service
+ * notices by it) and why it was skipped, if it was (`capped`: over the cap, not sent and not tried later).
+ */
+export function noticeLimitsLayout(db: Db): void {
+  db.exec(`
+    ALTER TABLE notice_recipients ADD COLUMN queued_ms INTEGER;
+    ALTER TABLE notice_recipients ADD COLUMN skipped TEXT;
+    CREATE INDEX notice_recipients_week ON notice_recipients (pseudonym, queued_ms) WHERE skipped IS NULL;
+  `);
+}

@@ -21,6 +21,11 @@ export const IN_FLIGHT = 100;
 const STALE_MS = 10 * 60_000;
 /** how soon a notice whose messages are all in flight looks again, should no outcome wake it */
 const RECHECK_MS = 30_000;
+/**
+ * Figures are counted over all of a notice's recipients (milliseconds for 10,000): events reuse them this long,
+ * rather than count them again for each of the thousands of statuses a big notice brings.
+ */
+const FIGURES_MS = 1000;
 const KEY = /^notice:(\d+):(.+)$/;
 
 /** The consent text residents agree to by subscribing; a new wording gets a new version. */
@@ -64,7 +69,10 @@ export interface NoticesDeps {
   transaction: <T>(fn: () => T) => T;
   template: { name: string; lang: string };
   limits: NoticeLimits;
-  /** something happened to a notice's message; its figures after it (metrics, InfluxDB) */
+  /**
+   * Something happened to a notice's message (`status`); its figures after it, for metrics and InfluxDB. The
+   * figures may be up to FIGURES_MS old; a last call with status `figures` (no new event) then brings them up to date.
+   */
   onCounted?: (n: { notice: Notice; status: string; figures: Figures }) => void;
   log: Logger;
   clock?: Clock;
@@ -88,6 +96,7 @@ export class Notices {
   private running = false;
   private built: { version: number; matcher: BinMatcher } | null = null;
   private refillPending = false;
+  private readonly figuresCache = new Map<number, { at: number; figures: Figures; timer?: Timer }>();
 
   constructor(private readonly deps: NoticesDeps) {
     this.clock = deps.clock ?? realClock;
@@ -102,6 +111,8 @@ export class Notices {
     this.running = false;
     this.timer?.clear();
     this.timer = undefined;
+    for (const c of this.figuresCache.values()) c.timer?.clear();
+    this.figuresCache.clear();
   }
 
   /**
@@ -235,8 +246,25 @@ export class Notices {
   }
 
   private counted(id: number, status: string): void {
+    if (!this.deps.onCounted) return;
     const notice = this.deps.store.get(id);
-    if (notice) this.deps.onCounted?.({ notice, status, figures: this.deps.store.figures(id, notice.targeted) });
+    if (!notice) return;
+    const now = this.clock.now();
+    const cached = this.figuresCache.get(id);
+    if (cached && now - cached.at < FIGURES_MS) {
+      // once the burst is over, the figures as they stand
+      cached.timer ??= this.clock.setTimeout(() => {
+        this.figuresCache.delete(id);
+        const n = this.deps.store.get(id);
+        if (n) this.deps.onCounted?.({ notice: n, status: 'figures', figures: this.deps.store.figures(id, n.targeted) });
+      }, cached.at + FIGURES_MS - now);
+      this.deps.onCounted({ notice, status, figures: cached.figures });
+      return;
+    }
+    cached?.timer?.clear();
+    const figures = this.deps.store.figures(id, notice.targeted);
+    this.figuresCache.set(id, { at: now, figures });
+    this.deps.onCounted({ notice, status, figures });
   }
 
   /** Starts notices that are due, resumes those sending, and sleeps until the next thing to do. */

@@ -62,7 +62,8 @@ export function recordTelemetry(bus: Subscriber<TelemetryEvents>, record: (lines
       const ts = (lastNoticeTs = Math.max(at, lastNoticeTs + 1));
       // the notice's figures as they stand after this event: the last point of a notice is its funnel
       const { targeted, sent, delivered, read, failed, replied, unsubscribed, response_rate, capped } = figures;
-      const fields = { count: 1, targeted, sent, delivered, read, failed, replied, unsubscribed, response_rate, capped };
+      // status `figures` is no event, only the figures brought up to date after a burst of them
+      const fields = { count: status === 'figures' ? 0 : 1, targeted, sent, delivered, read, failed, replied, unsubscribed, response_rate, capped };
       record([lineProtocol('notice', { notice_id: String(noticeId), kind, status }, fields, ts)]);
     }),
   ];

@@ -13,4 +13,10 @@ describe('notice points', () => {
     // two events in one millisecond: distinct timestamps, so InfluxDB keeps both
     expect(points[1]!.split(' ')[2]).not.toBe(points[0]!.split(' ')[2]);
   });
+
+  it('count no event for `figures`, the figures brought up to date after a burst', () => {
+    const { bus, points } = telemetryBus();
+    bus.emit('notice.counted', { noticeId: 7, kind: 'service', status: 'figures', at: 1_700_000_000_000, figures });
+    expect(points[0]).toMatch(/^notice,kind=service,notice_id=7,status=figures capped=2i?,count=0i?,/);
+  });
 });

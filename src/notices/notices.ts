@@ -296,8 +296,10 @@ export class Notices {
     if (quiet !== null) return quiet;
     let capped = 0;
     for (;;) {
-      const room = IN_FLIGHT - store.inFlight(n.id, now - STALE_MS);
-      if (room <= 0) return now + RECHECK_MS;
+      const inFlight = store.inFlight(n.id, now - STALE_MS);
+      const room = IN_FLIGHT - inFlight;
+      // refilled by halves: one transaction (one disk flush) per 50 messages sent, not one per message
+      if (room <= 0 || (inFlight > 0 && room < IN_FLIGHT / 2)) return now + RECHECK_MS;
       const batch = store.unqueued(n.id, Math.min(BATCH, room));
       if (batch.length === 0) break;
       capped += this.deps.transaction(() => {

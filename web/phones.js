@@ -12,6 +12,7 @@ export const DEMO_RESIDENT = '31600000042';
 const TEMPLATES = {
   bin_dispatch: (p) => `Job ${p[0]}: ${/^\d+$/.test(p[1] ?? '') ? plural(Number(p[1]), 'bin') : `${p[1]} bin(s)`} to empty in ${p[2]}\n${p[3]}\nRoute: ${p[4]}`,
   bin_report_update: (p) => `${p[1] ?? ''}\n(report ${p[0]})`,
+  bin_notice: (p) => `${p[0] ?? ''}: ${p[1] ?? ''}`,
 };
 
 const QUICK_TITLES = { accept: 'Accept', done: 'Done' };

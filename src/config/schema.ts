@@ -217,6 +217,14 @@ export const configSchema = z.strictObject({
       max_photo_mb: z.number().positive().max(100).default(5),
     })
     .prefault({}),
+  notices: z
+    .strictObject({
+      // service notices wait through these local hours (config timezone); emergencies do not. Equal ends: none
+      quiet_hours: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$/, 'quiet hours as "HH:MM-HH:MM", local time, e.g. "21:00-08:00"').default('21:00-08:00'),
+      // service notices a resident gets in any moving 7 days; one more is skipped for them (counted `capped`)
+      max_per_resident_per_week: z.number().int().min(0).max(1000).default(3),
+    })
+    .prefault({}),
   open311: z
     .strictObject({
       // keys that may POST service requests; GETs are public

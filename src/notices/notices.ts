@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { BinRegistry } from '../registry/index.js';
 import { BinMatcher, t } from '../reports/index.js';
 import { fit, isAddressable, locationRequestMessage, templateMessage, textMessage, type InboundMessage, type OutboundMessage, type Sealer, type SendResult, type StatusEvent } from '../whatsapp/index.js';
+import { quietUntil } from './quiet-hours.js';
 import type { Figures, Notice, NoticeKind, NoticeStore, Subscriber, Target } from './store.js';
 
 const SUBSCRIBE = /^\s*(subscribe|aanmelden)\b[\s:,.!-]*(.*)$/is;
@@ -11,6 +12,20 @@ const STOP = /^\s*(stop|stopp)\s*[.!]?\s*$/i;
 /** a "subscribe" waits this long for its location pin */
 const PIN_WAIT_MS = 3600_000;
 const BATCH = 200;
+/**
+ * A notice hands the outbox at most this many messages at a time and the next ones as these are sent: what is in
+ * the outbox goes out whatever happens, so this bounds what still leaves after quiet hours begin or a cancel.
+ */
+export const IN_FLIGHT = 100;
+/** a message queued this long ago without an outcome no longer holds its place (an outcome lost in a crash) */
+const STALE_MS = 10 * 60_000;
+/** how soon a notice whose messages are all in flight looks again, should no outcome wake it */
+const RECHECK_MS = 30_000;
+/**
+ * Figures are counted over all of a notice's recipients (milliseconds for 10,000): events reuse them this long,
+ * rather than count them again for each of the thousands of statuses a big notice brings.
+ */
+const FIGURES_MS = 1000;
 const KEY = /^notice:(\d+):(.+)$/;
 
 /** The consent text residents agree to by subscribing; a new wording gets a new version. */
@@ -27,6 +42,18 @@ export interface NoticeInput {
 
 export interface NoticeView extends Notice {
   figures: Figures;
+  /** a service notice paused by quiet hours resumes then (ms since the epoch); null when not paused */
+  resumesAt: number | null;
+}
+
+/** What keeps service notices from overwhelming residents; emergencies are exempt from both. */
+export interface NoticeLimits {
+  /** "HH:MM-HH:MM" local time; equal ends: none */
+  quietHours: string;
+  /** service notices one resident gets in any moving 7 days */
+  maxPerResidentPerWeek: number;
+  /** the IANA zone the quiet hours are in */
+  timeZone: string;
 }
 
 export interface NoticesDeps {
@@ -41,7 +68,11 @@ export interface NoticesDeps {
   };
   transaction: <T>(fn: () => T) => T;
   template: { name: string; lang: string };
-  /** something happened to a notice's message; its figures after it (metrics, InfluxDB) */
+  limits: NoticeLimits;
+  /**
+   * Something happened to a notice's message (`status`); its figures after it, for metrics and InfluxDB. The
+   * figures may be up to FIGURES_MS old; a last call with status `figures` (no new event) then brings them up to date.
+   */
   onCounted?: (n: { notice: Notice; status: string; figures: Figures }) => void;
   log: Logger;
   clock?: Clock;
@@ -64,6 +95,8 @@ export class Notices {
   private timer: Timer | undefined;
   private running = false;
   private built: { version: number; matcher: BinMatcher } | null = null;
+  private refillPending = false;
+  private readonly figuresCache = new Map<number, { at: number; figures: Figures; timer?: Timer }>();
 
   constructor(private readonly deps: NoticesDeps) {
     this.clock = deps.clock ?? realClock;
@@ -78,6 +111,8 @@ export class Notices {
     this.running = false;
     this.timer?.clear();
     this.timer = undefined;
+    for (const c of this.figuresCache.values()) c.timer?.clear();
+    this.figuresCache.clear();
   }
 
   /**
@@ -162,11 +197,22 @@ export class Notices {
 
   view(id: number): NoticeView | null {
     const n = this.deps.store.get(id);
-    return n ? { ...n, figures: this.deps.store.figures(id, n.targeted) } : null;
+    return n ? this.viewOf(n) : null;
   }
 
   list(limit?: number, beforeId?: number): NoticeView[] {
-    return this.deps.store.list(limit, beforeId).map((n) => ({ ...n, figures: this.deps.store.figures(n.id, n.targeted) }));
+    return this.deps.store.list(limit, beforeId).map((n) => this.viewOf(n));
+  }
+
+  private viewOf(n: Notice): NoticeView {
+    const now = this.clock.now();
+    const waiting = n.status === 'sending' || (n.status === 'scheduled' && n.sendAt <= now);
+    return { ...n, figures: this.deps.store.figures(n.id, n.targeted), resumesAt: waiting ? this.quietUntil(n, now) : null };
+  }
+
+  /** The end of the quiet hours a service notice is waiting through now; null for an emergency or outside them. */
+  private quietUntil(n: Pick<Notice, 'kind'>, now: number): number | null {
+    return n.kind === 'service' ? quietUntil(now, this.deps.limits.quietHours, this.deps.limits.timeZone) : null;
   }
 
   /** An outbox result: a notice's message was accepted (sent) or refused for good. */
@@ -177,6 +223,17 @@ export class Notices {
     if (r.status === 'sent') this.deps.store.recordSent(id, k[2]!, this.clock.now());
     else this.deps.store.recordDelivery(id, k[2]!, 'failed', r.error?.code ?? null);
     this.counted(id, r.status);
+    this.refill();
+  }
+
+  /** A message left the outbox: its place goes to the next, once the outbox's own bookkeeping has finished. */
+  private refill(): void {
+    if (this.refillPending) return;
+    this.refillPending = true;
+    queueMicrotask(() => {
+      this.refillPending = false;
+      this.tick();
+    });
   }
 
   /** A delivery status from the webhook for a notice's message. */
@@ -189,11 +246,28 @@ export class Notices {
   }
 
   private counted(id: number, status: string): void {
+    if (!this.deps.onCounted) return;
     const notice = this.deps.store.get(id);
-    if (notice) this.deps.onCounted?.({ notice, status, figures: this.deps.store.figures(id, notice.targeted) });
+    if (!notice) return;
+    const now = this.clock.now();
+    const cached = this.figuresCache.get(id);
+    if (cached && now - cached.at < FIGURES_MS) {
+      // once the burst is over, the figures as they stand
+      cached.timer ??= this.clock.setTimeout(() => {
+        this.figuresCache.delete(id);
+        const n = this.deps.store.get(id);
+        if (n) this.deps.onCounted?.({ notice: n, status: 'figures', figures: this.deps.store.figures(id, n.targeted) });
+      }, cached.at + FIGURES_MS - now);
+      this.deps.onCounted({ notice, status, figures: cached.figures });
+      return;
+    }
+    cached?.timer?.clear();
+    const figures = this.deps.store.figures(id, notice.targeted);
+    this.figuresCache.set(id, { at: now, figures });
+    this.deps.onCounted({ notice, status, figures });
   }
 
-  /** Starts notices that are due, resumes those sending, and sleeps until the next scheduled one. */
+  /** Starts notices that are due, resumes those sending, and sleeps until the next thing to do. */
   private tick(): void {
     if (!this.running) return;
     this.timer?.clear();
@@ -207,26 +281,51 @@ export class Notices {
       }
       this.deps.store.startSending(n.id, this.audience(n.target), now);
     }
-    for (const n of this.deps.store.withStatus('sending')) this.pump(n);
-    if (next < Infinity) this.timer = this.clock.setTimeout(() => this.tick(), next - now);
+    for (const n of this.deps.store.withStatus('sending')) next = Math.min(next, this.pump(n, now));
+    if (next < Infinity) this.timer = this.clock.setTimeout(() => this.tick(), Math.max(0, next - now));
   }
 
-  /** Queues a sending notice's messages, a batch per transaction, each under its idempotent key. */
-  private pump(n: Notice): void {
-    const { store } = this.deps;
+  /**
+   * Queues a sending notice's next messages, a batch per transaction, each under its idempotent key, as long as
+   * fewer than IN_FLIGHT wait in the outbox. A service notice waits through quiet hours and skips a resident who
+   * has had the week's service notices. Returns when to look again (Infinity: when a message leaves the outbox).
+   */
+  private pump(n: Notice, now: number): number {
+    const { store, limits } = this.deps;
+    const quiet = this.quietUntil(n, now);
+    if (quiet !== null) return quiet;
+    let capped = 0;
     for (;;) {
-      const batch = store.unqueued(n.id, BATCH);
+      const inFlight = store.inFlight(n.id, now - STALE_MS);
+      const room = IN_FLIGHT - inFlight;
+      // refilled by halves: one transaction (one disk flush) per 50 messages sent, not one per message
+      if (room <= 0 || (inFlight > 0 && room < IN_FLIGHT / 2)) return now + RECHECK_MS;
+      const batch = store.unqueued(n.id, Math.min(BATCH, room));
       if (batch.length === 0) break;
-      this.deps.transaction(() => {
-        if (store.get(n.id)?.status !== 'sending') return;
+      capped += this.deps.transaction(() => {
+        if (store.get(n.id)?.status !== 'sending') return 0;
+        let skipped = 0;
         for (const r of batch) {
-          if (isAddressable(r.contact)) this.deps.outbox.enqueue(this.message(n, r.contact, r.lang, r.pseudonym));
-          store.markQueued(n.id, r.pseudonym);
+          if (n.kind === 'service' && store.serviceWeek(r.pseudonym, now, n.id) >= limits.maxPerResidentPerWeek) {
+            store.markSkipped(n.id, r.pseudonym, 'capped');
+            skipped++;
+          } else if (!isAddressable(r.contact)) {
+            store.markSkipped(n.id, r.pseudonym, 'unaddressable');
+          } else {
+            this.deps.outbox.enqueue(this.message(n, r.contact, r.lang, r.pseudonym));
+            store.markQueued(n.id, r.pseudonym, now);
+          }
         }
+        return skipped;
       });
-      if (store.get(n.id)?.status !== 'sending') return;
+      if (store.get(n.id)?.status !== 'sending') break;
     }
-    if (store.setStatus(n.id, 'sent', this.clock.now(), ['sending'])) this.deps.log.info({ notice: n.id, targeted: n.targeted }, 'notice queued to every recipient');
+    if (capped > 0) {
+      this.deps.log.info({ notice: n.id, capped }, 'residents at the weekly cap skipped');
+      this.counted(n.id, 'capped');
+    }
+    if (store.get(n.id)?.status === 'sending' && store.setStatus(n.id, 'sent', this.clock.now(), ['sending'])) this.deps.log.info({ notice: n.id, targeted: n.targeted }, 'notice queued to every recipient');
+    return Infinity;
   }
 
   private message(n: Notice, to: string, lang: string, pseudonym: string): { to: string; message: OutboundMessage; fallback?: OutboundMessage; key: string; ref: string } {

@@ -57,6 +57,8 @@ export interface Figures {
   unsubscribed: number;
   /** replied within 24 h per message delivered (0 when none was) */
   response_rate: number;
+  /** skipped: the resident had had `notices.max_per_resident_per_week` service notices in the last 7 days */
+  capped: number;
 }
 
 interface NoticeRow {
@@ -90,6 +92,7 @@ const toNotice = (r: NoticeRow): Notice => ({
 });
 
 const DAY_MS = 24 * 3600 * 1000;
+const WEEK_MS = 7 * DAY_MS;
 
 /** Subscriptions (the consent records) and notices with their recipients. Numbers only sealed, people only by pseudonym. */
 /** A resident's subscription request, as the conversation gathered it. */
@@ -133,7 +136,13 @@ export interface NoticeStore {
   startSending(id: number, recipients: readonly Subscriber[], at: number): void;
   /** Recipients not yet handed to the outbox, numbers opened. */
   unqueued(id: number, limit: number): { pseudonym: string; contact: string; lang: string }[];
-  markQueued(id: number, pseudonym: string): void;
+  markQueued(id: number, pseudonym: string, at: number): void;
+  /** Done with a recipient without a message: `capped` (over the weekly cap) or `unaddressable`. */
+  markSkipped(id: number, pseudonym: string, reason: 'capped' | 'unaddressable'): void;
+  /** Service notices queued to a resident in the 7 days before `at`, other than notice `except`. */
+  serviceWeek(pseudonym: string, at: number, except: number): number;
+  /** A notice's messages in the outbox with no outcome yet, queued after `since` (older ones count as lost). */
+  inFlight(id: number, since: number): number;
   /** Moves a notice to `status` when it is in one of `from`; false when it was not. */
   setStatus(id: number, status: NoticeStatus, at: number, from: readonly NoticeStatus[]): boolean;
   recordSent(id: number, pseudonym: string, at: number): void;
@@ -262,8 +271,32 @@ export class SqliteNoticeStore implements NoticeStore {
     );
   }
 
-  markQueued(id: number, pseudonym: string): void {
-    this.db.prepare('UPDATE notice_recipients SET queued = 1 WHERE notice_id = ? AND pseudonym = ?').run(id, pseudonym);
+  markQueued(id: number, pseudonym: string, at: number): void {
+    this.db.prepare('UPDATE notice_recipients SET queued = 1, queued_ms = coalesce(queued_ms, ?) WHERE notice_id = ? AND pseudonym = ?').run(at, id, pseudonym);
+  }
+
+  /** Done with a recipient without a message: `capped` (over the weekly cap) or `unaddressable`. */
+  markSkipped(id: number, pseudonym: string, reason: 'capped' | 'unaddressable'): void {
+    this.db.prepare('UPDATE notice_recipients SET queued = 1, skipped = ? WHERE notice_id = ? AND pseudonym = ?').run(reason, id, pseudonym);
+  }
+
+  /** Service notices queued to a resident in the 7 days before `at`, other than notice `except`. */
+  serviceWeek(pseudonym: string, at: number, except: number): number {
+    return this.db
+      .prepare(
+        `SELECT count(*) FROM notice_recipients r JOIN notices n ON n.id = r.notice_id
+         WHERE r.pseudonym = ? AND r.queued_ms > ? AND r.skipped IS NULL AND n.kind = 'service' AND r.notice_id != ?`,
+      )
+      .pluck()
+      .get(pseudonym, at - WEEK_MS, except) as number;
+  }
+
+  /** A notice's messages in the outbox with no outcome yet, queued after `since` (older ones count as lost). */
+  inFlight(id: number, since: number): number {
+    return this.db
+      .prepare('SELECT count(*) FROM notice_recipients WHERE notice_id = ? AND queued = 1 AND skipped IS NULL AND sent_ms IS NULL AND delivery IS NULL AND queued_ms > ?')
+      .pluck()
+      .get(id, since) as number;
   }
 
   setStatus(id: number, status: NoticeStatus, at: number, from: readonly NoticeStatus[]): boolean {
@@ -298,14 +331,15 @@ export class SqliteNoticeStore implements NoticeStore {
   figures(id: number, targeted: number): Figures {
     const r = this.db
       .prepare(
-        `SELECT count(*) FILTER (WHERE queued = 1) AS queued, count(sent_ms) AS sent,
+        `SELECT count(*) FILTER (WHERE queued = 1 AND skipped IS NULL) AS queued, count(sent_ms) AS sent,
+           count(*) FILTER (WHERE skipped = 'capped') AS capped,
            count(*) FILTER (WHERE delivery IN ('delivered', 'read')) AS delivered, count(*) FILTER (WHERE delivery = 'read') AS read,
            count(*) FILTER (WHERE delivery = 'failed') AS failed,
            count(*) FILTER (WHERE replied_ms IS NOT NULL AND replied_ms - sent_ms <= ${DAY_MS}) AS replied,
            count(*) FILTER (WHERE unsubscribed_ms IS NOT NULL AND unsubscribed_ms - sent_ms <= ${DAY_MS}) AS unsubscribed
          FROM notice_recipients WHERE notice_id = ?`,
       )
-      .get(id) as { queued: number; sent: number; delivered: number; read: number; failed: number; replied: number; unsubscribed: number };
+      .get(id) as { queued: number; capped: number; sent: number; delivered: number; read: number; failed: number; replied: number; unsubscribed: number };
     const byCode: Record<string, number> = {};
     for (const c of this.db.prepare(`SELECT coalesce(error_code, 0) AS code, count(*) AS n FROM notice_recipients WHERE notice_id = ? AND delivery = 'failed' GROUP BY 1`).all(id) as { code: number; n: number }[]) {
       byCode[String(c.code)] = c.n;
@@ -321,6 +355,7 @@ export class SqliteNoticeStore implements NoticeStore {
       replied: r.replied,
       unsubscribed: r.unsubscribed,
       response_rate: r.delivered > 0 ? Math.round((r.replied / r.delivered) * 1000) / 1000 : 0,
+      capped: r.capped,
     };
   }
 }

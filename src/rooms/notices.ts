@@ -34,8 +34,10 @@ export function noticesRoom(deps: { config: Config; db: Db; sealer: Sealer; regi
     outbox: deps.outbox,
     transaction: (fn) => db.transaction(fn)(),
     template: deps.config.whatsapp.templates.notice,
+    limits: { quietHours: deps.config.notices.quiet_hours, maxPerResidentPerWeek: deps.config.notices.max_per_resident_per_week, timeZone: deps.config.timezone },
     onCounted: ({ notice, status, figures }) => {
-      deps.metrics.noticeMessages.inc({ kind: notice.kind, status });
+      // `figures`: no new event, the figures brought up to date after a burst
+      if (status !== 'figures') deps.metrics.noticeMessages.inc({ kind: notice.kind, status });
       for (const [figure, v] of Object.entries(figures)) {
         if (typeof v === 'number') deps.metrics.noticeFigures.set({ notice_id: String(notice.id), kind: notice.kind, figure }, v);
       }

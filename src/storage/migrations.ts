@@ -3,6 +3,7 @@ import { firstLayout } from './migration-1.js';
 import { noticesLayout } from './migration-2.js';
 import { dispatchReasonsLayout } from './migration-3.js';
 import { alertForecastLayout } from './migration-4.js';
+import { noticeLimitsLayout } from './migration-5.js';
 
 /** One step of the schema: `up` takes a database at `version - 1` to `version`. */
 export interface Migration {
@@ -21,6 +22,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'residents subscriptions and notices', up: noticesLayout },
   { version: 3, name: 'why each bin is on its job', up: dispatchReasonsLayout },
   { version: 4, name: 'alerts record the forecast they were opened on', up: alertForecastLayout },
+  { version: 5, name: 'notice recipients: when queued and why skipped (quiet hours, weekly cap)', up: noticeLimitsLayout },
 ];
 
 /** The user_version a database has once this release has opened it. */

@@ -42,7 +42,7 @@ export interface TelemetryEvents {
     kind: string;
     status: string;
     at: number;
-    figures: { targeted: number; sent: number; delivered: number; read: number; failed: number; replied: number; unsubscribed: number; response_rate: number };
+    figures: { targeted: number; sent: number; delivered: number; read: number; failed: number; replied: number; unsubscribed: number; response_rate: number; capped?: number };
   };
 }
 
@@ -89,8 +89,9 @@ export function recordTelemetry(bus: Subscriber<TelemetryEvents>, record: (lines
     bus.on('notice.counted', ({ noticeId, kind, status, at, figures }) => {
       const ts = (lastNoticeTs = Math.max(at, lastNoticeTs + 1));
       // the notice's figures as they stand after this event: the last point of a notice is its funnel
-      const { targeted, sent, delivered, read, failed, replied, unsubscribed, response_rate } = figures;
-      const fields = { count: 1, targeted, sent, delivered, read, failed, replied, unsubscribed, response_rate };
+      const { targeted, sent, delivered, read, failed, replied, unsubscribed, response_rate, capped } = figures;
+      // status `figures` is no event, only the figures brought up to date after a burst of them
+      const fields = { count: status === 'figures' ? 0 : 1, targeted, sent, delivered, read, failed, replied, unsubscribed, response_rate, capped };
       record([lineProtocol('notice', { notice_id: String(noticeId), kind, status }, fields, ts)]);
     }),
   ];

@@ -127,6 +127,12 @@ async function api<T>(bridge: InProcessBridge, path: string): Promise<T> {
   return (await res.json()) as T;
 }
 
+async function post<T>(bridge: InProcessBridge, path: string, body: unknown): Promise<T> {
+  const res = await fetch(`${bridge.httpUrl}/api${path}`, { method: 'POST', headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`POST /api${path} answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
 interface Job {
   id: string;
   status: string;
@@ -170,7 +176,8 @@ function liveTheDay(dataDir: string, lastReading: Map<string, number>): void {
  * Fills influxd (v1 write API, database `binbridge`) with a simulated day: ~40 bins reporting every 15 minutes
  * for 24 hours (fill rising and emptied by rounds, battery, temperature), two bins running full, a fire, a low
  * battery, a sensor going silent; a crew accepting and finishing its job over WhatsApp; two residents reporting
- * bins by code; delivery statuses from "Meta" for what the sandbox sent. Resolves when everything is in influxd.
+ * bins by code; both subscribing to notices and an emergency notice to them, one answered; delivery statuses
+ * from "Meta" for what the sandbox sent. Resolves when everything is in influxd.
  */
 export async function fillSimulatedDay(influxUrl: string): Promise<void> {
   const env = {
@@ -245,6 +252,13 @@ export async function fillSimulatedDay(influxUrl: string): Promise<void> {
       await waitFor(async () => (await api<{ items: unknown[] }>(bridge, `/reports?bin=${bin}`)).items.length > 0, { message: `a report of ${bin}` });
     }
 
+    // both residents subscribe to notices, and the city sends one (an emergency: quiet hours do not hold it)
+    await sendText(bridge, RESIDENT_EN, `subscribe ${SIMULATED_DAY.reportedBin}`);
+    await sendText(bridge, RESIDENT_NL, `aanmelden ${SIMULATED_DAY.reportedBin2}`);
+    await waitFor(async () => (await api<{ total: number }>(bridge, '/subscriptions')).total === 2, { message: 'two subscribers' });
+    const notice = await post<{ id: number }>(bridge, '/notices', { kind: 'emergency', title: 'Storm', text: { en: 'Keep bins in tonight.', nl: 'Houd containers vannacht binnen.' }, target: { all: true } });
+    await waitFor(async () => (await api<{ figures: { sent: number } }>(bridge, `/notices/${notice.id}`)).figures.sent === 2, { message: 'the notice sent to both' });
+
     // "Meta" reports delivery of what the sandbox sent: read by crews, delivered to residents, one failure
     await waitFor(() => bridge.inbox.backlog().pending === 0 && bridge.outbox.list({ limit: 1000 }).every((i) => i.status === 'sent' || i.status === 'failed'), {
       timeoutMs: 15_000,
@@ -266,6 +280,9 @@ export async function fillSimulatedDay(influxUrl: string): Promise<void> {
       timeoutMs: 15_000,
       message: 'delivery statuses applied',
     });
+    // one resident answers the notice: a reply within 24 h, the notice's response
+    await sendText(bridge, RESIDENT_EN, 'Thanks for the warning');
+    await waitFor(async () => (await api<{ figures: { replied: number } }>(bridge, `/notices/${notice.id}`)).figures.replied === 1, { message: 'a reply to the notice' });
     await drained(bridge);
   } finally {
     await bridge.stop();

@@ -143,8 +143,15 @@ describe('subscriptions and notices', () => {
     expect(n.status).toBe('sent');
     expect(n.figures).toMatchObject({ targeted: 3, sent: 3, delivered: 3, read: 3, failed: 0, replied: 2, unsubscribed: 1 });
     expect(n.figures.response_rate).toBeCloseTo(2 / 3, 2);
-    const metrics = await (await fetch(`${bridge.httpUrl}/metrics`)).text();
     const id = String(made.j.id);
+    // the figures reach the gauges at most a second after the last event (a burst reuses them)
+    const metrics = await waitFor(
+      async () => {
+        const text = await (await fetch(`${bridge.httpUrl}/metrics`)).text();
+        return metricValue(text, 'binbridge_notice_figure', { notice_id: id, kind: 'emergency', figure: 'replied' }) === 2 ? text : null;
+      },
+      { message: 'the figures in the gauges' },
+    );
     expect(metricValue(metrics, 'binbridge_notice_figure', { notice_id: id, kind: 'emergency', figure: 'read' })).toBe(3);
     expect(metricValue(metrics, 'binbridge_notice_figure', { notice_id: id, kind: 'emergency', figure: 'replied' })).toBe(2);
     expect(metricValue(metrics, 'binbridge_notice_messages_total', { kind: 'emergency', status: 'delivered' })).toBe(3);

@@ -38,6 +38,8 @@ const view = (n: NoticeView) => ({
   cancelled_at: iso(n.cancelledAt),
   targeted: n.targeted,
   figures: n.figures,
+  // a service notice waiting through quiet hours goes on then
+  resumes_at: iso(n.resumesAt),
 });
 
 

@@ -46,12 +46,12 @@ describe('Grafana provisioning', () => {
 });
 
 describe('Grafana dashboards', () => {
-  it('has at least five dashboards, every file valid JSON', () => {
+  it('has at least six dashboards, every file valid JSON', () => {
     const names = fs.readdirSync(DASHBOARDS_DIR).filter((f) => f.endsWith('.json'));
-    expect(names.length).toBeGreaterThanOrEqual(5);
+    expect(names.length).toBeGreaterThanOrEqual(6);
     for (const f of names) expect(() => JSON.parse(fs.readFileSync(path.join(DASHBOARDS_DIR, f), 'utf8')), f).not.toThrow();
     expect(files.map((f) => f.dashboard.uid).sort()).toEqual(
-      ['binbridge-bin', 'binbridge-city', 'binbridge-dispatch', 'binbridge-reports', 'binbridge-whatsapp'].sort(),
+      ['binbridge-bin', 'binbridge-city', 'binbridge-dispatch', 'binbridge-notices', 'binbridge-reports', 'binbridge-whatsapp'].sort(),
     );
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { telemetryBus } from '../../helpers/telemetry.js';
 
-const figures = { targeted: 3, queued: 3, sent: 3, delivered: 2, read: 1, failed: 1, failed_by_code: { '131026': 1 }, replied: 1, unsubscribed: 0, response_rate: 0.5 };
+const figures = { targeted: 3, queued: 3, sent: 3, delivered: 2, read: 1, failed: 1, failed_by_code: { '131026': 1 }, replied: 1, unsubscribed: 0, response_rate: 0.5, capped: 2 };
 
 describe('notice points', () => {
   it("become `notice` points tagged by notice, kind and status, carrying the notice's figures after the event", () => {
@@ -9,9 +9,15 @@ describe('notice points', () => {
     bus.emit('notice.counted', { noticeId: 7, kind: 'emergency', status: 'read', at: 1_700_000_000_000, figures });
     bus.emit('notice.counted', { noticeId: 7, kind: 'emergency', status: 'read', at: 1_700_000_000_000, figures });
     expect(points).toHaveLength(2);
-    expect(points[0]).toMatch(/^notice,kind=emergency,notice_id=7,status=read count=1i?,delivered=2i?,failed=1i?,read=1i?,replied=1i?,response_rate=0\.5,sent=3i?,targeted=3i?,unsubscribed=0i? 1700000000000\d*$/);
+    expect(points[0]).toMatch(/^notice,kind=emergency,notice_id=7,status=read capped=2i?,count=1i?,delivered=2i?,failed=1i?,read=1i?,replied=1i?,response_rate=0\.5,sent=3i?,targeted=3i?,unsubscribed=0i? 1700000000000\d*$/);
     // two events in one millisecond: distinct timestamps, so InfluxDB keeps both
     expect(points[1]!.split(' ')[2]).not.toBe(points[0]!.split(' ')[2]);
+  });
+
+  it('count no event for `figures`, the figures brought up to date after a burst', () => {
+    const { bus, points } = telemetryBus();
+    bus.emit('notice.counted', { noticeId: 7, kind: 'service', status: 'figures', at: 1_700_000_000_000, figures });
+    expect(points[0]).toMatch(/^notice,kind=service,notice_id=7,status=figures capped=2i?,count=0i?,/);
   });
 });
 

@@ -10,7 +10,7 @@ const optionalPort = z.number().int().min(-1).max(65535); // -1: listener off
 const hhmm = /^([01]\d|2[0-4]):[0-5]\d$/;
 
 const rules = z.strictObject({
-  full_pct: z.number().min(1).max(100).default(80),
+  full_pct: z.number().min(1).max(100).default(85),
   clear_pct: z.number().min(0).max(99).default(30),
   debounce: z.number().int().min(1).max(20).default(2),
   fire_c: z.number().min(30).max(200).default(60),

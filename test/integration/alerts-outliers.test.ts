@@ -43,10 +43,10 @@ describe('outliers and what alerts were based on', () => {
   });
 
   it('gives a forecast full alert its cause and hours to full in GET /api/alerts', async () => {
-    await publishFills(RISING_BIN, [60, 62.5, 65, 67.5, 70], 30 * 60_000);
+    await publishFills(RISING_BIN, [65, 67.5, 70, 72.5, 75], 30 * 60_000);
     const open = await waitFor(async () => (await api<{ items: Record<string, unknown>[] }>(`/alerts?bin=${RISING_BIN}&type=full`)).items[0], {
       message: 'a full alert',
     });
-    expect(open).toMatchObject({ type: 'full', status: 'open', cause: 'forecast', value: 70, hours_to_full: 2 });
+    expect(open).toMatchObject({ type: 'full', status: 'open', cause: 'forecast', value: 75, hours_to_full: 2 });
   });
 });

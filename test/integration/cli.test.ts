@@ -147,7 +147,7 @@ describe('binbridge config check', () => {
   it('validates the bins file against the config\'s zones and kinds and prints its count', async () => {
     const ok = await cli(['config', 'check']);
     expect(ok.code).toBe(0);
-    expect(JSON.parse(ok.stdout).rules.full_pct).toBe(80);
+    expect(JSON.parse(ok.stdout).rules.full_pct).toBe(85);
     expect(ok.stderr).toMatch(/bins file \S*config\/bins\.example\.csv: 3\d\d bins in 7 zones, 5 kinds/);
     const dir = tmp();
     const file = path.join(dir, 'bins.csv');

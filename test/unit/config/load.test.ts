@@ -30,7 +30,7 @@ describe('loadConfig', () => {
     expect(config.http.port).toBe(3000);
     expect(config.influx.url).toBe('');
     expect(config.whatsapp.mode).toBe('sandbox');
-    expect(config.rules.full_pct).toBe(80);
+    expect(config.rules.full_pct).toBe(85);
     expect(path.isAbsolute(config.data_dir)).toBe(true);
   });
 

@@ -15,6 +15,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { startGraphEmulator, type GraphEmulator, type SentMessage } from '../emulator/index.js';
 import {
   cpuUs,
+  BENCH_WHATSAPP,
+  cloudBridgeEnv,
   errorLines,
   freePorts,
   Harness,
@@ -67,9 +69,7 @@ const HARD_TIMEOUT_MS = (WARMUP_S + DURATION_S) * 1000 + TRIAL_TIMEOUT_MS + 120_
 
 const FULL_PCT = 80;
 const CREW_PHONE = '31600000001';
-const ACCESS_TOKEN = 'bench-access-token';
-const APP_SECRET = 'bench-app-secret';
-const PHONE_NUMBER_ID = '106540352242922';
+const { accessToken: ACCESS_TOKEN, appSecret: APP_SECRET, phoneNumberId: PHONE_NUMBER_ID } = BENCH_WHATSAPP;
 const VERIFY_TOKEN = 'bench-verify-token';
 
 const bgId = (i: number): string => `BG-${String(i).padStart(4, '0')}`; // as bench/ingest-load.ts --prefix BG-
@@ -133,30 +133,15 @@ async function startBridge(graphUrl: string): Promise<void> {
   const configFile = path.join(tmp, 'binbridge.yaml');
   writeBinsCsv(binsFile);
   writeConfig(configFile, binsFile);
-  // nothing from the caller's environment overrides the bench's config
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BINBRIDGE_')));
-  const env: NodeJS.ProcessEnv = {
-    ...base,
-    BINBRIDGE_CONFIG: configFile,
-    BINBRIDGE_DATA_DIR: path.join(tmp, 'bridge-data'),
-    BINBRIDGE_MQTT_HOST: HOST,
-    BINBRIDGE_MQTT_PORT: String(bridgeMqttPort),
-    BINBRIDGE_MQTT_TLS_PORT: '-1',
-    BINBRIDGE_MQTT_AUTH: 'none',
-    BINBRIDGE_MQTT_CONNECT_RATE_PER_IP: String(Math.max(200, BG_SENSORS * 2)),
-    BINBRIDGE_HTTP_HOST: HOST,
-    BINBRIDGE_HTTP_PORT: String(bridgeHttpPort),
-    BINBRIDGE_LOG_LEVEL: 'warn',
-    BINBRIDGE_LOG_FORMAT: 'json',
-    BINBRIDGE_WHATSAPP_MODE: 'cloud',
-    BINBRIDGE_WHATSAPP_GRAPH_URL: graphUrl,
-    BINBRIDGE_WHATSAPP_PHONE_NUMBER_ID: PHONE_NUMBER_ID,
-    BINBRIDGE_WHATSAPP_ACCESS_TOKEN: ACCESS_TOKEN,
-    BINBRIDGE_WHATSAPP_APP_SECRET: APP_SECRET,
-    BINBRIDGE_WHATSAPP_VERIFY_TOKEN: VERIFY_TOKEN,
-    BINBRIDGE_WHATSAPP_PAIR_INTERVAL_MS: '0',
-    BINBRIDGE_WHATSAPP_MPS: '1000',
-  };
+  const env = cloudBridgeEnv(
+    { configFile, dataDir: path.join(tmp, 'bridge-data'), mqttPort: bridgeMqttPort, httpPort: bridgeHttpPort, graphUrl },
+    {
+      BINBRIDGE_MQTT_CONNECT_RATE_PER_IP: String(Math.max(200, BG_SENSORS * 2)),
+      BINBRIDGE_WHATSAPP_VERIFY_TOKEN: VERIFY_TOKEN,
+      BINBRIDGE_WHATSAPP_PAIR_INTERVAL_MS: '0',
+      BINBRIDGE_WHATSAPP_MPS: '1000',
+    },
+  );
   const nodeArgs = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   // node itself (not npm), so /proc/<pid> is the bridge process
   const b = h.spawnLogged('bridge', process.execPath, [...nodeArgs, path.join(ROOT, 'dist/src/cli.js'), 'start'], { cwd: ROOT, env });

@@ -19,7 +19,7 @@ import { startGraphEmulator, type GraphEmulator, type SentMessage } from '../emu
 import { SqliteNoticeStore } from '../src/notices/index.js';
 import { loadSealer } from '../src/privacy/index.js';
 import { openDatabase } from '../src/storage/index.js';
-import { errorLines, freePorts, Harness, HOST, intArg, log, logTail, peakRssMb, r1, ROOT, sleep, stopChild, waitForHealthz } from './lib/harness.js';
+import { BENCH_WHATSAPP, cloudBridgeEnv, errorLines, freePorts, Harness, HOST, intArg, log, logTail, peakRssMb, r1, ROOT, sleep, stopChild, waitForHealthz } from './lib/harness.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,9 +39,7 @@ const MPS = intArg('mps', args.mps, 1, 10_000);
 // the notice at MPS, and slack for a loaded machine
 const HARD_TIMEOUT_MS = ((N / MPS) * 2 + 180) * 1000;
 const PSEUDONYM_KEY = 'bench-notices-pseudonym-key-0123456789';
-const ACCESS_TOKEN = 'bench-access-token';
-const APP_SECRET = 'bench-app-secret';
-const PHONE_NUMBER_ID = '106540352242922';
+const { accessToken: ACCESS_TOKEN, appSecret: APP_SECRET, phoneNumberId: PHONE_NUMBER_ID } = BENCH_WHATSAPP;
 const TITLE = 'Bench notice';
 const phone = (i: number): string => `3161${String(i).padStart(7, '0')}`;
 
@@ -72,26 +70,10 @@ let mqttPort = 0;
 let bridgeExit: string | null = null;
 
 async function startBridge(graphUrl: string, mps: number, configFile: string): Promise<ChildProcess> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BINBRIDGE_')));
-  const env: NodeJS.ProcessEnv = {
-    ...base,
-    BINBRIDGE_CONFIG: configFile,
-    BINBRIDGE_DATA_DIR: path.join(tmp, 'bridge-data'),
-    BINBRIDGE_MQTT_HOST: HOST,
-    BINBRIDGE_MQTT_PORT: String(mqttPort),
-    BINBRIDGE_MQTT_TLS_PORT: '-1',
-    BINBRIDGE_MQTT_AUTH: 'none',
-    BINBRIDGE_HTTP_HOST: HOST,
-    BINBRIDGE_HTTP_PORT: String(httpPort),
-    BINBRIDGE_LOG_LEVEL: 'warn',
-    BINBRIDGE_LOG_FORMAT: 'json',
-    BINBRIDGE_WHATSAPP_MODE: 'cloud',
-    BINBRIDGE_WHATSAPP_GRAPH_URL: graphUrl,
-    BINBRIDGE_WHATSAPP_PHONE_NUMBER_ID: PHONE_NUMBER_ID,
-    BINBRIDGE_WHATSAPP_ACCESS_TOKEN: ACCESS_TOKEN,
-    BINBRIDGE_WHATSAPP_APP_SECRET: APP_SECRET,
-    BINBRIDGE_WHATSAPP_MPS: String(mps),
-  };
+  const env = cloudBridgeEnv(
+    { configFile, dataDir: path.join(tmp, 'bridge-data'), mqttPort, httpPort, graphUrl },
+    { BINBRIDGE_WHATSAPP_MPS: String(mps) },
+  );
   const b = h.spawnLogged('bridge', process.execPath, [path.join(ROOT, 'dist/src/cli.js'), 'start'], { cwd: ROOT, env });
   b.once('exit', (code, signal) => {
     if (!h.isStopping) bridgeExit = `bridge exited during the run (code ${code}, signal ${signal}): ${logTail(h.logFile('bridge'), 600)}`;

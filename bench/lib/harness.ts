@@ -45,6 +45,40 @@ export function logTail(file: string, bytes = 3000): string {
  * shutdown; `abort` runs it (bounded) and exits; on process exit whatever is left gets SIGKILL and the temp
  * folder is removed (unless keepTemp).
  */
+/** The WhatsApp Cloud API account the benches' bridge and Graph API emulator share (loopback only, not a secret). */
+export const BENCH_WHATSAPP = { accessToken: 'bench-access-token', appSecret: 'bench-app-secret', phoneNumberId: '106540352242922' } as const;
+
+/**
+ * The environment of a bridge a bench starts in cloud mode against the Graph API emulator at `graphUrl`: its config
+ * file, loopback ports, no TLS listener, no device auth, warn-level JSON logs, and nothing from the caller's own
+ * BINBRIDGE_* variables, so that the bench's settings are the whole config; `settings` adds to them.
+ */
+export function cloudBridgeEnv(
+  o: { configFile: string; dataDir: string; mqttPort: number; httpPort: number; graphUrl: string },
+  settings: Record<string, string> = {},
+): NodeJS.ProcessEnv {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BINBRIDGE_')));
+  return {
+    ...base,
+    BINBRIDGE_CONFIG: o.configFile,
+    BINBRIDGE_DATA_DIR: o.dataDir,
+    BINBRIDGE_MQTT_HOST: HOST,
+    BINBRIDGE_MQTT_PORT: String(o.mqttPort),
+    BINBRIDGE_MQTT_TLS_PORT: '-1',
+    BINBRIDGE_MQTT_AUTH: 'none',
+    BINBRIDGE_HTTP_HOST: HOST,
+    BINBRIDGE_HTTP_PORT: String(o.httpPort),
+    BINBRIDGE_LOG_LEVEL: 'warn',
+    BINBRIDGE_LOG_FORMAT: 'json',
+    BINBRIDGE_WHATSAPP_MODE: 'cloud',
+    BINBRIDGE_WHATSAPP_GRAPH_URL: o.graphUrl,
+    BINBRIDGE_WHATSAPP_PHONE_NUMBER_ID: BENCH_WHATSAPP.phoneNumberId,
+    BINBRIDGE_WHATSAPP_ACCESS_TOKEN: BENCH_WHATSAPP.accessToken,
+    BINBRIDGE_WHATSAPP_APP_SECRET: BENCH_WHATSAPP.appSecret,
+    ...settings,
+  };
+}
+
 export class Harness {
   readonly tmp: string;
   private readonly children = new Set<ChildProcess>();

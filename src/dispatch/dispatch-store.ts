@@ -76,6 +76,8 @@ export interface DispatchStore {
   dequeue(binIds: readonly string[]): void;
   /** True when an open job holds the bin, not yet collected. */
   inOpenJob(binId: string): boolean;
+  /** Every bin in an open job and not yet collected (one query, for planning over many bins). */
+  openJobBins(): Set<string>;
   insert(d: Omit<Dispatch, 'stops'> & { stops?: readonly JobStop[] }): void;
   update(id: string, fields: Partial<Pick<Dispatch, 'status' | 'crew_id' | 'sent_at' | 'accepted_at' | 'done_at' | 'escalated_at' | 'cancelled_at' | 'error'>>): void;
   /** Marks a bin of open jobs as collected; returns the ids of open jobs whose bins are now all collected. */
@@ -95,9 +97,15 @@ export interface DispatchStore {
 /** Jobs and the queue in SQLite (`dispatches`, `dispatch_bins`, `dispatch_queue`). */
 export class SqliteDispatchStore implements DispatchStore {
   private readonly stopsStmt;
+  private readonly inOpenJobStmt;
+  private readonly openJobBinsStmt;
 
   constructor(private readonly db: Database.Database) {
     this.stopsStmt = db.prepare('SELECT bin_id, reason, cause, hours_to_full FROM dispatch_bins WHERE dispatch_id = ?');
+    const open = `FROM dispatch_bins b JOIN dispatches d ON d.id = b.dispatch_id
+      WHERE b.collected_at IS NULL AND d.status IN ('pending', 'sent', 'accepted', 'escalated')`;
+    this.inOpenJobStmt = db.prepare(`SELECT 1 ${open} AND b.bin_id = ? LIMIT 1`);
+    this.openJobBinsStmt = db.prepare(`SELECT DISTINCT b.bin_id ${open}`).pluck();
   }
 
   private fromRow(r: Row): Dispatch {
@@ -141,14 +149,11 @@ export class SqliteDispatchStore implements DispatchStore {
   }
 
   inOpenJob(binId: string): boolean {
-    return (
-      this.db
-        .prepare(
-          `SELECT 1 FROM dispatch_bins b JOIN dispatches d ON d.id = b.dispatch_id
-           WHERE b.bin_id = ? AND b.collected_at IS NULL AND d.status IN ('pending', 'sent', 'accepted', 'escalated') LIMIT 1`,
-        )
-        .get(binId) !== undefined
-    );
+    return this.inOpenJobStmt.get(binId) !== undefined;
+  }
+
+  openJobBins(): Set<string> {
+    return new Set(this.openJobBinsStmt.all() as string[]);
   }
 
   /** A job and its stops (a job without reasons, as made before they were kept, may leave them out). */

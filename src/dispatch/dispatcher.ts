@@ -12,7 +12,7 @@ import { planJobs } from './batcher.js';
 import { crewCatalog, crewIntent, templateParams, type JobText } from './crew-messages.js';
 import { OPEN_STATUSES, stopOf, type Dispatch, type DispatchStatus, type DispatchStore } from './dispatch-store.js';
 import { planningRate, type Emptied } from './fill-rate.js';
-import { cannotWait, hoursToFull, planRound, rideAlong, roundMinutes, roundTimes, type PlanBin, type StopWhy } from './planner.js';
+import { cannotWait, hoursToFull, nearAny, planRound, rideAlong, roundMinutes, roundTimes, type PlanBin, type StopWhy } from './planner.js';
 import { mapLink, routeOrder } from './route.js';
 import { crewsOnShift, localMinutes } from './shift.js';
 
@@ -126,8 +126,9 @@ export class Dispatcher {
     const { dispatch, rules } = this.deps.config;
     const queued = new Map(this.store.queue().filter((q) => !q.urgent).map((q) => [q.binId, q]));
     const byZone = new Map<string, PlanBin[]>();
+    const inOpenJob = this.store.openJobBins();
     for (const bin of this.deps.registry.all()) {
-      if (this.store.inOpenJob(bin.id)) continue;
+      if (inOpenJob.has(bin.id)) continue;
       const q = queued.get(bin.id);
       const list = byZone.get(bin.zone) ?? [];
       list.push(this.planBin(bin, now, q ? { cause: q.cause ?? undefined } : undefined));
@@ -146,21 +147,21 @@ export class Dispatcher {
     const { dispatch, rules } = this.deps.config;
     const queued = new Map(this.store.queue().map((q) => [q.binId, q]));
     const due = new Set(binIds);
-    const dueBins: PlanBin[] = [];
+    const inZone = this.deps.registry.all().filter((b) => b.zone === zone);
+    const dueBins = inZone.filter((b) => due.has(b.id)).map((b) => this.planBin(b, now));
     const candidates: { bin: PlanBin; hours: number }[] = [];
-    for (const bin of this.deps.registry.all()) {
-      if (bin.zone !== zone) continue;
-      if (due.has(bin.id)) {
-        dueBins.push(this.planBin(bin, now));
-        continue;
-      }
-      if (queued.has(bin.id) || this.store.inOpenJob(bin.id)) continue;
+    const inOpenJob = this.store.openJobBins();
+    const rideAlongKm = dispatch.ride_along_m / 1000;
+    for (const bin of inZone) {
+      if (due.has(bin.id) || queued.has(bin.id) || inOpenJob.has(bin.id)) continue;
+      // only a bin near the route is worth a forecast (a zone has thousands of bins, a job a few stops)
+      if (!nearAny(dueBins, bin, rideAlongKm)) continue;
       const p = this.planBin(bin, now);
       const hours = hoursToFull(p.fillPct, p.ratePctPerH, rules.full_pct);
       if (hours !== null && now + hours * 3_600_000 <= next) candidates.push({ bin: p, hours });
     }
     const stops: StopWhy[] = dueBins.map((b) => ({ binId: b.id, reason: 'alert', cause: queued.get(b.id)?.cause ?? undefined, hoursToFull: hoursToFull(b.fillPct, b.ratePctPerH, rules.full_pct) ?? undefined }));
-    return [...stops, ...rideAlong(dueBins, candidates, dispatch.truck_l, dispatch.ride_along_m / 1000)];
+    return [...stops, ...rideAlong(dueBins, candidates, dispatch.truck_l, rideAlongKm)];
   }
 
   /** Plans due jobs, assigns jobs that waited for a crew, escalates unanswered ones. Idempotent. */
@@ -184,7 +185,8 @@ export class Dispatcher {
         return bin === undefined || cannotWait(this.planBin(bin, now), now, rounds.next);
       });
     }
-    const plan = planJobs(queue, now, dispatch.batch_window_s * 1000, (id) => this.store.inOpenJob(id), dispatch.max_bins_per_job);
+    const inOpenJob = queue.length > 0 ? this.store.openJobBins() : new Set<string>();
+    const plan = planJobs(queue, now, dispatch.batch_window_s * 1000, (id) => inOpenJob.has(id), dispatch.max_bins_per_job);
     if (plan.dropped.length > 0) this.store.dequeue(plan.dropped);
     for (const job of plan.jobs) {
       const cause = new Map(queue.map((q) => [q.binId, q.cause]));

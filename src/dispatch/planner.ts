@@ -95,6 +95,11 @@ export function planRound(input: RoundInput): StopWhy[] {
   return [...due, ...rideAlong(dueBins, rest, input.truckL, input.rideAlongKm)];
 }
 
+/** Whether a place is within `km` (straight line) of any of the bins. */
+export function nearAny(bins: readonly { lat: number; lon: number }[], place: { lat: number; lon: number }, km: number): boolean {
+  return bins.some((d) => distance(d.lon, d.lat, place.lon, place.lat) <= km);
+}
+
 /** The candidates near the due bins, soonest-full first, while the truck's volume allows. */
 export function rideAlong(
   dueBins: readonly PlanBin[],
@@ -104,7 +109,7 @@ export function rideAlong(
 ): StopWhy[] {
   let load = dueBins.reduce((s, b) => s + b.capacityL, 0);
   const near = candidates
-    .filter((c) => dueBins.some((d) => distance(d.lon, d.lat, c.bin.lon, c.bin.lat) <= rideAlongKm))
+    .filter((c) => nearAny(dueBins, c.bin, rideAlongKm))
     .sort((a, b) => a.hours - b.hours || a.bin.id.localeCompare(b.bin.id));
   const out: StopWhy[] = [];
   for (const c of near) {

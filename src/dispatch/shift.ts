@@ -1,3 +1,5 @@
+import { localMinutes } from '../local-time.js';
+
 export interface CrewShift {
   id: string;
   zones: readonly string[];
@@ -9,12 +11,7 @@ const minutes = (hhmm: string): number => {
   return h! * 60 + m!;
 };
 
-/** Minutes since local midnight in the given IANA time zone. */
-export function localMinutes(now: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(now));
-  const get = (t: string): number => Number(parts.find((p) => p.type === t)?.value ?? 0);
-  return get('hour') * 60 + get('minute');
-}
+export { localMinutes };
 
 /** Is a shift like "06:00-22:00" (or "22:00-06:00", across midnight) on at this local minute? */
 export function onShift(shift: string, atMinute: number): boolean {

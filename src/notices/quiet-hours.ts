@@ -1,14 +1,9 @@
+import { localMinutes } from '../local-time.js';
+
 /** "HH:MM-HH:MM", local time; may cross midnight; equal ends mean no quiet hours at all. */
 export const QUIET_HOURS = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$/;
 
 const MIN = 60_000;
-
-/** Minutes since local midnight in an IANA time zone. */
-function localMinutes(at: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(at));
-  const get = (t: string): number => Number(parts.find((p) => p.type === t)?.value ?? 0);
-  return get('hour') * 60 + get('minute');
-}
 
 function ends(spec: string): [number, number] {
   const m = QUIET_HOURS.exec(spec);

@@ -151,6 +151,12 @@ class ServerProcess {
     readonly logFile: string,
     private readonly isReady: () => Promise<boolean>,
     private readonly readyTimeoutMs = 20_000,
+    private readonly opts: {
+      /** run as this user (a server that refuses root, started by root) */
+      user?: { uid: number; gid: number } | undefined;
+      /** the signal that shuts the server down cleanly without waiting for its clients (default SIGTERM) */
+      stopSignal?: NodeJS.Signals;
+    } = {},
   ) {}
 
   get running(): boolean {
@@ -167,7 +173,7 @@ class ServerProcess {
     const fd = fs.openSync(this.logFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(this.command, this.args, { stdio: ['ignore', fd, fd], detached: false });
+      child = spawn(this.command, this.args, { stdio: ['ignore', fd, fd], detached: false, ...this.opts.user });
     } finally {
       fs.closeSync(fd);
     }
@@ -201,11 +207,11 @@ class ServerProcess {
     }
   }
 
-  /** SIGTERM (the servers shut down cleanly and save their state), SIGKILL if that takes too long. */
+  /** SIGTERM or the server's own clean-shutdown signal (they save their state), SIGKILL if that takes too long. */
   async stop(timeoutMs = 15_000): Promise<void> {
     const child = this.child;
     if (!child) return;
-    child.kill('SIGTERM');
+    child.kill(this.opts.stopSignal ?? 'SIGTERM');
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       this.exited.then(() => false),
@@ -572,4 +578,89 @@ export function mosquittoPub(
     child.stdin?.on('error', () => {});
     child.stdin?.end(input ?? '');
   });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// PostgreSQL (Debian's postgresql package)
+
+export interface Postgres extends Stoppable {
+  /** postgres://binbridge@127.0.0.1:PORT/binbridge (trust authentication, loopback only) */
+  readonly url: string;
+  readonly port: number;
+}
+
+/** Debian keeps initdb and postgres under /usr/lib/postgresql/<major>/bin, off PATH: the newest one installed. */
+function postgresBin(name: string): string {
+  const root = '/usr/lib/postgresql';
+  const majors = fs.existsSync(root) ? fs.readdirSync(root).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a)) : [];
+  for (const major of majors) {
+    const candidate = path.join(root, major, 'bin', name);
+    if (fs.existsSync(candidate)) return candidate;
+  }
+  return findBinary(name, 'postgresql');
+}
+
+/** initdb and postgres refuse to run as root: as root, they run as Debian's "postgres" user. */
+async function postgresUser(): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const { stdout } = await execFileAsync('id', ['-u', 'postgres']).catch(() => {
+    throw new Error('running as root, PostgreSQL needs the "postgres" user (install the Debian package "postgresql")');
+  });
+  const { stdout: gid } = await execFileAsync('id', ['-g', 'postgres']);
+  return { uid: Number(stdout.trim()), gid: Number(gid.trim()) };
+}
+
+async function postgresReady(url: string): Promise<boolean> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * A fresh PostgreSQL cluster in a temporary folder, listening on a free loopback port only (no Unix socket outside
+ * the folder), with a database and a superuser both named "binbridge". fsync stays on: tests of durability mean it.
+ */
+export async function startPostgres(): Promise<Postgres> {
+  const initdb = postgresBin('initdb');
+  const postgres = postgresBin('postgres');
+  const user = await postgresUser();
+  const dir = makeTempDir('postgres');
+  const data = path.join(dir, 'data');
+  if (user) fs.chownSync(dir, user.uid, user.gid);
+  const port = await freePort();
+  try {
+    await execFileAsync(initdb, ['-D', data, '-U', 'binbridge', '--auth=trust', '--encoding=UTF8', '--locale=C'], { ...user });
+  } catch (err) {
+    removeTempDir(dir);
+    throw new Error(`initdb failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`);
+  }
+  const base = `postgres://binbridge@127.0.0.1:${port}`;
+  const proc = new ServerProcess(
+    'postgres',
+    postgres,
+    ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-k', dir, '-c', 'max_connections=200'],
+    path.join(dir, 'postgres.log'),
+    () => postgresReady(`${base}/postgres`),
+    30_000,
+    // SIGTERM would wait for every client to leave; SIGINT is PostgreSQL's fast, clean shutdown
+    { user, stopSignal: 'SIGINT' },
+  );
+  await launch(proc, dir);
+  const { default: pg } = await import('pg');
+  const admin = new pg.Client({ connectionString: `${base}/postgres` });
+  await admin.connect();
+  try {
+    await admin.query('CREATE DATABASE binbridge');
+  } finally {
+    await admin.end();
+  }
+  return { ...lifecycle(proc, dir), url: `${base}/binbridge`, port };
 }

@@ -1,13 +1,16 @@
 import fs from 'node:fs';
 import mqtt from 'mqtt';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   mosquittoPub,
   startInfluxd,
   startMosquitto,
+  startPostgres,
   startVictoriaMetrics,
   type Influxd,
   type Mosquitto,
+  type Postgres,
   type Victoria,
 } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
@@ -140,6 +143,47 @@ describe('mosquitto helper with persistence', () => {
       expect(received).toEqual(['queued']);
     } finally {
       await second.endAsync();
+    }
+  });
+});
+
+describe('postgres helper', () => {
+  let postgres: Postgres;
+  beforeAll(async () => {
+    postgres = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await postgres?.destroy();
+  });
+
+  it('keeps a committed row across a restart on the same port, with a client that stays connected', async () => {
+    const client = new pg.Client({ connectionString: postgres.url });
+    await client.connect();
+    client.on('error', () => {}); // the restart below ends this session
+    await client.query('CREATE TABLE t (id int PRIMARY KEY, v text)');
+    await client.query("INSERT INTO t VALUES (1, 'kept')");
+    // a fast shutdown does not wait for connected clients
+    await postgres.stop();
+    await postgres.start();
+    const again = new pg.Client({ connectionString: postgres.url });
+    await again.connect();
+    try {
+      const { rows } = await again.query('SELECT v FROM t WHERE id = 1');
+      expect(rows).toEqual([{ v: 'kept' }]);
+    } finally {
+      await again.end();
+      await client.end().catch(() => {});
+    }
+  }, 60_000);
+
+  it('listens on loopback only', async () => {
+    const client = new pg.Client({ connectionString: postgres.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ listen_addresses: string }>('SHOW listen_addresses');
+      expect(rows[0]!.listen_addresses).toBe('127.0.0.1');
+    } finally {
+      await client.end();
     }
   });
 });

@@ -249,12 +249,16 @@ export class Outbox {
     this.store.claim(head.id, now);
     const attempts = head.attempts + 1;
     const p = (async () => {
+      let wamid: string;
       try {
-        const { wamid } = await this.opts.transport.send(opened.message);
-        this.sent(head, opened, wamid);
+        ({ wamid } = await this.opts.transport.send(opened.message));
       } catch (err) {
-        this.failed(head, opened, attempts, toGraphError(err));
+        this.store.batch(() => this.failed(head, opened, attempts, toGraphError(err)));
+        return;
       }
+      // the outcome and what listeners record of it (a notice's recipient) commit together: one disk flush a message.
+      // A failure to record it is not a failed send (that would send it again): it is logged below.
+      this.store.batch(() => this.sent(head, opened, wamid));
     })()
       .catch((err: unknown) => this.log.error({ event: 'outbox_record_failed', id: head.id, err }, 'could not record a send outcome'))
       .finally(() => {

@@ -2,8 +2,15 @@
 export const PAIR_BURST = 45;
 
 /**
- * When the next message may go: a token bucket of `mps` per second for the whole number (Meta's throughput
- * limit, 130429 past it) and, per recipient, a bucket of `pairBurst` messages refilled one per `pairIntervalMs`
+ * Of the number's throughput, the share that may go at once; the rest refills evenly. A bucket of burst b refilled at
+ * r a second lets b + r through in a second, so r = mps − b keeps every second within Meta's limit: a full bucket
+ * (after an idle spell) never doubles a second's sends, and a twentieth of the limit goes without waiting.
+ */
+const BURST_SHARE = 1 / 20;
+
+/**
+ * When the next message may go: a token bucket for the whole number that never lets more than `mps` go in any
+ * second (Meta's throughput limit, 130429 past it) and, per recipient, a bucket of `pairBurst` messages refilled one per `pairIntervalMs`
  * (the pair rate limit, 131056 past it): a live conversation's replies go at once, a steady stream to one user
  * keeps to the average. Pure bookkeeping on the times it is given; the outbox asks and waits.
  */
@@ -11,18 +18,25 @@ export class SendPacer {
   private tokens: number;
   private refilledAt = 0;
   private readonly pairs = new Map<string, { tokens: number; at: number }>();
+  /** messages that may go at once */
+  private readonly burst: number;
+  /** messages a second the bucket refills */
+  private readonly rate: number;
 
   constructor(
-    private readonly mps: number,
+    mps: number,
     private readonly pairIntervalMs: number,
     private readonly pairBurst = PAIR_BURST,
   ) {
-    this.tokens = mps;
+    this.burst = Math.max(1, Math.floor(mps * BURST_SHARE));
+    // below 20 mps a burst of one is more than a twentieth: the refill gives up what it can without stopping
+    this.rate = Math.max(mps - this.burst, mps / 2);
+    this.tokens = this.burst;
   }
 
   private refill(now: number): void {
     if (now > this.refilledAt) {
-      this.tokens = Math.min(this.mps, this.tokens + ((now - this.refilledAt) * this.mps) / 1000);
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) * this.rate) / 1000);
       this.refilledAt = now;
     }
   }
@@ -38,7 +52,7 @@ export class SendPacer {
   /** The earliest time at which a message to `to` may be sent (≤ now: at once). */
   readyAt(to: string, now: number): number {
     this.refill(now);
-    const bucket = this.tokens >= 1 ? now : now + Math.ceil(((1 - this.tokens) * 1000) / this.mps);
+    const bucket = this.tokens >= 1 - 1e-9 ? now : now + Math.ceil(((1 - this.tokens) * 1000) / this.rate);
     if (this.pairIntervalMs <= 0) return bucket;
     const pair = this.pair(to, now);
     // 1e-9: the fractions of a refill add up to a hair under a whole message

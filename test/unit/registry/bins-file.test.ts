@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
-import { BinsFileError, BinRegistry, parseBinsCsv, parseBinsGeoJson, parseWasteContainers, readBinsFile } from '../../../src/registry/index.js';
+import { BinsFileError, SqliteBinRegistry, parseBinsCsv, parseBinsGeoJson, parseWasteContainers, readBinsFile } from '../../../src/registry/index.js';
 import { migrated } from '../../helpers/db.js';
 
 const HEADER = 'id,lat,lon,address,zone,kind,capacity_l,depth_mm,sensor_offset_mm';
@@ -172,13 +172,13 @@ describe('BinRegistry', () => {
     const file = path.join(dir, 'bins.csv');
     fs.writeFileSync(file, `${HEADER}\nA-1,52.1,5.1,Straat 1,centrum,rest,240,1000,50\n`);
     const db = migrated(new Database(path.join(dir, 'x.db')));
-    const reg = new BinRegistry(db);
+    const reg = new SqliteBinRegistry(db);
     expect(reg.importFileIfChanged(file)).toBe(1);
     reg.upsert([{ ...reg.get('A-1')!, address: 'Straat 2' }]);
-    expect(new BinRegistry(db).importFileIfChanged(file)).toBeNull();
-    expect(new BinRegistry(db).get('A-1')?.address).toBe('Straat 2');
+    expect(new SqliteBinRegistry(db).importFileIfChanged(file)).toBeNull();
+    expect(new SqliteBinRegistry(db).get('A-1')?.address).toBe('Straat 2');
     fs.appendFileSync(file, 'A-2,52.1,5.1,Straat 3,centrum,rest,240,1000,50\n');
-    const again = new BinRegistry(db);
+    const again = new SqliteBinRegistry(db);
     expect(again.importFileIfChanged(file)).toBe(2);
     expect(again.get('A-1')?.address).toBe('Straat 1');
     expect(again.size).toBe(2);
@@ -188,7 +188,7 @@ describe('BinRegistry', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-reg-'));
     const file = path.join(dir, 'bins.csv');
     fs.writeFileSync(file, `${HEADER}\nA-1,52.1,5.1,Straat 1,centrum,rest,240,1000,50\n`);
-    const reg = new BinRegistry(migrated(new Database(path.join(dir, 'x.db'))));
+    const reg = new SqliteBinRegistry(migrated(new Database(path.join(dir, 'x.db'))));
     expect(reg.importFileIfChanged(file, KNOWN)).toBe(1);
     fs.writeFileSync(file, `${HEADER}\nA-1,52.1,5.1,Straat 1,centrum,rest,240,1000,50\nA-2,52.1,5.1,Straat 2,west,rest,240,1000,50\n`);
     expect(() => reg.importFileIfChanged(file, KNOWN)).toThrow(/line 3: zone: unknown zone "west"/);

@@ -82,9 +82,27 @@ describe('every bad row in one go', () => {
     expect(parseBinsCsv(text.replace('sensor_ofset_mm', 'sensor_offset_mm'))[0]).toMatchObject({ id: 'A-1', sensor_offset_mm: 50 });
   });
 
+  it('CSV: a value that is not a number names its line, column and the value; an empty one is missing, not 0', () => {
+    const text = `${HEADER}\nA-1,52.1,abc,x,centrum,rest,12x,1000,50\nA-2,,5.1,x,centrum,rest,240,1000,\nA-3,52.1,5.1,x,centrum,rest,240,1000,-\n`;
+    let message = '';
+    expect(
+      problemsOf(() => {
+        try {
+          return parseBinsCsv(text, 'city.csv');
+        } catch (err) {
+          message = (err as Error).message;
+          throw err;
+        }
+      }),
+    ).toEqual(['line 2: lon: "abc" is not a number', 'line 2: capacity_l: "12x" is not a number', 'line 3: lat: empty; a number is needed', 'line 4: sensor_offset_mm: "-" is not a number']);
+    expect(message).toContain('bins file city.csv: 4 problem(s):\n  line 2: lon: "abc" is not a number');
+    // an optional column left empty takes its default
+    expect(parseBinsCsv(`${HEADER}\nA-2,52.1,5.1,x,centrum,rest,240,1000,\n`)[0]?.sensor_offset_mm).toBe(0);
+  });
+
   it('CSV: line numbers count quoted line breaks and blank lines', () => {
     const text = `${HEADER}\n\nA-1,52.1,5.1,"Straat 1\nachter",centrum,rest,240,1000,50\nA-2,52.1,5.1,x,centrum,rest,240,abc,50\n`;
-    expect(problemsOf(() => parseBinsCsv(text))).toEqual(['line 5: depth_mm: Invalid input: expected number, received NaN']);
+    expect(problemsOf(() => parseBinsCsv(text))).toEqual(['line 5: depth_mm: "abc" is not a number']);
   });
 
   it('GeoJSON: a bad geometry does not hide the other features\' problems', () => {

@@ -1,6 +1,6 @@
 // Chat benchmark: how fast binbridge answers residents who report a bin by WhatsApp, through the Graph API emulator
 // at Meta's limits (80 messages/s for the number; per resident one message per 6 s on average, bursts of 45).
-//   npm run bench:chat -- [--residents 200] [--ramp 20] [--think-ms 1500] [--seed 1] [--keep-temp]
+//   npm run bench:chat -- [--residents 200] [--ramp 20] [--think-ms 1500] [--seed 1] [--profile] [--keep-temp]
 // N residents, started evenly over --ramp seconds and then running side by side, each has the conversation of a
 // resident who does not know the bin's code: a text ("the bin here is overflowing") -> binbridge asks for the
 // location; a pin between two bins 20 m apart -> binbridge lists both; a tap on the first row -> binbridge
@@ -11,7 +11,7 @@
 // apart, with the webhook's own round trip (the inbox's durable commit) beside them. target_met: follow-ups
 // p99 ≤ 1,000 ms. The bridge runs as `node dist/src/cli.js start` in cloud mode with its defaults (whatsapp.mps 80,
 // pair_interval_ms 6000), own data dir, config and bins file, no InfluxDB and no crews (reports open alerts, no
-// crew message competes). Prints ONE JSON object on stdout; progress goes to stderr. Everything it started is
+// crew message competes); with --profile it runs under --cpu-prof and the top functions are printed. Prints ONE JSON object on stdout; progress goes to stderr. Everything it started is
 // stopped and its temp folder removed, also on SIGINT/SIGTERM, on failure and at the hard timeout. Loopback only.
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,7 +19,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { listReply, location, startGraphEmulator, text, type GraphEmulator, type InboundContent, type SentMessage } from '../emulator/index.js';
 import { createRandom } from '../firmware-sim/random.js';
-import { BENCH_WHATSAPP, cloudBridgeEnv, errorLines, freePorts, Harness, HOST, intArg, log, logTail, r1, ROOT, sleep, stopChild, waitForHealthz } from './lib/harness.js';
+import { BENCH_WHATSAPP, cloudBridgeEnv, cpuUs, errorLines, freePorts, Harness, HOST, intArg, log, logTail, r1, ROOT, sleep, stopChild, waitForHealthz } from './lib/harness.js';
+import { logTop, topSelfTime } from './lib/profile.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -28,12 +29,13 @@ const { values: args } = parseArgs({
     'think-ms': { type: 'string', default: '1500' },
     'reply-timeout': { type: 'string', default: '30' },
     seed: { type: 'string', default: '1' },
+    profile: { type: 'boolean', default: false },
     'keep-temp': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (args.help) {
-  process.stderr.write('usage: npm run bench:chat -- [--residents 200] [--ramp 20] [--think-ms 1500] [--reply-timeout 30] [--seed 1] [--keep-temp]\n');
+  process.stderr.write('usage: npm run bench:chat -- [--residents 200] [--ramp 20] [--think-ms 1500] [--reply-timeout 30] [--seed 1] [--profile] [--keep-temp]\n');
   process.exit(0);
 }
 
@@ -55,12 +57,13 @@ const BIN_GAP_LON = 0.0003;
 
 const h = new Harness({ keepTemp: args['keep-temp'], hardTimeoutMs: HARD_TIMEOUT_MS, prefix: 'binbridge-bench-chat-' });
 const tmp = h.tmp;
+const profileDir = path.join(tmp, 'profile');
 let bridge: ChildProcess | undefined;
 let emulator: GraphEmulator | undefined;
 let bridgeExit: string | null = null;
 
 h.onStop(async () => {
-  await stopChild(bridge, 15_000);
+  await stopChild(bridge, 15_000); // graceful: lets --cpu-prof write its profile
   await emulator?.close().catch(() => undefined);
 });
 
@@ -202,7 +205,8 @@ async function main(): Promise<void> {
     { configFile, dataDir: path.join(tmp, 'bridge-data'), mqttPort, httpPort, graphUrl: emulator.url },
     { BINBRIDGE_HTTP_MAX_CONNECTIONS_PER_IP: '0' },
   );
-  bridge = h.spawnLogged('bridge', process.execPath, [path.join(ROOT, 'dist/src/cli.js'), 'start'], { cwd: ROOT, env });
+  const nodeArgs = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  bridge = h.spawnLogged('bridge', process.execPath, [...nodeArgs, path.join(ROOT, 'dist/src/cli.js'), 'start'], { cwd: ROOT, env });
   bridge.once('exit', (code, signal) => {
     if (!h.isStopping) bridgeExit = `bridge exited during the run (code ${code}, signal ${signal}): ${logTail(h.logFile('bridge'), 600)}`;
   });
@@ -210,6 +214,7 @@ async function main(): Promise<void> {
   log(`bridge pid ${bridge.pid} on http ${HOST}:${httpPort}, emulator ${emulator.url}`);
 
   const timings: Timing[] = [];
+  const cpu0 = cpuUs(bridge.pid);
   const started = performance.now();
   let done = 0;
   const progress = setInterval(() => log(`${done}/${N} conversations done, ${timings.length} answers timed`), 5000);
@@ -230,6 +235,7 @@ async function main(): Promise<void> {
     clearInterval(progress);
   }
   const seconds = (performance.now() - started) / 1000;
+  const bridgeCpuMs = (cpuUs(bridge.pid) - cpu0) / 1000;
   if (failures.length > 0) errors.push(`${failures.length} conversation(s) failed, e.g. ${failures[0]}`);
   const errLines = errorLines(h.logFile('bridge'));
   if (errLines.length > 0) errors.push(`bridge logged ${errLines.length} error line(s), e.g. ${errLines[0]!.slice(0, 300)}`);
@@ -237,7 +243,7 @@ async function main(): Promise<void> {
 
   const of = (pick: (t: Timing) => boolean, v: (t: Timing) => number = (t) => t.answerMs): Summary | null => summarise(timings.filter(pick).map(v));
   const followUps = of((t) => t.step !== 'ask_location');
-  const out = {
+  const out: Record<string, unknown> = {
     residents: N,
     ramp_s: RAMP_S,
     think_ms_max: THINK_MS,
@@ -247,6 +253,8 @@ async function main(): Promise<void> {
     follow_ups: followUps,
     by_step: { ask_location: of((t) => t.step === 'ask_location'), list: of((t) => t.step === 'list'), confirmation: of((t) => t.step === 'confirmation') },
     webhook_round_trip: of(() => true, (t) => t.webhookMs),
+    // the bridge's CPU time over the run per resident message (with its answer and the answer's three statuses)
+    bridge_cpu_ms_per_message: r1(bridgeCpuMs / Math.max(1, timings.length)),
     target_follow_up_p99_ms: TARGET_FOLLOW_UP_P99_MS,
     target_met: followUps !== null && done === N && followUps.p99_ms <= TARGET_FOLLOW_UP_P99_MS,
     emulator_refused_by_code: refusedByCode,
@@ -254,6 +262,15 @@ async function main(): Promise<void> {
     error_details: errors,
   };
   await h.stopAll();
+  if (args.profile) {
+    try {
+      const top = topSelfTime(profileDir, 20);
+      out.profile_top = top;
+      logTop(top, log);
+    } catch (err) {
+      out.profile_error = (err as Error).message;
+    }
+  }
   process.stdout.write(JSON.stringify(out, null, 2) + '\n');
 }
 

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
-import { DeviceSecrets } from '../src/broker/index.js';
+import { SqliteDeviceSecrets } from '../src/broker/index.js';
 import { migrate } from '../src/storage/index.js';
 import { intArg, log, r1 } from './lib/harness.js';
 
@@ -20,7 +20,7 @@ const N = intArg('n', args.n, 3, 10_000);
 
 const db = new Database(':memory:');
 migrate(db);
-const secrets = new DeviceSecrets(db, randomBytes(32));
+const secrets = new SqliteDeviceSecrets(db, randomBytes(32));
 const fresh = 'UTR-0001';
 const remembered = 'UTR-0002';
 await secrets.issue(fresh);

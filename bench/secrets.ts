@@ -6,7 +6,7 @@
 // JSON object on stdout: per kind the count, seconds and verifications per second.
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { DeviceSecrets } from '../src/broker/index.js';
+import { SqliteDeviceSecrets } from '../src/broker/index.js';
 import { migrate } from '../src/storage/index.js';
 import { provisionLegacy } from '../test/helpers/legacy-secret.js';
 import { commandLine } from './lib/command-line.js';
@@ -33,20 +33,20 @@ const rate = async (what: string, n: number, run: (i: number) => Promise<boolean
   return { count: n, seconds: r3(s), per_s: Math.round(n / s), us_each: r1((s * 1e6) / n) };
 };
 
-const issuer = new DeviceSecrets(db, key);
+const issuer = new SqliteDeviceSecrets(db, key);
 const secrets: string[] = [];
 for (let i = 0; i < nHmac; i++) secrets.push(await issuer.issue(bin(i)));
 const legacy: string[] = [];
 for (let i = 0; i < nScrypt; i++) legacy.push(await provisionLegacy(db, bin(nHmac + i)));
 
-const verifier = new DeviceSecrets(db, key);
+const verifier = new SqliteDeviceSecrets(db, key);
 // a fresh instance for each kind: nothing remembered from issuing or from the kind before
 const hmacOk = await rate('hmac records, correct secret', nHmac, (i) => verifier.verify(bin(i), secrets[i]!), true);
-const scryptOk = nScrypt > 0 ? await rate('scrypt records, correct secret (each upgraded)', nScrypt, (i) => new DeviceSecrets(db, key).verify(bin(nHmac + i), legacy[i]!), true) : null;
-const upgraded = new DeviceSecrets(db, key).counts();
+const scryptOk = nScrypt > 0 ? await rate('scrypt records, correct secret (each upgraded)', nScrypt, (i) => new SqliteDeviceSecrets(db, key).verify(bin(nHmac + i), legacy[i]!), true) : null;
+const upgraded = new SqliteDeviceSecrets(db, key).counts();
 if (upgraded.scrypt !== 0) throw new Error(`${upgraded.scrypt} scrypt records left after their logins`);
 // no scrypt record left, so a refusal costs one HMAC too
-const refusals = new DeviceSecrets(db, key);
+const refusals = new SqliteDeviceSecrets(db, key);
 const hmacWrong = await rate('hmac records, wrong secret', nHmac, (i) => refusals.verify(bin(i), `wrong-${i}`), false);
 const unknown = await rate('unknown bins', nHmac, (i) => refusals.verify(`NOPE-${i}`, `wrong-${i}`), false);
 console.log(JSON.stringify({ hmac_correct: hmacOk, scrypt_correct_and_upgraded: scryptOk, hmac_wrong: hmacWrong, unknown_bin: unknown, libuv_threadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4) }));

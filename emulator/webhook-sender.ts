@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 
 export interface WebhookAttempt {
   kind: 'status' | 'inbound';
@@ -45,10 +46,17 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * and retries with exponential backoff while the receiver does not answer 200.
  */
 export class WebhookSender {
-  private controller = new AbortController();
+  private controller = WebhookSender.controller();
   private readonly pending = new Set<Promise<unknown>>();
 
   constructor(private readonly opts: WebhookSenderOptions) {}
+
+  /** Every pending wait and post listens on its signal: hundreds at once are expected, not a leak. */
+  private static controller(): AbortController {
+    const c = new AbortController();
+    setMaxListeners(0, c.signal);
+    return c;
+  }
 
   get configured(): boolean {
     return this.opts.url !== undefined && this.opts.url !== '';
@@ -121,7 +129,7 @@ export class WebhookSender {
   /** Stops every pending delivery and backoff at once; deliveries started later are not affected. */
   abortPending(): void {
     const old = this.controller;
-    this.controller = new AbortController();
+    this.controller = WebhookSender.controller();
     old.abort();
   }
 }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import YAML from 'yaml';
-import { DeviceSecrets } from '../src/broker/device-secrets.js';
+import { SqliteDeviceSecrets } from '../src/broker/device-secrets.js';
 import { loadDeviceKey } from '../src/broker/device-key.js';
 import { openDatabase } from '../src/storage/database.js';
 
@@ -175,7 +175,7 @@ export class Bridge {
   private async provision(): Promise<void> {
     const db = openDatabase(this.dataDir, { sync: 'normal' });
     try {
-      const secrets = new DeviceSecrets(db, loadDeviceKey(this.dataDir).key);
+      const secrets = new SqliteDeviceSecrets(db, loadDeviceKey(this.dataDir).key);
       const ids = this.opts.provision;
       for (let i = 0; i < ids.length; i += 8) {
         const chunk = ids.slice(i, i + 8);

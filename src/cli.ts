@@ -4,10 +4,10 @@ import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { startApp } from './app.js';
 import { realClock } from './clock.js';
-import { DeviceSecrets, loadDeviceKey } from './broker/index.js';
+import { SqliteDeviceSecrets, loadDeviceKey, type DeviceSecrets } from './broker/index.js';
 import { ConfigError, envVariables, loadConfig, type Config } from './config/index.js';
 import { createLogger } from './log.js';
-import { BinsFileError, BinRegistry, knownFromConfig, readBinsFile } from './registry/index.js';
+import { BinsFileError, SqliteBinRegistry, knownFromConfig, readBinsFile } from './registry/index.js';
 import { pageAddress } from './http/index.js';
 import { StartError } from './start-error.js';
 import { openDatabase } from './storage/index.js';
@@ -157,11 +157,11 @@ async function start(file: string | undefined): Promise<void> {
 function openRegistry(config: Config) {
   const db = openDatabase(config.data_dir, { sync: 'full' });
   try {
-    const registry = new BinRegistry(db);
+    const registry = new SqliteBinRegistry(db);
     // as at start: the file's bins when it changed since the last import (a bin added there can be provisioned at once)
     registry.importFileIfChanged(config.registry.bins_file, knownFromConfig(config));
     const deviceKey = loadDeviceKey(config.data_dir);
-    const secrets = new DeviceSecrets(db, deviceKey.key);
+    const secrets = new SqliteDeviceSecrets(db, deviceKey.key);
     const { hmac } = secrets.counts();
     if (deviceKey.created && hmac > 0) console.error(`binbridge: ${deviceKey.file} was missing and is generated anew: the ${hmac} stored device secrets no longer verify; restore the file from the backup of the data folder, or provision every device again (--rotate)`);
     return { db, registry, secrets };

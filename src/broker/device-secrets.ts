@@ -44,13 +44,40 @@ function parseHmac(record: string): Buffer | null {
 export type SecretsChange = { binId: string } | { binId: null };
 
 /**
- * Per-device MQTT secrets. Only keyed hashes are stored; a secret is shown once, when it is issued.
+ * Per-device MQTT secrets: issued here, shown once, kept as keyed hashes; what the broker and its sessions check a
+ * device's login against, and what the `devices` command provisions.
+ */
+export interface DeviceSecrets {
+  /** moves on every change to the secrets this process learns of; a session checks it before each reading */
+  readonly generation: number;
+  /** Called on every change this process makes, and on changes by other processes that externalChange() finds. */
+  onChange(listener: (change: SecretsChange) => void): () => void;
+  /** Creates or rotates the secret of a device; returns the new secret (the only time it exists in clear). */
+  issue(binId: string): Promise<string>;
+  revoke(binId: string): boolean;
+  has(binId: string): boolean;
+  /** The stored hash of a bin's secret; a session remembers the one it logged in with, to notice a rotation. */
+  record(binId: string): string | undefined;
+  list(): { bin_id: string; issued_at: number }[];
+  /** How many records of each kind: `scrypt` ones are upgraded at their device's next login. */
+  counts(): { hmac: number; scrypt: number };
+  /** Has another process (the `devices` command) written the secrets since the last call? Tells the listeners. */
+  externalChange(): boolean;
+  verify(binId: string, password: Buffer | string): Promise<boolean>;
+  /** The record the secret matches from memory, with no hashing under the key; null when it must be verified. */
+  matchRemembered(binId: string, password: Buffer | string): string | null;
+  /** The stored record the secret matches (after an upgrade, the new one), or null; every refusal costs the same work. */
+  match(binId: string, password: Buffer | string): Promise<string | null>;
+}
+
+/**
+ * DeviceSecrets in the bridge's SQLite database. Only keyed hashes are stored; a secret is shown once, when it is issued.
  * A verified secret is remembered (as a SHA-256 of it, in memory): a bin blocked after failed logins still lets a
  * secret proven since start-up in. A refusal always costs the same work — for an unknown bin against stand-in
  * records — so that its time does not tell which bins exist: one HMAC, and one scrypt while any scrypt record is
  * left (a wrong secret for such a bin costs one). A correct secret has nothing to hide and costs an HMAC.
  */
-export class DeviceSecrets {
+export class SqliteDeviceSecrets implements DeviceSecrets {
   private readonly verified = new Map<string, { record: string; digest: Buffer }>();
   private readonly standIn: ScryptRecord = { salt: randomBytes(16), key: randomBytes(SCRYPT_KEYLEN), opts: SCRYPT_PARAMS };
   private readonly standInMac = randomBytes(MAC_BYTES);

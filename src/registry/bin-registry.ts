@@ -7,11 +7,36 @@ import type { Bin } from './bin.js';
 import { readBinsFile, unreadable, type KnownValues } from './bins-file.js';
 
 /**
- * The bins a city has, kept in SQLite and mirrored in memory for the per-reading lookup.
+ * The bins a city has: read on every reading (by id, by a network server's device) and by the matcher, the
+ * dispatcher and the API; changed by the bins file, the API and FIWARE.
+ */
+export interface BinRegistry {
+  /** changes whenever the bins change (consumers rebuild their indexes) */
+  readonly version: number;
+  readonly size: number;
+  /**
+   * Imports the file when it changed since the last import; returns how many bins it holds, or null when unchanged.
+   * A file with any bad row (or a bin in a zone or of a kind not `known`) is refused whole: the registry keeps what it had.
+   */
+  importFileIfChanged(file: string, known?: KnownValues): number | null;
+  /** Adds or updates bins (ids are case-insensitive, as residents' codes are); returns the bins as stored. */
+  upsert(bins: readonly Bin[]): Bin[];
+  /** Removes the bin with this id (any case); the removed bin, or undefined when there was none. */
+  remove(id: string): Bin | undefined;
+  get(id: string): Bin | undefined;
+  /** The bin with this id ignoring case, as residents' codes are: the exact id first, then any case. */
+  lookup(id: string): Bin | undefined;
+  /** The bin of a network server's device (TTN, ChirpStack): by DevEUI, then device id, then a bin of that id. */
+  findByDevice(device: { deviceId?: string | undefined; devEui?: string | undefined }): Bin | undefined;
+  all(): Bin[];
+}
+
+/**
+ * The BinRegistry kept in SQLite and mirrored in memory for the per-reading lookup.
  * The bins file is imported when its content changed since the last import, so edits made
  * through the API survive restarts until the file itself changes.
  */
-export class BinRegistry {
+export class SqliteBinRegistry implements BinRegistry {
   private readonly byId = new Map<string, Bin>();
   /** changes whenever the bins change (consumers rebuild their indexes) */
   version = 0;

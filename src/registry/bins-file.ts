@@ -57,18 +57,44 @@ interface Row {
   skip?: readonly string[];
 }
 
+const NUMBER_COLUMNS = ['lat', 'lon', 'capacity_l', 'depth_mm', 'sensor_offset_mm'] as const;
+
+/**
+ * Numbers given as text (every CSV field) that are not numbers, with the value as written: the schema would only
+ * see what coercion made of them (NaN, or 0 for an empty field, which would put a bin at latitude 0). An empty
+ * optional column takes its default.
+ */
+function numberProblems(value: unknown): { problems: string[]; skip: string[] } {
+  const problems: string[] = [];
+  const skip: string[] = [];
+  if (typeof value !== 'object' || value === null) return { problems, skip };
+  for (const column of NUMBER_COLUMNS) {
+    const v = (value as Record<string, unknown>)[column];
+    if (typeof v !== 'string') continue;
+    const text = v.trim();
+    if (text === '' && !REQUIRED_COLUMNS.includes(column)) continue;
+    if (text === '') problems.push(`${column}: empty; a number is needed`);
+    else if (!Number.isFinite(Number(text))) problems.push(`${column}: ${JSON.stringify(v)} is not a number`);
+    else continue;
+    skip.push(column);
+  }
+  return { problems, skip };
+}
+
 /** Validates rows one by one and collects every problem of every row before refusing the lot. */
 function validator(file: string, known: KnownValues): { add: (row: Row) => void; finish: () => Bin[] } {
   const problems: string[] = [];
   const bins: Bin[] = [];
   const seen = new Map<string, string>();
   const add = (row: Row): void => {
-    const own = (row.problems ?? []).map((p) => `${row.where}: ${p}`);
+    const numbers = numberProblems(row.value);
+    const own = [...(row.problems ?? []), ...numbers.problems].map((p) => `${row.where}: ${p}`);
     for (const p of own) problems.push(p);
     if (row.value === undefined) return;
+    const skip = [...(row.skip ?? []), ...numbers.skip];
     const r = binSchema.safeParse(row.value);
     if (!r.success) {
-      for (const i of r.error.issues) if (!row.skip?.includes(String(i.path[0]))) problems.push(`${row.where}: ${i.path.join('.') || 'row'}: ${i.message}`);
+      for (const i of r.error.issues) if (!skip.includes(String(i.path[0]))) problems.push(`${row.where}: ${i.path.join('.') || 'row'}: ${i.message}`);
       return;
     }
     const refs = binRefProblems(r.data, known);

@@ -8,13 +8,13 @@ import type { Sealer } from '../privacy/index.js';
 import type { Inbox } from '../whatsapp/index.js';
 import { SqliteConversationStore } from './conversation-store.js';
 import { BinMatcher } from './matcher/index.js';
-import { PhotoStore, type MediaSource } from './photos.js';
+import type { MediaSource, PhotoStore } from './photos.js';
 import { SqliteReportStore, type ReportStore } from './report-store.js';
 import { ResidentFlow, type ResidentFlowDeps } from './resident-flow.js';
 import { Retention } from './retention.js';
 
 /**
- * The residents' side: reports, conversations, photos, the matcher (rebuilt when the registry changes), the purge
+ * The residents' side: reports, conversations, the matcher (rebuilt when the registry changes), the purge
  * (which also prunes the WhatsApp inbox, where residents' messages arrive).
  */
 export function createReports(deps: {
@@ -26,15 +26,16 @@ export function createReports(deps: {
   /** pruned on the retention schedule */
   inbox: Pick<Inbox, 'prune'>;
   media: MediaSource | null;
-  config: { reports: Config['reports']; template: Config['whatsapp']['templates']['resident']; dataDir: string };
+  photos: PhotoStore;
+  config: { reports: Config['reports']; template: Config['whatsapp']['templates']['resident'] };
   onReport: (binId: string) => void;
   requestDispatch: (binId: string) => void;
   countMatch: (method: string) => void;
   events?: ResidentFlowDeps['events'];
   log: Logger;
   clock?: Clock;
-}): { store: ReportStore; photos: PhotoStore; flow: ResidentFlow; retention: Retention; matcher: () => BinMatcher } {
-  const { db, registry, config } = deps;
+}): { store: ReportStore; flow: ResidentFlow; retention: Retention; matcher: () => BinMatcher } {
+  const { db, registry, config, photos } = deps;
   let built: { version: number; matcher: BinMatcher } | null = null;
   const matcher = (): BinMatcher => {
     if (!built || built.version !== registry.version) {
@@ -44,7 +45,6 @@ export function createReports(deps: {
   };
   const store = new SqliteReportStore(db);
   const conversations = new SqliteConversationStore(db, deps.sealer);
-  const photos = new PhotoStore(config.dataDir);
   const flow = new ResidentFlow({
     db,
     reports: store,
@@ -65,5 +65,5 @@ export function createReports(deps: {
     clock: deps.clock,
   });
   const retention = new Retention({ reports: store, conversations, photos, retentionDays: config.reports.retention_days, inbox: deps.inbox, log: deps.log, clock: deps.clock });
-  return { store, photos, flow, retention, matcher };
+  return { store, flow, retention, matcher };
 }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 
 export interface MediaSource {
   /** Downloads a WhatsApp media object now (its URL expires within minutes); refuses more than maxBytes. */
@@ -35,8 +36,17 @@ export class GraphMedia implements MediaSource {
 
 const EXT: Record<string, string> = { 'image/jpeg': '.jpg', 'image/png': '.png', 'image/webp': '.webp' };
 
-/** Report photos under data_dir/photos; names carry no personal data. */
-export class PhotoStore {
+/** Residents' report photos, by file name; names carry no personal data. */
+export interface PhotoStore {
+  /** Stores a photo under a name made of `name` and the type's extension; returns that file name. */
+  save(name: string, bytes: Buffer, mime: string): string;
+  /** The photo's bytes as a stream, or null when there is no such photo. */
+  open(file: string): Readable | null;
+  remove(file: string): void;
+}
+
+/** The PhotoStore in a folder, data_dir/photos, each photo a file readable by binbridge's user only. */
+export class DiskPhotoStore implements PhotoStore {
   readonly dir: string;
   constructor(dataDir: string) {
     this.dir = path.join(dataDir, 'photos');
@@ -51,6 +61,11 @@ export class PhotoStore {
 
   path(file: string): string {
     return path.join(this.dir, path.basename(file));
+  }
+
+  open(file: string): Readable | null {
+    const p = this.path(file);
+    return fs.existsSync(p) ? fs.createReadStream(p) : null;
   }
 
   remove(file: string): void {

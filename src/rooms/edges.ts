@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { realClock, type Clock } from '../clock.js';
-import { DeviceSecrets, MqttBroker, loadDeviceKey } from '../broker/index.js';
+import { MqttBroker, SqliteDeviceSecrets, loadDeviceKey, type DeviceSecrets } from '../broker/index.js';
 import type { Config } from '../config/index.js';
 import { binRoutes, buildHttp, deviceRoutes, messageRoutes, opsRoutes, reportRoutes, type Access, type Readiness } from '../http/index.js';
 import { fiwareRoutes } from '../http/routes/fiware.js';
@@ -67,7 +67,7 @@ export function edgesRoom(deps: {
     log.child({ module: 'ingest' }),
   );
   const deviceKey = loadDeviceKey(config.data_dir);
-  const secrets = new DeviceSecrets(db, deviceKey.key, { clock });
+  const secrets = new SqliteDeviceSecrets(db, deviceKey.key, { clock });
   const kinds = secrets.counts();
   const brokerLog = log.child({ module: 'broker' });
   if (deviceKey.created && kinds.hmac > 0) {

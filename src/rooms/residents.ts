@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Notices } from '../notices/index.js';
 import type { BinRegistry } from '../registry/index.js';
-import { GraphMedia, ReportsOpen311, createReports, type PhotoStore, type ReportEvents, type ReportStore, type ResidentFlow } from '../reports/index.js';
+import { DiskPhotoStore, GraphMedia, ReportsOpen311, createReports, type PhotoStore, type ReportEvents, type ReportStore, type ResidentFlow } from '../reports/index.js';
 import type { BinStateStore, Db } from '../storage/index.js';
 import type { Sealer } from '../privacy/index.js';
 import type { Inbox, Outbox } from '../whatsapp/index.js';
@@ -46,7 +46,8 @@ export function residentsRoom(deps: {
 }): ResidentsRoom {
   const { config, registry, dispatcher, rules, metrics, events, inbox } = deps;
   const wa = config.whatsapp;
-  const { store: reports, photos, flow, retention, matcher } = createReports({
+  const photos = new DiskPhotoStore(config.data_dir);
+  const { store: reports, flow, retention, matcher } = createReports({
     db: deps.db,
     sealer: deps.sealer,
     registry,
@@ -54,7 +55,8 @@ export function residentsRoom(deps: {
     outbox: deps.outbox,
     inbox,
     media: deps.cloudMedia ? new GraphMedia({ graphUrl: wa.graph_url, apiVersion: wa.api_version, accessToken: wa.access_token }) : null,
-    config: { reports: config.reports, template: wa.templates.resident, dataDir: config.data_dir },
+    photos,
+    config: { reports: config.reports, template: wa.templates.resident },
     onReport: (binId) => rules.onReport(binId),
     requestDispatch: (binId) => {
       if (dispatcher.request(binId, false, 'resident report')) dispatcher.tick();

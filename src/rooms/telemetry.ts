@@ -4,7 +4,7 @@ import type { Subscriber } from '../events.js';
 import type { StopCause, Room } from '../lifecycle.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { ZonesAndCrews, BinRegistry, knownFromConfig, zonesOfBins } from '../registry/index.js';
+import { ZonesAndCrews, SqliteBinRegistry, knownFromConfig, zonesOfBins, type BinRegistry } from '../registry/index.js';
 import {
   InfluxWriter,
   SqliteBinStateStore,
@@ -64,7 +64,7 @@ export function telemetryRoom(deps: { config: Config; log: Logger; metrics: Metr
 }
 
 function build(db: Db, { config, log, metrics, events, clock }: Parameters<typeof telemetryRoom>[0]): TelemetryRoom {
-  const registry = new BinRegistry(db);
+  const registry = new SqliteBinRegistry(db);
   const imported = registry.importFileIfChanged(config.registry.bins_file, knownFromConfig(config));
   log.info({ module: 'registry', file: config.registry.bins_file, bins: registry.size, imported: imported !== null }, 'registry loaded');
 

@@ -228,7 +228,6 @@ export class Outbox {
           wakeAt = Math.min(wakeAt, at);
           continue;
         }
-        this.pacer.take(now);
         this.launch(head, now);
       }
     });
@@ -246,6 +245,7 @@ export class Outbox {
       this.log.error({ event: 'message_unreadable', id: head.id, to: head.recipient }, 'outbox item cannot be opened (was the pseudonym key changed?); failed');
       return;
     }
+    this.pacer.take();
     this.store.claim(head.id, now);
     const attempts = head.attempts + 1;
     const p = (async () => {

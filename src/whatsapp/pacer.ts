@@ -2,43 +2,42 @@
 export const PAIR_BURST = 45;
 
 /**
- * Of the number's throughput, the share that may go at once; the rest refills evenly. A bucket of burst b refilled at
- * r a second lets b + r through in a second, so r = mps − b keeps every second within Meta's limit: a full bucket
- * (after an idle spell) never doubles a second's sends, and a twentieth of the limit goes without waiting.
- */
-const BURST_SHARE = 1 / 20;
-
-/**
- * When the next message may go: a token bucket for the whole number that never lets more than `mps` go in any
- * second (Meta's throughput limit, 130429 past it) and, per recipient, a bucket of `pairBurst` messages refilled one per `pairIntervalMs`
+ * When the next message may go: for the whole number at most `mps` messages in any second (Meta's throughput
+ * limit, 130429 past it) and, per recipient, a bucket of `pairBurst` messages refilled one per `pairIntervalMs`
  * (the pair rate limit, 131056 past it): a live conversation's replies go at once, a steady stream to one user
  * keeps to the average. Pure bookkeeping on the times it is given; the outbox asks and waits.
+ *
+ * Meta counts a message when it arrives, somewhere between its launch and its answer. So a message counts from
+ * its launch (`take`) until a second after its answer (`sent`): a second's worth of launches can never arrive
+ * within one second, however the requests' round trips vary. (A token bucket of `mps` would let up to twice
+ * `mps` through in one second, its full bucket and a second's refill, and Graph refuses the rest.)
  */
 export class SendPacer {
-  private tokens: number;
-  private refilledAt = 0;
+  /** launched, not answered yet */
+  private onWire = 0;
+  /** answer times of the last second, oldest first */
+  private readonly answered: number[] = [];
   private readonly pairs = new Map<string, { tokens: number; at: number }>();
-  /** messages that may go at once */
-  private readonly burst: number;
-  /** messages a second the bucket refills */
-  private readonly rate: number;
 
   constructor(
-    mps: number,
+    private readonly mps: number,
     private readonly pairIntervalMs: number,
     private readonly pairBurst = PAIR_BURST,
-  ) {
-    this.burst = Math.max(1, Math.floor(mps * BURST_SHARE));
-    // below 20 mps a burst of one is more than a twentieth: the refill gives up what it can without stopping
-    this.rate = Math.max(mps - this.burst, mps / 2);
-    this.tokens = this.burst;
+  ) {}
+
+  private expire(now: number): void {
+    let n = 0;
+    while (n < this.answered.length && this.answered[n]! <= now - 1000) n++;
+    if (n > 0) this.answered.splice(0, n);
   }
 
-  private refill(now: number): void {
-    if (now > this.refilledAt) {
-      this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) * this.rate) / 1000);
-      this.refilledAt = now;
-    }
+  /** The earliest time at which the number may launch one more message (Infinity: when one on the wire is answered). */
+  private numberReadyAt(now: number): number {
+    this.expire(now);
+    const counted = this.onWire + this.answered.length;
+    if (counted < this.mps) return now;
+    if (this.onWire >= this.mps) return Infinity;
+    return this.answered[counted - this.mps]! + 1000;
   }
 
   /** The recipient's bucket as of `now` (full when unknown). */
@@ -51,18 +50,16 @@ export class SendPacer {
 
   /** The earliest time at which a message to `to` may be sent (≤ now: at once). */
   readyAt(to: string, now: number): number {
-    this.refill(now);
-    const bucket = this.tokens >= 1 - 1e-9 ? now : now + Math.ceil(((1 - this.tokens) * 1000) / this.rate);
+    const bucket = this.numberReadyAt(now);
     if (this.pairIntervalMs <= 0) return bucket;
     const pair = this.pair(to, now);
     // 1e-9: the fractions of a refill add up to a hair under a whole message
     return Math.max(bucket, pair.tokens >= 1 - 1e-9 ? now : pair.at + Math.ceil((1 - pair.tokens) * this.pairIntervalMs - 1e-6));
   }
 
-  /** A message goes now (the number's throughput). */
-  take(now: number): void {
-    this.refill(now);
-    this.tokens -= 1;
+  /** A message is launched now; `sent` must follow, whatever its outcome. */
+  take(): void {
+    this.onWire++;
   }
 
   /**
@@ -75,11 +72,14 @@ export class SendPacer {
   }
 
   /**
-   * A message to `to` was answered at `at` (one recipient has one request on the wire at a time). Meta counts the
-   * pair rate on arrival, which is between the launch and the answer: spending the recipient's token at the answer
-   * keeps a slow request (connection set-up, a retry) from bringing the next one closer than Meta allows.
+   * A message to `to` was answered at `at`, or failed (one recipient has one request on the wire at a time). Meta
+   * counts on arrival, which is between the launch and the answer: spending the recipient's token, and the
+   * number's second, at the answer keeps a slow request (connection set-up, a retry) from bringing the next one
+   * closer than Meta allows.
    */
   sent(to: string, at: number): void {
+    this.onWire = Math.max(0, this.onWire - 1);
+    this.answered.push(at);
     if (this.pairIntervalMs <= 0) return;
     const pair = this.pair(to, at);
     this.pairs.set(to, { tokens: pair.tokens - 1, at: pair.at });

@@ -18,7 +18,7 @@ interface Problem {
   status: number;
   detail: string;
   errors?: { in: string; name: string; detail: string }[];
-  known?: { zones?: string[] | null; kinds?: string[] | null; zone?: string[]; type?: string[] };
+  known?: Record<string, string[]>;
 }
 
 describe('one API shape', () => {
@@ -137,6 +137,7 @@ describe('one API shape', () => {
       expect(p400.detail, p).toContain('atlantis');
       for (const z of zones) expect(p400.detail, p).toContain(z);
       expect(p400.errors).toEqual([expect.objectContaining({ in: 'query', name: 'zone' })]);
+      expect(p400.known, p).toEqual({ zone: zones });
     }
     const type = await problemOf(await api('/alerts?type=volcano'), 400);
     expect(type.detail).toContain('battery_low');
@@ -173,7 +174,9 @@ describe('one API shape', () => {
   it('refuses a bin in an unknown zone or of an unknown kind, by PUT and by import, with the row and the known values', async () => {
     const zone = await problemOf(await api('/bins/ZZ-0001', { method: 'PUT', body: binBody({ zone: 'atlantis' }) }), 400);
     expect(zone.errors).toEqual([expect.objectContaining({ in: 'body', name: 'zone', detail: expect.stringContaining('atlantis') })]);
-    expect(zone.known?.zones).toEqual(bridge.zonesAndCrews.zones().map((z) => z.id));
+    // `known` has one shape for every 400: the field or parameter's name and its known values
+    const kinds = (await problemOf(await api('/bins?kind=uranium'), 400)).known!.kind!;
+    expect(zone.known).toEqual({ zone: bridge.zonesAndCrews.zones().map((z) => z.id), kind: kinds });
     const kind = await problemOf(await api('/bins/ZZ-0001', { method: 'PUT', body: binBody({ kind: 'uranium' }) }), 400);
     expect(kind.errors).toEqual([expect.objectContaining({ name: 'kind', detail: expect.stringMatching(/uranium.*paper/) })]);
     expect(bridge.registry.lookup('ZZ-0001')).toBeUndefined();
@@ -184,7 +187,8 @@ describe('one API shape', () => {
       expect.objectContaining({ in: 'body', name: 'line 3', detail: expect.stringContaining('atlantis') }),
       expect.objectContaining({ in: 'body', name: 'line 4', detail: expect.stringContaining('uranium') }),
     ]);
-    expect(file.known?.kinds).toContain('paper');
+    expect(file.known).toEqual(zone.known);
+    expect(file.known?.kind).toContain('paper');
     // nothing of a refused file is imported
     expect(bridge.registry.lookup('ZZ-0002')).toBeUndefined();
   });

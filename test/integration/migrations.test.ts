@@ -6,10 +6,10 @@ import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteAlertStore } from '../../src/alerts/index.js';
-import { DeviceSecrets, loadDeviceKey } from '../../src/broker/index.js';
+import { SqliteDeviceSecrets, loadDeviceKey } from '../../src/broker/index.js';
 import { ManualClock } from '../../src/clock.js';
 import { SqliteDispatchStore } from '../../src/dispatch/index.js';
-import { ZonesAndCrews, BinRegistry } from '../../src/registry/index.js';
+import { ZonesAndCrews, SqliteBinRegistry } from '../../src/registry/index.js';
 import { SqliteConversationStore, SqliteReportStore } from '../../src/reports/index.js';
 import { SqliteBinStateStore, SqliteReadingHistory, SCHEMA_VERSION, SqliteSpool, migrate, openDatabase, type Db } from '../../src/storage/index.js';
 import { SandboxTransport, sqliteInbox, sqliteOutbox } from '../../src/whatsapp/index.js';
@@ -87,20 +87,20 @@ describe('a data directory written before numbered migrations', () => {
     const db = open(dir);
     const clock = new ManualClock(T0);
 
-    const registry = new BinRegistry(db);
+    const registry = new SqliteBinRegistry(db);
     expect(registry.all().map((b) => b.id)).toEqual(['B-001', 'B-002', 'B-003']);
     expect(registry.findByDevice({ devEui: '70B3D57ED0000002' })?.id).toBe('B-002');
     expect(new ZonesAndCrews(db).crews()).toMatchObject([{ id: 'crew-1', phone: CREW, zones: ['north', 'south'] }]);
 
     const key = loadDeviceKey(dir).key;
-    const secrets = new DeviceSecrets(db, key, { clock });
+    const secrets = new SqliteDeviceSecrets(db, key, { clock });
     expect(secrets.list().map((s) => s.bin_id)).toEqual(['B-001', 'B-002']);
     expect(secrets.counts()).toEqual({ hmac: 0, scrypt: 2 });
     expect(await secrets.verify('B-001', 'not-the-secret')).toBe(false);
     expect(await secrets.verify('B-001', expected.secrets['B-001']!)).toBe(true);
     // the scrypt record of the release before is replaced at that first login; B-002's device has not logged in
     expect(secrets.counts()).toEqual({ hmac: 1, scrypt: 1 });
-    const after = new DeviceSecrets(db, key, { clock });
+    const after = new SqliteDeviceSecrets(db, key, { clock });
     expect(await after.verify('B-001', expected.secrets['B-001']!)).toBe(true);
     expect(await after.verify('B-001', 'not-the-secret')).toBe(false);
 
@@ -163,7 +163,7 @@ describe('a fresh database', () => {
     const dir = tmpDir();
     const db = openDatabase(dir, { sync: 'normal' });
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-    new BinRegistry(db).upsert([{ id: 'B-9', lat: 1, lon: 2, address: '', zone: 'z', kind: 'rest', capacity_l: 240, depth_mm: 1000, sensor_offset_mm: 0 }]);
+    new SqliteBinRegistry(db).upsert([{ id: 'B-9', lat: 1, lon: 2, address: '', zone: 'z', kind: 'rest', capacity_l: 240, depth_mm: 1000, sensor_offset_mm: 0 }]);
     const first = { layout: layout(db), rows: rows(db) };
     db.close();
 

@@ -168,6 +168,19 @@ describe('Outbox against a Graph API', () => {
     expect(at('a3') - at('a2')).toBeGreaterThanOrEqual(390);
   });
 
+  it("keeps to the number's mps in any second, counted from each answer (Graph answers 130429 past it)", async () => {
+    const { graph, outbox, results } = await setup({ mps: 5 });
+    outbox.start();
+    for (let i = 0; i < 12; i++) {
+      const to = `3164000${String(i).padStart(4, '0')}`;
+      outbox.enqueue({ to, message: textMessage(to, `n${i}`), key: `n${i}` });
+    }
+    await waitFor(() => results.length === 12, { timeoutMs: 10_000 });
+    const at = graph.received.map((r) => r.at);
+    expect(at).toHaveLength(12);
+    for (let i = 5; i < at.length; i++) expect(at[i]! - at[i - 5]!, `request ${i + 1}`).toBeGreaterThanOrEqual(1000);
+  });
+
   it('retries 500, 130429 and 131056 and sends once', async () => {
     const { graph, outbox, results, metrics } = await setup();
     graph.faults.push({ status: 500 }, { status: 400, code: 130429 }, { status: 400, code: 131056 });

@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { createMetrics } from '../../src/metrics.js';
-import { PhotoStore, Retention, SqliteConversationStore, SqliteReportStore } from '../../src/reports/index.js';
+import { DiskPhotoStore, Retention, SqliteConversationStore, SqliteReportStore } from '../../src/reports/index.js';
 import { openDatabase, type Db } from '../../src/storage/index.js';
 import { whatsappWebhookRoutes } from '../../src/http/routes/whatsapp-webhook.js';
 import { Sealer, sqliteInbox, type Inbox, type InboundMessage, type InboxOptions, type StatusUpdate } from '../../src/whatsapp/index.js';
@@ -278,7 +278,7 @@ describe('WhatsApp webhook', () => {
     const retention = new Retention({
       reports: new SqliteReportStore(db),
       conversations: new SqliteConversationStore(db, sealer),
-      photos: new PhotoStore(tmpDir()),
+      photos: new DiskPhotoStore(tmpDir()),
       retentionDays: 180,
       inbox,
       log: silent,

@@ -36,10 +36,15 @@ function fileError(p: string): ProblemError {
 /** A problem's `errors` hold at most this many rows of a refused file (a whole city of bad rows is megabytes). */
 const MAX_ERRORS = 1000;
 
-/** A refused bins file (or a refused bin of a PUT): its problems, with the zones and kinds a bin may name. */
+/**
+ * A refused bins file (or a refused bin of a PUT): its problems, with the zones and kinds a bin may name, in the
+ * shape of every 400's `known` (a query's too): each field's name and its known values; a field that takes any
+ * value (no zones configured) is left out.
+ */
 export function refused(detail: string, errors: ProblemError[], known: KnownValues): HttpProblem {
   const more = errors.length > MAX_ERRORS ? ` (the first ${MAX_ERRORS} are listed)` : '';
-  return new HttpProblem(400, detail + more, errors.slice(0, MAX_ERRORS), { known: { zones: known.zones ?? null, kinds: known.kinds ?? null } });
+  const values = { ...(known.zones ? { zone: [...known.zones] } : {}), ...(known.kinds ? { kind: [...known.kinds] } : {}) };
+  return new HttpProblem(400, detail + more, errors.slice(0, MAX_ERRORS), { known: values });
 }
 
 /** A bins file refused as a whole: every problem as an error, nothing imported. */

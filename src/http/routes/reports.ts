@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -60,9 +59,10 @@ export function reportRoutes(deps: { reports: ReportStore; photos: PhotoStore })
     });
     r.get('/reports/:id/photo', { schema: { params: idParams } }, async (req, reply) => {
       const report = find(req.params.id);
-      if (!report?.photo || !fs.existsSync(deps.photos.path(report.photo))) return sendProblem(reply, 404, `report ${req.params.id} has no photo`);
+      const photo = report?.photo ? deps.photos.open(report.photo) : null;
+      if (!report?.photo || !photo) return sendProblem(reply, 404, `report ${req.params.id} has no photo`);
       const type = report.photo.endsWith('.png') ? 'image/png' : report.photo.endsWith('.webp') ? 'image/webp' : 'image/jpeg';
-      return reply.type(type).header('cache-control', 'private, max-age=3600').send(fs.createReadStream(deps.photos.path(report.photo)));
+      return reply.type(type).header('cache-control', 'private, max-age=3600').send(photo);
     });
   };
 }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { DeviceSecrets, loadDeviceKey } from '../../../src/broker/index.js';
+import { SqliteDeviceSecrets, loadDeviceKey } from '../../../src/broker/index.js';
 import { memoryDb, migrated } from '../../helpers/db.js';
 import { provisionLegacy } from '../../helpers/legacy-secret.js';
 
@@ -25,7 +25,7 @@ describe('DeviceSecrets', () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bb-sec-')), 'x.db');
     const db = migrated(new Database(file));
     const calls: string[] = [];
-    const secrets = new DeviceSecrets(db, KEY, { kdf: countingKdf(calls) });
+    const secrets = new SqliteDeviceSecrets(db, KEY, { kdf: countingKdf(calls) });
     const s1 = await secrets.issue('UTR-0001');
     expect(s1.length).toBeGreaterThanOrEqual(32);
     const stored = hashOf(db, 'UTR-0001')!;
@@ -35,12 +35,12 @@ describe('DeviceSecrets', () => {
     expect(fs.readFileSync(file).includes(Buffer.from(s1))).toBe(false);
 
     // a login with the record: no key derivation at all
-    expect(await new DeviceSecrets(new Database(file), KEY, { kdf: countingKdf(calls) }).verify('UTR-0001', s1)).toBe(true);
+    expect(await new SqliteDeviceSecrets(new Database(file), KEY, { kdf: countingKdf(calls) }).verify('UTR-0001', s1)).toBe(true);
     expect(calls).toEqual([]);
     // the record is worth nothing without the key (a leaked database alone)
-    expect(await new DeviceSecrets(new Database(file), Buffer.alloc(32, 8)).verify('UTR-0001', s1)).toBe(false);
+    expect(await new SqliteDeviceSecrets(new Database(file), Buffer.alloc(32, 8)).verify('UTR-0001', s1)).toBe(false);
 
-    const again = new DeviceSecrets(new Database(file), KEY);
+    const again = new SqliteDeviceSecrets(new Database(file), KEY);
     expect(await again.verify('UTR-0001', s1)).toBe(true);
     expect(await again.verify('UTR-0001', s1)).toBe(true); // the remembered path
     expect(await again.verify('UTR-0001', 'wrong')).toBe(false);
@@ -57,7 +57,7 @@ describe('DeviceSecrets: a refusal costs the same work whether the bin exists or
   it('runs the key derivation once, with the same parameters, for an unknown bin and for any wrong secret while scrypt records remain', async () => {
     const calls: string[] = [];
     const db = memoryDb();
-    const secrets = new DeviceSecrets(db, KEY, { kdf: countingKdf(calls) });
+    const secrets = new SqliteDeviceSecrets(db, KEY, { kdf: countingKdf(calls) });
     const secret = await provisionLegacy(db, 'UTR-0001');
     const fresh = await secrets.issue('UTR-0003');
     await provisionLegacy(db, 'UTR-0004'); // stays scrypt: the refusals below keep paying for it
@@ -83,7 +83,7 @@ describe('DeviceSecrets: a refusal costs the same work whether the bin exists or
   it('refuses without any key derivation once no scrypt record is left', async () => {
     const calls: string[] = [];
     const db = memoryDb();
-    const secrets = new DeviceSecrets(db, KEY, { kdf: countingKdf(calls) });
+    const secrets = new SqliteDeviceSecrets(db, KEY, { kdf: countingKdf(calls) });
     const legacy = await provisionLegacy(db, 'UTR-0001');
     await secrets.issue('UTR-0002');
     expect(await secrets.verify('UTR-0009', 'wrong')).toBe(false);
@@ -104,7 +104,7 @@ describe('DeviceSecrets: scrypt records of the release before', () => {
     const secret = await provisionLegacy(db, 'UTR-0001');
     const before = hashOf(db, 'UTR-0001')!;
     const calls: string[] = [];
-    const secrets = new DeviceSecrets(db, KEY, { kdf: countingKdf(calls) });
+    const secrets = new SqliteDeviceSecrets(db, KEY, { kdf: countingKdf(calls) });
     const changes: (string | null)[] = [];
     secrets.onChange((c) => changes.push(c.binId));
 
@@ -122,7 +122,7 @@ describe('DeviceSecrets: scrypt records of the release before', () => {
 
     // a fresh process: nothing remembered, and no scrypt any more
     calls.length = 0;
-    const later = new DeviceSecrets(new Database(file), KEY, { kdf: countingKdf(calls) });
+    const later = new SqliteDeviceSecrets(new Database(file), KEY, { kdf: countingKdf(calls) });
     expect(await later.verify('UTR-0001', secret)).toBe(true);
     expect(await later.verify('UTR-0001', 'wrong')).toBe(false);
     expect(calls).toEqual([]);
@@ -131,8 +131,8 @@ describe('DeviceSecrets: scrypt records of the release before', () => {
   it('two logins of one device at once both succeed and leave one HMAC record', async () => {
     const db = memoryDb();
     const secret = await provisionLegacy(db, 'UTR-0001');
-    const a = new DeviceSecrets(db, KEY);
-    const b = new DeviceSecrets(db, KEY);
+    const a = new SqliteDeviceSecrets(db, KEY);
+    const b = new SqliteDeviceSecrets(db, KEY);
     const [ra, rb] = await Promise.all([a.match('UTR-0001', secret), b.match('UTR-0001', secret)]);
     expect(ra).toMatch(/^hmac-sha256\$/);
     expect(rb).toBe(ra);
@@ -142,7 +142,7 @@ describe('DeviceSecrets: scrypt records of the release before', () => {
   it('does not bring back a secret rotated while its old scrypt record was being verified', async () => {
     const db = memoryDb();
     const old = await provisionLegacy(db, 'UTR-0001');
-    const secrets = new DeviceSecrets(db, KEY);
+    const secrets = new SqliteDeviceSecrets(db, KEY);
     const verifying = secrets.match('UTR-0001', old);
     const rotated = await secrets.issue('UTR-0001');
     expect(await verifying).toBeNull();
@@ -171,7 +171,7 @@ describe('DeviceSecrets: changes', () => {
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
     migrated(db);
-    const secrets = new DeviceSecrets(db, KEY);
+    const secrets = new SqliteDeviceSecrets(db, KEY);
     const changes: (string | null)[] = [];
     const stop = secrets.onChange((c) => changes.push(c.binId));
     await secrets.issue('UTR-0001');
@@ -182,7 +182,7 @@ describe('DeviceSecrets: changes', () => {
     expect(secrets.externalChange()).toBe(false); // its own writes are not news
 
     // another process, e.g. `binbridge devices revoke`, writes the same file
-    const other = new DeviceSecrets(new Database(file), KEY);
+    const other = new SqliteDeviceSecrets(new Database(file), KEY);
     await other.issue('UTR-0002');
     expect(changes).toEqual(['UTR-0001', 'UTR-0001']);
     expect(secrets.externalChange()).toBe(true);

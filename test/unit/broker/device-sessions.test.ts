@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DeviceSecrets } from '../../../src/broker/index.js';
+import { SqliteDeviceSecrets } from '../../../src/broker/index.js';
 import { DeviceSessions, type DeviceSession } from '../../../src/broker/device-sessions.js';
 import { migrated } from '../../helpers/db.js';
 
@@ -21,7 +21,7 @@ describe('DeviceSessions', () => {
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
     migrated(db);
-    const secrets = new DeviceSecrets(db, KEY);
+    const secrets = new SqliteDeviceSecrets(db, KEY);
     const ended: string[] = [];
     sessions = new DeviceSessions<Session>(secrets, (s) => ended.push(s.name), pino({ level: 'silent' }), 60_000);
     sessions.start();
@@ -44,7 +44,7 @@ describe('DeviceSessions', () => {
     expect(sessions.current(b)).toBe(true);
 
     // `binbridge devices secret UTR-0002`, another process: noticed at the next look, not before
-    const other = new DeviceSecrets(new Database(file), KEY);
+    const other = new SqliteDeviceSecrets(new Database(file), KEY);
     await other.issue('UTR-0002');
     expect(sessions.current(b)).toBe(true);
     expect(secrets.externalChange()).toBe(true);

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import { Dispatcher, SqliteDispatchStore, type DispatchOutbox } from '../../../src/dispatch/index.js';
-import { ZonesAndCrews, BinRegistry } from '../../../src/registry/index.js';
+import { ZonesAndCrews, SqliteBinRegistry } from '../../../src/registry/index.js';
 import { SqliteBinStateStore, openDatabase } from '../../../src/storage/index.js';
 import type { InboundMessage, OutboundMessage } from '../../../src/whatsapp/index.js';
 import { telemetryBus } from '../../helpers/telemetry.js';
@@ -36,7 +36,7 @@ function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; e
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-disp-'));
   fs.writeFileSync(path.join(dir, 'bins.csv'), [HEADER, ...BINS].join('\n') + '\n');
   const db = openDatabase(dir);
-  const registry = new BinRegistry(db);
+  const registry = new SqliteBinRegistry(db);
   registry.importFileIfChanged(path.join(dir, 'bins.csv'));
   const zonesAndCrews = new ZonesAndCrews(db);
   zonesAndCrews.seedFromConfig(

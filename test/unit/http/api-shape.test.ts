@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { toCsv, wantsCsv } from '../../../src/http/csv.js';
 import { decodeCursor, encodeCursor, knownFilter, pageOf } from '../../../src/http/page.js';
 import { HttpProblem, problemOf } from '../../../src/http/problem.js';
-import { BinRegistry, parseBinsCsv, type Bin } from '../../../src/registry/index.js';
+import { SqliteBinRegistry, parseBinsCsv, type Bin } from '../../../src/registry/index.js';
 import { z } from 'zod';
 import { memoryDb } from '../../helpers/db.js';
 
@@ -108,7 +108,7 @@ describe('bin ids ignore case', () => {
   const bin = (id: string, address = 'a'): Bin => ({ id, lat: 52, lon: 5, address, zone: 'z', kind: 'rest', capacity_l: 1, depth_mm: 1000, sensor_offset_mm: 0 });
 
   it('an upsert of another case updates the bin and keeps its id; remove takes any case', () => {
-    const registry = new BinRegistry(memoryDb());
+    const registry = new SqliteBinRegistry(memoryDb());
     registry.upsert([bin('UTR-0001')]);
     const [stored] = registry.upsert([bin('utr-0001', 'new address')]);
     expect(stored!.id).toBe('UTR-0001');

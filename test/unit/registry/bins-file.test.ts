@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
-import { BinsFileError, BinRegistry, parseBinsCsv, parseBinsGeoJson, parseWasteContainers, readBinsFile } from '../../../src/registry/index.js';
+import { BinsFileError, SqliteBinRegistry, parseBinsCsv, parseBinsGeoJson, parseWasteContainers, readBinsFile } from '../../../src/registry/index.js';
 import { migrated } from '../../helpers/db.js';
 
 const HEADER = 'id,lat,lon,address,zone,kind,capacity_l,depth_mm,sensor_offset_mm';
@@ -82,9 +82,27 @@ describe('every bad row in one go', () => {
     expect(parseBinsCsv(text.replace('sensor_ofset_mm', 'sensor_offset_mm'))[0]).toMatchObject({ id: 'A-1', sensor_offset_mm: 50 });
   });
 
+  it('CSV: a value that is not a number names its line, column and the value; an empty one is missing, not 0', () => {
+    const text = `${HEADER}\nA-1,52.1,abc,x,centrum,rest,12x,1000,50\nA-2,,5.1,x,centrum,rest,240,1000,\nA-3,52.1,5.1,x,centrum,rest,240,1000,-\n`;
+    let message = '';
+    expect(
+      problemsOf(() => {
+        try {
+          return parseBinsCsv(text, 'city.csv');
+        } catch (err) {
+          message = (err as Error).message;
+          throw err;
+        }
+      }),
+    ).toEqual(['line 2: lon: "abc" is not a number', 'line 2: capacity_l: "12x" is not a number', 'line 3: lat: empty; a number is needed', 'line 4: sensor_offset_mm: "-" is not a number']);
+    expect(message).toContain('bins file city.csv: 4 problem(s):\n  line 2: lon: "abc" is not a number');
+    // an optional column left empty takes its default
+    expect(parseBinsCsv(`${HEADER}\nA-2,52.1,5.1,x,centrum,rest,240,1000,\n`)[0]?.sensor_offset_mm).toBe(0);
+  });
+
   it('CSV: line numbers count quoted line breaks and blank lines', () => {
     const text = `${HEADER}\n\nA-1,52.1,5.1,"Straat 1\nachter",centrum,rest,240,1000,50\nA-2,52.1,5.1,x,centrum,rest,240,abc,50\n`;
-    expect(problemsOf(() => parseBinsCsv(text))).toEqual(['line 5: depth_mm: Invalid input: expected number, received NaN']);
+    expect(problemsOf(() => parseBinsCsv(text))).toEqual(['line 5: depth_mm: "abc" is not a number']);
   });
 
   it('GeoJSON: a bad geometry does not hide the other features\' problems', () => {
@@ -172,13 +190,13 @@ describe('BinRegistry', () => {
     const file = path.join(dir, 'bins.csv');
     fs.writeFileSync(file, `${HEADER}\nA-1,52.1,5.1,Straat 1,centrum,rest,240,1000,50\n`);
     const db = migrated(new Database(path.join(dir, 'x.db')));
-    const reg = new BinRegistry(db);
+    const reg = new SqliteBinRegistry(db);
     expect(reg.importFileIfChanged(file)).toBe(1);
     reg.upsert([{ ...reg.get('A-1')!, address: 'Straat 2' }]);
-    expect(new BinRegistry(db).importFileIfChanged(file)).toBeNull();
-    expect(new BinRegistry(db).get('A-1')?.address).toBe('Straat 2');
+    expect(new SqliteBinRegistry(db).importFileIfChanged(file)).toBeNull();
+    expect(new SqliteBinRegistry(db).get('A-1')?.address).toBe('Straat 2');
     fs.appendFileSync(file, 'A-2,52.1,5.1,Straat 3,centrum,rest,240,1000,50\n');
-    const again = new BinRegistry(db);
+    const again = new SqliteBinRegistry(db);
     expect(again.importFileIfChanged(file)).toBe(2);
     expect(again.get('A-1')?.address).toBe('Straat 1');
     expect(again.size).toBe(2);
@@ -188,7 +206,7 @@ describe('BinRegistry', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-reg-'));
     const file = path.join(dir, 'bins.csv');
     fs.writeFileSync(file, `${HEADER}\nA-1,52.1,5.1,Straat 1,centrum,rest,240,1000,50\n`);
-    const reg = new BinRegistry(migrated(new Database(path.join(dir, 'x.db'))));
+    const reg = new SqliteBinRegistry(migrated(new Database(path.join(dir, 'x.db'))));
     expect(reg.importFileIfChanged(file, KNOWN)).toBe(1);
     fs.writeFileSync(file, `${HEADER}\nA-1,52.1,5.1,Straat 1,centrum,rest,240,1000,50\nA-2,52.1,5.1,Straat 2,west,rest,240,1000,50\n`);
     expect(() => reg.importFileIfChanged(file, KNOWN)).toThrow(/line 3: zone: unknown zone "west"/);

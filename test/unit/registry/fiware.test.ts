@@ -2,7 +2,7 @@ import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { fiwareRoutes } from '../../../src/http/routes/fiware.js';
 import { problemErrorHandler } from '../../../src/http/problem.js';
-import { BinsFileError, BinRegistry, isNgsiLd, parseWasteContainers, toWasteContainers, type Bin } from '../../../src/registry/index.js';
+import { BinsFileError, SqliteBinRegistry, isNgsiLd, parseWasteContainers, toWasteContainers, type Bin } from '../../../src/registry/index.js';
 import { memoryDb } from '../../helpers/db.js';
 
 const CORE = 'https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld';
@@ -159,7 +159,7 @@ describe('toWasteContainers', () => {
 
 describe('fiwareRoutes', () => {
   it('exports as application/ld+json and imports both content types, 400 with problems', async () => {
-    const registry = new BinRegistry(memoryDb());
+    const registry = new SqliteBinRegistry(memoryDb());
     const ts = Date.UTC(2025, 4, 1);
     const app = Fastify();
     app.setErrorHandler(problemErrorHandler(() => {}));

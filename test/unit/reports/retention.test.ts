@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
-import { PhotoStore, Retention, SqliteConversationStore, SqliteReportStore } from '../../../src/reports/index.js';
+import { DiskPhotoStore, Retention, SqliteConversationStore, SqliteReportStore } from '../../../src/reports/index.js';
 import { openDatabase } from '../../../src/storage/index.js';
 import { Sealer, sqliteInbox } from '../../../src/whatsapp/index.js';
 
@@ -17,7 +17,7 @@ describe('Retention', () => {
     const sealer = new Sealer('retention-test-secret-123');
     const reports = new SqliteReportStore(db);
     const conversations = new SqliteConversationStore(db, sealer);
-    const photos = new PhotoStore(dir);
+    const photos = new DiskPhotoStore(dir);
     const now = Date.parse('2026-11-25T12:00:00Z');
     const base = { bin_id: 'UTR-0001', method: 'code', reporter: 'p_x', text: null, lat: null, lon: null, source: 'whatsapp' };
     const old = reports.create({ ...base, photo: photos.save('old', Buffer.from('jpeg'), 'image/jpeg'), at: now - 181 * DAY });

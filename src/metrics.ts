@@ -91,6 +91,12 @@ export function createMetrics() {
       labelNames: ['method'] as const,
       registers: r,
     }),
+    reportFeedback: new Counter({
+      name: 'binbridge_report_feedback_total',
+      help: "Residents' answers to the question the thank-you for a closed report asks, by the bin's zone and answer (up, down)",
+      labelNames: ['zone', 'answer'] as const,
+      registers: r,
+    }),
     influxWrite: new Histogram({
       name: 'binbridge_influx_write_seconds',
       help: 'InfluxDB write request latency',

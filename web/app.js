@@ -11,7 +11,7 @@ import { noun } from './plural.js';
 
 const $ = (sel) => document.querySelector(sel);
 
-/** id -> registry bin + `state` (latest reading, device status) + `alerts` (open alert types) */
+/** id -> registry bin + `state` (latest reading, device status) + `alerts` (open alert types) + `alertWhy` (type -> cause, hours_to_full) */
 const bins = new Map();
 let crews = [];
 
@@ -149,12 +149,15 @@ async function loadBins() {
   // every bin and every open alert, page by page
   const [list, alerts] = await Promise.all([apiAll('/bins'), apiAll('/alerts?status=open')]);
   const open = new Map();
+  const why = new Map();
   for (const a of alerts) {
     if (!open.has(a.bin_id)) open.set(a.bin_id, new Set());
     open.get(a.bin_id).add(a.type);
+    if (!why.has(a.bin_id)) why.set(a.bin_id, new Map());
+    why.get(a.bin_id).set(a.type, { cause: a.cause, hours_to_full: a.hours_to_full });
   }
   bins.clear();
-  for (const b of list) bins.set(b.id, { ...b, alerts: open.get(b.id) ?? new Set() });
+  for (const b of list) bins.set(b.id, { ...b, alerts: open.get(b.id) ?? new Set(), alertWhy: why.get(b.id) ?? new Map() });
   map.setBins([...bins.values()]);
   if (map.selected && bins.has(map.selected)) card.refresh(bins.get(map.selected));
   updateCounts();
@@ -209,8 +212,14 @@ const handlers = {
   alert(e) {
     const bin = bins.get(e.bin_id);
     if (!bin) return;
-    for (const t of e.closes ?? []) bin.alerts.delete(t);
-    if (e.opens) bin.alerts.add(e.opens);
+    for (const t of e.closes ?? []) {
+      bin.alerts.delete(t);
+      bin.alertWhy.delete(t);
+    }
+    if (e.opens) {
+      bin.alerts.add(e.opens);
+      bin.alertWhy.set(e.opens, { cause: e.cause, hours_to_full: e.hours_to_full });
+    }
     map.restyle(bin.id);
     card.refresh(bin);
     updateCounts();

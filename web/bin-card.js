@@ -8,6 +8,13 @@ import { classify, COLOURS } from './map.js';
 import { plural } from './plural.js';
 
 const ALERT_NAMES = { full: 'Full', fire: 'Fire', tilt: 'Tilted', battery_low: 'Low battery', offline: 'Offline', sensor_suspect: 'Sensor suspect' };
+
+/** An open alert's tag: its name, and what it was opened on (a forecast's hours to full, or the cause). */
+function alertLabel(type, why) {
+  const name = ALERT_NAMES[type] ?? type;
+  if (why?.hours_to_full !== null && why?.hours_to_full !== undefined) return `${name} · forecast: full in ~${Math.round(why.hours_to_full * 10) / 10} h`;
+  return why?.cause ? `${name} · ${why.cause.replace(/_/g, ' ')}` : name;
+}
 const HOURS = 24;
 const QUARTER_MS = 15 * 60_000;
 
@@ -129,7 +136,7 @@ export class BinCard {
         fact('Last reading', s?.ts ? `${cityTime(s.ts, this.timezone)} · ${ago(s.ts)}` : '—'),
         fact('Zone · kind', `${bin.zone} · ${bin.kind} · ${bin.capacity_l} l`),
       ),
-      bin.alerts.size > 0 ? h('div', { class: 'alert-tags' }, [...bin.alerts].map((a) => h('span', { class: `tag tag-${a}` }, ALERT_NAMES[a] ?? a))) : null,
+      bin.alerts.size > 0 ? h('div', { class: 'alert-tags' }, [...bin.alerts].map((a) => h('span', { class: `tag tag-${a}` }, alertLabel(a, bin.alertWhy?.get(a))))) : null,
       ].filter(Boolean),
     );
   }

@@ -162,6 +162,15 @@ export class Notices {
     return false;
   }
 
+  /**
+   * The "Notify me" button of a report's confirmation: subscribes the resident to the zone of the bin, with the
+   * same consent record and answer as `subscribe <code>` (a bin no longer in the registry: asked for a pin).
+   */
+  subscribeToBin(m: InboundMessage, binId: string, lang: string): void {
+    const bin = this.deps.registry.get(binId);
+    this.subscribeTo(m, this.deps.sealer.pseudonym(m.from), lang, bin ? { zone: bin.zone, lat: bin.lat, lon: bin.lon } : null);
+  }
+
   /** How many active subscribers a target reaches now (one per resident). */
   audience(target: Target): Subscriber[] {
     const seen = new Set<string>();

@@ -7,7 +7,10 @@ export interface Conversation {
   contact: string;
   lang: string | null;
   optedOut: boolean;
-  awaiting: null | 'location' | 'choice';
+  /** 'reason': a 👎 asked what went wrong; the next text says it (for the report `feedbackFor`) */
+  awaiting: null | 'location' | 'choice' | 'reason';
+  /** the reference of the report whose 👎 waits for its reason */
+  feedbackFor?: string;
   candidates: { binId: string; address: string; distanceM: number | null }[];
   pending: { text?: string; photo?: string; lat?: number; lon?: number };
   updatedAt: number;

@@ -32,6 +32,7 @@ export function createReports(deps: {
   requestDispatch: (binId: string) => void;
   countMatch: (method: string) => void;
   events?: ResidentFlowDeps['events'];
+  subscribe?: ResidentFlowDeps['subscribe'];
   log: Logger;
   clock?: Clock;
 }): { store: ReportStore; flow: ResidentFlow; retention: Retention; matcher: () => BinMatcher } {
@@ -61,6 +62,7 @@ export function createReports(deps: {
     config: { template: config.template, maxPhotoBytes: config.reports.max_photo_mb * 1024 * 1024 },
     countMatch: deps.countMatch,
     ...(deps.events ? { events: deps.events } : {}),
+    ...(deps.subscribe ? { subscribe: deps.subscribe } : {}),
     log: deps.log,
     clock: deps.clock,
   });

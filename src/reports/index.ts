@@ -1,4 +1,16 @@
-export { SqliteReportStore, type ReportStore, type Report, type ReportStatus, type Reporter, type NewReport, type ReportFilter } from './report-store.js';
+export {
+  SqliteReportStore,
+  type ReportStore,
+  type Report,
+  type ReportStatus,
+  type Reporter,
+  type NewReport,
+  type ReportFilter,
+  type ReportFeedback,
+  type SatisfactionRow,
+  type FeedbackAnswer,
+} from './report-store.js';
+export { summarizeSatisfaction, type Satisfaction, type SatisfactionFigures } from './satisfaction.js';
 export { SqliteConversationStore, type ConversationStore, type Conversation } from './conversation-store.js';
 export { ResidentFlow, type ResidentFlowDeps } from './resident-flow.js';
 export { DiskPhotoStore, GraphMedia, MediaTooLarge, type MediaSource, type PhotoStore } from './photos.js';
@@ -8,4 +20,4 @@ export { ReportsOpen311 } from './open311-source.js';
 export { createReports } from './create.js';
 export { BinMatcher } from './matcher/index.js';
 export type { ReportEvents } from './report-events.js';
-export { nextStep, wantsPhoto, type ResidentMessage, type Reply, type ReportToFile, type Step } from './next-step.js';
+export { nextStep, wantsPhoto, buttonId, REASON_WAIT_MS, type ResidentMessage, type Reply, type ReportToFile, type Step, type Feedback } from './next-step.js';

@@ -4,7 +4,7 @@ import type { MatchInput, MatchMethod, MatchResult } from './matcher/index.js';
 import { detectLanguage, type MessageKey } from './messages.js';
 
 /** A resident's message as the conversation sees it: WhatsApp's fields, when it is handled, and its photo if stored. */
-export type ResidentMessage = Pick<InboundMessage, 'id' | 'from' | 'text' | 'location' | 'listReplyId' | 'image'> & {
+export type ResidentMessage = Pick<InboundMessage, 'id' | 'from' | 'text' | 'location' | 'listReplyId' | 'buttonReplyId' | 'image'> & {
   /** when it is handled: the conversation's updatedAt */
   at: number;
   /** an image message's photo, once stored (the flow fetches it when `wantsPhoto` says so); null when it could not be */
@@ -13,7 +13,7 @@ export type ResidentMessage = Pick<InboundMessage, 'id' | 'from' | 'text' | 'loc
 
 /** An answer to send, as data; the flow words it in the resident's language and queues it. */
 export type Reply =
-  | { kind: 'text'; key: Extract<MessageKey, 'stopped' | 'started' | 'noBinNear'>; lang: string }
+  | { kind: 'text'; key: Extract<MessageKey, 'stopped' | 'started' | 'noBinNear' | 'feedbackThanks' | 'feedbackAskReason' | 'feedbackReasonThanks'>; lang: string }
   | { kind: 'ask-location'; lang: string }
   | { kind: 'choose'; lang: string; candidates: Conversation['candidates'] };
 
@@ -28,6 +28,9 @@ export interface ReportToFile {
   photo: string | null;
 }
 
+/** A resident's answer to the question the thank-you asked (👍 / 👎), or what went wrong after a 👎. */
+export type Feedback = { reference: string; answer: 'up' | 'down' } | { reference: string; reason: string };
+
 /** What one message does to a conversation. */
 export interface Step {
   /** the conversation to store; null: nothing is stored (a message from a resident who opted out leaves no trace) */
@@ -35,7 +38,33 @@ export interface Step {
   replies: Reply[];
   /** stored together with the conversation, in one transaction */
   report: ReportToFile | null;
+  /** the confirmation's "Notify me" button: subscribe the resident to the zone of this bin, as `subscribe <code>` does */
+  subscribe: { binId: string; lang: string } | null;
+  /** stored with the report, in the conversation's transaction */
+  feedback: Feedback | null;
 }
+
+/** The reply buttons binbridge offers residents, by id: `notify:<lang>:<bin>`, `feedback:<up|down>:<lang>:<reference>`. */
+export const buttonId = {
+  notify: (lang: string, binId: string): string => `notify:${lang}:${binId}`,
+  feedback: (answer: 'up' | 'down', lang: string, reference: string): string => `feedback:${answer}:${lang}:${reference}`,
+};
+
+type Pressed = { kind: 'notify'; lang: string; binId: string } | { kind: 'feedback'; answer: 'up' | 'down'; lang: string; reference: string };
+
+/** One of our reply buttons; null for any other reply (its title is then read as text, as before). */
+function pressed(id: string | undefined): Pressed | null {
+  const notify = id ? /^notify:([a-z]{2,8}):(\S{1,64})$/.exec(id) : null;
+  if (notify) return { kind: 'notify', lang: notify[1]!, binId: notify[2]! };
+  const feedback = id ? /^feedback:(up|down):([a-z]{2,8}):(R-[0-9A-Z]{2,12})$/.exec(id) : null;
+  if (feedback) return { kind: 'feedback', answer: feedback[1] as 'up' | 'down', lang: feedback[2]!, reference: feedback[3]! };
+  return null;
+}
+
+/** After a 👎, the next text is its reason for this long; later, a message is a message again. */
+export const REASON_WAIT_MS = 24 * 3600_000;
+/** a reason is kept to this many characters */
+const REASON_MAX = 1000;
 
 // `unsubscribe`/`afmelden` and `subscribe`/`aanmelden` are the notices' (notices/): they end or start subscriptions
 // only, and reach the conversation (as any text) only when the notices did not take them
@@ -58,27 +87,60 @@ export function wantsPhoto(conversation: Conversation | undefined, m: Pick<Resid
  * bins) decides: one bin makes a report, several are offered as a list, none asks for the location, and a pin
  * with no bin near is told so.
  */
-export function nextStep(conversation: Conversation | undefined, m: ResidentMessage, match: (input: MatchInput) => MatchResult): Step {
+export function nextStep(
+  conversation: Conversation | undefined,
+  m: ResidentMessage,
+  match: (input: MatchInput) => MatchResult,
+  /** whether this resident was asked about that report and has not answered yet */
+  mayAnswer: (reference: string) => boolean = () => false,
+): Step {
   const conv: Conversation = conversation
     ? { ...conversation, candidates: [...conversation.candidates], pending: { ...conversation.pending } }
     : { contact: m.from, lang: null, optedOut: false, awaiting: null, candidates: [], pending: {}, updatedAt: m.at };
   conv.contact = m.from;
   conv.updatedAt = m.at;
-  const text = textOf(m);
-  conv.lang = detectLanguage(text) ?? conv.lang;
+  const button = pressed(m.buttonReplyId);
+  // a button's title is ours, not the resident's words: it neither tells the language nor joins the report
+  const text = button ? '' : textOf(m);
+  conv.lang = detectLanguage(text) ?? conv.lang ?? button?.lang ?? null;
   const lang = conv.lang ?? 'en';
-  const step = (replies: Reply[]): Step => ({ conversation: conv, replies, report: null });
+  const step = (replies: Reply[], more: Partial<Pick<Step, 'subscribe' | 'feedback'>> = {}): Step => ({ conversation: conv, replies, report: null, subscribe: null, feedback: null, ...more });
 
   if (STOP.test(text)) {
     conv.optedOut = true;
     conv.awaiting = null;
+    delete conv.feedbackFor;
     return step([{ kind: 'text', key: 'stopped', lang }]);
   }
   if (START.test(text)) {
     conv.optedOut = false;
     return step([{ kind: 'text', key: 'started', lang }]);
   }
-  if (conv.optedOut) return { conversation: null, replies: [], report: null };
+  // a resident who sent STOP pressing a button of a message sent before: no subscription, no answer, no trace
+  if (conv.optedOut) return { conversation: null, replies: [], report: null, subscribe: null, feedback: null };
+
+  // a button ends a wait for a reason: the resident has moved on
+  if (button && conv.awaiting === 'reason') endWait(conv);
+  if (button?.kind === 'notify') return step([], { subscribe: { binId: button.binId, lang: button.lang } });
+  if (button?.kind === 'feedback') {
+    // a second press, or a question never asked of this resident: thanked, not counted
+    if (!mayAnswer(button.reference)) return step([{ kind: 'text', key: 'feedbackThanks', lang }]);
+    const feedback = { reference: button.reference, answer: button.answer };
+    if (button.answer === 'up') return step([{ kind: 'text', key: 'feedbackThanks', lang }], { feedback });
+    conv.awaiting = 'reason';
+    conv.feedbackFor = button.reference;
+    return step([{ kind: 'text', key: 'feedbackAskReason', lang }], { feedback });
+  }
+  if (conv.awaiting === 'reason') {
+    const ref = conv.feedbackFor;
+    endWait(conv);
+    // what went wrong is said in words: a typed text within a day of the question (a pin, a photo or a list
+    // choice is the start of something else)
+    const fresh = conversation !== undefined && m.at - conversation.updatedAt <= REASON_WAIT_MS;
+    if (ref && fresh && m.text && !m.image && !m.listReplyId && m.text.trim()) {
+      return step([{ kind: 'text', key: 'feedbackReasonThanks', lang }], { feedback: { reference: ref, reason: Array.from(m.text.trim()).slice(0, REASON_MAX).join('') } });
+    }
+  }
 
   if (m.photo) conv.pending.photo = m.photo;
   if (text) conv.pending.text = [conv.pending.text, text].filter(Boolean).join(' / ').slice(0, 2000);
@@ -109,6 +171,11 @@ export function nextStep(conversation: Conversation | undefined, m: ResidentMess
   return step([{ kind: 'text', key: 'noBinNear', lang }]);
 }
 
+function endWait(conv: Conversation): void {
+  conv.awaiting = null;
+  delete conv.feedbackFor;
+}
+
 /** The bin a resident picked from the list: its row, its number in the list, or its code in the text. */
 function chosenBin(m: Pick<ResidentMessage, 'listReplyId'>, text: string, conv: Conversation): string | null {
   const ids = conv.candidates.map((c) => c.binId);
@@ -126,5 +193,5 @@ function fileReport(conv: Conversation, binId: string, method: MatchMethod | 'ch
   conv.awaiting = null;
   conv.candidates = [];
   conv.pending = {};
-  return { conversation: conv, replies: [], report };
+  return { conversation: conv, replies: [], report, subscribe: null, feedback: null };
 }

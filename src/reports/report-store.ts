@@ -22,6 +22,28 @@ export interface Report {
   created_at: number;
   updated_at: number;
   closed_at: number | null;
+  /** when closed: the bin's zone then, and the crew whose Done closed it (null: the sensors saw it emptied first) */
+  closed_zone: string | null;
+  closed_crew: string | null;
+}
+
+export type FeedbackAnswer = 'up' | 'down';
+
+/** Residents' answers to the thank-you's question, counted per zone and crew of the reports they closed. */
+export interface SatisfactionRow {
+  zone: string | null;
+  crew: string | null;
+  /** residents asked */
+  asked: number;
+  up: number;
+  down: number;
+}
+
+/** One resident's answer about a report, as an operator sees it (no pseudonym: it would single out the resident). */
+export interface ReportFeedback {
+  answer: FeedbackAnswer;
+  at: number;
+  reason: string | null;
 }
 
 export interface Reporter {
@@ -33,7 +55,7 @@ export interface Reporter {
 }
 
 /** What a new report says; the store gives it its reference, status and times. */
-export type NewReport = Omit<Report, 'id' | 'reference' | 'status' | 'reporters' | 'service_code' | 'created_at' | 'updated_at' | 'closed_at'> & {
+export type NewReport = Omit<Report, 'id' | 'reference' | 'status' | 'reporters' | 'service_code' | 'created_at' | 'updated_at' | 'closed_at' | 'closed_zone' | 'closed_crew'> & {
   at: number;
   service_code?: string;
 };
@@ -65,6 +87,20 @@ export interface ReportStore {
   /** By reference, in any case. */
   byReference(reference: string): Report | undefined;
   setStatus(id: number, status: ReportStatus, at: number): void;
+  /** Closes a report, recording the bin's zone and the crew that emptied it (null: the sensors). */
+  close(id: number, at: number, by: { zone: string | null; crew: string | null }): void;
+  /** The thank-you asked this resident the satisfaction question. */
+  asked(reportId: number, reporter: string, at: number): void;
+  /** Whether the resident was asked about this report and has not answered yet. */
+  mayAnswer(reference: string, reporter: string): boolean;
+  /** Keeps the resident's 👍/👎; false when they were not asked or answered already (the first answer stands). */
+  answer(reportId: number, reporter: string, answer: FeedbackAnswer, at: number): boolean;
+  /** Keeps what went wrong after a 👎; false when there was no 👎 or it has its reason already. */
+  reason(reportId: number, reporter: string, reason: string): boolean;
+  /** The answers about one report. */
+  feedbackOf(reportId: number): ReportFeedback[];
+  /** Answers per zone and crew, of reports closed in [since, until). */
+  satisfaction(since?: number, until?: number): SatisfactionRow[];
   /** Newest first. */
   list(f?: ReportFilter): Report[];
   /** Deletes reports created before the cutoff; returns their photo files so the caller can remove them. */
@@ -121,6 +157,60 @@ export class SqliteReportStore implements ReportStore {
 
   setStatus(id: number, status: ReportStatus, at: number): void {
     this.db.prepare('UPDATE reports SET status = ?, updated_at = ?, closed_at = CASE WHEN ? = \'closed\' THEN ? ELSE closed_at END WHERE id = ?').run(status, at, status, at, id);
+  }
+
+  close(id: number, at: number, by: { zone: string | null; crew: string | null }): void {
+    this.db.prepare(`UPDATE reports SET status = 'closed', updated_at = ?, closed_at = ?, closed_zone = ?, closed_crew = ? WHERE id = ?`).run(at, at, by.zone, by.crew, id);
+  }
+
+  asked(reportId: number, reporter: string, at: number): void {
+    this.db.prepare('UPDATE report_reporters SET asked_ms = ? WHERE report_id = ? AND reporter = ?').run(at, reportId, reporter);
+  }
+
+  mayAnswer(reference: string, reporter: string): boolean {
+    return (
+      this.db
+        .prepare('SELECT 1 FROM report_reporters rr JOIN reports r ON r.id = rr.report_id WHERE r.reference = ? AND rr.reporter = ? AND rr.asked_ms IS NOT NULL AND rr.feedback IS NULL')
+        .get(reference.toUpperCase(), reporter) !== undefined
+    );
+  }
+
+  answer(reportId: number, reporter: string, answer: FeedbackAnswer, at: number): boolean {
+    return (
+      this.db
+        .prepare('UPDATE report_reporters SET feedback = ?, feedback_ms = ? WHERE report_id = ? AND reporter = ? AND asked_ms IS NOT NULL AND feedback IS NULL')
+        .run(answer, at, reportId, reporter).changes > 0
+    );
+  }
+
+  reason(reportId: number, reporter: string, reason: string): boolean {
+    return (
+      this.db
+        .prepare(`UPDATE report_reporters SET feedback_reason = ? WHERE report_id = ? AND reporter = ? AND feedback = 'down' AND feedback_reason IS NULL`)
+        .run(reason, reportId, reporter).changes > 0
+    );
+  }
+
+  feedbackOf(reportId: number): ReportFeedback[] {
+    return this.db
+      .prepare('SELECT feedback AS answer, feedback_ms AS at, feedback_reason AS reason FROM report_reporters WHERE report_id = ? AND feedback IS NOT NULL ORDER BY feedback_ms, reporter')
+      .all(reportId) as ReportFeedback[];
+  }
+
+  satisfaction(since?: number, until?: number): SatisfactionRow[] {
+    const w = where([
+      ['r.closed_at >= ?', since],
+      ['r.closed_at < ?', until],
+    ]);
+    const closed = w.sql ? `${w.sql} AND r.status = 'closed'` : `WHERE r.status = 'closed'`;
+    return this.db
+      .prepare(
+        `SELECT r.closed_zone AS zone, r.closed_crew AS crew, count(rr.asked_ms) AS asked,
+                count(CASE WHEN rr.feedback = 'up' THEN 1 END) AS up, count(CASE WHEN rr.feedback = 'down' THEN 1 END) AS down
+         FROM reports r JOIN report_reporters rr ON rr.report_id = r.id ${closed}
+         GROUP BY r.closed_zone, r.closed_crew HAVING count(rr.asked_ms) > 0 ORDER BY r.closed_zone, r.closed_crew`,
+      )
+      .all(...w.args) as SatisfactionRow[];
   }
 
   list(f: ReportFilter = {}): Report[] {

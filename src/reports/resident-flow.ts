@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { BinRegistry } from '../registry/index.js';
 import type { BinStateStore } from '../storage/index.js';
 import {
+  buttonsMessage,
   fit,
   isAddressable,
   listMessage,
@@ -14,13 +15,14 @@ import {
   textMessage,
   type InboundMessage,
   type OutboundMessage,
+  redactText,
 } from '../whatsapp/index.js';
 import type { Sealer } from '../privacy/index.js';
 import type { Conversation, ConversationStore } from './conversation-store.js';
 import type { BinMatcher } from './matcher/index.js';
 import { choiceRows } from './choice-rows.js';
 import { t, type MessageKey } from './messages.js';
-import { nextStep, wantsPhoto, type Reply, type ReportToFile } from './next-step.js';
+import { buttonId, nextStep, wantsPhoto, type Feedback, type Reply, type ReportToFile } from './next-step.js';
 import { MediaTooLarge, type MediaSource, type PhotoStore } from './photos.js';
 import type { ReportEvents } from './report-events.js';
 import type { Report, ReportStore } from './report-store.js';
@@ -46,8 +48,13 @@ export interface ResidentFlowDeps {
   config: { template: Config['whatsapp']['templates']['dispatch']; maxPhotoBytes: number };
   /** counts how each report was matched to its bin */
   countMatch?: (method: string) => void;
-  /** told of each report made or changed, after the commit (the live page follows them) */
+  /** told of each report made or changed, and of each answer to the satisfaction question, after the commit */
   events?: Emitter<ReportEvents>;
+  /**
+   * The confirmation's "Notify me" button: subscribes the resident to the zone of the bin, as `subscribe <code>`
+   * does (the notices', wired by the composition root); runs inside the conversation's transaction.
+   */
+  subscribe?: (m: InboundMessage, binId: string, lang: string) => void;
   log: Logger;
   clock?: Clock;
 }
@@ -72,13 +79,37 @@ export class ResidentFlow {
     const conversation = this.deps.conversations.get(who);
     const photo = wantsPhoto(conversation, m) ? await this.fetchPhoto(m, who) : null;
     const fill = (id: string): number | null => this.deps.binState.get(id)?.fill_pct ?? null;
-    const step = nextStep(conversation, { ...m, at: now, photo }, (input) => this.deps.matcher().match(input, fill));
+    const step = nextStep(
+      conversation,
+      { ...m, at: now, photo },
+      (input) => this.deps.matcher().match(input, fill),
+      (reference) => this.deps.reports.mayAnswer(reference, who),
+    );
     if (!step.conversation) return;
     const conv = step.conversation;
     if (step.report) return this.report(m, who, conv, step.report);
+    let answered: ReportEvents['report.feedback'] | null = null;
     this.save(who, conv, () => {
+      if (step.feedback) answered = this.keepFeedback(who, step.feedback, now);
+      if (step.subscribe) this.deps.subscribe?.(m, step.subscribe.binId, step.subscribe.lang);
       for (const r of step.replies) this.send(m, r);
     });
+    if (answered) this.deps.events?.emit('report.feedback', answered);
+  }
+
+  /** Keeps a resident's answer with the report; the event to tell of a 👍/👎 (not of a reason), null when none. */
+  private keepFeedback(who: string, f: Feedback, now: number): ReportEvents['report.feedback'] | null {
+    const report = this.deps.reports.byReference(f.reference);
+    if (!report) return null;
+    if ('reason' in f) {
+      // the resident's words, kept for operators; a number typed in them is masked like any free text we store
+      if (this.deps.reports.reason(report.id, who, redactText(f.reason))) this.deps.log.info({ report: report.reference }, 'resident said what went wrong');
+      return null;
+    }
+    if (!this.deps.reports.answer(report.id, who, f.answer, now)) return null;
+    const zone = report.closed_zone ?? (report.bin_id ? this.deps.registry.get(report.bin_id)?.zone : undefined) ?? 'unknown';
+    this.deps.log.info({ report: report.reference, zone, crew: report.closed_crew, answer: f.answer }, 'resident answered the satisfaction question');
+    return { reference: report.reference, zone, crew: report.closed_crew, answer: f.answer, at: now };
   }
 
   /** A report of a bin made by another channel (Open311); no resident to answer. */
@@ -124,14 +155,17 @@ export class ResidentFlow {
     }
   }
 
-  /** A bin was emptied (sensors or crew): its report is closed and every resident who reported it is thanked. */
-  onCollected(binId: string): void {
+  /**
+   * A bin was emptied (by `crew`'s Done, or seen by the sensors: null): its report is closed and every resident who
+   * reported it is thanked; inside their 24-hour window the thank-you asks whether they are happy (👍 / 👎).
+   */
+  onCollected(binId: string, crew: string | null = null): void {
     const open = this.deps.reports.openOfBin(binId);
     if (!open) return;
     const now = this.clock.now();
     const bin = this.deps.registry.get(binId);
     this.deps.db.transaction(() => {
-      this.deps.reports.setStatus(open.id, 'closed', now);
+      this.deps.reports.close(open.id, now, { zone: bin?.zone ?? null, crew });
       for (const r of this.deps.reports.reportersOf(open.id)) {
         if (!r.contact) continue;
         const to = this.deps.sealer.openText(r.contact);
@@ -142,9 +176,18 @@ export class ResidentFlow {
         }
         const body = t(r.lang, 'thanks', { ref: open.reference, code: binId, address: bin?.address ?? '' });
         const template = templateMessage(to, this.deps.config.template.name, this.deps.config.template.lang, [open.reference, fit(body, 900, open.reference)], []);
-        const free = textMessage(to, fit(body, 4096, open.reference));
-        const inWindow = this.deps.outbox.inWindow(to, now);
-        this.deps.outbox.enqueue({ to, message: inWindow ? free : template, ...(inWindow ? { fallback: template } : {}), key: `report:${open.reference}:thanks:${r.reporter}`, ref: open.reference });
+        const key = `report:${open.reference}:thanks:${r.reporter}`;
+        if (this.deps.outbox.inWindow(to, now)) {
+          // reply buttons are free-form: only inside the window (the template outside it asks nothing)
+          const ask = buttonsMessage(to, fit(`${body}\n\n${t(r.lang, 'feedbackQuestion')}`, 1024, open.reference), [
+            { id: buttonId.feedback('up', r.lang, open.reference), title: t(r.lang, 'feedbackUp') },
+            { id: buttonId.feedback('down', r.lang, open.reference), title: t(r.lang, 'feedbackDown') },
+          ]);
+          this.deps.outbox.enqueue({ to, message: ask, fallback: template, key, ref: open.reference });
+          this.deps.reports.asked(open.id, r.reporter, now);
+        } else {
+          this.deps.outbox.enqueue({ to, message: template, key, ref: open.reference });
+        }
         this.deps.reports.forgetContact(open.id, r.reporter);
       }
     })();
@@ -165,11 +208,11 @@ export class ResidentFlow {
       const params = { code: binId, address: bin?.address ?? '' };
       if (open) {
         if (this.deps.reports.addReporter(open.id, who, contact, lang, now)) reportId = open.id;
-        this.reply(m, 'linked', lang, { ...params, ref: open.reference });
+        this.confirm(m, 'linked', lang, { ...params, ref: open.reference }, binId);
       } else {
         const report = this.deps.reports.create({ bin_id: binId, method, reporter: who, text: r.text, lat: r.lat, lon: r.lon, photo: r.photo, source: 'whatsapp', at: now });
         this.deps.reports.addReporter(report.id, who, contact, lang, now);
-        this.reply(m, 'confirmed', lang, { ...params, ref: report.reference });
+        this.confirm(m, 'confirmed', lang, { ...params, ref: report.reference }, binId);
         reportId = report.id;
         created = true;
       }
@@ -205,6 +248,13 @@ export class ResidentFlow {
       message: listMessage(m.from, fit(t(lang, 'chooseBin'), 4096, '?'), fit(t(lang, 'chooseButton'), 20, '…'), [{ title: fit(t(lang, 'chooseSection'), 24, '…'), rows }]),
       key: `resident:${m.id}:choose`,
     });
+  }
+
+  /** The report's confirmation, with a reply button that subscribes the resident to notices for the bin's zone. */
+  private confirm(m: InboundMessage, key: 'confirmed' | 'linked', lang: string, params: Record<string, string>, binId: string): void {
+    const body = fit(`${t(lang, key, params)}\n\n${t(lang, 'notifyOffer')}`, 1024, key);
+    const message = buttonsMessage(m.from, body, [{ id: buttonId.notify(lang, binId), title: fit(t(lang, 'notifyButton'), 20, '…') }]);
+    this.deps.outbox.enqueue({ to: m.from, message, key: `resident:${m.id}:${key}` });
   }
 
   private reply(m: InboundMessage, key: MessageKey, lang: string, params: Record<string, string> = {}): void {

@@ -36,11 +36,14 @@ export function residentsRoom(deps: {
   /** photos are fetched from the Graph API in cloud mode; the sandbox has none to fetch */
   cloudMedia: boolean;
   dispatcher: Dispatcher;
-  /** subscription commands are the notices' (STOP ends subscriptions too, then reaches the conversation) */
-  notices: Pick<Notices, 'handleMessage'>;
+  /**
+   * subscription commands are the notices' (STOP ends subscriptions too, then reaches the conversation); so is the
+   * subscription a report's "Notify me" button asks for
+   */
+  notices: Pick<Notices, 'handleMessage' | 'subscribeToBin'>;
   rules: RuleRunner;
   metrics: Metrics;
-  events: Subscriber<AlertEvents & DispatchEvents> & Emitter<ReportEvents>;
+  events: Subscriber<AlertEvents & DispatchEvents & ReportEvents> & Emitter<ReportEvents>;
   log: Logger;
   clock: Clock;
 }): ResidentsRoom {
@@ -63,13 +66,15 @@ export function residentsRoom(deps: {
     },
     countMatch: (method) => metrics.reportMatches.inc({ method }),
     events,
+    subscribe: (m, binId, lang) => deps.notices.subscribeToBin(m, binId, lang),
     log: deps.log.child({ module: 'reports' }),
     clock: deps.clock,
   });
   events.on('job.changed', ({ job, status }) => {
     if (status === 'pending') flow.onDispatched(job.bin_ids);
-    if (status === 'done') for (const id of job.bin_ids) flow.onCollected(id);
+    if (status === 'done') for (const id of job.bin_ids) flow.onCollected(id, job.crew_id);
   });
+  events.on('report.feedback', ({ zone, answer }) => metrics.reportFeedback.inc({ zone, answer }));
   events.on('alerts.applied', (applied) => {
     for (const e of applied) if (e.type === 'collected') flow.onCollected(e.binId);
   });

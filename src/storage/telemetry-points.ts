@@ -36,6 +36,8 @@ export interface TelemetryEvents {
   };
   /** one WhatsApp message in or out, or a delivery status of one */
   'message.counted': { direction: 'in' | 'out'; kind: string; status: string; at: number };
+  /** a resident answered the thank-you's question about a closed report: 👍 `up` or 👎 `down` */
+  'report.feedback': { reference: string; zone: string; crew: string | null; answer: string; at: number };
   /** something happened to one of a notice's messages (sent, delivered, read, failed, replied, unsubscribed); its figures after it */
   'notice.counted': {
     noticeId: number;
@@ -47,13 +49,15 @@ export interface TelemetryEvents {
 }
 
 /**
- * The one place that turns domain events into `bin_event`, `dispatch`, `whatsapp_message` and `notice` points; they go to
+ * The one place that turns domain events into `bin_event`, `dispatch`, `whatsapp_message`, `notice` and
+ * `report_feedback` points; they go to
  * InfluxDB through the same durable spool as the readings. Returns the unsubscribe.
  */
 export function recordTelemetry(bus: Subscriber<TelemetryEvents>, record: (lines: string[]) => void): () => void {
   // InfluxDB keeps one point per series and timestamp: two counts in one millisecond must not overwrite each other
   const lastMessageTs = { in: 0, out: 0 };
   let lastNoticeTs = 0;
+  let lastFeedbackTs = 0;
   const offs = [
     bus.on('alerts.applied', (events) => {
       // why the rules decided (cause, the forecast's hours to full) are fields: a tag would split the existing series
@@ -85,6 +89,11 @@ export function recordTelemetry(bus: Subscriber<TelemetryEvents>, record: (lines
     bus.on('message.counted', ({ direction, kind, status, at }) => {
       const ts = (lastMessageTs[direction] = Math.max(at, lastMessageTs[direction] + 1));
       record([lineProtocol('whatsapp_message', { direction, kind, status }, { count: 1 }, ts)]);
+    }),
+    bus.on('report.feedback', ({ reference, zone, crew, answer, at }) => {
+      const ts = (lastFeedbackTs = Math.max(at, lastFeedbackTs + 1));
+      // the report's reference, never the resident: an answer is counted, not traced to a person
+      record([lineProtocol('report_feedback', { zone, crew_id: crew ?? 'none', answer }, { count: 1, reference }, ts)]);
     }),
     bus.on('notice.counted', ({ noticeId, kind, status, at, figures }) => {
       const ts = (lastNoticeTs = Math.max(at, lastNoticeTs + 1));

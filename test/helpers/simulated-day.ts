@@ -121,6 +121,22 @@ function sendText(bridge: InProcessBridge, from: string, text: string): Promise<
   return postWebhook(bridge, { contacts: [{ profile: { name: 'Simulated' }, wa_id: from }], messages: [message] });
 }
 
+/** A resident taps one of the reply buttons binbridge sent them (the last one offering a button whose id starts so). */
+async function tapButton(bridge: InProcessBridge, from: string, idPrefix: string, index: number): Promise<void> {
+  const offered = await waitFor(
+    () =>
+      bridge.outbox
+        .list({ to: from, limit: 50 })
+        .map((i) => i.message)
+        .find((m) => m.type === 'interactive' && m.interactive.type === 'button' && m.interactive.action.buttons.some((b) => b.reply.id.startsWith(idPrefix))),
+    { message: `a ${idPrefix} button sent to a resident` },
+  );
+  const button = (offered as Extract<typeof offered, { type: 'interactive' }>).interactive as { action: { buttons: { reply: { id: string; title: string } }[] } };
+  const reply = button.action.buttons[index]!.reply;
+  const message = { from, id: `wamid.SIMDAY.${Date.now()}.${++messageSeq}`, timestamp: String(Math.floor(Date.now() / 1000)), type: 'interactive', interactive: { type: 'button_reply', button_reply: reply } };
+  await postWebhook(bridge, { contacts: [{ profile: { name: 'Simulated' }, wa_id: from }], messages: [message] });
+}
+
 async function api<T>(bridge: InProcessBridge, path: string): Promise<T> {
   const res = await fetch(`${bridge.httpUrl}/api${path}`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
   if (!res.ok) throw new Error(`GET /api${path} answered ${res.status}`);
@@ -176,7 +192,7 @@ function liveTheDay(dataDir: string, lastReading: Map<string, number>): void {
  * Fills influxd (v1 write API, database `binbridge`) with a simulated day: ~40 bins reporting every 15 minutes
  * for 24 hours (fill rising and emptied by rounds, battery, temperature), two bins running full, a fire, a low
  * battery, a sensor going silent; a crew accepting and finishing its job over WhatsApp; two residents reporting
- * bins by code; both subscribing to notices and an emergency notice to them, one answered; delivery statuses
+ * bins by code, thanked when they are emptied and answering 👍 and 👎 (with what went wrong); both subscribing to notices and an emergency notice to them, one answered; delivery statuses
  * from "Meta" for what the sandbox sent. Resolves when everything is in influxd.
  */
 export async function fillSimulatedDay(influxUrl: string): Promise<void> {
@@ -251,6 +267,14 @@ export async function fillSimulatedDay(influxUrl: string): Promise<void> {
     for (const bin of [SIMULATED_DAY.reportedBin, SIMULATED_DAY.reportedBin2]) {
       await waitFor(async () => (await api<{ items: unknown[] }>(bridge, `/reports?bin=${bin}`)).items.length > 0, { message: `a report of ${bin}` });
     }
+
+    // both bins are seen emptied: the residents are thanked and asked; one is happy, the other says what went wrong
+    for (const bin of [SIMULATED_DAY.reportedBin, SIMULATED_DAY.reportedBin2]) bridge.flow.onCollected(bin);
+    await tapButton(bridge, RESIDENT_EN, 'feedback:', 0);
+    await tapButton(bridge, RESIDENT_NL, 'feedback:', 1);
+    await waitFor(() => bridge.outbox.list({ to: RESIDENT_NL, limit: 50 }).some((i) => JSON.stringify(i.message).includes('Wat ging er mis')), { message: 'asked what went wrong' });
+    await sendText(bridge, RESIDENT_NL, 'De zakken ernaast zijn blijven liggen');
+    await waitFor(async () => (await api<{ total: { answered: number } }>(bridge, '/reports/satisfaction')).total.answered === 2, { message: 'two answers' });
 
     // both residents subscribe to notices, and the city sends one (an emergency: quiet hours do not hold it)
     await sendText(bridge, RESIDENT_EN, `subscribe ${SIMULATED_DAY.reportedBin}`);

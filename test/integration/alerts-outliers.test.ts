@@ -2,6 +2,7 @@
 // and an alert records what it was opened on (cause, and the forecast's hours to full).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cityBins, connectClient, metricValue, publishAcked, startBridge, type InProcessBridge } from '../helpers/bridge.js';
+import { openEventStream } from '../helpers/sse.js';
 import { waitFor } from '../helpers/wait.js';
 
 const [ECHO_BIN, RISING_BIN] = cityBins(2) as [string, string];
@@ -42,11 +43,20 @@ describe('outliers and what alerts were based on', () => {
     expect(history.items.map((p) => p.fill_max_pct)).toContain(88);
   });
 
-  it('gives a forecast full alert its cause and hours to full in GET /api/alerts', async () => {
-    await publishFills(RISING_BIN, [65, 67.5, 70, 72.5, 75], 30 * 60_000);
-    const open = await waitFor(async () => (await api<{ items: Record<string, unknown>[] }>(`/alerts?bin=${RISING_BIN}&type=full`)).items[0], {
-      message: 'a full alert',
-    });
-    expect(open).toMatchObject({ type: 'full', status: 'open', cause: 'forecast', value: 75, hours_to_full: 2 });
+  it('gives a forecast full alert its cause and hours to full in GET /api/alerts and on the live page\'s stream', async () => {
+    const stream = await openEventStream(`${bridge.httpUrl}/api/events?token=t0ken`);
+    try {
+      await publishFills(RISING_BIN, [65, 67.5, 70, 72.5, 75], 30 * 60_000);
+      const open = await waitFor(async () => (await api<{ items: Record<string, unknown>[] }>(`/alerts?bin=${RISING_BIN}&type=full`)).items[0], {
+        message: 'a full alert',
+      });
+      expect(open).toMatchObject({ type: 'full', status: 'open', cause: 'forecast', value: 75, hours_to_full: 2 });
+      const event = await waitFor(() => stream.events.find((e) => e.type === 'alert' && (e.data as { opens: string | null }).opens === 'full'), {
+        message: 'the full alert on the event stream',
+      });
+      expect(event.data).toMatchObject({ bin_id: RISING_BIN, type: 'full', opens: 'full', cause: 'forecast', hours_to_full: 2 });
+    } finally {
+      stream.close();
+    }
   });
 });

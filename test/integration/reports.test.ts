@@ -1,5 +1,6 @@
 // Residents report bins through the signed webhook (the Graph API emulator plays their phones): by code, pin,
-// address with a photo, a choice from a list; duplicates link; the crew's Done thanks everyone; Open311 sees the
+// address with a photo, a choice from a list; duplicates link; the confirmation's "Notify me" button subscribes to
+// the bin's zone; the crew's Done thanks everyone and asks 👍/👎, a 👎 says what went wrong; Open311 sees the
 // same reports; and no resident's number ends up in the logs, InfluxDB or the SQLite file.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -7,9 +8,9 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRandom } from '../../firmware-sim/random.js';
-import { image, listReply, location, startGraphEmulator, templateButton, type GraphEmulator } from '../../emulator/index.js';
+import { buttonReply, image, listReply, location, startGraphEmulator, templateButton, type GraphEmulator } from '../../emulator/index.js';
 import { readBinsFile } from '../../src/registry/index.js';
-import { CITY, connectClient, publishAcked, quiescent, startBridge, type InProcessBridge, cloudWhatsAppEnv } from '../helpers/bridge.js';
+import { CITY, connectClient, metricValue, publishAcked, quiescent, startBridge, type InProcessBridge, cloudWhatsAppEnv } from '../helpers/bridge.js';
 import { freePort, startInfluxd, type Influxd } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -19,7 +20,8 @@ const BOB = '31620000002';
 const CAROL = '31620000003';
 const DAN = '31620000004';
 const ERIN = '31620000005';
-const RESIDENTS = [ANNA, BOB, CAROL, DAN, ERIN];
+const FRANK = '31620000006';
+const RESIDENTS = [ANNA, BOB, CAROL, DAN, ERIN, FRANK];
 const SECRET = 'reports-app-secret';
 const TOKEN = 'reports-token';
 const bins = readBinsFile(CITY);
@@ -37,6 +39,19 @@ describe("residents' reports", () => {
   const lastTo = (phone: string) => graph.sent.filter((m) => m.to === phone).at(-1);
   const waitReply = (phone: string, after: number, match: (body: string) => boolean = () => true) =>
     graph.waitForMessage((m) => m.to === phone && m.at >= after && match(JSON.stringify(m.body)), 10_000);
+  type Buttons = { type: string; interactive?: { type: string; body: { text: string }; action: { buttons: { reply: { id: string; title: string } }[] } } };
+  /** the reply buttons of the last message to `phone` that offered a button whose id starts with `prefix` */
+  const buttonsTo = (phone: string, prefix: string) => {
+    const m = graph.sent.filter((x) => x.to === phone && JSON.stringify(x.body).includes(`"id":"${prefix}`)).at(-1);
+    const body = m?.body as Buttons | undefined;
+    expect(body?.interactive?.type, `a message to ${phone} with a ${prefix} button`).toBe('button');
+    return { text: body!.interactive!.body.text, buttons: body!.interactive!.action.buttons.map((b) => b.reply) };
+  };
+  const press = async (phone: string, button: { id: string; title: string }, match?: (body: string) => boolean) => {
+    const t0 = Date.now();
+    await graph.userSends(phone, buttonReply(button.id, button.title));
+    return JSON.stringify((await waitReply(phone, t0, match)).body);
+  };
 
   beforeAll(async () => {
     influx = await startInfluxd();
@@ -86,6 +101,41 @@ describe("residents' reports", () => {
     await waitFor(async () => (await reportsOf(BIN))[0]!.status === 'dispatched', { message: 'dispatched' });
   });
 
+  it('offers a "Notify me" button with the confirmation that subscribes to the zone of the bin, once however often pressed', async () => {
+    const offer = buttonsTo(ANNA, 'notify:');
+    expect(offer.text).toMatch(/R-[0-9A-Z]{4}/);
+    expect(offer.buttons).toEqual([{ id: `notify:en:${BIN}`, title: 'Notify me: this area' }]);
+    const zone = byId.get(BIN)!.zone;
+    // the same answer as `subscribe <code>`: the zone, how often, how to stop
+    const answer = await press(ANNA, offer.buttons[0]!);
+    expect(answer).toContain(`notices for ${zone}`);
+    expect(answer).toMatch(/at most a few times a week.*UNSUBSCRIBE.*STOP/);
+    expect(await press(ANNA, offer.buttons[0]!)).toContain(`notices for ${zone}`);
+    await quiescent(bridge);
+    expect(await api('/api/subscriptions')).toMatchObject({ total: 1, items: [{ zone, lang: 'en', subscribers: 1 }] });
+    const consent = await (await fetch(`${bridge.httpUrl}/api/subscriptions/consent.csv`)).text();
+    expect(consent.trim().split('\n')).toHaveLength(2);
+    expect(consent).toContain(`,${zone},en,notices-v1,`);
+  });
+
+  it('lets no stale "Notify me" button subscribe a resident who sent STOP', async () => {
+    const target = bins[20]!;
+    const t0 = Date.now();
+    await graph.userSends(FRANK, `${target.id} is full`);
+    await waitReply(FRANK, t0, (b) => b.includes('notify:'));
+    const offer = buttonsTo(FRANK, 'notify:');
+    const t1 = Date.now();
+    await graph.userSends(FRANK, 'STOP');
+    await waitReply(FRANK, t1, (b) => b.includes('START'));
+    const n = graph.sent.filter((m) => m.to === FRANK).length;
+    expect((await graph.userSends(FRANK, buttonReply(offer.buttons[0]!.id, offer.buttons[0]!.title))).status).toBe(200);
+    await quiescent(bridge);
+    expect(graph.sent.filter((m) => m.to === FRANK)).toHaveLength(n);
+    expect((await api<{ total: number }>('/api/subscriptions')).total).toBe(1);
+    const consent = await (await fetch(`${bridge.httpUrl}/api/subscriptions/consent.csv`)).text();
+    expect(consent.trim().split('\n')).toHaveLength(2);
+  });
+
   it('links a second resident reporting the same bin by pin, once even when Meta redelivers', async () => {
     const b = byId.get(BIN)!;
     const t0 = Date.now();
@@ -109,6 +159,51 @@ describe("residents' reports", () => {
     await waitReply(ANNA, t0, (b) => b.includes('emptied'));
     await waitReply(BOB, t0, (b) => b.includes('emptied'));
     await waitFor(async () => (await reportsOf(BIN))[0]!.status === 'closed', { message: 'closed' });
+  });
+
+  it("asks the residents thanked whether they are happy; a 👎 asks what went wrong and keeps the answer with the report", async () => {
+    const [report] = await reportsOf(BIN);
+    const ref = report!.reference;
+    const asked = buttonsTo(ANNA, 'feedback:');
+    expect(asked.text).toMatch(/emptied.*\n\nAre you happy with how your report was handled\?/s);
+    expect(asked.buttons).toEqual([
+      { id: `feedback:up:en:${ref}`, title: '👍 Yes' },
+      { id: `feedback:down:en:${ref}`, title: '👎 No' },
+    ]);
+    expect(await press(ANNA, asked.buttons[1]!)).toContain('What went wrong?');
+    // what went wrong, in one message; the number she typed is masked before it is stored
+    const t0 = Date.now();
+    await graph.userSends(ANNA, `The bags next to it were left behind. Call me: +${ANNA}`);
+    expect(JSON.stringify((await waitReply(ANNA, t0)).body)).toContain('Thank you for telling us');
+    const bob = buttonsTo(BOB, 'feedback:');
+    expect(await press(BOB, bob.buttons[0]!)).toContain('Thank you for your answer');
+    // a second press (or the other button) changes and counts nothing
+    expect(await press(BOB, bob.buttons[1]!)).toContain('Thank you for your answer');
+    await quiescent(bridge);
+
+    const one = await api<{ closed_zone: string; closed_crew: string; feedback: { answer: string; reason: string | null }[] }>(`/api/reports/${ref}`);
+    const zone = byId.get(BIN)!.zone;
+    expect(one).toMatchObject({ closed_zone: zone, closed_crew: 'crew-a' });
+    expect(one.feedback).toEqual([
+      { answer: 'down', at: expect.any(String), reason: 'The bags next to it were left behind. Call me: [number]' },
+      { answer: 'up', at: expect.any(String), reason: null },
+    ]);
+    const figures = { asked: 2, answered: 2, up: 1, down: 1, satisfaction: 0.5, response_rate: 1 };
+    const satisfaction = await api<{ total: unknown; zones: unknown[]; crews: unknown[] }>('/api/reports/satisfaction');
+    expect(satisfaction.total).toEqual(figures);
+    expect(satisfaction.zones).toEqual([{ zone, ...figures }]);
+    expect(satisfaction.crews).toEqual([{ crew_id: 'crew-a', ...figures }]);
+    expect((await api<{ total: { asked: number } }>(`/api/reports/satisfaction?since=${new Date(Date.now() + 60_000).toISOString()}`)).total.asked).toBe(0);
+    const metrics = await (await fetch(`${bridge.httpUrl}/metrics`)).text();
+    expect(metricValue(metrics, 'binbridge_report_feedback_total', { zone, answer: 'down' })).toBe(1);
+    expect(metricValue(metrics, 'binbridge_report_feedback_total', { zone, answer: 'up' })).toBe(1);
+    await waitFor(
+      async () => {
+        const r = await influx.query('SELECT sum("count") FROM report_feedback GROUP BY "answer", "crew_id", "zone"');
+        return ((r.results[0]?.series ?? []) as { tags: Record<string, string> }[]).map((x) => `${x.tags.answer}/${x.tags.crew_id}/${x.tags.zone}`).sort().join() === `down/crew-a/${zone},up/crew-a/${zone}`;
+      },
+      { timeoutMs: 10_000, message: 'report_feedback points in InfluxDB' },
+    );
   });
 
   it('asks for the location when nothing is known, then matches the pin', async () => {
@@ -219,8 +314,9 @@ describe("residents' reports", () => {
 
   it('keeps every resident number out of the logs, InfluxDB and the SQLite file', async () => {
     await waitFor(() => bridge.spool!.stats().depth === 0, { timeoutMs: 10_000, message: 'spool drained' });
-    const events = JSON.stringify(await influx.query('SELECT * FROM bin_event, whatsapp_message, dispatch'));
+    const events = JSON.stringify(await influx.query('SELECT * FROM bin_event, whatsapp_message, dispatch, report_feedback'));
     expect(events).toContain('report');
+    expect(events).toContain('report_feedback');
     await bridge.stop();
     const files = fs.readdirSync(bridge.dataDir).filter((f) => f.startsWith('binbridge.db')).map((f) => fs.readFileSync(path.join(bridge.dataDir, f)));
     const logs = fs.readFileSync(logFile, 'utf8');

@@ -25,5 +25,7 @@ export const alertEventView = (e: AppliedEvent) => ({
   closes: e.closes ?? [],
   opened: e.opened,
   cause: e.cause ?? null,
+  /** the forecast a 'full' alert was opened on: hours until rules.full_pct (null for any other cause) */
+  hours_to_full: e.hoursToFull ?? null,
   urgent: e.urgent ?? false,
 });

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { PhotoStore, Report, ReportStore } from '../../reports/index.js';
+import { summarizeSatisfaction, type PhotoStore, type Report, type ReportStore } from '../../reports/index.js';
 import { answerList } from '../csv.js';
 import { iso } from '../iso.js';
 import { decodeCursor, pageOf, pageQuery } from '../page.js';
@@ -53,9 +53,21 @@ export function reportRoutes(deps: { reports: ReportStore; photos: PhotoStore })
         },
       );
     }
+    const satisfactionQuery = z.object({
+      since: z.iso.datetime({ offset: true }).optional().describe('reports closed at or after this time'),
+      until: z.iso.datetime({ offset: true }).optional().describe('reports closed before this time'),
+    });
+    r.get('/reports/satisfaction', { schema: { summary: "Residents' answers to the thank-you's question (👍/👎), per zone and per crew", querystring: satisfactionQuery } }, async (req) => {
+      const since = req.query.since ? Date.parse(req.query.since) : undefined;
+      const until = req.query.until ? Date.parse(req.query.until) : undefined;
+      return { since: iso(since ?? null), until: iso(until ?? null), ...summarizeSatisfaction(deps.reports.satisfaction(since, until)) };
+    });
     r.get('/reports/:id', { schema: { params: idParams } }, async (req, reply) => {
       const report = find(req.params.id);
-      return report ? reportView(report) : sendProblem(reply, 404, `no report ${req.params.id}`);
+      if (!report) return sendProblem(reply, 404, `no report ${req.params.id}`);
+      // the residents' answers, without who gave them
+      const feedback = deps.reports.feedbackOf(report.id).map((f) => ({ answer: f.answer, at: iso(f.at), reason: f.reason }));
+      return { ...reportView(report), closed_zone: report.closed_zone, closed_crew: report.closed_crew, feedback };
     });
     r.get('/reports/:id/photo', { schema: { params: idParams } }, async (req, reply) => {
       const report = find(req.params.id);

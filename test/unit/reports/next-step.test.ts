@@ -35,7 +35,11 @@ const STATES: Record<string, Conversation | undefined> = {
     ],
   },
   'opted out': { ...base, optedOut: true },
+  'awaiting reason': { ...base, awaiting: 'reason', feedbackFor: 'R-AB12', pending: { text: 'earlier words' } },
 };
+
+/** The question about report R-AB12 was asked and is not answered yet; any other report's was not. */
+const mayAnswer = (reference: string): boolean => reference === 'R-AB12';
 
 type Msg = Omit<ResidentMessage, 'id' | 'from' | 'at'>;
 const KINDS: Record<string, Msg> = {
@@ -47,6 +51,10 @@ const KINDS: Record<string, Msg> = {
   'list reply': { listReplyId: 'UTR-0002', text: 'UTR-0002' },
   'number answering the list': { text: '2' },
   'button reply': { text: 'Done' },
+  'notify button': { buttonReplyId: 'notify:nl:UTR-0004', text: 'Houd me op de hoogte' },
+  '👍': { buttonReplyId: 'feedback:up:en:R-AB12', text: '👍 Good' },
+  '👎': { buttonReplyId: 'feedback:down:en:R-AB12', text: '👎 Not good' },
+  '👍 on a question not asked or answered': { buttonReplyId: 'feedback:up:en:R-ZZ99', text: '👍 Good' },
   photo: { image: { id: 'media-1' }, photo: 'new.jpg' },
   'photo with a code as caption': { image: { id: 'media-2', caption: 'UTR-0001' }, photo: 'new.jpg' },
   STOP: { text: 'STOP' },
@@ -60,27 +68,34 @@ const KINDS: Record<string, Msg> = {
 function outcome(step: Step): string {
   if (!step.conversation) return 'nothing';
   if (step.report) return `report ${step.report.binId} by ${step.report.method}`;
-  const replies = step.replies.map((r) => (r.kind === 'text' ? r.key : r.kind)).join(',');
+  if (step.subscribe) return `subscribe ${step.subscribe.binId} (${step.subscribe.lang})`;
+  const feedback = step.feedback ? `${'answer' in step.feedback ? step.feedback.answer : `reason "${step.feedback.reason}"`} → ` : '';
+  const replies = feedback + step.replies.map((r) => (r.kind === 'text' ? r.key : r.kind)).join(',');
   return step.conversation.optedOut ? `${replies} (opted out)` : replies;
 }
 
 // every state × kind: rows are the kinds, columns the states in the order of STATES
-const EXPECTED: Record<string, [string, string, string, string, string]> = {
-  'text with a code': ['report UTR-0001 by code', 'report UTR-0001 by code', 'report UTR-0001 by code', 'report UTR-0001 by choice', 'nothing'],
-  'text naming two bins': ['choose', 'choose', 'choose', 'choose', 'nothing'],
-  'text naming nothing': ['ask-location', 'ask-location', 'ask-location', 'ask-location', 'nothing'],
-  'location near a bin': ['report UTR-0003 by location', 'report UTR-0003 by location', 'report UTR-0003 by location', 'report UTR-0003 by location', 'nothing'],
-  'location far from bins': ['noBinNear', 'noBinNear', 'noBinNear', 'noBinNear', 'nothing'],
-  'list reply': ['report UTR-0002 by code', 'report UTR-0002 by code', 'report UTR-0002 by code', 'report UTR-0002 by choice', 'nothing'],
-  'number answering the list': ['ask-location', 'ask-location', 'ask-location', 'report UTR-0002 by choice', 'nothing'],
-  'button reply': ['ask-location', 'ask-location', 'ask-location', 'ask-location', 'nothing'],
-  photo: ['ask-location', 'ask-location', 'ask-location', 'ask-location', 'nothing'],
-  'photo with a code as caption': ['report UTR-0001 by code', 'report UTR-0001 by code', 'report UTR-0001 by code', 'report UTR-0001 by choice', 'nothing'],
-  STOP: ['stopped (opted out)', 'stopped (opted out)', 'stopped (opted out)', 'stopped (opted out)', 'stopped (opted out)'],
-  START: ['started', 'started', 'started', 'started', 'started'],
-  'subscribe word': ['ask-location', 'ask-location', 'ask-location', 'ask-location', 'nothing'],
-  'unsubscribe word': ['ask-location', 'ask-location', 'ask-location', 'ask-location', 'nothing'],
-  unknown: ['ask-location', 'ask-location', 'ask-location', 'ask-location', 'nothing'],
+const EXPECTED: Record<string, [string, string, string, string, string, string]> = {
+  'text with a code': ['report UTR-0001 by code', 'report UTR-0001 by code', 'report UTR-0001 by code', 'report UTR-0001 by choice', 'nothing', 'reason "UTR-0001 is full" → feedbackReasonThanks'],
+  'text naming two bins': ['choose', 'choose', 'choose', 'choose', 'nothing', 'reason "Neude" → feedbackReasonThanks'],
+  'text naming nothing': ['ask-location', 'ask-location', 'ask-location', 'ask-location', 'nothing', 'reason "hello there" → feedbackReasonThanks'],
+  'location near a bin': ['report UTR-0003 by location', 'report UTR-0003 by location', 'report UTR-0003 by location', 'report UTR-0003 by location', 'nothing', 'report UTR-0003 by location'],
+  'location far from bins': ['noBinNear', 'noBinNear', 'noBinNear', 'noBinNear', 'nothing', 'noBinNear'],
+  'list reply': ['report UTR-0002 by code', 'report UTR-0002 by code', 'report UTR-0002 by code', 'report UTR-0002 by choice', 'nothing', 'report UTR-0002 by code'],
+  'number answering the list': ['ask-location', 'ask-location', 'ask-location', 'report UTR-0002 by choice', 'nothing', 'reason "2" → feedbackReasonThanks'],
+  'button reply': ['ask-location', 'ask-location', 'ask-location', 'ask-location', 'nothing', 'reason "Done" → feedbackReasonThanks'],
+  'notify button': ['subscribe UTR-0004 (nl)', 'subscribe UTR-0004 (nl)', 'subscribe UTR-0004 (nl)', 'subscribe UTR-0004 (nl)', 'nothing', 'subscribe UTR-0004 (nl)'],
+  '👍': ['up → feedbackThanks', 'up → feedbackThanks', 'up → feedbackThanks', 'up → feedbackThanks', 'nothing', 'up → feedbackThanks'],
+  '👎': ['down → feedbackAskReason', 'down → feedbackAskReason', 'down → feedbackAskReason', 'down → feedbackAskReason', 'nothing', 'down → feedbackAskReason'],
+  '👍 on a question not asked or answered': ['feedbackThanks', 'feedbackThanks', 'feedbackThanks', 'feedbackThanks', 'nothing', 'feedbackThanks'],
+  photo: ['ask-location', 'ask-location', 'ask-location', 'ask-location', 'nothing', 'ask-location'],
+  'photo with a code as caption': ['report UTR-0001 by code', 'report UTR-0001 by code', 'report UTR-0001 by code', 'report UTR-0001 by choice', 'nothing', 'report UTR-0001 by code'],
+  STOP: ['stopped (opted out)', 'stopped (opted out)', 'stopped (opted out)', 'stopped (opted out)', 'stopped (opted out)', 'stopped (opted out)'],
+  START: ['started', 'started', 'started', 'started', 'started', 'started'],
+  // the notices take these words before the conversation does (rooms/residents.ts); alone, they are words
+  'subscribe word': ['ask-location', 'ask-location', 'ask-location', 'ask-location', 'nothing', 'reason "aanmelden" → feedbackReasonThanks'],
+  'unsubscribe word': ['ask-location', 'ask-location', 'ask-location', 'ask-location', 'nothing', 'reason "unsubscribe" → feedbackReasonThanks'],
+  unknown: ['ask-location', 'ask-location', 'ask-location', 'ask-location', 'nothing', 'ask-location'],
 };
 
 const cases = Object.entries(KINDS).flatMap(([kind, msg]) =>
@@ -90,7 +105,7 @@ const cases = Object.entries(KINDS).flatMap(([kind, msg]) =>
 describe('nextStep: every state × every kind of message', () => {
   it.each(cases)('$state, $kind → $expected', ({ conv, msg, expected }) => {
     const before = structuredClone(conv);
-    const step = nextStep(conv, { id: 'wamid.1', from: FROM, at: AT, ...msg }, match);
+    const step = nextStep(conv, { id: 'wamid.1', from: FROM, at: AT, ...msg }, match, mayAnswer);
     expect(outcome(step)).toBe(expected);
     // the input is not touched: the flow stores what the step says, nothing else
     expect(conv).toEqual(before);
@@ -105,6 +120,11 @@ describe('nextStep: every state × every kind of message', () => {
     if (expected === 'choose') expect(step.conversation?.candidates.map((c) => c.binId)).toEqual(['UTR-0001', 'UTR-0002']);
     if (expected === 'choose') expect(awaiting).toBe('choice');
     if (expected === 'noBinNear') expect(step.conversation).toMatchObject({ awaiting: null, pending: {} });
+    // a 👎 waits for one message saying what went wrong; that message, or any other answer, ends the wait
+    if (expected.startsWith('down')) expect(step.conversation).toMatchObject({ awaiting: 'reason', feedbackFor: 'R-AB12' });
+    else if (step.conversation && !step.conversation.optedOut && !step.subscribe && expected !== 'started') expect(step.conversation.awaiting).not.toBe('reason');
+    // the words of a reason or a button's title are not the resident's report
+    if (expected.includes('reason') || step.subscribe || step.feedback) expect(step.conversation?.pending.text).toBe(conv?.pending.text);
   });
 });
 
@@ -139,6 +159,42 @@ describe('nextStep: what a conversation carries from message to message', () => 
     expect(stopped.conversation).toMatchObject({ optedOut: true, awaiting: null, pending: { text: 'Neude' } });
     const started = nextStep(stopped.conversation!, { id: 'w2', from: FROM, at: AT, text: 'START' }, match);
     expect(started.conversation).toMatchObject({ optedOut: false, awaiting: null });
+  });
+});
+
+describe('nextStep: buttons and the satisfaction question', () => {
+  it('takes the language of a button from its id, not from its title', () => {
+    const up = nextStep(undefined, { id: 'w', from: FROM, at: AT, buttonReplyId: 'feedback:up:nl:R-AB12', text: '👍 Goed' }, match, mayAnswer);
+    expect(up.feedback).toEqual({ reference: 'R-AB12', answer: 'up' });
+    expect(up.replies).toEqual([{ kind: 'text', key: 'feedbackThanks', lang: 'nl' }]);
+    const notify = nextStep({ ...base, lang: null }, { id: 'w', from: FROM, at: AT, buttonReplyId: 'notify:en:UTR-0010', text: 'Notify me: this area' }, match);
+    expect(notify.subscribe).toEqual({ binId: 'UTR-0010', lang: 'en' });
+    expect(notify.conversation).toMatchObject({ lang: 'en', awaiting: null });
+  });
+
+  it('keeps the reason with the report it was asked for, and trims and bounds it', () => {
+    const down = nextStep(base, { id: 'w1', from: FROM, at: AT, buttonReplyId: 'feedback:down:en:R-AB12', text: '👎 Not good' }, match, mayAnswer);
+    const reason = nextStep(down.conversation!, { id: 'w2', from: FROM, at: AT + 60_000, text: `  ${'bags left behind '.repeat(200)}` }, match, mayAnswer);
+    expect(reason.feedback).toMatchObject({ reference: 'R-AB12' });
+    const text = (reason.feedback as { reason: string }).reason;
+    expect(text.startsWith('bags left behind')).toBe(true);
+    expect(text.length).toBeLessThanOrEqual(1000);
+    expect(reason.conversation).toMatchObject({ awaiting: null });
+    expect(reason.conversation?.feedbackFor).toBeUndefined();
+  });
+
+  it('stops waiting for a reason after a day: the next message is a message again', () => {
+    const waiting: Conversation = { ...base, awaiting: 'reason', feedbackFor: 'R-AB12', updatedAt: AT - 25 * 3_600_000 };
+    const step = nextStep(waiting, { id: 'w', from: FROM, at: AT, text: 'UTR-0001 is full' }, match, mayAnswer);
+    expect(step.feedback).toBeNull();
+    expect(step.report).toMatchObject({ binId: 'UTR-0001' });
+  });
+
+  it('lets a resident who sent STOP press no stale button', () => {
+    const stopped = nextStep(base, { id: 'w1', from: FROM, at: AT, text: 'STOP' }, match, mayAnswer).conversation!;
+    for (const buttonReplyId of ['notify:en:UTR-0004', 'feedback:down:en:R-AB12']) {
+      expect(nextStep(stopped, { id: 'w2', from: FROM, at: AT + 1, buttonReplyId, text: 'x' }, match, mayAnswer)).toEqual({ conversation: null, replies: [], report: null, subscribe: null, feedback: null });
+    }
   });
 });
 

@@ -42,3 +42,14 @@ describe('bin_event points', () => {
     expect(points).toEqual(['bin_event,bin_id=UTR-0001,type=outlier,zone=centrum message="Reading of 88 % set aside.",value=88 1700000000000']);
   });
 });
+
+describe('report_feedback points', () => {
+  it("become `report_feedback` points tagged by zone, crew and answer, with the report's reference and no resident", () => {
+    const { bus, points } = telemetryBus();
+    bus.emit('report.feedback', { reference: 'R-AB12', zone: 'centrum', crew: 'crew-a', answer: 'down', at: 1_700_000_000_000 });
+    bus.emit('report.feedback', { reference: 'R-CD34', zone: 'west', crew: null, answer: 'up', at: 1_700_000_000_000 });
+    expect(points[0]).toMatch(/^report_feedback,answer=down,crew_id=crew-a,zone=centrum count=1i?,reference="R-AB12" 1700000000000$/);
+    // closed by the sensors: no crew; two answers in one millisecond keep distinct timestamps
+    expect(points[1]).toMatch(/^report_feedback,answer=up,crew_id=none,zone=west count=1i?,reference="R-CD34" 1700000000001$/);
+  });
+});

@@ -134,11 +134,14 @@ export class WorkerReadingJournal implements ReadingJournal {
     this.state = 'stopped';
     this.restartTimer?.clear();
     const worker = this.worker;
-    if (!worker || prev === 'restarting') return;
-    await new Promise<void>((resolve) => {
-      this.once.set('closed', resolve);
-      this.send({ t: 'close' });
-    });
+    if (!worker) return;
+    // a worker still starting (a restart) has nothing to close yet: it is ended as it is
+    if (prev === 'ok') {
+      await new Promise<void>((resolve) => {
+        this.once.set('closed', resolve);
+        this.send({ t: 'close' });
+      });
+    }
     await worker.terminate();
   }
 
@@ -289,6 +292,7 @@ export class WorkerReadingJournal implements ReadingJournal {
       worker.on('message', (m: FromWorker) => {
         if (m.t !== 'ready') return this.onMessage(m);
         ready = true;
+        if (this.state === 'stopped') return resolve();
         this.state = 'ok';
         this.apply(m.status);
         for (const [id, a] of this.appends) this.send({ t: 'append', id, now: a.now, lines: a.lines });

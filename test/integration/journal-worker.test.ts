@@ -2,7 +2,8 @@
 // back, and the device's resend is stored once.
 import { afterEach, describe, expect, it } from 'vitest';
 import { WorkerReadingJournal } from '../../src/storage/index.js';
-import { cityBins, metricValue, startBridge, streamReadings, type InProcessBridge } from '../helpers/bridge.js';
+import { cityBins, connectClient, metricValue, publishAcked, startBridge, streamReadings, type InProcessBridge } from '../helpers/bridge.js';
+import { startInfluxd } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('journal worker', () => {
@@ -55,5 +56,29 @@ describe('journal worker', () => {
     // asked in the same turn as the death was seen, so the restart cannot have finished in between
     expect(bridge.readiness()).toMatchObject({ ready: false, checks: { journal: 'restarting' } });
     await waitFor(async () => (await fetch(`${bridge.httpUrl}/readyz`)).status === 200, { timeoutMs: 30_000, message: 'ready again' });
+  });
+
+  it('at shutdown commits what it took, gives the writer in the worker its last chance, then closes', async () => {
+    const influx = await startInfluxd();
+    cleanup.push(() => influx.destroy());
+    // the writer would wait a minute for a batch: only the shutdown's last chance writes these points
+    const bridge = await startBridge({
+      BINBRIDGE_SPOOL_JOURNAL: 'worker',
+      BINBRIDGE_MQTT_AUTH: 'none',
+      BINBRIDGE_INFLUX_URL: influx.url,
+      BINBRIDGE_INFLUX_API: 'v1',
+      BINBRIDGE_INFLUX_FLUSH_INTERVAL_MS: '60000',
+    });
+    const [bin] = cityBins(1);
+    const device = await connectClient(bridge.mqttUrl);
+    const base = Date.now() - 3_600_000;
+    for (let i = 0; i < 3; i++) await publishAcked(device, `bins/${bin}/telemetry`, { fill_pct: 10 + i, ts: base + i * 1000 });
+    device.end(true);
+    expect(bridge.spool!.stats().depth).toBeGreaterThanOrEqual(3);
+    expect(await influx.count('SELECT count(fill_pct) FROM bin_reading')).toBe(0);
+    await bridge.stop();
+    expect(await influx.count('SELECT count(fill_pct) FROM bin_reading')).toBe(3);
+    expect(bridge.spool!.stats().depth).toBe(0);
+    expect(bridge.journal.backlog().state).toBe('stopped');
   });
 });

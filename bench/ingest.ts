@@ -1,5 +1,5 @@
 // Ingest benchmark: K sensors publish QoS 1 telemetry to the bridge, readings go into a real influxd.
-//   npm run bench:ingest -- [--sensors 100] [--rate 10000] [--duration 60] [--warmup 5] [--profile]
+//   npm run bench:ingest -- [--sensors 100] [--rate 10000] [--duration 60] [--warmup 5] [--journal inline|worker] [--profile]
 //   npm run bench:ingest -- --compare-raw [--rates 10000,20000,30000,40000] [--duration 20]
 // --compare-raw runs the same load first against a bare aedes (bench/raw-broker.ts, no hooks: PUBACK at once)
 // and then against binbridge, and prints both and their ratios. --rates runs each rate in turn (a fresh broker,
@@ -46,13 +46,15 @@ const { values: args } = parseArgs({
     'compare-raw': { type: 'boolean', default: false },
     rates: { type: 'string' },
     'keep-temp': { type: 'boolean', default: false },
+    // spool.journal of the bridge under test (default: BINBRIDGE_SPOOL_JOURNAL, else inline)
+    journal: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (args.help) {
   process.stderr.write(
-    'usage: npm run bench:ingest -- [--sensors 100] [--rate 10000 | --rates 10000,20000,...] [--compare-raw] [--duration 60] [--warmup 5] [--max-inflight 1000] [--profile] [--keep-temp]\n',
+    'usage: npm run bench:ingest -- [--sensors 100] [--rate 10000 | --rates 10000,20000,...] [--compare-raw] [--duration 60] [--warmup 5] [--max-inflight 1000] [--journal inline|worker] [--profile] [--keep-temp]\n',
   );
   process.exit(0);
 }
@@ -64,6 +66,11 @@ const WARMUP_S = intArg('warmup', args.warmup, 0, 600);
 const MAX_INFLIGHT = intArg('max-inflight', args['max-inflight'], 1, 60_000);
 const RATES = args.rates === undefined ? [RATE] : args.rates.split(',').map((r) => intArg('rates', r.trim(), 1, 200_000));
 const COMPARE_RAW = args['compare-raw'];
+const JOURNAL = args.journal ?? process.env.BINBRIDGE_SPOOL_JOURNAL ?? 'inline';
+if (JOURNAL !== 'inline' && JOURNAL !== 'worker') {
+  process.stderr.write(`bench: --journal is inline or worker, not ${JOURNAL}\n`);
+  process.exit(2);
+}
 const LADDER = args.rates !== undefined || COMPARE_RAW;
 if (LADDER && args.profile) {
   process.stderr.write('bench: --profile profiles one run: not with --rates or --compare-raw\n');
@@ -205,6 +212,7 @@ async function startBridge(run: number): Promise<void> {
     BINBRIDGE_INFLUX_API: 'v1',
     BINBRIDGE_INFLUX_DB: influxDb,
     BINBRIDGE_LOG_LEVEL: 'warn',
+    BINBRIDGE_SPOOL_JOURNAL: JOURNAL,
   };
   const nodeArgs = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   // node itself (not npm), so /proc/<pid> is the bridge process
@@ -318,6 +326,7 @@ async function runOnce(target: Target, rate: number, run: number): Promise<Recor
     target,
     sensors: SENSORS,
     target_rate: rate,
+    ...(stores ? { journal: JOURNAL } : {}),
     duration_s: DURATION_S,
     warmup_s: WARMUP_S,
     window_s: r3(windowS),

@@ -20,7 +20,7 @@ import { messagingRoom } from './rooms/messaging.js';
 import { noticesRoom, type NoticeEvents } from './rooms/notices.js';
 import { residentsRoom } from './rooms/residents.js';
 import { telemetryRoom } from './rooms/telemetry.js';
-import type { BinStateStore, Db, InfluxWriter, ReadingHistory, Spool } from './storage/index.js';
+import type { BinStateStore, Db, ReadingHistory, ReadingJournal, Spool, SpoolWriter } from './storage/index.js';
 import { loadSealer } from './privacy/index.js';
 import { type Inbox, type MessageEvents, type Outbox, type SandboxTransport } from './whatsapp/index.js';
 
@@ -40,7 +40,9 @@ export interface RunningApp {
   binState: BinStateStore;
   history: ReadingHistory;
   spool: Spool | null;
-  writer: InfluxWriter | null;
+  writer: SpoolWriter | null;
+  /** the durable journal of readings (spool.journal: inline or worker) */
+  journal: ReadingJournal;
   secrets: DeviceSecrets;
   zonesAndCrews: ZonesAndCrews;
   alerts: AlertStore;
@@ -125,6 +127,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
       history: telemetry.history,
       spool: telemetry.spool,
       writer: telemetry.writer,
+      journal: telemetry.journal,
       secrets: edges.secrets,
       zonesAndCrews,
       alerts: alerting.alerts,

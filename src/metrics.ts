@@ -55,6 +55,21 @@ export function createMetrics() {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: r,
     }),
+    journalBacklog: new Gauge({
+      name: 'binbridge_journal_backlog_readings',
+      help: 'Readings received and waiting for their durable commit (no PUBACK yet)',
+      registers: r,
+    }),
+    journalLag: new Gauge({
+      name: 'binbridge_journal_lag_seconds',
+      help: 'How long the oldest reading waiting for its durable commit has waited (0 when none waits)',
+      registers: r,
+    }),
+    journalWorkerRestarts: new Counter({
+      name: 'binbridge_journal_worker_restarts_total',
+      help: 'Times the journal worker (spool.journal: worker) died and was started again; the readings it had not committed were refused',
+      registers: r,
+    }),
     spoolDepth: new Gauge({ name: 'binbridge_spool_depth_points', help: 'Points waiting for InfluxDB', registers: r }),
     spoolBytes: new Gauge({ name: 'binbridge_spool_bytes', help: 'Bytes of line protocol waiting for InfluxDB', registers: r }),
     spoolOldestAge: new Gauge({
@@ -183,6 +198,8 @@ export interface GaugeSources {
   dispatches: { countByStatus(): readonly { status: string; n: number }[] };
   /** null while InfluxDB is off */
   spool: { stats(): { depth: number; bytes: number; oldestMs: number | null; full: boolean } } | null;
+  /** readings waiting for the journal's commit */
+  journal?: { backlog(): { readings: number; oldestMs: number | null } };
   now: () => number;
 }
 
@@ -198,6 +215,11 @@ export function refreshGauges(metrics: Metrics, from: GaugeSources): void {
   for (const { type, n } of from.alerts.openCounts()) metrics.alertsOpen.set({ type }, n);
   for (const status of DISPATCH_STATUSES) metrics.dispatches.set({ status }, 0);
   for (const { status, n } of from.dispatches.countByStatus()) metrics.dispatches.set({ status }, n);
+  if (from.journal) {
+    const j = from.journal.backlog();
+    metrics.journalBacklog.set(j.readings);
+    metrics.journalLag.set(j.oldestMs === null ? 0 : Math.max(0, from.now() - j.oldestMs) / 1000);
+  }
   if (!from.spool) return;
   const s = from.spool.stats();
   metrics.spoolDepth.set(s.depth);

@@ -138,6 +138,8 @@ export const configSchema = z.strictObject({
       commit_delay_ms: z.number().min(0).max(100).default(0),
       // "full": fsync on every commit (survives power loss); "normal": survives a process crash only
       sync: z.enum(['full', 'normal']).default('full'),
+      // "worker": the group commit, the spool and the InfluxDB writer run in a worker thread beside the MQTT event loop
+      journal: z.enum(['inline', 'worker']).default('inline'),
     })
     .prefault({}),
   influx: z

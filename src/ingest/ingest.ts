@@ -2,7 +2,7 @@ import { realClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { BinRegistry } from '../registry/index.js';
-import { SpoolFullError, readingPoints, type ReadingJournal } from '../storage/index.js';
+import { JournalUnavailableError, SpoolFullError, readingPoints, type ReadingJournal } from '../storage/index.js';
 import { decodeNative, type Decoded } from './decode-native.js';
 import type { Reading, ReadingSource, Rejection } from './reading.js';
 import type { RejectionLog } from './rejection-log.js';
@@ -56,6 +56,8 @@ export class Ingest {
       await this.journal.record({ reading, lines });
     } catch (err) {
       if (err instanceof SpoolFullError) return this.reject(binId, { reason: 'spool_full', detail: err.message }, true);
+      // the journal logged its one line when its worker died; each refused reading is counted, not logged
+      if (err instanceof JournalUnavailableError) return this.reject(binId, { reason: 'store_error', detail: err.message }, true);
       this.log.error({ err, bin: binId }, 'could not record reading');
       return this.reject(binId, { reason: 'store_error', detail: (err as Error).message }, true);
     }

@@ -94,7 +94,10 @@ export function edgesRoom(deps: {
       influx: !writer ? 'off' : writer.healthy === false ? 'spooling' : 'ok',
     };
     if (spool?.full) checks.spool = 'full';
-    return { ready: broker.listening && db.open && !spool?.full, checks };
+    // a journal worker being restarted refuses readings: not ready until it records them again
+    const journalState = journal.backlog().state;
+    if (journalState !== 'ok') checks.journal = journalState;
+    return { ready: broker.listening && db.open && !spool?.full && journalState === 'ok', checks };
   };
 
   const buildRoutes = (): Promise<FastifyInstance> => {
@@ -104,7 +107,7 @@ export function edgesRoom(deps: {
       version: deps.version,
       metrics,
       readiness,
-      beforeScrape: () => refreshGauges(metrics, { binState, alerts, dispatches: dispatcher.store, spool, now: () => clock.now() }),
+      beforeScrape: () => refreshGauges(metrics, { binState, alerts, dispatches: dispatcher.store, spool, journal, now: () => clock.now() }),
       access: deps.access,
       limits: config.http,
       log,
@@ -177,7 +180,7 @@ export function edgesRoom(deps: {
         force.clear();
       }
       // what the edges took is committed while the rules, the dispatcher and the live page still follow it
-      journal.flush();
+      await journal.flush();
     },
   };
 }

@@ -11,16 +11,16 @@ import {
   SqliteReadingHistory,
   SqliteReadingJournal,
   SqliteSpool,
-  V1Sink,
-  V2Sink,
+  WorkerReadingJournal,
+  createSink,
   openDatabase,
   recordTelemetry,
   type BinStateStore,
   type Db,
-  type InfluxSink,
   type ReadingHistory,
   type ReadingJournal,
   type Spool,
+  type SpoolWriter,
   type TelemetryEvents,
 } from '../storage/index.js';
 
@@ -35,14 +35,7 @@ export interface TelemetryRoom extends Room {
   journal: ReadingJournal;
   /** null while InfluxDB is off (no influx.url) */
   spool: Spool | null;
-  writer: InfluxWriter | null;
-}
-
-function createSink(config: Config['influx'], log: Logger): InfluxSink {
-  const common = { url: config.url, timeoutMs: config.timeout_ms, gzip: config.gzip };
-  return config.api === 'v1'
-    ? new V1Sink({ ...common, db: config.db, rp: config.rp, username: config.username, password: config.password })
-    : new V2Sink({ ...common, org: config.org, bucket: config.bucket, token: config.token, maxBatch: config.batch_size }, log);
+  writer: SpoolWriter | null;
 }
 
 /** InfluxDB's last chance at shutdown; after a failed start the points stay spooled for the next start. */
@@ -69,30 +62,16 @@ function build(db: Db, { config, log, metrics, events, clock }: Parameters<typeo
   log.info({ module: 'registry', file: config.registry.bins_file, bins: registry.size, imported: imported !== null }, 'registry loaded');
 
   const binState = new SqliteBinStateStore(db, clock);
-  const spool = config.influx.url !== '' ? new SqliteSpool(db, config.spool.max_mb * 1024 * 1024, clock) : null;
   // each bin's 15-minute history for 35 days, written with the reading (the live page's chart, with or without InfluxDB)
   const history = new SqliteReadingHistory(db, clock, log.child({ module: 'history' }));
-  const journal = new SqliteReadingJournal(
-    db,
-    spool,
-    binState,
-    { maxBatch: config.spool.commit_max_batch, delayMs: config.spool.commit_delay_ms, clock },
-    metrics,
-    log.child({ module: 'journal' }),
-    history,
-  );
+  const { journal, spool, writer, worker } = config.spool.journal === 'worker' ? inWorker(config, metrics, log, clock) : inline(db, binState, history, { config, metrics, log, clock });
 
-  let writer: InfluxWriter | null = null;
-  if (spool) {
-    const influxLog = log.child({ module: 'influx' });
-    const w = new InfluxWriter(spool, createSink(config.influx, influxLog), { batchSize: config.influx.batch_size, flushIntervalMs: config.influx.flush_interval_ms, clock }, metrics, influxLog);
-    writer = w;
-    journal.onCommitted(() => w.notify());
+  if (spool && writer) {
+    journal.onCommitted(() => writer.notify());
     // rule events, job changes and WhatsApp counts go to InfluxDB through the same durable spool as readings
     recordTelemetry(events, (lines) => {
-      if (lines.length > 0) spool.appendSoon(lines, () => w.notify());
+      if (lines.length > 0) spool.appendSoon(lines, () => writer.notify());
     });
-    log.info({ module: 'influx', url: config.influx.url, api: config.influx.api, spooled: spool.stats().depth }, 'influx writer on');
   } else {
     log.warn({ module: 'influx' }, 'influx writer off (no influx.url): readings are validated and kept as bin state, not stored in InfluxDB');
   }
@@ -114,20 +93,67 @@ function build(db: Db, { config, log, metrics, events, clock }: Parameters<typeo
     journal,
     spool,
     writer,
-    start() {
+    async start() {
+      await worker?.start();
       writer?.start();
       history.start();
+      if (spool) log.info({ module: 'influx', url: config.influx.url, api: config.influx.api, journal: config.spool.journal, spooled: spool.stats().depth }, 'influx writer on');
     },
     async stop(cause: StopCause) {
-      journal.flush();
+      await journal.flush();
       history.stop();
       // event points of the last turn (the outbox's final statuses) join the spool before the writer's last pass
       spool?.flushSoon();
       await writer?.stop(cause === 'shutdown' ? LAST_CHANCE_MS : 0);
+      // the worker's connection closes before this one: it wrote last
+      await worker?.close();
       if (!db.open) return;
       const left = spool?.stats().depth ?? 0;
       db.close();
       if (cause === 'shutdown') log.info({ spooled: left }, left > 0 ? 'stopped; spooled points will be written at the next start' : 'stopped');
     },
   };
+}
+
+interface Journal {
+  journal: ReadingJournal;
+  spool: Spool | null;
+  writer: SpoolWriter | null;
+  worker: WorkerReadingJournal | null;
+}
+
+/** spool.journal: inline — the group commit, the spool and the writer on the event loop, on the room's connection. */
+function inline(db: Db, binState: BinStateStore, history: ReadingHistory, { config, metrics, log, clock }: Pick<Parameters<typeof telemetryRoom>[0], 'config' | 'metrics' | 'log' | 'clock'>): Journal {
+  const spool = config.influx.url !== '' ? new SqliteSpool(db, config.spool.max_mb * 1024 * 1024, clock) : null;
+  const journal = new SqliteReadingJournal(
+    db,
+    spool,
+    binState,
+    { maxBatch: config.spool.commit_max_batch, delayMs: config.spool.commit_delay_ms, clock },
+    metrics,
+    log.child({ module: 'journal' }),
+    history,
+  );
+  if (!spool) return { journal, spool, writer: null, worker: null };
+  const influxLog = log.child({ module: 'influx' });
+  const writer = new InfluxWriter(spool, createSink(config.influx, influxLog), { batchSize: config.influx.batch_size, flushIntervalMs: config.influx.flush_interval_ms, clock }, metrics, influxLog);
+  return { journal, spool, writer, worker: null };
+}
+
+/** spool.journal: worker — the same in a worker thread on its own connection; the room's connection serves the rest. */
+function inWorker(config: Config, metrics: Metrics, log: Logger, clock: Clock): Journal {
+  const worker = new WorkerReadingJournal(
+    {
+      dataDir: config.data_dir,
+      sync: config.spool.sync,
+      maxBatch: config.spool.commit_max_batch,
+      delayMs: config.spool.commit_delay_ms,
+      spoolMaxBytes: config.spool.max_mb * 1024 * 1024,
+      influx: config.influx.url !== '' ? config.influx : null,
+      clock,
+    },
+    metrics,
+    log,
+  );
+  return { journal: worker, spool: worker.spool, writer: worker.writer, worker };
 }

@@ -1,13 +1,14 @@
 export { openDatabase, type Db } from './database.js';
 export { MIGRATIONS, SCHEMA_VERSION, MigrationError, SchemaTooNewError, migrate, type Migration } from './migrations.js';
 export { CLEAR_SUFFIX, CLEAR_TABLES } from './migration-1.js';
-export { SqliteSpool, SpoolFullError, type Spool, type SpoolBatch, type SpoolStats } from './spool.js';
+export { SqliteSpool, SpoolFullError, type Spool, type SpoolBatch, type SpoolStats, type SpoolTable } from './spool.js';
 export { SqliteBinStateStore, type BinStateStore, type BinState, type LatestReading } from './bin-state.js';
-export { SqliteReadingJournal, type ReadingJournal, type JournalEntry } from './reading-journal.js';
+export { GroupCommit, SqliteReadingJournal, type ReadingJournal, type JournalEntry, type JournalBacklog } from './reading-journal.js';
+export { JournalUnavailableError, WorkerReadingJournal, type WorkerJournalOptions } from './worker-journal.js';
 export { SqliteReadingHistory, type ReadingHistory, type HistoryPoint } from './reading-history.js';
 export { BUCKET_MS, HISTORY_DAYS, HISTORY_MS, downsample, mergeBuckets, type HistoryBucket } from './history-bucket.js';
 export { readingPoints, lineProtocol, type FieldValue } from './points.js';
 export { recordTelemetry, type TelemetryEvents } from './telemetry-points.js';
-export { V1Sink, V2Sink, WriteError, type InfluxSink } from './influx-sink.js';
-export { InfluxWriter, type WriterOptions } from './influx-writer.js';
+export { V1Sink, V2Sink, WriteError, createSink, type InfluxSink } from './influx-sink.js';
+export { InfluxWriter, type SpoolWriter, type WriterMetrics, type WriterOptions } from './influx-writer.js';
 export { afterKey, where } from './where.js';

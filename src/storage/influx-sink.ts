@@ -1,6 +1,7 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { HttpError, InfluxDB, setLogger, type WriteApi } from '@influxdata/influxdb-client';
+import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 
 const gzip = promisify(gzipCb);
@@ -119,4 +120,12 @@ export class V1Sink implements InfluxSink {
   }
 
   async close(): Promise<void> {}
+}
+
+/** The sink the config names (influx.api). */
+export function createSink(config: Config['influx'], log: Logger): InfluxSink {
+  const common = { url: config.url, timeoutMs: config.timeout_ms, gzip: config.gzip };
+  return config.api === 'v1'
+    ? new V1Sink({ ...common, db: config.db, rp: config.rp, username: config.username, password: config.password })
+    : new V2Sink({ ...common, org: config.org, bucket: config.bucket, token: config.token, maxBatch: config.batch_size }, log);
 }

@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { retryDelay, type RetryPolicy } from '../retry.js';
 import { WriteError, type InfluxSink } from './influx-sink.js';
-import type { Spool, SpoolBatch } from './spool.js';
+import type { SpoolBatch, SpoolTable } from './spool.js';
 
 export interface WriterOptions {
   batchSize: number;
@@ -16,13 +16,27 @@ export interface WriterOptions {
 // the longest Retry-After honoured: a server asking for more is retried sooner, on the backoff's own schedule
 const MAX_RETRY_AFTER_MS = 60_000;
 
+/** The metrics the writer moves (a journal worker relays them to the main thread's registry). */
+export type WriterMetrics = Pick<Metrics, 'influxWrite' | 'influxPointsWritten' | 'influxFailures' | 'influxDeadLetters'>;
+
+/** What the rest of the program sees of the writer, wherever it runs. */
+export interface SpoolWriter {
+  /** null until the first write; then whether the last write succeeded */
+  readonly healthy: boolean | null;
+  start(): void;
+  /** Tells the writer that points arrived. */
+  notify(): void;
+  /** Writes what it can within the deadline, then stops; what is left stays in the spool for the next start. */
+  stop(deadlineMs?: number): Promise<void>;
+}
+
 /**
  * Drains the spool into InfluxDB in order: a batch leaves the spool only after InfluxDB accepted it.
  * Network errors, 5xx, 429 and auth/config errors (401/403/404) are retried with exponential backoff
  * and jitter (Retry-After honoured) while the spool grows; 400/422 batches go to the dead-letter table;
  * 413 halves the batch size.
  */
-export class InfluxWriter {
+export class InfluxWriter implements SpoolWriter {
   private stopping = false;
   private readonly stopped = new AbortController();
   private readonly clock: Clock;
@@ -36,10 +50,10 @@ export class InfluxWriter {
   private lastFailureLog = 0;
 
   constructor(
-    private readonly spool: Spool,
+    private readonly spool: SpoolTable,
     private readonly sink: InfluxSink,
     private readonly opts: WriterOptions,
-    private readonly metrics: Metrics,
+    private readonly metrics: WriterMetrics,
     private readonly log: Logger,
   ) {
     this.batchSize = opts.batchSize;

@@ -5,7 +5,7 @@ import { orderTs } from '../rules/index.js';
 import type { BinStateStore, LatestReading } from './bin-state.js';
 import type { Db } from './database.js';
 import type { ReadingHistory } from './reading-history.js';
-import type { Spool } from './spool.js';
+import type { SpoolTable } from './spool.js';
 
 export interface JournalEntry {
   reading: LatestReading;
@@ -13,10 +13,14 @@ export interface JournalEntry {
   lines: string[];
 }
 
-interface Pending {
-  entry: JournalEntry;
-  resolve: () => void;
-  reject: (err: Error) => void;
+/** What waits for the journal's commit, for /readyz and the metrics. */
+export interface JournalBacklog {
+  /** readings received and not yet durably committed (nor refused) */
+  readings: number;
+  /** when the oldest of them was received (the injected clock's ms); null when none waits */
+  oldestMs: number | null;
+  /** 'restarting' while a journal worker that died is replaced: readings are refused (no PUBACK) meanwhile */
+  state: 'ok' | 'restarting' | 'stopped';
 }
 
 /**
@@ -29,36 +33,78 @@ export interface ReadingJournal {
   onCommitted(listener: (entries: JournalEntry[]) => void): void;
   /** Resolves once the reading is durably recorded; rejects (SpoolFullError, disk errors) when it is not. */
   record(entry: JournalEntry): Promise<void>;
-  /** Commits whatever is waiting, now (used at shutdown). */
-  flush(): void;
+  /** Commits whatever is waiting, now (used at shutdown); resolves once it is committed. */
+  flush(): Promise<void>;
+  backlog(): JournalBacklog;
 }
 
-/** The journal's group commit in one SQLite transaction: the spool's points, the bins' state and their history. */
-export class SqliteReadingJournal implements ReadingJournal {
-  private pending: Pending[] = [];
-  private scheduled = false;
-  private readonly listeners: ((entries: JournalEntry[]) => void)[] = [];
-  private readonly commitTx;
+/**
+ * The journal's one transaction: the spool's points, the bins' state (newest reading per bin) and their history.
+ * Shared by the inline journal and the journal worker, so both store exactly the same.
+ */
+export class GroupCommit {
+  private readonly tx;
 
   constructor(
     db: Db,
-    private readonly spool: Spool | null,
-    private readonly binState: BinStateStore,
-    private readonly opts: { maxBatch: number; delayMs: number; clock?: Clock },
-    private readonly metrics: Metrics,
-    private readonly log: Logger,
-    private readonly history: ReadingHistory | null = null,
+    private readonly spool: SpoolTable | null,
+    binState: BinStateStore,
+    private readonly history: ReadingHistory | null,
   ) {
-    this.commitTx = db.transaction((entries: Pending[], now: number) => {
+    this.tx = db.transaction((entries: readonly JournalEntry[], now: number) => {
       const newest = new Map<string, LatestReading>();
-      for (const { entry } of entries) {
+      for (const entry of entries) {
         if (this.spool && entry.lines.length > 0) this.spool.insert(entry.lines, now);
         const seen = newest.get(entry.reading.binId);
         if (!seen || orderTs(seen) <= orderTs(entry.reading)) newest.set(entry.reading.binId, entry.reading);
       }
-      for (const r of newest.values()) this.binState.upsert(r);
-      this.history?.record(entries.map((p) => p.entry.reading), now);
+      for (const r of newest.values()) binState.upsert(r);
+      this.history?.record(
+        entries.map((e) => e.reading),
+        now,
+      );
     });
+  }
+
+  /** Commits the group (fsynced with spool.sync=full); on an error nothing of it was stored, and the error is thrown. */
+  run(entries: readonly JournalEntry[], now: number): void {
+    try {
+      this.tx(entries, now);
+    } catch (err) {
+      // the rollback took back what the in-memory counts and caches had already seen
+      this.spool?.recount();
+      this.history?.forgetUncommitted();
+      throw err;
+    }
+  }
+}
+
+interface Pending {
+  entry: JournalEntry;
+  at: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/** The journal on the event loop: its group commit runs between the broker's turns. */
+export class SqliteReadingJournal implements ReadingJournal {
+  private pending: Pending[] = [];
+  private scheduled = false;
+  private readonly listeners: ((entries: JournalEntry[]) => void)[] = [];
+  private readonly group: GroupCommit;
+  private readonly clock: Clock;
+
+  constructor(
+    db: Db,
+    private readonly spool: SpoolTable | null,
+    binState: BinStateStore,
+    private readonly opts: { maxBatch: number; delayMs: number; clock?: Clock },
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    history: ReadingHistory | null = null,
+  ) {
+    this.group = new GroupCommit(db, spool, binState, history);
+    this.clock = opts.clock ?? realClock;
   }
 
   /** Called with each committed group, in commit order (the rules engine listens here). */
@@ -70,14 +116,19 @@ export class SqliteReadingJournal implements ReadingJournal {
   record(entry: JournalEntry): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (entry.lines.length > 0) this.spool?.assertRoom();
-      this.pending.push({ entry, resolve, reject });
+      this.pending.push({ entry, at: this.clock.now(), resolve, reject });
       this.schedule();
     });
   }
 
   /** Commits whatever is waiting, now (used at shutdown). */
-  flush(): void {
+  flush(): Promise<void> {
     while (this.pending.length > 0) this.commit();
+    return Promise.resolve();
+  }
+
+  backlog(): JournalBacklog {
+    return { readings: this.pending.length, oldestMs: this.pending[0]?.at ?? null, state: 'ok' };
   }
 
   private schedule(): void {
@@ -88,7 +139,7 @@ export class SqliteReadingJournal implements ReadingJournal {
       this.commit();
       if (this.pending.length > 0) this.schedule();
     };
-    if (this.opts.delayMs > 0) (this.opts.clock ?? realClock).setTimeout(run, this.opts.delayMs);
+    if (this.opts.delayMs > 0) this.clock.setTimeout(run, this.opts.delayMs);
     else setImmediate(run);
   }
 
@@ -96,26 +147,29 @@ export class SqliteReadingJournal implements ReadingJournal {
     const group = this.pending.length <= this.opts.maxBatch ? this.pending : this.pending.slice(0, this.opts.maxBatch);
     this.pending = group === this.pending ? [] : this.pending.slice(group.length);
     if (group.length === 0) return;
+    const entries = group.map((p) => p.entry);
     const end = this.metrics.journalCommit.startTimer();
     try {
-      this.commitTx(group, (this.opts.clock ?? realClock).now());
+      this.group.run(entries, this.clock.now());
     } catch (err) {
       end();
-      this.spool?.recount();
-      this.history?.forgetUncommitted();
       this.log.error({ err, readings: group.length }, 'journal commit failed; readings not acknowledged');
       for (const p of group) p.reject(err as Error);
       return;
     }
     end();
     for (const p of group) p.resolve();
-    const entries = group.map((p) => p.entry);
-    for (const listener of this.listeners) {
-      try {
-        listener(entries);
-      } catch (err) {
-        this.log.error({ err }, 'journal listener failed');
-      }
+    notifyCommitted(this.listeners, entries, this.log);
+  }
+}
+
+/** Hands a committed group to each listener; one that throws is logged and the others still run. */
+export function notifyCommitted(listeners: readonly ((entries: JournalEntry[]) => void)[], entries: JournalEntry[], log: Logger): void {
+  for (const listener of listeners) {
+    try {
+      listener(entries);
+    } catch (err) {
+      log.error({ err }, 'journal listener failed');
     }
   }
 }

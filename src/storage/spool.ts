@@ -26,35 +26,40 @@ export interface SpoolStats {
  * The durable queue between ingest and InfluxDB: line-protocol points in arrival order.
  * Points leave only when InfluxDB has accepted them (ack) or refused them as invalid (dead letter),
  * so a crash, an outage or a restart loses nothing; a replay after a crash re-sends the same
- * points with the same timestamps, which InfluxDB stores once.
+ * points with the same timestamps, which InfluxDB stores once. This is the side the rest of the program sees:
+ * its size, and appending events; the table side (SpoolTable) belongs to the journal and the writer.
  */
 export interface Spool {
   /** Points waiting. */
   readonly size: number;
   readonly full: boolean;
-  /** Re-reads depth and size from storage (at start, and after a failed transaction). */
-  recount(): void;
   /** Throws SpoolFullError when there is no room; call before accepting a reading. */
   assertRoom(): void;
-  /** Appends points; the caller runs this inside its own transaction (the journal's group commit). */
-  insert(lines: readonly string[], nowMs: number): void;
   /** Appends points in a transaction of their own. */
   append(lines: readonly string[], nowMs?: number): void;
   /** Appends points with the next commit (inside a transaction: with it); `then` runs after that commit. */
   appendSoon(lines: readonly string[], then?: () => void): void;
   /** Commits what appendSoon holds now (at shutdown, before the writer's last flush). */
   flushSoon(): void;
+  stats(): SpoolStats;
+}
+
+/** The spool's table, for the journal that fills it and the writer that drains it (in the thread that owns them). */
+export interface SpoolTable extends Spool {
+  /** Re-reads depth and size from storage (at start, and after a failed transaction). */
+  recount(): void;
+  /** Appends points; the caller runs this inside its own transaction (the journal's group commit). */
+  insert(lines: readonly string[], nowMs: number): void;
   /** The oldest points, in order, without removing them. */
   peek(limit: number): SpoolBatch | null;
   /** InfluxDB accepted the batch: remove it. */
   ack(batch: SpoolBatch): void;
   /** InfluxDB refused the batch as invalid: keep it aside for an operator instead of retrying forever. */
   deadLetter(batch: SpoolBatch, reason: string): void;
-  stats(): SpoolStats;
 }
 
 /** The spool in SQLite (`spool`, `spool_dead_letter`), its depth and size counted in memory. */
-export class SqliteSpool implements Spool {
+export class SqliteSpool implements SpoolTable {
   private depth = 0;
   private bytes = 0;
   private readonly insertStmt;

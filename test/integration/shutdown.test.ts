@@ -19,14 +19,14 @@ describe('shutdown', () => {
     ws.end(true);
   });
 
-  it('stops taking HTTP requests before it gives InfluxDB its last chance', async () => {
+  it.each(['inline', 'worker'])('stops taking HTTP requests before it gives InfluxDB its last chance (spool.journal: %s)', async (journal) => {
     // an InfluxDB that takes the connection and never answers: the writer's last pass waits for it
     const sockets = new Set<net.Socket>();
     const influx = net.createServer((socket) => sockets.add(socket));
     await new Promise<void>((resolve) => influx.listen(0, '127.0.0.1', resolve));
     const influxUrl = `http://127.0.0.1:${(influx.address() as net.AddressInfo).port}`;
     try {
-      const bridge = await startBridge({ BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_INFLUX_URL: influxUrl, BINBRIDGE_INFLUX_TIMEOUT_MS: '30000' });
+      const bridge = await startBridge({ BINBRIDGE_SPOOL_JOURNAL: journal, BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_INFLUX_URL: influxUrl, BINBRIDGE_INFLUX_TIMEOUT_MS: '30000' });
       const id = cityBins(1)[0]!;
       const device = await connectClient(bridge.mqttUrl, { clientId: id });
       await publishAcked(device, `bins/${id}/telemetry`, { fill_pct: 40, battery_pct: 90, ts: Date.now() });

@@ -2,10 +2,20 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { configSchema } from '../../../src/config/index.js';
 import { createMetrics } from '../../../src/metrics.js';
 import { commitCounter } from '../../helpers/event-loop.js';
-import { SqliteBinStateStore, SqliteReadingJournal, SqliteSpool, SpoolFullError, openDatabase } from '../../../src/storage/index.js';
+import {
+  SqliteBinStateStore,
+  SqliteReadingJournal,
+  SqliteSpool,
+  SpoolFullError,
+  WorkerReadingJournal,
+  openDatabase,
+  type ReadingJournal,
+  type Spool,
+} from '../../../src/storage/index.js';
 
 const silent = pino({ level: 'silent' });
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'bb-spool-'));
@@ -67,37 +77,63 @@ describe('Spool', () => {
   });
 });
 
-describe('ReadingJournal', () => {
-  function setup(maxBytes = 1 << 20) {
-    const db = openDatabase(tmp());
-    const spool = new SqliteSpool(db, maxBytes);
+// the journal on the event loop and in its worker thread keep the same promises
+describe.each(['inline', 'worker'] as const)('ReadingJournal (%s)', (mode) => {
+  const opened: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const close of opened.splice(0)) await close();
+  });
+
+  async function setup(maxBytes = 1 << 20) {
+    const dir = tmp();
+    const db = openDatabase(dir);
     const state = new SqliteBinStateStore(db);
-    const journal = new SqliteReadingJournal(db, spool, state, { maxBatch: 100, delayMs: 0 }, createMetrics(), silent);
-    return { db, spool, state, journal };
+    const firstLine = () => db.prepare('SELECT line FROM spool ORDER BY seq LIMIT 1').pluck().get();
+    if (mode === 'inline') {
+      const spool = new SqliteSpool(db, maxBytes);
+      const journal = new SqliteReadingJournal(db, spool, state, { maxBatch: 100, delayMs: 0 }, createMetrics(), silent);
+      return { db, spool: spool as Spool, state, journal: journal as ReadingJournal, firstLine };
+    }
+    // a writer that finds no InfluxDB leaves every point in the spool
+    const influx = configSchema.shape.influx.parse({ url: 'http://127.0.0.1:9', flush_interval_ms: 60_000 });
+    const journal = new WorkerReadingJournal({ dataDir: dir, sync: 'full', maxBatch: 100, delayMs: 0, spoolMaxBytes: maxBytes, influx }, createMetrics(), silent);
+    opened.push(() => journal.close());
+    await journal.start();
+    return { db, spool: journal.spool! as Spool, state, journal: journal as ReadingJournal, firstLine };
   }
 
   it('commits readings that arrive together in one group and resolves them after the commit', async () => {
-    const { spool, journal } = setup();
+    const { spool, journal, firstLine } = await setup();
     const groups: number[] = [];
     journal.onCommitted((entries) => groups.push(entries.length));
     const all = Array.from({ length: 250 }, (_, i) => journal.record({ reading: reading('A', 1000 + i), lines: [`m v=${i} ${1000 + i}`] }));
     expect(spool.stats().depth).toBe(0); // nothing is recorded before the commit runs
+    expect(journal.backlog()).toMatchObject({ readings: 250, state: 'ok' });
     await Promise.all(all);
     expect(groups).toEqual([100, 100, 50]);
     expect(spool.stats().depth).toBe(250);
-    expect(spool.peek(1)!.lines[0]).toBe('m v=0 1000');
+    expect(firstLine()).toBe('m v=0 1000');
+    expect(journal.backlog()).toEqual({ readings: 0, oldestMs: null, state: 'ok' });
   });
 
   it('keeps the newest reading as bin state, whatever order a backlog arrives in', async () => {
-    const { state, journal } = setup();
+    const { state, journal } = await setup();
     await Promise.all([journal.record({ reading: reading('A', 3000, 30), lines: [] }), journal.record({ reading: reading('A', 1000, 10), lines: [] })]);
     await journal.record({ reading: reading('A', 2000, 20), lines: [] });
     expect(state.get('A')).toMatchObject({ ts: 3000, fill_pct: 30 });
   });
 
   it('refuses readings while the spool is full', async () => {
-    const { journal } = setup(10);
+    const { journal } = await setup(10);
     await journal.record({ reading: reading('A', 1), lines: ['0123456789'] });
     await expect(journal.record({ reading: reading('A', 2), lines: ['x'] })).rejects.toBeInstanceOf(SpoolFullError);
+  });
+
+  it('flush commits what was received in this turn before it resolves', async () => {
+    const { state, journal } = await setup();
+    const p = journal.record({ reading: reading('B', 5000, 55), lines: [] });
+    await journal.flush();
+    expect(state.get('B')).toMatchObject({ ts: 5000, fill_pct: 55 });
+    await p;
   });
 });

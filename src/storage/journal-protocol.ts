@@ -1,0 +1,123 @@
+import type { Config } from '../config/index.js';
+import type { JournalEntry } from './reading-journal.js';
+import type { SpoolStats } from './spool.js';
+
+/**
+ * The messages between the event loop and the journal worker (journal-worker.ts). A turn's readings travel as one
+ * message of a few columns: a structured clone of one object per reading costs the loop more than the commit it
+ * moves away, and typed arrays are copied as a block.
+ */
+export interface ReadingColumns {
+  binIds: string[];
+  /** NUMS numbers per reading (see encodeReadings); NaN where a value is absent */
+  nums: Float64Array;
+  /** how many of `lines` belong to each reading, in order */
+  lineCounts: Uint32Array;
+  lines: string[];
+}
+
+const NUMS = 8;
+
+/** The readings of one turn as columns. */
+export function encodeReadings(entries: readonly JournalEntry[]): ReadingColumns {
+  const n = entries.length;
+  const binIds = new Array<string>(n);
+  const nums = new Float64Array(n * NUMS);
+  const lineCounts = new Uint32Array(n);
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const { reading: r, lines: l } = entries[i]!;
+    binIds[i] = r.binId;
+    const o = i * NUMS;
+    nums[o] = r.ts;
+    nums[o + 1] = r.receivedAt;
+    nums[o + 2] = r.fillPct;
+    nums[o + 3] = r.distanceMm ?? NaN;
+    nums[o + 4] = r.batteryPct ?? NaN;
+    nums[o + 5] = r.temperatureC ?? NaN;
+    nums[o + 6] = r.tilt === undefined ? NaN : r.tilt ? 1 : 0;
+    nums[o + 7] = r.rssi ?? NaN;
+    lineCounts[i] = l.length;
+    for (const line of l) lines.push(line);
+  }
+  return { binIds, nums, lineCounts, lines };
+}
+
+const opt = (v: number): number | undefined => (Number.isNaN(v) ? undefined : v);
+
+/** The entries again, as the journal's group commit takes them (absent values stay absent). */
+export function decodeReadings(cols: ReadingColumns): JournalEntry[] {
+  const out: JournalEntry[] = [];
+  let line = 0;
+  for (let i = 0; i < cols.binIds.length; i++) {
+    const o = i * NUMS;
+    const v = cols.nums;
+    const reading: JournalEntry['reading'] = { binId: cols.binIds[i]!, ts: v[o]!, receivedAt: v[o + 1]!, fillPct: v[o + 2]! };
+    const distanceMm = opt(v[o + 3]!);
+    const batteryPct = opt(v[o + 4]!);
+    const temperatureC = opt(v[o + 5]!);
+    const tilt = opt(v[o + 6]!);
+    const rssi = opt(v[o + 7]!);
+    if (distanceMm !== undefined) reading.distanceMm = distanceMm;
+    if (batteryPct !== undefined) reading.batteryPct = batteryPct;
+    if (temperatureC !== undefined) reading.temperatureC = temperatureC;
+    if (tilt !== undefined) reading.tilt = tilt === 1;
+    if (rssi !== undefined) reading.rssi = rssi;
+    const count = cols.lineCounts[i]!;
+    out.push({ reading, lines: cols.lines.slice(line, line + count) });
+    line += count;
+  }
+  return out;
+}
+
+/** What the worker's metrics did since its last message; the main thread adds it to its registry. */
+export interface MetricDeltas {
+  commitSeconds: number[];
+  influxWriteSeconds: number[];
+  influxPointsWritten: number;
+  influxDeadLetters: number;
+  /** failed writes by code */
+  influxFailures: Record<string, number>;
+}
+
+/** The spool and the writer as the worker last saw them, with its metrics since the last message. */
+export interface WorkerStatus {
+  spool: SpoolStats | null;
+  writerHealthy: boolean | null;
+  metrics: MetricDeltas;
+}
+
+/** Settings the worker starts with (workerData). */
+export interface JournalWorkerData {
+  dataDir: string;
+  sync: 'full' | 'normal';
+  maxBatch: number;
+  delayMs: number;
+  spoolMaxBytes: number;
+  /** null: InfluxDB is off, no spool and no writer */
+  influx: Config['influx'] | null;
+  logLevel: string;
+}
+
+export type ToWorker =
+  | { t: 'record'; now: number; cols: ReadingColumns }
+  | { t: 'append'; id: number; now: number; lines: string[] }
+  | { t: 'flush'; id: number }
+  | { t: 'stopWriter'; deadlineMs: number }
+  | { t: 'close' }
+  /** test hook: the worker throws an uncaught error, as a bug in it would */
+  | { t: 'crash' };
+
+export type FromWorker =
+  | { t: 'ready'; status: WorkerStatus }
+  /** the next `n` readings sent are durable */
+  | { t: 'committed'; n: number; status: WorkerStatus }
+  /** the next `n` readings sent were not stored */
+  | { t: 'failed'; n: number; error: { name: string; message: string }; status: WorkerStatus }
+  | { t: 'appended'; id: number; status: WorkerStatus }
+  | { t: 'flushed'; id: number }
+  | { t: 'status'; status: WorkerStatus }
+  | { t: 'writerStopped'; status: WorkerStatus }
+  | { t: 'closed'; status: WorkerStatus }
+  /** one log line of the worker's pino, as JSON */
+  | { t: 'log'; line: string };

@@ -1,0 +1,162 @@
+// The journal worker's thread: its own SQLite connection to binbridge.db (WAL), the group commit with its fsync,
+// the spool and the InfluxDB writer that drains it. The event loop posts each turn's readings here and answers
+// the devices (PUBACK) only when this thread says they are durable (journal-protocol.ts, worker-journal.ts).
+import { parentPort, workerData } from 'node:worker_threads';
+import { pino } from 'pino';
+import { realClock } from '../clock.js';
+import { SqliteBinStateStore } from './bin-state.js';
+import { openDatabase } from './database.js';
+import { createSink } from './influx-sink.js';
+import { InfluxWriter, type WriterMetrics } from './influx-writer.js';
+import type { FromWorker, JournalWorkerData, MetricDeltas, ToWorker, WorkerStatus } from './journal-protocol.js';
+import { decodeReadings } from './journal-protocol.js';
+import { SqliteReadingHistory } from './reading-history.js';
+import { GroupCommit, type JournalEntry } from './reading-journal.js';
+import { SqliteSpool, type SpoolBatch } from './spool.js';
+
+const STATUS_EVERY_MS = 500;
+
+const port = parentPort!;
+const data = workerData as JournalWorkerData;
+const post = (m: FromWorker): void => port.postMessage(m);
+// the main thread's logger writes the lines (its level, its destination, its redaction)
+const log = pino({ level: data.logLevel, base: undefined, timestamp: false }, { write: (line: string) => post({ t: 'log', line }) }).child({ module: 'journal' });
+
+let deltas: MetricDeltas = { commitSeconds: [], influxWriteSeconds: [], influxPointsWritten: 0, influxDeadLetters: 0, influxFailures: {} };
+const timer = (into: 'commitSeconds' | 'influxWriteSeconds') => () => {
+  const start = process.hrtime.bigint();
+  return () => {
+    deltas[into].push(Number(process.hrtime.bigint() - start) / 1e9);
+  };
+};
+// the writer's metrics, kept here and handed to the main thread's registry with the next message
+const metrics: WriterMetrics = {
+  influxWrite: { startTimer: timer('influxWriteSeconds') },
+  influxPointsWritten: { inc: (n = 1) => void (deltas.influxPointsWritten += n) },
+  influxDeadLetters: { inc: (n = 1) => void (deltas.influxDeadLetters += n) },
+  influxFailures: {
+    inc: (labels: { code: string }) => {
+      deltas.influxFailures[labels.code] = (deltas.influxFailures[labels.code] ?? 0) + 1;
+      statusSoon();
+    },
+  },
+} as unknown as WriterMetrics;
+const commitTimer = timer('commitSeconds');
+
+/** A spool that tells the main thread when the writer took points out of it. */
+class ReportingSpool extends SqliteSpool {
+  override ack(batch: SpoolBatch): void {
+    super.ack(batch);
+    statusSoon();
+  }
+  override deadLetter(batch: SpoolBatch, reason: string): void {
+    super.deadLetter(batch, reason);
+    statusSoon();
+  }
+}
+
+const db = openDatabase(data.dataDir, { sync: data.sync });
+const spool = data.influx ? new ReportingSpool(db, data.spoolMaxBytes) : null;
+const group = new GroupCommit(db, spool, new SqliteBinStateStore(db), new SqliteReadingHistory(db));
+const influxLog = log.child({ module: 'influx' });
+const writer =
+  spool && data.influx
+    ? new InfluxWriter(spool, createSink(data.influx, influxLog), { batchSize: data.influx.batch_size, flushIntervalMs: data.influx.flush_interval_ms }, metrics, influxLog)
+    : null;
+
+function status(): WorkerStatus {
+  const out = { spool: spool && db.open ? spool.stats() : null, writerHealthy: writer?.healthy ?? null, metrics: deltas };
+  deltas = { commitSeconds: [], influxWriteSeconds: [], influxPointsWritten: 0, influxDeadLetters: 0, influxFailures: {} };
+  return out;
+}
+
+let statusPending = false;
+function statusSoon(): void {
+  if (statusPending) return;
+  statusPending = true;
+  setImmediate(() => {
+    statusPending = false;
+    if (db.open) post({ t: 'status', status: status() });
+  });
+}
+
+// readings waiting for the next commit, with the main thread's clock at the turn they came in
+let queue: JournalEntry[] = [];
+let queueNow = 0;
+let scheduled = false;
+
+function schedule(): void {
+  if (scheduled) return;
+  scheduled = true;
+  const run = (): void => {
+    scheduled = false;
+    commitAll();
+  };
+  if (data.delayMs > 0) realClock.setTimeout(run, data.delayMs);
+  else setImmediate(run);
+}
+
+/** Commits the queue in groups of at most maxBatch, each followed by its answer to the main thread. */
+function commitAll(): void {
+  while (queue.length > 0 && db.open) {
+    const entries = queue.length <= data.maxBatch ? queue : queue.slice(0, data.maxBatch);
+    queue = entries === queue ? [] : queue.slice(entries.length);
+    const end = commitTimer();
+    try {
+      group.run(entries, queueNow);
+    } catch (err) {
+      end();
+      log.error({ err, readings: entries.length }, 'journal commit failed; readings not acknowledged');
+      const e = err as Error;
+      post({ t: 'failed', n: entries.length, error: { name: e.name, message: e.message }, status: status() });
+      continue;
+    }
+    end();
+    post({ t: 'committed', n: entries.length, status: status() });
+  }
+  writer?.notify();
+}
+
+port.on('message', (m: ToWorker) => {
+  switch (m.t) {
+    case 'record':
+      for (const e of decodeReadings(m.cols)) queue.push(e);
+      queueNow = m.now;
+      schedule();
+      return;
+    case 'append':
+      spool?.append(m.lines, m.now);
+      writer?.notify();
+      post({ t: 'appended', id: m.id, status: status() });
+      return;
+    case 'flush':
+      commitAll();
+      post({ t: 'flushed', id: m.id });
+      return;
+    case 'stopWriter':
+      commitAll();
+      void (writer?.stop(m.deadlineMs) ?? Promise.resolve()).then(() => post({ t: 'writerStopped', status: status() }));
+      return;
+    case 'close':
+      commitAll();
+      interval.clear();
+      // the writer must not peek into a closed database; after 'stopWriter' this returns at once
+      void (writer?.stop(0) ?? Promise.resolve()).then(() => {
+        const last = status();
+        db.close();
+        post({ t: 'closed', status: last });
+        port.close();
+      });
+      return;
+    case 'crash':
+      throw new Error('journal worker crashed on purpose (test hook)');
+  }
+});
+
+// the writer's health and the spool's age move without a commit (an outage, a replay): told twice a second
+const interval = realClock.setInterval(() => {
+  if (db.open) post({ t: 'status', status: status() });
+}, STATUS_EVERY_MS);
+interval.unref();
+writer?.start();
+post({ t: 'ready', status: status() });

@@ -1,0 +1,81 @@
+// The journal worker: the readings' columns arrive whole, and a worker that dies acknowledges nothing it did not store.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMetrics } from '../../../src/metrics.js';
+import { JournalUnavailableError, SqliteBinStateStore, SqliteReadingHistory, WorkerReadingJournal, openDatabase, type JournalEntry } from '../../../src/storage/index.js';
+import { decodeReadings, encodeReadings } from '../../../src/storage/journal-protocol.js';
+import { waitFor } from '../../helpers/wait.js';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'bb-wjournal-'));
+const NOW = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
+const reading = (binId: string, ts: number, fillPct = 50) => ({ binId, ts, receivedAt: ts, fillPct });
+
+describe('journal protocol', () => {
+  it('carries readings through columns unchanged, absent values absent and lines with their reading', () => {
+    const entries: JournalEntry[] = [
+      { reading: { binId: 'A', ts: 1, receivedAt: 2, fillPct: 3.5 }, lines: [] },
+      {
+        reading: { binId: 'B-0001', ts: NOW, receivedAt: NOW + 7, fillPct: 0, distanceMm: 0, batteryPct: 99.9, temperatureC: -12.5, tilt: false, rssi: -101 },
+        lines: ['bin_reading fill_pct=0 1', 'bin_state fill_pct=0 1'],
+      },
+      { reading: { binId: 'C', ts: 5, receivedAt: 5, fillPct: 100, tilt: true }, lines: ['x v=1 5'] },
+    ];
+    const decoded = decodeReadings(structuredClone(encodeReadings(entries)));
+    expect(decoded).toEqual(entries);
+    expect(Object.keys(decoded[0]!.reading)).toEqual(['binId', 'ts', 'receivedAt', 'fillPct']);
+  });
+});
+
+describe('WorkerReadingJournal', () => {
+  const opened: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const close of opened.splice(0)) await close();
+  });
+
+  it('refuses what a dying worker had not committed, logs it once, restarts it and records again', async () => {
+    const dir = tmp();
+    const db = openDatabase(dir);
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
+    const metrics = createMetrics();
+    // 100 ms between a reading's arrival in the worker and its commit: time enough to kill it in between
+    const journal = new WorkerReadingJournal({ dataDir: dir, sync: 'full', maxBatch: 100, delayMs: 100, spoolMaxBytes: 1 << 20, influx: null }, metrics, log);
+    opened.push(() => journal.close());
+    await journal.start();
+    const committed: number[] = [];
+    journal.onCommitted((entries) => committed.push(...entries.map((e) => e.reading.ts)));
+
+    await journal.record({ reading: reading('A', NOW), lines: [] });
+    const lost = journal.record({ reading: reading('A', NOW + 1000), lines: [] });
+    await new Promise((r) => setImmediate(r)); // the turn's readings are sent at its end
+    journal.crashWorker();
+    await expect(lost).rejects.toBeInstanceOf(JournalUnavailableError);
+    expect(journal.backlog()).toMatchObject({ readings: 0, state: 'restarting' });
+    // while it restarts, a reading is refused at once rather than held
+    await expect(journal.record({ reading: reading('A', NOW + 1500), lines: [] })).rejects.toBeInstanceOf(JournalUnavailableError);
+
+    await waitFor(() => journal.backlog().state === 'ok', { timeoutMs: 20_000, message: 'worker restarted' });
+    await journal.record({ reading: reading('A', NOW + 2000), lines: [] });
+
+    expect(committed).toEqual([NOW, NOW + 2000]);
+    expect(new SqliteBinStateStore(db).get('A')).toMatchObject({ ts: NOW + 2000 });
+    // the refused readings are nowhere in the store
+    const stored = new SqliteReadingHistory(db).range('A', NOW - 1, NOW + 10_000).reduce((n, p) => n + p.readings, 0);
+    expect(stored).toBe(2);
+    const errors = lines.map((l) => JSON.parse(l) as { level: number; msg: string; unconfirmed?: number }).filter((l) => l.level >= 50);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ unconfirmed: 1 });
+    expect(errors[0]!.msg).toMatch(/journal worker died/);
+    expect((await metrics.registry.getSingleMetric('binbridge_journal_worker_restarts_total')!.get()).values[0]!.value).toBe(1);
+  });
+
+  it('refuses to start, with the reason, when the worker cannot open the store', async () => {
+    const file = path.join(tmp(), 'not-a-dir');
+    fs.writeFileSync(file, '');
+    const journal = new WorkerReadingJournal({ dataDir: file, sync: 'full', maxBatch: 100, delayMs: 0, spoolMaxBytes: 1 << 20, influx: null }, createMetrics(), pino({ level: 'silent' }));
+    await expect(journal.start()).rejects.toThrow(/journal worker did not start: .*(EEXIST|ENOTDIR)/);
+  });
+});

@@ -131,6 +131,12 @@ export function createMetrics() {
       labelNames: ['notice_id', 'kind', 'figure'] as const,
       registers: r,
     }),
+    whatsappMessagingLimit: new Gauge({
+      name: 'binbridge_whatsapp_messaging_limit',
+      help: "Meta's messaging limit: unique users reached outside their 24-hour window in the last 24 h (figure=used) and the limit (figure=limit, +Inf: unlimited)",
+      labelNames: ['figure'] as const,
+      registers: r,
+    }),
     whatsappStatuses: new Counter({
       name: 'binbridge_whatsapp_statuses_total',
       help: 'WhatsApp delivery statuses received for outbound messages, by status',
@@ -175,6 +181,8 @@ export interface GaugeSources {
   binState: { onlineCount(): number };
   alerts: { openCounts(): readonly { type: string; n: number }[] };
   dispatches: { countByStatus(): readonly { status: string; n: number }[] };
+  /** the outbox's count against Meta's messaging limit */
+  messagingLimit?: { messagingLimitUsage(): { used: number; limit: number } };
   /** null while InfluxDB is off */
   spool: { stats(): { depth: number; bytes: number; oldestMs: number | null; full: boolean } } | null;
   now: () => number;
@@ -192,6 +200,11 @@ export function refreshGauges(metrics: Metrics, from: GaugeSources): void {
   for (const { type, n } of from.alerts.openCounts()) metrics.alertsOpen.set({ type }, n);
   for (const status of DISPATCH_STATUSES) metrics.dispatches.set({ status }, 0);
   for (const { status, n } of from.dispatches.countByStatus()) metrics.dispatches.set({ status }, n);
+  if (from.messagingLimit) {
+    const { used, limit } = from.messagingLimit.messagingLimitUsage();
+    metrics.whatsappMessagingLimit.set({ figure: 'used' }, used);
+    metrics.whatsappMessagingLimit.set({ figure: 'limit' }, limit);
+  }
   if (!from.spool) return;
   const s = from.spool.stats();
   metrics.spoolDepth.set(s.depth);

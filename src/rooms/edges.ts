@@ -104,7 +104,7 @@ export function edgesRoom(deps: {
       version: deps.version,
       metrics,
       readiness,
-      beforeScrape: () => refreshGauges(metrics, { binState, alerts, dispatches: dispatcher.store, spool, now: () => clock.now() }),
+      beforeScrape: () => refreshGauges(metrics, { binState, alerts, dispatches: dispatcher.store, messagingLimit: outbox, spool, now: () => clock.now() }),
       access: deps.access,
       limits: config.http,
       log,

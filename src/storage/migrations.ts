@@ -4,6 +4,7 @@ import { noticesLayout } from './migration-2.js';
 import { dispatchReasonsLayout } from './migration-3.js';
 import { alertForecastLayout } from './migration-4.js';
 import { noticeLimitsLayout } from './migration-5.js';
+import { outboxPriorityLayout } from './migration-6.js';
 
 /** One step of the schema: `up` takes a database at `version - 1` to `version`. */
 export interface Migration {
@@ -23,6 +24,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'why each bin is on its job', up: dispatchReasonsLayout },
   { version: 4, name: 'alerts record the forecast they were opened on', up: alertForecastLayout },
   { version: 5, name: 'notice recipients: when queued and why skipped (quiet hours, weekly cap)', up: noticeLimitsLayout },
+  { version: 6, name: "the outbox's priority order and Meta's messaging limit", up: outboxPriorityLayout },
 ];
 
 /** The user_version a database has once this release has opened it. */

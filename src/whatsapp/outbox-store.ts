@@ -53,8 +53,8 @@ export interface OutboxStore {
   /** Adds a message unless one with its key exists (then returns that one's id). */
   add(entry: OutboxEntry, to: string, now: number): { id: number; created: boolean };
   /**
-   * Oldest waiting message of each recipient with nothing on the wire, at most `limit`: recipients by the most
-   * urgent message they have waiting (lowest priority), then oldest first.
+   * The next message of each recipient with nothing on the wire, at most `limit`: the most urgent one waiting (lowest
+   * priority), the oldest among equals; most urgent first, then oldest first.
    */
   heads(limit: number): OutboxHead[];
   /** Runs `fn` in one commit (the claims of one pass: one disk flush, not one per message). */
@@ -86,6 +86,8 @@ export interface OutboxStore {
   /** Newest first; `before`: only ids below it; `to`: one recipient (a number, in clear). */
   list(opts: { limit: number; to?: string | undefined; before: number }): OutboxItem[];
 }
+
+const ID_MASK = 2 ** 40 - 1;
 
 /** A row of `whatsapp_outbox`: who and what are pseudonyms and sealed blobs (see Sealer). */
 interface Row {
@@ -127,9 +129,12 @@ export class SqliteOutboxStore implements OutboxStore {
       ),
       idByKey: db.prepare('SELECT id FROM whatsapp_outbox WHERE key_tag = ?').pluck(true),
       heads: db.prepare(
-        `SELECT o.* FROM whatsapp_outbox o
-         JOIN (SELECT min(id) AS id, min(priority) AS rank FROM whatsapp_outbox WHERE status IN ('pending', 'sending') GROUP BY recipient_tag) h ON h.id = o.id
-         WHERE o.status = 'pending' ORDER BY h.rank, o.id LIMIT ?`,
+        // a recipient's next message: the most urgent waiting one, the oldest among equals (priority and id in one
+        // key, ids below 2^40); none for a recipient with a message on the wire
+        `SELECT o.* FROM (
+           SELECT min(CASE WHEN status = 'pending' THEN (priority << 40) | id END) AS k FROM whatsapp_outbox
+           WHERE status IN ('pending', 'sending') GROUP BY recipient_tag HAVING max(status = 'sending') = 0
+         ) h JOIN whatsapp_outbox o ON o.id = (h.k & ${ID_MASK}) ORDER BY h.k LIMIT ?`,
       ),
       markSending: db.prepare(`UPDATE whatsapp_outbox SET status = 'sending', attempts = attempts + 1, last_attempt_ms = ?, waiting_for = NULL WHERE id = ?`),
       markSent: db.prepare(
@@ -157,6 +162,8 @@ export class SqliteOutboxStore implements OutboxStore {
 
   add(item: OutboxEntry, to: string, now: number): { id: number; created: boolean } {
     const seal = this.sealer;
+    const priority = item.priority ?? DEFAULT_PRIORITY;
+    if (!Number.isInteger(priority) || priority < 0 || priority > 99) throw new RangeError(`priority ${priority}: an integer from 0 to 99`);
     const keyTag = seal.pseudonym(item.key);
     const info = this.stmts.insert.run(
       keyTag,
@@ -168,7 +175,7 @@ export class SqliteOutboxStore implements OutboxStore {
       seal.seal(JSON.stringify(item.message)),
       item.fallback ? seal.seal(JSON.stringify(item.fallback)) : null,
       now,
-      item.priority ?? DEFAULT_PRIORITY,
+      priority,
     );
     if (info.changes === 0) return { id: this.stmts.idByKey.get(keyTag) as number, created: false };
     return { id: Number(info.lastInsertRowid), created: true };

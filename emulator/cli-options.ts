@@ -13,6 +13,7 @@ A local WhatsApp Cloud API (Graph API) for binbridge: point whatsapp.graph_url a
   --access-token T         the bearer token binbridge must send
   --pair-interval-ms N     one message per N ms to one recipient on average (default 6000; bursts of 45)
   --mps N                  messages per second for the number (default 80)
+  --messaging-limit N      unique users reached outside their window per moving 24 h (default: unlimited)
   --status-delays A,B,C    sent,delivered,read offsets in ms (default 50,100,200; C "-" for no read)
   --unreachable N          a number whose messages fail with 131026 (repeatable)
   --open-window N          a number whose 24-hour window starts open (repeatable)
@@ -30,6 +31,7 @@ export const cliArgOptions = {
   'access-token': { type: 'string' },
   'pair-interval-ms': { type: 'string' },
   mps: { type: 'string' },
+  'messaging-limit': { type: 'string' },
   'status-delays': { type: 'string' },
   unreachable: { type: 'string', multiple: true },
   'open-window': { type: 'string', multiple: true },
@@ -82,6 +84,7 @@ export function parseCliOptions(values: Record<string, string | boolean | string
     ...(str('display-phone-number') === undefined ? {} : { displayPhoneNumber: str('display-phone-number') }),
     ...(str('access-token') === undefined ? {} : { accessToken: str('access-token') }),
     ...(statusDelaysMs === undefined ? {} : { statusDelaysMs }),
+    ...(str('messaging-limit') === undefined ? {} : { messagingLimit: int('messaging-limit', str('messaging-limit'), 0, 1) }),
   };
   return { help: values.help === true, quiet: values.quiet === true, openWindows: list('open-window'), emulator };
 }

@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
-import { buildInboundMessage, inboundEnvelope, metaJson, newWamid, text, type BusinessIdentity, type InboundContent } from './envelopes.js';
+import { buildInboundMessage, inboundEnvelope, metaJson, newWamid, text, webhookError, type BusinessIdentity, type InboundContent } from './envelopes.js';
 import { FaultQueue, faultToError, type FaultSpec } from './faults.js';
 import { GraphError, graphError, invalidToken, unknownObject } from './graph-errors.js';
 import { buildGraphApp } from './http-routes.js';
-import { CustomerWindows, PairLimiter, ThroughputLimiter } from './limits.js';
+import { CustomerWindows, MessagingLimit, PairLimiter, ThroughputLimiter } from './limits.js';
 import { MediaStore, TINY_JPEG, type MediaItem } from './media-store.js';
 import { validateOutbound } from './message-validation.js';
 import { StatusNotifier } from './status-notifier.js';
@@ -48,6 +48,8 @@ export class GraphEmulator extends EventEmitter {
   readonly webhookAttempts: WebhookAttempt[] = [];
   /** message ids marked as read by the business */
   readonly readReceipts: string[] = [];
+  /** sends accepted past the messaging limit, never delivered (a `failed` status with 131048 follows) */
+  readonly overLimit: SentMessage[] = [];
 
   readonly app: FastifyInstance;
   private readonly now: () => number;
@@ -55,6 +57,7 @@ export class GraphEmulator extends EventEmitter {
   private readonly windows = new CustomerWindows();
   private readonly pair: PairLimiter;
   private readonly throughput: ThroughputLimiter;
+  private readonly messagingLimit: MessagingLimit | undefined;
   private readonly faults = new FaultQueue();
   private readonly media = new MediaStore();
   private readonly sender: WebhookSender;
@@ -77,6 +80,7 @@ export class GraphEmulator extends EventEmitter {
     };
     this.pair = new PairLimiter(opts.pairIntervalMs ?? DEFAULTS.pairIntervalMs, opts.pairBurst ?? DEFAULTS.pairBurst);
     this.throughput = new ThroughputLimiter(opts.mps ?? DEFAULTS.mps);
+    this.messagingLimit = opts.messagingLimit === undefined ? undefined : new MessagingLimit(opts.messagingLimit);
     this.sender = new WebhookSender({
       url: opts.webhookUrl,
       appSecret: opts.appSecret ?? DEFAULTS.appSecret,
@@ -141,8 +145,9 @@ export class GraphEmulator extends EventEmitter {
   /** Forgets messages, statuses, windows, limits, faults and pending webhooks; keeps options and media. */
   reset(): void {
     this.sender.abortPending();
-    for (const list of [this.sent, this.refused, this.statusesDelivered, this.inbound, this.webhookAttempts, this.readReceipts]) list.length = 0;
+    for (const list of [this.sent, this.refused, this.statusesDelivered, this.inbound, this.webhookAttempts, this.readReceipts, this.overLimit]) list.length = 0;
     this.windows.clear();
+    this.messagingLimit?.clear();
     this.pair.clear();
     this.throughput.clear();
     this.faults.clear();
@@ -174,6 +179,11 @@ export class GraphEmulator extends EventEmitter {
 
   isWindowOpen(user: string): boolean {
     return this.windows.isOpen(this.userKey(user), this.now());
+  }
+
+  /** Unique users reached outside a window in the last 24 hours (0 without a `messagingLimit`). */
+  messagingLimitUsed(at = this.now()): number {
+    return this.messagingLimit?.used(at) ?? 0;
   }
 
   /** Resolves when every webhook scheduled so far (and any it leads to) has been answered or given up. */
@@ -302,6 +312,11 @@ export class GraphEmulator extends EventEmitter {
     if (!this.throughput.allows(at)) return refuse(graphError(130429));
     this.pair.record(key, at);
     this.throughput.record(at);
+    // Past the messaging limit Meta names no error of its own and the request is still accepted; the message is
+    // not delivered (not charged) and its status is `failed`. 131048 is the documented code for "restrictions on
+    // how many messages can be sent from this phone number"; a sender that keeps to its limit never sees it.
+    const overLimit = !insideWindow && this.messagingLimit !== undefined && !this.messagingLimit.allows(key, at);
+    if (!insideWindow && !overLimit) this.messagingLimit?.record(key, at);
     const wamid = newWamid(key);
     const subtype = request.interactiveType ?? request.template?.name;
     const message: SentMessage = {
@@ -314,9 +329,16 @@ export class GraphEmulator extends EventEmitter {
       insideWindow,
       body: body as Record<string, unknown>,
     };
-    this.sent.push(message);
-    this.emit('message', message);
-    this.statuses.schedule(message, key, request.template?.category ?? 'service', request.byBsuid);
+    if (overLimit) {
+      this.overLimit.push(message);
+      this.emit('over-limit', message);
+      const limitError = webhookError(131048, 'Spam rate limit hit', 'Message failed to send because there are restrictions on how many messages can be sent from this phone number.');
+      this.statuses.schedule(message, key, request.template?.category ?? 'service', request.byBsuid, limitError);
+    } else {
+      this.sent.push(message);
+      this.emit('message', message);
+      this.statuses.schedule(message, key, request.template?.category ?? 'service', request.byBsuid);
+    }
     const contact = request.byBsuid ? { input: request.to, user_id: request.to } : { input: request.to, wa_id: request.waId };
     return { kind: 'json', status: 200, body: { messaging_product: 'whatsapp', contacts: [contact], messages: [{ id: wamid }] } };
   }

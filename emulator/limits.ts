@@ -81,3 +81,43 @@ export class ThroughputLimiter {
     this.times.length = 0;
   }
 }
+
+/**
+ * Meta's messaging limit: messages delivered outside a customer-service window reach at most `limit` unique users
+ * in any moving 24 hours (business portfolio level; one number here). A user reached in the last 24 hours costs
+ * nothing more. Past the limit Meta documents no error of its own: the request is accepted and the message is not
+ * delivered (a `failed` status; see GraphEmulator.handleSend).
+ */
+export class MessagingLimit {
+  /** the last time each user was reached outside a window */
+  private readonly reached = new Map<string, number>();
+
+  constructor(
+    readonly limit: number,
+    private readonly windowMs = CUSTOMER_SERVICE_WINDOW_MS,
+  ) {}
+
+  /** Unique users reached in the 24 hours before `now`. */
+  used(now: number): number {
+    let n = 0;
+    for (const [user, at] of this.reached) {
+      if (now - at < this.windowMs) n++;
+      else this.reached.delete(user);
+    }
+    return n;
+  }
+
+  allows(user: string, now: number): boolean {
+    const at = this.reached.get(user);
+    if (at !== undefined && now - at < this.windowMs) return true;
+    return this.used(now) < this.limit;
+  }
+
+  record(user: string, now: number): void {
+    this.reached.set(user, now);
+  }
+
+  clear(): void {
+    this.reached.clear();
+  }
+}

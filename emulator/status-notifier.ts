@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { statusEnvelope, webhookError, type BusinessIdentity, type StatusName, type StatusObject } from './envelopes.js';
+import { statusEnvelope, webhookError, type BusinessIdentity, type StatusName, type StatusObject, type WebhookError } from './envelopes.js';
 import { CUSTOMER_SERVICE_WINDOW_MS } from './limits.js';
 import type { DeliveredStatus, SentMessage } from './types.js';
 import type { WebhookSender } from './webhook-sender.js';
@@ -33,10 +33,11 @@ export class StatusNotifier {
    * Posts each status at its offset from acceptance, after the previous one was answered or given up
    * (so a receiver sees them in order). `category`: `service` for free-form, else the template's.
    */
-  schedule(m: SentMessage, key: string, category: string, isBsuid: boolean): void {
+  schedule(m: SentMessage, key: string, category: string, isBsuid: boolean, fails?: WebhookError): void {
     const { sender, delays } = this.deps;
     if (!sender.configured) return;
-    const steps: [StatusName, number][] = this.deps.unreachable.has(key)
+    const failure = fails ?? (this.deps.unreachable.has(key) ? webhookError(131026, 'Message undeliverable', 'Message Undeliverable.') : undefined);
+    const steps: [StatusName, number][] = failure
       ? [['failed', delays.sent]]
       : [['sent', delays.sent], ['delivered', delays.delivered], ...(delays.read === null ? [] : ([['read', delays.read]] as [StatusName, number][]))];
     const signal = sender.signal;
@@ -45,7 +46,7 @@ export class StatusNotifier {
       for (const [status, offset] of steps) {
         await sender.sleep(offset - (Date.now() - start), signal);
         if (signal.aborted) return;
-        const s = this.statusObject(m, key, status, category, isBsuid);
+        const s = this.statusObject(m, key, status, category, isBsuid, failure);
         const raw = this.deps.serialise(statusEnvelope(this.deps.business, s));
         this.deps.remember(m.wamid, raw);
         if ((await sender.deliver(raw, 'status', m.wamid, signal)) === 200) {
@@ -65,11 +66,11 @@ export class StatusNotifier {
     return c;
   }
 
-  private statusObject(m: SentMessage, key: string, status: StatusName, category: string, isBsuid: boolean): StatusObject {
+  private statusObject(m: SentMessage, key: string, status: StatusName, category: string, isBsuid: boolean, failure: WebhookError | undefined): StatusObject {
     const base: StatusObject = { id: m.wamid, status, timestamp: String(Math.floor(this.deps.now() / 1000)), recipient_id: key };
     const bsuid = isBsuid ? m.to : this.deps.bsuidOf(key);
     if (bsuid !== undefined) Object.assign(base, { recipient_user_id: bsuid });
-    if (status === 'failed') return { ...base, errors: [webhookError(131026, 'Message undeliverable', 'Message Undeliverable.')] };
+    if (status === 'failed') return { ...base, errors: [failure ?? webhookError(131026, 'Message undeliverable', 'Message Undeliverable.')] };
     if (status === 'read') return base;
     const conversation = this.conversationFor(key, m.at);
     // service replies, and utility templates inside the window, are free under per-message pricing

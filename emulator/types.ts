@@ -29,6 +29,12 @@ export interface GraphEmulatorOptions {
   pairBurst?: number;
   /** Messages per second for the business number (130429). Default 80. */
   mps?: number;
+  /**
+   * Meta's messaging limit: unique users reached outside their 24-hour window in any moving 24 hours (250, 2000,
+   * 10000, 100000). A send past it is accepted and then fails (status `failed`, 131048) undelivered, and is listed
+   * in `overLimit`, not `sent`. Default: no limit (the "unlimited" tier).
+   */
+  messagingLimit?: number;
   /** Offsets from acceptance; default 50 / 100 / 200 ms. */
   statusDelaysMs?: StatusDelaysMs;
   /** Numbers whose messages are accepted and then fail with 131026. */

@@ -152,6 +152,12 @@ export function createMetrics() {
       labelNames: ['notice_id', 'kind', 'figure'] as const,
       registers: r,
     }),
+    whatsappMessagingLimit: new Gauge({
+      name: 'binbridge_whatsapp_messaging_limit',
+      help: "Meta's messaging limit: unique users reached outside their 24-hour window in the last 24 h (figure=used) and the limit (figure=limit, +Inf: unlimited)",
+      labelNames: ['figure'] as const,
+      registers: r,
+    }),
     whatsappStatuses: new Counter({
       name: 'binbridge_whatsapp_statuses_total',
       help: 'WhatsApp delivery statuses received for outbound messages, by status',
@@ -196,6 +202,8 @@ export interface GaugeSources {
   binState: { onlineCount(): number };
   alerts: { openCounts(): readonly { type: string; n: number }[] };
   dispatches: { countByStatus(): readonly { status: string; n: number }[] };
+  /** the outbox's count against Meta's messaging limit */
+  messagingLimit?: { messagingLimitUsage(): { used: number; limit: number } };
   /** null while InfluxDB is off */
   spool: { stats(): { depth: number; bytes: number; oldestMs: number | null; full: boolean } } | null;
   /** readings waiting for the journal's commit */
@@ -219,6 +227,11 @@ export function refreshGauges(metrics: Metrics, from: GaugeSources): void {
     const j = from.journal.backlog();
     metrics.journalBacklog.set(j.readings);
     metrics.journalLag.set(j.oldestMs === null ? 0 : Math.max(0, from.now() - j.oldestMs) / 1000);
+  }
+  if (from.messagingLimit) {
+    const { used, limit } = from.messagingLimit.messagingLimitUsage();
+    metrics.whatsappMessagingLimit.set({ figure: 'used' }, used);
+    metrics.whatsappMessagingLimit.set({ figure: 'limit' }, limit);
   }
   if (!from.spool) return;
   const s = from.spool.stats();

@@ -116,7 +116,10 @@ export class NoticesPanel {
   item(n) {
     const f = n.figures;
     const max = Math.max(1, f.targeted);
-    const status = n.resumes_at ? `paused for quiet hours until ${new Date(n.resumes_at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}` : n.status;
+    const time = (at) => new Date(at).toLocaleString([], { weekday: 'short', hour: '2-digit', minute: '2-digit' });
+    // a notice that cannot reach everyone yet (Meta's messaging limit) says how many wait and when it expects to finish
+    const waiting = n.status === 'sending' && n.waiting > 0 && n.expected_done_at ? `sending: ${n.waiting} waiting, done about ${time(n.expected_done_at)}` : n.status;
+    const status = n.resumes_at ? `paused for quiet hours until ${new Date(n.resumes_at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}` : waiting;
     const cancel =
       n.status === 'scheduled' || n.status === 'sending'
         ? h('button', { type: 'button', class: 'link cancel', onclick: () => void this.cancel(n.id) }, 'cancel')

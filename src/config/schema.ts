@@ -196,6 +196,16 @@ export const configSchema = z.strictObject({
       // Meta's limits: messages per second per business number, and about one message per 6 s per recipient
       mps: z.number().int().min(1).max(1000).default(80),
       pair_interval_ms: z.number().int().min(0).default(6000),
+      // Meta's messaging limit: unique users messaged outside their 24-hour window in any moving 24 h (the tier of
+      // the business portfolio); an environment variable gives it as text, hence the preprocess
+      messaging_limit: z
+        .preprocess(
+          (v) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v),
+          z.union([z.literal(250), z.literal(2000), z.literal(10000), z.literal(100000), z.literal('unlimited')], {
+            error: 'one of Meta\'s tiers: 250, 2000, 10000, 100000 or "unlimited"',
+          }),
+        )
+        .default(250),
       templates: z
         .strictObject({
           dispatch: z

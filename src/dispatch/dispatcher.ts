@@ -7,7 +7,7 @@ import type { Bin, BinRegistry } from '../registry/index.js';
 import type { Emitter } from '../events.js';
 import { forecast, type BinRuleState } from '../rules/index.js';
 import type { BinStateStore } from '../storage/index.js';
-import { buttonsMessage, templateMessage, textMessage, type InboundMessage, type OutboundMessage } from '../whatsapp/index.js';
+import { SEND_PRIORITY, buttonsMessage, templateMessage, textMessage, type InboundMessage, type OutboundMessage } from '../whatsapp/index.js';
 import { planJobs } from './batcher.js';
 import { crewCatalog, crewIntent, templateParams, type JobText } from './crew-messages.js';
 import { OPEN_STATUSES, stopOf, type Dispatch, type DispatchStatus, type DispatchStore } from './dispatch-store.js';
@@ -22,7 +22,7 @@ const REPORT = 'report';
 
 /** What the dispatcher needs of the WhatsApp outbox. */
 export interface DispatchOutbox {
-  enqueue(item: { to: string; message: OutboundMessage; fallback?: OutboundMessage; key: string; ref?: string }): { id: number; created: boolean };
+  enqueue(item: { to: string; message: OutboundMessage; fallback?: OutboundMessage; key: string; ref?: string; priority?: number }): { id: number; created: boolean };
   inWindow(waId: string, now: number): boolean;
 }
 
@@ -232,12 +232,14 @@ export class Dispatcher {
   }
 
   /** The job message for one recipient: reply buttons inside the 24-hour window, else the approved template. */
-  private jobMessage(job: Dispatch, to: string, lang: string, body: string): { message: OutboundMessage; fallback?: OutboundMessage } {
+  /** A job's message: buttons inside the window, else the template; a fire goes before everything else in the outbox. */
+  private jobMessage(job: Dispatch, to: string, lang: string, body: string): { message: OutboundMessage; fallback?: OutboundMessage; priority: number } {
+    const priority = job.urgent ? SEND_PRIORITY.fireDispatch : SEND_PRIORITY.crewJob;
     const cat = crewCatalog(lang);
     const tpl = this.deps.config.whatsapp.templates.dispatch;
     const payloads = [`accept:${job.id}`, `done:${job.id}`];
     const template = templateMessage(to, tpl.name, tpl.lang, templateParams(this.jobText(job)), payloads);
-    if (!this.deps.outbox.inWindow(to, this.clock.now())) return { message: template };
+    if (!this.deps.outbox.inWindow(to, this.clock.now())) return { message: template, priority };
     const text = body.length > 1024 ? body.slice(0, 1021) + '...' : body;
     return {
       message: buttonsMessage(to, text, [
@@ -245,6 +247,7 @@ export class Dispatcher {
         { id: payloads[1]!, title: cat.doneButton },
       ]),
       fallback: template,
+      priority,
     };
   }
 
@@ -380,7 +383,7 @@ export class Dispatcher {
   }
 
   private reply(m: InboundMessage, key: string, message: OutboundMessage): void {
-    this.deps.outbox.enqueue({ to: m.from, message, key, ref: key.split(':')[1] });
+    this.deps.outbox.enqueue({ to: m.from, message, key, ref: key.split(':')[1], priority: SEND_PRIORITY.crewJob });
   }
 
   private finish(job: Dispatch, now: number, by: 'crew' | 'sensors'): void {

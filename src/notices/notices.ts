@@ -2,7 +2,7 @@ import { realClock, type Clock, type Timer } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { BinRegistry } from '../registry/index.js';
 import { BinMatcher, t } from '../reports/index.js';
-import { fit, isAddressable, locationRequestMessage, templateMessage, textMessage, type InboundMessage, type OutboundMessage, type Sealer, type SendResult, type StatusEvent } from '../whatsapp/index.js';
+import { SEND_PRIORITY, fit, isAddressable, locationRequestMessage, templateMessage, textMessage, type InboundMessage, type OutboundMessage, type Sealer, type SendResult, type StatusEvent } from '../whatsapp/index.js';
 import { quietUntil } from './quiet-hours.js';
 import type { Figures, Notice, NoticeKind, NoticeStore, Subscriber, Target } from './store.js';
 
@@ -17,7 +17,10 @@ const BATCH = 200;
  * the outbox goes out whatever happens, so this bounds what still leaves after quiet hours begin or a cancel.
  */
 export const IN_FLIGHT = 100;
-/** a message queued this long ago without an outcome no longer holds its place (an outcome lost in a crash) */
+/**
+ * a message queued before outbox ids were kept, this long ago without an outcome, no longer holds its place (an
+ * outcome lost in a crash); since then the outbox says which are still there, however long they wait
+ */
 const STALE_MS = 10 * 60_000;
 /** how soon a notice whose messages are all in flight looks again, should no outcome wake it */
 const RECHECK_MS = 30_000;
@@ -44,6 +47,13 @@ export interface NoticeView extends Notice {
   figures: Figures;
   /** a service notice paused by quiet hours resumes then (ms since the epoch); null when not paused */
   resumesAt: number | null;
+  /** recipients not reached yet: not sent, failed or skipped (0 once the notice is done with everyone) */
+  waiting: number;
+  /**
+   * when the last of them should be reached (ms since the epoch): an estimate from Meta's messaging limit as it
+   * stands and the send rate, counting each as a user outside their window; null when none waits
+   */
+  expectedDoneAt: number | null;
 }
 
 /** What keeps service notices from overwhelming residents; emergencies are exempt from both. */
@@ -63,8 +73,12 @@ export interface NoticesDeps {
   /** the zones notices may target: id and name */
   zones: () => readonly { id: string; name: string }[];
   outbox: {
-    enqueue(item: { to: string; message: OutboundMessage; fallback?: OutboundMessage; key: string; ref?: string }): { id: number; created: boolean };
+    enqueue(item: { to: string; message: OutboundMessage; fallback?: OutboundMessage; key: string; ref?: string; priority?: number }): { id: number; created: boolean };
     inWindow(waId: string, now: number): boolean;
+    /** how many of these outbox items are not yet sent or failed for good */
+    unfinished(ids: readonly number[]): number;
+    /** when `n` more users outside their window could all be reached, from `from` (Meta's messaging limit, the send rate) */
+    reachAllBy(n: number, from: number): number | null;
   };
   transaction: <T>(fn: () => T) => T;
   template: { name: string; lang: string };
@@ -215,8 +229,17 @@ export class Notices {
 
   private viewOf(n: Notice): NoticeView {
     const now = this.clock.now();
-    const waiting = n.status === 'sending' || (n.status === 'scheduled' && n.sendAt <= now);
-    return { ...n, figures: this.deps.store.figures(n.id, n.targeted), resumesAt: waiting ? this.quietUntil(n, now) : null };
+    const due = n.status === 'sending' || (n.status === 'scheduled' && n.sendAt <= now);
+    const resumesAt = due ? this.quietUntil(n, now) : null;
+    const waiting = n.status === 'sending' ? this.deps.store.waiting(n.id) : n.status === 'scheduled' ? n.targeted : 0;
+    const from = Math.max(now, resumesAt ?? now, n.status === 'scheduled' ? n.sendAt : now);
+    return { ...n, figures: this.deps.store.figures(n.id, n.targeted), resumesAt, waiting, expectedDoneAt: this.deps.outbox.reachAllBy(waiting, from) };
+  }
+
+  /** A notice's messages in the outbox now (those from before outbox ids were kept: queued in the last STALE_MS). */
+  private inFlight(id: number, now: number): number {
+    const q = this.deps.store.inFlight(id, now - STALE_MS);
+    return this.deps.outbox.unfinished(q.outboxIds) + q.untracked;
   }
 
   /** The end of the quiet hours a service notice is waiting through now; null for an emergency or outside them. */
@@ -305,7 +328,7 @@ export class Notices {
     if (quiet !== null) return quiet;
     let capped = 0;
     for (;;) {
-      const inFlight = store.inFlight(n.id, now - STALE_MS);
+      const inFlight = this.inFlight(n.id, now);
       const room = IN_FLIGHT - inFlight;
       // refilled by halves: one transaction (one disk flush) per 50 messages sent, not one per message
       if (room <= 0 || (inFlight > 0 && room < IN_FLIGHT / 2)) return now + RECHECK_MS;
@@ -321,8 +344,8 @@ export class Notices {
           } else if (!isAddressable(r.contact)) {
             store.markSkipped(n.id, r.pseudonym, 'unaddressable');
           } else {
-            this.deps.outbox.enqueue(this.message(n, r.contact, r.lang, r.pseudonym));
-            store.markQueued(n.id, r.pseudonym, now);
+            const { id: outboxId } = this.deps.outbox.enqueue(this.message(n, r.contact, r.lang, r.pseudonym));
+            store.markQueued(n.id, r.pseudonym, now, outboxId);
           }
         }
         return skipped;
@@ -333,18 +356,22 @@ export class Notices {
       this.deps.log.info({ notice: n.id, capped }, 'residents at the weekly cap skipped');
       this.counted(n.id, 'capped');
     }
-    if (store.get(n.id)?.status === 'sending' && store.setStatus(n.id, 'sent', this.clock.now(), ['sending'])) this.deps.log.info({ notice: n.id, targeted: n.targeted }, 'notice queued to every recipient');
+    // sending until the outbox has let go of the last message, however long Meta's messaging limit holds it there
+    if (store.get(n.id)?.status === 'sending' && this.inFlight(n.id, now) > 0) return now + RECHECK_MS;
+    if (store.get(n.id)?.status === 'sending' && store.setStatus(n.id, 'sent', this.clock.now(), ['sending'])) this.deps.log.info({ notice: n.id, targeted: n.targeted }, 'notice sent to every recipient');
     return Infinity;
   }
 
-  private message(n: Notice, to: string, lang: string, pseudonym: string): { to: string; message: OutboundMessage; fallback?: OutboundMessage; key: string; ref: string } {
+  private message(n: Notice, to: string, lang: string, pseudonym: string): { to: string; message: OutboundMessage; fallback?: OutboundMessage; key: string; ref: string; priority: number } {
     const body = n.text[lang] ?? n.text.en ?? Object.values(n.text)[0]!;
     const key = `notice:${n.id}:${pseudonym}`;
     const ref = `notice-${n.id}`;
+    // an emergency overtakes a service notice already sending (and the other messages but fire dispatches)
+    const priority = n.kind === 'emergency' ? SEND_PRIORITY.emergencyNotice : SEND_PRIORITY.serviceNotice;
     // the template's body is `{{1}}: {{2}}`; the API refused anything over its limits, so nothing is clipped here
     const template = templateMessage(to, this.deps.template.name, this.deps.template.lang, [n.title, body], []);
-    if (this.deps.outbox.inWindow(to, this.clock.now())) return { to, message: textMessage(to, `${n.title}: ${body}`), fallback: template, key, ref };
-    return { to, message: template, key, ref };
+    if (this.deps.outbox.inWindow(to, this.clock.now())) return { to, message: textMessage(to, `${n.title}: ${body}`), fallback: template, key, ref, priority };
+    return { to, message: template, key, ref, priority };
   }
 
   private reaches(target: Target, s: Subscriber): boolean {

@@ -136,13 +136,19 @@ export interface NoticeStore {
   startSending(id: number, recipients: readonly Subscriber[], at: number): void;
   /** Recipients not yet handed to the outbox, numbers opened. */
   unqueued(id: number, limit: number): { pseudonym: string; contact: string; lang: string }[];
-  markQueued(id: number, pseudonym: string, at: number): void;
+  /** `outboxId`: the id of its message in the outbox, which says whether it is still there. */
+  markQueued(id: number, pseudonym: string, at: number, outboxId: number): void;
   /** Done with a recipient without a message: `capped` (over the weekly cap) or `unaddressable`. */
   markSkipped(id: number, pseudonym: string, reason: 'capped' | 'unaddressable'): void;
   /** Service notices queued to a resident in the 7 days before `at`, other than notice `except`. */
   serviceWeek(pseudonym: string, at: number, except: number): number;
-  /** A notice's messages in the outbox with no outcome yet, queued after `since` (older ones count as lost). */
-  inFlight(id: number, since: number): number;
+  /**
+   * A notice's queued messages with no outcome yet: the outbox ids of those that have one, and how many from before
+   * outbox ids were kept that were queued after `since` (older ones count as lost).
+   */
+  inFlight(id: number, since: number): { outboxIds: number[]; untracked: number };
+  /** Recipients still to reach: neither sent, failed nor skipped (in the outbox or not yet handed to it). */
+  waiting(id: number): number;
   /** Moves a notice to `status` when it is in one of `from`; false when it was not. */
   setStatus(id: number, status: NoticeStatus, at: number, from: readonly NoticeStatus[]): boolean;
   recordSent(id: number, pseudonym: string, at: number): void;
@@ -271,8 +277,8 @@ export class SqliteNoticeStore implements NoticeStore {
     );
   }
 
-  markQueued(id: number, pseudonym: string, at: number): void {
-    this.db.prepare('UPDATE notice_recipients SET queued = 1, queued_ms = coalesce(queued_ms, ?) WHERE notice_id = ? AND pseudonym = ?').run(at, id, pseudonym);
+  markQueued(id: number, pseudonym: string, at: number, outboxId: number): void {
+    this.db.prepare('UPDATE notice_recipients SET queued = 1, queued_ms = coalesce(queued_ms, ?), outbox_id = ? WHERE notice_id = ? AND pseudonym = ?').run(at, outboxId, id, pseudonym);
   }
 
   /** Done with a recipient without a message: `capped` (over the weekly cap) or `unaddressable`. */
@@ -292,11 +298,21 @@ export class SqliteNoticeStore implements NoticeStore {
   }
 
   /** A notice's messages in the outbox with no outcome yet, queued after `since` (older ones count as lost). */
-  inFlight(id: number, since: number): number {
-    return this.db
-      .prepare('SELECT count(*) FROM notice_recipients WHERE notice_id = ? AND queued = 1 AND skipped IS NULL AND sent_ms IS NULL AND delivery IS NULL AND queued_ms > ?')
-      .pluck()
-      .get(id, since) as number;
+  inFlight(id: number, since: number): { outboxIds: number[]; untracked: number } {
+    const rows = this.db
+      .prepare('SELECT outbox_id, queued_ms FROM notice_recipients WHERE notice_id = ? AND queued = 1 AND skipped IS NULL AND sent_ms IS NULL AND delivery IS NULL')
+      .all(id) as { outbox_id: number | null; queued_ms: number | null }[];
+    const outboxIds: number[] = [];
+    let untracked = 0;
+    for (const r of rows) {
+      if (r.outbox_id !== null) outboxIds.push(r.outbox_id);
+      else if ((r.queued_ms ?? 0) > since) untracked++;
+    }
+    return { outboxIds, untracked };
+  }
+
+  waiting(id: number): number {
+    return this.db.prepare('SELECT count(*) FROM notice_recipients WHERE notice_id = ? AND skipped IS NULL AND sent_ms IS NULL AND delivery IS NULL').pluck().get(id) as number;
   }
 
   setStatus(id: number, status: NoticeStatus, at: number, from: readonly NoticeStatus[]): boolean {

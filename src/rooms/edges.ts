@@ -107,7 +107,7 @@ export function edgesRoom(deps: {
       version: deps.version,
       metrics,
       readiness,
-      beforeScrape: () => refreshGauges(metrics, { binState, alerts, dispatches: dispatcher.store, spool, journal, now: () => clock.now() }),
+      beforeScrape: () => refreshGauges(metrics, { binState, alerts, dispatches: dispatcher.store, messagingLimit: outbox, spool, journal, now: () => clock.now() }),
       access: deps.access,
       limits: config.http,
       log,

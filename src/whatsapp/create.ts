@@ -59,7 +59,18 @@ export function createWhatsApp(deps: {
     log.warn({ module: 'whatsapp' }, 'whatsapp.mode is cloud but phone_number_id or access_token is empty: sends will fail');
   }
   log.info({ module: 'whatsapp', mode: wa.mode }, wa.mode === 'sandbox' ? 'whatsapp sandbox: messages are recorded, not sent' : 'whatsapp cloud api');
-  const outbox = new Outbox({ store: new SqliteOutboxStore(db, sealer), contacts, transport, log, metrics, events, mps: wa.mps, pairIntervalMs: wa.pair_interval_ms, clock });
+  const outbox = new Outbox({
+    store: new SqliteOutboxStore(db, sealer),
+    contacts,
+    transport,
+    log,
+    metrics,
+    events,
+    mps: wa.mps,
+    pairIntervalMs: wa.pair_interval_ms,
+    messagingLimit: wa.messaging_limit,
+    clock,
+  });
   const inbox = new Inbox({ store: new SqliteInboxStore(db, sealer, contacts), log, statuses: outbox, metrics, events, clock });
   return { sandbox, outbox, inbox };
 }

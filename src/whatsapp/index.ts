@@ -30,6 +30,8 @@ export {
   type SendResult,
   type StatusEvent,
 } from './outbox.js';
+export { SEND_PRIORITY, DEFAULT_PRIORITY } from './outbox-item.js';
+export { MessagingLimit, type MessagingLimitTier } from './messaging-limit.js';
 export { SqliteOutboxStore, type OutboxStore, type OutboxHead, type OpenedHead, type SentMessage } from './outbox-store.js';
 export { SqliteInboxStore, type InboxStore, type InboundDelivery, type PendingInbound, type PruneCounts } from './inbox-store.js';
 export { afterSendFailure, afterHandlerFailure, type SendVerdict, type SendRetryPolicy, type HandleVerdict, type HandleRetryPolicy } from './retry-policy.js';

@@ -2,7 +2,7 @@ import type { Sealer } from '../privacy/index.js';
 import type { Db } from '../storage/index.js';
 import type { OutboundMessage } from './messages.js';
 import type { DeliveryStatus } from './webhook.js';
-import type { OutboxEntry, OutboxItem, OutboxStatus } from './outbox-item.js';
+import { DEFAULT_PRIORITY, type OutboxEntry, type OutboxItem, type OutboxStatus } from './outbox-item.js';
 
 /**
  * A message waiting at the head of its recipient's queue, as the send loop sees it: who (a pseudonym: the
@@ -52,13 +52,19 @@ export interface SentMessage {
 export interface OutboxStore {
   /** Adds a message unless one with its key exists (then returns that one's id). */
   add(entry: OutboxEntry, to: string, now: number): { id: number; created: boolean };
-  /** Oldest waiting message of each recipient with nothing on the wire, oldest first, at most `limit`. */
+  /**
+   * The next message of each recipient with nothing on the wire, at most `limit`: the most urgent one waiting (lowest
+   * priority), the oldest among equals; most urgent first, then oldest first.
+   */
   heads(limit: number): OutboxHead[];
   /** Runs `fn` in one commit (the claims of one pass: one disk flush, not one per message). */
   batch<T>(fn: () => T): T;
-  /** The item is on the wire: one more attempt. */
+  /** The item is on the wire: one more attempt (and no longer waiting for anything). */
   claim(id: number, now: number): void;
-  sent(id: number, wamid: string, now: number): void;
+  /** `initiated`: it went outside the recipient's 24-hour window (it counts toward the messaging limit). */
+  sent(id: number, wamid: string, now: number, initiated: boolean): void;
+  /** A waiting item is held back, and why (`messaging_limit`); shown with the item until it goes. */
+  hold(id: number, reason: string): void;
   retryAt(id: number, at: number, code: number, message: string): void;
   /** Sends the fallback template next, at once. */
   useFallback(id: number, code: number, message: string): void;
@@ -67,6 +73,10 @@ export interface OutboxStore {
   recoverInterrupted(): number;
   /** The latest attempt per recipient (pseudonym) since `since`: the pacer's memory across a restart. */
   recentSends(since: number): { recipient: string; at: number }[];
+  /** The latest send outside the window per recipient since `since`, oldest first: the messaging limit's memory across a restart. */
+  recentInitiated(since: number): { recipient: string; at: number }[];
+  /** How many of these items are not yet sent or failed for good. */
+  unfinished(ids: readonly number[]): number;
   /** Messages not yet sent or failed for good. */
   backlog(): number;
   /** The sent message a delivery status names, if it is ours. */
@@ -76,6 +86,8 @@ export interface OutboxStore {
   /** Newest first; `before`: only ids below it; `to`: one recipient (a number, in clear). */
   list(opts: { limit: number; to?: string | undefined; before: number }): OutboxItem[];
 }
+
+const ID_MASK = 2 ** 40 - 1;
 
 /** A row of `whatsapp_outbox`: who and what are pseudonyms and sealed blobs (see Sealer). */
 interface Row {
@@ -97,6 +109,9 @@ interface Row {
   delivery_status: DeliveryStatus | null;
   created_ms: number;
   sent_ms: number | null;
+  priority: number;
+  initiated: number;
+  waiting_for: string | null;
 }
 
 /** The outbox in the program's SQLite database (`whatsapp_outbox`), sealed with the program's Sealer. */
@@ -109,19 +124,26 @@ export class SqliteOutboxStore implements OutboxStore {
   ) {
     this.stmts = {
       insert: db.prepare(
-        `INSERT INTO whatsapp_outbox (key_tag, key_sealed, ref_sealed, recipient_tag, recipient_sealed, kind, message_sealed, fallback_sealed, created_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key_tag) DO NOTHING`,
+        `INSERT INTO whatsapp_outbox (key_tag, key_sealed, ref_sealed, recipient_tag, recipient_sealed, kind, message_sealed, fallback_sealed, created_ms, priority)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key_tag) DO NOTHING`,
       ),
       idByKey: db.prepare('SELECT id FROM whatsapp_outbox WHERE key_tag = ?').pluck(true),
       heads: db.prepare(
-        `SELECT o.* FROM whatsapp_outbox o
-         JOIN (SELECT min(id) AS id FROM whatsapp_outbox WHERE status IN ('pending', 'sending') GROUP BY recipient_tag) h ON h.id = o.id
-         WHERE o.status = 'pending' ORDER BY o.id LIMIT ?`,
+        // a recipient's next message: the most urgent waiting one, the oldest among equals (priority and id in one
+        // key, ids below 2^40); none for a recipient with a message on the wire
+        `SELECT o.* FROM (
+           SELECT min(CASE WHEN status = 'pending' THEN (priority << 40) | id END) AS k FROM whatsapp_outbox
+           WHERE status IN ('pending', 'sending') GROUP BY recipient_tag HAVING max(status = 'sending') = 0
+         ) h JOIN whatsapp_outbox o ON o.id = (h.k & ${ID_MASK}) ORDER BY h.k LIMIT ?`,
       ),
-      markSending: db.prepare(`UPDATE whatsapp_outbox SET status = 'sending', attempts = attempts + 1, last_attempt_ms = ? WHERE id = ?`),
+      markSending: db.prepare(`UPDATE whatsapp_outbox SET status = 'sending', attempts = attempts + 1, last_attempt_ms = ?, waiting_for = NULL WHERE id = ?`),
       markSent: db.prepare(
-        `UPDATE whatsapp_outbox SET status = 'sent', wamid_tag = ?, wamid_sealed = ?, sent_ms = ?, error_code = NULL, error_message = NULL,
+        `UPDATE whatsapp_outbox SET status = 'sent', wamid_tag = ?, wamid_sealed = ?, sent_ms = ?, initiated = ?, error_code = NULL, error_message = NULL,
          delivery_status = NULL, delivery_ms = NULL, delivery_errors = NULL WHERE id = ?`,
+      ),
+      hold: db.prepare(`UPDATE whatsapp_outbox SET waiting_for = ? WHERE id = ? AND status = 'pending'`),
+      recentInitiated: db.prepare(
+        'SELECT recipient_tag, max(sent_ms) AS at FROM whatsapp_outbox WHERE initiated = 1 AND sent_ms > ? GROUP BY recipient_tag ORDER BY at',
       ),
       markRetry: db.prepare(`UPDATE whatsapp_outbox SET status = 'pending', next_attempt_ms = ?, error_code = ?, error_message = ? WHERE id = ?`),
       markFallback: db.prepare(
@@ -140,6 +162,8 @@ export class SqliteOutboxStore implements OutboxStore {
 
   add(item: OutboxEntry, to: string, now: number): { id: number; created: boolean } {
     const seal = this.sealer;
+    const priority = item.priority ?? DEFAULT_PRIORITY;
+    if (!Number.isInteger(priority) || priority < 0 || priority > 99) throw new RangeError(`priority ${priority}: an integer from 0 to 99`);
     const keyTag = seal.pseudonym(item.key);
     const info = this.stmts.insert.run(
       keyTag,
@@ -151,6 +175,7 @@ export class SqliteOutboxStore implements OutboxStore {
       seal.seal(JSON.stringify(item.message)),
       item.fallback ? seal.seal(JSON.stringify(item.fallback)) : null,
       now,
+      priority,
     );
     if (info.changes === 0) return { id: this.stmts.idByKey.get(keyTag) as number, created: false };
     return { id: Number(info.lastInsertRowid), created: true };
@@ -177,8 +202,12 @@ export class SqliteOutboxStore implements OutboxStore {
     this.stmts.markSending.run(now, id);
   }
 
-  sent(id: number, wamid: string, now: number): void {
-    this.stmts.markSent.run(this.sealer.pseudonym(wamid), this.sealer.seal(wamid), now, id);
+  sent(id: number, wamid: string, now: number, initiated: boolean): void {
+    this.stmts.markSent.run(this.sealer.pseudonym(wamid), this.sealer.seal(wamid), now, initiated ? 1 : 0, id);
+  }
+
+  hold(id: number, reason: string): void {
+    this.stmts.hold.run(reason, id);
   }
 
   retryAt(id: number, at: number, code: number, message: string): void {
@@ -199,6 +228,23 @@ export class SqliteOutboxStore implements OutboxStore {
 
   recentSends(since: number): { recipient: string; at: number }[] {
     return (this.stmts.recentSends.all(since) as { recipient_tag: string; at: number }[]).map((r) => ({ recipient: r.recipient_tag, at: r.at }));
+  }
+
+  recentInitiated(since: number): { recipient: string; at: number }[] {
+    return (this.stmts.recentInitiated.all(since) as { recipient_tag: string; at: number }[]).map((r) => ({ recipient: r.recipient_tag, at: r.at }));
+  }
+
+  unfinished(ids: readonly number[]): number {
+    let n = 0;
+    // in chunks: SQLite binds at most 32,766 parameters
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      n += this.db
+        .prepare(`SELECT count(*) FROM whatsapp_outbox WHERE status IN ('pending', 'sending') AND id IN (${chunk.map(() => '?').join(', ')})`)
+        .pluck()
+        .get(...chunk) as number;
+    }
+    return n;
   }
 
   backlog(): number {
@@ -267,6 +313,9 @@ export class SqliteOutboxStore implements OutboxStore {
       createdAt: r.created_ms,
       sentAt: r.sent_ms,
       message: this.openMessage(r),
+      priority: r.priority,
+      waitingFor: r.waiting_for,
+      initiated: !!r.initiated,
     };
   }
 }

@@ -8,6 +8,8 @@ import { RE_ENGAGEMENT, toGraphError, type GraphError } from './graph-error.js';
 import { recipientOf, type OutboundMessage } from './messages.js';
 import type { OpenedHead, OutboxHead, OutboxStore } from './outbox-store.js';
 import { PAIR_BURST, SendPacer } from './pacer.js';
+import { MessagingLimit, type MessagingLimitTier } from './messaging-limit.js';
+import { SERVICE_WINDOW_MS } from './contacts.js';
 import { redactErrors, redactText } from './redact.js';
 import { afterSendFailure, type SendRetryPolicy } from './retry-policy.js';
 import type { MessageTransport } from './transport.js';
@@ -38,6 +40,8 @@ export interface OutboxOptions {
   retryMaxMs?: number;
   /** requests on the wire at once */
   maxInFlight?: number;
+  /** Meta's messaging limit: unique users messaged outside their 24-hour window in any moving 24 h; default unlimited */
+  messagingLimit?: MessagingLimitTier | number;
   clock?: Clock;
   random?: () => number;
 }
@@ -59,6 +63,9 @@ export class Outbox {
   private readonly store: OutboxStore;
   private readonly log: Logger;
   private readonly pacer: SendPacer;
+  private readonly limit: MessagingLimit;
+  /** items marked as held by the messaging limit (marked once, not on every pass) */
+  private readonly held = new Set<number>();
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly retry: SendRetryPolicy;
@@ -75,6 +82,7 @@ export class Outbox {
     this.clock = opts.clock ?? realClock;
     this.random = opts.random ?? Math.random;
     this.pacer = new SendPacer(opts.mps ?? 80, opts.pairIntervalMs ?? 6000, opts.pairBurst);
+    this.limit = MessagingLimit.of(opts.messagingLimit ?? 'unlimited');
     this.retry = {
       maxAttempts: opts.maxAttempts ?? 8,
       backoff: { baseMs: opts.retryBaseMs ?? 1000, maxMs: opts.retryMaxMs ?? 300_000, jitter: 'full' },
@@ -121,6 +129,7 @@ export class Outbox {
     for (const r of this.store.recentSends(now - (this.opts.pairIntervalMs ?? 6000) * (this.opts.pairBurst ?? PAIR_BURST))) {
       this.pacer.seen(r.recipient, r.at);
     }
+    for (const r of this.store.recentInitiated(now - SERVICE_WINDOW_MS)) this.limit.seen(r.recipient, r.at);
     this.wake(0);
   }
 
@@ -136,6 +145,21 @@ export class Outbox {
   /** Messages not yet sent or failed for good (waiting, retrying or on the wire). */
   backlog(): number {
     return this.store.backlog();
+  }
+
+  /** How many of these items (ids `enqueue` returned) are not yet sent or failed for good. */
+  unfinished(ids: readonly number[]): number {
+    return ids.length === 0 ? 0 : this.store.unfinished(ids);
+  }
+
+  /** Meta's messaging limit now: unique users reached outside their window in the last 24 hours, of `limit` (Infinity: unlimited). */
+  messagingLimitUsage(now = this.clock.now()): { used: number; limit: number } {
+    return { used: this.limit.used(now), limit: this.limit.limit };
+  }
+
+  /** When `n` more users outside their window could all be reached, sending from `from` with nothing else competing (an estimate). */
+  reachAllBy(n: number, from = this.clock.now()): number | null {
+    return this.limit.reachAllBy(n, from, this.opts.mps ?? 80);
   }
 
   /** Records a delivery status from the webhook; called once per status by the inbox. */
@@ -217,7 +241,8 @@ export class Outbox {
       this.wake(1000);
       return;
     }
-    // the launches of one pass mark their rows in one commit (one disk flush, not one per message)
+    // the launches of one pass mark their rows in one commit (one disk flush, not one per message); heads come
+    // most urgent first, so they take the send rate's tokens and the messaging limit's room before the others
     this.store.batch(() => {
       for (const head of heads) {
         if (this.inFlight.size >= maxInFlight) break; // a completion wakes the loop
@@ -228,26 +253,52 @@ export class Outbox {
           wakeAt = Math.min(wakeAt, at);
           continue;
         }
-        this.launch(head, now);
+        const opened = this.open(head);
+        if (!opened) continue;
+        // outside the window (or refused as such, hence the fallback) the message starts a conversation Meta counts
+        const initiated = head.usedFallback || !this.opts.contacts.inWindow(opened.to, now);
+        if (initiated) {
+          const room = this.limit.readyAt(head.recipient, now);
+          if (room > now) {
+            wakeAt = Math.min(wakeAt, room);
+            this.hold(head);
+            continue;
+          }
+        }
+        this.pacer.take();
+        this.launch(head, opened, now, initiated);
       }
     });
     if (wakeAt < Infinity) this.wake(wakeAt - this.clock.now());
   }
 
-  private launch(head: OutboxHead, now: number): void {
-    let opened: OpenedHead;
+  /** The head's message and addressee, or null when it can never be opened (then failed). */
+  private open(head: OutboxHead): OpenedHead | null {
     try {
-      opened = head.open();
+      return head.open();
     } catch (err) {
       // sealed under another key (the pseudonym key changed) or damaged: it can never be sent
       this.store.failed(head.id, 0, `cannot be opened: ${(err as Error).message}`);
       this.opts.metrics?.whatsappSends.inc({ result: 'failed', code: 'unreadable' });
       this.log.error({ event: 'message_unreadable', id: head.id, to: head.recipient }, 'outbox item cannot be opened (was the pseudonym key changed?); failed');
-      return;
+      return null;
     }
-    this.pacer.take();
+  }
+
+  /** No room under the messaging limit: the item waits, marked so (once) for whoever looks at it. */
+  private hold(head: OutboxHead): void {
+    if (this.held.has(head.id)) return;
+    this.held.add(head.id);
+    this.store.hold(head.id, 'messaging_limit');
+    this.log.info({ event: 'message_held', id: head.id, to: head.recipient, ...this.messagingLimitUsage() }, 'messaging limit reached; the message waits for room');
+  }
+
+  private launch(head: OutboxHead, opened: OpenedHead, now: number, initiated: boolean): void {
     this.store.claim(head.id, now);
+    this.held.delete(head.id);
+    if (initiated) this.limit.reserve(head.recipient);
     const attempts = head.attempts + 1;
+    let accepted = false;
     const p = (async () => {
       let wamid: string;
       try {
@@ -256,12 +307,14 @@ export class Outbox {
         this.store.batch(() => this.failed(head, opened, attempts, toGraphError(err)));
         return;
       }
+      accepted = true;
       // the outcome and what listeners record of it (a notice's recipient) commit together: one disk flush a message.
       // A failure to record it is not a failed send (that would send it again): it is logged below.
-      this.store.batch(() => this.sent(head, opened, wamid));
+      this.store.batch(() => this.sent(head, opened, wamid, initiated));
     })()
       .catch((err: unknown) => this.log.error({ event: 'outbox_record_failed', id: head.id, err }, 'could not record a send outcome'))
       .finally(() => {
+        if (initiated) this.limit.settle(head.recipient, accepted, this.clock.now());
         this.pacer.sent(head.recipient, this.clock.now());
         this.inFlight.delete(head.recipient);
         this.wake(0);
@@ -269,9 +322,9 @@ export class Outbox {
     this.inFlight.set(head.recipient, p);
   }
 
-  private sent(head: OutboxHead, opened: OpenedHead, wamid: string): void {
+  private sent(head: OutboxHead, opened: OpenedHead, wamid: string, initiated: boolean): void {
     const msg = opened.message;
-    this.store.sent(head.id, wamid, this.clock.now());
+    this.store.sent(head.id, wamid, this.clock.now(), initiated);
     this.opts.metrics?.whatsappSends.inc({ result: 'sent', code: '' });
     this.point(msg.type, 'accepted');
     this.log.info({ event: 'message_sent', id: head.id, kind: msg.type, to: head.recipient, fallback: head.usedFallback }, 'sent');

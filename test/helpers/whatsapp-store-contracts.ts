@@ -67,7 +67,7 @@ export function outboxStoreContract(name: string, fresh: () => OutboxStore): voi
       const store = fresh();
       const id = store.add({ ...entry(A, 'k'), ref: 'R-1' }, A, T0).id;
       store.claim(id, T0);
-      store.sent(id, 'wamid.ABC', T0 + 1);
+      store.sent(id, 'wamid.ABC', T0 + 1, false);
       expect(store.backlog()).toBe(0);
       expect(store.byWamid('wamid.other')).toBeUndefined();
       const sent = store.byWamid('wamid.ABC')!;

@@ -23,6 +23,10 @@ export const outboxItemView = (m: OutboxItem) => ({
   delivery: m.delivery,
   created_at: iso(m.createdAt),
   sent_at: iso(m.sentAt),
+  // lower goes first when messages compete; a waiting message says what holds it (`messaging_limit`)
+  priority: m.priority,
+  waiting_for: m.waitingFor,
+  initiated: m.initiated,
   message: m.message,
 });
 

@@ -40,6 +40,9 @@ const view = (n: NoticeView) => ({
   figures: n.figures,
   // a service notice waiting through quiet hours goes on then
   resumes_at: iso(n.resumesAt),
+  // recipients not reached yet, and when the last should be (Meta's messaging limit and the send rate; an estimate)
+  waiting: n.waiting,
+  expected_done_at: iso(n.expectedDoneAt),
 });
 
 

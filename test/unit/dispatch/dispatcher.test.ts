@@ -9,7 +9,7 @@ import { ManualClock } from '../../../src/clock.js';
 import { Dispatcher, SqliteDispatchStore, type DispatchOutbox } from '../../../src/dispatch/index.js';
 import { ZonesAndCrews, SqliteBinRegistry } from '../../../src/registry/index.js';
 import { SqliteBinStateStore, openDatabase } from '../../../src/storage/index.js';
-import type { InboundMessage, OutboundMessage } from '../../../src/whatsapp/index.js';
+import { SEND_PRIORITY, type InboundMessage, type OutboundMessage } from '../../../src/whatsapp/index.js';
 import { telemetryBus } from '../../helpers/telemetry.js';
 
 const HEADER = 'id,lat,lon,address,zone,kind,capacity_l,depth_mm,sensor_offset_mm';
@@ -28,6 +28,7 @@ interface Sent {
   to: string;
   message: OutboundMessage;
   fallback?: OutboundMessage;
+  priority?: number;
   key: string;
   ref?: string;
 }
@@ -183,6 +184,14 @@ describe('Dispatcher', () => {
     s.dispatcher.onEvents([{ type: 'fire', binId: 'C-2', ts: T0, message: 'fire', opens: 'fire', urgent: true, zone: 'centrum', opened: true }]);
     expect(s.sent.map((m) => m.to).sort()).toEqual([CREW, SUP].sort());
     expect(s.dispatcher.store.list()[0]).toMatchObject({ urgent: true, bin_ids: ['C-2'] });
+    // a fire goes before everything else waiting in the outbox; a crew's ordinary job after emergency notices
+    expect(s.sent.map((m) => m.priority)).toEqual([SEND_PRIORITY.fireDispatch, SEND_PRIORITY.fireDispatch]);
+  });
+
+  it('queues an ordinary job at the crew-job rank', () => {
+    s = setup({ window: 0 });
+    s.full('C-1');
+    expect(s.sent.map((m) => m.priority)).toEqual([SEND_PRIORITY.crewJob]);
   });
 
   it('follows Accept and Done from the crew (buttons, quick replies and words), and ignores strangers', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CUSTOMER_SERVICE_WINDOW_MS, CustomerWindows, PairLimiter, ThroughputLimiter } from '../../../emulator/limits.js';
+import { CUSTOMER_SERVICE_WINDOW_MS, CustomerWindows, MessagingLimit, PairLimiter, ThroughputLimiter } from '../../../emulator/limits.js';
 
 describe('CustomerWindows', () => {
   it('is open for 24 hours after the last message from the user', () => {
@@ -54,5 +54,21 @@ describe('ThroughputLimiter', () => {
     t.record(1000);
     expect(t.allows(1050)).toBe(false);
     expect(t.allows(1100)).toBe(true);
+  });
+});
+
+describe('MessagingLimit', () => {
+  it('reaches at most `limit` unique users in any moving 24 hours; a user already reached costs nothing more', () => {
+    const m = new MessagingLimit(2);
+    m.record('a', 0);
+    m.record('b', 1000);
+    expect(m.allows('c', 2000)).toBe(false);
+    expect(m.allows('a', 2000)).toBe(true);
+    m.record('a', 2000);
+    expect(m.used(2000)).toBe(2);
+    // b's day ends first (a was reached again at 2000)
+    expect(m.allows('c', 1000 + CUSTOMER_SERVICE_WINDOW_MS - 1)).toBe(false);
+    expect(m.allows('c', 1000 + CUSTOMER_SERVICE_WINDOW_MS)).toBe(true);
+    expect(m.used(2000 + CUSTOMER_SERVICE_WINDOW_MS)).toBe(0);
   });
 });

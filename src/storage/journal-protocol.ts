@@ -105,6 +105,8 @@ export type ToWorker =
   | { t: 'flush'; id: number }
   | { t: 'stopWriter'; deadlineMs: number }
   | { t: 'close' }
+  /** test hook: the worker stops committing (what it takes waits) until it dies */
+  | { t: 'hold' }
   /** test hook: the worker throws an uncaught error, as a bug in it would */
   | { t: 'crash' };
 

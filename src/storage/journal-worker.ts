@@ -84,6 +84,8 @@ function statusSoon(): void {
 let queue: JournalEntry[] = [];
 let queueNow = 0;
 let scheduled = false;
+/** test hook: nothing is committed any more */
+let held = false;
 
 function schedule(): void {
   if (scheduled) return;
@@ -98,7 +100,7 @@ function schedule(): void {
 
 /** Commits the queue in groups of at most maxBatch, each followed by its answer to the main thread. */
 function commitAll(): void {
-  while (queue.length > 0 && db.open) {
+  while (queue.length > 0 && db.open && !held) {
     const entries = queue.length <= data.maxBatch ? queue : queue.slice(0, data.maxBatch);
     queue = entries === queue ? [] : queue.slice(entries.length);
     const end = commitTimer();
@@ -147,6 +149,9 @@ port.on('message', (m: ToWorker) => {
         post({ t: 'closed', status: last });
         port.close();
       });
+      return;
+    case 'hold':
+      held = true;
       return;
     case 'crash':
       throw new Error('journal worker crashed on purpose (test hook)');

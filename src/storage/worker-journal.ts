@@ -145,6 +145,11 @@ export class WorkerReadingJournal implements ReadingJournal {
     await worker.terminate();
   }
 
+  /** Test hook: the worker commits nothing more, so that what it takes is still held when it dies. */
+  holdCommits(): void {
+    this.send({ t: 'hold' });
+  }
+
   /** Test hook: the worker throws an uncaught error, as a bug or a failed allocation in it would. */
   crashWorker(): void {
     this.send({ t: 'crash' });

@@ -127,6 +127,7 @@ async function simulate(opts: RunOptions, clock: ManualClock, app: RunningApp, c
   const failures: unknown[] = [];
   const rng = createRandom(hashString(`crews:${seed}:${strategy}`));
 
+  const reasonOf = app.db.prepare('SELECT reason FROM dispatch_bins WHERE dispatch_id = ? AND bin_id = ?').pluck();
   const crews = new Map<string, SimulatedCrew>();
   const phones = new Map<string, SimulatedCrew>();
   for (const c of city.crews) {
@@ -139,7 +140,8 @@ async function simulate(opts: RunOptions, clock: ManualClock, app: RunningApp, c
         const at = clock.now();
         if (at >= endMs) return;
         const had = models.get(binId)!.empty(at);
-        lifts.push({ binId, jobId: job.id, crewId: c.id, at, fillPct: had });
+        const why = strategy === 'binbridge' ? (reasonOf.get(job.id, binId) as string | undefined) : undefined;
+        lifts.push({ binId, jobId: job.id, crewId: c.id, at, fillPct: had, reason: why ?? null });
         perDay.lifts[dayOf(at)]!++;
         traces.get(binId)?.lifts.push(at);
       },

@@ -105,6 +105,7 @@ export async function runStrategy(opts: RunOptions): Promise<StrategyRun> {
     for (let i = 0; i < CONNECTIONS; i++) clients.push(await connect(`mqtt://127.0.0.1:${app.ports.mqtt}`, `twin-${strategy}-${i}`));
     return await simulate(opts, clock, app, clients, cpu0);
   } finally {
+    clock.holdWhile(null);
     for (const c of clients) c.end(true);
     await app.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -154,10 +155,18 @@ async function simulate(opts: RunOptions, clock: ManualClock, app: RunningApp, c
     phones.set(c.phone, crew);
   }
 
-  // a crew member's message, as the sandbox's "phone" hands it to binbridge's inbox
+  // a crew member's message, as the sandbox's "phone" hands it to binbridge's inbox. Simulated time holds still until
+  // binbridge has handled it (several commits and turns of the event loop), so the twin repeats itself under any load
+  let telling = 0;
   const tell = async (phone: string, text: string): Promise<void> => {
-    await app.inbox.accept(Buffer.from(JSON.stringify(sandboxEnvelope({ from: phone, text }, clock.now()))));
+    telling++;
+    try {
+      await app.inbox.accept(Buffer.from(JSON.stringify(sandboxEnvelope({ from: phone, text }, clock.now()))));
+    } finally {
+      telling--;
+    }
   };
+  clock.holdWhile(() => telling > 0 || app.inbox.backlog().pending > 0);
 
   // binbridge: the crews read their jobs from the WhatsApp sandbox and accept after a few minutes
   const jobsSeen = new Set<string>();

@@ -68,9 +68,30 @@ export class ManualClock implements Clock {
   private t: number;
   private seq = 0;
   private readonly pending = new Map<number, Pending>();
+  private busy: (() => boolean) | null = null;
+  private maxHeldTurns = MAX_HELD_TURNS;
 
   constructor(start: number | Date = 0) {
     this.t = typeof start === 'number' ? start : start.getTime();
+  }
+
+  /**
+   * Holds time still while `check` says work started by a timer is unfinished, however many turns of the event loop
+   * it takes (a simulation's people whose messages go through several commits and turns): without it, how far time
+   * moved meanwhile would depend on the machine's load, and a simulation would not repeat itself.
+   */
+  holdWhile(check: (() => boolean) | null, maxTurns = MAX_HELD_TURNS): void {
+    this.busy = check;
+    this.maxHeldTurns = maxTurns;
+  }
+
+  /** Lets the event loop turn until the held work is done (one turn at least). */
+  private async settleAll(): Promise<void> {
+    await settle();
+    for (let turns = 0; this.busy?.(); turns++) {
+      if (turns > this.maxHeldTurns) throw new Error(`ManualClock: work still unfinished after ${this.maxHeldTurns} turns of the event loop at ${new Date(this.t).toISOString()}`);
+      await settle();
+    }
   }
 
   now(): number {
@@ -108,14 +129,14 @@ export class ManualClock implements Clock {
 
   /** Moves time to `target` (never backwards), firing due timers in order. */
   async advanceTo(target: number): Promise<void> {
-    await settle();
+    await this.settleAll();
     for (;;) {
       const next = this.takeNext(target);
       if (!next) break;
       this.t = Math.max(this.t, next.due);
       if (next.every !== null) this.pending.set(next.seq, { ...next, due: next.due + next.every });
       next.fn();
-      await settle();
+      await this.settleAll();
     }
     this.t = Math.max(this.t, target);
   }
@@ -151,3 +172,6 @@ export function nextTurn(): Promise<void> {
 
 /** Lets queued promise callbacks and I/O callbacks that are already due run. */
 const settle = nextTurn;
+
+/** How long held work may take, in turns of the event loop, before the clock says it hangs. */
+const MAX_HELD_TURNS = 1_000_000;

@@ -105,6 +105,7 @@ export async function runStrategy(opts: RunOptions): Promise<StrategyRun> {
     for (let i = 0; i < CONNECTIONS; i++) clients.push(await connect(`mqtt://127.0.0.1:${app.ports.mqtt}`, `twin-${strategy}-${i}`));
     return await simulate(opts, clock, app, clients, cpu0);
   } finally {
+    clock.holdWhile(null);
     for (const c of clients) c.end(true);
     await app.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -127,6 +128,7 @@ async function simulate(opts: RunOptions, clock: ManualClock, app: RunningApp, c
   const failures: unknown[] = [];
   const rng = createRandom(hashString(`crews:${seed}:${strategy}`));
 
+  const reasonOf = app.db.prepare('SELECT reason FROM dispatch_bins WHERE dispatch_id = ? AND bin_id = ?').pluck();
   const crews = new Map<string, SimulatedCrew>();
   const phones = new Map<string, SimulatedCrew>();
   for (const c of city.crews) {
@@ -139,7 +141,8 @@ async function simulate(opts: RunOptions, clock: ManualClock, app: RunningApp, c
         const at = clock.now();
         if (at >= endMs) return;
         const had = models.get(binId)!.empty(at);
-        lifts.push({ binId, jobId: job.id, crewId: c.id, at, fillPct: had });
+        const why = strategy === 'binbridge' ? (reasonOf.get(job.id, binId) as string | undefined) : undefined;
+        lifts.push({ binId, jobId: job.id, crewId: c.id, at, fillPct: had, reason: why ?? null });
         perDay.lifts[dayOf(at)]!++;
         traces.get(binId)?.lifts.push(at);
       },
@@ -152,10 +155,18 @@ async function simulate(opts: RunOptions, clock: ManualClock, app: RunningApp, c
     phones.set(c.phone, crew);
   }
 
-  // a crew member's message, as the sandbox's "phone" hands it to binbridge's inbox
+  // a crew member's message, as the sandbox's "phone" hands it to binbridge's inbox. Simulated time holds still until
+  // binbridge has handled it (several commits and turns of the event loop), so the twin repeats itself under any load
+  let telling = 0;
   const tell = async (phone: string, text: string): Promise<void> => {
-    await app.inbox.accept(Buffer.from(JSON.stringify(sandboxEnvelope({ from: phone, text }, clock.now()))));
+    telling++;
+    try {
+      await app.inbox.accept(Buffer.from(JSON.stringify(sandboxEnvelope({ from: phone, text }, clock.now()))));
+    } finally {
+      telling--;
+    }
   };
+  clock.holdWhile(() => telling > 0 || app.inbox.backlog().pending > 0);
 
   // binbridge: the crews read their jobs from the WhatsApp sandbox and accept after a few minutes
   const jobsSeen = new Set<string>();

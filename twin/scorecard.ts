@@ -12,6 +12,8 @@ export interface Lift {
   crewId: string;
   at: number;
   fillPct: number;
+  /** why binbridge put the bin on the job (its stop reason); null for a fixed round */
+  reason?: string | null;
 }
 
 export interface OpenedAlert {

@@ -175,7 +175,7 @@ export const configSchema = z.strictObject({
       rounds: z
         .array(z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM'))
         .max(48)
-        .default(['06:00', '14:00', '22:00']),
+        .default(['06:00', '12:00', '17:00', '22:00']),
       // litres of bin capacity a truck carries: bins riding along fill what the due bins leave of it
       truck_l: z.number().int().min(1).default(20_000),
       // how far from a due bin (straight line) a bin that will soon be full may ride along

@@ -11,12 +11,16 @@ import { SEND_PRIORITY, buttonsMessage, templateMessage, textMessage, type Inbou
 import { planJobs } from './batcher.js';
 import { crewCatalog, crewIntent, templateParams, type JobText } from './crew-messages.js';
 import { OPEN_STATUSES, stopOf, type Dispatch, type DispatchStatus, type DispatchStore } from './dispatch-store.js';
+import { emptyProfile, hourWeights, learnHour, type FillProfile } from './fill-profile.js';
 import { planningRate, type Emptied } from './fill-rate.js';
-import { cannotWait, hoursToFull, nearAny, planRound, rideAlong, roundMinutes, roundTimes, type PlanBin, type StopWhy } from './planner.js';
+import { cannotWait, hoursUntil, nearAny, planRound, rideAlong, roundMinutes, roundTimes, type PlanBin, type Rhythm, type StopWhy } from './planner.js';
 import { mapLink, routeOrder } from './route.js';
 import { crewsOnShift, localMinutes } from './shift.js';
 
 type Crew = Config['crews'][number];
+const HOUR_MS = 3_600_000;
+/** the reach time is the median over this many latest round jobs of a zone */
+const REACH_SAMPLES = 20;
 /** the cause of a request that no alert made */
 const REPORT = 'report';
 
@@ -70,6 +74,11 @@ export class Dispatcher {
   private readonly emptied = new Map<string, Emptied>();
   /** the round planned last; a start plans no round of its own, it waits for the next */
   private lastRound: number | null = null;
+  /** the city's fill rhythm over the day, learned from an hourly look at every bin's fill */
+  private profile: FillProfile = emptyProfile();
+  private lastLook: { hour: number; fills: Map<string, number> } | null = null;
+  /** per zone, how long after their planning the latest round jobs' crews typically reached a bin (ms) */
+  private readonly reachDelays = new Map<string, number[]>();
 
   constructor(private readonly deps: DispatcherDeps) {
     this.store = deps.store;
@@ -117,8 +126,48 @@ export class Dispatcher {
     const fillPct = this.deps.binState.get(bin.id)?.fill_pct ?? null;
     const state = this.deps.ruleState?.(bin.id);
     const rulesRate = state ? forecast(state, { ...(this.deps.config.rules as Config['rules']) }).ratePctPerH : null;
-    const ratePctPerH = planningRate({ emptied: this.emptied.get(bin.id), fillPct, now, rulesRate });
+    const ratePctPerH = planningRate({ emptied: this.emptied.get(bin.id), fillPct, now, rulesRate, rhythm: this.rhythm(now) });
     return { id: bin.id, lat: bin.lat, lon: bin.lon, capacityL: bin.capacity_l, fillPct, ratePctPerH, ...(queued ? { queued } : {}) };
+  }
+
+  /** The rhythm the planner reads rates against: the learned hour weights at the city's offset now. */
+  rhythm(now: number): Rhythm {
+    const utcMinute = Math.floor((((now % 86_400_000) + 86_400_000) % 86_400_000) / 60_000);
+    let offset = localMinutes(now, this.deps.config.timezone) - utcMinute;
+    if (offset > 720) offset -= 1440;
+    if (offset < -720) offset += 1440;
+    if (this.rhythmCache?.at === Math.floor(now / HOUR_MS)) return this.rhythmCache.rhythm;
+    const rhythm = { weights: hourWeights(this.profile), utcOffsetMin: offset };
+    this.rhythmCache = { at: Math.floor(now / HOUR_MS), rhythm };
+    return rhythm;
+  }
+
+  private rhythmCache: { at: number; rhythm: Rhythm } | null = null;
+
+  /** Once an hour: every bin's fill now against an hour ago teaches the profile that hour's share of the day. */
+  private lookHourly(now: number): void {
+    const utcMinute = Math.floor((((now % 86_400_000) + 86_400_000) % 86_400_000) / 60_000);
+    const offsetMin = ((localMinutes(now, this.deps.config.timezone) - utcMinute + 720 + 1440) % 1440) - 720;
+    const hour = Math.floor((now + offsetMin * 60_000) / HOUR_MS);
+    if (this.lastLook?.hour === hour) return;
+    const fills = new Map<string, number>();
+    for (const bin of this.deps.registry.all()) {
+      const f = this.deps.binState.get(bin.id)?.fill_pct;
+      if (f !== null && f !== undefined) fills.set(bin.id, f);
+    }
+    if (this.lastLook?.hour === hour - 1) {
+      this.profile = learnHour(this.profile, (((hour - 1) % 24) + 24) % 24, this.lastLook.fills, fills);
+      this.rhythmCache = null;
+    }
+    this.lastLook = { hour, fills };
+  }
+
+  /** The typical delay from a round's planning to its crew's lift in the zone: the median of its latest jobs'. */
+  reachMs(zone: string): number {
+    const d = this.reachDelays.get(zone);
+    if (!d || d.length === 0) return 0;
+    const s = [...d].sort((a, b) => a - b);
+    return s[Math.floor(s.length / 2)]!;
   }
 
   /** One job per zone for the round: its queued bins, the bins forecast full before the next round, and ride-alongs. */
@@ -136,7 +185,17 @@ export class Dispatcher {
     }
     const jobs: { zone: string; stops: StopWhy[] }[] = [];
     for (const [zone, bins] of byZone) {
-      const stops = planRound({ now, nextRoundAt: next, roundAfterAt: after, fullPct: rules.full_pct, truckL: dispatch.truck_l, rideAlongKm: dispatch.ride_along_m / 1000, bins });
+      const stops = planRound({
+        now,
+        nextRoundAt: next,
+        roundAfterAt: after,
+        reachMs: this.reachMs(zone),
+        rhythm: this.rhythm(now),
+        fullPct: rules.full_pct,
+        truckL: dispatch.truck_l,
+        rideAlongKm: dispatch.ride_along_m / 1000,
+        bins,
+      });
       if (stops.length > 0) jobs.push({ zone, stops });
     }
     return jobs;
@@ -157,10 +216,10 @@ export class Dispatcher {
       // only a bin near the route is worth a forecast (a zone has thousands of bins, a job a few stops)
       if (!nearAny(dueBins, bin, rideAlongKm)) continue;
       const p = this.planBin(bin, now);
-      const hours = hoursToFull(p.fillPct, p.ratePctPerH, rules.full_pct);
-      if (hours !== null && now + hours * 3_600_000 <= next) candidates.push({ bin: p, hours });
+      const hours = hoursUntil(p, now, rules.full_pct, this.rhythm(now));
+      if (hours !== null && now + hours * HOUR_MS <= next + this.reachMs(zone)) candidates.push({ bin: p, hours });
     }
-    const stops: StopWhy[] = dueBins.map((b) => ({ binId: b.id, reason: 'alert', cause: queued.get(b.id)?.cause ?? undefined, hoursToFull: hoursToFull(b.fillPct, b.ratePctPerH, rules.full_pct) ?? undefined }));
+    const stops: StopWhy[] = dueBins.map((b) => ({ binId: b.id, reason: 'alert', cause: queued.get(b.id)?.cause ?? undefined, hoursToFull: hoursUntil(b, now, rules.full_pct, this.rhythm(now)) ?? undefined }));
     return [...stops, ...rideAlong(dueBins, candidates, dispatch.truck_l, rideAlongKm)];
   }
 
@@ -168,6 +227,7 @@ export class Dispatcher {
   tick(now = this.clock.now()): void {
     const { dispatch } = this.deps.config;
     if (!dispatch.enabled) return;
+    this.lookHourly(now);
     const rounds = roundTimes(now, localMinutes(now, this.deps.config.timezone), roundMinutes(dispatch.rounds));
     let queue = this.store.queue();
     const made: { zone: string; stops: StopWhy[]; urgent: boolean }[] = [];
@@ -182,7 +242,7 @@ export class Dispatcher {
       queue = queue.filter((q) => {
         if (q.urgent || q.cause === REPORT) return true;
         const bin = this.deps.registry.get(q.binId);
-        return bin === undefined || cannotWait(this.planBin(bin, now), now, rounds.next);
+        return bin === undefined || cannotWait(this.planBin(bin, now), now, rounds.next, this.rhythm(now), this.reachMs(bin.zone));
       });
     }
     const inOpenJob = queue.length > 0 ? this.store.openJobBins() : new Set<string>();
@@ -327,6 +387,7 @@ export class Dispatcher {
       this.store.dequeue([binId]);
       for (const id of this.store.markCollected(binId, now)) {
         const job = this.store.get(id)!;
+
         this.finish(job, now, 'sensors');
       }
     })();
@@ -387,6 +448,13 @@ export class Dispatcher {
   }
 
   private finish(job: Dispatch, now: number, by: 'crew' | 'sensors'): void {
+    if (!job.urgent) {
+      // the crew reaches a job's bins evenly between its start and its end: half the span is the typical reach
+      const delays = this.reachDelays.get(job.zone) ?? [];
+      delays.push((now - job.created_at) / 2);
+      if (delays.length > REACH_SAMPLES) delays.shift();
+      this.reachDelays.set(job.zone, delays);
+    }
     this.store.update(job.id, { status: 'done', done_at: now, accepted_at: job.accepted_at ?? now });
     this.changed({ ...job, done_at: now, accepted_at: job.accepted_at ?? now }, 'done', now);
     this.deps.log.info({ job: job.id, zone: job.zone, by }, 'job done');

@@ -1,8 +1,14 @@
 import { distance } from 'geokdbush';
+import { weightedHours } from './fill-profile.js';
 
 const HOUR_MS = 3_600_000;
 /** a bin forecast to reach this before the next round overflows if it waits for it */
 export const OVERFLOW_PCT = 100;
+/**
+ * The overflow forecast reads a bin's rate this much higher: a rate learned over a day misses a busier one (a
+ * weekend in the centre fills ~30 % faster); on the city twin 20 % kept overflow at a tenth of the fixed schedule's.
+ */
+export const RATE_MARGIN = 0.2;
 
 /** Why a bin is on a job: its open alert, the forecast, near the route, or a fire. */
 export type StopReason = 'alert' | 'forecast' | 'ride_along' | 'fire';
@@ -23,14 +29,29 @@ export interface PlanBin {
   capacityL: number;
   /** the newest fill; null when the bin has not reported */
   fillPct: number | null;
-  /** the planning fill rate in %/h; null when unknown */
+  /** the planning fill rate in % per mean hour (of the rhythm; per hour on a flat day); null when unknown */
   ratePctPerH: number | null;
   /** waiting in the dispatch queue for its open `full` alert */
   queued?: { cause?: string | undefined } | undefined;
 }
 
+/** The city's fill rhythm: the weight of each local hour (mean 1), and the city's offset from UTC in minutes. */
+export interface Rhythm {
+  weights: readonly number[];
+  utcOffsetMin: number;
+}
+
+/** A flat day: every hour fills alike (the planner's view before it has learned the city's rhythm). */
+export const FLAT: Rhythm = { weights: new Array<number>(24).fill(1), utcOffsetMin: 0 };
+
 export interface RoundInput {
   now: number;
+  /** how long after a round is planned its crew typically reaches a bin (this round's and the next one's) */
+  reachMs?: number | undefined;
+  /** the fill rhythm the rates are read against; flat when absent */
+  rhythm?: Rhythm | undefined;
+  /** the forecast of overflow reads the rate this much higher (0.2: 20 %), for its uncertainty; default RATE_MARGIN */
+  rateMargin?: number | undefined;
   /** the next round after this one: a bin that passes full_pct before it cannot wait for it */
   nextRoundAt: number;
   /** the round after that: a bin full before it rides along when it is near the route */
@@ -51,43 +72,68 @@ export function hoursToFull(fillPct: number | null, ratePctPerH: number | null, 
   return (fullPct - fillPct) / ratePctPerH;
 }
 
-/** The fill expected at `at`; null when the fill or the rate is unknown. */
-export function fillAt(bin: Pick<PlanBin, 'fillPct' | 'ratePctPerH'>, now: number, at: number): number | null {
+/** The fill expected at `at` (the rate read against the rhythm); null when the fill or the rate is unknown. */
+export function fillAt(bin: Pick<PlanBin, 'fillPct' | 'ratePctPerH'>, now: number, at: number, rhythm: Rhythm = FLAT): number | null {
   if (bin.fillPct === null || bin.ratePctPerH === null) return null;
-  return bin.fillPct + Math.max(0, bin.ratePctPerH) * Math.max(0, (at - now) / HOUR_MS);
+  return bin.fillPct + Math.max(0, bin.ratePctPerH) * weightedHours(rhythm.weights, rhythm.utcOffsetMin, now, at);
+}
+
+/** at most this far ahead the forecast looks for the hour a bin passes a level */
+const LOOK_AHEAD_H = 7 * 24;
+
+/**
+ * Real hours from `now` until the bin passes `pct` by the rhythm: 0 when it is there, null when its rate says it
+ * will not within a week (or is unknown).
+ */
+export function hoursUntil(bin: Pick<PlanBin, 'fillPct' | 'ratePctPerH'>, now: number, pct: number, rhythm: Rhythm = FLAT): number | null {
+  const flat = hoursToFull(bin.fillPct, bin.ratePctPerH, pct);
+  if (flat === null || flat === 0 || rhythm === FLAT) return flat;
+  let fill = bin.fillPct!;
+  const rate = bin.ratePctPerH!;
+  for (let h = 0; h < LOOK_AHEAD_H; h++) {
+    const gain = rate * weightedHours(rhythm.weights, rhythm.utcOffsetMin, now + h * HOUR_MS, now + (h + 1) * HOUR_MS);
+    if (fill + gain >= pct) return h + (pct - fill) / gain;
+    fill += gain;
+  }
+  return null;
 }
 
 /**
  * Between rounds, must a queued bin go now rather than wait for the next round? Yes when it is forecast to
- * overflow before the round, and when its rate is unknown (nothing says it can wait).
+ * overflow before the next round's crew reaches it, and when its rate is unknown (nothing says it can wait).
  */
-export function cannotWait(bin: Pick<PlanBin, 'fillPct' | 'ratePctPerH'>, now: number, nextRoundAt: number): boolean {
-  const at = fillAt(bin, now, nextRoundAt);
+export function cannotWait(bin: Pick<PlanBin, 'fillPct' | 'ratePctPerH'>, now: number, nextRoundAt: number, rhythm: Rhythm = FLAT, reachMs = 0): boolean {
+  const at = fillAt(bin, now, nextRoundAt + reachMs, rhythm);
   return at === null || at >= OVERFLOW_PCT;
 }
 
 /**
- * One zone's job for a round, the way a planner with sensors draws it: every bin forecast to pass full_pct before
- * the next round is due (a queued one for its `full` alert, also when its rate is unknown); when any is, the bins near them that will be full
- * before the round after ride along, soonest-full first, while the truck has room. Nothing due, no job.
+ * One zone's job for a round, the way a planner with sensors draws it: every bin forecast (by the city's rhythm) to
+ * pass full_pct before the next round's crew reaches it is due (a queued one for its `full` alert, also when its
+ * rate is unknown); when any is, the bins near them that will be full before the round after reaches them ride
+ * along, soonest-full first, while the truck has room. Nothing due, no job.
  */
 export function planRound(input: RoundInput): StopWhy[] {
   const { now, fullPct } = input;
+  const rhythm = input.rhythm ?? FLAT;
+  const reach = input.reachMs ?? 0;
   const due: StopWhy[] = [];
   const dueBins: PlanBin[] = [];
   const rest: { bin: PlanBin; hours: number }[] = [];
+  const margin = input.rateMargin ?? RATE_MARGIN;
   for (const bin of input.bins) {
-    const hours = hoursToFull(bin.fillPct, bin.ratePctPerH, fullPct);
-    const beforeNext = hours !== null && now + hours * HOUR_MS <= input.nextRoundAt;
+    const hours = hoursUntil(bin, now, fullPct, rhythm);
+    const upper = bin.ratePctPerH === null ? null : fillAt({ fillPct: bin.fillPct, ratePctPerH: bin.ratePctPerH * (1 + margin) }, now, input.nextRoundAt + reach, rhythm);
+    const beforeNext = upper !== null && upper >= OVERFLOW_PCT;
     // a queued bin's alert may have come early (a forecast from a busy hour, a spurious echo): the bin waits
     // for the round at which it is due; with no rate to tell, the alert decides
     if (bin.queued && (beforeNext || bin.ratePctPerH === null)) {
       due.push({ binId: bin.id, reason: 'alert', cause: bin.queued.cause, ...(hours === null ? {} : { hoursToFull: hours }) });
       dueBins.push(bin);
     } else if (beforeNext) {
-      due.push({ binId: bin.id, reason: 'forecast', hoursToFull: hours });
+      due.push({ binId: bin.id, reason: 'forecast', ...(hours === null ? {} : { hoursToFull: hours }) });
       dueBins.push(bin);
-    } else if (hours !== null && now + hours * HOUR_MS <= input.roundAfterAt) {
+    } else if (hours !== null && now + hours * HOUR_MS <= input.nextRoundAt + reach) {
       rest.push({ bin, hours });
     }
   }

@@ -69,6 +69,42 @@ describe('ManualClock', () => {
   });
 });
 
+describe('ManualClock.holdWhile', () => {
+  /** Work that takes `turns` turns of the event loop (setImmediate), as an inbox's commits and handlers do. */
+  const slowWork = async (turns: number, done: () => void): Promise<void> => {
+    for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
+    done();
+  };
+
+  it('holds time still until work a timer started is finished, however many turns it takes', async () => {
+    for (const hold of [false, true]) {
+      const clock = new ManualClock(0);
+      let busy = 0;
+      let doneAt: number | null = null;
+      if (hold) clock.holdWhile(() => busy > 0);
+      clock.setTimeout(() => {
+        busy++;
+        void slowWork(50, () => {
+          busy--;
+          doneAt = clock.now();
+        });
+      }, 1000);
+      for (let t = 2000; t <= 10_000; t += 1000) clock.setTimeout(() => {}, t);
+      await clock.advanceTo(10_000);
+      // without holding, the other timers fire while the work is under way, and time has moved on when it ends
+      if (hold) expect(doneAt).toBe(1000);
+      else expect(doneAt).not.toBe(1000);
+    }
+  });
+
+  it('says so when held work never ends', async () => {
+    const clock = new ManualClock(0);
+    clock.holdWhile(() => true, 1000);
+    clock.setTimeout(() => {}, 10);
+    await expect(clock.advanceTo(20)).rejects.toThrow(/work still unfinished after 1000 turns/);
+  });
+});
+
 describe('realClock', () => {
   it('reads the wall clock and runs real timers', async () => {
     const before = Date.now();

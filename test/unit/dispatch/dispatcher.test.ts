@@ -286,12 +286,12 @@ describe('Dispatcher with rounds (06:00, 18:00, 22:00 local)', () => {
     [20_000, ['C-1:forecast', 'C-3:ride_along']],
     [480, ['C-1:forecast', 'C-3:ride_along']],
     [240, ['C-1:forecast']],
-  ])('at the round, takes a bin forecast full before the next round, and a soon-full neighbour within the truck volume (%s l)', async (truckL, stops) => {
+  ])('at the round, takes a bin forecast to overflow before the next round, and a neighbour full before it within the truck volume (%s l)', async (truckL, stops) => {
     const s = start({ truckL, inWindow: true });
     await s.at(local('17:50'));
-    s.fillOf('C-1', 65); // 9.3 %/h since 11:00: 80 % by 19:40, before the 22:00 round
+    s.fillOf('C-1', 65); // 9.3 %/h since 11:00: 80 % by 19:40, overflowing before the 22:00 round
     s.fillOf('C-2', 20); // 2.9 %/h: 80 % tomorrow after the 06:00 round
-    s.fillOf('C-3', 45); // 6.4 %/h: 80 % by 23:30, after 22:00 but before 06:00; 110 m from C-1
+    s.fillOf('C-3', 55); // 7.9 %/h: 80 % by 21:10, before the 22:00 round but no overflow by then; 110 m from C-1
     s.fillOf('O-1', 30);
     s.dispatcher.tick();
     expect(s.dispatcher.store.list()).toHaveLength(0);
@@ -304,7 +304,7 @@ describe('Dispatcher with rounds (06:00, 18:00, 22:00 local)', () => {
     expect(jobs[0]!.stops[0]!.hours_to_full).toBeCloseTo((80 - 65) / (65 / 7), 3);
     expect(JSON.stringify(s.sent[0]!.message)).toContain('C-1');
     // the crew sees which bins ride along: they may leave those when the truck is full
-    if (stops.length > 1) expect(JSON.stringify(s.sent[0]!.message)).toContain('C-3 Oudegracht 12 (45%, if there is room)');
+    if (stops.length > 1) expect(JSON.stringify(s.sent[0]!.message)).toContain('C-3 Oudegracht 12 (55%, if there is room)');
     const point = s.points.find((p) => p.startsWith('dispatch,') && p.includes('status=pending'))!;
     expect(point).toContain(`bins=${stops.length}`);
     expect(point).toContain('forecast_bins=1');

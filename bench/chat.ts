@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { listReply, location, startGraphEmulator, text, type GraphEmulator, type InboundContent, type SentMessage } from '../emulator/index.js';
 import { createRandom } from '../firmware-sim/random.js';
 import { BENCH_WHATSAPP, cloudBridgeEnv, cpuUs, errorLines, freePorts, Harness, HOST, intArg, log, logTail, r1, ROOT, sleep, stopChild, waitForHealthz } from './lib/harness.js';
-import { logTop, topSelfTime } from './lib/profile.js';
+import { addProfile } from './lib/profile.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -262,15 +262,7 @@ async function main(): Promise<void> {
     error_details: errors,
   };
   await h.stopAll();
-  if (args.profile) {
-    try {
-      const top = topSelfTime(profileDir, 20);
-      out.profile_top = top;
-      logTop(top, log);
-    } catch (err) {
-      out.profile_error = (err as Error).message;
-    }
-  }
+  if (args.profile) addProfile(out, profileDir, log);
   process.stdout.write(JSON.stringify(out, null, 2) + '\n');
 }
 

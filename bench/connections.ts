@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ConnMessage, RoundReport } from './connections-load.js';
 import { commandLine } from './lib/command-line.js';
-import { logTop, topSelfTime } from './lib/profile.js';
+import { addProfile } from './lib/profile.js';
 import { cpuUs, errorLines, exited, freePorts, Harness, HOST, log, logTail, r1, r3, ROOT, sleep, stopChild, waitForHealthz } from './lib/harness.js';
 
 const USAGE = 'usage: npm run bench:connections -- [--devices 2000] [--no-auth] [--concurrency 500] [--profile] [--keep-temp]';
@@ -193,11 +193,7 @@ async function main(): Promise<void> {
     error_sample: errors[0]?.slice(0, 300) ?? null,
   };
   await h.stopAll();
-  if (cli.values.profile) {
-    const top = topSelfTime(profileDir, 20);
-    logTop(top, log);
-    Object.assign(out, { profile_top: top });
-  }
+  if (cli.values.profile) addProfile(out, profileDir, log);
   process.stdout.write(JSON.stringify(out, null, 2) + '\n');
   if (!out.complete) throw new Error(`not every device was back and acknowledged (round 1: ${first.acked}, round 2: ${second.acked} of ${N})`);
 }

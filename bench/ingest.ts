@@ -33,7 +33,7 @@ import {
   waitForHealthz,
 } from './lib/harness.js';
 import { LoadGen, type ResultMsg } from './lib/loadgen.js';
-import { logTop, topSelfTime } from './lib/profile.js';
+import { addProfile } from './lib/profile.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -391,15 +391,7 @@ async function main(): Promise<void> {
   if (!LADDER) {
     const out = await runOnce('binbridge', RATE, 0);
     await h.stopAll();
-    if (args.profile) {
-      try {
-        const top = topSelfTime(profileDir, 15);
-        out.profile_top = top;
-        logTop(top, log);
-      } catch (err) {
-        out.profile_error = (err as Error).message;
-      }
-    }
+    if (args.profile) addProfile(out, profileDir, log, 15);
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
     return;
   }

@@ -48,3 +48,17 @@ export function logTop(top: SelfTime[], log: (m: string) => void): void {
   log('bridge CPU profile, top self time:');
   for (const t of top) log(`  ${String(t.self_ms).padStart(7)} ms ${String(t.pct).padStart(5)}%  ${t.fn}  ${t.where}`);
 }
+
+/**
+ * Adds the bridge's top self-time functions to a bench's JSON (`profile_top`) and logs them, or says why there are
+ * none (`profile_error`): the bridge must have been stopped first, since --cpu-prof writes at exit.
+ */
+export function addProfile(out: Record<string, unknown>, profileDir: string, log: (m: string) => void, n = 20): void {
+  try {
+    const top = topSelfTime(profileDir, n);
+    out.profile_top = top;
+    logTop(top, log);
+  } catch (err) {
+    out.profile_error = (err as Error).message;
+  }
+}

@@ -2,7 +2,6 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { realClock, type Clock, type Timer } from '../clock.js';
-import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { retryDelay } from '../retry.js';
@@ -19,14 +18,8 @@ export class JournalUnavailableError extends Error {
   }
 }
 
-export interface WorkerJournalOptions {
-  dataDir: string;
-  sync: 'full' | 'normal';
-  maxBatch: number;
-  delayMs: number;
-  spoolMaxBytes: number;
-  /** null: InfluxDB is off (no spool, no writer) */
-  influx: Config['influx'] | null;
+/** The worker's settings (its log level comes from the logger) and the clock of the loop's side. */
+export interface WorkerJournalOptions extends Omit<JournalWorkerData, 'logLevel'> {
   clock?: Clock;
 }
 

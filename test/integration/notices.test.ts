@@ -40,9 +40,10 @@ describe('subscriptions and notices', () => {
   };
   const bodyOf = (m: { body: unknown }) => JSON.stringify(m.body);
   const says = async (from: string, what: Parameters<GraphEmulator['userSends']>[1]) => {
-    const t0 = Date.now();
+    // the answer comes after what was sent so far (by position: the one before may share its millisecond)
+    const after = graph.sent.length;
     await graph.userSends(from, what);
-    return graph.waitForMessage((m) => m.to === from && m.at >= t0, 10_000);
+    return graph.waitForMessage((m) => m.to === from && graph.sent.indexOf(m) >= after, 10_000);
   };
   const sentTo = (from: number) => graph.sent.slice(from);
 

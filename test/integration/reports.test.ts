@@ -37,8 +37,11 @@ describe("residents' reports", () => {
   type ReportItem = { reference: string; status: string; bin_id: string; method: string; reporters: number; photo_url: string | null };
   const reportsOf = async (bin: string) => (await api<{ items: ReportItem[] }>(`/api/reports?bin=${bin}`)).items;
   const lastTo = (phone: string) => graph.sent.filter((m) => m.to === phone).at(-1);
+  /** Where the emulator's list of sent messages ends now: a reply waited for comes after it. */
+  const mark = (): number => graph.sent.length;
+  // by position, not by time: a reply in the same millisecond as the message before it is still told apart
   const waitReply = (phone: string, after: number, match: (body: string) => boolean = () => true) =>
-    graph.waitForMessage((m) => m.to === phone && m.at >= after && match(JSON.stringify(m.body)), 10_000);
+    graph.waitForMessage((m) => m.to === phone && graph.sent.indexOf(m) >= after && match(JSON.stringify(m.body)), 10_000);
   type Buttons = { type: string; interactive?: { type: string; body: { text: string }; action: { buttons: { reply: { id: string; title: string } }[] } } };
   /** the reply buttons of the last message to `phone` that offered a button whose id starts with `prefix` */
   const buttonsTo = (phone: string, prefix: string) => {
@@ -48,7 +51,7 @@ describe("residents' reports", () => {
     return { text: body!.interactive!.body.text, buttons: body!.interactive!.action.buttons.map((b) => b.reply) };
   };
   const press = async (phone: string, button: { id: string; title: string }, match?: (body: string) => boolean) => {
-    const t0 = Date.now();
+    const t0 = mark();
     await graph.userSends(phone, buttonReply(button.id, button.title));
     return JSON.stringify((await waitReply(phone, t0, match)).body);
   };
@@ -90,7 +93,7 @@ describe("residents' reports", () => {
   const BIN = bins[9]!.id;
 
   it('takes a code in a sentence, answers with a reference, and sends a crew', async () => {
-    const t0 = Date.now();
+    const t0 = mark();
     await graph.userSends(ANNA, `The bin ${BIN.toLowerCase().replace('-', ' ')} is overflowing!`);
     const reply = await waitReply(ANNA, t0);
     const ref = /R-[0-9A-Z]{4}/.exec(JSON.stringify(reply.body))?.[0];
@@ -120,11 +123,11 @@ describe("residents' reports", () => {
 
   it('lets no stale "Notify me" button subscribe a resident who sent STOP', async () => {
     const target = bins[20]!;
-    const t0 = Date.now();
+    const t0 = mark();
     await graph.userSends(FRANK, `${target.id} is full`);
     await waitReply(FRANK, t0, (b) => b.includes('notify:'));
     const offer = buttonsTo(FRANK, 'notify:');
-    const t1 = Date.now();
+    const t1 = mark();
     await graph.userSends(FRANK, 'STOP');
     await waitReply(FRANK, t1, (b) => b.includes('START'));
     const n = graph.sent.filter((m) => m.to === FRANK).length;
@@ -138,7 +141,7 @@ describe("residents' reports", () => {
 
   it('links a second resident reporting the same bin by pin, once even when Meta redelivers', async () => {
     const b = byId.get(BIN)!;
-    const t0 = Date.now();
+    const t0 = mark();
     // ~8 m north-east of the bin
     const { messageId } = await graph.userSends(BOB, location(b.lat + 0.00005, b.lon + 0.00007));
     await graph.redeliver(messageId);
@@ -154,7 +157,7 @@ describe("residents' reports", () => {
 
   it('thanks both residents and closes the report when the crew taps Done', async () => {
     const job = (await api<{ items: { id: string }[] }>(`/api/dispatches?bin=${BIN}`)).items[0]!;
-    const t0 = Date.now();
+    const t0 = mark();
     await graph.userSends(CREW, templateButton(`done:${job.id}`, 'Done'));
     await waitReply(ANNA, t0, (b) => b.includes('emptied'));
     await waitReply(BOB, t0, (b) => b.includes('emptied'));
@@ -172,7 +175,7 @@ describe("residents' reports", () => {
     ]);
     expect(await press(ANNA, asked.buttons[1]!)).toContain('What went wrong?');
     // what went wrong, in one message; the number she typed is masked before it is stored
-    const t0 = Date.now();
+    const t0 = mark();
     await graph.userSends(ANNA, `The bags next to it were left behind. Call me: +${ANNA}`);
     expect(JSON.stringify((await waitReply(ANNA, t0)).body)).toContain('Thank you for telling us');
     const bob = buttonsTo(BOB, 'feedback:');
@@ -208,12 +211,12 @@ describe("residents' reports", () => {
 
   it('asks for the location when nothing is known, then matches the pin', async () => {
     const target = bins[40]!;
-    const t0 = Date.now();
+    const t0 = mark();
     await graph.userSends(CAROL, 'hallo, de container is vol');
     const ask = await waitReply(CAROL, t0);
     expect(JSON.stringify(ask.body)).toContain('location_request_message');
     expect(JSON.stringify(ask.body)).toContain('locatie'); // answered in Dutch
-    const t1 = Date.now();
+    const t1 = mark();
     await graph.userSends(CAROL, location(target.lat + 0.00002, target.lon));
     const done = await waitReply(CAROL, t1);
     expect(JSON.stringify(done.body)).toMatch(/R-[0-9A-Z]{4}/);
@@ -222,7 +225,7 @@ describe("residents' reports", () => {
 
   it('stores the photo of a report made with an address in the caption', async () => {
     const target = bins[60]!;
-    const t0 = Date.now();
+    const t0 = mark();
     await graph.userSends(DAN, image(`Full bin at ${target.address}, please empty it`));
     await waitReply(DAN, t0);
     const [report] = await reportsOf(target.id);
@@ -236,7 +239,7 @@ describe("residents' reports", () => {
   it('asks once with a list when two bins are equally likely, and takes the choice', async () => {
     // two bins of one street: the street without a house number
     const street = bins[100]!.address.replace(/\s+\d+\S*$/, '');
-    const t0 = Date.now();
+    const t0 = mark();
     await graph.userSends(ANNA, `bin at ${street} is full`);
     const list = await waitReply(ANNA, t0);
     const body = list.body as { type: string; interactive?: { type: string; action: { sections: { rows: { id: string; title: string }[] }[] } } };
@@ -245,7 +248,7 @@ describe("residents' reports", () => {
     expect(rows.length).toBeGreaterThan(1);
     expect(rows.length).toBeLessThanOrEqual(10);
     expect(rows.every((r) => r.title.includes(r.id))).toBe(true);
-    const t1 = Date.now();
+    const t1 = mark();
     await graph.userSends(ANNA, listReply(rows[1]!.id, rows[1]!.title));
     await waitReply(ANNA, t1, (b) => /R-[0-9A-Z]{4}/.test(b));
     expect((await reportsOf(rows[1]!.id))[0]?.method).toBe('choice');
@@ -256,7 +259,7 @@ describe("residents' reports", () => {
     const c = await connectClient(bridge.mqttUrl, { clientId: 'suspect-test' });
     await publishAcked(c, `bins/${target.id}/telemetry`, { fill_pct: 4, ts: Date.now() - 60_000 });
     c.end();
-    const t0 = Date.now();
+    const t0 = mark();
     await graph.userSends(BOB, `container ${target.id} is overvol`);
     await waitReply(BOB, t0);
     await waitFor(
@@ -267,7 +270,7 @@ describe("residents' reports", () => {
   });
 
   it('stops and starts on STOP / START', async () => {
-    const t0 = Date.now();
+    const t0 = mark();
     await graph.userSends(DAN, 'STOP');
     await waitReply(DAN, t0, (b) => b.includes('START'));
     const n = graph.sent.filter((m) => m.to === DAN).length;

@@ -2,15 +2,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { startApp } from './app.js';
 import { realClock } from './clock.js';
-import { SqliteDeviceSecrets, loadDeviceKey, type DeviceSecrets } from './broker/index.js';
+// the device-secret and API-token modules directly, not through their rooms' indexes: those load the broker and the
+// HTTP server, which only `start` needs (it imports the app when it runs), so `devices` and `config` start quickly
+import { SqliteDeviceSecrets, type DeviceSecrets } from './broker/device-secrets.js';
+import { loadDeviceKey } from './broker/device-key.js';
 import { ConfigError, envVariables, loadConfig, type Config } from './config/index.js';
 import { createLogger } from './log.js';
 import { BinsFileError, SqliteBinRegistry, knownFromConfig, readBinsFile } from './registry/index.js';
-import { pageAddress } from './http/index.js';
+import { pageAddress } from './http/api-token.js';
 import { StartError } from './start-error.js';
-import { openDatabase } from './storage/index.js';
+import { openDatabase } from './storage/database.js';
 import { closest } from './suggest.js';
 
 const HELP = `binbridge — smart-bin telemetry bridge
@@ -113,6 +115,7 @@ async function start(file: string | undefined): Promise<void> {
   const log = await logger(config);
   let app;
   try {
+    const { startApp } = await import('./app.js');
     app = await startApp(config, log);
   } catch (err) {
     const message = explain(err);

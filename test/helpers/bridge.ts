@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
+import { startGraphEmulator, type GraphEmulator, type GraphEmulatorOptions } from '../../emulator/index.js';
 import { startApp, type AppOptions, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import { freePort } from './servers.js';
@@ -258,6 +259,18 @@ export function streamReadings(
 }
 
 /** The settings of a bridge in cloud mode against the Graph API emulator, pacing off (tests that count messages). */
+/**
+ * A Graph API emulator whose webhooks go to a bridge that is about to start on a free HTTP port, and the env that
+ * points that bridge at it (its HTTP port and the cloud WhatsApp settings): spread `env` into startBridge's.
+ */
+export async function graphForBridge(
+  opts: Omit<GraphEmulatorOptions, 'webhookUrl' | 'accessToken' | 'appSecret'> & { accessToken: string; appSecret: string },
+): Promise<{ graph: GraphEmulator; env: Record<string, string> }> {
+  const httpPort = await freePort();
+  const graph = await startGraphEmulator({ pairIntervalMs: 0, ...opts, webhookUrl: `http://127.0.0.1:${httpPort}/webhooks/whatsapp` });
+  return { graph, env: { BINBRIDGE_HTTP_PORT: String(httpPort), ...cloudWhatsAppEnv(graph, opts.accessToken, opts.appSecret) } };
+}
+
 export function cloudWhatsAppEnv(graph: { url: string; phoneNumberId: string }, accessToken: string, appSecret: string): Record<string, string> {
   return {
     BINBRIDGE_WHATSAPP_MODE: 'cloud',

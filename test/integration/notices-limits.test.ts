@@ -7,11 +7,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGraphEmulator, type GraphEmulator } from '../../emulator/index.js';
+import { type GraphEmulator } from '../../emulator/index.js';
 import { ManualClock } from '../../src/clock.js';
 import { readBinsFile } from '../../src/registry/index.js';
-import { CITY, startBridge, type InProcessBridge, cloudWhatsAppEnv } from '../helpers/bridge.js';
-import { freePort } from '../helpers/servers.js';
+import { CITY, startBridge, type InProcessBridge, graphForBridge } from '../helpers/bridge.js';
 import { waitFor } from '../helpers/wait.js';
 
 const SECRET = 'limits-app-secret';
@@ -54,17 +53,10 @@ describe('quiet hours and the weekly cap', () => {
   const sentWith = (title: string) => graph.sent.filter((m) => JSON.stringify(m.body).includes(`${title}:`) || JSON.stringify(m.body).includes(`"${title}"`));
 
   beforeAll(async () => {
-    const httpPort = await freePort();
-    graph = await startGraphEmulator({
-      accessToken: TOKEN,
-      appSecret: SECRET,
-      webhookUrl: `http://127.0.0.1:${httpPort}/webhooks/whatsapp`,
-      pairIntervalMs: 0,
-      now: () => clock.now(),
-      statusDelaysMs: { sent: 5, delivered: 10, read: null },
-    });
+    const g = await graphForBridge({ accessToken: TOKEN, appSecret: SECRET, now: () => clock.now(), statusDelaysMs: { sent: 5, delivered: 10, read: null } });
+    graph = g.graph;
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-notice-limits-'));
-    env = { BINBRIDGE_HTTP_PORT: String(httpPort), BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_NOTICES_QUIET_HOURS: '21:00-21:15', ...cloudWhatsAppEnv(graph, TOKEN, SECRET) };
+    env = { BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_NOTICES_QUIET_HOURS: '21:00-21:15', ...g.env };
     bridge = await startBridge(env, dir, { clock });
     for (let i = 1; i <= 3; i++) {
       await graph.userSends(phone(i), `subscribe ${CENTRUM[i]!.id}`);

@@ -7,14 +7,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startGraphEmulator, type GraphEmulator, type SentMessage } from '../../emulator/index.js';
+import { type GraphEmulator, type SentMessage } from '../../emulator/index.js';
 import { ManualClock } from '../../src/clock.js';
 import { SqliteNoticeStore } from '../../src/notices/index.js';
 import { loadSealer } from '../../src/privacy/index.js';
 import { readBinsFile } from '../../src/registry/index.js';
 import { openDatabase } from '../../src/storage/index.js';
-import { CITY, cloudWhatsAppEnv, startBridge, type InProcessBridge } from '../helpers/bridge.js';
-import { freePort } from '../helpers/servers.js';
+import { CITY, graphForBridge, startBridge, type InProcessBridge } from '../helpers/bridge.js';
 import { waitFor } from '../helpers/wait.js';
 
 const SECRET = 'priority-app-secret';
@@ -38,17 +37,9 @@ afterEach(async () => {
 
 async function start(env: Record<string, string>, emulator: { messagingLimit?: number; mps?: number } = {}, dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-notice-priority-'))): Promise<{ env: Record<string, string>; dir: string }> {
   clock = new ManualClock(T0);
-  const httpPort = await freePort();
-  graph = await startGraphEmulator({
-    accessToken: TOKEN,
-    appSecret: SECRET,
-    webhookUrl: `http://127.0.0.1:${httpPort}/webhooks/whatsapp`,
-    pairIntervalMs: 0,
-    now: () => clock.now(),
-    statusDelaysMs: { sent: 5, delivered: 10, read: null },
-    ...emulator,
-  });
-  const all = { BINBRIDGE_HTTP_PORT: String(httpPort), BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_NOTICES_QUIET_HOURS: '00:00-00:00', ...cloudWhatsAppEnv(graph, TOKEN, SECRET), ...env };
+  const g = await graphForBridge({ accessToken: TOKEN, appSecret: SECRET, now: () => clock.now(), statusDelaysMs: { sent: 5, delivered: 10, read: null }, ...emulator });
+  graph = g.graph;
+  const all = { BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_NOTICES_QUIET_HOURS: '00:00-00:00', ...g.env, ...env };
   bridge = await startBridge(all, dir, { clock });
   return { env: all, dir };
 }

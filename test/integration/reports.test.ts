@@ -8,10 +8,10 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRandom } from '../../firmware-sim/random.js';
-import { buttonReply, image, listReply, location, startGraphEmulator, templateButton, type GraphEmulator } from '../../emulator/index.js';
+import { buttonReply, image, listReply, location, templateButton, type GraphEmulator } from '../../emulator/index.js';
 import { readBinsFile } from '../../src/registry/index.js';
-import { CITY, connectClient, metricValue, publishAcked, quiescent, startBridge, type InProcessBridge, cloudWhatsAppEnv } from '../helpers/bridge.js';
-import { freePort, startInfluxd, type Influxd } from '../helpers/servers.js';
+import { CITY, connectClient, metricValue, publishAcked, quiescent, startBridge, type InProcessBridge, graphForBridge } from '../helpers/bridge.js';
+import { startInfluxd, type Influxd } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
 
 const CREW = '31611111111';
@@ -58,14 +58,8 @@ describe("residents' reports", () => {
 
   beforeAll(async () => {
     influx = await startInfluxd();
-    const httpPort = await freePort();
-    graph = await startGraphEmulator({
-      accessToken: TOKEN,
-      appSecret: SECRET,
-      webhookUrl: `http://127.0.0.1:${httpPort}/webhooks/whatsapp`,
-      pairIntervalMs: 0,
-      statusDelaysMs: { sent: 10, delivered: 20, read: 30 },
-    });
+    const g = await graphForBridge({ accessToken: TOKEN, appSecret: SECRET, statusDelaysMs: { sent: 10, delivered: 20, read: 30 } });
+    graph = g.graph;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-reports-'));
     logFile = path.join(dir, 'bridge.log');
     const config = path.join(dir, 'binbridge.yaml');
@@ -76,11 +70,10 @@ describe("residents' reports", () => {
     );
     bridge = await startBridge({
       BINBRIDGE_CONFIG: config,
-      BINBRIDGE_HTTP_PORT: String(httpPort),
       BINBRIDGE_MQTT_AUTH: 'none',
       BINBRIDGE_INFLUX_URL: influx.url,
       BINBRIDGE_INFLUX_API: 'v1',
-      ...cloudWhatsAppEnv(graph, TOKEN, SECRET),
+      ...g.env,
       BB_LOG_FILE: logFile,
     });
   });

@@ -50,11 +50,20 @@ export interface InboxStore {
   /** True when these bytes were recorded before. */
   hasBody(bodyTag: string): boolean;
   /**
-   * Records deliveries in one commit: each body (unless its bytes were recorded before, also earlier in the
-   * batch), each message not received before, the senders' last-inbound times, each new status. Per delivery,
-   * what it added and its new messages.
+   * Opens the record of a delivery: its sealed body, which its digest recognises only once `closeDelivery` says it
+   * is whole (a body cut short by a crash is then recorded again when Meta redelivers it, its messages and statuses
+   * deduplicated by id). Null when these bytes were recorded before. Runs inside `batch`.
    */
-  record(deliveries: readonly InboundDelivery[], now: number): { result: AcceptResult; fresh: InboundMessage[] }[];
+  openDelivery(rawBody: Buffer, bodyTag: string, now: number): number | null;
+  /**
+   * Records some of an open delivery's elements: each message not received before, the senders' last-inbound
+   * times, each new status. Runs inside `batch`.
+   */
+  recordItems(deliveryId: number, items: Pick<ParsedWebhook, 'messages' | 'statuses'>, now: number): RecordedItems;
+  /** Every element of the delivery is recorded: its digest now recognises its bytes. Runs inside `batch`. */
+  closeDelivery(deliveryId: number, bodyTag: string): void;
+  /** Runs `fn` in one commit (one disk flush for a group of deliveries). */
+  batch<T>(fn: () => T): T;
   nextMessage(): PendingInbound | undefined;
   /**
    * Hands up to `limit` waiting statuses, in arrival order, to `apply` and marks them done in the same commit, so
@@ -72,6 +81,13 @@ export interface InboxStore {
   prune(bodiesBefore: number, rowsBefore: number): PruneCounts;
   /** Messages waiting for their handlers, and those set aside as failed. */
   backlog(): { pending: number; failed: number };
+}
+
+/** What `recordItems` added: the new messages, how many new statuses, how many of either were known before. */
+export interface RecordedItems {
+  fresh: InboundMessage[];
+  statuses: number;
+  duplicates: number;
 }
 
 /** The answer to bytes recorded before (copy it: callers may change theirs). */
@@ -101,7 +117,8 @@ export class SqliteInboxStore implements InboxStore {
     private readonly contacts: Contacts,
   ) {
     this.stmts = {
-      delivery: db.prepare('INSERT INTO whatsapp_webhook_deliveries (received_ms, body_sealed, body_tag) VALUES (?, ?, ?)'),
+      delivery: db.prepare('INSERT INTO whatsapp_webhook_deliveries (received_ms, body_sealed) VALUES (?, ?)'),
+      closeDelivery: db.prepare('UPDATE whatsapp_webhook_deliveries SET body_tag = ? WHERE id = ?'),
       deliveryByTag: db.prepare('SELECT id FROM whatsapp_webhook_deliveries WHERE body_tag = ?').pluck(true),
       message: db.prepare(
         `INSERT OR IGNORE INTO whatsapp_inbound (message_tag, delivery_id, sender_tag, type, timestamp_ms, body_sealed, received_ms)
@@ -130,33 +147,37 @@ export class SqliteInboxStore implements InboxStore {
     return this.stmts.deliveryByTag.get(bodyTag) !== undefined;
   }
 
-  record(deliveries: readonly InboundDelivery[], now: number): { result: AcceptResult; fresh: InboundMessage[] }[] {
-    return this.db.transaction(() => deliveries.map((d) => this.recordOne(d, now)))();
+  openDelivery(rawBody: Buffer, bodyTag: string, now: number): number | null {
+    if (this.hasBody(bodyTag)) return null;
+    return Number(this.stmts.delivery.run(now, this.sealer.seal(rawBody)).lastInsertRowid);
   }
 
-  private recordOne(d: InboundDelivery, now: number): { result: AcceptResult; fresh: InboundMessage[] } {
-    const fresh: InboundMessage[] = [];
-    // the same bytes twice in one group: the second is a repeat of the first
-    if (this.hasBody(d.bodyTag)) return { result: { ...REPEATED }, fresh };
+  recordItems(deliveryId: number, items: Pick<ParsedWebhook, 'messages' | 'statuses'>, now: number): RecordedItems {
     const seal = this.sealer;
-    const result: AcceptResult = { messages: 0, statuses: 0, duplicates: 0, repeated: false };
-    const deliveryId = Number(this.stmts.delivery.run(now, seal.seal(d.rawBody), d.bodyTag).lastInsertRowid);
-    for (const m of d.parsed.messages) {
+    const out: RecordedItems = { fresh: [], statuses: 0, duplicates: 0 };
+    for (const m of items.messages) {
       const { changes } = this.stmts.message.run(seal.pseudonym(m.id), deliveryId, seal.pseudonym(m.from), m.type, m.timestamp, seal.seal(JSON.stringify(m)), now);
       // the window counts from the user's message, but a clock skewed into the future must not stretch it
       this.contacts.touch(m.from, Math.min(m.timestamp, now));
-      if (changes) fresh.push(m);
-      else result.duplicates++;
+      if (changes) out.fresh.push(m);
+      else out.duplicates++;
     }
-    for (const s of d.parsed.statuses) {
+    for (const s of items.statuses) {
       const recipient = seal.pseudonym(s.recipient);
       const body = seal.seal(JSON.stringify({ ...s, recipient } satisfies StatusUpdate));
       const { changes } = this.stmts.status.run(seal.pseudonym(s.wamid), s.status, s.timestamp, recipient, body, now);
-      if (changes) result.statuses++;
-      else result.duplicates++;
+      if (changes) out.statuses++;
+      else out.duplicates++;
     }
-    result.messages = fresh.length;
-    return { result, fresh };
+    return out;
+  }
+
+  closeDelivery(deliveryId: number, bodyTag: string): void {
+    this.stmts.closeDelivery.run(bodyTag, deliveryId);
+  }
+
+  batch<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
   }
 
   nextMessage(): PendingInbound | undefined {
@@ -219,4 +240,20 @@ export class SqliteInboxStore implements InboxStore {
       .get() as { pending: number | null; failed: number | null };
     return { pending: r.pending ?? 0, failed: r.failed ?? 0 };
   }
+}
+
+/**
+ * Records whole deliveries in one commit (each body unless its bytes were recorded before, also earlier in the
+ * group; each new message and status): per delivery, what it added and its new messages.
+ */
+export function recordDeliveries(store: InboxStore, deliveries: readonly InboundDelivery[], now: number): { result: AcceptResult; fresh: InboundMessage[] }[] {
+  return store.batch(() =>
+    deliveries.map((d) => {
+      const id = store.openDelivery(d.rawBody, d.bodyTag, now);
+      if (id === null) return { result: { ...REPEATED }, fresh: [] };
+      const { fresh, statuses, duplicates } = store.recordItems(id, d.parsed, now);
+      store.closeDelivery(id, d.bodyTag);
+      return { result: { messages: fresh.length, statuses, duplicates, repeated: false }, fresh };
+    }),
+  );
 }

@@ -3,10 +3,10 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Emitter } from '../events.js';
 import type { MessageEvents } from './message-events.js';
-import { REPEATED, type AcceptResult, type InboundDelivery, type InboxStore, type PendingInbound } from './inbox-store.js';
+import { REPEATED, type AcceptResult, type InboxStore, type PendingInbound } from './inbox-store.js';
 import { redactText } from './redact.js';
 import { afterHandlerFailure, type HandleRetryPolicy } from './retry-policy.js';
-import { parseWebhook, type InboundMessage, type StatusUpdate } from './webhook.js';
+import { WebhookItems, type InboundMessage, type StatusUpdate } from './webhook.js';
 
 export type { AcceptResult } from './inbox-store.js';
 
@@ -42,14 +42,26 @@ export interface InboxOptions {
   clock?: Clock;
 }
 
-/** A verified body waiting for the next group commit. */
-interface Delivery extends InboundDelivery {
+/** A verified body on its way into the store: opened (its id) in one commit, its elements in that and later ones. */
+interface Delivery {
+  rawBody: Buffer;
+  bodyTag: string;
+  items: WebhookItems;
+  /** undefined until opened; null: the same bytes were recorded before */
+  id?: number | null;
+  result: AcceptResult;
+  skipped: number;
   resolve: (r: AcceptResult) => void;
   reject: (err: unknown) => void;
 }
 
 /** The most body bytes one group commit of webhook deliveries seals and writes. */
 const GROUP_BYTES = 1024 * 1024;
+/**
+ * The most messages and statuses one commit records: each costs some 30 µs (parsed, two keyed digests, sealed,
+ * written), and a body may hold thousands; the rest of a long body waits for the next turn of the event loop.
+ */
+const GROUP_ITEMS = 200;
 
 // the statuses applied in one commit
 const STATUS_BATCH = 100;
@@ -105,43 +117,75 @@ export class Inbox {
     } catch (err) {
       return Promise.reject(new InvalidWebhookBody(`webhook body is not JSON: ${(err as Error).message}`));
     }
-    const parsed = parseWebhook(json);
+    const items = new WebhookItems(json);
     return new Promise((resolve, reject) => {
-      this.deliveries.push({ rawBody, bodyTag, parsed, resolve, reject });
+      this.deliveries.push({ rawBody, bodyTag, items, result: { messages: 0, statuses: 0, duplicates: 0, repeated: false }, skipped: 0, resolve, reject });
       if (this.deliveries.length === 1) setImmediate(() => this.commitDeliveries());
     });
   }
 
   private deliveries: Delivery[] = [];
 
+  /**
+   * One group commit: deliveries in arrival order, at most GROUP_BYTES of bodies to seal and GROUP_ITEMS elements
+   * (and at least one of each). A delivery is answered once all of it is committed; one longer than a group goes on
+   * in the next turn, and those behind it wait (so the same bytes twice are recognised as such).
+   */
   private commitDeliveries(): void {
-    // sealing and writing a body costs tens of milliseconds a megabyte: a group holds at most GROUP_BYTES (and at
-    // least one body), the rest waits for the next turn
-    let n = 0;
-    for (let bytes = 0; n < this.deliveries.length && (n === 0 || bytes + this.deliveries[n]!.rawBody.length <= GROUP_BYTES); n++) {
-      bytes += this.deliveries[n]!.rawBody.length;
-    }
-    const batch = this.deliveries.splice(0, n);
-    if (this.deliveries.length > 0) setImmediate(() => this.commitDeliveries());
-    let recorded: { result: AcceptResult; fresh: InboundMessage[] }[];
+    const now = this.clock.now();
+    const touched: Delivery[] = [];
+    const fresh: InboundMessage[] = [];
+    let done = 0;
     try {
-      recorded = this.store.record(batch, this.clock.now());
+      this.store.batch(() => {
+        let bytes = 0;
+        let items = 0;
+        for (const d of this.deliveries) {
+          if (touched.length > 0 && (items >= GROUP_ITEMS || (d.id === undefined && bytes + d.rawBody.length > GROUP_BYTES))) break;
+          touched.push(d);
+          if (d.id === undefined) {
+            bytes += d.rawBody.length;
+            d.id = this.store.openDelivery(d.rawBody, d.bodyTag, now);
+          }
+          if (d.id === null) {
+            d.result = { ...REPEATED };
+            done++;
+            continue;
+          }
+          const slice = d.items.next(Math.max(1, GROUP_ITEMS - items));
+          items += slice.messages.length + slice.statuses.length + slice.skipped;
+          d.skipped += slice.skipped;
+          const added = this.store.recordItems(d.id, slice, now);
+          fresh.push(...added.fresh);
+          d.result.messages += added.fresh.length;
+          d.result.statuses += added.statuses;
+          d.result.duplicates += added.duplicates;
+          if (!d.items.done) break;
+          this.store.closeDelivery(d.id, d.bodyTag);
+          done++;
+        }
+      });
     } catch (err) {
-      for (const d of batch) d.reject(err);
+      // what this commit held is refused (Meta redelivers it); what an earlier commit took of a long body stays,
+      // and its redelivery records only what is missing
+      // (a commit that failed before it began touched none: the head is refused, so an error never spins)
+      for (const d of this.deliveries.splice(0, Math.max(1, touched.length))) d.reject(err);
+      if (this.deliveries.length > 0) setImmediate(() => this.commitDeliveries());
       return;
     }
-    batch.forEach((d, i) => {
-      const { result, fresh } = recorded[i]!;
-      this.count(fresh);
-      for (const m of fresh) this.opts.metrics?.whatsappInbound.inc({ type: m.type });
-      if (d.parsed.skipped) {
+    const finished = this.deliveries.splice(0, done);
+    if (this.deliveries.length > 0) setImmediate(() => this.commitDeliveries());
+    this.count(fresh);
+    for (const m of fresh) this.opts.metrics?.whatsappInbound.inc({ type: m.type });
+    for (const d of finished) {
+      if (d.skipped > 0) {
         // counted, never quoted: a skipped element may hold a number or a resident's words
-        this.opts.metrics?.whatsappWebhookSkipped.inc(d.parsed.skipped);
-        this.log.warn({ event: 'webhook_elements_skipped', count: d.parsed.skipped }, 'webhook elements not understood');
+        this.opts.metrics?.whatsappWebhookSkipped.inc(d.skipped);
+        this.log.warn({ event: 'webhook_elements_skipped', count: d.skipped }, 'webhook elements not understood');
       }
-      d.resolve(result);
-    });
-    if (recorded.some(({ result: r }) => r.messages > 0 || r.statuses > 0)) this.kick();
+      d.resolve(d.result);
+    }
+    if (fresh.length > 0 || finished.some((d) => d.result.statuses > 0)) this.kick();
   }
 
   /** Registers a handler; handlers run in registration order, each message once they all succeeded. */

@@ -33,10 +33,10 @@ export {
 export { SEND_PRIORITY, DEFAULT_PRIORITY } from './outbox-item.js';
 export { MessagingLimit, type MessagingLimitTier } from './messaging-limit.js';
 export { SqliteOutboxStore, type OutboxStore, type OutboxHead, type OpenedHead, type SentMessage } from './outbox-store.js';
-export { SqliteInboxStore, type InboxStore, type InboundDelivery, type PendingInbound, type PruneCounts } from './inbox-store.js';
+export { SqliteInboxStore, recordDeliveries, type InboxStore, type InboundDelivery, type PendingInbound, type PruneCounts, type RecordedItems } from './inbox-store.js';
 export { afterSendFailure, afterHandlerFailure, type SendVerdict, type SendRetryPolicy, type HandleVerdict, type HandleRetryPolicy } from './retry-policy.js';
 export { verifySignature } from './signature.js';
-export { parseWebhook, type InboundMessage, type StatusUpdate, type DeliveryStatus, type ParsedWebhook } from './webhook.js';
+export { parseWebhook, WebhookItems, type InboundMessage, type StatusUpdate, type DeliveryStatus, type ParsedWebhook } from './webhook.js';
 export { Inbox, InvalidWebhookBody, type InboxOptions, type MessageHandler, type StatusSink, type AcceptResult } from './inbox.js';
 export { redactText } from './redact.js';
 export { Sealer, loadSealer, GENERATED_KEY_FILE } from '../privacy/index.js';

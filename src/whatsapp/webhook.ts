@@ -161,37 +161,70 @@ function toInbound(m: z.infer<typeof messageSchema>, contacts: z.infer<typeof co
   return out;
 }
 
-/** Messages and statuses of one webhook body, in the order Meta listed them. Never throws. */
-export function parseWebhook(body: unknown): ParsedWebhook {
-  const out: ParsedWebhook = { messages: [], statuses: [], skipped: 0 };
-  const env = envelopeSchema.safeParse(body);
-  if (!env.success) return out;
-  for (const entry of env.data.entry) {
-    for (const change of entry.changes) {
-      const value = change.value;
-      if (!value) continue;
-      const contacts = (value.contacts ?? []).flatMap((c) => {
-        const p = contactSchema.safeParse(c);
-        return p.success ? [p.data] : [];
-      });
-      for (const raw of value.messages ?? []) {
-        const p = messageSchema.safeParse(raw);
-        const m = p.success ? toInbound(p.data, contacts) : null;
-        if (m) out.messages.push(m);
-        else out.skipped++;
-      }
-      for (const raw of value.statuses ?? []) {
-        const p = statusSchema.safeParse(raw);
-        const recipient = p.success ? (p.data.recipient_id ?? p.data.recipient_user_id) : undefined;
-        if (!p.success || !STATUSES.has(p.data.status) || !recipient) {
-          out.skipped++;
-          continue;
-        }
-        const s: StatusUpdate = { wamid: p.data.id, status: p.data.status as DeliveryStatus, timestamp: p.data.timestamp, recipient };
-        if (p.data.errors?.length) s.errors = p.data.errors.map((e) => ({ code: e.code, title: e.title, ...(e.message ? { message: e.message } : {}) }));
-        out.statuses.push(s);
+interface RawChange {
+  contacts: unknown[];
+  parsedContacts?: z.infer<typeof contactSchema>[];
+}
+
+/**
+ * A webhook body's messages and statuses, parsed a slice at a time in the order Meta listed them (per change, its
+ * messages, then its statuses): one body may hold thousands, and the inbox records them over several turns of the
+ * event loop rather than in one long one. Never throws.
+ */
+export class WebhookItems {
+  private readonly raw: { kind: 'message' | 'status'; item: unknown; change: RawChange }[] = [];
+  private at = 0;
+
+  constructor(body: unknown) {
+    const env = envelopeSchema.safeParse(body);
+    if (!env.success) return;
+    for (const entry of env.data.entry) {
+      for (const { value } of entry.changes) {
+        if (!value) continue;
+        const change: RawChange = { contacts: value.contacts ?? [] };
+        for (const item of value.messages ?? []) this.raw.push({ kind: 'message', item, change });
+        for (const item of value.statuses ?? []) this.raw.push({ kind: 'status', item, change });
       }
     }
   }
-  return out;
+
+  /** Every element was handed out. */
+  get done(): boolean {
+    return this.at >= this.raw.length;
+  }
+
+  /** Parses up to `max` more elements: those understood, and how many were skipped. */
+  next(max: number): ParsedWebhook {
+    const out: ParsedWebhook = { messages: [], statuses: [], skipped: 0 };
+    const end = Math.min(this.raw.length, this.at + max);
+    for (; this.at < end; this.at++) {
+      const { kind, item, change } = this.raw[this.at]!;
+      if (kind === 'message') {
+        change.parsedContacts ??= change.contacts.flatMap((c) => {
+          const p = contactSchema.safeParse(c);
+          return p.success ? [p.data] : [];
+        });
+        const p = messageSchema.safeParse(item);
+        const m = p.success ? toInbound(p.data, change.parsedContacts) : null;
+        if (m) out.messages.push(m);
+        else out.skipped++;
+        continue;
+      }
+      const p = statusSchema.safeParse(item);
+      const recipient = p.success ? (p.data.recipient_id ?? p.data.recipient_user_id) : undefined;
+      if (!p.success || !STATUSES.has(p.data.status) || !recipient) {
+        out.skipped++;
+        continue;
+      }
+      const s: StatusUpdate = { wamid: p.data.id, status: p.data.status as DeliveryStatus, timestamp: p.data.timestamp, recipient };
+      if (p.data.errors?.length) s.errors = p.data.errors.map((e) => ({ code: e.code, title: e.title, ...(e.message ? { message: e.message } : {}) }));
+      out.statuses.push(s);
+    }
+    return out;
+  }
+}
+
+/** Messages and statuses of one webhook body, in the order Meta listed them. Never throws. */
+export function parseWebhook(body: unknown): ParsedWebhook {
+  return new WebhookItems(body).next(Number.POSITIVE_INFINITY);
 }

@@ -1,7 +1,7 @@
 // What every OutboxStore and InboxStore must do, whatever keeps the rows (SQLite today; a worker thread or
 // PostgreSQL later): each implementation runs these cases against a fresh, empty store of its own.
 import { describe, expect, it } from 'vitest';
-import { parseWebhook, textMessage, templateMessage, type InboxStore, type InboundDelivery, type OutboxStore, type StatusUpdate } from '../../src/whatsapp/index.js';
+import { parseWebhook, recordDeliveries, textMessage, templateMessage, type InboxStore, type InboundDelivery, type OutboxStore, type StatusUpdate } from '../../src/whatsapp/index.js';
 import { webhookEnvelope, webhookSeconds } from '../../src/whatsapp/envelope.js';
 
 const A = '31600000001';
@@ -126,7 +126,7 @@ export function inboxStoreContract(name: string, fresh: () => InboxStore): void 
       const d = delivery(store, { messages: [text('m1', 'hello')] });
       expect(store.bodyTag(d.rawBody)).toBe(d.bodyTag);
       expect(store.hasBody(d.bodyTag)).toBe(false);
-      const [first, second] = store.record([d, d], T0);
+      const [first, second] = recordDeliveries(store, [d, d], T0);
       expect(first!.result).toEqual({ messages: 1, statuses: 0, duplicates: 0, repeated: false });
       expect(first!.fresh.map((m) => m.id)).toEqual(['m1']);
       expect(second).toEqual({ result: { messages: 0, statuses: 0, duplicates: 0, repeated: true }, fresh: [] });
@@ -135,8 +135,8 @@ export function inboxStoreContract(name: string, fresh: () => InboxStore): void 
 
     it('counts a redelivered message id in other bytes as a duplicate', () => {
       const store = fresh();
-      store.record([delivery(store, { messages: [text('m1', 'hello')] })], T0);
-      const [again] = store.record([delivery(store, { messages: [text('m1', 'hello'), text('m2', 'more')] })], T0 + 1);
+      recordDeliveries(store, [delivery(store, { messages: [text('m1', 'hello')] })], T0);
+      const [again] = recordDeliveries(store, [delivery(store, { messages: [text('m1', 'hello'), text('m2', 'more')] })], T0 + 1);
       expect(again!.result).toMatchObject({ messages: 1, duplicates: 1, repeated: false });
       expect(again!.fresh.map((m) => m.id)).toEqual(['m2']);
       expect(store.backlog()).toEqual({ pending: 2, failed: 0 });
@@ -144,7 +144,7 @@ export function inboxStoreContract(name: string, fresh: () => InboxStore): void 
 
     it('hands out messages in arrival order until they are processed or set aside', () => {
       const store = fresh();
-      store.record([delivery(store, { messages: [text('m1', 'one'), text('m2', 'two'), text('m3', 'three')] })], T0);
+      recordDeliveries(store, [delivery(store, { messages: [text('m1', 'one'), text('m2', 'two'), text('m3', 'three')] })], T0);
       const first = store.nextMessage()!;
       expect(first.open()).toMatchObject({ id: 'm1', from: A, text: 'one' });
       expect(first.attempts).toBe(0);
@@ -162,7 +162,7 @@ export function inboxStoreContract(name: string, fresh: () => InboxStore): void 
 
     it('applies statuses once, in arrival order, in batches', () => {
       const store = fresh();
-      store.record([delivery(store, { statuses: [status('w1', 'sent'), status('w1', 'delivered'), status('w2', 'sent')] })], T0);
+      recordDeliveries(store, [delivery(store, { statuses: [status('w1', 'sent'), status('w1', 'delivered'), status('w2', 'sent')] })], T0);
       const seen: StatusUpdate[] = [];
       expect(store.takeStatuses(2, (open) => seen.push(open()))).toBe(2);
       expect(store.takeStatuses(2, (open) => seen.push(open()))).toBe(1);
@@ -178,7 +178,7 @@ export function inboxStoreContract(name: string, fresh: () => InboxStore): void 
 
     it('prunes finished rows and keeps waiting ones', () => {
       const store = fresh();
-      store.record([delivery(store, { messages: [text('m1', 'done'), text('m2', 'waiting')] })], T0);
+      recordDeliveries(store, [delivery(store, { messages: [text('m1', 'done'), text('m2', 'waiting')] })], T0);
       store.processed(store.nextMessage()!.seq, T0);
       expect(store.prune(T0 + 1, T0 + 1)).toMatchObject({ messages: 1, deliveries: 0 });
       expect(store.backlog()).toEqual({ pending: 1, failed: 0 });

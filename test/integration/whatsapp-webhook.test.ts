@@ -208,6 +208,63 @@ describe('WhatsApp webhook', () => {
     await expect(inbox.accept(Buffer.from('not json'))).rejects.toThrow(/not JSON/);
   });
 
+  it('records a body of thousands of messages and statuses over many turns, at most 200 a commit, and answers once all are in', async () => {
+    const db = openDb(tmpDir());
+    const { inbox } = makeInbox(db);
+    const statuses = Array.from({ length: 1500 }, (_, i) => ({ id: `wamid.S${i}`, status: 'delivered', timestamp: '1700000000', recipient_id: '31600000001' }));
+    const body = Buffer.from(envelope(Array.from({ length: 2100 }, (_, i) => text(`long${i}`, `message ${i}`)), statuses));
+    const commits = commitCounter(db);
+    const loop = turnCounter();
+    const inbound = db.prepare('SELECT (SELECT count(*) FROM whatsapp_inbound) + (SELECT count(*) FROM whatsapp_statuses)').pluck();
+    // what each turn added: never more than one group's worth
+    const perTurn: number[] = [];
+    let last = 0;
+    let watching = true;
+    const watch = (): void => {
+      if (!watching) return;
+      const n = inbound.get() as number;
+      perTurn.push(n - last);
+      last = n;
+      setImmediate(watch);
+    };
+    setImmediate(watch);
+    const result = await inbox.accept(body);
+    watching = false;
+    loop.stop();
+    perTurn.push((inbound.get() as number) - last);
+    // before: one commit of all 3,600 in one turn (a 3 MB body held the event loop for hundreds of milliseconds)
+    expect(result).toEqual({ messages: 2100, statuses: 1500, duplicates: 0, repeated: false });
+    expect(commits.commits).toBe(18);
+    expect(Math.max(...perTurn)).toBeLessThanOrEqual(200);
+    expect(loop.turns).toBeGreaterThanOrEqual(18);
+    // the digest knows the bytes only now that all of it is in: a redelivery is a repeat
+    expect(await inbox.accept(body)).toMatchObject({ repeated: true });
+    expect(db.prepare('SELECT count(*) FROM whatsapp_webhook_deliveries').pluck().get()).toBe(1);
+  });
+
+  it('records a long body cut short by a failed commit again when Meta redelivers it, each element once', async () => {
+    const db = openDb(tmpDir());
+    const { inbox } = makeInbox(db);
+    const body = Buffer.from(envelope(Array.from({ length: 500 }, (_, i) => text(`cut${i}`, `message ${i}`))));
+    // the third commit of the body fails (the disk, say): the first two groups are in, the answer is an error
+    let commits = 0;
+    const transaction = db.transaction.bind(db);
+    db.transaction = ((fn: (...a: unknown[]) => unknown) => {
+      const tx = transaction(fn);
+      return (...a: unknown[]) => {
+        // outermost transactions only: nested ones are savepoints inside a commit
+        if (!db.inTransaction && ++commits === 3) throw new Error('disk I/O error');
+        return tx(...a);
+      };
+    }) as typeof db.transaction;
+    await expect(inbox.accept(body)).rejects.toThrow(/disk I\/O error/);
+    expect(db.prepare('SELECT count(*) FROM whatsapp_inbound').pluck().get()).toBe(400);
+    // Meta redelivers the same bytes: not taken for a repeat, and only the missing 100 are added
+    expect(await inbox.accept(body)).toEqual({ messages: 100, statuses: 0, duplicates: 400, repeated: false });
+    expect(db.prepare('SELECT count(*) FROM whatsapp_inbound').pluck().get()).toBe(500);
+    expect(await inbox.accept(body)).toMatchObject({ repeated: true });
+  });
+
   it('lets the event loop turn between messages of a backlog (a burst never holds readings and requests up)', async () => {
     const db = openDb(tmpDir());
     const { inbox, handled } = makeInbox(db);

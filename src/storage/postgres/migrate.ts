@@ -47,6 +47,8 @@ async function currentVersion(client: pg.PoolClient): Promise<number> {
 async function locked<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  const onError = (err: Error): void => void (broken ??= err);
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK.toString()]);
@@ -54,9 +56,10 @@ async function locked<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+    await client.query('ROLLBACK').catch((e: Error) => (broken ??= e));
     throw err;
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }

@@ -2,3 +2,4 @@ export { StoreConnectionError, checkConnection, connectionFailure, openPool, red
 export { POSTGRES_ONLY_TABLES, migratePostgres, postgresMigrations, postgresSchemaVersion, type PostgresMigration } from './migrate.js';
 export { POSTGRES_LAYOUTS } from './layouts.js';
 export { PostgresUnitOfWork } from './unit-of-work.js';
+export { PostgresLease, type PostgresLeaseOptions } from './lease.js';

@@ -36,8 +36,12 @@ describe('PostgresUnitOfWork', () => {
     await server?.destroy();
   });
 
+  // one migrated database for the contract's cases, emptied before each (they run one after the other)
+  let shared: pg.Pool | null = null;
   unitOfWorkContract('PostgreSQL', async () => {
-    const { pool } = await migrated();
+    shared ??= (await migrated()).pool;
+    const pool = shared;
+    await pool.query('TRUNCATE meta');
     const uow = new PostgresUnitOfWork(pool, tally);
     const blocked = async (): Promise<boolean> => {
       const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");

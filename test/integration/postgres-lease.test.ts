@@ -1,3 +1,4 @@
+import net from 'node:net';
 import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +7,7 @@ import { createMetrics } from '../../src/metrics.js';
 import { PostgresLease, migratePostgres, openPool } from '../../src/storage/postgres/index.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { waitFor } from '../helpers/wait.js';
 
 const log = pino({ level: 'silent' });
 const T0 = 1_780_000_000_000;
@@ -112,6 +114,45 @@ describe('PostgresLease', () => {
     hang = false;
     await b.lease.stop();
   });
+
+  it('gives up on a try whose answer never comes (a network gone quiet) and takes the lease once the network is back', async () => {
+    const { clock, a } = await twoInstances();
+    // b reaches the database through a proxy that can go quiet: connections stay open, nothing gets through
+    let quiet = false;
+    const proxy = net.createServer((inbound) => {
+      const outbound = net.connect(server.port, '127.0.0.1');
+      inbound.on('data', (d) => void (quiet || outbound.write(d)));
+      outbound.on('data', (d) => void (quiet || inbound.write(d)));
+      inbound.on('error', () => outbound.destroy());
+      outbound.on('error', () => inbound.destroy());
+      inbound.on('close', () => outbound.destroy());
+      outbound.on('close', () => inbound.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = new URL((a.pool as unknown as { options: { connectionString: string } }).options.connectionString);
+      url.port = String((proxy.address() as net.AddressInfo).port);
+      const pool = openPool({ url: url.toString() });
+      pools.push(pool);
+      const b = new PostgresLease({ pool, name: 'timed-work', id: 'instance-b', clock, log });
+      await a.lease.start();
+      await b.start();
+      clock.holdWhile(null);
+      quiet = true;
+      await a.lease.stop();
+      await clock.advance(5_000);
+      expect(b.renewing).toBe(true);
+      // node-postgres gives up after a period of real time; the try is over and the next one may go
+      await waitFor(() => !b.renewing, { timeoutMs: 15_000, message: 'the quiet try given up' });
+      expect(b.holds()).toBe(false);
+      quiet = false;
+      await clock.advance(5_000);
+      await waitFor(() => b.holds(), { timeoutMs: 10_000, message: 'b takes the lease once the network is back' });
+      await b.stop();
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  }, 40_000);
 
   it('is released at stop: the other instance takes it at its next try', async () => {
     const { clock, a, b } = await twoInstances();

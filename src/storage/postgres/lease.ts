@@ -102,12 +102,15 @@ export class PostgresLease implements Lease {
     const { pool, clock, id, log } = this.opts;
     const now = clock.now();
     try {
+      // an attempt whose answer does not come within a period gives up, so the next one is not held back by it
       const { rows } = await pool.query<{ holder: string }>(
-        `INSERT INTO leases AS l (name, holder, expires_at) VALUES ($1, $2, $3)
-           ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-           WHERE l.holder = excluded.holder OR l.expires_at <= $4
-         RETURNING holder`,
-        [this.name, id, now + this.ttlMs, now],
+        this.timed(
+          `INSERT INTO leases AS l (name, holder, expires_at) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+             WHERE l.holder = excluded.holder OR l.expires_at <= $4
+           RETURNING holder`,
+          [this.name, id, now + this.ttlMs, now],
+        ),
       );
       if (this.stopped) return;
       if (rows.length === 1) {
@@ -117,13 +120,18 @@ export class PostgresLease implements Lease {
         this.expiry = clock.setTimeout(() => this.lapse(), this.ttlMs - this.skewMs);
         return;
       }
-      const { rows: current } = await pool.query<{ holder: string }>('SELECT holder FROM leases WHERE name = $1', [this.name]);
+      const { rows: current } = await pool.query<{ holder: string }>(this.timed('SELECT holder FROM leases WHERE name = $1', [this.name]));
       if (!this.stopped) this.lost(current[0]?.holder ?? null);
     } catch (err) {
       if (this.stopped) return;
       log.warn({ err, lease: this.name }, 'lease not renewed');
       this.lost(this.state.holds ? null : this.state.holder);
     }
+  }
+
+  /** A statement of this lease: node-postgres gives up waiting for it after a period (its types lack the option). */
+  private timed(text: string, values: unknown[]): pg.QueryConfig {
+    return Object.assign({ text, values }, { query_timeout: this.renewMs });
   }
 
   /** Renewals stopped coming back: let go before any other instance can take it. */

@@ -101,6 +101,8 @@ export function openPool(opts: PoolOptions, onIdleError: (err: Error) => void = 
     connectionString: opts.url,
     application_name: opts.applicationName ?? 'binbridge',
     statement_timeout: opts.statementTimeoutMs ?? 30_000,
+    // the server cancels a slow statement; this gives up on one whose answer never comes (a network that went quiet)
+    query_timeout: (opts.statementTimeoutMs ?? 30_000) + 5_000,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
     max: opts.max ?? 10,
     types,

@@ -19,8 +19,9 @@ import { liveRoom } from './rooms/live.js';
 import { messagingRoom } from './rooms/messaging.js';
 import { noticesRoom, type NoticeEvents } from './rooms/notices.js';
 import { residentsRoom } from './rooms/residents.js';
+import { storeRoom } from './rooms/store.js';
 import { telemetryRoom } from './rooms/telemetry.js';
-import type { BinStateStore, Db, ReadingHistory, ReadingJournal, Spool, SpoolWriter } from './storage/index.js';
+import type { BinStateStore, Db, Lease, ReadingHistory, ReadingJournal, Spool, SpoolWriter } from './storage/index.js';
 import { loadSealer } from './privacy/index.js';
 import { type Inbox, type MessageEvents, type Outbox, type SandboxTransport } from './whatsapp/index.js';
 
@@ -54,6 +55,8 @@ export interface RunningApp {
   inbox: Inbox;
   sandbox: SandboxTransport | null;
   metrics: Metrics;
+  /** the lease timed work runs under (store room): always held on SQLite */
+  lease: Lease;
   readiness: () => Readiness;
   /** http.api_token, or the one generated into data_dir (the command line prints the page's address with it) */
   apiToken: ApiToken;
@@ -67,6 +70,8 @@ type AppEvents = AlertEvents & DispatchEvents & MessageEvents & NoticeEvents & R
 export interface AppOptions {
   /** the wall clock by default; the city twin and tests run the same program on a manual clock */
   clock?: Clock;
+  /** tests of the PostgreSQL foundation only: start with a postgres:// store.url (state still in SQLite) */
+  postgresFoundation?: boolean;
 }
 
 /**
@@ -83,6 +88,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   const bus = new EventBus<AppEvents>(log.child({ module: 'events' }), (type) => metrics.eventListenerFailures.inc({ event: type }));
   const life = new Lifecycle(log);
   try {
+    const store = life.add(storeRoom({ config, log, metrics, clock, foundation: opts.postgresFoundation ?? false }));
     const telemetry = life.add(telemetryRoom({ config, log, metrics, events: bus, clock }));
     const { db, registry, binState, zonesAndCrews } = telemetry;
     // residents' and crews' numbers are stored only as keyed pseudonyms and sealed
@@ -139,6 +145,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
       inbox: messaging.inbox,
       sandbox: messaging.sandbox,
       metrics,
+      lease: store.lease,
       readiness: edges.readiness,
       apiToken,
       stop: () => life.stop('shutdown'),

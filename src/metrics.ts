@@ -192,6 +192,18 @@ export function createMetrics() {
       labelNames: ['url'] as const,
       registers: r,
     }),
+    leaseHeld: new Gauge({
+      name: 'binbridge_lease_held',
+      help: 'Whether this instance holds the lease for timed work (1) or not (0), by lease; summed over instances it is 1',
+      labelNames: ['lease'] as const,
+      registers: r,
+    }),
+    leaseChanges: new Counter({
+      name: 'binbridge_lease_changes_total',
+      help: 'Times this instance took (acquired) or let go of (lost) a lease for timed work',
+      labelNames: ['lease', 'change'] as const,
+      registers: r,
+    }),
   };
 }
 

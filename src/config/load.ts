@@ -115,6 +115,22 @@ function expected(issue: z.core.$ZodIssue): string {
   }
 }
 
+/** Settings whose value may carry a password: an error shows them without it. */
+const SECRET_KEYS = new Set(['store.url']);
+
+/** The value with a URL's password replaced by ***; a value that is no URL is not shown at all. */
+function hidePassword(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    for (const key of [...url.searchParams.keys()]) if (/pass|secret|key/i.test(key)) url.searchParams.set(key, '***');
+    return url.toString();
+  } catch {
+    return `(not shown: ${value.length} characters)`;
+  }
+}
+
 function valueAt(obj: unknown, at: PropertyKey[]): unknown {
   return at.reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<PropertyKey, unknown>)[k] : undefined), obj);
 }
@@ -176,7 +192,7 @@ export function loadConfig(opts: { file?: string | undefined; env?: NodeJS.Proce
       if (got === undefined && meant.has(key)) return [];
       const source = fromEnv.get(key) ?? fileName;
       if (issue.code === 'custom' && issue.params?.plain) return [`${key}: ${issue.message} (from ${source})`];
-      const shown = got === undefined ? 'nothing' : JSON.stringify(got);
+      const shown = got === undefined ? 'nothing' : JSON.stringify(SECRET_KEYS.has(key) ? hidePassword(got) : got);
       return [`${key}: ${expected(issue)}, got ${shown} (from ${source})`];
     });
     // unknown keys come from the file: variables that name no key never reach the schema

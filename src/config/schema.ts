@@ -68,6 +68,13 @@ export const configSchema = z.strictObject({
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   // auto: readable lines on a terminal, JSON lines otherwise
   log_format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+  store: z
+    .strictObject({
+      // empty: all state in SQLite under data_dir; postgres://user:password@host:port/database: in PostgreSQL, shared
+      // by several instances (not complete yet: binbridge migrates the database, then refuses to start)
+      url: z.string().regex(/^(postgres(ql)?:\/\/[^\s/]+\/?\S*)?$/, 'a postgres:// URL, or nothing for SQLite under data_dir').default(''),
+    })
+    .prefault({}),
   mqtt: z
     .strictObject({
       port: optionalPort.default(1883),

@@ -12,3 +12,5 @@ export { recordTelemetry, type TelemetryEvents } from './telemetry-points.js';
 export { V1Sink, V2Sink, WriteError, createSink, type InfluxSink } from './influx-sink.js';
 export { InfluxWriter, type SpoolWriter, type WriterMetrics, type WriterOptions } from './influx-writer.js';
 export { afterKey, where } from './where.js';
+export { NestedTransactionError, SqliteUnitOfWork, type UnitOfWork } from './unit-of-work.js';
+export { LocalLease, type Lease, type LeaseMetrics } from './lease.js';

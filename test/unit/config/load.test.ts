@@ -144,4 +144,16 @@ describe('loadConfig', () => {
     expect(config.zones).toEqual([]);
     expect(config.registry.kinds).toEqual(['rest', 'paper', 'glass', 'plastic', 'organic', 'textile']);
   });
+
+  it('takes store.url from BINBRIDGE_STORE_URL, and never shows its password when it refuses one', () => {
+    expect(loadConfig({ env: {}, cwd: os.tmpdir() }).config.store.url).toBe('');
+    const url = 'postgres://binbridge:s3cret@db.example:5432/binbridge';
+    expect(loadConfig({ env: { BINBRIDGE_STORE_URL: url }, cwd: os.tmpdir() }).config.store.url).toBe(url);
+    const refused = (value: string): string => problems(() => loadConfig({ env: { BINBRIDGE_STORE_URL: value }, cwd: os.tmpdir() })).join('\n');
+    expect(refused('mysql://binbridge:s3cret@db.example/binbridge')).toBe(
+      'store.url: expected a postgres:// URL, or nothing for SQLite under data_dir, got "mysql://binbridge:***@db.example/binbridge" (from BINBRIDGE_STORE_URL)',
+    );
+    expect(refused('postgres://binbridge:s3cret@db.example/ x?sslpassword=s3cret')).not.toContain('s3cret');
+    expect(refused('s3cret')).toBe('store.url: expected a postgres:// URL, or nothing for SQLite under data_dir, got "(not shown: 6 characters)" (from BINBRIDGE_STORE_URL)');
+  });
 });

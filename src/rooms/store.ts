@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/index.js';
+import type { Room } from '../lifecycle.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { StartError } from '../start-error.js';
+import { LocalLease, SCHEMA_VERSION, SchemaTooNewError, type Lease } from '../storage/index.js';
+import { PostgresLease, StoreConnectionError, checkConnection, migratePostgres, openPool, redactText, redactUrl, type Pool } from '../storage/postgres/index.js';
+
+/** The lease the timed work of an instance runs under. */
+export const TIMED_WORK_LEASE = 'timed-work';
+
+/** Where the shared state lives (store.url) and the lease for timed work. */
+export interface StoreRoom extends Room {
+  /** held from start to stop on SQLite; on PostgreSQL by one instance of those sharing the database */
+  lease: Lease;
+  /** the PostgreSQL pool once started with a store.url, else null */
+  pool(): Pool | null;
+}
+
+/**
+ * The store's room, first to start and last to stop. With store.url empty the state is in SQLite under data_dir
+ * (the telemetry room opens it) and the lease is this instance's alone. With a postgres:// URL it connects, brings the
+ * database to this release's schema and then refuses to start, since no store keeps its rows there yet; `foundation`
+ * (tests of the foundation only) lets it go on, holding the PostgreSQL lease, with the state still in SQLite.
+ */
+export function storeRoom(deps: { config: Config; log: Logger; metrics: Pick<Metrics, 'leaseHeld' | 'leaseChanges'>; clock: Clock; foundation?: boolean }): StoreRoom {
+  const { config, metrics, clock } = deps;
+  const url = config.store.url;
+  const log = deps.log.child({ module: 'store' });
+  // unique even for two instances in one process (tests, the city twin)
+  const id = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  if (url === '') {
+    const lease = new LocalLease(TIMED_WORK_LEASE, id, metrics);
+    return { name: 'store', lease, pool: () => null, start: () => lease.start(), stop: () => lease.stop() };
+  }
+  const where = redactUrl(url);
+  let pool: Pool | null = null;
+  let lease: PostgresLease | null = null;
+  const pending = new LocalLease(TIMED_WORK_LEASE, id);
+  return {
+    name: 'store',
+    get lease() {
+      return lease ?? pending;
+    },
+    pool: () => pool,
+    async start() {
+      pool = openPool({ url, applicationName: `binbridge ${id}` }, (err) => log.warn({ err, url: where }, 'idle PostgreSQL connection failed'));
+      const server = await checkConnection(pool, url).catch((err: unknown) => {
+        throw err instanceof StoreConnectionError ? new StartError(err.message, { cause: err }) : err;
+      });
+      const applied = await migratePostgres(pool, undefined, clock).catch((err: unknown) => {
+        const message = redactText(err instanceof Error ? err.message : String(err), url);
+        throw err instanceof SchemaTooNewError ? new StartError(`PostgreSQL at ${where}: ${message}`, { cause: err }) : new Error(`PostgreSQL at ${where}: ${message}`, { cause: err });
+      });
+      log.info({ url: where, server, applied, version: SCHEMA_VERSION }, 'PostgreSQL store ready');
+      if (!deps.foundation) {
+        throw new StartError(
+          `store.url: the PostgreSQL store is not complete yet: ${where} is reachable and at schema version ${SCHEMA_VERSION}, but binbridge keeps no state there in this release; leave store.url (BINBRIDGE_STORE_URL) empty to keep the state in SQLite under data_dir`,
+        );
+      }
+      lease = new PostgresLease({ pool, name: TIMED_WORK_LEASE, id, clock, log, metrics });
+      await lease.start();
+    },
+    async stop() {
+      await lease?.stop();
+      await pool?.end();
+      pool = null;
+    },
+  };
+}

@@ -1,0 +1,98 @@
+// store.url with a postgres:// URL: binbridge connects, migrates and (until the stores keep their rows there) refuses
+// to start in one line, exit 2; the URL's password appears in no line it writes.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SCHEMA_VERSION } from '../../src/storage/index.js';
+import { startBridge } from '../helpers/bridge.js';
+import { cli } from '../helpers/cli.js';
+import { freshDatabase } from '../helpers/postgres.js';
+import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { waitFor } from '../helpers/wait.js';
+
+const SECRET = 's3cret-Pa55';
+/** the URL with a password in it (the test server trusts loopback, so any password is let in) */
+const withPassword = (url: string): string => url.replace('postgres://binbridge@', `postgres://binbridge:${SECRET}@`);
+const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'bb-store-'));
+
+describe('store.url', () => {
+  let server: Postgres;
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await server?.destroy();
+  });
+
+  it('with a postgres:// URL migrates the database, then refuses to start in one line, exit 2, its password nowhere', async () => {
+    const url = withPassword(await freshDatabase(server));
+    const r = await cli(['start'], { BINBRIDGE_STORE_URL: url, BINBRIDGE_DATA_DIR: tmp(), BINBRIDGE_MQTT_PORT: '0', BINBRIDGE_HTTP_PORT: '0', BINBRIDGE_LOG_LEVEL: 'debug' });
+    const shown = url.replace(SECRET, '***');
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `binbridge: store.url: the PostgreSQL store is not complete yet: ${shown} is reachable and at schema version ${SCHEMA_VERSION}, but binbridge keeps no state there in this release; leave store.url (BINBRIDGE_STORE_URL) empty to keep the state in SQLite under data_dir`,
+    ]);
+    const ready = r.stdout.split('\n').filter((l) => l.includes('PostgreSQL store ready')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(ready).toMatchObject([{ module: 'store', url: shown, applied: [1, 2, 3, 4, 5, 6, 7], version: SCHEMA_VERSION }]);
+    expect(`${r.stdout}${r.stderr}`).not.toContain(SECRET);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_version');
+      expect(rows[0]!.n).toBe(SCHEMA_VERSION);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('that cannot be reached is named in one line without its password, exit 2', async () => {
+    const url = withPassword(server.url).replace(`:${server.port}/`, ':1/');
+    const r = await cli(['start'], { BINBRIDGE_STORE_URL: url, BINBRIDGE_DATA_DIR: tmp(), BINBRIDGE_MQTT_PORT: '0', BINBRIDGE_HTTP_PORT: '0' });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `binbridge: cannot use PostgreSQL at ${url.replace(SECRET, '***')} (connection refused: is PostgreSQL running and listening there?; set store.url or BINBRIDGE_STORE_URL)`,
+    ]);
+    expect(`${r.stdout}${r.stderr}`).not.toContain(SECRET);
+  });
+
+  it('naming a database that does not exist says so', async () => {
+    const url = withPassword(server.url).replace(/\/binbridge$/, '/no_such_db');
+    const r = await cli(['start'], { BINBRIDGE_STORE_URL: url, BINBRIDGE_DATA_DIR: tmp(), BINBRIDGE_MQTT_PORT: '0', BINBRIDGE_HTTP_PORT: '0' });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`binbridge: cannot use PostgreSQL at ${url.replace(SECRET, '***')} (no such database; set store.url or BINBRIDGE_STORE_URL)`);
+  });
+
+  it('lets the foundation run for its tests: two instances, one holds the lease for timed work, the other takes it at the first one\'s stop', async () => {
+    const url = withPassword(await freshDatabase(server));
+    const logFile = path.join(tmp(), 'log.jsonl');
+    const env = { BINBRIDGE_STORE_URL: url, BB_LOG_FILE: logFile };
+    const first = await startBridge(env, undefined, { postgresFoundation: true });
+    const second = await startBridge(env, undefined, { postgresFoundation: true });
+    try {
+      expect([first.lease.holds(), second.lease.holds()]).toEqual([true, false]);
+      expect(second.lease.holder()).toBe(first.lease.holder());
+      const metrics = await (await fetch(`${first.httpUrl}/metrics`)).text();
+      expect(metrics).toContain('binbridge_lease_held{lease="timed-work"} 1');
+      await first.stop();
+      await waitFor(() => second.lease.holds(), { timeoutMs: 10_000, message: 'the second instance takes the lease' });
+    } finally {
+      await first.stop();
+      await second.stop();
+    }
+    const log = fs.readFileSync(logFile, 'utf8');
+    expect(log).toContain('PostgreSQL store ready');
+    expect(log).toContain('lease taken');
+    expect(log).not.toContain(SECRET);
+  }, 30_000);
+
+  it('empty keeps the state in SQLite, where this instance always holds the lease', async () => {
+    const app = await startBridge();
+    try {
+      expect([app.lease.holds(), app.lease.holder()]).toEqual([true, expect.stringContaining(`:${process.pid}:`)]);
+    } finally {
+      await app.stop();
+    }
+  });
+});

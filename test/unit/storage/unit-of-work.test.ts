@@ -1,0 +1,25 @@
+import { describe } from 'vitest';
+import { SqliteUnitOfWork, type Db } from '../../../src/storage/index.js';
+import { memoryDb } from '../../helpers/db.js';
+import { unitOfWorkContract, type Tally } from '../../helpers/unit-of-work-contracts.js';
+
+function tally(db: Db): Tally {
+  const get = async (key: string): Promise<number | null> => {
+    const value = db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(key) as string | undefined;
+    return value === undefined ? null : Number(value);
+  };
+  return {
+    get,
+    // the mutex already keeps every other transaction out
+    getForUpdate: get,
+    set: async (key, n) => void db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, String(n)),
+    fail: async () => void db.prepare('INSERT INTO meta (key, value) VALUES (?, NULL)').run('f'),
+  };
+}
+
+describe('SqliteUnitOfWork', () => {
+  unitOfWorkContract('SQLite', async () => {
+    const uow = new SqliteUnitOfWork(memoryDb(), tally);
+    return { uow, blocked: () => uow.waiting > 0 };
+  });
+});

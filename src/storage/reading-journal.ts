@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { orderTs } from '../rules/index.js';
 import type { BinStateStore, LatestReading } from './bin-state.js';
+import { CommittedFeed } from './committed-feed.js';
 import type { Db } from './database.js';
 import type { ReadingHistory } from './reading-history.js';
 import type { SpoolTable } from './spool.js';
@@ -29,12 +30,17 @@ export interface JournalBacklog {
  * A reading's promise resolves only after that commit, and the broker sends the PUBACK only then.
  */
 export interface ReadingJournal {
-  /** Called with each committed group, in commit order (the rules engine listens here). */
+  /**
+   * Called with each committed group, in commit order (the rules engine listens here), on a turn after the one that
+   * acknowledged its readings: listeners never hold up a PUBACK.
+   */
   onCommitted(listener: (entries: JournalEntry[]) => void): void;
   /** Resolves once the reading is durably recorded; rejects (SpoolFullError, disk errors) when it is not. */
   record(entry: JournalEntry): Promise<void>;
-  /** Commits whatever is waiting, now (used at shutdown); resolves once it is committed. */
+  /** Commits whatever is waiting, now (used at shutdown); resolves once it is committed and its listeners ran. */
   flush(): Promise<void>;
+  /** Resolves once every group committed so far has been through the listeners (tests wait here, not by time). */
+  settled(): Promise<void>;
   backlog(): JournalBacklog;
 }
 
@@ -90,7 +96,7 @@ interface Pending {
 export class SqliteReadingJournal implements ReadingJournal {
   private pending: Pending[] = [];
   private scheduled = false;
-  private readonly listeners: ((entries: JournalEntry[]) => void)[] = [];
+  private readonly feed: CommittedFeed;
   private readonly group: GroupCommit;
   private readonly clock: Clock;
 
@@ -105,11 +111,11 @@ export class SqliteReadingJournal implements ReadingJournal {
   ) {
     this.group = new GroupCommit(db, spool, binState, history);
     this.clock = opts.clock ?? realClock;
+    this.feed = new CommittedFeed(log);
   }
 
-  /** Called with each committed group, in commit order (the rules engine listens here). */
   onCommitted(listener: (entries: JournalEntry[]) => void): void {
-    this.listeners.push(listener);
+    this.feed.listen(listener);
   }
 
   /** Resolves once the reading is durably recorded; rejects (SpoolFullError, disk errors) when it is not. */
@@ -121,10 +127,15 @@ export class SqliteReadingJournal implements ReadingJournal {
     });
   }
 
-  /** Commits whatever is waiting, now (used at shutdown). */
+  /** Commits whatever is waiting, now (used at shutdown), and runs the listeners of what was committed. */
   flush(): Promise<void> {
     while (this.pending.length > 0) this.commit();
+    this.feed.drain();
     return Promise.resolve();
+  }
+
+  settled(): Promise<void> {
+    return this.feed.settled();
   }
 
   backlog(): JournalBacklog {
@@ -159,17 +170,6 @@ export class SqliteReadingJournal implements ReadingJournal {
     }
     end();
     for (const p of group) p.resolve();
-    notifyCommitted(this.listeners, entries, this.log);
-  }
-}
-
-/** Hands a committed group to each listener; one that throws is logged and the others still run. */
-export function notifyCommitted(listeners: readonly ((entries: JournalEntry[]) => void)[], entries: JournalEntry[], log: Logger): void {
-  for (const listener of listeners) {
-    try {
-      listener(entries);
-    } catch (err) {
-      log.error({ err }, 'journal listener failed');
-    }
+    this.feed.push(entries);
   }
 }

@@ -7,7 +7,8 @@ import type { Metrics } from '../metrics.js';
 import { retryDelay } from '../retry.js';
 import type { SpoolWriter } from './influx-writer.js';
 import { encodeReadings, type FromWorker, type JournalWorkerData, type ToWorker, type WorkerStatus } from './journal-protocol.js';
-import { notifyCommitted, type JournalBacklog, type JournalEntry, type ReadingJournal } from './reading-journal.js';
+import { CommittedFeed } from './committed-feed.js';
+import { type JournalBacklog, type JournalEntry, type ReadingJournal } from './reading-journal.js';
 import { SpoolFullError, type Spool, type SpoolStats } from './spool.js';
 
 /** A reading was not recorded because the journal worker died or is being restarted; the sender retries. */
@@ -53,7 +54,8 @@ function startWorker(data: JournalWorkerData): Worker {
 /**
  * The journal in a worker thread (spool.journal: worker): each turn's readings go to the worker in one message, the
  * worker commits them (group commit, fsync) on its own SQLite connection and answers which are durable; only then
- * do their promises resolve (the PUBACK) and the committed listeners (the rules) run, here on the event loop. The
+ * do their promises resolve (the PUBACK), and on the next turn the committed listeners (the rules) run, here on the
+ * event loop. The
  * spool and the InfluxDB writer live in the worker too, so their writes never wait for the loop nor it for them;
  * `spool` and `writer` here are views kept up to date by the worker's messages.
  *
@@ -69,7 +71,7 @@ export class WorkerReadingJournal implements ReadingJournal {
   private inFlight: Pending[] = [];
   private head = 0;
   private postScheduled = false;
-  private readonly listeners: ((entries: JournalEntry[]) => void)[] = [];
+  private readonly feed: CommittedFeed;
   private nextId = 1;
   private readonly replies = new Map<number, () => void>();
   private readonly appends = new Map<number, Append>();
@@ -84,6 +86,7 @@ export class WorkerReadingJournal implements ReadingJournal {
     private readonly log: Logger,
   ) {
     this.clock = opts.clock ?? realClock;
+    this.feed = new CommittedFeed(log);
     this.spool = opts.influx ? new WorkerSpool((lines, then) => this.append(lines, then)) : null;
     this.writer = opts.influx ? new WorkerWriter((ms) => this.stopWriter(ms)) : null;
   }
@@ -94,7 +97,7 @@ export class WorkerReadingJournal implements ReadingJournal {
   }
 
   onCommitted(listener: (entries: JournalEntry[]) => void): void {
-    this.listeners.push(listener);
+    this.feed.listen(listener);
   }
 
   record(entry: JournalEntry): Promise<void> {
@@ -109,10 +112,15 @@ export class WorkerReadingJournal implements ReadingJournal {
     });
   }
 
-  /** Sends what this turn received and waits until the worker committed everything it holds. */
-  flush(): Promise<void> {
+  /** Sends what this turn received, waits until the worker committed everything it holds, and runs its listeners. */
+  async flush(): Promise<void> {
     this.post();
-    return this.ask((id) => ({ t: 'flush', id }));
+    await this.ask((id) => ({ t: 'flush', id }));
+    this.feed.drain();
+  }
+
+  settled(): Promise<void> {
+    return this.feed.settled();
   }
 
   backlog(): JournalBacklog {
@@ -221,11 +229,7 @@ export class WorkerReadingJournal implements ReadingJournal {
         this.apply(m.status);
         const group = this.take(m.n);
         for (const p of group) p.resolve();
-        notifyCommitted(
-          this.listeners,
-          group.map((p) => p.entry),
-          this.log,
-        );
+        this.feed.push(group.map((p) => p.entry));
         return;
       }
       case 'failed': {

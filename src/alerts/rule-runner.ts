@@ -108,25 +108,48 @@ export class RuleRunner {
     });
   }
 
+  /**
+   * Evaluates, then stores: the states of bins whose alerts open or close are written with those alerts in one
+   * transaction (a dispatch follows from it); every other state is staged for the journal's next commit, so a
+   * group of ordinary readings costs no transaction (and no fsync) of its own here.
+   */
   private run(body: (apply: (binId: string, state: BinRuleState, events: BinEvent[]) => void) => void): AppliedEvent[] {
-    const applied: AppliedEvent[] = [];
     const at = this.clock.now();
     const changed = new Map<string, BinRuleState>();
-    this.db.transaction(() => {
-      body((binId, state, events) => {
-        // the newest state of each bin is written once per batch
-        changed.set(binId, state);
-        this.states.remember(binId, state);
+    const happened: { binId: string; events: BinEvent[] }[] = [];
+    body((binId, state, events) => {
+      changed.set(binId, state);
+      this.states.remember(binId, state);
+      if (events.length > 0) happened.push({ binId, events });
+    });
+    const applied: AppliedEvent[] = [];
+    const alerting = new Set<string>();
+    for (const { binId, events } of happened) if (events.some((e) => e.opens || (e.closes && e.closes.length > 0))) alerting.add(binId);
+    const apply = (): void => {
+      for (const { binId, events } of happened) {
         const bin = this.registry.get(binId);
-        if (!bin) return;
+        if (!bin) continue;
         for (const e of events) {
           const opened = e.opens ? this.alerts.open({ binId, zone: bin.zone, type: e.opens, at: e.ts, value: e.value, message: e.message, cause: e.cause, hoursToFull: e.hoursToFull }) : false;
           for (const t of e.closes ?? []) this.alerts.close(binId, t, e.ts);
           applied.push({ ...e, zone: bin.zone, opened });
         }
-      });
-      for (const [binId, state] of changed) this.states.put(binId, state, at);
-    })();
+      }
+    };
+    if (alerting.size === 0) {
+      apply();
+      this.states.stage(changed, at);
+    } else {
+      this.db.transaction(() => {
+        apply();
+        this.states.write(
+          [...alerting].map((binId) => [binId, changed.get(binId)!] as [string, BinRuleState]),
+          at,
+        );
+      })();
+      for (const binId of alerting) changed.delete(binId);
+      this.states.stage(changed, at);
+    }
     if (applied.length > 0) this.events.emit('alerts.applied', applied);
     return applied;
   }

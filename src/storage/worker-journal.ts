@@ -6,8 +6,9 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { retryDelay } from '../retry.js';
 import type { SpoolWriter } from './influx-writer.js';
-import { encodeReadings, type FromWorker, type JournalWorkerData, type ToWorker, type WorkerStatus } from './journal-protocol.js';
+import { encodeReadings, encodeRuleStates, type FromWorker, type JournalWorkerData, type ToWorker, type WorkerStatus } from './journal-protocol.js';
 import { CommittedFeed } from './committed-feed.js';
+import type { RuleStateRow } from './rule-state-table.js';
 import { type JournalBacklog, type JournalEntry, type ReadingJournal } from './reading-journal.js';
 import { SpoolFullError, type Spool, type SpoolStats } from './spool.js';
 
@@ -72,6 +73,8 @@ export class WorkerReadingJournal implements ReadingJournal {
   private head = 0;
   private postScheduled = false;
   private readonly feed: CommittedFeed;
+  /** rule states for the worker's next commit, the newest per bin; kept while the worker restarts */
+  private staged = new Map<string, RuleStateRow>();
   private nextId = 1;
   private readonly replies = new Map<number, () => void>();
   private readonly appends = new Map<number, Append>();
@@ -105,18 +108,23 @@ export class WorkerReadingJournal implements ReadingJournal {
       if (this.state !== 'ok') throw new JournalUnavailableError(`journal worker ${this.state === 'restarting' ? 'restarting' : 'not running'}; reading not recorded`);
       if (entry.lines.length > 0) this.spool?.assertRoom();
       this.queued.push({ entry, at: this.clock.now(), resolve, reject });
-      if (!this.postScheduled) {
-        this.postScheduled = true;
-        setImmediate(() => this.post());
-      }
+      this.postSoon();
     });
   }
 
-  /** Sends what this turn received, waits until the worker committed everything it holds, and runs its listeners. */
+  /** Sends what this turn received, waits until the worker committed everything it holds, runs its listeners, and has the rule states they staged stored. */
   async flush(): Promise<void> {
     this.post();
     await this.ask((id) => ({ t: 'flush', id }));
     this.feed.drain();
+    if (this.staged.size === 0) return;
+    this.post();
+    await this.ask((id) => ({ t: 'flush', id }));
+  }
+
+  stageRuleStates(rows: readonly RuleStateRow[]): void {
+    for (const r of rows) this.staged.set(r.binId, r);
+    if (rows.length > 0) this.postSoon();
   }
 
   settled(): Promise<void> {
@@ -185,16 +193,25 @@ export class WorkerReadingJournal implements ReadingJournal {
     if (this.state === 'ok') this.send({ t: 'append', id, now: a.now, lines });
   }
 
+  private postSoon(): void {
+    if (this.postScheduled) return;
+    this.postScheduled = true;
+    setImmediate(() => this.post());
+  }
+
   private post(): void {
     this.postScheduled = false;
-    if (this.queued.length === 0) return;
+    if (this.queued.length === 0 && this.staged.size === 0) return;
     const batch = this.queued;
     this.queued = [];
     if (!this.worker || this.state !== 'ok') {
+      // staged rule states wait for the worker that replaces this one
       for (const p of batch) p.reject(new JournalUnavailableError('journal worker not running; reading not recorded'));
       return;
     }
-    this.send({ t: 'record', now: this.clock.now(), cols: encodeReadings(batch.map((p) => p.entry)) });
+    const states = this.staged.size > 0 ? encodeRuleStates(this.staged.values()) : null;
+    this.staged = new Map();
+    this.send({ t: 'record', now: this.clock.now(), cols: encodeReadings(batch.map((p) => p.entry)), states });
     for (const p of batch) this.inFlight.push(p);
   }
 
@@ -298,6 +315,7 @@ export class WorkerReadingJournal implements ReadingJournal {
         this.state = 'ok';
         this.apply(m.status);
         for (const [id, a] of this.appends) this.send({ t: 'append', id, now: a.now, lines: a.lines });
+        if (this.staged.size > 0) this.postSoon();
         resolve();
       });
       worker.on('error', (err) => (lastError = err));

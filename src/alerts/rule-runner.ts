@@ -1,6 +1,6 @@
 import { realClock, type Clock, type Timer } from '../clock.js';
 import type Database from 'better-sqlite3';
-import type { Config } from '../config/index.js';
+import type { Config, RulesConfig } from '../config/index.js';
 import type { Emitter } from '../events.js';
 import type { Logger } from '../log.js';
 import type { BinRegistry } from '../registry/index.js';
@@ -35,6 +35,8 @@ export interface AlertEvents {
  */
 export class RuleRunner {
   private timer: Timer | null = null;
+  private defaultRules: RulesConfig | undefined;
+  private readonly byZone = new WeakMap<object, RulesConfig>();
 
   constructor(
     private readonly db: Database.Database,
@@ -66,10 +68,18 @@ export class RuleRunner {
     this.timer = null;
   }
 
-  rulesFor(binId: string) {
+  /** A bin's rules: the defaults with its zone's overrides (resolved once per zone as it is now, not per reading). */
+  rulesFor(binId: string): RulesConfig {
     const bin = this.registry.get(binId);
     const zone = bin ? this.zones.zone(bin.zone) : undefined;
-    return resolveRules(this.config.rules, zone?.rules);
+    if (!zone) return (this.defaultRules ??= Object.freeze(resolveRules(this.config.rules)));
+    // the zones' store hands out a new object for a zone it changed, so a zone seen before has the same rules
+    let rules = this.byZone.get(zone);
+    if (!rules) {
+      rules = Object.freeze(resolveRules(this.config.rules, zone.rules));
+      this.byZone.set(zone, rules);
+    }
+    return rules;
   }
 
   /** The outliers the rules set aside for a bin: the newest one's time and how many in all (none: null). */

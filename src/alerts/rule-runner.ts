@@ -23,7 +23,10 @@ export interface AppliedEvent extends BinEvent {
   opened: boolean;
 }
 
-/** What the rules runner tells the rest of the program (through the event bus), after its transaction. */
+/**
+ * What the rules runner tells the rest of the program (through the event bus): inside its transaction when alerts
+ * open or close (the listeners' writes share its commit), else right after the evaluation.
+ */
 export interface AlertEvents {
   'alerts.applied': readonly AppliedEvent[];
 }
@@ -149,18 +152,21 @@ export class RuleRunner {
     if (alerting.size === 0) {
       apply();
       this.states.stage(changed, at);
-    } else {
-      this.db.transaction(() => {
-        apply();
-        this.states.write(
-          [...alerting].map((binId) => [binId, changed.get(binId)!] as [string, BinRuleState]),
-          at,
-        );
-      })();
-      for (const binId of alerting) changed.delete(binId);
-      this.states.stage(changed, at);
+      if (applied.length > 0) this.events.emit('alerts.applied', applied);
+      return applied;
     }
-    if (applied.length > 0) this.events.emit('alerts.applied', applied);
+    this.db.transaction(() => {
+      apply();
+      this.states.write(
+        [...alerting].map((binId) => [binId, changed.get(binId)!] as [string, BinRuleState]),
+        at,
+      );
+      // told inside the transaction: what its listeners write (the dispatcher's queue and jobs, collections) shares
+      // its one commit instead of an fsync per statement; should the commit fail, their writes are undone with it
+      this.events.emit('alerts.applied', applied);
+    })();
+    for (const binId of alerting) changed.delete(binId);
+    this.states.stage(changed, at);
     return applied;
   }
 }

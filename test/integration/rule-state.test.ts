@@ -47,4 +47,24 @@ describe.each(['inline', 'worker'] as const)('rule state (spool.journal: %s)', (
     bridge = await startBridge({ BINBRIDGE_SPOOL_JOURNAL: journal }, dataDir);
     expect(stored(bridge)).toMatchObject({ lastTs: t0 + 7 * MIN, lastFill: 37 });
   });
+
+  it("stores an alert that opens, the bin's state and what the dispatcher makes of it in one commit", async () => {
+    bridge = await startBridge({ BINBRIDGE_SPOOL_JOURNAL: journal });
+    client = await connectClient(bridge.mqttUrl, { clientId: BIN, username: BIN, password: await bridge.secrets.issue(BIN) });
+    const inTransaction: boolean[] = [];
+    const db = bridge.db;
+    const store = bridge.dispatcher.store;
+    const enqueue = store.enqueue.bind(store);
+    store.enqueue = (...args) => {
+      inTransaction.push(db.inTransaction);
+      enqueue(...args);
+    };
+    const t0 = Date.now() - 10 * MIN;
+    for (const [i, fill] of [40, 95, 96].entries()) await publishAcked(client, `bins/${BIN}/telemetry`, { fill_pct: fill, ts: t0 + i * MIN });
+    await bridge.journal.settled();
+    expect(bridge.alerts.list({ bin: BIN, status: 'open', type: 'full' })).toHaveLength(1);
+    expect(bridge.dispatcher.store.queue().map((q) => q.binId)).toContain(BIN);
+    // the dispatcher's queue row joined the rules' transaction: one fsync for the alert, the state and the request
+    expect(inTransaction).toEqual([true]);
+  });
 });

@@ -95,7 +95,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     const sealer = loadSealer(config.reports.pseudonym_key, config.data_dir);
     const messaging = life.add(messagingRoom({ config: config.whatsapp, db, sealer, metrics, events: bus, log, clock }));
     // the rules engine's memory of each bin: the rules write it, the dispatcher's planner reads the fill rates in it
-    const ruleStates = new SqliteRuleStateStore<BinRuleState>(db);
+    const ruleStates = new SqliteRuleStateStore<BinRuleState>(db, telemetry.journal);
     const dispatch = life.add(dispatchRoom({ config, db, registry, binState, zonesAndCrews, ruleStates, outbox: messaging.outbox, events: bus, log, clock }));
     const alerting = life.add(alertingRoom({ config, db, registry, zonesAndCrews, ruleStates, journal: telemetry.journal, events: bus, metrics, log, clock }));
     const notices = life.add(noticesRoom({ config, db, sealer, registry, zonesAndCrews, outbox: messaging.outbox, metrics, events: bus, log, clock }));

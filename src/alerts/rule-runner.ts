@@ -1,6 +1,6 @@
 import { realClock, type Clock, type Timer } from '../clock.js';
 import type Database from 'better-sqlite3';
-import type { Config } from '../config/index.js';
+import type { Config, RulesConfig } from '../config/index.js';
 import type { Emitter } from '../events.js';
 import type { Logger } from '../log.js';
 import type { BinRegistry } from '../registry/index.js';
@@ -23,7 +23,10 @@ export interface AppliedEvent extends BinEvent {
   opened: boolean;
 }
 
-/** What the rules runner tells the rest of the program (through the event bus), after its transaction. */
+/**
+ * What the rules runner tells the rest of the program (through the event bus): inside its transaction when alerts
+ * open or close (the listeners' writes share its commit), else right after the evaluation.
+ */
 export interface AlertEvents {
   'alerts.applied': readonly AppliedEvent[];
 }
@@ -35,6 +38,8 @@ export interface AlertEvents {
  */
 export class RuleRunner {
   private timer: Timer | null = null;
+  private defaultRules: RulesConfig | undefined;
+  private readonly byZone = new WeakMap<object, RulesConfig>();
 
   constructor(
     private readonly db: Database.Database,
@@ -66,10 +71,18 @@ export class RuleRunner {
     this.timer = null;
   }
 
-  rulesFor(binId: string) {
+  /** A bin's rules: the defaults with its zone's overrides (resolved once per zone as it is now, not per reading). */
+  rulesFor(binId: string): RulesConfig {
     const bin = this.registry.get(binId);
     const zone = bin ? this.zones.zone(bin.zone) : undefined;
-    return resolveRules(this.config.rules, zone?.rules);
+    if (!zone) return (this.defaultRules ??= Object.freeze(resolveRules(this.config.rules)));
+    // the zones' store hands out a new object for a zone it changed, so a zone seen before has the same rules
+    let rules = this.byZone.get(zone);
+    if (!rules) {
+      rules = Object.freeze(resolveRules(this.config.rules, zone.rules));
+      this.byZone.set(zone, rules);
+    }
+    return rules;
   }
 
   /** The outliers the rules set aside for a bin: the newest one's time and how many in all (none: null). */
@@ -108,26 +121,52 @@ export class RuleRunner {
     });
   }
 
+  /**
+   * Evaluates, then stores: the states of bins whose alerts open or close are written with those alerts in one
+   * transaction (a dispatch follows from it); every other state is staged for the journal's next commit, so a
+   * group of ordinary readings costs no transaction (and no fsync) of its own here.
+   */
   private run(body: (apply: (binId: string, state: BinRuleState, events: BinEvent[]) => void) => void): AppliedEvent[] {
-    const applied: AppliedEvent[] = [];
     const at = this.clock.now();
     const changed = new Map<string, BinRuleState>();
-    this.db.transaction(() => {
-      body((binId, state, events) => {
-        // the newest state of each bin is written once per batch
-        changed.set(binId, state);
-        this.states.remember(binId, state);
+    const happened: { binId: string; events: BinEvent[] }[] = [];
+    body((binId, state, events) => {
+      changed.set(binId, state);
+      this.states.remember(binId, state);
+      if (events.length > 0) happened.push({ binId, events });
+    });
+    const applied: AppliedEvent[] = [];
+    const alerting = new Set<string>();
+    for (const { binId, events } of happened) if (events.some((e) => e.opens || (e.closes && e.closes.length > 0))) alerting.add(binId);
+    const apply = (): void => {
+      for (const { binId, events } of happened) {
         const bin = this.registry.get(binId);
-        if (!bin) return;
+        if (!bin) continue;
         for (const e of events) {
           const opened = e.opens ? this.alerts.open({ binId, zone: bin.zone, type: e.opens, at: e.ts, value: e.value, message: e.message, cause: e.cause, hoursToFull: e.hoursToFull }) : false;
           for (const t of e.closes ?? []) this.alerts.close(binId, t, e.ts);
           applied.push({ ...e, zone: bin.zone, opened });
         }
-      });
-      for (const [binId, state] of changed) this.states.put(binId, state, at);
+      }
+    };
+    if (alerting.size === 0) {
+      apply();
+      this.states.stage(changed, at);
+      if (applied.length > 0) this.events.emit('alerts.applied', applied);
+      return applied;
+    }
+    this.db.transaction(() => {
+      apply();
+      this.states.write(
+        [...alerting].map((binId) => [binId, changed.get(binId)!] as [string, BinRuleState]),
+        at,
+      );
+      // told inside the transaction: what its listeners write (the dispatcher's queue and jobs, collections) shares
+      // its one commit instead of an fsync per statement; should the commit fail, their writes are undone with it
+      this.events.emit('alerts.applied', applied);
     })();
-    if (applied.length > 0) this.events.emit('alerts.applied', applied);
+    for (const binId of alerting) changed.delete(binId);
+    this.states.stage(changed, at);
     return applied;
   }
 }

@@ -120,19 +120,20 @@ export function fmt(n: number): string {
   return String(Math.round(n * 10) / 10);
 }
 
-/** A copy to change freely (the engine never changes the state it is given); points and temperatures are never mutated in place. */
+/**
+ * A copy to change freely (the engine never changes the state it is given). Its arrays are shared with the original:
+ * the rules never change an array in place, a rule that changes one assigns a new one (this copy runs per reading).
+ */
 export function cloneState(s: BinRuleState): BinRuleState {
   return {
     ...s,
-    recentFills: [...s.recentFills],
     full: { ...s.full },
-    history: [...s.history],
-    fire: { ...s.fire, temps: [...s.fire.temps] },
+    fire: { ...s.fire },
     tilt: { ...s.tilt },
     battery: { ...s.battery },
     offline: { ...s.offline },
     suspect: { ...s.suspect },
     stuck: { ...s.stuck },
-    outlier: s.outlier ? { ...s.outlier, recent: [...s.outlier.recent] } : initialOutlierState(),
+    outlier: s.outlier ? { ...s.outlier } : initialOutlierState(),
   };
 }

@@ -5,6 +5,7 @@ export { SqliteSpool, SpoolFullError, type Spool, type SpoolBatch, type SpoolSta
 export { SqliteBinStateStore, type BinStateStore, type BinState, type LatestReading } from './bin-state.js';
 export { GroupCommit, SqliteReadingJournal, type ReadingJournal, type JournalEntry, type JournalBacklog } from './reading-journal.js';
 export { JournalUnavailableError, WorkerReadingJournal, type WorkerJournalOptions } from './worker-journal.js';
+export { RuleStateTable, type RuleStateRow } from './rule-state-table.js';
 export { SqliteReadingHistory, type ReadingHistory, type HistoryPoint } from './reading-history.js';
 export { BUCKET_MS, HISTORY_DAYS, HISTORY_MS, downsample, mergeBuckets, type HistoryBucket } from './history-bucket.js';
 export { readingPoints, lineProtocol, type FieldValue } from './points.js';

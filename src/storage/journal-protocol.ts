@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.js';
 import type { JournalEntry } from './reading-journal.js';
+import type { RuleStateRow } from './rule-state-table.js';
 import type { SpoolStats } from './spool.js';
 
 /**
@@ -70,6 +71,28 @@ export function decodeReadings(cols: ReadingColumns): JournalEntry[] {
   return out;
 }
 
+/** Rule states staged for the worker's next commit, as columns too. */
+export interface RuleStateColumns {
+  binIds: string[];
+  states: string[];
+  /** at, seq per row */
+  nums: Float64Array;
+}
+
+export function encodeRuleStates(rows: Iterable<RuleStateRow>): RuleStateColumns {
+  const list = [...rows];
+  const nums = new Float64Array(list.length * 2);
+  list.forEach((r, i) => {
+    nums[2 * i] = r.at;
+    nums[2 * i + 1] = r.seq;
+  });
+  return { binIds: list.map((r) => r.binId), states: list.map((r) => r.state), nums };
+}
+
+export function decodeRuleStates(cols: RuleStateColumns): RuleStateRow[] {
+  return cols.binIds.map((binId, i) => ({ binId, state: cols.states[i]!, at: cols.nums[2 * i]!, seq: cols.nums[2 * i + 1]! }));
+}
+
 /** What the worker's metrics did since its last message; the main thread adds it to its registry. */
 export interface MetricDeltas {
   commitSeconds: number[];
@@ -100,7 +123,8 @@ export interface JournalWorkerData {
 }
 
 export type ToWorker =
-  | { t: 'record'; now: number; cols: ReadingColumns }
+  /** a turn's readings, and the rule states staged since the last such message (both ride the next commit) */
+  | { t: 'record'; now: number; cols: ReadingColumns; states: RuleStateColumns | null }
   | { t: 'append'; id: number; now: number; lines: string[] }
   | { t: 'flush'; id: number }
   | { t: 'stopWriter'; deadlineMs: number }

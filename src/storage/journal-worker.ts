@@ -9,9 +9,10 @@ import { openDatabase } from './database.js';
 import { createSink } from './influx-sink.js';
 import { InfluxWriter, type WriterMetrics } from './influx-writer.js';
 import type { FromWorker, JournalWorkerData, MetricDeltas, ToWorker, WorkerStatus } from './journal-protocol.js';
-import { decodeReadings } from './journal-protocol.js';
+import { decodeReadings, decodeRuleStates } from './journal-protocol.js';
 import { SqliteReadingHistory } from './reading-history.js';
 import { GroupCommit, type JournalEntry } from './reading-journal.js';
+import type { RuleStateRow } from './rule-state-table.js';
 import { SqliteSpool, type SpoolBatch } from './spool.js';
 
 const STATUS_EVERY_MS = 500;
@@ -83,6 +84,8 @@ function statusSoon(): void {
 // readings waiting for the next commit, with the main thread's clock at the turn they came in
 let queue: JournalEntry[] = [];
 let queueNow = 0;
+// the rules' memory of some bins, newest per bin, for the next commit (alone when no reading follows)
+let states = new Map<string, RuleStateRow>();
 let scheduled = false;
 /** test hook: nothing is committed any more */
 let held = false;
@@ -100,21 +103,26 @@ function schedule(): void {
 
 /** Commits the queue in groups of at most maxBatch, each followed by its answer to the main thread. */
 function commitAll(): void {
-  while (queue.length > 0 && db.open && !held) {
+  while ((queue.length > 0 || states.size > 0) && db.open && !held) {
     const entries = queue.length <= data.maxBatch ? queue : queue.slice(0, data.maxBatch);
     queue = entries === queue ? [] : queue.slice(entries.length);
+    const rows = states;
+    states = new Map();
     const end = commitTimer();
     try {
-      group.run(entries, queueNow);
+      group.run(entries, queueNow, rows.values());
     } catch (err) {
       end();
+      // the rule states wait for the next commit (newer ones staged meanwhile win)
+      for (const [binId, r] of rows) if (!states.has(binId)) states.set(binId, r);
       log.error({ err, readings: entries.length }, 'journal commit failed; readings not acknowledged');
+      if (entries.length === 0) break;
       const e = err as Error;
       post({ t: 'failed', n: entries.length, error: { name: e.name, message: e.message }, status: status() });
       continue;
     }
     end();
-    post({ t: 'committed', n: entries.length, status: status() });
+    if (entries.length > 0) post({ t: 'committed', n: entries.length, status: status() });
   }
   writer?.notify();
 }
@@ -123,6 +131,7 @@ port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'record':
       for (const e of decodeReadings(m.cols)) queue.push(e);
+      if (m.states) for (const r of decodeRuleStates(m.states)) states.set(r.binId, r);
       queueNow = m.now;
       schedule();
       return;

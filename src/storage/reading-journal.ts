@@ -3,8 +3,10 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { orderTs } from '../rules/index.js';
 import type { BinStateStore, LatestReading } from './bin-state.js';
+import { CommittedFeed } from './committed-feed.js';
 import type { Db } from './database.js';
 import type { ReadingHistory } from './reading-history.js';
+import { RuleStateTable, type RuleStateRow } from './rule-state-table.js';
 import type { SpoolTable } from './spool.js';
 
 export interface JournalEntry {
@@ -29,21 +31,33 @@ export interface JournalBacklog {
  * A reading's promise resolves only after that commit, and the broker sends the PUBACK only then.
  */
 export interface ReadingJournal {
-  /** Called with each committed group, in commit order (the rules engine listens here). */
+  /**
+   * Called with each committed group, in commit order (the rules engine listens here), on a turn after the one that
+   * acknowledged its readings: listeners never hold up a PUBACK.
+   */
   onCommitted(listener: (entries: JournalEntry[]) => void): void;
   /** Resolves once the reading is durably recorded; rejects (SpoolFullError, disk errors) when it is not. */
   record(entry: JournalEntry): Promise<void>;
-  /** Commits whatever is waiting, now (used at shutdown); resolves once it is committed. */
+  /** Commits whatever is waiting, now (used at shutdown); resolves once it is committed and its listeners ran. */
   flush(): Promise<void>;
+  /** Resolves once every group committed so far has been through the listeners (tests wait here, not by time). */
+  settled(): Promise<void>;
+  /**
+   * The rules' memory of some bins, written in the journal's next commit (a commit of their own on a later turn when
+   * no reading comes to carry them): no fsync of its own per group. A kill -9 loses what waits here.
+   */
+  stageRuleStates(rows: readonly RuleStateRow[]): void;
   backlog(): JournalBacklog;
 }
 
 /**
- * The journal's one transaction: the spool's points, the bins' state (newest reading per bin) and their history.
- * Shared by the inline journal and the journal worker, so both store exactly the same.
+ * The journal's one transaction: the spool's points, the bins' state (newest reading per bin), their history, and
+ * the rule states staged since the last commit. Shared by the inline journal and the journal worker, so both store
+ * exactly the same.
  */
 export class GroupCommit {
   private readonly tx;
+  private readonly ruleStates: RuleStateTable;
 
   constructor(
     db: Db,
@@ -51,7 +65,8 @@ export class GroupCommit {
     binState: BinStateStore,
     private readonly history: ReadingHistory | null,
   ) {
-    this.tx = db.transaction((entries: readonly JournalEntry[], now: number) => {
+    this.ruleStates = new RuleStateTable(db);
+    this.tx = db.transaction((entries: readonly JournalEntry[], now: number, states: Iterable<RuleStateRow>) => {
       const newest = new Map<string, LatestReading>();
       for (const entry of entries) {
         if (this.spool && entry.lines.length > 0) this.spool.insert(entry.lines, now);
@@ -59,17 +74,20 @@ export class GroupCommit {
         if (!seen || orderTs(seen) <= orderTs(entry.reading)) newest.set(entry.reading.binId, entry.reading);
       }
       for (const r of newest.values()) binState.upsert(r);
-      this.history?.record(
-        entries.map((e) => e.reading),
-        now,
-      );
+      if (entries.length > 0) {
+        this.history?.record(
+          entries.map((e) => e.reading),
+          now,
+        );
+      }
+      for (const r of states) this.ruleStates.upsert(r);
     });
   }
 
   /** Commits the group (fsynced with spool.sync=full); on an error nothing of it was stored, and the error is thrown. */
-  run(entries: readonly JournalEntry[], now: number): void {
+  run(entries: readonly JournalEntry[], now: number, states: Iterable<RuleStateRow> = []): void {
     try {
-      this.tx(entries, now);
+      this.tx(entries, now, states);
     } catch (err) {
       // the rollback took back what the in-memory counts and caches had already seen
       this.spool?.recount();
@@ -90,7 +108,9 @@ interface Pending {
 export class SqliteReadingJournal implements ReadingJournal {
   private pending: Pending[] = [];
   private scheduled = false;
-  private readonly listeners: ((entries: JournalEntry[]) => void)[] = [];
+  private readonly feed: CommittedFeed;
+  /** rule states waiting for the next commit, the newest per bin */
+  private staged = new Map<string, RuleStateRow>();
   private readonly group: GroupCommit;
   private readonly clock: Clock;
 
@@ -105,11 +125,11 @@ export class SqliteReadingJournal implements ReadingJournal {
   ) {
     this.group = new GroupCommit(db, spool, binState, history);
     this.clock = opts.clock ?? realClock;
+    this.feed = new CommittedFeed(log);
   }
 
-  /** Called with each committed group, in commit order (the rules engine listens here). */
   onCommitted(listener: (entries: JournalEntry[]) => void): void {
-    this.listeners.push(listener);
+    this.feed.listen(listener);
   }
 
   /** Resolves once the reading is durably recorded; rejects (SpoolFullError, disk errors) when it is not. */
@@ -121,10 +141,21 @@ export class SqliteReadingJournal implements ReadingJournal {
     });
   }
 
-  /** Commits whatever is waiting, now (used at shutdown). */
+  /** Commits whatever is waiting, now (used at shutdown), runs the listeners of what was committed, and stores the rule states they staged. */
   flush(): Promise<void> {
     while (this.pending.length > 0) this.commit();
+    this.feed.drain();
+    this.commit();
     return Promise.resolve();
+  }
+
+  stageRuleStates(rows: readonly RuleStateRow[]): void {
+    for (const r of rows) this.staged.set(r.binId, r);
+    if (rows.length > 0) this.schedule();
+  }
+
+  settled(): Promise<void> {
+    return this.feed.settled();
   }
 
   backlog(): JournalBacklog {
@@ -146,30 +177,23 @@ export class SqliteReadingJournal implements ReadingJournal {
   private commit(): void {
     const group = this.pending.length <= this.opts.maxBatch ? this.pending : this.pending.slice(0, this.opts.maxBatch);
     this.pending = group === this.pending ? [] : this.pending.slice(group.length);
-    if (group.length === 0) return;
+    const states = this.staged;
+    if (group.length === 0 && states.size === 0) return;
+    this.staged = new Map();
     const entries = group.map((p) => p.entry);
     const end = this.metrics.journalCommit.startTimer();
     try {
-      this.group.run(entries, this.clock.now());
+      this.group.run(entries, this.clock.now(), states.values());
     } catch (err) {
       end();
+      // the rule states wait for the next commit (newer ones staged meanwhile win)
+      for (const [binId, r] of states) if (!this.staged.has(binId)) this.staged.set(binId, r);
       this.log.error({ err, readings: group.length }, 'journal commit failed; readings not acknowledged');
       for (const p of group) p.reject(err as Error);
       return;
     }
     end();
     for (const p of group) p.resolve();
-    notifyCommitted(this.listeners, entries, this.log);
-  }
-}
-
-/** Hands a committed group to each listener; one that throws is logged and the others still run. */
-export function notifyCommitted(listeners: readonly ((entries: JournalEntry[]) => void)[], entries: JournalEntry[], log: Logger): void {
-  for (const listener of listeners) {
-    try {
-      listener(entries);
-    } catch (err) {
-      log.error({ err }, 'journal listener failed');
-    }
+    this.feed.push(entries);
   }
 }

@@ -6,8 +6,10 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { retryDelay } from '../retry.js';
 import type { SpoolWriter } from './influx-writer.js';
-import { encodeReadings, type FromWorker, type JournalWorkerData, type ToWorker, type WorkerStatus } from './journal-protocol.js';
-import { notifyCommitted, type JournalBacklog, type JournalEntry, type ReadingJournal } from './reading-journal.js';
+import { encodeReadings, encodeRuleStates, type FromWorker, type JournalWorkerData, type ToWorker, type WorkerStatus } from './journal-protocol.js';
+import { CommittedFeed } from './committed-feed.js';
+import type { RuleStateRow } from './rule-state-table.js';
+import { type JournalBacklog, type JournalEntry, type ReadingJournal } from './reading-journal.js';
 import { SpoolFullError, type Spool, type SpoolStats } from './spool.js';
 
 /** A reading was not recorded because the journal worker died or is being restarted; the sender retries. */
@@ -53,7 +55,8 @@ function startWorker(data: JournalWorkerData): Worker {
 /**
  * The journal in a worker thread (spool.journal: worker): each turn's readings go to the worker in one message, the
  * worker commits them (group commit, fsync) on its own SQLite connection and answers which are durable; only then
- * do their promises resolve (the PUBACK) and the committed listeners (the rules) run, here on the event loop. The
+ * do their promises resolve (the PUBACK), and on the next turn the committed listeners (the rules) run, here on the
+ * event loop. The
  * spool and the InfluxDB writer live in the worker too, so their writes never wait for the loop nor it for them;
  * `spool` and `writer` here are views kept up to date by the worker's messages.
  *
@@ -69,7 +72,9 @@ export class WorkerReadingJournal implements ReadingJournal {
   private inFlight: Pending[] = [];
   private head = 0;
   private postScheduled = false;
-  private readonly listeners: ((entries: JournalEntry[]) => void)[] = [];
+  private readonly feed: CommittedFeed;
+  /** rule states for the worker's next commit, the newest per bin; kept while the worker restarts */
+  private staged = new Map<string, RuleStateRow>();
   private nextId = 1;
   private readonly replies = new Map<number, () => void>();
   private readonly appends = new Map<number, Append>();
@@ -84,6 +89,7 @@ export class WorkerReadingJournal implements ReadingJournal {
     private readonly log: Logger,
   ) {
     this.clock = opts.clock ?? realClock;
+    this.feed = new CommittedFeed(log);
     this.spool = opts.influx ? new WorkerSpool((lines, then) => this.append(lines, then)) : null;
     this.writer = opts.influx ? new WorkerWriter((ms) => this.stopWriter(ms)) : null;
   }
@@ -94,7 +100,7 @@ export class WorkerReadingJournal implements ReadingJournal {
   }
 
   onCommitted(listener: (entries: JournalEntry[]) => void): void {
-    this.listeners.push(listener);
+    this.feed.listen(listener);
   }
 
   record(entry: JournalEntry): Promise<void> {
@@ -102,17 +108,27 @@ export class WorkerReadingJournal implements ReadingJournal {
       if (this.state !== 'ok') throw new JournalUnavailableError(`journal worker ${this.state === 'restarting' ? 'restarting' : 'not running'}; reading not recorded`);
       if (entry.lines.length > 0) this.spool?.assertRoom();
       this.queued.push({ entry, at: this.clock.now(), resolve, reject });
-      if (!this.postScheduled) {
-        this.postScheduled = true;
-        setImmediate(() => this.post());
-      }
+      this.postSoon();
     });
   }
 
-  /** Sends what this turn received and waits until the worker committed everything it holds. */
-  flush(): Promise<void> {
+  /** Sends what this turn received, waits until the worker committed everything it holds, runs its listeners, and has the rule states they staged stored. */
+  async flush(): Promise<void> {
     this.post();
-    return this.ask((id) => ({ t: 'flush', id }));
+    await this.ask((id) => ({ t: 'flush', id }));
+    this.feed.drain();
+    if (this.staged.size === 0) return;
+    this.post();
+    await this.ask((id) => ({ t: 'flush', id }));
+  }
+
+  stageRuleStates(rows: readonly RuleStateRow[]): void {
+    for (const r of rows) this.staged.set(r.binId, r);
+    if (rows.length > 0) this.postSoon();
+  }
+
+  settled(): Promise<void> {
+    return this.feed.settled();
   }
 
   backlog(): JournalBacklog {
@@ -177,16 +193,25 @@ export class WorkerReadingJournal implements ReadingJournal {
     if (this.state === 'ok') this.send({ t: 'append', id, now: a.now, lines });
   }
 
+  private postSoon(): void {
+    if (this.postScheduled) return;
+    this.postScheduled = true;
+    setImmediate(() => this.post());
+  }
+
   private post(): void {
     this.postScheduled = false;
-    if (this.queued.length === 0) return;
+    if (this.queued.length === 0 && this.staged.size === 0) return;
     const batch = this.queued;
     this.queued = [];
     if (!this.worker || this.state !== 'ok') {
+      // staged rule states wait for the worker that replaces this one
       for (const p of batch) p.reject(new JournalUnavailableError('journal worker not running; reading not recorded'));
       return;
     }
-    this.send({ t: 'record', now: this.clock.now(), cols: encodeReadings(batch.map((p) => p.entry)) });
+    const states = this.staged.size > 0 ? encodeRuleStates(this.staged.values()) : null;
+    this.staged = new Map();
+    this.send({ t: 'record', now: this.clock.now(), cols: encodeReadings(batch.map((p) => p.entry)), states });
     for (const p of batch) this.inFlight.push(p);
   }
 
@@ -221,11 +246,7 @@ export class WorkerReadingJournal implements ReadingJournal {
         this.apply(m.status);
         const group = this.take(m.n);
         for (const p of group) p.resolve();
-        notifyCommitted(
-          this.listeners,
-          group.map((p) => p.entry),
-          this.log,
-        );
+        this.feed.push(group.map((p) => p.entry));
         return;
       }
       case 'failed': {
@@ -294,6 +315,7 @@ export class WorkerReadingJournal implements ReadingJournal {
         this.state = 'ok';
         this.apply(m.status);
         for (const [id, a] of this.appends) this.send({ t: 'append', id, now: a.now, lines: a.lines });
+        if (this.staged.size > 0) this.postSoon();
         resolve();
       });
       worker.on('error', (err) => (lastError = err));

@@ -54,6 +54,8 @@ describe('binbridge in simulated time', () => {
     ] as const) {
       await publishAcked(client, 'bins/UTR-0001/telemetry', { fill_pct: fill, ts });
     }
+    // the rules see committed readings on the turn after their PUBACK
+    await bridge.journal.settled();
     expect(bridge.alerts.list({ status: 'open', type: 'full' }).map((a) => a.bin_id)).toEqual(['UTR-0001']);
     // the batch window has not passed in simulated time, however long the wall clock takes
     await clock.advance(4 * MIN);

@@ -103,4 +103,25 @@ describe('state', () => {
     expect(copy).toEqual(state);
     expect(labels(next.events)).toEqual(['collected-full']);
   });
+
+  it('is never changed in place, arrays included, whatever the readings do (a copy shares its arrays)', () => {
+    const deepFreeze = <T>(o: T): T => {
+      if (o && typeof o === 'object') for (const v of Object.values(o)) deepFreeze(v);
+      return Object.freeze(o);
+    };
+    // fills that rise, echo, fall and stick; temperatures that climb to fire and cool; tilt and a weak battery
+    const steps = [30, 31, 88, 32, 85, 86, 86, 86, 86, 86, 40, 12].map((fillPct, i) => ({
+      fillPct,
+      ts: T0 + i * 10 * MIN,
+      temperatureC: [15, 20, 50, 65, 70, 30, 20, 18, 17, 16, 15, 15][i]!,
+      batteryPct: 20 - i,
+      tilt: i >= 5 && i <= 7,
+    }));
+    let state = feed([]).state;
+    for (const step of steps) {
+      const frozen = deepFreeze(JSON.parse(JSON.stringify(state)) as typeof state);
+      state = evaluateReading({ binId: BIN, ...step }, frozen, RULES).state;
+    }
+    expect(state.lastTs).toBe(steps.at(-1)!.ts);
+  });
 });

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/index.js';
 import { createMetrics } from '../../../src/metrics.js';
 import { commitCounter } from '../../helpers/event-loop.js';
+import { waitFor } from '../../helpers/wait.js';
 import {
   SqliteBinStateStore,
   SqliteReadingJournal,
@@ -110,10 +111,37 @@ describe.each(['inline', 'worker'] as const)('ReadingJournal (%s)', (mode) => {
     expect(spool.stats().depth).toBe(0); // nothing is recorded before the commit runs
     expect(journal.backlog()).toMatchObject({ readings: 250, state: 'ok' });
     await Promise.all(all);
+    await journal.settled();
     expect(groups).toEqual([100, 100, 50]);
     expect(spool.stats().depth).toBe(250);
     expect(firstLine()).toBe('m v=0 1000');
     expect(journal.backlog()).toEqual({ readings: 0, oldestMs: null, state: 'ok' });
+  });
+
+  it('hands committed groups to its listeners after their readings are acknowledged, in commit order', async () => {
+    const { journal } = await setup();
+    const acked = new Set<number>();
+    // for each group a listener sees: were all of its readings acknowledged before it ran?
+    const seen: { first: number; ackedBefore: boolean }[] = [];
+    journal.onCommitted((entries) => seen.push({ first: entries[0]!.reading.ts, ackedBefore: entries.every((e) => acked.has(e.reading.ts)) }));
+    const all = Array.from({ length: 250 }, (_, i) => journal.record({ reading: reading('A', 1000 + i), lines: [] }).then(() => acked.add(1000 + i)));
+    await Promise.all(all);
+    await waitFor(() => seen.length === 3, { message: 'three groups seen' });
+    expect(seen).toEqual([
+      { first: 1000, ackedBefore: true },
+      { first: 1100, ackedBefore: true },
+      { first: 1200, ackedBefore: true },
+    ]);
+  });
+
+  it('flush resolves once the listeners have seen everything it committed', async () => {
+    const { journal } = await setup();
+    const seen: number[] = [];
+    journal.onCommitted((entries) => seen.push(...entries.map((e) => e.reading.ts)));
+    void journal.record({ reading: reading('A', 1000), lines: [] });
+    void journal.record({ reading: reading('A', 2000), lines: [] });
+    await journal.flush();
+    expect(seen).toEqual([1000, 2000]);
   });
 
   it('keeps the newest reading as bin state, whatever order a backlog arrives in', async () => {

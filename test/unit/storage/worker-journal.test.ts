@@ -59,6 +59,7 @@ describe('WorkerReadingJournal', () => {
 
     await waitFor(() => journal.backlog().state === 'ok', { timeoutMs: 20_000, message: 'worker restarted' });
     await journal.record({ reading: reading('A', NOW + 2000), lines: [] });
+    await journal.settled();
 
     expect(committed).toEqual([NOW, NOW + 2000]);
     expect(new SqliteBinStateStore(db).get('A')).toMatchObject({ ts: NOW + 2000 });

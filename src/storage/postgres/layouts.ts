@@ -150,4 +150,6 @@ export const POSTGRES_LAYOUTS: readonly string[] = [
   CREATE INDEX whatsapp_outbox_initiated ON whatsapp_outbox (sent_ms) WHERE initiated = 1;
   ALTER TABLE notice_recipients ADD COLUMN outbox_id BIGINT;
   `,
+  // 8: the order of each bin's rule state, written by the journal and by the rules
+  `ALTER TABLE rule_state ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;`,
 ];

@@ -9,7 +9,7 @@ import { openDatabase } from './database.js';
 import { createSink } from './influx-sink.js';
 import { InfluxWriter, type WriterMetrics } from './influx-writer.js';
 import type { FromWorker, JournalWorkerData, MetricDeltas, ToWorker, WorkerStatus } from './journal-protocol.js';
-import { decodeReadings } from './journal-protocol.js';
+import { BinsSeen, decodeReadings } from './journal-protocol.js';
 import { SqliteReadingHistory } from './reading-history.js';
 import { GroupCommit, type JournalEntry } from './reading-journal.js';
 import { SqliteSpool, type SpoolBatch } from './spool.js';
@@ -80,6 +80,8 @@ function statusSoon(): void {
   });
 }
 
+const binsSeen = new BinsSeen();
+
 // readings waiting for the next commit, with the main thread's clock at the turn they came in
 let queue: JournalEntry[] = [];
 let queueNow = 0;
@@ -122,7 +124,7 @@ function commitAll(): void {
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'record':
-      for (const e of decodeReadings(m.cols)) queue.push(e);
+      for (const e of decodeReadings(m.cols, binsSeen)) queue.push(e);
       queueNow = m.now;
       schedule();
       return;

@@ -24,7 +24,21 @@ export function lineProtocol(measurement: string, tags: Record<string, string>, 
   return line;
 }
 
-type PointBin = { id: string; zone: string; kind: string; lat: number; lon: number };
+/** What a reading's points take from its bin. */
+export interface PointBin {
+  id: string;
+  zone: string;
+  kind: string;
+  lat: number;
+  lon: number;
+}
+
+/** A reading's own points, to be made where its journal entry is committed (readingPoints). */
+export interface ReadingPointsOf {
+  bin: PointBin;
+  /** with its bin_state point too */
+  withState: boolean;
+}
 
 /** A bin's parts of its points that no reading changes, made by lineProtocol itself (so escaped as it escapes). */
 interface BinParts {
@@ -87,9 +101,23 @@ export function readingPoints(r: ReadingValues, bin: PointBin, withState: boolea
   const ts = String(Math.round(r.ts));
   const reading = `${p.reading}${fields} ${ts}`;
   if (!withState) return [reading];
-  p.latLon ??= ',' + lineProtocol('p', {}, { lat: bin.lat, lon: bin.lon }, 0).slice('p '.length, -' 0'.length) + ' ';
+  p.latLon ??= latLonOf(bin);
   return [reading, `${p.state}${r.fillPct}${p.latLon}${ts}`];
 }
+
+/**
+ * Throws what readingPoints would throw for these points, so that a reading whose points are made later (in the
+ * journal worker, with others in one transaction) is refused alone and now; costs a lookup and a few comparisons.
+ */
+export function checkPoints(r: ReadingValues, bin: PointBin, withState: boolean): void {
+  if (!finite(r.fillPct) || !finite(r.distanceMm) || !finite(r.batteryPct) || !finite(r.temperatureC) || !finite(r.rssi) || !finite(r.ts)) {
+    referencePoints(r, bin, withState);
+  }
+  const p = partsOf(bin);
+  if (withState) p.latLon ??= latLonOf(bin);
+}
+
+const latLonOf = (bin: PointBin): string => ',' + lineProtocol('p', {}, { lat: bin.lat, lon: bin.lon }, 0).slice('p '.length, -' 0'.length) + ' ';
 
 /** The same points through lineProtocol: the definition readingPoints keeps to. */
 export function referencePoints(r: ReadingValues, bin: PointBin, withState: boolean): string[] {

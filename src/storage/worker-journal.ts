@@ -7,7 +7,7 @@ import type { Metrics } from '../metrics.js';
 import { retryDelay } from '../retry.js';
 import type { SpoolWriter } from './influx-writer.js';
 import { encodeReadings, type FromWorker, type JournalWorkerData, type ToWorker, type WorkerStatus } from './journal-protocol.js';
-import { notifyCommitted, type JournalBacklog, type JournalEntry, type ReadingJournal } from './reading-journal.js';
+import { notifyCommitted, spoolsPoints, type JournalBacklog, type JournalEntry, type ReadingJournal } from './reading-journal.js';
 import { SpoolFullError, type Spool, type SpoolStats } from './spool.js';
 
 /** A reading was not recorded because the journal worker died or is being restarted; the sender retries. */
@@ -100,7 +100,7 @@ export class WorkerReadingJournal implements ReadingJournal {
   record(entry: JournalEntry): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.state !== 'ok') throw new JournalUnavailableError(`journal worker ${this.state === 'restarting' ? 'restarting' : 'not running'}; reading not recorded`);
-      if (entry.lines.length > 0) this.spool?.assertRoom();
+      if (spoolsPoints(entry)) this.spool?.assertRoom();
       this.queued.push({ entry, at: this.clock.now(), resolve, reject });
       if (!this.postScheduled) {
         this.postScheduled = true;

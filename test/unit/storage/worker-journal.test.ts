@@ -6,7 +6,8 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../../src/metrics.js';
 import { JournalUnavailableError, SqliteBinStateStore, SqliteReadingHistory, WorkerReadingJournal, openDatabase, type JournalEntry } from '../../../src/storage/index.js';
-import { decodeReadings, encodeReadings } from '../../../src/storage/journal-protocol.js';
+import { BinsSeen, decodeReadings, encodeReadings } from '../../../src/storage/journal-protocol.js';
+import { readingPoints } from '../../../src/storage/points.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'bb-wjournal-'));
@@ -26,6 +27,33 @@ describe('journal protocol', () => {
     const decoded = decodeReadings(structuredClone(encodeReadings(entries)));
     expect(decoded).toEqual(entries);
     expect(Object.keys(decoded[0]!.reading)).toEqual(['binId', 'ts', 'receivedAt', 'fillPct']);
+  });
+
+  it("carries a reading's own points as their bin (once per message, only what points take) and the worker makes the same lines", () => {
+    const registryBin = { id: 'B-0001', zone: 'north', kind: 'paper', lat: 52.09, lon: 5.12, address: 'Domplein 1', capacity_l: 240 };
+    const other = { id: 'B-0002', zone: 'south', kind: 'glass', lat: 52.1, lon: 5.13, address: 'Neude 2', capacity_l: 1100 };
+    const entries: JournalEntry[] = [
+      { reading: reading('B-0001', NOW, 10), lines: [], points: { bin: registryBin, withState: true } },
+      { reading: reading('B-0002', NOW, 20), lines: ['x v=1 5'], points: { bin: other, withState: false } },
+      { reading: reading('B-0001', NOW + 1, 11), lines: [], points: { bin: registryBin, withState: false } },
+      { reading: reading('C', NOW, 30), lines: [] },
+    ];
+    const cols = encodeReadings(entries);
+    expect(cols.bins).toEqual([
+      { id: 'B-0001', zone: 'north', kind: 'paper', lat: 52.09, lon: 5.12 },
+      { id: 'B-0002', zone: 'south', kind: 'glass', lat: 52.1, lon: 5.13 },
+    ]);
+    const seen = new BinsSeen();
+    const decoded = decodeReadings(structuredClone(cols), seen);
+    expect(decoded.map((e) => e.points && readingPoints(e.reading, e.points.bin, e.points.withState))).toEqual(
+      entries.map((e) => e.points && readingPoints(e.reading, e.points.bin, e.points.withState)),
+    );
+    expect(decoded.map((e) => e.lines)).toEqual(entries.map((e) => e.lines));
+    // the next message's same bin is the same object (its points' parts are made once); a changed bin is not
+    const again = decodeReadings(structuredClone(encodeReadings([entries[0]!, { ...entries[1]!, points: { bin: { ...other, zone: 'east' }, withState: false } }])), seen);
+    expect(again[0]!.points!.bin).toBe(decoded[0]!.points!.bin);
+    expect(again[1]!.points!.bin).not.toBe(decoded[1]!.points!.bin);
+    expect(readingPoints(again[1]!.reading, again[1]!.points!.bin, false)[0]).toContain('zone=east');
   });
 });
 

@@ -12,7 +12,7 @@ import type { Ingest } from '../ingest/index.js';
 import { LogThrottle, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { BinStateStore } from '../storage/index.js';
-import { canPublish, canRetain, canSubscribe, type Principal } from './acl.js';
+import { canPublish, canRetain, canSubscribe, type Decision, type Principal } from './acl.js';
 import type { DeviceSecrets } from './device-secrets.js';
 import { DeviceSessions, type DeviceSession } from './device-sessions.js';
 import { LoginGuard } from './login-guard.js';
@@ -49,6 +49,8 @@ type BinClient = Client &
     revoked?: boolean;
     /** this session's QoS 2 readings being recorded, by packet id */
     qos2?: Map<number, Promise<Error | null>>;
+    /** the topic this session last published to, parsed and decided (a device publishes to the same few) */
+    lastTopic?: { topic: string; decision: Decision; parsed: BinTopic | null };
   };
 
 function refusal(message: string, returnCode: number): Error & { returnCode: number } {
@@ -286,12 +288,18 @@ export class MqttBroker {
       this.refused('oversize', { client: client.id, bytes: payload.length });
       return cb(new Error('packet too large'));
     }
-    const d = canPublish(client.principal ?? { kind: 'anonymous' }, packet.topic);
+    // the session's principal is set at CONNECT, before its first PUBLISH: a topic's decision holds for the session
+    let seen = client.lastTopic;
+    if (seen?.topic !== packet.topic) {
+      seen = { topic: packet.topic, decision: canPublish(client.principal ?? { kind: 'anonymous' }, packet.topic), parsed: parseBinTopic(packet.topic) };
+      client.lastTopic = seen;
+    }
+    const d = seen.decision;
     if (!d.allow) {
       this.refused(d.reason, { client: client.id, topic: packet.topic.slice(0, 200) });
       return cb(new Error(`not authorized to publish to ${packet.topic}`));
     }
-    const topic = parseBinTopic(packet.topic)!;
+    const topic = seen.parsed!;
     // nothing more from a session whose secret was revoked or rotated, but its will's status: it is offline now
     if (!(will && topic.channel === STATUS) && (client.revoked || !this.sessions.current(client))) {
       this.endSession(client);

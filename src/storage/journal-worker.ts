@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { realClock } from '../clock.js';
+import { retryDelay } from '../retry.js';
 import { SqliteBinStateStore } from './bin-state.js';
 import { openDatabase } from './database.js';
 import { createSink } from './influx-sink.js';
@@ -121,6 +122,25 @@ function commitAll(): void {
   writer?.notify();
 }
 
+// the event loop's connection writes too (alerts, outbox): under a long burst of its writes the worker's may wait
+// longer than busy_timeout; the points are tried again, not lost with a dying worker
+const APPEND_RETRY = { baseMs: 50, maxMs: 2000, jitter: 'equal' } as const;
+
+/** Spools the points of an append and confirms it; tries again while the database is locked. */
+function append(id: number, lines: string[], now: number, attempt: number): void {
+  if (!db.open) return;
+  try {
+    spool?.append(lines, now);
+  } catch (err) {
+    // the main thread keeps the points until they are confirmed (and sends them to a worker that replaces this one)
+    log.warn({ err, points: lines.length, attempt }, 'could not spool telemetry points; trying again');
+    realClock.setTimeout(() => append(id, lines, now, attempt + 1), retryDelay(attempt, APPEND_RETRY));
+    return;
+  }
+  writer?.notify();
+  post({ t: 'appended', id, status: status() });
+}
+
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'record':
@@ -129,9 +149,7 @@ port.on('message', (m: ToWorker) => {
       schedule();
       return;
     case 'append':
-      spool?.append(m.lines, m.now);
-      writer?.notify();
-      post({ t: 'appended', id: m.id, status: status() });
+      append(m.id, m.lines, m.now, 1);
       return;
     case 'flush':
       commitAll();

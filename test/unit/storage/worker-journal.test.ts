@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../../src/metrics.js';
 import { JournalUnavailableError, SqliteBinStateStore, SqliteReadingHistory, WorkerReadingJournal, openDatabase, type JournalEntry } from '../../../src/storage/index.js';
+import { configSchema } from '../../../src/config/index.js';
 import { BinsSeen, decodeReadings, encodeReadings } from '../../../src/storage/journal-protocol.js';
 import { readingPoints } from '../../../src/storage/points.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -99,6 +100,32 @@ describe('WorkerReadingJournal', () => {
     expect(errors[0]!.msg).toMatch(/journal worker died/);
     expect((await metrics.registry.getSingleMetric('binbridge_journal_worker_restarts_total')!.get()).values[0]!.value).toBe(1);
   });
+
+  it('keeps points it could not spool while another connection held the database past its busy timeout, and spools them after', async () => {
+    const dir = tmp();
+    const db = openDatabase(dir);
+    const logged: string[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => logged.push(l) });
+    const metrics = createMetrics();
+    const influx = configSchema.shape.influx.parse({ url: 'http://127.0.0.1:9', flush_interval_ms: 60_000 });
+    const journal = new WorkerReadingJournal({ dataDir: dir, sync: 'normal', maxBatch: 100, delayMs: 0, spoolMaxBytes: 1 << 20, influx }, metrics, log);
+    opened.push(() => journal.close());
+    await journal.start();
+    // the event loop's connection in a long write (the worker's busy_timeout is 5 s)
+    db.exec('BEGIN IMMEDIATE');
+    let spooled = false;
+    journal.spool!.appendSoon(['m v=1 1'], () => (spooled = true));
+    try {
+      await waitFor(() => logged.some((l) => l.includes('could not spool')), { timeoutMs: 15_000, message: 'the worker gave up waiting once' });
+    } finally {
+      db.exec('COMMIT');
+    }
+    await waitFor(() => spooled, { timeoutMs: 15_000, message: 'the points spooled once the lock was free' });
+    expect(journal.backlog().state).toBe('ok');
+    expect(db.prepare('SELECT line FROM spool').pluck().all()).toEqual(['m v=1 1']);
+    expect((await metrics.registry.getSingleMetric('binbridge_journal_worker_restarts_total')!.get()).values[0]?.value ?? 0).toBe(0);
+    db.close();
+  }, 30_000);
 
   it('refuses to start, with the reason, when the worker cannot open the store', async () => {
     const file = path.join(tmp(), 'not-a-dir');

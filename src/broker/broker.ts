@@ -8,7 +8,7 @@ import { Aedes, type AedesPublishPacket, type Client, type PublishPacket, type S
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Config } from '../config/index.js';
-import type { Ingest } from '../ingest/index.js';
+import type { Ingest, IngestOutcome } from '../ingest/index.js';
 import { LogThrottle, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { BinStateStore } from '../storage/index.js';
@@ -56,6 +56,13 @@ type BinClient = Client &
 function refusal(message: string, returnCode: number): Error & { returnCode: number } {
   return Object.assign(new Error(message), { returnCode });
 }
+
+/**
+ * The answer to a reading: null acknowledges it, an error closes the connection unacknowledged. An invalid reading
+ * is acknowledged and dropped (counted): resending it would not make it valid. A valid one that could not be
+ * recorded is not acknowledged, so the device keeps and resends it.
+ */
+const answer = (outcome: IngestOutcome): Error | null => (outcome.ok || !outcome.retryable ? null : new Error(`reading not recorded: ${outcome.reason}`));
 
 function remoteAddress(client: Client): string {
   return client.req?.socket?.remoteAddress ?? (client.conn as Partial<net.Socket>).remoteAddress ?? 'unknown';
@@ -311,7 +318,11 @@ export class MqttBroker {
       return cb(null);
     }
     if (packet.qos === 2 && !will) return this.recordQos2(client, packet.messageId!, topic.binId, payload, cb);
-    void this.recordReading(topic.binId, payload).then(cb);
+    // one promise step to the answer: this runs for every reading
+    this.deps.ingest.acceptPayload(topic.binId, payload).then(
+      (outcome) => cb(answer(outcome)),
+      (err: Error) => cb(err),
+    );
   }
 
   /** Clears the retain flag of what may not be kept (acl.ts canRetain); the message is still delivered. */
@@ -323,16 +334,9 @@ export class MqttBroker {
     this.refused(d.reason, { client: clientId, topic: packet.topic.slice(0, 200) });
   }
 
-  /**
-   * A reading, durably recorded: resolves with null to acknowledge it, or an error to close the connection
-   * unacknowledged. An invalid reading is acknowledged and dropped (counted): resending it would not make it
-   * valid. A valid one that could not be recorded is not acknowledged, so the device keeps and resends it.
-   */
+  /** A reading, durably recorded: resolves with its answer (see `answer`). */
   private recordReading(binId: string, payload: Buffer): Promise<Error | null> {
-    return this.deps.ingest.acceptPayload(binId, payload).then(
-      (outcome) => (outcome.ok || !outcome.retryable ? null : new Error(`reading not recorded: ${outcome.reason}`)),
-      (err: Error) => err,
-    );
+    return this.deps.ingest.acceptPayload(binId, payload).then(answer, (err: Error) => err);
   }
 
   /**

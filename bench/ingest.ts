@@ -1,5 +1,6 @@
 // Ingest benchmark: K sensors publish QoS 1 telemetry to the bridge, readings go into a real influxd.
 //   npm run bench:ingest -- [--sensors 100] [--rate 10000] [--duration 60] [--warmup 5] [--journal inline|worker] [--profile]
+//                         [--fill-min 40 --fill-max 60]
 //   npm run bench:ingest -- --compare-raw [--rates 10000,20000,30000,40000] [--duration 20]
 // --compare-raw runs the same load first against a bare aedes (bench/raw-broker.ts, no hooks: PUBACK at once)
 // and then against binbridge, and prints both and their ratios. --rates runs each rate in turn (a fresh broker,
@@ -46,6 +47,10 @@ const { values: args } = parseArgs({
     'compare-raw': { type: 'boolean', default: false },
     rates: { type: 'string' },
     'keep-temp': { type: 'boolean', default: false },
+    // passed to the load generator: each sensor holds a level in [min, max] (no alerts, no collections), so the
+    // figures are the ingest path's own; without them fill cycles 0..97 % and the rules and dispatch work too
+    'fill-min': { type: 'string' },
+    'fill-max': { type: 'string' },
     // spool.journal of the bridge under test (default: BINBRIDGE_SPOOL_JOURNAL, else inline)
     journal: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -54,7 +59,7 @@ const { values: args } = parseArgs({
 
 if (args.help) {
   process.stderr.write(
-    'usage: npm run bench:ingest -- [--sensors 100] [--rate 10000 | --rates 10000,20000,...] [--compare-raw] [--duration 60] [--warmup 5] [--max-inflight 1000] [--journal inline|worker] [--profile] [--keep-temp]\n',
+    'usage: npm run bench:ingest -- [--sensors 100] [--rate 10000 | --rates 10000,20000,...] [--compare-raw] [--duration 60] [--warmup 5] [--max-inflight 1000] [--journal inline|worker] [--profile] [--fill-min N --fill-max M] [--keep-temp]\n',
   );
   process.exit(0);
 }
@@ -271,6 +276,8 @@ async function runOnce(target: Target, rate: number, run: number): Promise<Recor
     '--warmup', String(WARMUP_S),
     '--base-ts', String(baseTs),
     '--max-inflight', String(MAX_INFLIGHT),
+    ...(args['fill-min'] !== undefined ? ['--fill-min', args['fill-min']] : []),
+    ...(args['fill-max'] !== undefined ? ['--fill-max', args['fill-max']] : []),
   ], `loadgen-${run}`);
   loadgen = lg.child;
   const ready = await lg.next('ready');

@@ -16,10 +16,15 @@ export interface SelfTime {
   pct: number;
 }
 
-export function topSelfTime(profileDir: string, n: number): SelfTime[] {
+/** The .cpuprofile files in the folder, the main thread's first: node names them CPU.<date>.<time>.<pid>.<thread>.<seq>. */
+function profileFiles(profileDir: string): { file: string; thread: number }[] {
   const files = fs.existsSync(profileDir) ? fs.readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')) : [];
   if (files.length === 0) throw new Error('the bridge wrote no .cpuprofile');
-  const prof = JSON.parse(fs.readFileSync(path.join(profileDir, files[0]!), 'utf8')) as CpuProfile;
+  return files.map((file) => ({ file, thread: Number(file.split('.')[4] ?? 0) })).sort((a, b) => a.thread - b.thread);
+}
+
+export function topSelfTime(profileDir: string, n: number, file = profileFiles(profileDir)[0]!.file): SelfTime[] {
+  const prof = JSON.parse(fs.readFileSync(path.join(profileDir, file), 'utf8')) as CpuProfile;
   const byId = new Map(prof.nodes.map((nd) => [nd.id, nd]));
   const self = new Map<string, number>();
   let total = 0;
@@ -44,20 +49,25 @@ export function topSelfTime(profileDir: string, n: number): SelfTime[] {
 }
 
 /** Logs the top entries to stderr. */
-export function logTop(top: SelfTime[], log: (m: string) => void): void {
-  log('bridge CPU profile, top self time:');
+export function logTop(top: SelfTime[], log: (m: string) => void, thread = 'main thread'): void {
+  log(`bridge CPU profile (${thread}), top self time:`);
   for (const t of top) log(`  ${String(t.self_ms).padStart(7)} ms ${String(t.pct).padStart(5)}%  ${t.fn}  ${t.where}`);
 }
 
 /**
- * Adds the bridge's top self-time functions to a bench's JSON (`profile_top`) and logs them, or says why there are
- * none (`profile_error`): the bridge must have been stopped first, since --cpu-prof writes at exit.
+ * Adds the bridge's top self-time functions to a bench's JSON (`profile_top`, the main thread's; `profile_threads`,
+ * each worker thread's, such as the journal worker's: node profiles every thread with --cpu-prof) and logs them,
+ * or says why there are none (`profile_error`): the bridge must have been stopped first, since --cpu-prof writes at exit.
  */
 export function addProfile(out: Record<string, unknown>, profileDir: string, log: (m: string) => void, n = 20): void {
   try {
-    const top = topSelfTime(profileDir, n);
+    const [main, ...workers] = profileFiles(profileDir);
+    const top = topSelfTime(profileDir, n, main!.file);
     out.profile_top = top;
     logTop(top, log);
+    const threads = workers.map(({ file, thread }) => ({ thread, top: topSelfTime(profileDir, n, file) }));
+    if (threads.length > 0) out.profile_threads = threads;
+    for (const t of threads) logTop(t.top, log, `worker thread ${t.thread}`);
   } catch (err) {
     out.profile_error = (err as Error).message;
   }

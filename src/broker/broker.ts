@@ -8,11 +8,11 @@ import { Aedes, type AedesPublishPacket, type Client, type PublishPacket, type S
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Config } from '../config/index.js';
-import type { Ingest } from '../ingest/index.js';
+import type { Ingest, IngestOutcome } from '../ingest/index.js';
 import { LogThrottle, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { BinStateStore } from '../storage/index.js';
-import { canPublish, canRetain, canSubscribe, type Principal } from './acl.js';
+import { canPublish, canRetain, canSubscribe, type Decision, type Principal } from './acl.js';
 import type { DeviceSecrets } from './device-secrets.js';
 import { DeviceSessions, type DeviceSession } from './device-sessions.js';
 import { LoginGuard } from './login-guard.js';
@@ -49,11 +49,20 @@ type BinClient = Client &
     revoked?: boolean;
     /** this session's QoS 2 readings being recorded, by packet id */
     qos2?: Map<number, Promise<Error | null>>;
+    /** the topic this session last published to, parsed and decided (a device publishes to the same few) */
+    lastTopic?: { topic: string; decision: Decision; parsed: BinTopic | null };
   };
 
 function refusal(message: string, returnCode: number): Error & { returnCode: number } {
   return Object.assign(new Error(message), { returnCode });
 }
+
+/**
+ * The answer to a reading: null acknowledges it, an error closes the connection unacknowledged. An invalid reading
+ * is acknowledged and dropped (counted): resending it would not make it valid. A valid one that could not be
+ * recorded is not acknowledged, so the device keeps and resends it.
+ */
+const answer = (outcome: IngestOutcome): Error | null => (outcome.ok || !outcome.retryable ? null : new Error(`reading not recorded: ${outcome.reason}`));
 
 function remoteAddress(client: Client): string {
   return client.req?.socket?.remoteAddress ?? (client.conn as Partial<net.Socket>).remoteAddress ?? 'unknown';
@@ -286,12 +295,18 @@ export class MqttBroker {
       this.refused('oversize', { client: client.id, bytes: payload.length });
       return cb(new Error('packet too large'));
     }
-    const d = canPublish(client.principal ?? { kind: 'anonymous' }, packet.topic);
+    // the session's principal is set at CONNECT, before its first PUBLISH: a topic's decision holds for the session
+    let seen = client.lastTopic;
+    if (seen?.topic !== packet.topic) {
+      seen = { topic: packet.topic, decision: canPublish(client.principal ?? { kind: 'anonymous' }, packet.topic), parsed: parseBinTopic(packet.topic) };
+      client.lastTopic = seen;
+    }
+    const d = seen.decision;
     if (!d.allow) {
       this.refused(d.reason, { client: client.id, topic: packet.topic.slice(0, 200) });
       return cb(new Error(`not authorized to publish to ${packet.topic}`));
     }
-    const topic = parseBinTopic(packet.topic)!;
+    const topic = seen.parsed!;
     // nothing more from a session whose secret was revoked or rotated, but its will's status: it is offline now
     if (!(will && topic.channel === STATUS) && (client.revoked || !this.sessions.current(client))) {
       this.endSession(client);
@@ -303,7 +318,11 @@ export class MqttBroker {
       return cb(null);
     }
     if (packet.qos === 2 && !will) return this.recordQos2(client, packet.messageId!, topic.binId, payload, cb);
-    void this.recordReading(topic.binId, payload).then(cb);
+    // one promise step to the answer: this runs for every reading
+    this.deps.ingest.acceptPayload(topic.binId, payload).then(
+      (outcome) => cb(answer(outcome)),
+      (err: Error) => cb(err),
+    );
   }
 
   /** Clears the retain flag of what may not be kept (acl.ts canRetain); the message is still delivered. */
@@ -315,16 +334,9 @@ export class MqttBroker {
     this.refused(d.reason, { client: clientId, topic: packet.topic.slice(0, 200) });
   }
 
-  /**
-   * A reading, durably recorded: resolves with null to acknowledge it, or an error to close the connection
-   * unacknowledged. An invalid reading is acknowledged and dropped (counted): resending it would not make it
-   * valid. A valid one that could not be recorded is not acknowledged, so the device keeps and resends it.
-   */
+  /** A reading, durably recorded: resolves with its answer (see `answer`). */
   private recordReading(binId: string, payload: Buffer): Promise<Error | null> {
-    return this.deps.ingest.acceptPayload(binId, payload).then(
-      (outcome) => (outcome.ok || !outcome.retryable ? null : new Error(`reading not recorded: ${outcome.reason}`)),
-      (err: Error) => err,
-    );
+    return this.deps.ingest.acceptPayload(binId, payload).then(answer, (err: Error) => err);
   }
 
   /**

@@ -2,7 +2,7 @@ import { realClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { BinRegistry } from '../registry/index.js';
-import { JournalUnavailableError, SpoolFullError, readingPoints, type ReadingJournal } from '../storage/index.js';
+import { JournalUnavailableError, SpoolFullError, checkPoints, type JournalEntry, type ReadingJournal } from '../storage/index.js';
 import { decodeNative, type Decoded } from './decode-native.js';
 import type { Reading, ReadingSource, Rejection } from './reading.js';
 import type { RejectionLog } from './rejection-log.js';
@@ -51,9 +51,15 @@ export class Ingest {
     const r = toReading(decoded.measurement, bin, { now: (this.opts.clock ?? realClock).now(), maxFutureMs: this.opts.maxFutureMs, source });
     if (!r.ok) return this.reject(binId, r, false);
     const reading = r.reading;
-    const lines = this.opts.writeInflux ? readingPoints(reading, bin, this.stateDue(reading)) : [];
+    let points: JournalEntry['points'];
+    if (this.opts.writeInflux) {
+      points = { bin, withState: this.stateDue(reading) };
+      // the points are made where the journal commits them (off the event loop with the journal worker); a reading
+      // they could not be made of is refused here, alone
+      checkPoints(reading, bin, points.withState);
+    }
     try {
-      await this.journal.record({ reading, lines });
+      await this.journal.record({ reading, lines: [], points });
     } catch (err) {
       if (err instanceof SpoolFullError) return this.reject(binId, { reason: 'spool_full', detail: err.message }, true);
       // the journal logged its one line when its worker died; each refused reading is counted, not logged

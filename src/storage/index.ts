@@ -3,12 +3,12 @@ export { MIGRATIONS, SCHEMA_VERSION, MigrationError, SchemaTooNewError, migrate,
 export { CLEAR_SUFFIX, CLEAR_TABLES } from './migration-1.js';
 export { SqliteSpool, SpoolFullError, type Spool, type SpoolBatch, type SpoolStats, type SpoolTable } from './spool.js';
 export { SqliteBinStateStore, type BinStateStore, type BinState, type LatestReading } from './bin-state.js';
-export { GroupCommit, SqliteReadingJournal, type ReadingJournal, type JournalEntry, type JournalBacklog } from './reading-journal.js';
+export { GroupCommit, SqliteReadingJournal, spoolsPoints, type ReadingJournal, type JournalEntry, type JournalBacklog } from './reading-journal.js';
 export { JournalUnavailableError, WorkerReadingJournal, type WorkerJournalOptions } from './worker-journal.js';
 export { RuleStateTable, type RuleStateRow } from './rule-state-table.js';
 export { SqliteReadingHistory, type ReadingHistory, type HistoryPoint } from './reading-history.js';
 export { BUCKET_MS, HISTORY_DAYS, HISTORY_MS, downsample, mergeBuckets, type HistoryBucket } from './history-bucket.js';
-export { readingPoints, lineProtocol, type FieldValue } from './points.js';
+export { checkPoints, readingPoints, lineProtocol, type FieldValue, type PointBin, type ReadingPointsOf } from './points.js';
 export { recordTelemetry, type TelemetryEvents } from './telemetry-points.js';
 export { V1Sink, V2Sink, WriteError, createSink, type InfluxSink } from './influx-sink.js';
 export { InfluxWriter, type SpoolWriter, type WriterMetrics, type WriterOptions } from './influx-writer.js';

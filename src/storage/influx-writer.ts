@@ -13,6 +13,9 @@ export interface WriterOptions {
   clock?: Clock;
 }
 
+// the pause before the spool is read again after a read failed (the database locked by another connection)
+const STORE_RETRY_MS = 200;
+
 // the longest Retry-After honoured: a server asking for more is retried sooner, on the backoff's own schedule
 const MAX_RETRY_AFTER_MS = 60_000;
 
@@ -104,7 +107,16 @@ export class InfluxWriter implements SpoolWriter {
         await this.idle(depth === 0 ? this.opts.flushIntervalMs : this.opts.flushIntervalMs - since);
         continue;
       }
-      const batch = this.spool.peek(this.batchSize);
+      let batch: SpoolBatch | null;
+      try {
+        batch = this.spool.peek(this.batchSize);
+      } catch (err) {
+        // another connection held the database past busy_timeout (the journal worker's spool shares the file)
+        if (this.stopping) return;
+        this.log.warn({ err }, 'could not read the spool; trying again');
+        await this.idle(STORE_RETRY_MS);
+        continue;
+      }
       if (!batch) continue;
       lastWrite = this.clock.now();
       const delivered = await this.deliver(batch);
@@ -127,7 +139,13 @@ export class InfluxWriter implements SpoolWriter {
           return false;
         }
         if (e.invalid || e.tooLarge) {
-          this.spool.deadLetter(batch, e.message);
+          try {
+            this.spool.deadLetter(batch, e.message);
+          } catch (err) {
+            // still spooled: it is tried (and refused) again
+            this.log.warn({ err, points: batch.lines.length }, 'could not move refused points to spool_dead_letter; trying again');
+            return false;
+          }
           this.metrics.influxDeadLetters.inc(batch.lines.length);
           this.log.error({ points: batch.lines.length, status: e.status, reason: e.message }, 'influx refused points as invalid; moved to spool_dead_letter');
           return true;
@@ -138,7 +156,13 @@ export class InfluxWriter implements SpoolWriter {
         if (this.stopping) return false;
       }
     }
-    this.spool.ack(batch);
+    try {
+      this.spool.ack(batch);
+    } catch (err) {
+      // written but still spooled: it is written again with the next batch, and InfluxDB keeps one point per
+      // series and time, so it is stored once
+      this.log.warn({ err, points: batch.lines.length }, 'could not remove written points from the spool; they will be written again');
+    }
     this.metrics.influxPointsWritten.inc(batch.lines.length);
     if (this.healthy === false) {
       this.log.warn({ downForS: Math.round((this.clock.now() - (this.failingSince ?? this.clock.now())) / 1000) }, 'influx writes recovered; replaying spool');

@@ -1,4 +1,5 @@
 import type { Config } from '../config/index.js';
+import type { PointBin } from './points.js';
 import type { JournalEntry } from './reading-journal.js';
 import type { RuleStateRow } from './rule-state-table.js';
 import type { SpoolStats } from './spool.js';
@@ -6,12 +7,17 @@ import type { SpoolStats } from './spool.js';
 /**
  * The messages between the event loop and the journal worker (journal-worker.ts). A turn's readings travel as one
  * message of a few columns: a structured clone of one object per reading costs the loop more than the commit it
- * moves away, and typed arrays are copied as a block.
+ * moves away, and typed arrays are copied as a block. A reading's own InfluxDB points travel as what they are
+ * made of (its numbers, and its bin once per message), and the worker writes their line protocol.
  */
 export interface ReadingColumns {
   binIds: string[];
   /** NUMS numbers per reading (see encodeReadings); NaN where a value is absent */
   nums: Float64Array;
+  /** per reading: -1 without points of its own, else 2 × its bin's index in `bins`, + 1 with its bin_state point */
+  points: Int32Array;
+  /** the bins of this message's readings' points, each once, with only what points take from them */
+  bins: PointBin[];
   /** how many of `lines` belong to each reading, in order */
   lineCounts: Uint32Array;
   lines: string[];
@@ -25,9 +31,20 @@ export function encodeReadings(entries: readonly JournalEntry[]): ReadingColumns
   const binIds = new Array<string>(n);
   const nums = new Float64Array(n * NUMS);
   const lineCounts = new Uint32Array(n);
+  const points = new Int32Array(n);
+  const bins: PointBin[] = [];
+  const binIndex = new Map<PointBin, number>();
   const lines: string[] = [];
   for (let i = 0; i < n; i++) {
-    const { reading: r, lines: l } = entries[i]!;
+    const { reading: r, lines: l, points: p } = entries[i]!;
+    if (p) {
+      let b = binIndex.get(p.bin);
+      if (b === undefined) {
+        b = bins.push({ id: p.bin.id, zone: p.bin.zone, kind: p.bin.kind, lat: p.bin.lat, lon: p.bin.lon }) - 1;
+        binIndex.set(p.bin, b);
+      }
+      points[i] = 2 * b + (p.withState ? 1 : 0);
+    } else points[i] = -1;
     binIds[i] = r.binId;
     const o = i * NUMS;
     nums[o] = r.ts;
@@ -41,14 +58,30 @@ export function encodeReadings(entries: readonly JournalEntry[]): ReadingColumns
     lineCounts[i] = l.length;
     for (const line of l) lines.push(line);
   }
-  return { binIds, nums, lineCounts, lines };
+  return { binIds, nums, points, bins, lineCounts, lines };
+}
+
+/**
+ * The bins the worker has seen, one object each while it does not change, so that points.ts makes each bin's
+ * measurement and tags once (it keeps them by object), not once per message.
+ */
+export class BinsSeen {
+  private readonly byId = new Map<string, PointBin>();
+
+  of(b: PointBin): PointBin {
+    const seen = this.byId.get(b.id);
+    if (seen && seen.zone === b.zone && seen.kind === b.kind && seen.lat === b.lat && seen.lon === b.lon) return seen;
+    this.byId.set(b.id, b);
+    return b;
+  }
 }
 
 const opt = (v: number): number | undefined => (Number.isNaN(v) ? undefined : v);
 
 /** The entries again, as the journal's group commit takes them (absent values stay absent). */
-export function decodeReadings(cols: ReadingColumns): JournalEntry[] {
+export function decodeReadings(cols: ReadingColumns, seen: BinsSeen = new BinsSeen()): JournalEntry[] {
   const out: JournalEntry[] = [];
+  const bins = cols.bins.map((b) => seen.of(b));
   let line = 0;
   for (let i = 0; i < cols.binIds.length; i++) {
     const o = i * NUMS;
@@ -65,7 +98,10 @@ export function decodeReadings(cols: ReadingColumns): JournalEntry[] {
     if (tilt !== undefined) reading.tilt = tilt === 1;
     if (rssi !== undefined) reading.rssi = rssi;
     const count = cols.lineCounts[i]!;
-    out.push({ reading, lines: cols.lines.slice(line, line + count) });
+    const p = cols.points[i]!;
+    const entry: JournalEntry = { reading, lines: count === 0 ? [] : cols.lines.slice(line, line + count) };
+    if (p >= 0) entry.points = { bin: bins[p >> 1]!, withState: (p & 1) === 1 };
+    out.push(entry);
     line += count;
   }
   return out;

@@ -4,12 +4,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { realClock } from '../clock.js';
+import { retryDelay } from '../retry.js';
 import { SqliteBinStateStore } from './bin-state.js';
 import { openDatabase } from './database.js';
 import { createSink } from './influx-sink.js';
 import { InfluxWriter, type WriterMetrics } from './influx-writer.js';
 import type { FromWorker, JournalWorkerData, MetricDeltas, ToWorker, WorkerStatus } from './journal-protocol.js';
-import { decodeReadings, decodeRuleStates } from './journal-protocol.js';
+import { BinsSeen, decodeReadings, decodeRuleStates } from './journal-protocol.js';
 import { SqliteReadingHistory } from './reading-history.js';
 import { GroupCommit, type JournalEntry } from './reading-journal.js';
 import type { RuleStateRow } from './rule-state-table.js';
@@ -81,6 +82,8 @@ function statusSoon(): void {
   });
 }
 
+const binsSeen = new BinsSeen();
+
 // readings waiting for the next commit, with the main thread's clock at the turn they came in
 let queue: JournalEntry[] = [];
 let queueNow = 0;
@@ -127,18 +130,35 @@ function commitAll(): void {
   writer?.notify();
 }
 
+// the event loop's connection writes too (alerts, outbox): under a long burst of its writes the worker's may wait
+// longer than busy_timeout; the points are tried again, not lost with a dying worker
+const APPEND_RETRY = { baseMs: 50, maxMs: 2000, jitter: 'equal' } as const;
+
+/** Spools the points of an append and confirms it; tries again while the database is locked. */
+function append(id: number, lines: string[], now: number, attempt: number): void {
+  if (!db.open) return;
+  try {
+    spool?.append(lines, now);
+  } catch (err) {
+    // the main thread keeps the points until they are confirmed (and sends them to a worker that replaces this one)
+    log.warn({ err, points: lines.length, attempt }, 'could not spool telemetry points; trying again');
+    realClock.setTimeout(() => append(id, lines, now, attempt + 1), retryDelay(attempt, APPEND_RETRY));
+    return;
+  }
+  writer?.notify();
+  post({ t: 'appended', id, status: status() });
+}
+
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'record':
-      for (const e of decodeReadings(m.cols)) queue.push(e);
+      for (const e of decodeReadings(m.cols, binsSeen)) queue.push(e);
       if (m.states) for (const r of decodeRuleStates(m.states)) states.set(r.binId, r);
       queueNow = m.now;
       schedule();
       return;
     case 'append':
-      spool?.append(m.lines, m.now);
-      writer?.notify();
-      post({ t: 'appended', id: m.id, status: status() });
+      append(m.id, m.lines, m.now, 1);
       return;
     case 'flush':
       commitAll();

@@ -5,6 +5,7 @@ import { orderTs } from '../rules/index.js';
 import type { BinStateStore, LatestReading } from './bin-state.js';
 import { CommittedFeed } from './committed-feed.js';
 import type { Db } from './database.js';
+import { readingPoints, type ReadingPointsOf } from './points.js';
 import type { ReadingHistory } from './reading-history.js';
 import { RuleStateTable, type RuleStateRow } from './rule-state-table.js';
 import type { SpoolTable } from './spool.js';
@@ -13,7 +14,16 @@ export interface JournalEntry {
   reading: LatestReading;
   /** Line-protocol points for InfluxDB; empty when the writer is off. */
   lines: string[];
+  /**
+   * The reading's own points, made (readingPoints) where the entry is committed and spooled before `lines`: in the
+   * journal worker that is off the event loop, and the message to it carries no line protocol. Absent when the
+   * writer is off.
+   */
+  points?: ReadingPointsOf | undefined;
 }
+
+/** Whether the entry puts anything into the spool (which must then have room). */
+export const spoolsPoints = (entry: JournalEntry): boolean => entry.points !== undefined || entry.lines.length > 0;
 
 /** What waits for the journal's commit, for /readyz and the metrics. */
 export interface JournalBacklog {
@@ -68,11 +78,17 @@ export class GroupCommit {
     this.ruleStates = new RuleStateTable(db);
     this.tx = db.transaction((entries: readonly JournalEntry[], now: number, states: Iterable<RuleStateRow>) => {
       const newest = new Map<string, LatestReading>();
+      // the group's points in one insert, in the entries' order
+      const lines: string[] = [];
       for (const entry of entries) {
-        if (this.spool && entry.lines.length > 0) this.spool.insert(entry.lines, now);
+        if (this.spool) {
+          if (entry.points) for (const line of readingPoints(entry.reading, entry.points.bin, entry.points.withState)) lines.push(line);
+          for (const line of entry.lines) lines.push(line);
+        }
         const seen = newest.get(entry.reading.binId);
         if (!seen || orderTs(seen) <= orderTs(entry.reading)) newest.set(entry.reading.binId, entry.reading);
       }
+      if (this.spool && lines.length > 0) this.spool.insert(lines, now);
       for (const r of newest.values()) binState.upsert(r);
       if (entries.length > 0) {
         this.history?.record(
@@ -135,7 +151,7 @@ export class SqliteReadingJournal implements ReadingJournal {
   /** Resolves once the reading is durably recorded; rejects (SpoolFullError, disk errors) when it is not. */
   record(entry: JournalEntry): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      if (entry.lines.length > 0) this.spool?.assertRoom();
+      if (spoolsPoints(entry)) this.spool?.assertRoom();
       this.pending.push({ entry, at: this.clock.now(), resolve, reject });
       this.schedule();
     });

@@ -9,7 +9,7 @@ import type { SpoolWriter } from './influx-writer.js';
 import { encodeReadings, encodeRuleStates, type FromWorker, type JournalWorkerData, type ToWorker, type WorkerStatus } from './journal-protocol.js';
 import { CommittedFeed } from './committed-feed.js';
 import type { RuleStateRow } from './rule-state-table.js';
-import { type JournalBacklog, type JournalEntry, type ReadingJournal } from './reading-journal.js';
+import { spoolsPoints, type JournalBacklog, type JournalEntry, type ReadingJournal } from './reading-journal.js';
 import { SpoolFullError, type Spool, type SpoolStats } from './spool.js';
 
 /** A reading was not recorded because the journal worker died or is being restarted; the sender retries. */
@@ -106,7 +106,7 @@ export class WorkerReadingJournal implements ReadingJournal {
   record(entry: JournalEntry): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.state !== 'ok') throw new JournalUnavailableError(`journal worker ${this.state === 'restarting' ? 'restarting' : 'not running'}; reading not recorded`);
-      if (entry.lines.length > 0) this.spool?.assertRoom();
+      if (spoolsPoints(entry)) this.spool?.assertRoom();
       this.queued.push({ entry, at: this.clock.now(), resolve, reject });
       this.postSoon();
     });

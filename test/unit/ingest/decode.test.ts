@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeNative, fillFromDistance, parseTimestamp, toReading } from '../../../src/ingest/index.js';
+import { decodeNative, fillFromDistance, parseTimestamp, toReading, validateMeasurement, type Decoded } from '../../../src/ingest/index.js';
+import { measurementSchema } from '../../../src/ingest/reading.js';
 
 const bin = { id: 'UTR-0001', depth_mm: 1000, sensor_offset_mm: 50 };
 const NOW = Date.parse('2026-11-25T16:00:00Z');
@@ -83,5 +84,31 @@ describe('toReading', () => {
   it('refuses timestamps that are not times', () => {
     expect(toReading({ fill_pct: 1, ts: 'soon' }, bin, ctx)).toMatchObject({ ok: false, reason: 'bad_ts' });
     expect(toReading({ fill_pct: 1, ts: 12345 }, bin, ctx)).toMatchObject({ ok: false, reason: 'bad_ts' });
+  });
+});
+
+describe('validateMeasurement', () => {
+  /** what the schema alone decides (the definition the quick checks keep to) */
+  function byZod(value: unknown): unknown {
+    const r = measurementSchema.safeParse(value);
+    if (!r.success) return { ok: false };
+    if (r.data.fill_pct === undefined && r.data.distance_mm === undefined) return { ok: false, reason: 'no_fill' };
+    return { ok: true, measurement: Object.fromEntries(Object.entries(r.data).filter(([, v]) => v !== undefined)) };
+  }
+  const short = (d: Decoded): unknown => (d.ok ? d : d.reason === 'no_fill' ? { ok: false, reason: 'no_fill' } : { ok: false });
+
+  it('decides every field as the schema does, at and beyond its bounds and with values of other types', () => {
+    const numbers = [0, 100, -0.0001, 100.0001, 20_000, 20_000.5, -60, -60.5, 500, 500.5, -200, -200.1, 20, 20.1, 50, Number.NaN, Infinity, -Infinity];
+    const others = [undefined, null, true, false, 'x', '', '2026-11-25T16:00:00Z', [], {}];
+    const pool = [...numbers, ...others];
+    const keys = ['fill_pct', 'distance_mm', 'battery_pct', 'temperature_c', 'tilt', 'rssi', 'ts', 'firmware'];
+    let seed = 7;
+    const next = (n: number): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31), seed % n);
+    for (let i = 0; i < 3000; i++) {
+      const value: Record<string, unknown> = {};
+      for (const k of keys) if (next(3) > 0) value[k] = next(4) === 0 ? pool[next(pool.length)] : k === 'tilt' ? next(2) === 0 : k === 'ts' ? 1_700_000_000_000 + i : 50;
+      expect(short(validateMeasurement(value)), JSON.stringify(value)).toEqual(byZod(value));
+    }
+    for (const v of [null, 'x', 5, [1], [{ fill_pct: 1 }]]) expect(short(validateMeasurement(v))).toEqual(byZod(v));
   });
 });

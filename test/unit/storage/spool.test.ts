@@ -39,6 +39,22 @@ describe('Spool', () => {
     expect(spool.peek(10)!.lines).toEqual(['c 3', 'd 4']);
   });
 
+  it('keeps the order and the counts of a group appended many rows to a statement', () => {
+    const db = openDatabase(tmp());
+    const spool = new SqliteSpool(db, 1 << 20);
+    // 64 + 64 + 8 + 8 + 1 + 1 + 1 rows, then 7 (8 + 1 sizes skipped and used), then one
+    const lines = (n: number, from: number) => Array.from({ length: n }, (_, i) => `m v=${from + i} ${from + i}`);
+    const all = [...lines(147, 0), ...lines(7, 147), ...lines(1, 154)];
+    spool.append(all.slice(0, 147));
+    spool.append(all.slice(147, 154));
+    spool.append(all.slice(154));
+    expect(spool.stats()).toMatchObject({ depth: 155, bytes: all.join('').length });
+    expect(spool.peek(1000)!.lines).toEqual(all);
+    spool.recount();
+    expect(spool.stats()).toMatchObject({ depth: 155, bytes: all.join('').length });
+    db.close();
+  });
+
   it('appendSoon: the points of one turn share one commit, join a transaction in progress, and flush on demand', async () => {
     const db = openDatabase(tmp());
     const spool = new SqliteSpool(db, 1 << 20);

@@ -6,7 +6,9 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../../src/metrics.js';
 import { JournalUnavailableError, SqliteBinStateStore, SqliteReadingHistory, WorkerReadingJournal, openDatabase, type JournalEntry } from '../../../src/storage/index.js';
-import { decodeReadings, encodeReadings } from '../../../src/storage/journal-protocol.js';
+import { configSchema } from '../../../src/config/index.js';
+import { BinsSeen, decodeReadings, encodeReadings } from '../../../src/storage/journal-protocol.js';
+import { readingPoints } from '../../../src/storage/points.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'bb-wjournal-'));
@@ -26,6 +28,33 @@ describe('journal protocol', () => {
     const decoded = decodeReadings(structuredClone(encodeReadings(entries)));
     expect(decoded).toEqual(entries);
     expect(Object.keys(decoded[0]!.reading)).toEqual(['binId', 'ts', 'receivedAt', 'fillPct']);
+  });
+
+  it("carries a reading's own points as their bin (once per message, only what points take) and the worker makes the same lines", () => {
+    const registryBin = { id: 'B-0001', zone: 'north', kind: 'paper', lat: 52.09, lon: 5.12, address: 'Domplein 1', capacity_l: 240 };
+    const other = { id: 'B-0002', zone: 'south', kind: 'glass', lat: 52.1, lon: 5.13, address: 'Neude 2', capacity_l: 1100 };
+    const entries: JournalEntry[] = [
+      { reading: reading('B-0001', NOW, 10), lines: [], points: { bin: registryBin, withState: true } },
+      { reading: reading('B-0002', NOW, 20), lines: ['x v=1 5'], points: { bin: other, withState: false } },
+      { reading: reading('B-0001', NOW + 1, 11), lines: [], points: { bin: registryBin, withState: false } },
+      { reading: reading('C', NOW, 30), lines: [] },
+    ];
+    const cols = encodeReadings(entries);
+    expect(cols.bins).toEqual([
+      { id: 'B-0001', zone: 'north', kind: 'paper', lat: 52.09, lon: 5.12 },
+      { id: 'B-0002', zone: 'south', kind: 'glass', lat: 52.1, lon: 5.13 },
+    ]);
+    const seen = new BinsSeen();
+    const decoded = decodeReadings(structuredClone(cols), seen);
+    expect(decoded.map((e) => e.points && readingPoints(e.reading, e.points.bin, e.points.withState))).toEqual(
+      entries.map((e) => e.points && readingPoints(e.reading, e.points.bin, e.points.withState)),
+    );
+    expect(decoded.map((e) => e.lines)).toEqual(entries.map((e) => e.lines));
+    // the next message's same bin is the same object (its points' parts are made once); a changed bin is not
+    const again = decodeReadings(structuredClone(encodeReadings([entries[0]!, { ...entries[1]!, points: { bin: { ...other, zone: 'east' }, withState: false } }])), seen);
+    expect(again[0]!.points!.bin).toBe(decoded[0]!.points!.bin);
+    expect(again[1]!.points!.bin).not.toBe(decoded[1]!.points!.bin);
+    expect(readingPoints(again[1]!.reading, again[1]!.points!.bin, false)[0]).toContain('zone=east');
   });
 });
 
@@ -72,6 +101,32 @@ describe('WorkerReadingJournal', () => {
     expect(errors[0]!.msg).toMatch(/journal worker died/);
     expect((await metrics.registry.getSingleMetric('binbridge_journal_worker_restarts_total')!.get()).values[0]!.value).toBe(1);
   });
+
+  it('keeps points it could not spool while another connection held the database past its busy timeout, and spools them after', async () => {
+    const dir = tmp();
+    const db = openDatabase(dir);
+    const logged: string[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => logged.push(l) });
+    const metrics = createMetrics();
+    const influx = configSchema.shape.influx.parse({ url: 'http://127.0.0.1:9', flush_interval_ms: 60_000 });
+    const journal = new WorkerReadingJournal({ dataDir: dir, sync: 'normal', maxBatch: 100, delayMs: 0, spoolMaxBytes: 1 << 20, influx }, metrics, log);
+    opened.push(() => journal.close());
+    await journal.start();
+    // the event loop's connection in a long write (the worker's busy_timeout is 5 s)
+    db.exec('BEGIN IMMEDIATE');
+    let spooled = false;
+    journal.spool!.appendSoon(['m v=1 1'], () => (spooled = true));
+    try {
+      await waitFor(() => logged.some((l) => l.includes('could not spool')), { timeoutMs: 15_000, message: 'the worker gave up waiting once' });
+    } finally {
+      db.exec('COMMIT');
+    }
+    await waitFor(() => spooled, { timeoutMs: 15_000, message: 'the points spooled once the lock was free' });
+    expect(journal.backlog().state).toBe('ok');
+    expect(db.prepare('SELECT line FROM spool').pluck().all()).toEqual(['m v=1 1']);
+    expect((await metrics.registry.getSingleMetric('binbridge_journal_worker_restarts_total')!.get()).values[0]?.value ?? 0).toBe(0);
+    db.close();
+  }, 30_000);
 
   it('refuses to start, with the reason, when the worker cannot open the store', async () => {
     const file = path.join(tmp(), 'not-a-dir');

@@ -85,6 +85,9 @@ export class SqliteDeviceSecrets implements DeviceSecrets {
   private readonly kdf: Kdf;
   private readonly clock: Clock;
   private dataVersion: number;
+  /** device_secrets_version (migration 8) as this process last knew it: its own changes and those it was told of */
+  private secretsVersion: number;
+  private readonly readSecretsVersion: Database.Statement<[], number>;
   // prepared once: a login, and a session after any change of secrets, reads its bin's record
   private readonly byBin: Database.Statement<[string], string>;
   /** are scrypt records left? null: look again (after any change) */
@@ -102,6 +105,8 @@ export class SqliteDeviceSecrets implements DeviceSecrets {
     this.clock = opts.clock ?? realClock;
     this.dataVersion = this.readDataVersion();
     this.byBin = db.prepare<[string], string>('SELECT hash FROM device_secrets WHERE bin_id = ?').pluck();
+    this.readSecretsVersion = db.prepare<[], number>('SELECT coalesce((SELECT version FROM device_secrets_version WHERE id = 1), 0)').pluck();
+    this.secretsVersion = this.readSecretsVersion.get()!;
   }
 
   /** Called on every change this process makes, and on changes by other processes that externalChange() finds. */
@@ -113,15 +118,17 @@ export class SqliteDeviceSecrets implements DeviceSecrets {
   /** Creates or rotates the secret of a device; returns the new secret (the only time it exists in clear). */
   async issue(binId: string): Promise<string> {
     const secret = randomBytes(24).toString('base64url');
-    this.db
-      .prepare('INSERT INTO device_secrets (bin_id, hash, issued_at) VALUES (?, ?, ?) ON CONFLICT (bin_id) DO UPDATE SET hash = excluded.hash, issued_at = excluded.issued_at')
-      .run(binId, this.hmacRecord(binId, Buffer.from(secret)), this.clock.now());
+    this.write(() =>
+      this.db
+        .prepare('INSERT INTO device_secrets (bin_id, hash, issued_at) VALUES (?, ?, ?) ON CONFLICT (bin_id) DO UPDATE SET hash = excluded.hash, issued_at = excluded.issued_at')
+        .run(binId, this.hmacRecord(binId, Buffer.from(secret)), this.clock.now()),
+    );
     this.changed({ binId });
     return secret;
   }
 
   revoke(binId: string): boolean {
-    const gone = this.db.prepare('DELETE FROM device_secrets WHERE bin_id = ?').run(binId).changes > 0;
+    const gone = this.write(() => this.db.prepare('DELETE FROM device_secrets WHERE bin_id = ?').run(binId)).changes > 0;
     if (gone) this.changed({ binId });
     return gone;
   }
@@ -148,13 +155,17 @@ export class SqliteDeviceSecrets implements DeviceSecrets {
   }
 
   /**
-   * Has another process (the `devices` command) written the database since the last call? PRAGMA data_version
-   * moves only for other connections' commits, and costs about 10 µs: for a timer, not for every reading.
+   * Has another process (the `devices` command) changed the secrets since the last call? PRAGMA data_version
+   * moves only for other connections' commits, and costs about 10 µs: for a timer, not for every reading. It moves
+   * for any table (the journal worker commits readings all the time), so the secrets' own counter decides.
    */
   externalChange(): boolean {
     const v = this.readDataVersion();
     if (v === this.dataVersion) return false;
     this.dataVersion = v;
+    const sv = this.readSecretsVersion.get()!;
+    if (sv === this.secretsVersion) return false;
+    this.secretsVersion = sv;
     this.changed({ binId: null });
     return true;
   }
@@ -165,6 +176,8 @@ export class SqliteDeviceSecrets implements DeviceSecrets {
 
   /** The record the secret matches from memory, with no hashing under the key; null when it must be verified. */
   matchRemembered(binId: string, password: Buffer | string): string | null {
+    // after a restart nothing is remembered yet: every device's first login then costs no read of its record here
+    if (!this.verified.has(binId)) return null;
     return this.remembered(binId, this.record(binId), password);
   }
 
@@ -192,12 +205,27 @@ export class SqliteDeviceSecrets implements DeviceSecrets {
   private upgrade(binId: string, old: string, pw: Buffer): string | null {
     const next = this.hmacRecord(binId, pw);
     // not a change of secret: the device's sessions stay, and the generation does not move
-    this.db.prepare('UPDATE device_secrets SET hash = ? WHERE bin_id = ? AND hash = ?').run(next, binId, old);
+    this.write(() => this.db.prepare('UPDATE device_secrets SET hash = ? WHERE bin_id = ? AND hash = ?').run(next, binId, old));
     this.scryptLeft = null;
     const now = this.record(binId);
     // another login of the same device upgraded it first (the same record: the HMAC has no salt), or the
     // secret was rotated or revoked while scrypt ran: then the old secret no longer opens anything
     return now === next ? this.proven(binId, now, pw) : null;
+  }
+
+  /**
+   * One write of this process's own, in a transaction that also moves the known counter past it: unless another
+   * process's change came first (the counter was not where this process left it), which externalChange() tells then.
+   */
+  private write<T>(body: () => T): T {
+    return this.db
+      .transaction(() => {
+        const before = this.readSecretsVersion.get()!;
+        const result = body();
+        if (before === this.secretsVersion) this.secretsVersion = this.readSecretsVersion.get()!;
+        return result;
+      })
+      .immediate();
   }
 
   private proven(binId: string, record: string, pw: Buffer): string {

@@ -6,6 +6,7 @@ import { alertForecastLayout } from './migration-4.js';
 import { noticeLimitsLayout } from './migration-5.js';
 import { reportFeedbackLayout } from './migration-6.js';
 import { outboxPriorityLayout } from './migration-7.js';
+import { deviceSecretsVersionLayout } from './migration-8.js';
 
 /** One step of the schema: `up` takes a database at `version - 1` to `version`. */
 export interface Migration {
@@ -27,6 +28,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: 'notice recipients: when queued and why skipped (quiet hours, weekly cap)', up: noticeLimitsLayout },
   { version: 6, name: "residents' satisfaction: who closed a report, and each resident's answer", up: reportFeedbackLayout },
   { version: 7, name: "the outbox's priority order and Meta's messaging limit", up: outboxPriorityLayout },
+  { version: 8, name: 'a counter of changes to the device secrets, for a running bridge to notice them', up: deviceSecretsVersionLayout },
 ];
 
 /** The user_version a database has once this release has opened it. */

@@ -130,10 +130,12 @@ async function main(): Promise<void> {
 
   // round 1: everyone connects to a running bridge
   const cpu0 = cpuUs(bridge.pid);
+  const load0 = cpuUs(devices.pid);
   let done = nextRound();
   devices.send({ type: 'connect' });
   const first = await done;
   const connectCpuS = (cpuUs(bridge.pid) - cpu0) / 1e6;
+  const connectLoadCpuS = (cpuUs(devices.pid) - load0) / 1e6;
   log(`round 1: ${first.acked}/${N} acknowledged, last after ${first.last_puback_ms} ms`);
   const connectedRss = await settledRss(bridge.pid);
 
@@ -141,6 +143,7 @@ async function main(): Promise<void> {
   done = nextRound();
   devices.send({ type: 'expect-drop' });
   const old = bridge;
+  const load1 = cpuUs(devices.pid);
   const tStop = Date.now();
   old.kill('SIGTERM');
   await exited(old);
@@ -151,6 +154,7 @@ async function main(): Promise<void> {
   const cpu1 = cpuUs(bridge.pid);
   const second = await done;
   const reconnectCpuS = (cpuUs(bridge.pid) - cpu1) / 1e6;
+  const reconnectLoadCpuS = (cpuUs(devices.pid) - load1) / 1e6;
   log(`round 2: ${second.acked}/${N} acknowledged, last after ${second.last_puback_ms} ms from the stop`);
   const errors = [...oldErrors, ...errorLines(h.logFile(`bridge-${generation}`))];
 
@@ -167,6 +171,8 @@ async function main(): Promise<void> {
       attempts: first.attempts,
       connack_codes: first.connack_codes,
       bridge_cpu_s: r3(connectCpuS),
+      // the devices' own process: near the round's length in seconds, the load generator would be the limit
+      load_cpu_s: r3(connectLoadCpuS),
     },
     restart: {
       old_bridge_stopped_s: r3((tExited - tStop) / 1000),
@@ -182,6 +188,8 @@ async function main(): Promise<void> {
       failed_attempts: second.failed_attempts,
       connack_codes: second.connack_codes,
       bridge_cpu_s: r3(reconnectCpuS),
+      // from the stop: also the devices' attempts while no bridge listens
+      load_cpu_s: r3(reconnectLoadCpuS),
     },
     rss: {
       idle_mb: r1(idleRss),

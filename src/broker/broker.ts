@@ -5,7 +5,6 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import fs from 'node:fs';
 import { Aedes, type AedesPublishPacket, type Client, type PublishPacket, type Subscription } from 'aedes';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Config } from '../config/index.js';
 import type { Ingest, IngestOutcome } from '../ingest/index.js';
@@ -14,6 +13,7 @@ import type { Metrics } from '../metrics.js';
 import type { BinStateStore } from '../storage/index.js';
 import { canPublish, canRetain, canSubscribe, type Decision, type Principal } from './acl.js';
 import type { DeviceSecrets } from './device-secrets.js';
+import { ConnectLimit } from './connect-limit.js';
 import { DeviceSessions, type DeviceSession } from './device-sessions.js';
 import { LoginGuard } from './login-guard.js';
 import { createPacketSizeGuard } from './packet-size-guard.js';
@@ -78,7 +78,7 @@ export class MqttBroker {
   private readonly servers: net.Server[] = [];
   private wss: WebSocketServer | null = null;
   private stopping = false;
-  private readonly connectLimiter: RateLimiterMemory;
+  private readonly connectLimit: ConnectLimit;
   private readonly logins: LoginGuard;
   private readonly throttle = new LogThrottle(60_000);
   /** sessions of devices logged in with a secret, ended when their secret is revoked or rotated */
@@ -86,7 +86,7 @@ export class MqttBroker {
   ports: BrokerPorts = { tcp: null, tls: null };
 
   constructor(private readonly deps: BrokerDeps) {
-    this.connectLimiter = new RateLimiterMemory({ points: deps.config.connect_rate_per_ip, duration: 1 });
+    this.connectLimit = new ConnectLimit({ perSecond: deps.config.connect_rate_per_ip, clock: deps.clock });
     this.logins = new LoginGuard({ failuresPerMin: deps.config.auth_failures_per_min, blockAddresses: deps.config.auth_block_addresses });
     this.sessions = new DeviceSessions(deps.secrets, (c) => this.endSession(c), deps.log, undefined, deps.clock);
   }
@@ -202,12 +202,13 @@ export class MqttBroker {
 
   private preConnect(client: BinClient, packet: { will?: { topic: string } }, cb: (err: Error | null, ok: boolean) => void): void {
     client.willTopic = packet.will?.topic;
-    this.connectLimiter.consume(remoteAddress(client)).then(
-      () => cb(null, true),
-      () => {
+    this.connectLimit.admit(remoteAddress(client)).then(
+      (admitted) => {
+        if (admitted) return cb(null, true);
         this.refused('connect_rate', { ip: remoteAddress(client) });
         cb(new Error('connection rate exceeded'), false);
       },
+      (err: Error) => cb(err, false),
     );
   }
 
@@ -258,6 +259,7 @@ export class MqttBroker {
     }
     client.principal = { kind: 'device', binId: username };
     this.sessions.login(client, username, record, generation);
+    this.connectLimit.loggedIn(ip, username);
     this.checkWill(client, cb);
   }
 

@@ -85,8 +85,17 @@ export class SqliteDeviceSecrets implements DeviceSecrets {
   private readonly kdf: Kdf;
   private readonly clock: Clock;
   private dataVersion: number;
-  // prepared once: a login, and a session after any change of secrets, reads its bin's record
+  /** device_secrets_version (migration 8) as this process last knew it: its own changes and those it was told of */
+  private secretsVersion: number;
+  private readonly readSecretsVersion: Database.Statement<[], number>;
   private readonly byBin: Database.Statement<[string], string>;
+  /**
+   * Every bin's record, read in one query at the first look: after a restart every device logs in within
+   * seconds, and a read of the database per login cost more than its HMAC. Kept by this process's own changes;
+   * read again after another process's (externalChange(), once a second), which until then is not seen here —
+   * as before, the sessions of a secret revoked by another process end within a second.
+   */
+  private records: Map<string, string> | null = null;
   /** are scrypt records left? null: look again (after any change) */
   private scryptLeft: boolean | null = null;
   /** moves on every change to the secrets this process learns of; a session checks it before each reading */
@@ -102,6 +111,8 @@ export class SqliteDeviceSecrets implements DeviceSecrets {
     this.clock = opts.clock ?? realClock;
     this.dataVersion = this.readDataVersion();
     this.byBin = db.prepare<[string], string>('SELECT hash FROM device_secrets WHERE bin_id = ?').pluck();
+    this.readSecretsVersion = db.prepare<[], number>('SELECT coalesce((SELECT version FROM device_secrets_version WHERE id = 1), 0)').pluck();
+    this.secretsVersion = this.readSecretsVersion.get()!;
   }
 
   /** Called on every change this process makes, and on changes by other processes that externalChange() finds. */
@@ -113,15 +124,20 @@ export class SqliteDeviceSecrets implements DeviceSecrets {
   /** Creates or rotates the secret of a device; returns the new secret (the only time it exists in clear). */
   async issue(binId: string): Promise<string> {
     const secret = randomBytes(24).toString('base64url');
-    this.db
-      .prepare('INSERT INTO device_secrets (bin_id, hash, issued_at) VALUES (?, ?, ?) ON CONFLICT (bin_id) DO UPDATE SET hash = excluded.hash, issued_at = excluded.issued_at')
-      .run(binId, this.hmacRecord(binId, Buffer.from(secret)), this.clock.now());
+    const record = this.hmacRecord(binId, Buffer.from(secret));
+    this.write(() =>
+      this.db
+        .prepare('INSERT INTO device_secrets (bin_id, hash, issued_at) VALUES (?, ?, ?) ON CONFLICT (bin_id) DO UPDATE SET hash = excluded.hash, issued_at = excluded.issued_at')
+        .run(binId, record, this.clock.now()),
+    );
+    this.records?.set(binId, record);
     this.changed({ binId });
     return secret;
   }
 
   revoke(binId: string): boolean {
-    const gone = this.db.prepare('DELETE FROM device_secrets WHERE bin_id = ?').run(binId).changes > 0;
+    const gone = this.write(() => this.db.prepare('DELETE FROM device_secrets WHERE bin_id = ?').run(binId)).changes > 0;
+    this.records?.delete(binId);
     if (gone) this.changed({ binId });
     return gone;
   }
@@ -132,7 +148,7 @@ export class SqliteDeviceSecrets implements DeviceSecrets {
 
   /** The stored hash of a bin's secret; a session remembers the one it logged in with, to notice a rotation. */
   record(binId: string): string | undefined {
-    return this.byBin.get(binId);
+    return (this.records ??= this.readRecords()).get(binId);
   }
 
   list(): { bin_id: string; issued_at: number }[] {
@@ -148,13 +164,18 @@ export class SqliteDeviceSecrets implements DeviceSecrets {
   }
 
   /**
-   * Has another process (the `devices` command) written the database since the last call? PRAGMA data_version
-   * moves only for other connections' commits, and costs about 10 µs: for a timer, not for every reading.
+   * Has another process (the `devices` command) changed the secrets since the last call? PRAGMA data_version
+   * moves only for other connections' commits, and costs about 10 µs: for a timer, not for every reading. It moves
+   * for any table (the journal worker commits readings all the time), so the secrets' own counter decides.
    */
   externalChange(): boolean {
     const v = this.readDataVersion();
     if (v === this.dataVersion) return false;
     this.dataVersion = v;
+    const sv = this.readSecretsVersion.get()!;
+    if (sv === this.secretsVersion) return false;
+    this.secretsVersion = sv;
+    this.records = null;
     this.changed({ binId: null });
     return true;
   }
@@ -165,6 +186,8 @@ export class SqliteDeviceSecrets implements DeviceSecrets {
 
   /** The record the secret matches from memory, with no hashing under the key; null when it must be verified. */
   matchRemembered(binId: string, password: Buffer | string): string | null {
+    // after a restart nothing is remembered yet: every device's first login then costs no read of its record here
+    if (!this.verified.has(binId)) return null;
     return this.remembered(binId, this.record(binId), password);
   }
 
@@ -192,12 +215,30 @@ export class SqliteDeviceSecrets implements DeviceSecrets {
   private upgrade(binId: string, old: string, pw: Buffer): string | null {
     const next = this.hmacRecord(binId, pw);
     // not a change of secret: the device's sessions stay, and the generation does not move
-    this.db.prepare('UPDATE device_secrets SET hash = ? WHERE bin_id = ? AND hash = ?').run(next, binId, old);
+    this.write(() => this.db.prepare('UPDATE device_secrets SET hash = ? WHERE bin_id = ? AND hash = ?').run(next, binId, old));
     this.scryptLeft = null;
-    const now = this.record(binId);
+    // from the database, not memory: another process may have rotated or revoked it meanwhile
+    const now = this.byBin.get(binId);
+    if (now === undefined) this.records?.delete(binId);
+    else this.records?.set(binId, now);
     // another login of the same device upgraded it first (the same record: the HMAC has no salt), or the
     // secret was rotated or revoked while scrypt ran: then the old secret no longer opens anything
     return now === next ? this.proven(binId, now, pw) : null;
+  }
+
+  /**
+   * One write of this process's own, in a transaction that also moves the known counter past it: unless another
+   * process's change came first (the counter was not where this process left it), which externalChange() tells then.
+   */
+  private write<T>(body: () => T): T {
+    return this.db
+      .transaction(() => {
+        const before = this.readSecretsVersion.get()!;
+        const result = body();
+        if (before === this.secretsVersion) this.secretsVersion = this.readSecretsVersion.get()!;
+        return result;
+      })
+      .immediate();
   }
 
   private proven(binId: string, record: string, pw: Buffer): string {
@@ -230,6 +271,10 @@ export class SqliteDeviceSecrets implements DeviceSecrets {
     this.scryptLeft = null;
     this.generation++;
     for (const l of this.listeners) l(change);
+  }
+
+  private readRecords(): Map<string, string> {
+    return new Map(this.db.prepare<[], [string, string]>('SELECT bin_id, hash FROM device_secrets').raw().all());
   }
 
   private readDataVersion(): number {

@@ -81,7 +81,8 @@ export const configSchema = z.strictObject({
       host: z.string().default('0.0.0.0'),
       auth: z.enum(['devices', 'none']).default('devices'),
       max_packet_bytes: z.number().int().min(256).max(1_048_576).default(8192),
-      // new connections per second from one address, and failed logins per minute per address and username
+      // connection attempts per second from one address (a login with a valid device secret gives its attempt back),
+      // and failed logins per minute per address and username
       connect_rate_per_ip: z.number().int().min(1).default(200),
       auth_failures_per_min: z.number().int().min(1).default(10),
       // addresses with failed logins for one bin within a minute before that bin is blocked for a minute

@@ -7,6 +7,7 @@ import { noticeLimitsLayout } from './migration-5.js';
 import { reportFeedbackLayout } from './migration-6.js';
 import { outboxPriorityLayout } from './migration-7.js';
 import { ruleStateSeqLayout } from './migration-8.js';
+import { deviceSecretsVersionLayout } from './migration-9.js';
 
 /** One step of the schema: `up` takes a database at `version - 1` to `version`. */
 export interface Migration {
@@ -29,6 +30,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: "residents' satisfaction: who closed a report, and each resident's answer", up: reportFeedbackLayout },
   { version: 7, name: "the outbox's priority order and Meta's messaging limit", up: outboxPriorityLayout },
   { version: 8, name: "the order of each bin's rule state, written by the journal and by the rules", up: ruleStateSeqLayout },
+  { version: 9, name: 'a counter of changes to the device secrets, for a running bridge to notice them', up: deviceSecretsVersionLayout },
 ];
 
 /** The user_version a database has once this release has opened it. */

@@ -5,6 +5,7 @@ import mqttPacket from 'mqtt-packet';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cityBins, closed, connectClient, metricValue, publishAcked, startBridge, type InProcessBridge } from '../helpers/bridge.js';
+import { rawConnect } from '../helpers/raw-mqtt.js';
 import { mosquittoPub, startInfluxd, type Influxd } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -170,6 +171,31 @@ describe('connection-rate limit', () => {
       // the limiter's window is a second of wall time (rate-limiter-flexible): served again once it has passed
       const after = await waitFor(() => connectClient(bridge.mqttUrl, { clientId: 'after' }), { timeoutMs: 5000, intervalMs: 250, message: 'a connection served after the window' });
       after.end(true);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  it("lets a city's own devices behind one address all back in at once past the limit; logins that prove no secret stay limited", async () => {
+    const bridge = await startBridge({ BINBRIDGE_MQTT_CONNECT_RATE_PER_IP: '3' });
+    try {
+      const bins = cityBins(8);
+      const secrets = await Promise.all(bins.map((b) => bridge.secrets.issue(b)));
+      const code = (bin: string, password: string | undefined, from: string): Promise<number> =>
+        rawConnect(bridge.ports.mqtt!, { clientId: bin, username: password === undefined ? undefined : bin, password }, { localAddress: from }).then(
+          (c) => {
+            c.end();
+            return c.connack.returnCode ?? -1;
+          },
+          () => -1, // closed without a CONNACK: the connection-rate limit
+        );
+      // behind a carrier's NAT, after a restart: every device reconnects in the same second
+      expect(await Promise.all(bins.map((b, i) => code(b, secrets[i], '127.0.0.11')))).toEqual(Array(8).fill(0));
+      // wrong secrets and anonymous logins from one address: the limit holds
+      const guesses = await Promise.all(bins.map((b, i) => code(b, i % 2 ? undefined : 'a-guess', '127.0.0.12')));
+      expect(guesses.filter((c) => c === -1)).toHaveLength(5);
+      const text = await (await fetch(`${bridge.httpUrl}/metrics`)).text();
+      expect(metricValue(text, 'binbridge_mqtt_refused_total', { reason: 'connect_rate' })).toBe(5);
     } finally {
       await bridge.stop();
     }

@@ -152,4 +152,14 @@ export const POSTGRES_LAYOUTS: readonly string[] = [
   `,
   // 8: the order of each bin's rule state, written by the journal and by the rules
   `ALTER TABLE rule_state ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;`,
+  // 9: a counter of changes to the device secrets, kept by a trigger (SQLite's PRAGMA data_version has no equal here)
+  `
+  CREATE TABLE device_secrets_version (id INTEGER PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL);
+  CREATE FUNCTION device_secrets_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    INSERT INTO device_secrets_version (id, version) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET version = device_secrets_version.version + 1;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER device_secrets_changed AFTER INSERT OR UPDATE OR DELETE ON device_secrets FOR EACH STATEMENT EXECUTE FUNCTION device_secrets_bump();
+  `,
 ];

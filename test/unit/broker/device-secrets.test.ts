@@ -194,4 +194,30 @@ describe('DeviceSecrets: changes', () => {
     await secrets.issue('UTR-0003');
     expect(changes.length).toBe(3);
   });
+
+  it("is not told of another connection's commits to other tables (the journal worker's readings), nor of its own after them", async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bb-sec-')), 'x.db');
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    migrated(db);
+    const secrets = new SqliteDeviceSecrets(db, KEY);
+    await secrets.issue('UTR-0001');
+    const changes: (string | null)[] = [];
+    secrets.onChange((c) => changes.push(c.binId));
+    // the journal worker has a connection of its own to the same file and commits readings every few ms
+    const worker = new Database(file);
+    worker.prepare('INSERT INTO bin_state (bin_id, fill_pct, ts, received_at) VALUES (?, ?, ?, ?)').run('UTR-0001', 50, 1, 1);
+    expect(secrets.externalChange()).toBe(false);
+    await secrets.issue('UTR-0002'); // its own change, told at once
+    worker.prepare('UPDATE bin_state SET fill_pct = 60').run();
+    expect(secrets.externalChange()).toBe(false);
+    expect(changes).toEqual(['UTR-0002']);
+    // a change of secrets by another process is still found, among the other commits
+    const other = new SqliteDeviceSecrets(new Database(file), KEY);
+    expect(other.revoke('UTR-0001')).toBe(true);
+    worker.prepare('UPDATE bin_state SET fill_pct = 70').run();
+    expect(secrets.externalChange()).toBe(true);
+    expect(changes).toEqual(['UTR-0002', null]);
+    expect(secrets.has('UTR-0001')).toBe(false);
+  });
 });

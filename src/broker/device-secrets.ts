@@ -85,7 +85,7 @@ export class SqliteDeviceSecrets implements DeviceSecrets {
   private readonly kdf: Kdf;
   private readonly clock: Clock;
   private dataVersion: number;
-  /** device_secrets_version (migration 8) as this process last knew it: its own changes and those it was told of */
+  /** device_secrets_version (migration 9) as this process last knew it: its own changes and those it was told of */
   private secretsVersion: number;
   private readonly readSecretsVersion: Database.Statement<[], number>;
   private readonly byBin: Database.Statement<[string], string>;

@@ -50,11 +50,11 @@ export interface InboxStore {
   /** True when these bytes were recorded before. */
   hasBody(bodyTag: string): boolean;
   /**
-   * Opens the record of a delivery: its sealed body, which its digest recognises only once `closeDelivery` says it
+   * Opens the record of a delivery: its sealed body (null: not kept), which its digest recognises only once `closeDelivery` says it
    * is whole (a body cut short by a crash is then recorded again when Meta redelivers it, its messages and statuses
    * deduplicated by id). Null when these bytes were recorded before. Runs inside `batch`.
    */
-  openDelivery(rawBody: Buffer, bodyTag: string, now: number): number | null;
+  openDelivery(rawBody: Buffer | null, bodyTag: string, now: number): number | null;
   /**
    * Records some of an open delivery's elements: each message not received before, the senders' last-inbound
    * times, each new status. Runs inside `batch`.
@@ -147,9 +147,9 @@ export class SqliteInboxStore implements InboxStore {
     return this.stmts.deliveryByTag.get(bodyTag) !== undefined;
   }
 
-  openDelivery(rawBody: Buffer, bodyTag: string, now: number): number | null {
+  openDelivery(rawBody: Buffer | null, bodyTag: string, now: number): number | null {
     if (this.hasBody(bodyTag)) return null;
-    return Number(this.stmts.delivery.run(now, this.sealer.seal(rawBody)).lastInsertRowid);
+    return Number(this.stmts.delivery.run(now, rawBody === null ? Buffer.alloc(0) : this.sealer.seal(rawBody)).lastInsertRowid);
   }
 
   recordItems(deliveryId: number, items: Pick<ParsedWebhook, 'messages' | 'statuses'>, now: number): RecordedItems {

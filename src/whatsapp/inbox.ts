@@ -58,6 +58,12 @@ interface Delivery {
 /** The most body bytes one group commit of webhook deliveries seals and writes. */
 const GROUP_BYTES = 1024 * 1024;
 /**
+ * Raw bodies up to this size are kept (sealed, for inspection, emptied after INBOX_BODY_KEEP_MS). Meta's are a few
+ * kilobytes; a larger one is recorded element by element like any other, but its bytes are not: sealing, writing and
+ * flushing 3 MB held the event loop for over 100 ms, and nothing reads them back.
+ */
+export const KEEP_BODY_BYTES = 64 * 1024;
+/**
  * The most messages and statuses one commit records: each costs some 30 µs (parsed, two keyed digests, sealed,
  * written), and a body may hold thousands; the rest of a long body waits for the next turn of the event loop.
  */
@@ -141,11 +147,12 @@ export class Inbox {
         let bytes = 0;
         let items = 0;
         for (const d of this.deliveries) {
-          if (touched.length > 0 && (items >= GROUP_ITEMS || (d.id === undefined && bytes + d.rawBody.length > GROUP_BYTES))) break;
+          const kept = d.rawBody.length <= KEEP_BODY_BYTES ? d.rawBody : null;
+          if (touched.length > 0 && (items >= GROUP_ITEMS || (d.id === undefined && bytes + (kept?.length ?? 0) > GROUP_BYTES))) break;
           touched.push(d);
           if (d.id === undefined) {
-            bytes += d.rawBody.length;
-            d.id = this.store.openDelivery(d.rawBody, d.bodyTag, now);
+            bytes += kept?.length ?? 0;
+            d.id = this.store.openDelivery(kept, d.bodyTag, now);
           }
           if (d.id === null) {
             d.result = { ...REPEATED };

@@ -242,6 +242,24 @@ describe('WhatsApp webhook', () => {
     expect(db.prepare('SELECT count(*) FROM whatsapp_webhook_deliveries').pluck().get()).toBe(1);
   });
 
+  it('keeps the bytes of an ordinary body and only the elements of one over 64 KB (sealing and flushing 3 MB held the loop)', async () => {
+    const db = openDb(tmpDir());
+    const { inbox } = makeInbox(db);
+    const small = Buffer.from(envelope([text('small', 'a bin is full')]));
+    const padded = JSON.parse(envelope([text('big', 'another bin')])) as Record<string, unknown>;
+    padded.pad = 'p'.repeat(3 * 1024 * 1024);
+    const big = Buffer.from(JSON.stringify(padded));
+    expect(await inbox.accept(small)).toMatchObject({ messages: 1 });
+    expect(await inbox.accept(big)).toMatchObject({ messages: 1 });
+    const kept = db.prepare('SELECT length(body_sealed) FROM whatsapp_webhook_deliveries ORDER BY id').pluck().all() as number[];
+    // before: the 3 MB body was sealed and stored whole
+    expect(kept[0]).toBeGreaterThan(small.length);
+    expect(kept[1]).toBe(0);
+    expect(db.prepare('SELECT count(*) FROM whatsapp_inbound').pluck().get()).toBe(2);
+    // its digest still recognises a redelivery
+    expect(await inbox.accept(big)).toMatchObject({ repeated: true });
+  });
+
   it('records a long body cut short by a failed commit again when Meta redelivers it, each element once', async () => {
     const db = openDb(tmpDir());
     const { inbox } = makeInbox(db);

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { realClock, type Clock } from '../../clock.js';
 import { MIGRATIONS, MigrationError, SchemaTooNewError, type Migration } from '../migrations.js';
 import { POSTGRES_LAYOUTS } from './layouts.js';
+import { PostgresUnitOfWork } from './unit-of-work.js';
 
 /** One step of the PostgreSQL schema: the SQLite migration of the same number, in PostgreSQL's DDL. */
 export interface PostgresMigration {
@@ -44,24 +45,11 @@ async function currentVersion(client: pg.PoolClient): Promise<number> {
 }
 
 /** Runs `work` in a transaction that first takes the migration lock: a second instance waits here, then re-reads. */
-async function locked<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  const onError = (err: Error): void => void (broken ??= err);
-  client.on('error', onError);
-  try {
-    await client.query('BEGIN');
+function locked<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return new PostgresUnitOfWork(pool, (client) => client).tx(async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK.toString()]);
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch((e: Error) => (broken ??= e));
-    throw err;
-  } finally {
-    client.off('error', onError);
-    client.release(broken);
-  }
+    return work(client);
+  });
 }
 
 /**

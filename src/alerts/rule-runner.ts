@@ -164,7 +164,7 @@ export class RuleRunner {
       // told inside the transaction: what its listeners write (the dispatcher's queue and jobs, collections) shares
       // its one commit instead of an fsync per statement; should the commit fail, their writes are undone with it
       this.events.emit('alerts.applied', applied);
-    })();
+    }).immediate();
     for (const binId of alerting) changed.delete(binId);
     this.states.stage(changed, at);
     return applied;

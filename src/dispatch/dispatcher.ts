@@ -346,7 +346,7 @@ export class Dispatcher {
         this.deps.outbox.enqueue({ to: sup, ...this.jobMessage(job, sup, 'en', body), key: `job:${job.id}:supervisor`, ref: job.id });
       }
       this.changed(job, 'pending', now);
-    })();
+    }).immediate();
     this.deps.log.info({ job: bins.length, zone, urgent }, 'job created');
   }
 
@@ -363,7 +363,7 @@ export class Dispatcher {
       const text = this.jobText(job);
       const body = job.urgent ? cat.fire(text, this.deps.binState.get(job.bin_ids[0]!)?.temperature_c ?? null) : cat.job(text);
       this.deps.outbox.enqueue({ to: crew.phone, ...this.jobMessage(job, crew.phone, crew.lang, body), key: `job:${job.id}:crew`, ref: job.id });
-    })();
+    }).immediate();
   }
 
   private escalate(job: Dispatch, now: number): void {
@@ -377,7 +377,7 @@ export class Dispatcher {
         this.deps.outbox.enqueue({ to: sup, ...this.jobMessage(job, sup, 'en', body), key: `job:${job.id}:escalate`, ref: job.id });
       }
       this.changed({ ...job, escalated_at: now }, 'escalated', now);
-    })();
+    }).immediate();
     this.deps.log.warn({ job: job.id, zone: job.zone, supervisor: sup !== '' }, 'job escalated: not accepted in time');
   }
 
@@ -390,7 +390,7 @@ export class Dispatcher {
 
         this.finish(job, now, 'sensors');
       }
-    })();
+    }).immediate();
   }
 
   /** Outcome of a queued message: the job moves to sent, or carries the error for operators to see. */
@@ -433,12 +433,12 @@ export class Dispatcher {
         this.changed({ ...job, accepted_at: now, crew_id: crewId }, 'accepted', now);
         const cat = crewCatalog(lang);
         this.reply(m, `job:${job.id}:accepted`, buttonsMessage(m.from, cat.accepted(job.id), [{ id: `done:${job.id}`, title: cat.doneButton }]));
-      })();
+      }).immediate();
     } else {
       this.deps.db.transaction(() => {
         this.finish(job, now, 'crew');
         this.reply(m, `job:${job.id}:done`, textMessage(m.from, crewCatalog(lang).done(job.id)));
-      })();
+      }).immediate();
     }
     return true;
   }

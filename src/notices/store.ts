@@ -193,7 +193,7 @@ export class SqliteNoticeStore implements NoticeStore {
       const ids = this.db.prepare(`SELECT notice_id FROM notice_recipients WHERE ${where}`).pluck().all(pseudonym, at - DAY_MS) as number[];
       this.db.prepare(`UPDATE notice_recipients SET unsubscribed_ms = ? WHERE ${where}`).run(at, pseudonym, at - DAY_MS);
       return ids;
-    })();
+    }).immediate();
   }
 
   active(): Subscriber[] {
@@ -268,7 +268,7 @@ export class SqliteNoticeStore implements NoticeStore {
       const insert = this.db.prepare('INSERT INTO notice_recipients (notice_id, pseudonym, contact_sealed, lang) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING');
       for (const r of recipients) insert.run(id, r.pseudonym, r.contactSealed, r.lang);
       this.db.prepare(`UPDATE notices SET status = 'sending', started_ms = ?, targeted = ? WHERE id = ? AND status = 'scheduled'`).run(at, recipients.length, id);
-    })();
+    }).immediate();
   }
 
   unqueued(id: number, limit: number): { pseudonym: string; contact: string; lang: string }[] {
@@ -341,7 +341,7 @@ export class SqliteNoticeStore implements NoticeStore {
       const ids = this.db.prepare(`SELECT notice_id FROM notice_recipients WHERE ${where}`).pluck().all(pseudonym, at - DAY_MS) as number[];
       if (ids.length) this.db.prepare(`UPDATE notice_recipients SET replied_ms = ? WHERE ${where}`).run(at, pseudonym, at - DAY_MS);
       return ids;
-    })();
+    }).immediate();
   }
 
   figures(id: number, targeted: number): Figures {

@@ -73,7 +73,7 @@ export class SqliteBinRegistry implements BinRegistry {
     this.db.transaction(() => {
       this.upsert(bins);
       this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, hash);
-    })();
+    }).immediate();
     this.reload();
     return bins.length;
   }
@@ -90,7 +90,7 @@ export class SqliteBinRegistry implements BinRegistry {
     });
     this.db.transaction(() => {
       for (const b of stored) this.upsertStmt.run(b.id, b.lat, b.lon, b.address, b.zone, b.kind, b.capacity_l, b.depth_mm, b.sensor_offset_mm, b.device_id ?? null, b.dev_eui ?? null);
-    })();
+    }).immediate();
     for (const b of stored) this.byId.set(b.id, b);
     this.version++;
     return stored;

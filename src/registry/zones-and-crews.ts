@@ -29,7 +29,7 @@ export class ZonesAndCrews {
       for (const z of zones) this.putZone(z);
       for (const c of crews) this.putCrew(c);
       this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, hash);
-    })();
+    }).immediate();
     this.reload();
     return true;
   }

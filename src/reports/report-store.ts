@@ -230,7 +230,7 @@ export class SqliteReportStore implements ReportStore {
     const deleted = this.db.transaction(() => {
       this.db.prepare('DELETE FROM report_reporters WHERE report_id IN (SELECT id FROM reports WHERE created_at < ?)').run(before);
       return this.db.prepare('DELETE FROM reports WHERE created_at < ?').run(before).changes;
-    })();
+    }).immediate();
     return { deleted, photos };
   }
 }

@@ -136,7 +136,7 @@ export class ResidentFlow {
         service_code: r.serviceCode,
         at: now,
       });
-    })();
+    }).immediate();
     if (changed) this.changed(report.id);
     this.deps.countMatch?.(r.method);
     if (r.binId && report.reporters === 1) this.afterNewReport(r.binId);
@@ -190,7 +190,7 @@ export class ResidentFlow {
         }
         this.deps.reports.forgetContact(open.id, r.reporter);
       }
-    })();
+    }).immediate();
     this.changed(open.id);
     this.deps.log.info({ report: open.reference, bin: binId }, 'report closed; residents thanked');
   }
@@ -217,7 +217,7 @@ export class ResidentFlow {
         created = true;
       }
       this.deps.conversations.put(who, conv);
-    })();
+    }).immediate();
     if (reportId) this.changed(reportId);
     this.deps.countMatch?.(method);
     if (created) this.afterNewReport(binId);
@@ -267,7 +267,7 @@ export class ResidentFlow {
     this.deps.db.transaction(() => {
       this.deps.conversations.put(who, conv);
       then();
-    })();
+    }).immediate();
   }
 
   private async fetchPhoto(m: InboundMessage, who: string): Promise<string | null> {

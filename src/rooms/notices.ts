@@ -32,7 +32,7 @@ export function noticesRoom(deps: { config: Config; db: Db; sealer: Sealer; regi
     registry: deps.registry,
     zones: () => deps.zonesAndCrews.zones(),
     outbox: deps.outbox,
-    transaction: (fn) => db.transaction(fn)(),
+    transaction: (fn) => db.transaction(fn).immediate(),
     template: deps.config.whatsapp.templates.notice,
     limits: { quietHours: deps.config.notices.quiet_hours, maxPerResidentPerWeek: deps.config.notices.max_per_resident_per_week, timeZone: deps.config.timezone },
     onCounted: ({ notice, status, figures }) => {

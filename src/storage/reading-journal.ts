@@ -103,7 +103,7 @@ export class GroupCommit {
   /** Commits the group (fsynced with spool.sync=full); on an error nothing of it was stored, and the error is thrown. */
   run(entries: readonly JournalEntry[], now: number, states: Iterable<RuleStateRow> = []): void {
     try {
-      this.tx(entries, now, states);
+      this.tx.immediate(entries, now, states);
     } catch (err) {
       // the rollback took back what the in-memory counts and caches had already seen
       this.spool?.recount();

@@ -143,7 +143,7 @@ export class SqliteSpool implements SpoolTable {
 
   /** Appends points in a transaction of their own. */
   append(lines: readonly string[], nowMs = this.clock.now()): void {
-    this.db.transaction(() => this.insert(lines, nowMs))();
+    this.db.transaction(() => this.insert(lines, nowMs)).immediate();
   }
 
   private soon: string[] = [];
@@ -199,7 +199,7 @@ export class SqliteSpool implements SpoolTable {
     this.db.transaction(() => {
       this.deadStmt.run(reason.slice(0, 2000), this.clock.now(), batch.lastSeq);
       this.ackStmt.run(batch.lastSeq);
-    })();
+    }).immediate();
     this.depth -= batch.lines.length;
     this.bytes -= batch.bytes;
   }

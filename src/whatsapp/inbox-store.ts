@@ -177,7 +177,7 @@ export class SqliteInboxStore implements InboxStore {
   }
 
   batch<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.db.transaction(fn).immediate();
   }
 
   nextMessage(): PendingInbound | undefined {
@@ -200,7 +200,7 @@ export class SqliteInboxStore implements InboxStore {
         apply(() => JSON.parse(this.sealer.openText(r.body_sealed)) as StatusUpdate);
         this.stmts.statusDone.run(r.seq);
       }
-    })();
+    }).immediate();
     return rows.length;
   }
 
@@ -231,7 +231,7 @@ export class SqliteInboxStore implements InboxStore {
         statuses: run(`DELETE FROM whatsapp_statuses WHERE state != 'pending' AND received_ms < ?`, rowsBefore),
         deliveries: run(`DELETE FROM whatsapp_webhook_deliveries WHERE received_ms < ? AND NOT ${pendingIn}`, rowsBefore),
       };
-    })();
+    }).immediate();
   }
 
   backlog(): { pending: number; failed: number } {

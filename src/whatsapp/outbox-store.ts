@@ -195,7 +195,7 @@ export class SqliteOutboxStore implements OutboxStore {
   }
 
   batch<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.db.transaction(fn).immediate();
   }
 
   claim(id: number, now: number): void {

@@ -121,7 +121,7 @@ export function sealClearTables(db: Db, sealer: Sealer): string[] {
         last = rows[rows.length - 1]!.rowid__ as number;
       }
       db.exec(`DROP TABLE ${old}`);
-    })();
+    }).immediate();
     sealed.push(t.table);
   }
   return sealed;

@@ -51,7 +51,7 @@ const { values: args } = parseArgs({
     // figures are the ingest path's own; without them fill cycles 0..97 % and the rules and dispatch work too
     'fill-min': { type: 'string' },
     'fill-max': { type: 'string' },
-    // spool.journal of the bridge under test (default: BINBRIDGE_SPOOL_JOURNAL, else inline)
+    // spool.journal of the bridge under test (default: BINBRIDGE_SPOOL_JOURNAL, else worker, the bridge's default)
     journal: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -71,7 +71,7 @@ const WARMUP_S = intArg('warmup', args.warmup, 0, 600);
 const MAX_INFLIGHT = intArg('max-inflight', args['max-inflight'], 1, 60_000);
 const RATES = args.rates === undefined ? [RATE] : args.rates.split(',').map((r) => intArg('rates', r.trim(), 1, 200_000));
 const COMPARE_RAW = args['compare-raw'];
-const JOURNAL = args.journal ?? process.env.BINBRIDGE_SPOOL_JOURNAL ?? 'inline';
+const JOURNAL = args.journal ?? process.env.BINBRIDGE_SPOOL_JOURNAL ?? 'worker';
 if (JOURNAL !== 'inline' && JOURNAL !== 'worker') {
   process.stderr.write(`bench: --journal is inline or worker, not ${JOURNAL}\n`);
   process.exit(2);

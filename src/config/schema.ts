@@ -147,7 +147,7 @@ export const configSchema = z.strictObject({
       // "full": fsync on every commit (survives power loss); "normal": survives a process crash only
       sync: z.enum(['full', 'normal']).default('full'),
       // "worker": the group commit, the spool and the InfluxDB writer run in a worker thread beside the MQTT event loop
-      journal: z.enum(['inline', 'worker']).default('inline'),
+      journal: z.enum(['inline', 'worker']).default('worker'),
     })
     .prefault({}),
   influx: z

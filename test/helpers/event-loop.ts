@@ -20,17 +20,28 @@ export function turnCounter(): { readonly turns: number; stop(): void } {
   };
 }
 
-/** Counts the transactions on `db` that commit from now on (outermost ones: nested ones are savepoints). */
-export function commitCounter(db: Db): { readonly commits: number } {
-  let commits = 0;
+/**
+ * Runs `before` ahead of every outermost transaction begun on `db` from now on (nested ones are savepoints inside a
+ * commit), whichever way it begins (`()` or `.immediate()`); `before` may throw to fail the commit.
+ */
+export function beforeEachCommit(db: Db, before: () => void): void {
   const transaction = db.transaction.bind(db);
   db.transaction = ((fn: (...a: unknown[]) => unknown) => {
     const tx = transaction(fn);
-    return Object.assign((...a: unknown[]) => {
-      if (!db.inTransaction) commits++;
-      return tx(...a);
-    }, tx);
+    const hooked =
+      (begin: (...a: unknown[]) => unknown) =>
+      (...a: unknown[]): unknown => {
+        if (!db.inTransaction) before();
+        return begin(...a);
+      };
+    return Object.assign(hooked(tx), { deferred: hooked(tx.deferred), immediate: hooked(tx.immediate), exclusive: hooked(tx.exclusive) });
   }) as typeof db.transaction;
+}
+
+/** Counts the transactions on `db` that commit from now on (outermost ones: nested ones are savepoints). */
+export function commitCounter(db: Db): { readonly commits: number } {
+  let commits = 0;
+  beforeEachCommit(db, () => commits++);
   return {
     get commits() {
       return commits;

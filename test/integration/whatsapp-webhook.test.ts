@@ -13,7 +13,7 @@ import { DiskPhotoStore, Retention, SqliteConversationStore, SqliteReportStore }
 import { openDatabase, type Db } from '../../src/storage/index.js';
 import { whatsappWebhookRoutes } from '../../src/http/routes/whatsapp-webhook.js';
 import { Sealer, sqliteInbox, type Inbox, type InboundMessage, type InboxOptions, type StatusUpdate } from '../../src/whatsapp/index.js';
-import { commitCounter, turnCounter } from '../helpers/event-loop.js';
+import { beforeEachCommit, commitCounter, turnCounter } from '../helpers/event-loop.js';
 import { waitFor } from '../helpers/wait.js';
 import { FIXTURES, TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 import { telemetryBus } from '../helpers/telemetry.js';
@@ -266,15 +266,9 @@ describe('WhatsApp webhook', () => {
     const body = Buffer.from(envelope(Array.from({ length: 500 }, (_, i) => text(`cut${i}`, `message ${i}`))));
     // the third commit of the body fails (the disk, say): the first two groups are in, the answer is an error
     let commits = 0;
-    const transaction = db.transaction.bind(db);
-    db.transaction = ((fn: (...a: unknown[]) => unknown) => {
-      const tx = transaction(fn);
-      return (...a: unknown[]) => {
-        // outermost transactions only: nested ones are savepoints inside a commit
-        if (!db.inTransaction && ++commits === 3) throw new Error('disk I/O error');
-        return tx(...a);
-      };
-    }) as typeof db.transaction;
+    beforeEachCommit(db, () => {
+      if (++commits === 3) throw new Error('disk I/O error');
+    });
     await expect(inbox.accept(body)).rejects.toThrow(/disk I\/O error/);
     expect(db.prepare('SELECT count(*) FROM whatsapp_inbound').pluck().get()).toBe(400);
     // Meta redelivers the same bytes: not taken for a repeat, and only the missing 100 are added

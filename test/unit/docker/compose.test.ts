@@ -219,7 +219,7 @@ describe('docker-compose.yml', () => {
     expect(run!.slice(0, 3)).toEqual(['exec', 'node', 'dist/firmware-sim/main.js']);
     const { values } = parseArgs({ args: run!.slice(3), options: simArgOptions, strict: true, allowPositionals: false });
     const options = parseSimOptions(values);
-    expect(options).toMatchObject({ url: 'mqtt://binbridge:1883', credentials: '/data/device-secrets.json', speed: 60, noAuth: false });
+    expect(options).toMatchObject({ urls: ['mqtt://binbridge:1883'], credentials: '/data/device-secrets.json', speed: 60, noAuth: false });
   });
 
   // Compose's own check runs where its CLI plugin exists (not on this project's CI machines: no Docker there);

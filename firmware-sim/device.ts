@@ -1,5 +1,6 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { FaultKind, TelemetryPayload, StepResult } from './bin-model.js';
+import { mqttServers } from './brokers.js';
 
 export const telemetryTopic = (binId: string): string => `bins/${binId}/telemetry`;
 export const statusTopic = (binId: string): string => `bins/${binId}/status`;
@@ -14,7 +15,8 @@ export type DeviceLog = (event: string, fields: Record<string, unknown>) => void
 
 export interface SimDeviceOptions {
   binId: string;
-  url: string;
+  /** the brokers: the first one first, then each reconnect goes to the next (MQTT.js `servers`) */
+  urls: readonly string[];
   /** undefined: connect without username and password */
   secret: string | undefined;
   qos: 0 | 1;
@@ -111,8 +113,9 @@ export class SimDevice {
       queueQoSZero: false,
       ...(network ? {} : { will: { topic: statusTopic(binId), payload: Buffer.from('offline'), qos: 1, retain: true as const } }),
       ...login,
+      ...(this.opts.urls.length > 1 ? { servers: mqttServers(this.opts.urls) } : {}),
     };
-    const client = connect(this.opts.url, options);
+    const client = connect(this.opts.urls[0] ?? '', options);
     this.client = client;
     this.streamOpen = true;
     client.on('connect', () => this.onConnect());

@@ -1,6 +1,7 @@
 import { createBinModel } from './bin-model.js';
 import { BinsFileError, readBinsFile, type SimBin } from './bins-file.js';
 import { DeviceSecretsError, provisionHint, readDeviceSecrets, type DeviceSecrets } from './device-secrets.js';
+import { brokersOf } from './brokers.js';
 import { SimDevice, type DeviceLog } from './device.js';
 import { createUplinkEncoder, deviceIds } from './lorawan.js';
 import { OptionsError, readSimOptions, SIM_HELP, type SimOptions } from './options.js';
@@ -97,7 +98,7 @@ async function run(options: SimOptions): Promise<void> {
   const utcOffsetMinutes = -new Date(startSimMs).getTimezoneOffset();
   const network = options.network;
   const devices = bins.map(
-    (bin) =>
+    (bin, index) =>
       new SimDevice({
         ...(network
           ? {
@@ -110,7 +111,7 @@ async function run(options: SimOptions): Promise<void> {
             }
           : {}),
         binId: bin.id,
-        url: options.url,
+        urls: brokersOf(index, options.urls),
         secret: secrets?.[bin.id],
         qos: options.qos,
         source: createBinModel(bin, options.seed, { startTimeMs: startSimMs, faultRates: options.faultRates, utcOffsetMinutes }),
@@ -123,7 +124,7 @@ async function run(options: SimOptions): Promise<void> {
 
   if (!options.quiet) {
     process.stderr.write(
-      `firmware-sim: ${devices.length} bins -> ${options.url}${network ? ` as ${network.format} uplinks` : ''}, a reading every ${options.intervalMs / 1000}s simulated ` +
+      `firmware-sim: ${devices.length} bins -> ${options.urls.join(', ')}${network ? ` as ${network.format} uplinks` : ''}, a reading every ${options.intervalMs / 1000}s simulated ` +
         `(${Math.round(publishEveryMs)}ms real), qos ${options.qos}, seed ${options.seed}, sim clock from ${formatSimTime(startSimMs)}\n`,
     );
   }

@@ -7,7 +7,7 @@ import type { NetworkOptions } from './lorawan.js';
 export const simArgOptions = {
   bins: { type: 'string' },
   'bins-file': { type: 'string' },
-  url: { type: 'string' },
+  url: { type: 'string', multiple: true },
   credentials: { type: 'string' },
   'no-auth': { type: 'boolean' },
   interval: { type: 'string' },
@@ -38,8 +38,10 @@ Usage: npm run sim -- [options]
 
   --bins N              simulate the first N bins of the bins file (default: all)
   --bins-file PATH      bins CSV or GeoJSON (default: config/bins.example.csv)
-  --url URL             broker URL: mqtt://host:port, mqtts://, ws://host:port/mqtt, wss://
-                        (default: mqtt://127.0.0.1:1883)
+  --url URL[,URL...]    broker URL: mqtt://host:port, mqtts://, ws://host:port/mqtt, wss://
+                        (default: mqtt://127.0.0.1:1883). Several brokers (comma-separated or --url
+                        repeated): the devices spread over them, and a device whose broker goes away
+                        reconnects to the next (binbridge instances on one PostgreSQL store)
   --credentials PATH    device secrets, JSON { "<binId>": "<secret>" } (default: data/device-secrets.json);
                         make it with: npm run devices -- provision --all --out data/device-secrets.json
   --no-auth             connect without username and password (broker with mqtt.auth: none)
@@ -128,10 +130,27 @@ export const simOptionsSchema = z
     bins: numberText('integer', (n) => n > 0, 'a whole number of bins greater than 0').optional(),
     'bins-file': z.string().min(1, 'expected a file path').default('config/bins.example.csv'),
     url: z
-      .string()
-      .default('mqtt://127.0.0.1:1883')
-      .refine((text) => URL.canParse(text) && BROKER_PROTOCOLS.includes(new URL(text).protocol), {
-        error: (issue) => `expected a broker URL such as mqtt://127.0.0.1:1883 or ws://host:3000/mqtt, got "${String(issue.input)}"`,
+      .union([z.string(), z.array(z.string())])
+      .default(['mqtt://127.0.0.1:1883'])
+      .transform((given, ctx) => {
+        const urls = [given].flat().flatMap((text) => text.split(',').map((u) => u.trim()));
+        for (const text of urls) {
+          if (!(URL.canParse(text) && BROKER_PROTOCOLS.includes(new URL(text).protocol))) {
+            ctx.issues.push({ code: 'custom', message: `expected a broker URL such as mqtt://127.0.0.1:1883 or ws://host:3000/mqtt, got "${text}"`, input: text });
+            return z.NEVER;
+          }
+          if (urls.indexOf(text) !== urls.lastIndexOf(text)) {
+            ctx.issues.push({ code: 'custom', message: `${text} is named twice`, input: text });
+            return z.NEVER;
+          }
+        }
+        // MQTT.js takes host, port and protocol per server, but one path for all: the first URL's
+        const paths = [...new Set(urls.map((u) => new URL(u)).filter((u) => u.protocol.startsWith('ws')).map((u) => `${u.pathname}${u.search}`))];
+        if (paths.length > 1) {
+          ctx.issues.push({ code: 'custom', message: `WebSocket brokers must share one path (MQTT.js uses the first URL's for all), got ${paths.join(' and ')}`, input: given });
+          return z.NEVER;
+        }
+        return urls;
       }),
     credentials: z.string().min(1, 'expected a file path').default('data/device-secrets.json'),
     'no-auth': z.boolean().default(false),
@@ -170,7 +189,8 @@ export interface SimOptions {
   /** first N bins of the file; undefined = all */
   bins: number | undefined;
   binsFile: string;
-  url: string;
+  /** the brokers, in the order given: at least one */
+  urls: string[];
   credentials: string;
   noAuth: boolean;
   intervalMs: number;
@@ -198,7 +218,7 @@ export class OptionsError extends Error {
 }
 
 /** Validates the values returned by parseArgs({ options: simArgOptions }); throws OptionsError naming each bad option. */
-export function parseSimOptions(values: Record<string, string | boolean | undefined>): SimOptions {
+export function parseSimOptions(values: Record<string, string | string[] | boolean | undefined>): SimOptions {
   const result = simOptionsSchema.safeParse(values);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
@@ -212,7 +232,7 @@ export function parseSimOptions(values: Record<string, string | boolean | undefi
   return {
     bins: v.bins,
     binsFile: v['bins-file'],
-    url: v.url,
+    urls: v.url,
     credentials: v.credentials,
     noAuth: v['no-auth'],
     intervalMs: v.interval,

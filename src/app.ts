@@ -123,7 +123,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     const live = life.add(
       liveRoom({ config, access, binState, registry, history: telemetry.history, journal: telemetry.journal, inbox: messaging.inbox, sandbox: messaging.sandbox, events: bus, clock }),
     );
-    const edges = life.add(edgesRoom({ config, access, version: APP_VERSION, metrics, log, clock, telemetry, alerting, dispatch, messaging, residents, live, notices }));
+    const edges = life.add(edgesRoom({ config, access, version: APP_VERSION, metrics, log, clock, store, telemetry, alerting, dispatch, messaging, residents, live, notices }));
     await life.start();
     return {
       ports: { ...edges.ports },

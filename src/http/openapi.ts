@@ -40,7 +40,7 @@ export function tagOf(url: string): Tag {
 /** Summaries of the routes whose schema has none, by method and path as /docs shows them. */
 const SUMMARIES: Record<string, string> = {
   'GET /healthz': 'Liveness: 200 while the process serves HTTP',
-  'GET /readyz': 'Readiness: 200 when the broker listens, the store is open, the spool is not full and the journal records readings; 503 with the failing checks',
+  'GET /readyz': 'Readiness: 200 when the broker listens, the store is open (and PostgreSQL answers, with store.url), the spool is not full and the journal records readings; 503 with the failing checks. Also this instance\'s id and who holds the lease for timed work',
   'GET /metrics': 'Prometheus metrics (text exposition format)',
   'GET /webhooks/whatsapp': "Meta's webhook handshake: echoes hub.challenge when hub.verify_token is whatsapp.verify_token",
   'POST /webhooks/whatsapp': 'WhatsApp deliveries (messages, statuses), signed with X-Hub-Signature-256; stored before the 200',

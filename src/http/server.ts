@@ -30,7 +30,12 @@ export const API_BODY_LIMIT = 64 * 1024;
 
 export interface Readiness {
   ready: boolean;
+  /** each part by name: `ok`, or what is wrong with it */
   checks: Record<string, string>;
+  /** the instance answering (behind a load balancer, which one) */
+  instance?: string;
+  /** who holds the lease for timed work: this instance or another (several instances on one PostgreSQL store) */
+  lease?: { name: string; holder: string | null; this_instance: boolean };
 }
 
 export interface HttpDeps {

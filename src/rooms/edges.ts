@@ -19,6 +19,7 @@ import type { LiveRoom } from './live.js';
 import type { MessagingRoom } from './messaging.js';
 import type { NoticesRoom } from './notices.js';
 import type { ResidentsRoom } from './residents.js';
+import type { StoreRoom } from './store.js';
 import type { TelemetryRoom } from './telemetry.js';
 
 /** Where work comes in: the embedded MQTT broker, the upstream brokers (mqtt.upstreams) and HTTP. */
@@ -45,6 +46,7 @@ export function edgesRoom(deps: {
   metrics: Metrics;
   log: Logger;
   clock: Clock;
+  store: Pick<StoreRoom, 'readiness'>;
   telemetry: TelemetryRoom;
   alerting: AlertingRoom;
   dispatch: DispatchRoom;
@@ -97,7 +99,13 @@ export function edgesRoom(deps: {
     // a journal worker being restarted refuses readings: not ready until it records them again
     const journalState = journal.backlog().state;
     if (journalState !== 'ok') checks.journal = journalState;
-    return { ready: broker.listening && db.open && !spool?.full && journalState === 'ok', checks };
+    const store = deps.store.readiness();
+    return {
+      ready: broker.listening && db.open && !spool?.full && journalState === 'ok' && store.ready,
+      checks: { ...checks, ...store.checks },
+      instance: store.instance,
+      lease: store.lease,
+    };
   };
 
   const buildRoutes = (): Promise<FastifyInstance> => {

@@ -7,10 +7,20 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { StartError } from '../start-error.js';
 import { LocalLease, SCHEMA_VERSION, SchemaTooNewError, type Lease } from '../storage/index.js';
-import { PostgresLease, StoreConnectionError, checkConnection, migratePostgres, openPool, redactText, redactUrl, type Pool } from '../storage/postgres/index.js';
+import { DatabaseProbe, PostgresLease, StoreConnectionError, checkConnection, migratePostgres, openPool, redactText, redactUrl, type Pool } from '../storage/postgres/index.js';
 
 /** The lease the timed work of an instance runs under. */
 export const TIMED_WORK_LEASE = 'timed-work';
+
+/** The store's part of /readyz. */
+export interface StoreReadiness {
+  ready: boolean;
+  /** `postgres: ok | unreachable` with a store.url; nothing on SQLite (the telemetry room's file is `store`) */
+  checks: Record<string, string>;
+  /** this instance's id, as a lease holder is named */
+  instance: string;
+  lease: { name: string; holder: string | null; this_instance: boolean };
+}
 
 /** Where the shared state lives (store.url) and the lease for timed work. */
 export interface StoreRoom extends Room {
@@ -18,7 +28,13 @@ export interface StoreRoom extends Room {
   lease: Lease;
   /** the PostgreSQL pool once started with a store.url, else null */
   pool(): Pool | null;
+  /** from what is known already (the last probe of the database): never waits */
+  readiness(): StoreReadiness;
 }
+
+/** How often /readyz's view of PostgreSQL is refreshed, and how long a probe may take before it counts as down. */
+const PROBE_EVERY_MS = 2_000;
+const PROBE_TIMEOUT_MS = 2_000;
 
 /**
  * The store's room, first to start and last to stop. With store.url empty the state is in SQLite under data_dir
@@ -32,13 +48,22 @@ export function storeRoom(deps: { config: Config; log: Logger; metrics: Pick<Met
   const log = deps.log.child({ module: 'store' });
   // unique even for two instances in one process (tests, the city twin)
   const id = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const leaseOf = (lease: Lease): StoreReadiness['lease'] => ({ name: lease.name, holder: lease.holder(), this_instance: lease.holds() });
   if (url === '') {
     const lease = new LocalLease(TIMED_WORK_LEASE, id, metrics);
-    return { name: 'store', lease, pool: () => null, start: () => lease.start(), stop: () => lease.stop() };
+    return {
+      name: 'store',
+      lease,
+      pool: () => null,
+      readiness: () => ({ ready: true, checks: {}, instance: id, lease: leaseOf(lease) }),
+      start: () => lease.start(),
+      stop: () => lease.stop(),
+    };
   }
   const where = redactUrl(url);
   let pool: Pool | null = null;
   let lease: PostgresLease | null = null;
+  let probe: DatabaseProbe | null = null;
   const pending = new LocalLease(TIMED_WORK_LEASE, id);
   return {
     name: 'store',
@@ -46,6 +71,10 @@ export function storeRoom(deps: { config: Config; log: Logger; metrics: Pick<Met
       return lease ?? pending;
     },
     pool: () => pool,
+    readiness() {
+      const postgres = probe?.state ?? 'unreachable';
+      return { ready: postgres === 'ok', checks: { postgres }, instance: id, lease: leaseOf(lease ?? pending) };
+    },
     async start() {
       pool = openPool({ url, applicationName: `binbridge ${id}` }, (err) => log.warn({ err, url: where }, 'idle PostgreSQL connection failed'));
       const server = await checkConnection(pool, url).catch((err: unknown) => {
@@ -63,8 +92,11 @@ export function storeRoom(deps: { config: Config; log: Logger; metrics: Pick<Met
       }
       lease = new PostgresLease({ pool, name: TIMED_WORK_LEASE, id, clock, log, metrics });
       await lease.start();
+      probe = new DatabaseProbe({ pool, url, clock, log, everyMs: PROBE_EVERY_MS, timeoutMs: PROBE_TIMEOUT_MS });
+      probe.start();
     },
     async stop() {
+      await probe?.stop();
       await lease?.stop();
       await pool?.end();
       pool = null;

@@ -64,7 +64,7 @@ describe('telemetry into influxd (v1 write API)', () => {
 
   it('answers /readyz with the writer healthy and /metrics with the counts', async () => {
     const ready = (await (await fetch(`${bridge.httpUrl}/readyz`)).json()) as { ready: boolean; checks: Record<string, string> };
-    expect(ready).toEqual({ ready: true, checks: { broker: 'ok', store: 'ok', influx: 'ok' } });
+    expect(ready).toEqual({ ready: true, checks: { broker: 'ok', store: 'ok', influx: 'ok' }, instance: bridge.lease.holder(), lease: { name: 'timed-work', holder: bridge.lease.holder(), this_instance: true } });
     const text = await (await fetch(`${bridge.httpUrl}/metrics`)).text();
     expect(text).toMatch(/^binbridge_readings_accepted_total\{source="mqtt"\} 350$/m);
     expect(text).toMatch(/^binbridge_spool_depth_points 0$/m);

@@ -3,3 +3,4 @@ export { POSTGRES_ONLY_TABLES, migratePostgres, postgresMigrations, postgresSche
 export { POSTGRES_LAYOUTS } from './layouts.js';
 export { PostgresUnitOfWork } from './unit-of-work.js';
 export { PostgresLease, type PostgresLeaseOptions } from './lease.js';
+export { DatabaseProbe, type DatabaseProbeOptions, type Reachability } from './probe.js';

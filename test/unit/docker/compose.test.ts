@@ -90,10 +90,17 @@ function composeCli(): { ok: true } | { ok: false; why: string } {
 }
 
 describe('docker-compose.yml', () => {
-  it('follows the Compose spec (no version key) and has the four services, the simulator under profile demo', () => {
+  it('follows the Compose spec (no version key) and has the three services by default, the simulator under profile demo, two instances on PostgreSQL behind a load balancer under profile ha', () => {
     expect(compose.version).toBeUndefined();
-    expect(Object.keys(compose.services).sort()).toEqual(['binbridge', 'grafana', 'influxdb', 'simulator']);
-    for (const name of ['binbridge', 'influxdb', 'grafana']) expect(compose.services[name]!.profiles, name).toBeUndefined();
+    const byProfile = (profile: string | undefined): string[] =>
+      Object.entries(compose.services)
+        .filter(([, svc]) => (profile === undefined ? svc.profiles === undefined : svc.profiles?.includes(profile)))
+        .map(([name]) => name)
+        .sort();
+    expect(byProfile(undefined)).toEqual(['binbridge', 'grafana', 'influxdb']);
+    expect(byProfile('demo')).toEqual(['simulator']);
+    expect(byProfile('ha')).toEqual(['binbridge-a', 'binbridge-b', 'lb', 'postgres']);
+    expect(Object.keys(compose.services)).toHaveLength(8);
     expect(compose.services.simulator!.profiles).toEqual(['demo']);
     expect(compose.services.binbridge!.build).toBe('.');
     expect(compose.services.influxdb!.image).toMatch(/^influxdb:2\./);
@@ -102,7 +109,7 @@ describe('docker-compose.yml', () => {
 
   it('keeps state in named volumes, all declared', () => {
     const declared = new Set(Object.keys(compose.volumes ?? {}));
-    expect([...declared].sort()).toEqual(['binbridge-data', 'grafana-data', 'influxdb-config', 'influxdb-data']);
+    expect([...declared].sort()).toEqual(['binbridge-a-data', 'binbridge-b-data', 'binbridge-data', 'grafana-data', 'influxdb-config', 'influxdb-data', 'postgres-data']);
     for (const [name, svc] of Object.entries(compose.services)) {
       for (const v of svc.volumes ?? []) {
         const source = v.split(':')[0]!;
@@ -219,7 +226,7 @@ describe('docker-compose.yml', () => {
     expect(run!.slice(0, 3)).toEqual(['exec', 'node', 'dist/firmware-sim/main.js']);
     const { values } = parseArgs({ args: run!.slice(3), options: simArgOptions, strict: true, allowPositionals: false });
     const options = parseSimOptions(values);
-    expect(options).toMatchObject({ url: 'mqtt://binbridge:1883', credentials: '/data/device-secrets.json', speed: 60, noAuth: false });
+    expect(options).toMatchObject({ urls: ['mqtt://binbridge:1883'], credentials: '/data/device-secrets.json', speed: 60, noAuth: false });
   });
 
   // Compose's own check runs where its CLI plugin exists (not on this project's CI machines: no Docker there);
@@ -228,13 +235,108 @@ describe('docker-compose.yml', () => {
   if (!cli.ok) console.log(`docker compose config not run: ${cli.why}`);
   else it('is accepted by `docker compose config` (also with .env.example as .env)', () => {
     for (const extra of [[], ['--env-file', '.env.example']]) {
-      const r = spawnSync('docker', ['compose', ...extra, '-f', 'docker-compose.yml', '--profile', 'demo', 'config', '-q'], {
+      const r = spawnSync('docker', ['compose', ...extra, '-f', 'docker-compose.yml', '--profile', 'demo', '--profile', 'ha', 'config', '-q'], {
         cwd: ROOT,
         encoding: 'utf8',
         timeout: 30_000,
       });
       expect(r.status, `docker compose ${extra.join(' ')} config: ${r.stderr}`).toBe(0);
     }
+  });
+});
+
+/** haproxy.cfg as sections ("frontend mqtt", "backend binbridge_http", …), each with its directives, comments dropped. */
+function haproxySections(text: string): Map<string, string[]> {
+  const sections = new Map<string, string[]>();
+  let current: string[] | null = null;
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/#.*$/, '').trimEnd();
+    if (line.trim() === '') continue;
+    if (/^\S/.test(line)) sections.set(line.trim(), (current = []));
+    else current?.push(line.trim().replace(/\s+/g, ' '));
+  }
+  return sections;
+}
+
+describe('docker-compose.yml profile ha', () => {
+  const ha = (name: string): Service => compose.services[name]!;
+
+  it('runs PostgreSQL from the official image, its data in a volume, healthy once it takes connections', () => {
+    expect(ha('postgres').image).toMatch(/^postgres:\d+$/);
+    expect(ha('postgres').volumes).toEqual(['postgres-data:/var/lib/postgresql/data']);
+    expect(ha('postgres').healthcheck?.test?.slice(0, 2)).toEqual(['CMD', 'pg_isready']);
+    expect(ha('postgres').ports).toBeUndefined();
+    expect(serviceEnv('postgres')).toMatchObject({ POSTGRES_USER: 'binbridge', POSTGRES_DB: 'binbridge' });
+    expect(serviceEnv('postgres').POSTGRES_PASSWORD).toMatch(/\S{8}/);
+  });
+
+  it('runs two binbridge instances from the same image on that PostgreSQL, each with a data volume of its own, reachable only through the load balancer', () => {
+    const pg = serviceEnv('postgres');
+    for (const name of ['binbridge-a', 'binbridge-b']) {
+      const svc = ha(name);
+      expect(svc.build, name).toBe('.');
+      expect(svc.image, name).toBe(compose.services.binbridge!.image);
+      expect(svc.ports, name).toBeUndefined();
+      expect(svc.depends_on, name).toEqual({ postgres: { condition: 'service_healthy' }, influxdb: { condition: 'service_healthy' } });
+      expect(svc.healthcheck?.test?.join(' '), name).toContain('/healthz');
+      const env = serviceEnv(name);
+      const { config, warnings } = loadConfig({ file: path.join(ROOT, 'config/binbridge.yaml'), env, cwd: ROOT });
+      expect(warnings, name).toEqual([]);
+      const url = new URL(config.store.url);
+      expect([url.protocol, url.hostname, url.port, url.username, decodeURIComponent(url.password), url.pathname], name).toEqual(['postgres:', 'postgres', '5432', pg.POSTGRES_USER, pg.POSTGRES_PASSWORD, `/${pg.POSTGRES_DB}`]);
+      expect(config.data_dir, name).toBe('/data');
+      // what both must share, or an instance could not read what the other wrote or let in whom the other lets in
+      expect(config.http.api_token.length, name).toBeGreaterThanOrEqual(16);
+      expect(config.reports.pseudonym_key.length, name).toBeGreaterThanOrEqual(16);
+      expect(config.mqtt.auth, name).toBe('devices');
+      // every device comes from the load balancer's address
+      expect(config.http.max_connections_per_ip, name).toBe(0);
+      expect(config.mqtt.connect_rate_per_ip, name).toBeGreaterThanOrEqual(1000);
+      expect(config.influx, name).toMatchObject({ url: 'http://influxdb:8086', api: 'v2', token: serviceEnv('binbridge').BINBRIDGE_INFLUX_TOKEN });
+    }
+    expect(serviceEnv('binbridge-a')).toEqual(serviceEnv('binbridge-b'));
+    const volumes = ['binbridge-a', 'binbridge-b'].map((n) => ha(n).volumes);
+    expect(volumes).toEqual([['binbridge-a-data:/data'], ['binbridge-b-data:/data']]);
+  });
+
+  it('puts one MQTT and one HTTP address in front of them: HAProxy on 1883 and 3000 with its config mounted', () => {
+    const lb = ha('lb');
+    expect(lb.image).toMatch(/^haproxy:\d+\.\d+$/);
+    expect((lb.ports ?? []).map(withDefaults)).toEqual(['1883:1883', '3000:3000']);
+    expect(lb.volumes).toEqual(['./docker/haproxy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro']);
+    expect(Object.keys(lb.depends_on ?? {}).sort()).toEqual(['binbridge-a', 'binbridge-b']);
+    // the single instance of the default profile publishes the same ports: the header says to name the services
+    expect(composeText).toMatch(/^# .*docker compose --profile ha up --build lb grafana/m);
+  });
+
+  it('balances MQTT over TCP and HTTP round-robin over both instances, each checked on /readyz', () => {
+    const sections = haproxySections(read('docker/haproxy/haproxy.cfg'));
+    const frontends = [...sections.keys()].filter((k) => k.startsWith('frontend '));
+    const bind = (f: string): string[] => sections.get(f)!.filter((d) => d.startsWith('bind ')).map((d) => d.split(' ')[1]!);
+    expect(frontends.flatMap(bind).sort()).toEqual([':1883', ':3000']);
+    const instances = ['binbridge-a', 'binbridge-b'];
+    for (const [port, mode] of [['1883', 'tcp'], ['3000', 'http']] as const) {
+      const frontend = frontends.find((f) => bind(f).includes(`:${port}`))!;
+      expect(sections.get(frontend), frontend).toContain(`mode ${mode}`);
+      const backendName = sections.get(frontend)!.find((d) => d.startsWith('default_backend '))!.split(' ')[1]!;
+      const backend = sections.get(`backend ${backendName}`)!;
+      expect(backend, backendName).toEqual(expect.arrayContaining([`mode ${mode}`, 'balance roundrobin', 'option httpchk', 'http-check send meth GET uri /readyz', 'http-check expect status 200']));
+      const servers = backend.filter((d) => d.startsWith('server ')).map((d) => d.split(' ')[2]);
+      expect(servers, backendName).toEqual(instances.map((i) => `${i}:${port}`));
+      // the MQTT port's health is asked of the HTTP port
+      const checks = backend.filter((d) => d.startsWith('default-server ')).join(' ');
+      expect(checks, backendName).toMatch(/\bcheck\b/);
+      if (port === '1883') expect(checks).toMatch(/\bport 3000\b/);
+    }
+    for (const i of instances) expect(compose.services[i]?.profiles, i).toEqual(['ha']);
+  });
+
+  // HAProxy's own check where it is installed (it is not on this project's machines)
+  const haproxy = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
+  if (haproxy.error) console.log(`haproxy -c not run: no haproxy (${haproxy.error.message})`);
+  else it('is accepted by `haproxy -c`', () => {
+    const r = spawnSync('haproxy', ['-c', '-f', path.join(ROOT, 'docker/haproxy/haproxy.cfg')], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
   });
 });
 

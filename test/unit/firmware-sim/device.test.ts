@@ -81,10 +81,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function device(url: string, overrides: Partial<SimDeviceOptions> & Pick<SimDeviceOptions, 'source'>) {
+function device(url: string | string[], overrides: Partial<SimDeviceOptions> & Pick<SimDeviceOptions, 'source'>) {
   const d = new SimDevice({
     binId: 'RTM-001',
-    url,
+    urls: [url].flat(),
     secret: SECRET,
     qos: 1,
     simNow: Date.now,
@@ -220,6 +220,46 @@ describe('SimDevice against an aedes broker', () => {
     await vi.waitFor(() => expect(d.snapshot().acked).toBeGreaterThanOrEqual(20), { timeout: 5000 });
     const numbers = telemetry(broker.seen).map((r) => r.distance_mm);
     expect(numbers.slice(0, 20)).toEqual([...Array(20).keys()]);
+    expect(d.snapshot().dropped).toBe(0);
+    await d.stop();
+  });
+
+  it('given several brokers, carries on through the next when its broker dies: what the dead one never acknowledged is resent there', async () => {
+    const first = await startBroker(0, { holdPubacks: true });
+    const second = await startBroker();
+    cleanups.push(() => second.close());
+    const d = device([first.url, second.url], { source: scriptedSource().source, maxInflight: 8 });
+    d.start();
+    await vi.waitFor(() => expect(d.snapshot().inflight).toBe(8), { timeout: 5000 });
+    expect(telemetry(first.seen).length).toBe(0);
+    expect(second.authAttempts).toEqual([]);
+    await first.close();
+
+    await vi.waitFor(() => expect(d.snapshot().acked).toBeGreaterThanOrEqual(20), { timeout: 5000 });
+    expect(second.authAttempts[0]).toBe('RTM-001');
+    const numbers = telemetry(second.seen).map((r) => r.distance_mm);
+    expect(numbers.slice(0, 20)).toEqual([...Array(20).keys()]);
+    expect(d.snapshot()).toMatchObject({ connected: true, dropped: 0 });
+    await d.stop();
+  });
+
+  it('goes back to the first broker when the second dies too', async () => {
+    const first = await startBroker();
+    const firstPort = Number(new URL(first.url).port);
+    const second = await startBroker();
+    const d = device([first.url, second.url], { source: scriptedSource().source });
+    d.start();
+    await vi.waitFor(() => expect(telemetry(first.seen).length).toBeGreaterThanOrEqual(3), { timeout: 5000 });
+    await first.close();
+    await vi.waitFor(() => expect(telemetry(second.seen).length).toBeGreaterThanOrEqual(3), { timeout: 5000 });
+    const again = await startBroker(firstPort);
+    cleanups.push(() => again.close());
+    await second.close();
+    await vi.waitFor(() => expect(telemetry(again.seen).length).toBeGreaterThanOrEqual(3), { timeout: 5000 });
+    // every reading reached one of the three, none lost on the way
+    const all = new Set([first, second, again].flatMap((b) => telemetry(b.seen).map((r) => r.distance_mm)));
+    const top = Math.max(...all);
+    expect([...Array(top + 1).keys()].filter((n) => !all.has(n))).toEqual([]);
     expect(d.snapshot().dropped).toBe(0);
     await d.stop();
   });

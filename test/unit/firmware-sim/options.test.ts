@@ -28,7 +28,7 @@ describe('parseSimOptions', () => {
     expect(parse()).toEqual({
       bins: undefined,
       binsFile: 'config/bins.example.csv',
-      url: 'mqtt://127.0.0.1:1883',
+      urls: ['mqtt://127.0.0.1:1883'],
       credentials: 'data/device-secrets.json',
       noAuth: false,
       intervalMs: 10_000,
@@ -63,7 +63,7 @@ describe('parseSimOptions', () => {
       '--connect-rate', '200', '--start-time', '2026-11-25T06:00:00Z', '--quiet',
     );
     expect(o).toMatchObject({
-      bins: 20, binsFile: 'city.geojson', url: 'ws://localhost:3000/mqtt', credentials: 's.json', noAuth: true,
+      bins: 20, binsFile: 'city.geojson', urls: ['ws://localhost:3000/mqtt'], credentials: 's.json', noAuth: true,
       intervalMs: 120_000, speed: 600, durationMs: 30_000, qos: 0, seed: 42,
       faultRates: { stuck: 0.5, tilt: 0, fire: 0.1, silent: 2 }, connectRate: 200,
       startTimeMs: Date.parse('2026-11-25T06:00:00Z'), quiet: true,
@@ -86,6 +86,22 @@ describe('parseSimOptions', () => {
     [['--start-time', 'tomorrow'], /--start-time: expected an ISO date-time/],
     [['--seed', 'x'], /--seed: expected a whole number/],
   ])('%j gives a clear error', (args, message) => {
+    expect(() => parse(...args)).toThrow(OptionsError);
+    expect(() => parse(...args)).toThrow(message);
+  });
+
+  it('--url may name several brokers, comma-separated or repeated, in the order given', () => {
+    expect(parse('--url', 'mqtt://a:1883,mqtt://b:1884').urls).toEqual(['mqtt://a:1883', 'mqtt://b:1884']);
+    expect(parse('--url', 'mqtt://a:1883', '--url', ' mqtt://b:1884 , mqtts://c').urls).toEqual(['mqtt://a:1883', 'mqtt://b:1884', 'mqtts://c']);
+    expect(parse('--url', 'ws://a:3000/mqtt,ws://b:3000/mqtt').urls).toEqual(['ws://a:3000/mqtt', 'ws://b:3000/mqtt']);
+  });
+
+  it.each([
+    [['--url', 'mqtt://a:1883,http://b'], '--url: expected a broker URL such as mqtt://127.0.0.1:1883 or ws://host:3000/mqtt, got "http://b"'],
+    [['--url', 'mqtt://a:1883,,'], '--url: expected a broker URL such as mqtt://127.0.0.1:1883 or ws://host:3000/mqtt, got ""'],
+    [['--url', 'mqtt://a:1883', '--url', 'mqtt://a:1883'], '--url: mqtt://a:1883 is named twice'],
+    [['--url', 'ws://a:3000/mqtt,ws://b:3000/other'], '--url: WebSocket brokers must share one path (MQTT.js uses the first URL\'s for all), got /mqtt and /other'],
+  ])('%j: a clear error about the broker list', (args, message) => {
     expect(() => parse(...args)).toThrow(OptionsError);
     expect(() => parse(...args)).toThrow(message);
   });

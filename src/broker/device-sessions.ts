@@ -12,7 +12,7 @@ export interface DeviceSession {
 /**
  * The sessions of devices logged in with a secret, and whether that secret is still theirs. A revoke or a
  * rotation in this process (the admin API) ends the sessions of the old secret at once; one by another process
- * (the `devices` command, writing the same SQLite file) is found by a look at the database every pollMs.
+ * (the `devices` command, or another instance on the same PostgreSQL) is found by a look at the database every pollMs.
  * Before each reading a session compares a generation counter in memory; only after a change does it read
  * its bin's record, once.
  */
@@ -85,10 +85,12 @@ export class DeviceSessions<S extends DeviceSession> {
   }
 
   private guard(what: string, fn: () => unknown): void {
+    const failed = (err: unknown): void => this.log.error({ err }, `could not ${what}`);
     try {
-      fn();
+      const done = fn();
+      if (done instanceof Promise) done.catch(failed);
     } catch (err) {
-      this.log.error({ err }, `could not ${what}`);
+      failed(err);
     }
   }
 }

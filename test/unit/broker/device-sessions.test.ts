@@ -47,7 +47,7 @@ describe('DeviceSessions', () => {
     const other = new SqliteDeviceSecrets(new Database(file), KEY);
     await other.issue('UTR-0002');
     expect(sessions.current(b)).toBe(true);
-    expect(secrets.externalChange()).toBe(true);
+    expect(await secrets.externalChange()).toBe(true);
     expect(ended).toEqual(['a', 'b']);
     expect(sessions.current(b)).toBe(false);
     expect(sessions.current(c)).toBe(true);

@@ -130,12 +130,15 @@ export class PostgresBinRegistry extends BinsInMemory implements BinRegistry {
     const stored = this.asStored(bins);
     const done = await this.counted.write(async (c) => {
       // under the counter's lock: another instance may have imported this very file meanwhile
-      if ((await metaValue(c, BINS_FILE_KEY)) === hash && this.size > 0) return false;
+      if ((await metaValue(c, BINS_FILE_KEY)) === hash && (await c.query('SELECT 1 FROM bins LIMIT 1')).rows.length > 0) return false;
       await upsertBins(c, stored);
       await setMeta(c, BINS_FILE_KEY, hash);
       return true;
     });
-    if (!done) return null;
+    if (!done) {
+      await this.refresh();
+      return null;
+    }
     this.remember(stored);
     return bins.length;
   }

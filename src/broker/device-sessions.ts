@@ -18,6 +18,8 @@ export interface DeviceSession {
  */
 export class DeviceSessions<S extends DeviceSession> {
   private readonly sessions = new Set<S>();
+  /** the last look at the database failed (PostgreSQL unreachable): said once, and again when it works */
+  private failing = false;
   private timer: Timer | null = null;
   private unwatch: (() => void) | null = null;
 
@@ -31,7 +33,7 @@ export class DeviceSessions<S extends DeviceSession> {
 
   start(): void {
     this.unwatch = this.secrets.onChange((change) => this.guard('end stale sessions', () => this.endStale(change)));
-    this.timer = this.clock.setInterval(() => this.guard('look for changed device secrets', () => this.secrets.externalChange()), this.pollMs).unref();
+    this.timer = this.clock.setInterval(() => this.look(), this.pollMs).unref();
   }
 
   stop(): void {
@@ -84,13 +86,25 @@ export class DeviceSessions<S extends DeviceSession> {
     }
   }
 
+  private look(): void {
+    this.secrets.externalChange().then(
+      () => {
+        if (this.failing) this.log.info({ event: 'device_secrets_look_ok' }, 'device secrets read from the database again');
+        this.failing = false;
+      },
+      (err: unknown) => {
+        // once per outage, not once a second: the records last read keep serving the logins meanwhile
+        if (!this.failing) this.log.error({ err, event: 'device_secrets_look_failed' }, 'could not look for changed device secrets; keeping the last ones read');
+        this.failing = true;
+      },
+    );
+  }
+
   private guard(what: string, fn: () => unknown): void {
-    const failed = (err: unknown): void => this.log.error({ err }, `could not ${what}`);
     try {
-      const done = fn();
-      if (done instanceof Promise) done.catch(failed);
+      fn();
     } catch (err) {
-      failed(err);
+      this.log.error({ err }, `could not ${what}`);
     }
   }
 }

@@ -1,6 +1,10 @@
 import type { Clock } from '../clock.js';
+import { StartError } from '../start-error.js';
 import { PostgresUnitOfWork, type Pool, type PoolClient } from '../storage/postgres/index.js';
 import { countKinds, KeyedSecrets, type DeviceSecrets, type Kdf } from './device-secrets.js';
+
+/** the meta key of keyCheck(): which key the records in the database were made under */
+const KEY_CHECK = 'device_key_check';
 
 const READ_VERSION = 'SELECT coalesce((SELECT version FROM device_secrets_version WHERE id = 1), 0) AS v';
 // the counter's row, locked until COMMIT: a change of another instance cannot slip between this read and the write's own
@@ -31,9 +35,23 @@ export class PostgresDeviceSecrets extends KeyedSecrets implements DeviceSecrets
     super(key, opts);
   }
 
-  /** Reads every record: before the broker takes logins. */
+  /**
+   * Reads every record: before the broker takes logins. Refuses an instance whose key is not the one the records
+   * were made under (its data_dir has another device-secrets.key), which would refuse every device and issue
+   * secrets no other instance takes; with no HMAC record yet, its key becomes the one.
+   */
   async load(): Promise<void> {
     await this.externalChange();
+    const check = this.keyCheck();
+    const other = await this.db().query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [KEY_CHECK]);
+    if (other.rows[0]?.value === check) return;
+    const hmac = this.counts().hmac;
+    if (other.rows.length > 0 && hmac > 0) {
+      throw new StartError(
+        `data_dir/device-secrets.key is not the key the ${hmac} device secrets in PostgreSQL were made under: copy device-secrets.key from the data_dir of an instance already running (every instance needs the same), then start again`,
+      );
+    }
+    await this.db().query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [KEY_CHECK, check]);
   }
 
   async issue(binId: string): Promise<string> {

@@ -167,6 +167,11 @@ export abstract class KeyedSecrets {
     return createHmac('sha256', this.key).update(binId).update('\0').update(pw).digest();
   }
 
+  /** An HMAC of a fixed text under the key: tells whether two instances have the same key, and nothing of it. */
+  protected keyCheck(): string {
+    return createHmac('sha256', this.key).update('binbridge device-secrets key check').digest('base64url');
+  }
+
   protected hmacRecord(binId: string, pw: Buffer): string {
     return `${HMAC_SCHEME}$${this.mac(binId, pw).toString('base64url')}`;
   }

@@ -103,6 +103,21 @@ describe('two instances on one PostgreSQL', () => {
     expect(a.zones().map((z) => z.id)).toEqual(['north', 'south']);
   });
 
+  it('refuses an instance whose device key is not the one the secrets were made under, naming the file', async () => {
+    const db = await postgres((pool) => new PostgresDeviceSecrets(() => pool, KEY))();
+    const first = await db.open();
+    // no HMAC record yet: any key may become the one
+    const pool = pools.at(-1)!;
+    await new PostgresDeviceSecrets(() => pool, Buffer.alloc(32, 9)).load();
+    await first.load();
+    const secret = await first.issue('UTR-0001');
+    await expect(new PostgresDeviceSecrets(() => pool, Buffer.alloc(32, 9)).load()).rejects.toThrow(
+      'data_dir/device-secrets.key is not the key the 1 device secrets in PostgreSQL were made under: copy device-secrets.key from the data_dir of an instance already running',
+    );
+    const same = await db.open();
+    expect(await same.verify('UTR-0001', secret)).toBe(true);
+  });
+
   it('two instances starting together with a new bins file import it once', async () => {
     const db = await postgres((pool) => new PostgresBinRegistry(() => pool))();
     const [a, b] = [await db.open(), await db.open()];

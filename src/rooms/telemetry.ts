@@ -44,7 +44,7 @@ const LAST_CHANCE_MS = 5000;
 
 /**
  * How often an instance on PostgreSQL looks whether another changed the bins, zones or crews: one indexed read of a
- * counter per look (about 0.1 ms), and a change is known everywhere within this and a read of the changed rows.
+ * counter per look (a few ms at most), and a change is known everywhere within this and a read of the changed rows.
  */
 export const REGISTRY_POLL_MS = 1000;
 
@@ -116,7 +116,6 @@ function build(db: Db, { config, log, metrics, events, clock, store }: Parameter
   } else {
     log.warn({ module: 'influx' }, 'influx writer off (no influx.url): readings are validated and kept as bin state, not stored in InfluxDB');
   }
-
 
   return {
     name: 'telemetry',

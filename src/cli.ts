@@ -9,7 +9,9 @@ import { SqliteDeviceSecrets, type DeviceSecrets } from './broker/device-secrets
 import { loadDeviceKey } from './broker/device-key.js';
 import { ConfigError, envVariables, loadConfig, type Config } from './config/index.js';
 import { createLogger } from './log.js';
-import { BinsFileError, SqliteBinRegistry, knownFromConfig, readBinsFile } from './registry/index.js';
+// the registry's modules directly too: its index loads the PostgreSQL driver, which only a store.url needs
+import { SqliteBinRegistry, type BinRegistry } from './registry/bin-registry.js';
+import { BinsFileError, knownFromConfig, readBinsFile } from './registry/bins-file.js';
 import { pageAddress } from './http/api-token.js';
 import { StartError } from './start-error.js';
 import { openDatabase } from './storage/database.js';
@@ -157,20 +159,59 @@ async function start(file: string | undefined): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
-function openRegistry(config: Config) {
+interface OpenRegistry {
+  registry: BinRegistry;
+  secrets: DeviceSecrets;
+  close: () => Promise<void>;
+}
+
+/** The bins and device secrets where the bridge keeps them: SQLite under data_dir, or store.url's PostgreSQL. */
+async function openRegistry(config: Config): Promise<OpenRegistry> {
+  const deviceKey = loadDeviceKey(config.data_dir);
+  const opened = config.store.url !== '' ? await openShared(config, deviceKey.key) : openLocal(config, deviceKey.key);
+  try {
+    // as at start: the file's bins when it changed since the last import (a bin added there can be provisioned at once)
+    await opened.registry.importFileIfChanged(config.registry.bins_file, knownFromConfig(config));
+    const { hmac } = opened.secrets.counts();
+    if (deviceKey.created && hmac > 0) console.error(`binbridge: ${deviceKey.file} was missing and is generated anew: the ${hmac} stored device secrets no longer verify; restore the file from the backup of the data folder (with store.url, copy it from another instance's), or provision every device again (--rotate)`);
+    return opened;
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
+}
+
+function openLocal(config: Config, key: Buffer): OpenRegistry {
   const db = openDatabase(config.data_dir, { sync: 'full' });
   try {
-    const registry = new SqliteBinRegistry(db);
-    // as at start: the file's bins when it changed since the last import (a bin added there can be provisioned at once)
-    registry.importFileIfChanged(config.registry.bins_file, knownFromConfig(config));
-    const deviceKey = loadDeviceKey(config.data_dir);
-    const secrets = new SqliteDeviceSecrets(db, deviceKey.key);
-    const { hmac } = secrets.counts();
-    if (deviceKey.created && hmac > 0) console.error(`binbridge: ${deviceKey.file} was missing and is generated anew: the ${hmac} stored device secrets no longer verify; restore the file from the backup of the data folder, or provision every device again (--rotate)`);
-    return { db, registry, secrets };
+    return { registry: new SqliteBinRegistry(db), secrets: new SqliteDeviceSecrets(db, key), close: async () => void db.close() };
   } catch (err) {
     db.close();
     throw err;
+  }
+}
+
+/** store.url's PostgreSQL, brought to this release's schema as a start would; running instances see the changes within a second. */
+async function openShared(config: Config, key: Buffer): Promise<OpenRegistry> {
+  const { StoreConnectionError, checkConnection, migratePostgres, openPool, redactText, redactUrl } = await import('./storage/postgres/index.js');
+  const { SchemaTooNewError } = await import('./storage/migrations.js');
+  const { PostgresBinRegistry } = await import('./registry/registry-postgres.js');
+  const { PostgresDeviceSecrets } = await import('./broker/device-secrets-postgres.js');
+  const url = config.store.url;
+  const pool = openPool({ url, applicationName: 'binbridge devices' });
+  try {
+    await checkConnection(pool, url);
+    await migratePostgres(pool);
+    const registry = new PostgresBinRegistry(() => pool);
+    const secrets = new PostgresDeviceSecrets(() => pool, key);
+    await registry.load();
+    await secrets.load();
+    return { registry, secrets, close: () => pool.end() };
+  } catch (err) {
+    await pool.end();
+    if (err instanceof StoreConnectionError) throw new StartError(err.message, { cause: err });
+    const message = `PostgreSQL at ${redactUrl(url)}: ${redactText(err instanceof Error ? err.message : String(err), url)}`;
+    throw err instanceof SchemaTooNewError ? new StartError(message, { cause: err }) : new Error(message, { cause: err });
   }
 }
 
@@ -251,7 +292,7 @@ async function provision(targets: readonly string[], secrets: DeviceSecrets, opt
 
 async function devices(sub: string, ids: string[], values: Record<string, unknown>, file: string | undefined): Promise<void> {
   const config = load(file);
-  const { db, registry, secrets } = openRegistry(config);
+  const { registry, secrets, close } = await openRegistry(config);
   const known = (id: string) => {
     if (registry.get(id)) return;
     const near = closest(id, registry.all().map((b) => b.id));
@@ -274,16 +315,16 @@ async function devices(sub: string, ids: string[], values: Record<string, unknow
         break;
       }
       case 'list':
-        for (const d of secrets.list()) console.log(`${d.bin_id}\t${new Date(d.issued_at).toISOString()}`);
+        for (const d of await secrets.list()) console.log(`${d.bin_id}\t${new Date(d.issued_at).toISOString()}`);
         break;
       case 'revoke':
-        console.log(secrets.revoke(ids[0]!) ? `revoked ${ids[0]}` : `${ids[0]} had no secret`);
+        console.log((await secrets.revoke(ids[0]!)) ? `revoked ${ids[0]}` : `${ids[0]} had no secret`);
         break;
       default:
         fail(HELP);
     }
   } finally {
-    db.close();
+    await close();
   }
 }
 

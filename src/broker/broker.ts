@@ -157,9 +157,9 @@ export class MqttBroker {
   }
 
   /** Removes a device's secret and closes its sessions at once. */
-  revokeDevice(binId: string): { revoked: boolean; disconnected: number } {
+  async revokeDevice(binId: string): Promise<{ revoked: boolean; disconnected: number }> {
     const open = this.sessions.count(binId);
-    const revoked = this.deps.secrets.revoke(binId); // the change ends the sessions, synchronously
+    const revoked = await this.deps.secrets.revoke(binId); // once written, the change ends the sessions, synchronously
     return { revoked, disconnected: revoked ? open : 0 };
   }
 

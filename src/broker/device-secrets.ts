@@ -45,7 +45,8 @@ export type SecretsChange = { binId: string } | { binId: null };
 
 /**
  * Per-device MQTT secrets: issued here, shown once, kept as keyed hashes; what the broker and its sessions check a
- * device's login against, and what the `devices` command provisions.
+ * device's login against, and what the `devices` command provisions. Every record is held in memory, so a login
+ * and a reading never wait for the database; writes go to the database and then to memory.
  */
 export interface DeviceSecrets {
   /** moves on every change to the secrets this process learns of; a session checks it before each reading */
@@ -54,15 +55,16 @@ export interface DeviceSecrets {
   onChange(listener: (change: SecretsChange) => void): () => void;
   /** Creates or rotates the secret of a device; returns the new secret (the only time it exists in clear). */
   issue(binId: string): Promise<string>;
-  revoke(binId: string): boolean;
+  /** Removes a device's secret; false when it had none. Its sessions end (through onChange) once it is gone. */
+  revoke(binId: string): Promise<boolean>;
   has(binId: string): boolean;
   /** The stored hash of a bin's secret; a session remembers the one it logged in with, to notice a rotation. */
   record(binId: string): string | undefined;
-  list(): { bin_id: string; issued_at: number }[];
+  list(): Promise<{ bin_id: string; issued_at: number }[]>;
   /** How many records of each kind: `scrypt` ones are upgraded at their device's next login. */
   counts(): { hmac: number; scrypt: number };
-  /** Has another process (the `devices` command) written the secrets since the last call? Tells the listeners. */
-  externalChange(): boolean;
+  /** Has another process (the `devices` command, another instance) changed the secrets since the last call? Tells the listeners. */
+  externalChange(): Promise<boolean>;
   verify(binId: string, password: Buffer | string): Promise<boolean>;
   /** The record the secret matches from memory, with no hashing under the key; null when it must be verified. */
   matchRemembered(binId: string, password: Buffer | string): string | null;
@@ -71,49 +73,39 @@ export interface DeviceSecrets {
 }
 
 /**
- * DeviceSecrets in the bridge's SQLite database. Only keyed hashes are stored; a secret is shown once, when it is issued.
- * A verified secret is remembered (as a SHA-256 of it, in memory): a bin blocked after failed logins still lets a
- * secret proven since start-up in. A refusal always costs the same work — for an unknown bin against stand-in
- * records — so that its time does not tell which bins exist: one HMAC, and one scrypt while any scrypt record is
- * left (a wrong secret for such a bin costs one). A correct secret has nothing to hide and costs an HMAC.
+ * What both stores share: the records' checks, the memory of proven secrets and the listeners. A verified secret is
+ * remembered (as a SHA-256 of it, in memory): a bin blocked after failed logins still lets a secret proven since
+ * start-up in. A refusal always costs the same work — for an unknown bin against stand-in records — so that its
+ * time does not tell which bins exist: one HMAC, and one scrypt while any scrypt record is left (a wrong secret for
+ * such a bin costs one). A correct secret has nothing to hide and costs an HMAC.
  */
-export class SqliteDeviceSecrets implements DeviceSecrets {
+export abstract class KeyedSecrets {
   private readonly verified = new Map<string, { record: string; digest: Buffer }>();
   private readonly standIn: ScryptRecord = { salt: randomBytes(16), key: randomBytes(SCRYPT_KEYLEN), opts: SCRYPT_PARAMS };
   private readonly standInMac = randomBytes(MAC_BYTES);
   private readonly listeners: ((change: SecretsChange) => void)[] = [];
-  private readonly kdf: Kdf;
-  private readonly clock: Clock;
-  private dataVersion: number;
-  /** device_secrets_version (migration 9) as this process last knew it: its own changes and those it was told of */
-  private secretsVersion: number;
-  private readonly readSecretsVersion: Database.Statement<[], number>;
-  private readonly byBin: Database.Statement<[string], string>;
-  /**
-   * Every bin's record, read in one query at the first look: after a restart every device logs in within
-   * seconds, and a read of the database per login cost more than its HMAC. Kept by this process's own changes;
-   * read again after another process's (externalChange(), once a second), which until then is not seen here —
-   * as before, the sessions of a secret revoked by another process end within a second.
-   */
-  private records: Map<string, string> | null = null;
-  /** are scrypt records left? null: look again (after any change) */
-  private scryptLeft: boolean | null = null;
+  protected readonly kdf: Kdf;
+  protected readonly clock: Clock;
   /** moves on every change to the secrets this process learns of; a session checks it before each reading */
   generation = 0;
 
   /** `key`: the HMAC key from loadDeviceKey (data_dir), never from the database */
   constructor(
-    private readonly db: Database.Database,
     private readonly key: Buffer,
-    opts: { kdf?: Kdf; clock?: Clock } = {},
+    opts: { kdf?: Kdf; clock?: Clock },
   ) {
     this.kdf = opts.kdf ?? scrypt;
     this.clock = opts.clock ?? realClock;
-    this.dataVersion = this.readDataVersion();
-    this.byBin = db.prepare<[string], string>('SELECT hash FROM device_secrets WHERE bin_id = ?').pluck();
-    this.readSecretsVersion = db.prepare<[], number>('SELECT coalesce((SELECT version FROM device_secrets_version WHERE id = 1), 0)').pluck();
-    this.secretsVersion = this.readSecretsVersion.get()!;
   }
+
+  abstract record(binId: string): string | undefined;
+  /** are scrypt records left? (a refusal then costs a scrypt too) */
+  protected abstract anyScryptLeft(): boolean;
+  /**
+   * Replaces `old` with `next` unless the record changed meanwhile; resolves the record stored afterwards, read
+   * from the database (another process may have rotated or revoked it meanwhile).
+   */
+  protected abstract replace(binId: string, old: string, next: string): Promise<string | undefined>;
 
   /** Called on every change this process makes, and on changes by other processes that externalChange() finds. */
   onChange(listener: (change: SecretsChange) => void): () => void {
@@ -121,63 +113,8 @@ export class SqliteDeviceSecrets implements DeviceSecrets {
     return () => void this.listeners.splice(this.listeners.indexOf(listener) >>> 0, 1);
   }
 
-  /** Creates or rotates the secret of a device; returns the new secret (the only time it exists in clear). */
-  async issue(binId: string): Promise<string> {
-    const secret = randomBytes(24).toString('base64url');
-    const record = this.hmacRecord(binId, Buffer.from(secret));
-    this.write(() =>
-      this.db
-        .prepare('INSERT INTO device_secrets (bin_id, hash, issued_at) VALUES (?, ?, ?) ON CONFLICT (bin_id) DO UPDATE SET hash = excluded.hash, issued_at = excluded.issued_at')
-        .run(binId, record, this.clock.now()),
-    );
-    this.records?.set(binId, record);
-    this.changed({ binId });
-    return secret;
-  }
-
-  revoke(binId: string): boolean {
-    const gone = this.write(() => this.db.prepare('DELETE FROM device_secrets WHERE bin_id = ?').run(binId)).changes > 0;
-    this.records?.delete(binId);
-    if (gone) this.changed({ binId });
-    return gone;
-  }
-
   has(binId: string): boolean {
     return this.record(binId) !== undefined;
-  }
-
-  /** The stored hash of a bin's secret; a session remembers the one it logged in with, to notice a rotation. */
-  record(binId: string): string | undefined {
-    return (this.records ??= this.readRecords()).get(binId);
-  }
-
-  list(): { bin_id: string; issued_at: number }[] {
-    return this.db.prepare('SELECT bin_id, issued_at FROM device_secrets ORDER BY bin_id').all() as { bin_id: string; issued_at: number }[];
-  }
-
-  /** How many records of each kind: `scrypt` ones are upgraded at their device's next login. */
-  counts(): { hmac: number; scrypt: number } {
-    const row = this.db
-      .prepare(`SELECT count(*) FILTER (WHERE hash LIKE '${HMAC_SCHEME}$%') AS hmac, count(*) FILTER (WHERE hash LIKE 'scrypt$%') AS scrypt FROM device_secrets`)
-      .get() as { hmac: number; scrypt: number };
-    return { hmac: row.hmac, scrypt: row.scrypt };
-  }
-
-  /**
-   * Has another process (the `devices` command) changed the secrets since the last call? PRAGMA data_version
-   * moves only for other connections' commits, and costs about 10 µs: for a timer, not for every reading. It moves
-   * for any table (the journal worker commits readings all the time), so the secrets' own counter decides.
-   */
-  externalChange(): boolean {
-    const v = this.readDataVersion();
-    if (v === this.dataVersion) return false;
-    this.dataVersion = v;
-    const sv = this.readSecretsVersion.get()!;
-    if (sv === this.secretsVersion) return false;
-    this.secretsVersion = sv;
-    this.records = null;
-    this.changed({ binId: null });
-    return true;
   }
 
   async verify(binId: string, password: Buffer | string): Promise<boolean> {
@@ -212,18 +149,156 @@ export class SqliteDeviceSecrets implements DeviceSecrets {
   }
 
   /** Replaces a verified scrypt record with the HMAC record of the same secret, unless the secret changed meanwhile. */
-  private upgrade(binId: string, old: string, pw: Buffer): string | null {
+  private async upgrade(binId: string, old: string, pw: Buffer): Promise<string | null> {
     const next = this.hmacRecord(binId, pw);
     // not a change of secret: the device's sessions stay, and the generation does not move
+    const now = await this.replace(binId, old, next);
+    // another login of the same device upgraded it first (the same record: the HMAC has no salt), or the
+    // secret was rotated or revoked while scrypt ran: then the old secret no longer opens anything
+    return now === next ? this.proven(binId, now, pw) : null;
+  }
+
+  private proven(binId: string, record: string, pw: Buffer): string {
+    this.verified.set(binId, { record, digest: digest(pw) });
+    return record;
+  }
+
+  private mac(binId: string, pw: Buffer): Buffer {
+    return createHmac('sha256', this.key).update(binId).update('\0').update(pw).digest();
+  }
+
+  /** An HMAC of a fixed text under the key: tells whether two instances have the same key, and nothing of it. */
+  protected keyCheck(): string {
+    return createHmac('sha256', this.key).update('binbridge device-secrets key check').digest('base64url');
+  }
+
+  protected hmacRecord(binId: string, pw: Buffer): string {
+    return `${HMAC_SCHEME}$${this.mac(binId, pw).toString('base64url')}`;
+  }
+
+  /** A new secret and its record. */
+  protected fresh(binId: string): { secret: string; record: string } {
+    const secret = randomBytes(24).toString('base64url');
+    return { secret, record: this.hmacRecord(binId, Buffer.from(secret)) };
+  }
+
+  private remembered(binId: string, record: string | undefined, password: Buffer | string): string | null {
+    const cached = this.verified.get(binId);
+    if (!record || !cached || cached.record !== record) return null;
+    return timingSafeEqual(cached.digest, digest(password)) ? record : null;
+  }
+
+  protected changed(change: SecretsChange): void {
+    // a remembered secret is checked against the current record on every use; this only frees the memory
+    if (change.binId !== null) this.verified.delete(change.binId);
+    this.generation++;
+    for (const l of this.listeners) l(change);
+  }
+}
+
+/** The records' kinds, counted. */
+export function countKinds(records: Iterable<string>): { hmac: number; scrypt: number } {
+  let hmac = 0;
+  let scrypt = 0;
+  for (const r of records) {
+    if (r.startsWith(`${HMAC_SCHEME}$`)) hmac++;
+    else if (r.startsWith('scrypt$')) scrypt++;
+  }
+  return { hmac, scrypt };
+}
+
+/** DeviceSecrets in the bridge's SQLite database. Only keyed hashes are stored; a secret is shown once, when it is issued. */
+export class SqliteDeviceSecrets extends KeyedSecrets implements DeviceSecrets {
+  private dataVersion: number;
+  /** device_secrets_version (migration 9) as this process last knew it: its own changes and those it was told of */
+  private secretsVersion: number;
+  private readonly readSecretsVersion: Database.Statement<[], number>;
+  private readonly byBin: Database.Statement<[string], string>;
+  /**
+   * Every bin's record, read in one query at the first look: after a restart every device logs in within
+   * seconds, and a read of the database per login cost more than its HMAC. Kept by this process's own changes;
+   * read again after another process's (externalChange(), once a second), which until then is not seen here —
+   * as before, the sessions of a secret revoked by another process end within a second.
+   */
+  private records: Map<string, string> | null = null;
+  /** are scrypt records left? null: look again (after any change) */
+  private scryptLeft: boolean | null = null;
+
+  /** `key`: the HMAC key from loadDeviceKey (data_dir), never from the database */
+  constructor(
+    private readonly db: Database.Database,
+    key: Buffer,
+    opts: { kdf?: Kdf; clock?: Clock } = {},
+  ) {
+    super(key, opts);
+    this.dataVersion = this.readDataVersion();
+    this.byBin = db.prepare<[string], string>('SELECT hash FROM device_secrets WHERE bin_id = ?').pluck();
+    this.readSecretsVersion = db.prepare<[], number>('SELECT coalesce((SELECT version FROM device_secrets_version WHERE id = 1), 0)').pluck();
+    this.secretsVersion = this.readSecretsVersion.get()!;
+  }
+
+  /** Creates or rotates the secret of a device; returns the new secret (the only time it exists in clear). */
+  async issue(binId: string): Promise<string> {
+    const { secret, record } = this.fresh(binId);
+    this.write(() =>
+      this.db
+        .prepare('INSERT INTO device_secrets (bin_id, hash, issued_at) VALUES (?, ?, ?) ON CONFLICT (bin_id) DO UPDATE SET hash = excluded.hash, issued_at = excluded.issued_at')
+        .run(binId, record, this.clock.now()),
+    );
+    this.records?.set(binId, record);
+    this.changed({ binId });
+    return secret;
+  }
+
+  async revoke(binId: string): Promise<boolean> {
+    const gone = this.write(() => this.db.prepare('DELETE FROM device_secrets WHERE bin_id = ?').run(binId)).changes > 0;
+    this.records?.delete(binId);
+    if (gone) this.changed({ binId });
+    return gone;
+  }
+
+  /** The stored hash of a bin's secret; a session remembers the one it logged in with, to notice a rotation. */
+  record(binId: string): string | undefined {
+    return (this.records ??= this.readRecords()).get(binId);
+  }
+
+  async list(): Promise<{ bin_id: string; issued_at: number }[]> {
+    return this.db.prepare('SELECT bin_id, issued_at FROM device_secrets ORDER BY bin_id').all() as { bin_id: string; issued_at: number }[];
+  }
+
+  /** How many records of each kind: `scrypt` ones are upgraded at their device's next login. */
+  counts(): { hmac: number; scrypt: number } {
+    const row = this.db
+      .prepare(`SELECT count(*) FILTER (WHERE hash LIKE '${HMAC_SCHEME}$%') AS hmac, count(*) FILTER (WHERE hash LIKE 'scrypt$%') AS scrypt FROM device_secrets`)
+      .get() as { hmac: number; scrypt: number };
+    return { hmac: row.hmac, scrypt: row.scrypt };
+  }
+
+  /**
+   * Has another process (the `devices` command) changed the secrets since the last call? PRAGMA data_version
+   * moves only for other connections' commits, and costs about 10 µs: for a timer, not for every reading. It moves
+   * for any table (the journal worker commits readings all the time), so the secrets' own counter decides.
+   */
+  async externalChange(): Promise<boolean> {
+    const v = this.readDataVersion();
+    if (v === this.dataVersion) return false;
+    this.dataVersion = v;
+    const sv = this.readSecretsVersion.get()!;
+    if (sv === this.secretsVersion) return false;
+    this.secretsVersion = sv;
+    this.records = null;
+    this.changed({ binId: null });
+    return true;
+  }
+
+  protected async replace(binId: string, old: string, next: string): Promise<string | undefined> {
     this.write(() => this.db.prepare('UPDATE device_secrets SET hash = ? WHERE bin_id = ? AND hash = ?').run(next, binId, old));
     this.scryptLeft = null;
     // from the database, not memory: another process may have rotated or revoked it meanwhile
     const now = this.byBin.get(binId);
     if (now === undefined) this.records?.delete(binId);
     else this.records?.set(binId, now);
-    // another login of the same device upgraded it first (the same record: the HMAC has no salt), or the
-    // secret was rotated or revoked while scrypt ran: then the old secret no longer opens anything
-    return now === next ? this.proven(binId, now, pw) : null;
+    return now;
   }
 
   /**
@@ -241,36 +316,14 @@ export class SqliteDeviceSecrets implements DeviceSecrets {
       .immediate();
   }
 
-  private proven(binId: string, record: string, pw: Buffer): string {
-    this.verified.set(binId, { record, digest: digest(pw) });
-    return record;
-  }
-
-  private anyScryptLeft(): boolean {
+  protected anyScryptLeft(): boolean {
     this.scryptLeft ??= this.db.prepare("SELECT EXISTS (SELECT 1 FROM device_secrets WHERE hash LIKE 'scrypt$%')").pluck().get() === 1;
     return this.scryptLeft;
   }
 
-  private mac(binId: string, pw: Buffer): Buffer {
-    return createHmac('sha256', this.key).update(binId).update('\0').update(pw).digest();
-  }
-
-  private hmacRecord(binId: string, pw: Buffer): string {
-    return `${HMAC_SCHEME}$${this.mac(binId, pw).toString('base64url')}`;
-  }
-
-  private remembered(binId: string, record: string | undefined, password: Buffer | string): string | null {
-    const cached = this.verified.get(binId);
-    if (!record || !cached || cached.record !== record) return null;
-    return timingSafeEqual(cached.digest, digest(password)) ? record : null;
-  }
-
-  private changed(change: SecretsChange): void {
-    // a remembered secret is checked against the current record on every use; this only frees the memory
-    if (change.binId !== null) this.verified.delete(change.binId);
+  protected override changed(change: SecretsChange): void {
     this.scryptLeft = null;
-    this.generation++;
-    for (const l of this.listeners) l(change);
+    super.changed(change);
   }
 
   private readRecords(): Map<string, string> {

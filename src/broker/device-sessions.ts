@@ -12,12 +12,14 @@ export interface DeviceSession {
 /**
  * The sessions of devices logged in with a secret, and whether that secret is still theirs. A revoke or a
  * rotation in this process (the admin API) ends the sessions of the old secret at once; one by another process
- * (the `devices` command, writing the same SQLite file) is found by a look at the database every pollMs.
+ * (the `devices` command, or another instance on the same PostgreSQL) is found by a look at the database every pollMs.
  * Before each reading a session compares a generation counter in memory; only after a change does it read
  * its bin's record, once.
  */
 export class DeviceSessions<S extends DeviceSession> {
   private readonly sessions = new Set<S>();
+  /** the last look at the database failed (PostgreSQL unreachable): said once, and again when it works */
+  private failing = false;
   private timer: Timer | null = null;
   private unwatch: (() => void) | null = null;
 
@@ -31,7 +33,7 @@ export class DeviceSessions<S extends DeviceSession> {
 
   start(): void {
     this.unwatch = this.secrets.onChange((change) => this.guard('end stale sessions', () => this.endStale(change)));
-    this.timer = this.clock.setInterval(() => this.guard('look for changed device secrets', () => this.secrets.externalChange()), this.pollMs).unref();
+    this.timer = this.clock.setInterval(() => this.look(), this.pollMs).unref();
   }
 
   stop(): void {
@@ -82,6 +84,20 @@ export class DeviceSessions<S extends DeviceSession> {
         this.onStale(s);
       }
     }
+  }
+
+  private look(): void {
+    this.secrets.externalChange().then(
+      () => {
+        if (this.failing) this.log.info({ event: 'device_secrets_look_ok' }, 'device secrets read from the database again');
+        this.failing = false;
+      },
+      (err: unknown) => {
+        // once per outage, not once a second: the records last read keep serving the logins meanwhile
+        if (!this.failing) this.log.error({ err, event: 'device_secrets_look_failed' }, 'could not look for changed device secrets; keeping the last ones read');
+        this.failing = true;
+      },
+    );
   }
 
   private guard(what: string, fn: () => unknown): void {

@@ -18,11 +18,11 @@ export interface BinRegistry {
    * Imports the file when it changed since the last import; returns how many bins it holds, or null when unchanged.
    * A file with any bad row (or a bin in a zone or of a kind not `known`) is refused whole: the registry keeps what it had.
    */
-  importFileIfChanged(file: string, known?: KnownValues): number | null;
+  importFileIfChanged(file: string, known?: KnownValues): Promise<number | null>;
   /** Adds or updates bins (ids are case-insensitive, as residents' codes are); returns the bins as stored. */
-  upsert(bins: readonly Bin[]): Bin[];
+  upsert(bins: readonly Bin[]): Promise<Bin[]>;
   /** Removes the bin with this id (any case); the removed bin, or undefined when there was none. */
-  remove(id: string): Bin | undefined;
+  remove(id: string): Promise<Bin | undefined>;
   get(id: string): Bin | undefined;
   /** The bin with this id ignoring case, as residents' codes are: the exact id first, then any case. */
   lookup(id: string): Bin | undefined;
@@ -31,80 +31,37 @@ export interface BinRegistry {
   all(): Bin[];
 }
 
+/** The SHA-256 of a bins file: an import is skipped while it is the last one imported. */
+export function binsFileHash(file: string): string {
+  let content: Buffer;
+  try {
+    content = fs.readFileSync(file);
+  } catch (err) {
+    throw unreadable(file, err);
+  }
+  return createHash('sha256').update(content).digest('hex');
+}
+
+/** the meta key of the last imported bins file's hash */
+export const BINS_FILE_KEY = 'bins_file_sha256';
+
+/** A bins table row as either database gives it back. */
+export type BinRow = Bin & { device_id: string | null; dev_eui: string | null };
+
+export function fromRow(row: BinRow): Bin {
+  return { ...row, device_id: row.device_id ?? undefined, dev_eui: row.dev_eui ?? undefined };
+}
+
 /**
- * The BinRegistry kept in SQLite and mirrored in memory for the per-reading lookup.
- * The bins file is imported when its content changed since the last import, so edits made
- * through the API survive restarts until the file itself changes.
+ * The registry's memory, which every reading's lookup reads: the bins by id, and indexes by id in any case and by
+ * a network server's device, rebuilt after a change. Kept by the store behind it.
  */
-export class SqliteBinRegistry implements BinRegistry {
-  private readonly byId = new Map<string, Bin>();
+export abstract class BinsInMemory {
+  protected readonly byId = new Map<string, Bin>();
   /** changes whenever the bins change (consumers rebuild their indexes) */
   version = 0;
-  private readonly upsertStmt;
   private deviceIndex: { version: number; byKey: Map<string, Bin> } | null = null;
   private lowerIndex: { version: number; byId: Map<string, Bin> } | null = null;
-
-  constructor(private readonly db: Db) {
-    this.upsertStmt = db.prepare(`
-      INSERT INTO bins (id, lat, lon, address, zone, kind, capacity_l, depth_mm, sensor_offset_mm, device_id, dev_eui)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, address = excluded.address, zone = excluded.zone,
-        kind = excluded.kind, capacity_l = excluded.capacity_l, depth_mm = excluded.depth_mm,
-        sensor_offset_mm = excluded.sensor_offset_mm, device_id = excluded.device_id, dev_eui = excluded.dev_eui`);
-    this.reload();
-  }
-
-  /**
-   * Imports the file when it changed since the last import; returns how many bins it holds, or null when unchanged.
-   * A file with any bad row (or a bin in a zone or of a kind not `known`) is refused whole: the registry keeps what it had.
-   */
-  importFileIfChanged(file: string, known: KnownValues = {}): number | null {
-    let content: Buffer;
-    try {
-      content = fs.readFileSync(file);
-    } catch (err) {
-      throw unreadable(file, err);
-    }
-    const hash = createHash('sha256').update(content).digest('hex');
-    const key = 'bins_file_sha256';
-    const last = this.db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(key);
-    if (last === hash && this.byId.size > 0) return null;
-    const bins = readBinsFile(file, known);
-    this.db.transaction(() => {
-      this.upsert(bins);
-      this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, hash);
-    }).immediate();
-    this.reload();
-    return bins.length;
-  }
-
-  /**
-   * Adds or updates bins. Ids are case-insensitive, as residents' codes are: a bin whose id differs only in case
-   * from a known one updates that bin and keeps its id, so two bins can never differ only in case. Returns the
-   * bins as stored.
-   */
-  upsert(bins: readonly Bin[]): Bin[] {
-    const stored = bins.map((b) => {
-      const known = this.lookup(b.id);
-      return known && known.id !== b.id ? { ...b, id: known.id } : b;
-    });
-    this.db.transaction(() => {
-      for (const b of stored) this.upsertStmt.run(b.id, b.lat, b.lon, b.address, b.zone, b.kind, b.capacity_l, b.depth_mm, b.sensor_offset_mm, b.device_id ?? null, b.dev_eui ?? null);
-    }).immediate();
-    for (const b of stored) this.byId.set(b.id, b);
-    this.version++;
-    return stored;
-  }
-
-  /** Removes the bin with this id (any case); the removed bin, or undefined when there was none. */
-  remove(id: string): Bin | undefined {
-    const bin = this.lookup(id);
-    if (!bin) return undefined;
-    this.db.prepare('DELETE FROM bins WHERE id = ?').run(bin.id);
-    this.byId.delete(bin.id);
-    this.version++;
-    return bin;
-  }
 
   get(id: string): Bin | undefined {
     return this.byId.get(id);
@@ -156,11 +113,97 @@ export class SqliteBinRegistry implements BinRegistry {
     return this.byId.size;
   }
 
-  private reload(): void {
+  /**
+   * The bins as they will be stored: a bin whose id differs only in case from a known one updates that bin and
+   * keeps its id, so two bins can never differ only in case.
+   */
+  protected asStored(bins: readonly Bin[]): Bin[] {
+    return bins.map((b) => {
+      const known = this.lookup(b.id);
+      return known && known.id !== b.id ? { ...b, id: known.id } : b;
+    });
+  }
+
+  protected remember(bins: readonly Bin[]): void {
+    for (const b of bins) this.byId.set(b.id, b);
+    this.version++;
+  }
+
+  protected forget(id: string): void {
+    this.byId.delete(id);
+    this.version++;
+  }
+
+  protected replaceAll(rows: readonly BinRow[]): void {
     this.version++;
     this.byId.clear();
-    for (const row of this.db.prepare('SELECT * FROM bins ORDER BY id').all() as (Bin & { device_id: string | null; dev_eui: string | null })[]) {
-      this.byId.set(row.id, { ...row, device_id: row.device_id ?? undefined, dev_eui: row.dev_eui ?? undefined });
-    }
+    for (const row of rows) this.byId.set(row.id, fromRow(row));
+  }
+}
+
+/**
+ * The BinRegistry kept in SQLite and mirrored in memory for the per-reading lookup.
+ * The bins file is imported when its content changed since the last import, so edits made
+ * through the API survive restarts until the file itself changes.
+ */
+export class SqliteBinRegistry extends BinsInMemory implements BinRegistry {
+  private readonly upsertStmt;
+
+  constructor(private readonly db: Db) {
+    super();
+    this.upsertStmt = db.prepare(`
+      INSERT INTO bins (id, lat, lon, address, zone, kind, capacity_l, depth_mm, sensor_offset_mm, device_id, dev_eui)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, address = excluded.address, zone = excluded.zone,
+        kind = excluded.kind, capacity_l = excluded.capacity_l, depth_mm = excluded.depth_mm,
+        sensor_offset_mm = excluded.sensor_offset_mm, device_id = excluded.device_id, dev_eui = excluded.dev_eui`);
+    this.reload();
+  }
+
+  async importFileIfChanged(file: string, known: KnownValues = {}): Promise<number | null> {
+    return this.importFileIfChangedNow(file, known);
+  }
+
+  /**
+   * importFileIfChanged, done before it returns (at start, where the rooms after this one are built on the
+   * registry). A file with any bad row is refused whole: the registry keeps what it had.
+   */
+  importFileIfChangedNow(file: string, known: KnownValues = {}): number | null {
+    const hash = binsFileHash(file);
+    const last = this.db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(BINS_FILE_KEY);
+    if (last === hash && this.byId.size > 0) return null;
+    const bins = readBinsFile(file, known);
+    this.db.transaction(() => {
+      this.upsertNow(bins);
+      this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(BINS_FILE_KEY, hash);
+    }).immediate();
+    this.reload();
+    return bins.length;
+  }
+
+  async upsert(bins: readonly Bin[]): Promise<Bin[]> {
+    return this.upsertNow(bins);
+  }
+
+  /** Removes the bin with this id (any case); the removed bin, or undefined when there was none. */
+  async remove(id: string): Promise<Bin | undefined> {
+    const bin = this.lookup(id);
+    if (!bin) return undefined;
+    this.db.prepare('DELETE FROM bins WHERE id = ?').run(bin.id);
+    this.forget(bin.id);
+    return bin;
+  }
+
+  private upsertNow(bins: readonly Bin[]): Bin[] {
+    const stored = this.asStored(bins);
+    this.db.transaction(() => {
+      for (const b of stored) this.upsertStmt.run(b.id, b.lat, b.lon, b.address, b.zone, b.kind, b.capacity_l, b.depth_mm, b.sensor_offset_mm, b.device_id ?? null, b.dev_eui ?? null);
+    }).immediate();
+    this.remember(stored);
+    return stored;
+  }
+
+  private reload(): void {
+    this.replaceAll(this.db.prepare('SELECT * FROM bins ORDER BY id').all() as BinRow[]);
   }
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { realClock, type Clock } from '../clock.js';
-import { MqttBroker, SqliteDeviceSecrets, loadDeviceKey, type DeviceSecrets } from '../broker/index.js';
+import { MqttBroker, PostgresDeviceSecrets, SqliteDeviceSecrets, loadDeviceKey, type DeviceSecrets } from '../broker/index.js';
 import type { Config } from '../config/index.js';
 import { binRoutes, buildHttp, deviceRoutes, messageRoutes, opsRoutes, reportRoutes, type Access, type Readiness } from '../http/index.js';
 import { fiwareRoutes } from '../http/routes/fiware.js';
@@ -46,7 +46,8 @@ export function edgesRoom(deps: {
   metrics: Metrics;
   log: Logger;
   clock: Clock;
-  store: Pick<StoreRoom, 'readiness'>;
+  /** with a store.url, the device secrets live in its PostgreSQL (the pool is there once the store room started) */
+  store: Pick<StoreRoom, 'pool' | 'readiness'>;
   telemetry: TelemetryRoom;
   alerting: AlertingRoom;
   dispatch: DispatchRoom;
@@ -69,14 +70,20 @@ export function edgesRoom(deps: {
     log.child({ module: 'ingest' }),
   );
   const deviceKey = loadDeviceKey(config.data_dir);
-  const secrets = new SqliteDeviceSecrets(db, deviceKey.key, { clock });
-  const kinds = secrets.counts();
+  const shared = config.store.url !== '' ? new PostgresDeviceSecrets(() => deps.store.pool(), deviceKey.key, { clock }) : null;
+  const secrets: DeviceSecrets = shared ?? new SqliteDeviceSecrets(db, deviceKey.key, { clock });
   const brokerLog = log.child({ module: 'broker' });
-  if (deviceKey.created && kinds.hmac > 0) {
-    // the key file was lost: these records were made under another key and no device secret among them verifies
-    brokerLog.error({ event: 'device_key_new', file: deviceKey.file, records: kinds.hmac }, 'device secrets key generated anew: the stored secrets no longer verify; restore the key file from the backup of data_dir, or provision every device again');
-  }
-  if (kinds.scrypt > 0) brokerLog.info({ event: 'device_secrets_scrypt', records: kinds.scrypt }, 'scrypt device secrets are replaced by HMAC ones at each device\'s next login');
+  const sayKinds = (): void => {
+    const kinds = secrets.counts();
+    if (deviceKey.created && kinds.hmac > 0) {
+      // the key file was lost (or, on PostgreSQL, not copied from the first instance): these records were made
+      // under another key and no device secret among them verifies
+      brokerLog.error({ event: 'device_key_new', file: deviceKey.file, records: kinds.hmac }, 'device secrets key generated anew: the stored secrets no longer verify; restore the key file from the backup of data_dir, or provision every device again');
+    }
+    if (kinds.scrypt > 0) brokerLog.info({ event: 'device_secrets_scrypt', records: kinds.scrypt }, 'scrypt device secrets are replaced by HMAC ones at each device\'s next login');
+  };
+  // on PostgreSQL the records are read at start, once the store room has its pool
+  if (!shared) sayKinds();
   const broker = new MqttBroker({ config: config.mqtt, ingest, secrets, binState, isKnownBin: (id) => registry.get(id) !== undefined, metrics, log: brokerLog, clock });
   // TTN / ChirpStack / native feeds read as an MQTT client; they connect in the background
   const upstreams = new Upstreams({
@@ -155,6 +162,10 @@ export function edgesRoom(deps: {
     ports,
     readiness,
     async start() {
+      if (shared) {
+        await shared.load();
+        sayKinds();
+      }
       const mqttListeners = [
         { port: config.mqtt.port, host: config.mqtt.host, portKey: 'mqtt.port', hostKey: 'mqtt.host' },
         { port: config.mqtt.tls.port, host: config.mqtt.host, portKey: 'mqtt.tls.port', hostKey: 'mqtt.host' },

@@ -1,10 +1,10 @@
-import type { Clock } from '../clock.js';
+import type { Clock, Timer } from '../clock.js';
 import type { Config } from '../config/index.js';
 import type { Subscriber } from '../events.js';
 import type { StopCause, Room } from '../lifecycle.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { ZonesAndCrews, SqliteBinRegistry, knownFromConfig, zonesOfBins, type BinRegistry } from '../registry/index.js';
+import { PostgresBinRegistry, PostgresZonesAndCrews, SqliteBinRegistry, SqliteZonesAndCrews, knownFromConfig, zonesOfBins, type BinRegistry, type ZonesAndCrews } from '../registry/index.js';
 import {
   InfluxWriter,
   SqliteBinStateStore,
@@ -23,6 +23,7 @@ import {
   type SpoolWriter,
   type TelemetryEvents,
 } from '../storage/index.js';
+import type { StoreRoom } from './store.js';
 
 /** The store and what keeps readings: the database, the bins, their state and history, the journal, the spool and the InfluxDB writer. */
 export interface TelemetryRoom extends Room {
@@ -42,11 +43,25 @@ export interface TelemetryRoom extends Room {
 const LAST_CHANCE_MS = 5000;
 
 /**
+ * How often an instance on PostgreSQL looks whether another changed the bins, zones or crews: one indexed read of a
+ * counter per look (a few ms at most), and a change is known everywhere within this and a read of the changed rows.
+ */
+export const REGISTRY_POLL_MS = 1000;
+
+/**
  * Opens the database and builds the telemetry room on it. A bins file that is refused closes the database again
  * before the error goes up (no room holds it yet). Started first and stopped last: its stop commits what the
  * journal holds, gives InfluxDB its last chance, closes the database and says how many points wait.
  */
-export function telemetryRoom(deps: { config: Config; log: Logger; metrics: Metrics; events: Subscriber<TelemetryEvents>; clock: Clock }): TelemetryRoom {
+export function telemetryRoom(deps: {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  events: Subscriber<TelemetryEvents>;
+  clock: Clock;
+  /** with a store.url, the bins, zones and crews live in its PostgreSQL (the pool is there once the store room started) */
+  store: Pick<StoreRoom, 'pool'>;
+}): TelemetryRoom {
   const db = openDatabase(deps.config.data_dir, { sync: deps.config.spool.sync });
   try {
     return build(db, deps);
@@ -56,10 +71,36 @@ export function telemetryRoom(deps: { config: Config; log: Logger; metrics: Metr
   }
 }
 
-function build(db: Db, { config, log, metrics, events, clock }: Parameters<typeof telemetryRoom>[0]): TelemetryRoom {
-  const registry = new SqliteBinRegistry(db);
-  const imported = registry.importFileIfChanged(config.registry.bins_file, knownFromConfig(config));
-  log.info({ module: 'registry', file: config.registry.bins_file, bins: registry.size, imported: imported !== null }, 'registry loaded');
+function build(db: Db, { config, log, metrics, events, clock, store }: Parameters<typeof telemetryRoom>[0]): TelemetryRoom {
+  const shared = config.store.url !== '' ? { registry: new PostgresBinRegistry(() => store.pool()), zonesAndCrews: new PostgresZonesAndCrews(() => store.pool()) } : null;
+  const local = shared ? null : { registry: new SqliteBinRegistry(db), zonesAndCrews: new SqliteZonesAndCrews(db) };
+  const registry: BinRegistry = shared?.registry ?? local!.registry;
+  const zonesAndCrews: ZonesAndCrews = shared?.zonesAndCrews ?? local!.zonesAndCrews;
+  // no zones in the config: the bins file's zones are the zones
+  const configZones = () => (config.zones.length > 0 ? config.zones : zonesOfBins(registry.all()));
+  const loaded = (imported: number | null): void => log.info({ module: 'registry', file: config.registry.bins_file, bins: registry.size, imported: imported !== null }, 'registry loaded');
+  const seeded = (zones: number): void =>
+    log.info({ module: 'registry', zones, crews: config.crews.length, zones_from: config.zones.length > 0 ? 'config' : 'bins file' }, 'zones and crews taken from the config');
+  if (local) {
+    // on SQLite before the rooms after this one are built on them, as they always were
+    loaded(local.registry.importFileIfChangedNow(config.registry.bins_file, knownFromConfig(config)));
+    const zones = configZones();
+    if (local.zonesAndCrews.seedFromConfigNow(zones, config.crews)) seeded(zones.length);
+  }
+  const registryLog = log.child({ module: 'registry' });
+  let poll: Timer | null = null;
+  let failing = false;
+  const look = async (): Promise<void> => {
+    try {
+      await Promise.all([shared!.registry.refresh(), shared!.zonesAndCrews.refresh()]);
+      if (failing) registryLog.info({ event: 'registry_refresh_ok' }, 'bins, zones and crews read from PostgreSQL again');
+      failing = false;
+    } catch (err) {
+      // said once per outage: the last bins known keep serving the readings meanwhile
+      if (!failing) registryLog.warn({ err, event: 'registry_refresh_failed' }, 'could not look for changed bins, zones or crews in PostgreSQL; keeping the last ones read');
+      failing = true;
+    }
+  };
 
   const binState = new SqliteBinStateStore(db, clock);
   // each bin's 15-minute history for 35 days, written with the reading (the live page's chart, with or without InfluxDB)
@@ -76,13 +117,6 @@ function build(db: Db, { config, log, metrics, events, clock }: Parameters<typeo
     log.warn({ module: 'influx' }, 'influx writer off (no influx.url): readings are validated and kept as bin state, not stored in InfluxDB');
   }
 
-  const zonesAndCrews = new ZonesAndCrews(db);
-  // no zones in the config: the bins file's zones are the zones
-  const zones = config.zones.length > 0 ? config.zones : zonesOfBins(registry.all());
-  if (zonesAndCrews.seedFromConfig(zones, config.crews)) {
-    log.info({ module: 'registry', zones: zones.length, crews: config.crews.length, zones_from: config.zones.length > 0 ? 'config' : 'bins file' }, 'zones and crews taken from the config');
-  }
-
   return {
     name: 'telemetry',
     db,
@@ -94,12 +128,23 @@ function build(db: Db, { config, log, metrics, events, clock }: Parameters<typeo
     spool,
     writer,
     async start() {
+      if (shared) {
+        // the store room has started: its pool is there; everything is read before the readings come in
+        await shared.registry.load();
+        loaded(await shared.registry.importFileIfChanged(config.registry.bins_file, knownFromConfig(config)));
+        await shared.zonesAndCrews.load();
+        const zones = configZones();
+        if (await shared.zonesAndCrews.seedFromConfig(zones, config.crews)) seeded(zones.length);
+        poll = clock.setInterval(() => void look(), REGISTRY_POLL_MS).unref();
+      }
       await worker?.start();
       writer?.start();
       history.start();
       if (spool) log.info({ module: 'influx', url: config.influx.url, api: config.influx.api, journal: config.spool.journal, spooled: spool.stats().depth }, 'influx writer on');
     },
     async stop(cause: StopCause) {
+      poll?.clear();
+      poll = null;
       await journal.flush();
       history.stop();
       // event points of the last turn (the outbox's final statuses) join the spool before the writer's last pass

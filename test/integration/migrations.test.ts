@@ -9,7 +9,7 @@ import { SqliteAlertStore } from '../../src/alerts/index.js';
 import { SqliteDeviceSecrets, loadDeviceKey } from '../../src/broker/index.js';
 import { ManualClock } from '../../src/clock.js';
 import { SqliteDispatchStore } from '../../src/dispatch/index.js';
-import { ZonesAndCrews, SqliteBinRegistry } from '../../src/registry/index.js';
+import { SqliteZonesAndCrews, SqliteBinRegistry } from '../../src/registry/index.js';
 import { SqliteConversationStore, SqliteReportStore } from '../../src/reports/index.js';
 import { SqliteBinStateStore, SqliteReadingHistory, SCHEMA_VERSION, SqliteSpool, migrate, openDatabase, type Db } from '../../src/storage/index.js';
 import { SandboxTransport, sqliteInbox, sqliteOutbox } from '../../src/whatsapp/index.js';
@@ -90,11 +90,11 @@ describe('a data directory written before numbered migrations', () => {
     const registry = new SqliteBinRegistry(db);
     expect(registry.all().map((b) => b.id)).toEqual(['B-001', 'B-002', 'B-003']);
     expect(registry.findByDevice({ devEui: '70B3D57ED0000002' })?.id).toBe('B-002');
-    expect(new ZonesAndCrews(db).crews()).toMatchObject([{ id: 'crew-1', phone: CREW, zones: ['north', 'south'] }]);
+    expect(new SqliteZonesAndCrews(db).crews()).toMatchObject([{ id: 'crew-1', phone: CREW, zones: ['north', 'south'] }]);
 
     const key = loadDeviceKey(dir).key;
     const secrets = new SqliteDeviceSecrets(db, key, { clock });
-    expect(secrets.list().map((s) => s.bin_id)).toEqual(['B-001', 'B-002']);
+    expect((await secrets.list()).map((s) => s.bin_id)).toEqual(['B-001', 'B-002']);
     expect(secrets.counts()).toEqual({ hmac: 0, scrypt: 2 });
     expect(await secrets.verify('B-001', 'not-the-secret')).toBe(false);
     expect(await secrets.verify('B-001', expected.secrets['B-001']!)).toBe(true);

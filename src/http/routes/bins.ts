@@ -20,7 +20,7 @@ export interface BinRouteDeps {
   /** a removed bin's open alerts are closed */
   alerts: Pick<AlertStore, 'closeAllOf'>;
   /** a removed bin's device secret is revoked, its MQTT sessions closed and its retained status deleted */
-  revokeDevice: (binId: string) => { revoked: boolean; disconnected: number };
+  revokeDevice: (binId: string) => Promise<{ revoked: boolean; disconnected: number }>;
   clearRetained: (binId: string) => Promise<void>;
   /** the readings the rules set aside as outliers: the newest one's time and how many in all */
   outliers?: (binId: string) => { lastAt: number; total: number } | null;
@@ -134,7 +134,7 @@ export function binRoutes(deps: BinRouteDeps): FastifyPluginAsync {
         }
         const problems = binRefProblems(parsed.data, k);
         if (problems.length > 0) throw refused(`bin ${parsed.data.id} refused: ${problems.join('; ')}`, problems.map(fileError), k);
-        const [stored] = deps.registry.upsert([parsed.data]);
+        const [stored] = await deps.registry.upsert([parsed.data]);
         return withState(stored!);
       },
     );
@@ -148,10 +148,10 @@ export function binRoutes(deps: BinRouteDeps): FastifyPluginAsync {
         },
       },
       async (req, reply) => {
-        const bin = deps.registry.remove(req.params.id);
+        const bin = await deps.registry.remove(req.params.id);
         if (!bin) return sendProblem(reply, 404, `no bin ${req.params.id}`);
         // after the registry: a reading arriving in between is refused as an unknown bin, not half-applied
-        const device = deps.revokeDevice(bin.id);
+        const device = await deps.revokeDevice(bin.id);
         await deps.clearRetained(bin.id);
         const alertsClosed = deps.alerts.closeAllOf(bin.id, clock.now());
         deps.binState.delete(bin.id);
@@ -174,7 +174,7 @@ export function binRoutes(deps: BinRouteDeps): FastifyPluginAsync {
       try {
         // parsed and checked a few hundred rows at a time, yielding in between: a city's import never stalls readings
         const bins = typeof req.body === 'string' ? await parseBinsCsvYielding(req.body, 'request body', k) : await parseBinsGeoJsonYielding(req.body, 'request body', k);
-        deps.registry.upsert(bins);
+        await deps.registry.upsert(bins);
         return { imported: bins.length, total: deps.registry.size };
       } catch (err) {
         if (err instanceof BinsFileError) throw fileRefused(err, k);

@@ -5,7 +5,7 @@ import { sendProblem } from '../problem.js';
 
 export interface DeviceRouteDeps {
   /** removes the device's secret and closes its MQTT sessions at once */
-  revoke: (binId: string) => { revoked: boolean; disconnected: number };
+  revoke: (binId: string) => Promise<{ revoked: boolean; disconnected: number }>;
 }
 
 /** Device secrets under /api/devices (issuing stays on the command line, which shows a secret once). */
@@ -21,7 +21,7 @@ export function deviceRoutes(deps: DeviceRouteDeps): FastifyPluginAsync {
         },
       },
       async (req, reply) => {
-        const { revoked, disconnected } = deps.revoke(req.params.id);
+        const { revoked, disconnected } = await deps.revoke(req.params.id);
         if (!revoked) return sendProblem(reply, 404, `${req.params.id} has no secret`);
         return { bin_id: req.params.id, revoked: true, disconnected };
       },

@@ -31,7 +31,7 @@ export function fiwareRoutes(deps: FiwareRouteDeps): FastifyPluginAsync {
       const known = deps.known?.() ?? {};
       try {
         const bins = parseWasteContainers(req.body, 'request body', known);
-        deps.registry.upsert(bins);
+        await deps.registry.upsert(bins);
         return { imported: bins.length, total: deps.registry.size };
       } catch (err) {
         if (err instanceof BinsFileError) throw fileRefused(err, known);

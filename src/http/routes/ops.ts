@@ -105,11 +105,11 @@ export function opsRoutes(deps: OpsRouteDeps): FastifyPluginAsync {
     r.get('/zones', { schema: { querystring: listQuery } }, async (req) => pageOfList(deps.zonesAndCrews.zones(), req.query.limit ?? DEFAULT_LIMIT, req.query.cursor));
     r.put('/zones/:id', { schema: { params: idParams, body: zoneSchema.omit({ id: true }) } }, async (req) => {
       const zone = { ...req.body, id: req.params.id };
-      deps.zonesAndCrews.putZone(zone);
+      await deps.zonesAndCrews.putZone(zone);
       return zone;
     });
     r.delete('/zones/:id', { schema: { params: idParams } }, async (req, reply) =>
-      deps.zonesAndCrews.deleteZone(req.params.id) ? reply.code(204).send() : sendProblem(reply, 404, `no zone ${req.params.id}`),
+      (await deps.zonesAndCrews.deleteZone(req.params.id)) ? reply.code(204).send() : sendProblem(reply, 404, `no zone ${req.params.id}`),
     );
 
     r.get('/crews', { schema: { querystring: listQuery } }, async (req) => pageOfList(deps.zonesAndCrews.crews(), req.query.limit ?? DEFAULT_LIMIT, req.query.cursor));
@@ -122,11 +122,11 @@ export function opsRoutes(deps: OpsRouteDeps): FastifyPluginAsync {
         ]);
       }
       const crew = { ...req.body, id: req.params.id };
-      deps.zonesAndCrews.putCrew(crew);
+      await deps.zonesAndCrews.putCrew(crew);
       return crew;
     });
     r.delete('/crews/:id', { schema: { params: idParams } }, async (req, reply) =>
-      deps.zonesAndCrews.deleteCrew(req.params.id) ? reply.code(204).send() : sendProblem(reply, 404, `no crew ${req.params.id}`),
+      (await deps.zonesAndCrews.deleteCrew(req.params.id)) ? reply.code(204).send() : sendProblem(reply, 404, `no crew ${req.params.id}`),
     );
   };
 }

@@ -162,4 +162,23 @@ export const POSTGRES_LAYOUTS: readonly string[] = [
   END $$;
   CREATE TRIGGER device_secrets_changed AFTER INSERT OR UPDATE OR DELETE ON device_secrets FOR EACH STATEMENT EXECUTE FUNCTION device_secrets_bump();
   `,
+  // 10: counters of changes to the bins, zones and crews (once per statement: an import of a city moves it once), and
+  // the zones' and crews' order (SQLite's rowid). The device secrets' counter moves per row from here on, as SQLite's
+  // does: per statement it also moved for a DELETE or UPDATE that changed nothing (a revoke of a bin without a secret),
+  // and every instance then read every record again
+  `
+  DROP TRIGGER device_secrets_changed ON device_secrets;
+  CREATE TRIGGER device_secrets_changed AFTER INSERT OR UPDATE OR DELETE ON device_secrets FOR EACH ROW EXECUTE FUNCTION device_secrets_bump();
+  CREATE TABLE registry_version (name TEXT PRIMARY KEY, version BIGINT NOT NULL);
+  ALTER TABLE zones ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE crews ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
+  CREATE FUNCTION registry_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    INSERT INTO registry_version (name, version) VALUES (TG_ARGV[0], 1) ON CONFLICT (name) DO UPDATE SET version = registry_version.version + 1;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER bins_changed AFTER INSERT OR UPDATE OR DELETE ON bins FOR EACH STATEMENT EXECUTE FUNCTION registry_bump('bins');
+  CREATE TRIGGER zones_changed AFTER INSERT OR UPDATE OR DELETE ON zones FOR EACH STATEMENT EXECUTE FUNCTION registry_bump('zones_and_crews');
+  CREATE TRIGGER crews_changed AFTER INSERT OR UPDATE OR DELETE ON crews FOR EACH STATEMENT EXECUTE FUNCTION registry_bump('zones_and_crews');
+  `,
 ];

@@ -8,7 +8,7 @@ import { ManualClock } from '../../../src/clock.js';
 import { configSchema } from '../../../src/config/index.js';
 import { EventBus } from '../../../src/events.js';
 import { createMetrics } from '../../../src/metrics.js';
-import { SqliteBinRegistry, ZonesAndCrews } from '../../../src/registry/index.js';
+import { SqliteBinRegistry, SqliteZonesAndCrews } from '../../../src/registry/index.js';
 import { SqliteBinStateStore, SqliteReadingJournal, openDatabase } from '../../../src/storage/index.js';
 import type { BinRuleState } from '../../../src/rules/index.js';
 
@@ -20,7 +20,7 @@ describe('RuleRunner', () => {
     const config = configSchema.parse({ rules: { full_pct: 80 } });
     const registry = new SqliteBinRegistry(db);
     registry.upsert([{ id: 'A', zone: 'north', lat: 52, lon: 5, address: '', kind: 'rest', capacity_l: 240, depth_mm: 1000, sensor_offset_mm: 0 }]);
-    const zones = new ZonesAndCrews(db);
+    const zones = new SqliteZonesAndCrews(db);
     zones.putZone({ id: 'north', name: 'North', rules: { full_pct: 70 } });
     const journal = new SqliteReadingJournal(db, null, new SqliteBinStateStore(db), { maxBatch: 100, delayMs: 0 }, createMetrics(), silent);
     const rules = new RuleRunner(

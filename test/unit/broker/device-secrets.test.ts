@@ -48,7 +48,7 @@ describe('DeviceSecrets', () => {
     const s2 = await again.issue('UTR-0001');
     expect(await again.verify('UTR-0001', s1)).toBe(false);
     expect(await again.verify('UTR-0001', s2)).toBe(true);
-    expect(again.revoke('UTR-0001')).toBe(true);
+    expect(await again.revoke('UTR-0001')).toBe(true);
     expect(await again.verify('UTR-0001', s2)).toBe(false);
   });
 });
@@ -175,18 +175,18 @@ describe('DeviceSecrets: changes', () => {
     const changes: (string | null)[] = [];
     const stop = secrets.onChange((c) => changes.push(c.binId));
     await secrets.issue('UTR-0001');
-    expect(secrets.revoke('UTR-0001')).toBe(true);
-    expect(secrets.revoke('UTR-0001')).toBe(false); // nothing changed
+    expect(await secrets.revoke('UTR-0001')).toBe(true);
+    expect(await secrets.revoke('UTR-0001')).toBe(false); // nothing changed
     expect(changes).toEqual(['UTR-0001', 'UTR-0001']);
     expect(secrets.generation).toBe(2);
-    expect(secrets.externalChange()).toBe(false); // its own writes are not news
+    expect(await secrets.externalChange()).toBe(false); // its own writes are not news
 
     // another process, e.g. `binbridge devices revoke`, writes the same file
     const other = new SqliteDeviceSecrets(new Database(file), KEY);
     await other.issue('UTR-0002');
     expect(changes).toEqual(['UTR-0001', 'UTR-0001']);
-    expect(secrets.externalChange()).toBe(true);
-    expect(secrets.externalChange()).toBe(false);
+    expect(await secrets.externalChange()).toBe(true);
+    expect(await secrets.externalChange()).toBe(false);
     expect(changes).toEqual(['UTR-0001', 'UTR-0001', null]);
     expect(secrets.generation).toBe(3);
     expect(secrets.has('UTR-0002')).toBe(true);
@@ -207,16 +207,16 @@ describe('DeviceSecrets: changes', () => {
     // the journal worker has a connection of its own to the same file and commits readings every few ms
     const worker = new Database(file);
     worker.prepare('INSERT INTO bin_state (bin_id, fill_pct, ts, received_at) VALUES (?, ?, ?, ?)').run('UTR-0001', 50, 1, 1);
-    expect(secrets.externalChange()).toBe(false);
+    expect(await secrets.externalChange()).toBe(false);
     await secrets.issue('UTR-0002'); // its own change, told at once
     worker.prepare('UPDATE bin_state SET fill_pct = 60').run();
-    expect(secrets.externalChange()).toBe(false);
+    expect(await secrets.externalChange()).toBe(false);
     expect(changes).toEqual(['UTR-0002']);
     // a change of secrets by another process is still found, among the other commits
     const other = new SqliteDeviceSecrets(new Database(file), KEY);
-    expect(other.revoke('UTR-0001')).toBe(true);
+    expect(await other.revoke('UTR-0001')).toBe(true);
     worker.prepare('UPDATE bin_state SET fill_pct = 70').run();
-    expect(secrets.externalChange()).toBe(true);
+    expect(await secrets.externalChange()).toBe(true);
     expect(changes).toEqual(['UTR-0002', null]);
     expect(secrets.has('UTR-0001')).toBe(false);
   });

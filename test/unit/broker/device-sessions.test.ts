@@ -4,7 +4,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteDeviceSecrets } from '../../../src/broker/index.js';
+import { SqliteDeviceSecrets, type DeviceSecrets } from '../../../src/broker/index.js';
+import { ManualClock } from '../../../src/clock.js';
 import { DeviceSessions, type DeviceSession } from '../../../src/broker/device-sessions.js';
 import { migrated } from '../../helpers/db.js';
 
@@ -47,7 +48,7 @@ describe('DeviceSessions', () => {
     const other = new SqliteDeviceSecrets(new Database(file), KEY);
     await other.issue('UTR-0002');
     expect(sessions.current(b)).toBe(true);
-    expect(secrets.externalChange()).toBe(true);
+    expect(await secrets.externalChange()).toBe(true);
     expect(ended).toEqual(['a', 'b']);
     expect(sessions.current(b)).toBe(false);
     expect(sessions.current(c)).toBe(true);
@@ -60,5 +61,30 @@ describe('DeviceSessions', () => {
     const d: Session = { name: 'd', closed: false, close: () => undefined };
     sessions.login(d, 'UTR-0004', record!, generation);
     expect(sessions.current(d)).toBe(false);
+  });
+});
+
+describe('DeviceSessions looking at a database that is gone', () => {
+  it('says so once per outage, not at every look, and once when it can look again', async () => {
+    const clock = new ManualClock(0);
+    const lines: { level: number; event?: string }[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; event?: string }) });
+    let down = true;
+    const secrets = {
+      generation: 0,
+      onChange: () => () => {},
+      externalChange: () => (down ? Promise.reject(new Error('connection refused')) : Promise.resolve(false)),
+    } as unknown as DeviceSecrets;
+    const watched = new DeviceSessions<Session>(secrets, () => {}, log, 1000, clock);
+    watched.start();
+    try {
+      await clock.advance(5000);
+      expect(lines.map((l) => l.event)).toEqual(['device_secrets_look_failed']);
+      down = false;
+      await clock.advance(3000);
+      expect(lines.map((l) => l.event)).toEqual(['device_secrets_look_failed', 'device_secrets_look_ok']);
+    } finally {
+      watched.stop();
+    }
   });
 });

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import { Dispatcher, SqliteDispatchStore, type DispatchOutbox } from '../../../src/dispatch/index.js';
-import { ZonesAndCrews, SqliteBinRegistry } from '../../../src/registry/index.js';
+import { SqliteZonesAndCrews, SqliteBinRegistry } from '../../../src/registry/index.js';
 import { SqliteBinStateStore, openDatabase } from '../../../src/storage/index.js';
 import { SEND_PRIORITY, type InboundMessage, type OutboundMessage } from '../../../src/whatsapp/index.js';
 import { telemetryBus } from '../../helpers/telemetry.js';
@@ -39,7 +39,7 @@ function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; e
   const db = openDatabase(dir);
   const registry = new SqliteBinRegistry(db);
   registry.importFileIfChanged(path.join(dir, 'bins.csv'));
-  const zonesAndCrews = new ZonesAndCrews(db);
+  const zonesAndCrews = new SqliteZonesAndCrews(db);
   zonesAndCrews.seedFromConfig(
     [
       { id: 'centrum', name: 'Centrum' },

@@ -107,15 +107,15 @@ describe('CSV', () => {
 describe('bin ids ignore case', () => {
   const bin = (id: string, address = 'a'): Bin => ({ id, lat: 52, lon: 5, address, zone: 'z', kind: 'rest', capacity_l: 1, depth_mm: 1000, sensor_offset_mm: 0 });
 
-  it('an upsert of another case updates the bin and keeps its id; remove takes any case', () => {
+  it('an upsert of another case updates the bin and keeps its id; remove takes any case', async () => {
     const registry = new SqliteBinRegistry(memoryDb());
-    registry.upsert([bin('UTR-0001')]);
-    const [stored] = registry.upsert([bin('utr-0001', 'new address')]);
+    await registry.upsert([bin('UTR-0001')]);
+    const [stored] = await registry.upsert([bin('utr-0001', 'new address')]);
     expect(stored!.id).toBe('UTR-0001');
     expect(registry.all()).toEqual([bin('UTR-0001', 'new address')]);
-    expect(registry.remove('Utr-0001')?.id).toBe('UTR-0001');
+    expect((await registry.remove('Utr-0001'))?.id).toBe('UTR-0001');
     expect(registry.size).toBe(0);
-    expect(registry.remove('UTR-0001')).toBeUndefined();
+    expect(await registry.remove('UTR-0001')).toBeUndefined();
   });
 
   it('a bins file naming one id in two cases is refused', () => {

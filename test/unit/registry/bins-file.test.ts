@@ -185,32 +185,32 @@ describe('the example city', () => {
 });
 
 describe('BinRegistry', () => {
-  it('imports a file once, keeps API edits until the file changes', () => {
+  it('imports a file once, keeps API edits until the file changes', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-reg-'));
     const file = path.join(dir, 'bins.csv');
     fs.writeFileSync(file, `${HEADER}\nA-1,52.1,5.1,Straat 1,centrum,rest,240,1000,50\n`);
     const db = migrated(new Database(path.join(dir, 'x.db')));
     const reg = new SqliteBinRegistry(db);
-    expect(reg.importFileIfChanged(file)).toBe(1);
+    expect(await reg.importFileIfChanged(file)).toBe(1);
     reg.upsert([{ ...reg.get('A-1')!, address: 'Straat 2' }]);
-    expect(new SqliteBinRegistry(db).importFileIfChanged(file)).toBeNull();
+    expect(await new SqliteBinRegistry(db).importFileIfChanged(file)).toBeNull();
     expect(new SqliteBinRegistry(db).get('A-1')?.address).toBe('Straat 2');
     fs.appendFileSync(file, 'A-2,52.1,5.1,Straat 3,centrum,rest,240,1000,50\n');
     const again = new SqliteBinRegistry(db);
-    expect(again.importFileIfChanged(file)).toBe(2);
+    expect(await again.importFileIfChanged(file)).toBe(2);
     expect(again.get('A-1')?.address).toBe('Straat 1');
     expect(again.size).toBe(2);
   });
 
-  it('refuses a file whose bins are in zones the config lacks, and keeps what it had', () => {
+  it('refuses a file whose bins are in zones the config lacks, and keeps what it had', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-reg-'));
     const file = path.join(dir, 'bins.csv');
     fs.writeFileSync(file, `${HEADER}\nA-1,52.1,5.1,Straat 1,centrum,rest,240,1000,50\n`);
     const reg = new SqliteBinRegistry(migrated(new Database(path.join(dir, 'x.db'))));
-    expect(reg.importFileIfChanged(file, KNOWN)).toBe(1);
+    expect(await reg.importFileIfChanged(file, KNOWN)).toBe(1);
     fs.writeFileSync(file, `${HEADER}\nA-1,52.1,5.1,Straat 1,centrum,rest,240,1000,50\nA-2,52.1,5.1,Straat 2,west,rest,240,1000,50\n`);
-    expect(() => reg.importFileIfChanged(file, KNOWN)).toThrow(/line 3: zone: unknown zone "west"/);
+    await expect(reg.importFileIfChanged(file, KNOWN)).rejects.toThrow(/line 3: zone: unknown zone "west"/);
     expect(reg.all().map((b) => b.id)).toEqual(['A-1']);
-    expect(() => reg.importFileIfChanged(path.join(dir, 'gone.csv'), KNOWN)).toThrow(/bins file not found: .*gone\.csv/);
+    await expect(reg.importFileIfChanged(path.join(dir, 'gone.csv'), KNOWN)).rejects.toThrow(/bins file not found: .*gone\.csv/);
   });
 });

@@ -359,14 +359,16 @@ export class Outbox {
   private async look(): Promise<void> {
     const maxInFlight = this.opts.maxInFlight ?? 16;
     let wakeAt = Infinity;
+    const heads = await this.store.heads(HEAD_SCAN);
     if (this.store.shared) {
       const now = this.clock.now();
-      await this.recoverStale(now);
+      // after the heads: a head that another instance's send made the head (it finished the one before) comes with
+      // that send seen, so the recipient's pace holds across instances
       await this.seeOthers(now);
+      await this.recoverStale(now);
       // others add and finish messages too: look again soon even when nothing here calls for it
       wakeAt = now + this.pollMs;
     }
-    const heads = await this.store.heads(HEAD_SCAN);
     if (!this.running) return;
     // heads come most urgent first, so they take the send rate's tokens and the messaging limit's room before the
     // others; those chosen are claimed together, in one commit (one disk flush, not one per message)

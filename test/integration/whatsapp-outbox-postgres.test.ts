@@ -1,0 +1,204 @@
+// Two outboxes on one PostgreSQL database, as two binbridge instances share it: each with its own pool and its own
+// transport onto one wire that notices a message sent twice, or two messages to one recipient on it at once.
+import pg from 'pg';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock, type Clock } from '../../src/clock.js';
+import { createMetrics } from '../../src/metrics.js';
+import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
+import { Outbox, PostgresOutboxStore, SqliteContacts, textMessage, type MessageTransport, type OutboundMessage, type OutboxOptions, type SendResult } from '../../src/whatsapp/index.js';
+import { memoryDb } from '../helpers/db.js';
+import { freshDatabase } from '../helpers/postgres.js';
+import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { waitFor } from '../helpers/wait.js';
+import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
+
+const silent = pino({ level: 'silent' });
+const user = (n: number) => `3167000${String(n).padStart(4, '0')}`;
+const bodyOf = (m: OutboundMessage): string => (m.type === 'text' ? m.text.body : m.type);
+
+/** What reached "Meta": every request, by which instance, and whether a recipient ever had two on the wire at once. */
+class Wire {
+  readonly sent: { to: string; body: string; by: string; at: number }[] = [];
+  readonly overlaps: string[] = [];
+  private readonly onWire = new Set<string>();
+  private n = 0;
+
+  /** An instance's transport: answers after a few milliseconds, as a network would, with a fresh wamid. */
+  transport(by: string, clock: Clock = { now: () => Date.now() } as Clock): MessageTransport {
+    return {
+      send: async (m) => {
+        const to = m.to;
+        if (this.onWire.has(to)) this.overlaps.push(to);
+        this.onWire.add(to);
+        this.sent.push({ to, body: bodyOf(m), by, at: clock.now() });
+        await new Promise((resolve) => setTimeout(resolve, 1 + Math.floor(Math.random() * 4)));
+        this.onWire.delete(to);
+        return { wamid: `wamid.W${++this.n}` };
+      },
+    };
+  }
+}
+
+describe('The outbox in PostgreSQL, shared by two instances', () => {
+  let server: Postgres;
+  const pools: pg.Pool[] = [];
+  const outboxes: Outbox[] = [];
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 60_000);
+  afterEach(async () => {
+    await Promise.all(outboxes.splice(0).map((o) => o.stop()));
+  });
+  afterAll(async () => {
+    await Promise.all(pools.map((p) => p.end()));
+    await server?.destroy();
+  });
+
+  /** A migrated database; `instance()` gives an outbox on it with a pool of its own (another process, in effect). */
+  async function database() {
+    const url = await freshDatabase(server);
+    const pool = (): pg.Pool => {
+      const p = openPool({ url, applicationName: 'binbridge-test' });
+      pools.push(p);
+      return p;
+    };
+    await migratePostgres(pool());
+    const instance = (transport: MessageTransport, opts: Partial<OutboxOptions> = {}) => {
+      const metrics = createMetrics();
+      const p = pool();
+      const outbox = new Outbox({
+        store: new PostgresOutboxStore(() => p, sealer),
+        contacts: new SqliteContacts(memoryDb(), sealer),
+        transport,
+        log: silent,
+        metrics,
+        mps: 1000,
+        pairIntervalMs: 0,
+        pollMs: 20,
+        ...opts,
+      });
+      const results: SendResult[] = [];
+      outbox.onResult((r) => results.push(r));
+      outboxes.push(outbox);
+      return { outbox, results, metrics };
+    };
+    return { url, instance };
+  }
+
+  it('sends every message exactly once, one at a time per recipient and in its order, whichever instance takes it', async () => {
+    const { instance } = await database();
+    const wire = new Wire();
+    const a = instance(wire.transport('a'));
+    const b = instance(wire.transport('b'));
+    const recipients = 12;
+    const each = 25;
+    const added: { to: string; body: string }[] = [];
+    const add = async (via: Outbox, i: number) => {
+      const to = user(i % recipients);
+      const body = `m${i}`;
+      added.push({ to, body });
+      await via.add({ to, message: textMessage(to, body), key: `k${i}` });
+    };
+    // half waits before the instances start, half comes in while both send, through both
+    for (let i = 0; i < (recipients * each) / 2; i++) await add(i % 2 ? a.outbox : b.outbox, i);
+    a.outbox.start();
+    b.outbox.start();
+    for (let i = (recipients * each) / 2; i < recipients * each; i++) await add(i % 3 ? a.outbox : b.outbox, i);
+    await waitFor(async () => a.results.length + b.results.length >= recipients * each && (await a.outbox.backlog()) === 0, { timeoutMs: 30_000, message: 'all sent' });
+
+    const bodies = wire.sent.map((s) => s.body);
+    expect(bodies).toHaveLength(recipients * each);
+    expect(new Set(bodies).size).toBe(recipients * each);
+    expect(wire.overlaps).toEqual([]);
+    // per recipient in the order they were added (one priority: the order of their ids)
+    for (let r = 0; r < recipients; r++) {
+      const to = user(r);
+      expect(wire.sent.filter((s) => s.to === to).map((s) => s.body), to).toEqual(added.filter((m) => m.to === to).map((m) => m.body));
+    }
+    // both instances sent, and each result was recorded once, by the instance that sent it
+    expect(new Set(wire.sent.map((s) => s.by))).toEqual(new Set(['a', 'b']));
+    expect(a.results.length + b.results.length).toBe(recipients * each);
+    expect((await a.outbox.list({ limit: 5000 })).every((i) => i.status === 'sent' && i.attempts === 1)).toBe(true);
+  }, 60_000);
+
+  it('adds a key once across instances: the same decision on both is one message', async () => {
+    const { instance } = await database();
+    const wire = new Wire();
+    const a = instance(wire.transport('a'));
+    const b = instance(wire.transport('b'));
+    const to = user(1);
+    const entry = { to, message: textMessage(to, 'job 7'), key: 'job:7:crew' };
+    const [x, y] = await Promise.all([a.outbox.add(entry), b.outbox.add(entry)]);
+    expect(x.id).toBe(y.id);
+    expect([x.created, y.created].sort()).toEqual([false, true]);
+    expect(await b.outbox.backlog()).toBe(1);
+  });
+
+  it("leaves a live instance's message alone; an instance killed mid-send has it sent by the other after the stale bound, and a late answer of the dead one is not recorded over it", async () => {
+    const clock = new ManualClock(Date.parse('2026-12-02T10:00:00Z'));
+    const { instance } = await database();
+    const wire = new Wire();
+    // the first instance's request goes out and its answer never comes back (the process was killed)
+    let answerLate!: (v: { wamid: string }) => void;
+    const requests: string[] = [];
+    const dying: MessageTransport = {
+      send: (m) => {
+        requests.push(bodyOf(m));
+        return new Promise((resolve) => (answerLate = resolve));
+      },
+    };
+    const opts = { clock, staleClaimMs: 60_000, pollMs: 1000 };
+    const a = instance(dying, opts);
+    const b = instance(wire.transport('b', clock), opts);
+    const to = user(2);
+    await a.outbox.add({ to, message: textMessage(to, 'crew: empty bin 7'), key: 'job:7' });
+    await a.outbox.add({ to, message: textMessage(to, 'crew: and bin 8'), key: 'job:8' });
+    a.outbox.start();
+    await waitFor(async () => {
+      await clock.advance(0);
+      return requests.length === 1;
+    });
+    outboxes.splice(outboxes.indexOf(a.outbox), 1);
+    void a.outbox.stop(); // it stops looking; its request hangs for ever, like a killed process's claim
+
+    // the other instance polls for 59 s: the claim is younger than the stale bound, and its recipient's next waits
+    b.outbox.start();
+    for (let s = 0; s < 59; s++) await clock.advance(1000);
+    expect(wire.sent).toEqual([]);
+    expect((await b.outbox.list()).map((i) => i.status)).toEqual(['pending', 'sending']);
+
+    // past the bound it is sent again (the one repeat the design allows: the dead request may have reached Meta),
+    // and the recipient's next message follows it
+    await waitFor(async () => {
+      await clock.advance(1000);
+      return b.results.length === 2;
+    });
+    expect(wire.sent.map((s) => s.body)).toEqual(['crew: empty bin 7', 'crew: and bin 8']);
+    const [second, first] = await b.outbox.list();
+    expect(first).toMatchObject({ status: 'sent', attempts: 2 });
+    expect(second).toMatchObject({ status: 'sent', attempts: 1 });
+
+    // the dead instance's answer arrives after all: not recorded over the survivor's, counted as a lost claim
+    answerLate({ wamid: 'wamid.LATE' });
+    await waitFor(async () => (await a.metrics.registry.getSingleMetricAsString('binbridge_outbox_claim_conflicts_total')).endsWith(' 1'));
+    expect((await b.outbox.get(first!.id))!.wamid).not.toBe('wamid.LATE');
+    expect(a.results).toEqual([]);
+  }, 30_000);
+
+  it('keeps the pace to one recipient across instances: the other reads what was sent from the shared table', async () => {
+    const { instance } = await database();
+    const wire = new Wire();
+    const opts = { pairIntervalMs: 300, pairBurst: 1 };
+    const a = instance(wire.transport('a'), opts);
+    const b = instance(wire.transport('b'), opts);
+    const to = user(3);
+    for (let i = 0; i < 4; i++) await a.outbox.add({ to, message: textMessage(to, `p${i}`), key: `p${i}` });
+    a.outbox.start();
+    b.outbox.start();
+    await waitFor(() => a.results.length + b.results.length === 4, { timeoutMs: 10_000 });
+    const at = wire.sent.map((s) => s.at);
+    // counted from each claim: a few ms of rounding between instances' clocks (one machine here) is allowed
+    for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!, `gap before p${i}`).toBeGreaterThanOrEqual(290);
+  }, 20_000);
+});

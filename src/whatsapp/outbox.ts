@@ -244,13 +244,16 @@ export class Outbox {
       this.statusApplied(s, sent, step);
       return;
     }
-    return (async () => {
+    const applied = (async () => {
       const sent = await this.store.byWamid(s.wamid);
       const step = this.statusStep(s, sent);
       if (step === 'fallback') await this.store.useFallback(sent!.id, RE_ENGAGEMENT, FALLBACK_AFTER_STATUS);
       else if (step === 'delivery') await this.store.delivery(sent!.id, s.status, s.timestamp, redactErrors(s.errors));
       this.statusApplied(s, sent, step);
     })();
+    // logged here too: a caller written for SQLite's synchronous answer does not wait for it
+    applied.catch((err: unknown) => this.log.error({ event: 'status_record_failed', err }, 'could not record a delivery status'));
+    return applied;
   }
 
   /** What a status changes of the message it names: nothing, its delivery, or its fallback goes next. */

@@ -6,10 +6,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, type Clock } from '../../src/clock.js';
 import { createMetrics } from '../../src/metrics.js';
 import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
-import { Outbox, PostgresOutboxStore, SqliteContacts, textMessage, type MessageTransport, type OutboundMessage, type OutboxOptions, type SendResult } from '../../src/whatsapp/index.js';
+import { Outbox, PostgresOutboxStore, SqliteContacts, recipientOf, textMessage, type MessageTransport, type OutboundMessage, type OutboxOptions, type SendResult } from '../../src/whatsapp/index.js';
 import { memoryDb } from '../helpers/db.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { startBridge } from '../helpers/bridge.js';
 import { waitFor } from '../helpers/wait.js';
 import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 
@@ -28,7 +29,7 @@ class Wire {
   transport(by: string, clock: Clock = { now: () => Date.now() } as Clock): MessageTransport {
     return {
       send: async (m) => {
-        const to = m.to;
+        const to = recipientOf(m);
         if (this.onWire.has(to)) this.overlaps.push(to);
         this.onWire.add(to);
         this.sent.push({ to, body: bodyOf(m), by, at: clock.now() });
@@ -201,4 +202,26 @@ describe('The outbox in PostgreSQL, shared by two instances', () => {
     // counted from each claim: a few ms of rounding between instances' clocks (one machine here) is allowed
     for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!, `gap before p${i}`).toBeGreaterThanOrEqual(290);
   }, 20_000);
+
+  it('is where a bridge keeps its outbox with a postgres:// store.url: two bridges on one database share it and send a message once', async () => {
+    const { url } = await database();
+    // instances on one database share the pseudonym key: it names and seals every row, whichever instance wrote it
+    const env = { BINBRIDGE_STORE_URL: url, BINBRIDGE_WHATSAPP_MODE: 'sandbox', BINBRIDGE_REPORTS_PSEUDONYM_KEY: 'two-instances-one-pseudonym-key-0123456789' };
+    const first = await startBridge(env, undefined, { postgresFoundation: true });
+    const second = await startBridge(env, undefined, { postgresFoundation: true });
+    try {
+      const to = user(4);
+      const added = await first.outbox.add({ to, message: textMessage(to, 'hello from one of two'), key: 'shared:1' });
+      expect(await second.outbox.add({ to, message: textMessage(to, 'hello from one of two'), key: 'shared:1' })).toEqual({ id: added.id, created: false });
+      await waitFor(async () => (await second.outbox.get(added.id))?.status === 'sent', { message: 'sent by one of them' });
+      // each sandbox records what its own instance sent: together, once
+      expect([...first.sandbox!.list({ to }), ...second.sandbox!.list({ to })].map((m) => m.message)).toEqual([textMessage(to, 'hello from one of two')]);
+      // the SQLite file of neither holds it
+      expect(first.db.prepare('SELECT count(*) FROM whatsapp_outbox').pluck().get()).toBe(0);
+      expect(() => first.outbox.enqueue({ to, message: textMessage(to, 'x'), key: 'sync' })).toThrow(/PostgreSQL/);
+    } finally {
+      await first.stop();
+      await second.stop();
+    }
+  }, 30_000);
 });

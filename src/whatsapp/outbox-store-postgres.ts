@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Sealer } from '../privacy/index.js';
 import type { OutboxEntry, OutboxItem } from './outbox-item.js';
-import { ID_MASK, OutboxRows, type OutboxHead, type OutboxRow, type OutboxStore, type SendOutcome, type SendSeen, type SentMessage } from './outbox-store.js';
+import { ID_MASK, OutboxRows, type ClaimLimit, type ClaimRequest, type Claimed, type OutboxHead, type OutboxRow, type OutboxStore, type SendOutcome, type SendSeen, type SentMessage } from './outbox-store.js';
 import type { DeliveryStatus } from './webhook.js';
 
 /**
@@ -9,6 +9,8 @@ import type { DeliveryStatus } from './webhook.js';
  * hashed): any constant, this one spells "outb". The two-key form never meets the one-key locks of the migrations.
  */
 const RECIPIENT_LOCK = 0x6f757462;
+/** The first key of the one lock every claim outside a window takes, to count Meta's messaging limit alone ("outl"). */
+const LIMIT_LOCK = 0x6f75746c;
 
 /**
  * The outbox in PostgreSQL (`whatsapp_outbox`, the same table as SQLite's), shared by every instance on the database.
@@ -66,8 +68,8 @@ export class PostgresOutboxStore implements OutboxStore {
     return rows.map((r) => this.rows.head(r));
   }
 
-  async claim(heads: readonly Pick<OutboxHead, 'id' | 'attempts'>[], now: number): Promise<number[]> {
-    if (heads.length === 0) return [];
+  async claim(heads: readonly ClaimRequest[], now: number, limit?: ClaimLimit): Promise<Claimed> {
+    if (heads.length === 0) return { claimed: [], limited: [] };
     const client = await this.pool().connect();
     let broken: Error | undefined;
     const onError = (err: Error): void => void (broken ??= err);
@@ -76,29 +78,34 @@ export class PostgresOutboxStore implements OutboxStore {
       await client.query('BEGIN');
       const ids = heads.map((h) => h.id);
       // the recipients of these heads whose lock this transaction got; a recipient another instance is claiming
-      // for right now is left to it. Sorted, so that two claims never wait on each other's locks (they do not wait at all).
+      // for right now is left to it (nobody waits for these locks, so two claims never wait on each other)
       const { rows: locked } = await client.query<{ tag: string }>(
-        `SELECT tag FROM (SELECT DISTINCT recipient_tag AS tag FROM whatsapp_outbox WHERE id = ANY($1::bigint[]) ORDER BY 1) r
+        `SELECT tag FROM (SELECT DISTINCT recipient_tag AS tag FROM whatsapp_outbox WHERE id = ANY($1::bigint[])) r
           WHERE pg_try_advisory_xact_lock(${RECIPIENT_LOCK}, hashtext(tag))`,
         [ids],
       );
-      let claimed: number[] = [];
+      const result: Claimed = { claimed: [], limited: [] };
       if (locked.length > 0) {
+        let wanted = heads;
+        if (limit && limit.users < Infinity && heads.some((h) => h.initiated)) {
+          wanted = await this.withinLimit(client, heads, new Set(locked.map((l) => l.tag)), now, limit, result.limited);
+        }
         // a new statement, a new snapshot: it sees every claim committed before the locks above were granted
         const { rows } = await client.query<{ id: number }>(
-          `UPDATE whatsapp_outbox o SET status = 'sending', attempts = o.attempts + 1, last_attempt_ms = $4, waiting_for = NULL
-             FROM unnest($1::bigint[], $2::int[]) AS w(id, attempts)
+          `UPDATE whatsapp_outbox o SET status = 'sending', attempts = o.attempts + 1, last_attempt_ms = $4, waiting_for = NULL,
+                  initiated = CASE WHEN w.initiated THEN 1 ELSE o.initiated END
+             FROM unnest($1::bigint[], $2::int[], $5::boolean[]) AS w(id, attempts, initiated)
             WHERE o.id = w.id AND o.attempts = w.attempts AND o.status = 'pending' AND o.next_attempt_ms <= $4
               AND o.recipient_tag = ANY($3::text[])
               AND o.id IN (SELECT id FROM whatsapp_outbox WHERE id = ANY($1::bigint[]) FOR UPDATE SKIP LOCKED)
               AND NOT EXISTS (SELECT 1 FROM whatsapp_outbox s WHERE s.recipient_tag = o.recipient_tag AND s.status = 'sending')
             RETURNING o.id`,
-          [ids, heads.map((h) => h.attempts), locked.map((l) => l.tag), now],
+          [wanted.map((h) => h.id), wanted.map((h) => h.attempts), locked.map((l) => l.tag), now, wanted.map((h) => !!h.initiated)],
         );
-        claimed = rows.map((r) => r.id);
+        result.claimed = rows.map((r) => r.id);
       }
       await client.query('COMMIT');
-      return claimed;
+      return result;
     } catch (err) {
       await client.query('ROLLBACK').catch((e: Error) => (broken ??= e));
       throw err;
@@ -108,9 +115,44 @@ export class PostgresOutboxStore implements OutboxStore {
     }
   }
 
+  /**
+   * The heads that fit Meta's messaging limit across every instance: under one lock for all claims that go outside a
+   * window (held to the commit), the users counted now are those reached outside their window within `windowMs` and
+   * those with such a message on the wire (claimed `initiated`); an initiated head to a user not counted takes a free
+   * slot, in the heads' order (most urgent first), or is `limited`.
+   */
+  private async withinLimit(client: pg.PoolClient, heads: readonly ClaimRequest[], locked: Set<string>, now: number, limit: ClaimLimit, limited: number[]): Promise<ClaimRequest[]> {
+    await client.query(`SELECT pg_advisory_xact_lock(${LIMIT_LOCK}, 0)`);
+    const { rows: tags } = await client.query<{ id: number; tag: string }>('SELECT id, recipient_tag AS tag FROM whatsapp_outbox WHERE id = ANY($1::bigint[])', [
+      heads.map((h) => h.id),
+    ]);
+    const tagOf = new Map(tags.map((t) => [t.id, t.tag]));
+    const counted = `initiated = 1 AND (status = 'sending' OR sent_ms > $1)`;
+    const { rows: used } = await client.query<{ n: number }>(`SELECT count(DISTINCT recipient_tag)::int AS n FROM whatsapp_outbox WHERE ${counted}`, [now - limit.windowMs]);
+    const { rows: known } = await client.query<{ tag: string }>(`SELECT DISTINCT recipient_tag AS tag FROM whatsapp_outbox WHERE ${counted} AND recipient_tag = ANY($2::text[])`, [
+      now - limit.windowMs,
+      [...locked],
+    ]);
+    const reached = new Set(known.map((k) => k.tag));
+    let room = limit.users - used[0]!.n;
+    return heads.filter((h) => {
+      const tag = tagOf.get(h.id);
+      if (!h.initiated || tag === undefined || !locked.has(tag) || reached.has(tag)) return true;
+      if (room > 0) {
+        room--;
+        reached.add(tag);
+        return true;
+      }
+      limited.push(h.id);
+      return false;
+    });
+  }
+
   async record(id: number, attempts: number, o: SendOutcome, also?: () => void): Promise<boolean> {
     // the attempt it reports, not finished yet: `sending`, or `pending` when recovered as stale and not claimed again
     const mine = 'id = $1 AND attempts = $2 AND status IN (\'pending\', \'sending\')';
+    // a refused attempt frees the slot its claim took under the messaging limit, unless an earlier send counts
+    const unCounted = 'initiated = CASE WHEN sent_ms IS NULL THEN 0 ELSE initiated END';
     let result: pg.QueryResult;
     switch (o.status) {
       case 'sent':
@@ -121,7 +163,7 @@ export class PostgresOutboxStore implements OutboxStore {
         );
         break;
       case 'retry':
-        result = await this.query(`UPDATE whatsapp_outbox SET status = 'pending', next_attempt_ms = $3, error_code = $4, error_message = $5 WHERE ${mine}`, [
+        result = await this.query(`UPDATE whatsapp_outbox SET status = 'pending', next_attempt_ms = $3, error_code = $4, error_message = $5, ${unCounted} WHERE ${mine}`, [
           id,
           attempts,
           o.at,
@@ -131,12 +173,17 @@ export class PostgresOutboxStore implements OutboxStore {
         break;
       case 'fallback':
         result = await this.query(
-          `UPDATE whatsapp_outbox SET status = 'pending', used_fallback = 1, next_attempt_ms = 0, error_code = $3, error_message = $4 WHERE ${mine}`,
+          `UPDATE whatsapp_outbox SET status = 'pending', used_fallback = 1, next_attempt_ms = 0, error_code = $3, error_message = $4, ${unCounted} WHERE ${mine}`,
           [id, attempts, o.code, o.message],
         );
         break;
       case 'failed':
-        result = await this.query(`UPDATE whatsapp_outbox SET status = 'failed', error_code = $3, error_message = $4 WHERE ${mine}`, [id, attempts, o.code, o.message]);
+        result = await this.query(`UPDATE whatsapp_outbox SET status = 'failed', error_code = $3, error_message = $4, ${unCounted} WHERE ${mine}`, [
+          id,
+          attempts,
+          o.code,
+          o.message,
+        ]);
         break;
     }
     if (result.rowCount !== 1) return false;
@@ -157,7 +204,7 @@ export class PostgresOutboxStore implements OutboxStore {
   }
 
   async recoverInterrupted(claimedBefore: number): Promise<number> {
-    const { rowCount } = await this.query(`UPDATE whatsapp_outbox SET status = 'pending' WHERE status = 'sending' AND last_attempt_ms < $1`, [claimedBefore]);
+    const { rowCount } = await this.query(`UPDATE whatsapp_outbox SET status = 'pending', initiated = CASE WHEN sent_ms IS NULL THEN 0 ELSE initiated END WHERE status = 'sending' AND last_attempt_ms < $1`, [claimedBefore]);
     return rowCount ?? 0;
   }
 

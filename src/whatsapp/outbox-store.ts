@@ -51,6 +51,27 @@ export type SendOutcome =
   | { status: 'fallback'; code: number; message: string }
   | { status: 'failed'; code: number; message: string };
 
+/** A head the send loop wants on the wire: the attempt it read it at, and whether it goes outside the 24 h window. */
+export interface ClaimRequest {
+  id: number;
+  attempts: number;
+  /** it starts a conversation Meta counts toward the messaging limit */
+  initiated?: boolean;
+}
+
+/** What a claim got: the ids now on the wire for this instance, and those left waiting because the limit was full. */
+export interface Claimed {
+  claimed: number[];
+  /** initiated heads refused because the messaging limit had no room across the instances (a shared store only) */
+  limited: number[];
+}
+
+/** Meta's messaging limit as a shared store enforces it at claim: unique users outside their window in `windowMs`. */
+export interface ClaimLimit {
+  users: number;
+  windowMs: number;
+}
+
 /** A send another instance made (or this one, before a restart), as a shared store shows it: the pacer's news. */
 export interface SendSeen {
   id: number;
@@ -85,12 +106,14 @@ export interface OutboxStore {
    */
   heads(limit: number): Promise<OutboxHead[]>;
   /**
-   * Puts these heads on the wire (one more attempt each, no longer waiting for anything) in one commit, and returns
-   * the ids it got. A head it did not get was claimed or changed since `heads` read it (another instance took it, or
+   * Puts these heads on the wire (one more attempt each, no longer waiting for anything) in one commit, and says
+   * which it got. A head it did not get was claimed or changed since `heads` read it (another instance took it, or
    * has a message to the same recipient on the wire): a claim conflict. Only a head still at `attempts`, waiting and
-   * due at `now` is claimed, and never a second message to one recipient.
+   * due at `now` is claimed, and never a second message to one recipient. A shared store also keeps `limit` across
+   * the instances: an initiated head to a user not counted yet is claimed only while the users counted (reached in
+   * the window, or on the wire outside it, by any instance) are fewer; the others come back as `limited`.
    */
-  claim(heads: readonly Pick<OutboxHead, 'id' | 'attempts'>[], now: number): Promise<number[]>;
+  claim(heads: readonly ClaimRequest[], now: number, limit?: ClaimLimit): Promise<Claimed>;
   /**
    * Records how attempt `attempts` of a message ended, then runs `also` (the listeners' own records): in the same
    * commit where they share the database (SQLite), right after it otherwise. False, and `also` not run, when the
@@ -313,7 +336,7 @@ export class SqliteOutboxRows implements LocalOutboxRows {
   }
 
   /** The claims of one pass in one commit (one disk flush, not one per message). */
-  claim(heads: readonly Pick<OutboxHead, 'id' | 'attempts'>[], now: number): number[] {
+  claim(heads: readonly ClaimRequest[], now: number): number[] {
     return this.db.transaction(() => heads.filter((h) => this.stmts.markSending.run(now, h.id, h.attempts, now).changes === 1).map((h) => h.id))();
   }
 
@@ -428,8 +451,9 @@ export class SqliteOutboxStore implements OutboxStore {
   async heads(limit: number): Promise<OutboxHead[]> {
     return this.local.heads(limit);
   }
-  async claim(heads: readonly Pick<OutboxHead, 'id' | 'attempts'>[], now: number): Promise<number[]> {
-    return this.local.claim(heads, now);
+  /** One process sends from the file: its own MessagingLimit is exact, so `limit` is not checked here again. */
+  async claim(heads: readonly ClaimRequest[], now: number): Promise<Claimed> {
+    return { claimed: this.local.claim(heads, now), limited: [] };
   }
   async record(id: number, _attempts: number, outcome: SendOutcome, also?: () => void): Promise<boolean> {
     return this.local.record(id, outcome, also);

@@ -418,8 +418,16 @@ export class Outbox {
     if (chosen.length > 0) {
       const now = this.clock.now();
       let claimed: Set<number>;
+      let limited = new Set<number>();
       try {
-        claimed = new Set(await this.store.claim(chosen.map((c) => c.head), now));
+        const limit = this.limit.limit < Infinity ? { users: this.limit.limit, windowMs: SERVICE_WINDOW_MS } : undefined;
+        const got = await this.store.claim(
+          chosen.map((c) => ({ id: c.head.id, attempts: c.head.attempts, initiated: c.initiated })),
+          now,
+          limit,
+        );
+        claimed = new Set(got.claimed);
+        limited = new Set(got.limited);
       } catch (err) {
         claimed = new Set();
         this.log.error({ event: 'outbox_claim_failed', err }, 'could not claim messages to send; trying again');
@@ -431,9 +439,16 @@ export class Outbox {
           this.launch(c.head, c.opened, now, c.initiated);
           continue;
         }
-        // another instance claimed it first, or has a message to this recipient on the wire: not ours to send
         this.pacer.cancel();
         if (c.initiated) this.limit.settle(c.head.recipient, false, now);
+        if (limited.has(c.head.id)) {
+          // the other instances' sends on the wire filled the limit: it waits, and the next look tries again
+          const mark: OutboxHead[] = [];
+          this.hold(c.head, mark);
+          for (const head of mark) await this.store.hold(head.id, 'messaging_limit');
+          continue;
+        }
+        // another instance claimed it first, or has a message to this recipient on the wire: not ours to send
         this.opts.metrics?.outboxClaimConflicts.inc();
         this.log.debug({ event: 'outbox_claim_conflict', id: c.head.id, to: c.head.recipient }, 'another instance has this message or its recipient');
       }

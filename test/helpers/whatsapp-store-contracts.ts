@@ -29,7 +29,7 @@ export function outboxStoreContract(name: string, fresh: () => OutboxStore | Pro
       await store.add(entry(A, 'a2'), A, T0);
       const b1 = (await store.add(entry(B, 'b1'), B, T0)).id;
       expect(await headIds(store)).toEqual([a1, b1]);
-      expect(await store.claim([{ id: a1, attempts: 0 }], T0 + 5)).toEqual([a1]);
+      expect((await store.claim([{ id: a1, attempts: 0 }], T0 + 5)).claimed).toEqual([a1]);
       expect(await headIds(store)).toEqual([b1]);
       expect(await store.get(a1)).toMatchObject({ status: 'sending', attempts: 1 });
       expect(await store.heads(1)).toHaveLength(1);
@@ -49,12 +49,12 @@ export function outboxStoreContract(name: string, fresh: () => OutboxStore | Pro
       const a1 = (await store.add(entry(A, 'a1'), A, T0)).id;
       const b1 = (await store.add(entry(B, 'b1'), B, T0)).id;
       // claimed and answered since it was read: that read is out of date
-      expect(await store.claim([{ id: a1, attempts: 0 }], T0)).toEqual([a1]);
+      expect((await store.claim([{ id: a1, attempts: 0 }], T0)).claimed).toEqual([a1]);
       expect(await store.record(a1, 1, { status: 'retry', at: T0 + 1000, code: 130429, message: 'throughput' })).toBe(true);
-      expect(await store.claim([{ id: a1, attempts: 0 }], T0 + 2000)).toEqual([]);
+      expect((await store.claim([{ id: a1, attempts: 0 }], T0 + 2000)).claimed).toEqual([]);
       // not due before its retry time
-      expect(await store.claim([{ id: a1, attempts: 1 }], T0 + 999)).toEqual([]);
-      expect((await store.claim([{ id: a1, attempts: 1 }, { id: b1, attempts: 0 }], T0 + 1000)).sort((x, y) => x - y)).toEqual([a1, b1]);
+      expect((await store.claim([{ id: a1, attempts: 1 }], T0 + 999)).claimed).toEqual([]);
+      expect((await store.claim([{ id: a1, attempts: 1 }, { id: b1, attempts: 0 }], T0 + 1000)).claimed.sort((x, y) => x - y)).toEqual([a1, b1]);
       expect((await store.get(a1))!.attempts).toBe(2);
     });
 
@@ -64,8 +64,8 @@ export function outboxStoreContract(name: string, fresh: () => OutboxStore | Pro
       const [head] = await store.heads(10);
       // a more urgent message arrives after a1 was read as the head
       const a0 = (await store.add({ ...entry(A, 'a0'), priority: 0 }, A, T0)).id;
-      expect(await store.claim([{ id: head!.id, attempts: 0 }], T0)).toEqual([a1]);
-      expect(await store.claim([{ id: a0, attempts: 0 }], T0)).toEqual([]);
+      expect((await store.claim([{ id: head!.id, attempts: 0 }], T0)).claimed).toEqual([a1]);
+      expect((await store.claim([{ id: a0, attempts: 0 }], T0)).claimed).toEqual([]);
       expect(await headIds(store)).toEqual([]);
     });
 
@@ -77,7 +77,7 @@ export function outboxStoreContract(name: string, fresh: () => OutboxStore | Pro
       expect(head).toMatchObject({ id, hasFallback: true, usedFallback: false, kind: 'text', attempts: 0 });
       expect(head!.recipient).not.toContain(A);
       expect(head!.open()).toEqual({ message: textMessage(A, 'free words'), key: 'k', ref: 'J-1', to: A });
-      await store.claim([head!], T0);
+      await store.claim([{ id: head!.id, attempts: head!.attempts }], T0);
       await store.record(id, 1, { status: 'fallback', code: 131047, message: 'outside the window' });
       const [again] = await store.heads(10);
       expect(again).toMatchObject({ id, usedFallback: true, nextAttemptMs: 0 });

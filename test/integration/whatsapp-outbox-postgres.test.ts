@@ -6,10 +6,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, type Clock } from '../../src/clock.js';
 import { createMetrics } from '../../src/metrics.js';
 import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
-import { Outbox, PostgresOutboxStore, SqliteContacts, recipientOf, textMessage, type MessageTransport, type OutboundMessage, type OutboxOptions, type SendResult } from '../../src/whatsapp/index.js';
+import { GraphClient, Outbox, PostgresOutboxStore, templateMessage, SqliteContacts, recipientOf, textMessage, type MessageTransport, type OutboundMessage, type OutboxOptions, type SendResult } from '../../src/whatsapp/index.js';
 import { memoryDb } from '../helpers/db.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { startGraphEmulator } from '../../emulator/index.js';
 import { startBridge } from '../helpers/bridge.js';
 import { waitFor } from '../helpers/wait.js';
 import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
@@ -202,6 +203,47 @@ describe('The outbox in PostgreSQL, shared by two instances', () => {
     // counted from each claim: a few ms of rounding between instances' clocks (one machine here) is allowed
     for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!, `gap before p${i}`).toBeGreaterThanOrEqual(290);
   }, 20_000);
+
+  it("keeps Meta's messaging limit across instances: together they reach no more users outside their window than it allows", async () => {
+    const clock = new ManualClock(Date.parse('2026-12-02T10:00:00Z'));
+    const graph = await startGraphEmulator({ accessToken: 'limit-token', now: () => clock.now(), pairIntervalMs: 0, messagingLimit: 3 });
+    try {
+      const { instance } = await database();
+      const transport = () => new GraphClient({ graphUrl: graph.url, apiVersion: 'v23.0', phoneNumberId: graph.phoneNumberId, accessToken: 'limit-token', clock });
+      const opts = { clock, messagingLimit: 3 as const, pollMs: 1000 };
+      const a = instance(transport(), opts);
+      const b = instance(transport(), opts);
+      // six users nobody has heard from: each message starts a conversation Meta counts
+      for (let n = 1; n <= 6; n++) {
+        const to = user(100 + n);
+        await (n % 2 ? a : b).outbox.add({ to, message: templateMessage(to, 'bin_notice', 'en', ['Notice', `n${n}`], []), key: `t${n}` });
+      }
+      a.outbox.start();
+      b.outbox.start();
+      const settled = async (accepted: number) =>
+        waitFor(
+          async () => {
+            await clock.advance(1000);
+            return graph.sent.length + graph.overLimit.length >= accepted && (await a.outbox.list()).every((i) => i.status !== 'sending');
+          },
+          { intervalMs: 20, message: `${accepted} accepted` },
+        );
+      await settled(3);
+      for (let s = 0; s < 5; s++) await clock.advance(1000); // a few more looks of both: nothing more may go
+      expect(graph.overLimit).toEqual([]);
+      expect(graph.sent).toHaveLength(3);
+      const waiting = (await a.outbox.list()).filter((i) => i.status === 'pending');
+      expect(waiting).toHaveLength(3);
+      expect(waiting.every((i) => i.waitingFor === 'messaging_limit')).toBe(true);
+      // a day later the window has moved: the rest go, still within the limit
+      await clock.advance(24 * 3_600_000);
+      await settled(6);
+      expect(graph.overLimit).toEqual([]);
+      expect(graph.sent).toHaveLength(6);
+    } finally {
+      await graph.close();
+    }
+  }, 30_000);
 
   it('is where a bridge keeps its outbox with a postgres:// store.url: two bridges on one database share it and send a message once', async () => {
     const { url } = await database();

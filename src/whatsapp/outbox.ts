@@ -405,16 +405,6 @@ export class Outbox {
       taken.add(head.recipient);
       chosen.push({ head, opened, initiated });
     }
-    for (const { head, err } of unreadable) {
-      // sealed under another key (the pseudonym key changed) or damaged: it can never be sent
-      await this.store.record(head.id, head.attempts, { status: 'failed', code: 0, message: `cannot be opened: ${err.message}` });
-      this.opts.metrics?.whatsappSends.inc({ result: 'failed', code: 'unreadable' });
-      this.log.error({ event: 'message_unreadable', id: head.id, to: head.recipient }, 'outbox item cannot be opened (was the pseudonym key changed?); failed');
-    }
-    for (const head of held) {
-      await this.store.hold(head.id, 'messaging_limit');
-      this.log.info({ event: 'message_held', id: head.id, to: head.recipient, ...this.messagingLimitUsage() }, 'messaging limit reached; the message waits for room');
-    }
     if (chosen.length > 0) {
       const now = this.clock.now();
       let claimed: Set<number>;
@@ -435,7 +425,7 @@ export class Outbox {
       }
       for (const c of chosen) {
         if (claimed.has(c.head.id)) {
-          this.counted.set(`${c.head.id}:${c.head.attempts + 1}`, now);
+          if (this.store.shared) this.counted.set(`${c.head.id}:${c.head.attempts + 1}`, now);
           this.launch(c.head, c.opened, now, c.initiated);
           continue;
         }
@@ -443,9 +433,7 @@ export class Outbox {
         if (c.initiated) this.limit.settle(c.head.recipient, false, now);
         if (limited.has(c.head.id)) {
           // the other instances' sends on the wire filled the limit: it waits, and the next look tries again
-          const mark: OutboxHead[] = [];
-          this.hold(c.head, mark);
-          for (const head of mark) await this.store.hold(head.id, 'messaging_limit');
+          this.hold(c.head, held);
           continue;
         }
         // another instance claimed it first, or has a message to this recipient on the wire: not ours to send
@@ -453,7 +441,18 @@ export class Outbox {
         this.log.debug({ event: 'outbox_claim_conflict', id: c.head.id, to: c.head.recipient }, 'another instance has this message or its recipient');
       }
     }
+    // the rows' marks come last, after every claimed message is on its way: a failure here loses only a mark
     if (wakeAt < Infinity) this.wake(wakeAt - this.clock.now());
+    for (const { head, err } of unreadable) {
+      // sealed under another key (the pseudonym key changed) or damaged: it can never be sent
+      await this.store.record(head.id, head.attempts, { status: 'failed', code: 0, message: `cannot be opened: ${err.message}` });
+      this.opts.metrics?.whatsappSends.inc({ result: 'failed', code: 'unreadable' });
+      this.log.error({ event: 'message_unreadable', id: head.id, to: head.recipient }, 'outbox item cannot be opened (was the pseudonym key changed?); failed');
+    }
+    for (const head of held) {
+      await this.store.hold(head.id, 'messaging_limit');
+      this.log.info({ event: 'message_held', id: head.id, to: head.recipient, ...this.messagingLimitUsage() }, 'messaging limit reached; the message waits for room');
+    }
   }
 
   /** The head's message and addressee, or null when it can never be opened (then failed, after the look). */

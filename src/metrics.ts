@@ -140,6 +140,11 @@ export function createMetrics() {
       labelNames: ['result', 'code'] as const,
       registers: r,
     }),
+    outboxClaimConflicts: new Counter({
+      name: 'binbridge_outbox_claim_conflicts_total',
+      help: 'Outbox messages this instance chose to send that another instance had claimed first (or whose claim it lost after the stale bound); 0 on one instance',
+      registers: r,
+    }),
     noticeMessages: new Counter({
       name: 'binbridge_notice_messages_total',
       help: "Notices' messages to residents by what happened to them (sent, delivered, read, failed, replied, unsubscribed), by notice kind",

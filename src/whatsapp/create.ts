@@ -9,7 +9,9 @@ import { GraphClient } from './graph-client.js';
 import { Inbox, type InboxOptions } from './inbox.js';
 import { SqliteInboxStore } from './inbox-store.js';
 import { Outbox, type OutboxOptions } from './outbox.js';
-import { SqliteOutboxStore } from './outbox-store.js';
+import type { Pool } from '../storage/postgres/index.js';
+import { SqliteOutboxStore, type OutboxStore } from './outbox-store.js';
+import { PostgresOutboxStore } from './outbox-store-postgres.js';
 import { SandboxTransport } from './sandbox-transport.js';
 import { SqliteContacts, type ContactWindow, type Contacts } from './contacts.js';
 import { sealClearTables } from './seal-clear-tables.js';
@@ -47,8 +49,13 @@ export function createWhatsApp(deps: {
   events: Emitter<MessageEvents>;
   log: Logger;
   clock?: Clock;
+  /**
+   * store.url is a PostgreSQL URL: the pool, once the store's room has connected (rooms are built before they start).
+   * The outbox keeps its rows there, shared with the other instances; absent, in `db`.
+   */
+  pool?: () => Pool | null;
 }): { sandbox: SandboxTransport | null; outbox: Outbox; inbox: Inbox } {
-  const { config: wa, db, sealer, contacts, metrics, events, log, clock } = deps;
+  const { config: wa, db, sealer, contacts, metrics, events, log, clock, pool } = deps;
   // a data directory of the release before sealing: its rows are sealed before any store reads or writes these tables
   const sealed = sealClearTables(db, sealer);
   if (sealed.length > 0) log.info({ module: 'whatsapp', tables: sealed }, 'clear-text tables of an older release sealed');
@@ -59,8 +66,15 @@ export function createWhatsApp(deps: {
     log.warn({ module: 'whatsapp' }, 'whatsapp.mode is cloud but phone_number_id or access_token is empty: sends will fail');
   }
   log.info({ module: 'whatsapp', mode: wa.mode }, wa.mode === 'sandbox' ? 'whatsapp sandbox: messages are recorded, not sent' : 'whatsapp cloud api');
+  const store: OutboxStore = pool
+    ? new PostgresOutboxStore(() => {
+        const p = pool();
+        if (!p) throw new Error('the outbox was used before the PostgreSQL store connected');
+        return p;
+      }, sealer)
+    : new SqliteOutboxStore(db, sealer);
   const outbox = new Outbox({
-    store: new SqliteOutboxStore(db, sealer),
+    store,
     contacts,
     transport,
     log,

@@ -23,6 +23,7 @@ export { SandboxTransport, type SandboxMessage, type SandboxTransportOptions } f
 export { SqliteContacts, SERVICE_WINDOW_MS, type Contacts, type ContactWindow } from './contacts.js';
 export {
   Outbox,
+  STALE_CLAIM_MS,
   type OutboxOptions,
   type OutboxEntry,
   type OutboxItem,
@@ -32,7 +33,17 @@ export {
 } from './outbox.js';
 export { SEND_PRIORITY, DEFAULT_PRIORITY } from './outbox-item.js';
 export { MessagingLimit, type MessagingLimitTier } from './messaging-limit.js';
-export { SqliteOutboxStore, type OutboxStore, type OutboxHead, type OpenedHead, type SentMessage } from './outbox-store.js';
+export {
+  SqliteOutboxStore,
+  type OutboxStore,
+  type LocalOutboxRows,
+  type OutboxHead,
+  type OpenedHead,
+  type SentMessage,
+  type SendOutcome,
+  type SendSeen,
+} from './outbox-store.js';
+export { PostgresOutboxStore } from './outbox-store-postgres.js';
 export { SqliteInboxStore, recordDeliveries, type InboxStore, type InboundDelivery, type PendingInbound, type PruneCounts, type RecordedItems } from './inbox-store.js';
 export { afterSendFailure, afterHandlerFailure, type SendVerdict, type SendRetryPolicy, type HandleVerdict, type HandleRetryPolicy } from './retry-policy.js';
 export { verifySignature } from './signature.js';

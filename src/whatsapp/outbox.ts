@@ -6,7 +6,7 @@ import type { MessageEvents } from './message-events.js';
 import type { ContactWindow } from './contacts.js';
 import { RE_ENGAGEMENT, toGraphError, type GraphError } from './graph-error.js';
 import { recipientOf, type OutboundMessage } from './messages.js';
-import type { OpenedHead, OutboxHead, OutboxStore } from './outbox-store.js';
+import type { LocalOutboxRows, OpenedHead, OutboxHead, OutboxStore, SendOutcome, SentMessage } from './outbox-store.js';
 import { PAIR_BURST, SendPacer } from './pacer.js';
 import { MessagingLimit, type MessagingLimitTier } from './messaging-limit.js';
 import { SERVICE_WINDOW_MS } from './contacts.js';
@@ -25,7 +25,7 @@ export interface OutboxOptions {
   log: Logger;
   /** the last inbound time per user, one for the program (the inbox writes it, the outbox reads it) */
   contacts: ContactWindow;
-  metrics?: Pick<Metrics, 'whatsappSends' | 'whatsappStatuses'>;
+  metrics?: Pick<Metrics, 'whatsappSends' | 'whatsappStatuses' | 'outboxClaimConflicts'>;
   /** told of every message sent, refused and delivered (the `whatsapp_message` counts) */
   events?: Emitter<MessageEvents>;
   /** messages per second for the phone number (Meta: 80) */
@@ -42,6 +42,10 @@ export interface OutboxOptions {
   maxInFlight?: number;
   /** Meta's messaging limit: unique users messaged outside their 24-hour window in any moving 24 h; default unlimited */
   messagingLimit?: MessagingLimitTier | number;
+  /** a shared store (PostgreSQL): a claim older than this is from a dead instance and is sent again (STALE_CLAIM_MS) */
+  staleClaimMs?: number;
+  /** a shared store: how often the loop looks at the rows when nothing here wakes it (others add and finish messages too) */
+  pollMs?: number;
   clock?: Clock;
   random?: () => number;
 }
@@ -49,6 +53,16 @@ export interface OutboxOptions {
 const DELIVERY_RANK: Record<DeliveryStatus, number> = { sent: 1, delivered: 2, read: 3, failed: 4 };
 // heads examined per pass; more waiting recipients are reached on the next pass
 const HEAD_SCAN = 500;
+/**
+ * A claim older than this is from an instance that died with the message on the wire (a shared store frees it for the
+ * others). A live instance's request ends within the Graph client's timeout (10 s) and is recorded at once, so this
+ * is six times that: failover of a message takes up to this long, and a shorter bound would risk a live send twice.
+ */
+export const STALE_CLAIM_MS = 60_000;
+// how far back a look at a shared store's sends reaches behind the last look: a claim committed a moment after
+// another look began, with an earlier time, is still seen
+const SHARED_LOOKBACK_MS = 5_000;
+const FALLBACK_AFTER_STATUS = 'outside the 24 h window; sending the template';
 
 /**
  * The send loop between "decided to send" and WhatsApp, over a durable OutboxStore. Items are rows from the
@@ -72,6 +86,15 @@ export class Outbox {
   private readonly resultListeners: ((r: SendResult) => void)[] = [];
   private readonly statusListeners: ((s: StatusEvent) => void)[] = [];
   private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly staleClaimMs: number;
+  private readonly pollMs: number;
+  /** the pass running now (a pass awaits the store), and whether another was asked for meanwhile */
+  private passing: Promise<void> | null = null;
+  private passAgain = false;
+  /** a shared store: the attempts (id:attempts) already counted by the pacer, this instance's own or others', and when */
+  private readonly counted = new Map<string, number>();
+  private sharedSeenTo = 0;
+  private recoveredAt = -Infinity;
   private running = false;
   private timer: Timer | undefined;
   private timerAt = Infinity;
@@ -88,20 +111,41 @@ export class Outbox {
       backoff: { baseMs: opts.retryBaseMs ?? 1000, maxMs: opts.retryMaxMs ?? 300_000, jitter: 'full' },
       pairIntervalMs: opts.pairIntervalMs ?? 6000,
     };
+    this.staleClaimMs = opts.staleClaimMs ?? STALE_CLAIM_MS;
+    this.pollMs = opts.pollMs ?? 1000;
   }
 
-  /**
-   * Adds a message, durably, and returns at once. Synchronous, so it can run inside the caller's
-   * transaction (same database): the decision and the message commit together or not at all.
-   */
-  enqueue(item: OutboxEntry): { id: number; created: boolean } {
+  /** Checks a message before it is stored; the recipient as stored. */
+  private recipient(item: OutboxEntry): string {
     const to = recipientOf(item.message);
     if (to !== item.to.replace(/^\+/, '')) throw new RangeError('enqueue: `to` differs from the message recipient');
     if (item.fallback && recipientOf(item.fallback) !== to) throw new RangeError('enqueue: the fallback goes to another recipient');
-    const added = this.store.add(item, to, this.clock.now());
+    return to;
+  }
+
+  /**
+   * Adds a message, durably, and returns at once. Synchronous, so it can run inside the caller's SQLite transaction
+   * (same database): the decision and the message commit together or not at all. Only where the outbox's rows are in
+   * SQLite; on PostgreSQL, `add`.
+   */
+  enqueue(item: OutboxEntry): { id: number; created: boolean } {
+    const to = this.recipient(item);
+    const added = this.localRows('enqueue').add(item, to, this.clock.now());
     // after the caller's transaction has committed (transactions in better-sqlite3 are synchronous)
     if (added.created) this.wake(0);
     return added;
+  }
+
+  /** Adds a message, durably (committed when this resolves); the same key again names the first message. Any store. */
+  async add(item: OutboxEntry): Promise<{ id: number; created: boolean }> {
+    const added = await this.store.add(item, this.recipient(item), this.clock.now());
+    if (added.created) this.wake(0);
+    return added;
+  }
+
+  private localRows(what: string): LocalOutboxRows {
+    if (!this.store.local) throw new Error(`Outbox.${what} joins the caller's SQLite transaction, and this outbox keeps its rows in PostgreSQL`);
+    return this.store.local;
   }
 
   onResult(listener: (r: SendResult) => void): void {
@@ -120,17 +164,36 @@ export class Outbox {
   start(): void {
     if (this.running) return;
     this.running = true;
+    // the first pass follows what a start reads; a wake meanwhile asks for it (pass)
+    this.passing = this.begin()
+      .catch((err: unknown) => this.log.error({ event: 'outbox_start_failed', err }, 'could not read the outbox at start; going on'))
+      .finally(() => {
+        this.passing = null;
+        this.passAgain = false;
+        this.wake(0);
+      });
+  }
+
+  /** What a start reads once: claims left by a stopped process, and the sends the pacer and the limit must remember. */
+  private async begin(): Promise<void> {
+    const now = this.clock.now();
     // At-least-once, narrowly: an item still `sending` was handed to Graph when the process stopped, but whether
     // Graph accepted it is unknown (the answer was lost with the process). It is sent again; a duplicate needs a
-    // crash inside one request's round trip, whereas skipping it could lose a crew dispatch for good.
-    const recovered = this.store.recoverInterrupted();
-    if (recovered > 0) this.log.warn({ event: 'outbox_recovered', items: recovered }, 'resending items interrupted mid-send');
-    const now = this.clock.now();
-    for (const r of this.store.recentSends(now - (this.opts.pairIntervalMs ?? 6000) * (this.opts.pairBurst ?? PAIR_BURST))) {
+    // crash inside one request's round trip, whereas skipping it could lose a crew dispatch for good. A shared store
+    // frees only claims older than the stale bound: a younger one may be another live instance's request.
+    await this.recoverStale(now, true);
+    for (const r of await this.store.recentSends(now - (this.opts.pairIntervalMs ?? 6000) * (this.opts.pairBurst ?? PAIR_BURST))) {
       this.pacer.seen(r.recipient, r.at);
     }
-    for (const r of this.store.recentInitiated(now - SERVICE_WINDOW_MS)) this.limit.seen(r.recipient, r.at);
-    this.wake(0);
+    for (const r of await this.store.recentInitiated(now - SERVICE_WINDOW_MS)) this.limit.seen(r.recipient, r.at);
+    this.sharedSeenTo = now;
+  }
+
+  private async recoverStale(now: number, atStart = false): Promise<void> {
+    if (!atStart && (!this.store.shared || now - this.recoveredAt < this.staleClaimMs / 4)) return;
+    this.recoveredAt = now;
+    const recovered = await this.store.recoverInterrupted(this.store.shared ? now - this.staleClaimMs : Number.MAX_SAFE_INTEGER);
+    if (recovered > 0) this.log.warn({ event: 'outbox_recovered', items: recovered }, 'resending items interrupted mid-send');
   }
 
   /** Stops taking items and waits for the requests on the wire, whose outcomes are recorded. */
@@ -139,17 +202,21 @@ export class Outbox {
     this.timer?.clear();
     this.timer = undefined;
     this.timerAt = Infinity;
+    await this.passing;
     await Promise.allSettled([...this.inFlight.values()]);
   }
 
   /** Messages not yet sent or failed for good (waiting, retrying or on the wire). */
-  backlog(): number {
+  backlog(): Promise<number> {
     return this.store.backlog();
   }
 
-  /** How many of these items (ids `enqueue` returned) are not yet sent or failed for good. */
+  /**
+   * How many of these items (ids `enqueue` returned) are not yet sent or failed for good. Synchronous, for callers
+   * that count inside their own SQLite transaction (notices); only where the rows are in SQLite.
+   */
   unfinished(ids: readonly number[]): number {
-    return ids.length === 0 ? 0 : this.store.unfinished(ids);
+    return ids.length === 0 ? 0 : this.localRows('unfinished').unfinished(ids);
   }
 
   /** Meta's messaging limit now: unique users reached outside their window in the last 24 hours, of `limit` (Infinity: unlimited). */
@@ -162,9 +229,45 @@ export class Outbox {
     return this.limit.reachAllBy(n, from, this.opts.mps ?? 80);
   }
 
-  /** Records a delivery status from the webhook; called once per status by the inbox. */
-  applyStatus(s: Pick<StatusUpdate, 'wamid' | 'status' | 'timestamp' | 'errors'>): void {
-    const sent = this.store.byWamid(s.wamid);
+  /**
+   * Records a delivery status from the webhook; called once per status by the inbox. Where the rows are in SQLite it
+   * is done when this returns, inside the inbox's transaction (its statuses commit together); on PostgreSQL when the
+   * returned promise resolves.
+   */
+  applyStatus(s: Pick<StatusUpdate, 'wamid' | 'status' | 'timestamp' | 'errors'>): void | Promise<void> {
+    const local = this.store.local;
+    if (local) {
+      const sent = local.byWamid(s.wamid);
+      const step = this.statusStep(s, sent);
+      if (step === 'fallback') local.useFallback(sent!.id, RE_ENGAGEMENT, FALLBACK_AFTER_STATUS);
+      else if (step === 'delivery') local.delivery(sent!.id, s.status, s.timestamp, redactErrors(s.errors));
+      this.statusApplied(s, sent, step);
+      return;
+    }
+    const applied = (async () => {
+      const sent = await this.store.byWamid(s.wamid);
+      const step = this.statusStep(s, sent);
+      if (step === 'fallback') await this.store.useFallback(sent!.id, RE_ENGAGEMENT, FALLBACK_AFTER_STATUS);
+      else if (step === 'delivery') await this.store.delivery(sent!.id, s.status, s.timestamp, redactErrors(s.errors));
+      this.statusApplied(s, sent, step);
+    })();
+    // logged here too: a caller written for SQLite's synchronous answer does not wait for it
+    applied.catch((err: unknown) => this.log.error({ event: 'status_record_failed', err }, 'could not record a delivery status'));
+    return applied;
+  }
+
+  /** What a status changes of the message it names: nothing, its delivery, or its fallback goes next. */
+  private statusStep(s: Pick<StatusUpdate, 'status' | 'errors'>, sent: SentMessage | undefined): 'fallback' | 'delivery' | null {
+    if (!sent) return null;
+    const reEngagement = s.status === 'failed' && s.errors?.some((e) => e.code === RE_ENGAGEMENT);
+    // Graph may accept a free-form message and refuse it later, in the status webhook
+    if (reEngagement && sent.hasFallback && !sent.usedFallback && sent.status === 'sent') return 'fallback';
+    // webhooks arrive out of order; a late `delivered` never overwrites `read`
+    if (!sent.delivery || DELIVERY_RANK[s.status] > DELIVERY_RANK[sent.delivery]) return 'delivery';
+    return null;
+  }
+
+  private statusApplied(s: Pick<StatusUpdate, 'wamid' | 'status' | 'timestamp' | 'errors'>, sent: SentMessage | undefined, step: 'fallback' | 'delivery' | null): void {
     this.opts.metrics?.whatsappStatuses.inc({ status: s.status });
     this.point(sent ? sent.sentKind : 'unknown', s.status);
     if (!sent) {
@@ -172,17 +275,8 @@ export class Outbox {
       return;
     }
     const opened = sent.open();
-    let fallbackQueued = false;
-    const reEngagement = s.status === 'failed' && s.errors?.some((e) => e.code === RE_ENGAGEMENT);
-    if (reEngagement && sent.hasFallback && !sent.usedFallback && sent.status === 'sent') {
-      // Graph may accept a free-form message and refuse it later, in the status webhook
-      this.store.useFallback(sent.id, RE_ENGAGEMENT, 'outside the 24 h window; sending the template');
-      fallbackQueued = true;
-      this.wake(0);
-    } else if (!sent.delivery || DELIVERY_RANK[s.status] > DELIVERY_RANK[sent.delivery]) {
-      // webhooks arrive out of order; a late `delivered` never overwrites `read`
-      this.store.delivery(sent.id, s.status, s.timestamp, redactErrors(s.errors));
-    }
+    const fallbackQueued = step === 'fallback';
+    if (fallbackQueued) this.wake(0);
     if (s.status === 'failed') {
       const e = s.errors?.[0];
       const title = e?.title === undefined ? undefined : redactText(e.title);
@@ -202,12 +296,12 @@ export class Outbox {
     this.emit(this.statusListeners, ev);
   }
 
-  get(id: number): OutboxItem | null {
+  get(id: number): Promise<OutboxItem | null> {
     return this.store.get(id);
   }
 
   /** Newest first; `before`: only ids below it (the API's next page). */
-  list(opts: { limit?: number; to?: string; before?: number } = {}): OutboxItem[] {
+  list(opts: { limit?: number; to?: string; before?: number } = {}): Promise<OutboxItem[]> {
     return this.store.list({
       limit: Math.max(1, Math.min(opts.limit ?? 100, 5000)),
       before: opts.before ?? Number.MAX_SAFE_INTEGER,
@@ -228,75 +322,158 @@ export class Outbox {
     }, Math.max(0, delayMs));
   }
 
-  /** One look at the queue: sends what may go now, sleeps until the earliest item that may go later. */
+  /** Runs one pass, or asks for another after the one running (a pass awaits the store). */
   private pass(): void {
     if (!this.running) return;
-    const maxInFlight = this.opts.maxInFlight ?? 16;
-    let wakeAt = Infinity;
-    let heads: OutboxHead[];
-    try {
-      heads = this.store.heads(HEAD_SCAN);
-    } catch (err) {
-      this.log.error({ event: 'outbox_read_failed', err }, 'could not read the outbox; trying again');
-      this.wake(1000);
+    if (this.passing) {
+      this.passAgain = true;
       return;
     }
-    // the launches of one pass mark their rows in one commit (one disk flush, not one per message); heads come
-    // most urgent first, so they take the send rate's tokens and the messaging limit's room before the others
-    this.store.batch(() => {
-      for (const head of heads) {
-        if (this.inFlight.size >= maxInFlight) break; // a completion wakes the loop
-        if (this.inFlight.has(head.recipient)) continue;
-        const now = this.clock.now();
-        const at = Math.max(head.nextAttemptMs, this.pacer.readyAt(head.recipient, now));
-        if (at > now) {
-          wakeAt = Math.min(wakeAt, at);
-          continue;
+    this.passing = this.look()
+      .catch((err: unknown) => {
+        this.log.error({ event: 'outbox_read_failed', err }, 'could not read the outbox; trying again');
+        this.wake(1000);
+      })
+      .finally(() => {
+        this.passing = null;
+        if (this.passAgain) {
+          this.passAgain = false;
+          this.wake(0);
         }
-        const opened = this.open(head);
-        if (!opened) continue;
-        // outside the window (or refused as such, hence the fallback) the message starts a conversation Meta counts
-        const initiated = head.usedFallback || !this.opts.contacts.inWindow(opened.to, now);
-        if (initiated) {
-          const room = this.limit.readyAt(head.recipient, now);
-          if (room > now) {
-            wakeAt = Math.min(wakeAt, room);
-            this.hold(head);
-            continue;
-          }
-        }
-        this.pacer.take();
-        this.launch(head, opened, now, initiated);
-      }
-    });
-    if (wakeAt < Infinity) this.wake(wakeAt - this.clock.now());
+      });
   }
 
-  /** The head's message and addressee, or null when it can never be opened (then failed). */
-  private open(head: OutboxHead): OpenedHead | null {
+  /** A shared store: what the other instances sent since the last look, for the pacer and the messaging limit. */
+  private async seeOthers(now: number): Promise<void> {
+    // a little behind the last look: a claim committed late with an earlier time is still seen (and counted once)
+    const since = this.sharedSeenTo - SHARED_LOOKBACK_MS;
+    for (const s of await this.store.sendsSince(since)) {
+      const key = `${s.id}:${s.attempts}`;
+      if (this.counted.has(key)) continue;
+      this.counted.set(key, s.at);
+      this.pacer.seenElsewhere(s.recipient, s.at);
+    }
+    for (const r of await this.store.recentInitiated(since)) this.limit.seen(r.recipient, r.at);
+    this.sharedSeenTo = now;
+    for (const [key, at] of this.counted) if (at <= since) this.counted.delete(key);
+  }
+
+  /** One look at the queue: sends what may go now, sleeps until the earliest item that may go later. */
+  private async look(): Promise<void> {
+    const maxInFlight = this.opts.maxInFlight ?? 16;
+    let wakeAt = Infinity;
+    const heads = await this.store.heads(HEAD_SCAN);
+    if (this.store.shared) {
+      const now = this.clock.now();
+      // after the heads: a head that another instance's send made the head (it finished the one before) comes with
+      // that send seen, so the recipient's pace holds across instances
+      await this.seeOthers(now);
+      await this.recoverStale(now);
+      // others add and finish messages too: look again soon even when nothing here calls for it
+      wakeAt = now + this.pollMs;
+    }
+    if (!this.running) return;
+    // heads come most urgent first, so they take the send rate's tokens and the messaging limit's room before the
+    // others; those chosen are claimed together, in one commit (one disk flush, not one per message)
+    const chosen: { head: OutboxHead; opened: OpenedHead; initiated: boolean }[] = [];
+    const taken = new Set<string>();
+    const unreadable: { head: OutboxHead; err: Error }[] = [];
+    const held: OutboxHead[] = [];
+    for (const head of heads) {
+      if (this.inFlight.size + chosen.length >= maxInFlight) break; // a completion wakes the loop
+      if (this.inFlight.has(head.recipient) || taken.has(head.recipient)) continue;
+      const now = this.clock.now();
+      const at = Math.max(head.nextAttemptMs, this.pacer.readyAt(head.recipient, now));
+      if (at > now) {
+        wakeAt = Math.min(wakeAt, at);
+        continue;
+      }
+      const opened = this.open(head, unreadable);
+      if (!opened) continue;
+      // outside the window (or refused as such, hence the fallback) the message starts a conversation Meta counts
+      const initiated = head.usedFallback || !this.opts.contacts.inWindow(opened.to, now);
+      if (initiated) {
+        const room = this.limit.readyAt(head.recipient, now);
+        if (room > now) {
+          wakeAt = Math.min(wakeAt, room);
+          this.hold(head, held);
+          continue;
+        }
+        this.limit.reserve(head.recipient);
+      }
+      this.pacer.take();
+      taken.add(head.recipient);
+      chosen.push({ head, opened, initiated });
+    }
+    if (chosen.length > 0) {
+      const now = this.clock.now();
+      let claimed: Set<number>;
+      let limited = new Set<number>();
+      try {
+        const limit = this.limit.limit < Infinity ? { users: this.limit.limit, windowMs: SERVICE_WINDOW_MS } : undefined;
+        const got = await this.store.claim(
+          chosen.map((c) => ({ id: c.head.id, attempts: c.head.attempts, initiated: c.initiated })),
+          now,
+          limit,
+        );
+        claimed = new Set(got.claimed);
+        limited = new Set(got.limited);
+      } catch (err) {
+        claimed = new Set();
+        this.log.error({ event: 'outbox_claim_failed', err }, 'could not claim messages to send; trying again');
+        wakeAt = Math.min(wakeAt, this.clock.now() + 1000);
+      }
+      for (const c of chosen) {
+        if (claimed.has(c.head.id)) {
+          if (this.store.shared) this.counted.set(`${c.head.id}:${c.head.attempts + 1}`, now);
+          this.launch(c.head, c.opened, now, c.initiated);
+          continue;
+        }
+        this.pacer.cancel();
+        if (c.initiated) this.limit.settle(c.head.recipient, false, now);
+        if (limited.has(c.head.id)) {
+          // the other instances' sends on the wire filled the limit: it waits, and the next look tries again
+          this.hold(c.head, held);
+          continue;
+        }
+        // another instance claimed it first, or has a message to this recipient on the wire: not ours to send
+        this.opts.metrics?.outboxClaimConflicts.inc();
+        this.log.debug({ event: 'outbox_claim_conflict', id: c.head.id, to: c.head.recipient }, 'another instance has this message or its recipient');
+      }
+    }
+    // the rows' marks come last, after every claimed message is on its way: a failure here loses only a mark
+    if (wakeAt < Infinity) this.wake(wakeAt - this.clock.now());
+    for (const { head, err } of unreadable) {
+      // sealed under another key (the pseudonym key changed) or damaged: it can never be sent
+      await this.store.record(head.id, head.attempts, { status: 'failed', code: 0, message: `cannot be opened: ${err.message}` });
+      this.opts.metrics?.whatsappSends.inc({ result: 'failed', code: 'unreadable' });
+      this.log.error({ event: 'message_unreadable', id: head.id, to: head.recipient }, 'outbox item cannot be opened (was the pseudonym key changed?); failed');
+    }
+    for (const head of held) {
+      await this.store.hold(head.id, 'messaging_limit');
+      this.log.info({ event: 'message_held', id: head.id, to: head.recipient, ...this.messagingLimitUsage() }, 'messaging limit reached; the message waits for room');
+    }
+  }
+
+  /** The head's message and addressee, or null when it can never be opened (then failed, after the look). */
+  private open(head: OutboxHead, unreadable: { head: OutboxHead; err: Error }[]): OpenedHead | null {
     try {
       return head.open();
     } catch (err) {
-      // sealed under another key (the pseudonym key changed) or damaged: it can never be sent
-      this.store.failed(head.id, 0, `cannot be opened: ${(err as Error).message}`);
-      this.opts.metrics?.whatsappSends.inc({ result: 'failed', code: 'unreadable' });
-      this.log.error({ event: 'message_unreadable', id: head.id, to: head.recipient }, 'outbox item cannot be opened (was the pseudonym key changed?); failed');
+      unreadable.push({ head, err: err as Error });
       return null;
     }
   }
 
-  /** No room under the messaging limit: the item waits, marked so (once) for whoever looks at it. */
-  private hold(head: OutboxHead): void {
+  /** No room under the messaging limit: the item waits, marked so (once, after the look) for whoever looks at it. */
+  private hold(head: OutboxHead, held: OutboxHead[]): void {
     if (this.held.has(head.id)) return;
     this.held.add(head.id);
-    this.store.hold(head.id, 'messaging_limit');
-    this.log.info({ event: 'message_held', id: head.id, to: head.recipient, ...this.messagingLimitUsage() }, 'messaging limit reached; the message waits for room');
+    held.push(head);
   }
 
   private launch(head: OutboxHead, opened: OpenedHead, now: number, initiated: boolean): void {
-    this.store.claim(head.id, now);
     this.held.delete(head.id);
-    if (initiated) this.limit.reserve(head.recipient);
     const attempts = head.attempts + 1;
     let accepted = false;
     const p = (async () => {
@@ -304,13 +481,14 @@ export class Outbox {
       try {
         ({ wamid } = await this.opts.transport.send(opened.message));
       } catch (err) {
-        this.store.batch(() => this.failed(head, opened, attempts, toGraphError(err)));
+        await this.failed(head, opened, attempts, toGraphError(err));
         return;
       }
       accepted = true;
-      // the outcome and what listeners record of it (a notice's recipient) commit together: one disk flush a message.
-      // A failure to record it is not a failed send (that would send it again): it is logged below.
-      this.store.batch(() => this.sent(head, opened, wamid, initiated));
+      // the outcome and what listeners record of it (a notice's recipient) commit together where they share the
+      // database: one disk flush a message. A failure to record it is not a failed send (that would send it again):
+      // it is logged below.
+      await this.sent(head, opened, attempts, wamid, initiated);
     })()
       .catch((err: unknown) => this.log.error({ event: 'outbox_record_failed', id: head.id, err }, 'could not record a send outcome'))
       .finally(() => {
@@ -322,54 +500,68 @@ export class Outbox {
     this.inFlight.set(head.recipient, p);
   }
 
-  private sent(head: OutboxHead, opened: OpenedHead, wamid: string, initiated: boolean): void {
+  /** The outcome of an attempt is recorded, and `also` with it; false (logged) when the attempt was taken over meanwhile. */
+  private async record(head: OutboxHead, attempts: number, outcome: SendOutcome, also: () => void): Promise<void> {
+    if (await this.store.record(head.id, attempts, outcome, also)) return;
+    this.opts.metrics?.outboxClaimConflicts.inc();
+    this.log.warn(
+      { event: 'outbox_claim_lost', id: head.id, to: head.recipient, outcome: outcome.status },
+      'this send was taken over by another instance (its claim outlived the stale bound); the outcome here is not recorded',
+    );
+  }
+
+  private async sent(head: OutboxHead, opened: OpenedHead, attempts: number, wamid: string, initiated: boolean): Promise<void> {
     const msg = opened.message;
-    this.store.sent(head.id, wamid, this.clock.now(), initiated);
-    this.opts.metrics?.whatsappSends.inc({ result: 'sent', code: '' });
-    this.point(msg.type, 'accepted');
-    this.log.info({ event: 'message_sent', id: head.id, kind: msg.type, to: head.recipient, fallback: head.usedFallback }, 'sent');
-    this.emit(this.resultListeners, {
-      id: head.id,
-      key: opened.key,
-      to: opened.to,
-      status: 'sent',
-      wamid,
-      usedFallback: head.usedFallback,
-      ...(opened.ref === null ? {} : { ref: opened.ref }),
+    await this.record(head, attempts, { status: 'sent', wamid, at: this.clock.now(), initiated }, () => {
+      this.opts.metrics?.whatsappSends.inc({ result: 'sent', code: '' });
+      this.point(msg.type, 'accepted');
+      this.log.info({ event: 'message_sent', id: head.id, kind: msg.type, to: head.recipient, fallback: head.usedFallback }, 'sent');
+      this.emit(this.resultListeners, {
+        id: head.id,
+        key: opened.key,
+        to: opened.to,
+        status: 'sent',
+        wamid,
+        usedFallback: head.usedFallback,
+        ...(opened.ref === null ? {} : { ref: opened.ref }),
+      });
     });
   }
 
-  private failed(head: OutboxHead, opened: OpenedHead, attempts: number, err: GraphError): void {
+  private async failed(head: OutboxHead, opened: OpenedHead, attempts: number, err: GraphError): Promise<void> {
     const msg: OutboundMessage = opened.message;
     // Graph's words may quote the recipient: masked before they are stored, logged or handed on
     const message = redactText(err.message);
     const base = { id: head.id, kind: msg.type, to: head.recipient, code: err.label, attempts };
     const verdict = afterSendFailure(err, { attempts, hasFallback: head.hasFallback, usedFallback: head.usedFallback }, this.retry, this.random);
     if (verdict.action === 'fallback') {
-      this.store.useFallback(head.id, err.code, message);
-      this.opts.metrics?.whatsappSends.inc({ result: 'fallback', code: err.label });
-      this.log.info({ event: 'message_fallback', ...base }, 'outside the 24 h window; sending the template instead');
+      await this.record(head, attempts, { status: 'fallback', code: err.code, message }, () => {
+        this.opts.metrics?.whatsappSends.inc({ result: 'fallback', code: err.label });
+        this.log.info({ event: 'message_fallback', ...base }, 'outside the 24 h window; sending the template instead');
+      });
       return;
     }
     if (verdict.action === 'retry') {
-      this.store.retryAt(head.id, this.clock.now() + verdict.delayMs, err.code, message);
-      this.opts.metrics?.whatsappSends.inc({ result: 'retry', code: err.label });
-      this.log.warn({ event: 'message_retry', ...base, delayMs: verdict.delayMs, err: message }, 'send failed; will retry');
+      await this.record(head, attempts, { status: 'retry', at: this.clock.now() + verdict.delayMs, code: err.code, message }, () => {
+        this.opts.metrics?.whatsappSends.inc({ result: 'retry', code: err.label });
+        this.log.warn({ event: 'message_retry', ...base, delayMs: verdict.delayMs, err: message }, 'send failed; will retry');
+      });
       return;
     }
-    this.store.failed(head.id, err.code, message);
-    this.opts.metrics?.whatsappSends.inc({ result: 'failed', code: err.label });
-    this.point(msg.type, 'rejected');
-    const details = err.details === undefined ? undefined : redactText(err.details);
-    this.log.error({ event: 'message_failed', ...base, err: message, details, fbtrace: err.fbtraceId }, 'send failed for good');
-    this.emit(this.resultListeners, {
-      id: head.id,
-      key: opened.key,
-      to: opened.to,
-      status: 'failed',
-      error: { code: err.code, message },
-      usedFallback: head.usedFallback,
-      ...(opened.ref === null ? {} : { ref: opened.ref }),
+    await this.record(head, attempts, { status: 'failed', code: err.code, message }, () => {
+      this.opts.metrics?.whatsappSends.inc({ result: 'failed', code: err.label });
+      this.point(msg.type, 'rejected');
+      const details = err.details === undefined ? undefined : redactText(err.details);
+      this.log.error({ event: 'message_failed', ...base, err: message, details, fbtrace: err.fbtraceId }, 'send failed for good');
+      this.emit(this.resultListeners, {
+        id: head.id,
+        key: opened.key,
+        to: opened.to,
+        status: 'failed',
+        error: { code: err.code, message },
+        usedFallback: head.usedFallback,
+        ...(opened.ref === null ? {} : { ref: opened.ref }),
+      });
     });
   }
 

@@ -62,6 +62,25 @@ export class SendPacer {
     this.onWire++;
   }
 
+  /** A message `take` counted was not launched after all (another instance claimed it first). */
+  cancel(): void {
+    this.onWire = Math.max(0, this.onWire - 1);
+  }
+
+  /**
+   * Another instance sent to `to` at `at` (read from the shared outbox table): it counts toward the number's rate in
+   * its second, and spends a token of the recipient's bucket, as this instance's own answered sends do.
+   */
+  seenElsewhere(to: string, at: number): void {
+    let i = this.answered.length;
+    while (i > 0 && this.answered[i - 1]! > at) i--;
+    this.answered.splice(i, 0, at);
+    if (this.pairIntervalMs <= 0) return;
+    const b = this.pairs.get(to);
+    const pair = !b ? { tokens: this.pairBurst, at } : at <= b.at ? b : { tokens: Math.min(this.pairBurst, b.tokens + (at - b.at) / this.pairIntervalMs), at };
+    this.pairs.set(to, { tokens: pair.tokens - 1, at: pair.at });
+  }
+
   /**
    * Remembers a send made before (at start, from the outbox table). How much of the burst was spent then is not
    * known, so all of it counts as spent: the first message after a restart may wait, but never exceeds the limit.

@@ -127,9 +127,8 @@ function sendText(bridge: InProcessBridge, from: string, text: string): Promise<
 /** A resident taps one of the reply buttons binbridge sent them (the last one offering a button whose id starts so). */
 async function tapButton(bridge: InProcessBridge, from: string, idPrefix: string, index: number): Promise<void> {
   const offered = await waitFor(
-    () =>
-      bridge.outbox
-        .list({ to: from, limit: 50 })
+    async () =>
+      (await bridge.outbox.list({ to: from, limit: 50 }))
         .map((i) => i.message)
         .find((m) => m.type === 'interactive' && m.interactive.type === 'button' && m.interactive.action.buttons.some((b) => b.reply.id.startsWith(idPrefix))),
     { message: `a ${idPrefix} button sent to a resident` },
@@ -290,7 +289,7 @@ export async function fillSimulatedDay(influxUrl: string): Promise<void> {
     for (const bin of [SIMULATED_DAY.reportedBin, SIMULATED_DAY.reportedBin2]) bridge.flow.onCollected(bin);
     await tapButton(bridge, RESIDENT_EN, 'feedback:', 0);
     await tapButton(bridge, RESIDENT_NL, 'feedback:', 1);
-    await waitFor(() => bridge.outbox.list({ to: RESIDENT_NL, limit: 50 }).some((i) => JSON.stringify(i.message).includes('Wat ging er mis')), { message: 'asked what went wrong' });
+    await waitFor(async () => (await bridge.outbox.list({ to: RESIDENT_NL, limit: 50 })).some((i) => JSON.stringify(i.message).includes('Wat ging er mis')), { message: 'asked what went wrong' });
     await sendText(bridge, RESIDENT_NL, 'De zakken ernaast zijn blijven liggen');
     await waitFor(async () => (await api<{ total: { answered: number } }>(bridge, '/reports/satisfaction')).total.answered === 2, { message: 'two answers' });
 
@@ -302,12 +301,12 @@ export async function fillSimulatedDay(influxUrl: string): Promise<void> {
     await waitFor(async () => (await api<{ figures: { sent: number } }>(bridge, `/notices/${notice.id}`)).figures.sent === 2, { message: 'the notice sent to both' });
 
     // "Meta" reports delivery of what the sandbox sent: read by crews, delivered to residents, one failure
-    await waitFor(() => bridge.inbox.backlog().pending === 0 && bridge.outbox.list({ limit: 1000 }).every((i) => i.status === 'sent' || i.status === 'failed'), {
+    await waitFor(async () => bridge.inbox.backlog().pending === 0 && (await bridge.outbox.list({ limit: 1000 })).every((i) => i.status === 'sent' || i.status === 'failed'), {
       timeoutMs: 15_000,
       message: 'inbox and outbox settled',
     });
     const crewPhones = new Set(crews.map((c) => c.phone));
-    const sent = bridge.outbox.list({ limit: 1000 }).filter((i) => i.status === 'sent' && i.wamid !== null);
+    const sent = (await bridge.outbox.list({ limit: 1000 })).filter((i) => i.status === 'sent' && i.wamid !== null);
     const failing = sent.find((i) => i.to === RESIDENT_NL);
     const ts = String(Math.floor(Date.now() / 1000));
     const statuses = sent.flatMap((i) => {
@@ -318,7 +317,7 @@ export async function fillSimulatedDay(influxUrl: string): Promise<void> {
     });
     await postWebhook(bridge, { statuses });
     const expected = new Map(sent.map((i) => [i.id, i === failing ? 'failed' : crewPhones.has(i.to) ? 'read' : 'delivered']));
-    await waitFor(() => bridge.outbox.list({ limit: 1000 }).every((i) => !expected.has(i.id) || i.delivery === expected.get(i.id)), {
+    await waitFor(async () => (await bridge.outbox.list({ limit: 1000 })).every((i) => !expected.has(i.id) || i.delivery === expected.get(i.id)), {
       timeoutMs: 15_000,
       message: 'delivery statuses applied',
     });

@@ -9,104 +9,160 @@ const B = '31600000002';
 const T0 = 1_780_000_000_000;
 const BUSINESS = { wabaId: 'waba', phoneNumberId: 'phone', displayPhoneNumber: '31100000000' };
 
-export function outboxStoreContract(name: string, fresh: () => OutboxStore): void {
+export function outboxStoreContract(name: string, fresh: () => OutboxStore | Promise<OutboxStore>): void {
   describe(`${name} (OutboxStore contract)`, () => {
     const entry = (to: string, key: string, text = key) => ({ to, key, message: textMessage(to, text) });
+    const headIds = async (store: OutboxStore, limit = 10) => (await store.heads(limit)).map((h) => h.id);
 
-    it('adds a key once: the same key again names the first message and adds nothing', () => {
-      const store = fresh();
-      const first = store.add(entry(A, 'k1'), A, T0);
+    it('adds a key once: the same key again names the first message and adds nothing', async () => {
+      const store = await fresh();
+      const first = await store.add(entry(A, 'k1'), A, T0);
       expect(first.created).toBe(true);
-      expect(store.add(entry(A, 'k1', 'other words'), A, T0 + 1)).toEqual({ id: first.id, created: false });
-      expect(store.backlog()).toBe(1);
-      expect(store.get(first.id)).toMatchObject({ key: 'k1', to: A, status: 'pending', attempts: 0, createdAt: T0 });
+      expect(await store.add(entry(A, 'k1', 'other words'), A, T0 + 1)).toEqual({ id: first.id, created: false });
+      expect(await store.backlog()).toBe(1);
+      expect(await store.get(first.id)).toMatchObject({ key: 'k1', to: A, status: 'pending', attempts: 0, createdAt: T0 });
     });
 
-    it('offers the oldest waiting message of each recipient, none of a recipient with one on the wire', () => {
-      const store = fresh();
-      const a1 = store.add(entry(A, 'a1'), A, T0).id;
-      store.add(entry(A, 'a2'), A, T0);
-      const b1 = store.add(entry(B, 'b1'), B, T0).id;
-      expect(store.heads(10).map((h) => h.id)).toEqual([a1, b1]);
-      store.claim(a1, T0 + 5);
-      expect(store.heads(10).map((h) => h.id)).toEqual([b1]);
-      expect(store.get(a1)).toMatchObject({ status: 'sending', attempts: 1 });
-      expect(store.heads(1)).toHaveLength(1);
+    it('offers the oldest waiting message of each recipient, none of a recipient with one on the wire', async () => {
+      const store = await fresh();
+      const a1 = (await store.add(entry(A, 'a1'), A, T0)).id;
+      await store.add(entry(A, 'a2'), A, T0);
+      const b1 = (await store.add(entry(B, 'b1'), B, T0)).id;
+      expect(await headIds(store)).toEqual([a1, b1]);
+      expect((await store.claim([{ id: a1, attempts: 0 }], T0 + 5)).claimed).toEqual([a1]);
+      expect(await headIds(store)).toEqual([b1]);
+      expect(await store.get(a1)).toMatchObject({ status: 'sending', attempts: 1 });
+      expect(await store.heads(1)).toHaveLength(1);
     });
 
-    it('opens a head to what goes out: the message, then its template once the fallback is in use', () => {
-      const store = fresh();
+    it('puts the most urgent waiting message first, the oldest among equals', async () => {
+      const store = await fresh();
+      await store.add(entry(A, 'a-late'), A, T0);
+      const urgent = (await store.add({ ...entry(A, 'a-urgent'), priority: 0 }, A, T0)).id;
+      const b = (await store.add({ ...entry(B, 'b'), priority: 2 }, B, T0)).id;
+      expect(await headIds(store)).toEqual([urgent, b]);
+      await expect(store.add({ ...entry(B, 'b-bad'), priority: 100 }, B, T0)).rejects.toThrow(RangeError);
+    });
+
+    it('claims only a head still at the attempt it was read at, due, and of a recipient with nothing on the wire', async () => {
+      const store = await fresh();
+      const a1 = (await store.add(entry(A, 'a1'), A, T0)).id;
+      const b1 = (await store.add(entry(B, 'b1'), B, T0)).id;
+      // claimed and answered since it was read: that read is out of date
+      expect((await store.claim([{ id: a1, attempts: 0 }], T0)).claimed).toEqual([a1]);
+      expect(await store.record(a1, 1, { status: 'retry', at: T0 + 1000, code: 130429, message: 'throughput' })).toBe(true);
+      expect((await store.claim([{ id: a1, attempts: 0 }], T0 + 2000)).claimed).toEqual([]);
+      // not due before its retry time
+      expect((await store.claim([{ id: a1, attempts: 1 }], T0 + 999)).claimed).toEqual([]);
+      expect((await store.claim([{ id: a1, attempts: 1 }, { id: b1, attempts: 0 }], T0 + 1000)).claimed.sort((x, y) => x - y)).toEqual([a1, b1]);
+      expect((await store.get(a1))!.attempts).toBe(2);
+    });
+
+    it('never puts two messages to one recipient on the wire', async () => {
+      const store = await fresh();
+      const a1 = (await store.add(entry(A, 'a1'), A, T0)).id;
+      const [head] = await store.heads(10);
+      // a more urgent message arrives after a1 was read as the head
+      const a0 = (await store.add({ ...entry(A, 'a0'), priority: 0 }, A, T0)).id;
+      expect((await store.claim([{ id: head!.id, attempts: 0 }], T0)).claimed).toEqual([a1]);
+      expect((await store.claim([{ id: a0, attempts: 0 }], T0)).claimed).toEqual([]);
+      expect(await headIds(store)).toEqual([]);
+    });
+
+    it('opens a head to what goes out: the message, then its template once the fallback is in use', async () => {
+      const store = await fresh();
       const template = templateMessage(A, 'bin_dispatch', 'en', [], []);
-      const id = store.add({ ...entry(A, 'k', 'free words'), ref: 'J-1', fallback: template }, A, T0).id;
-      const [head] = store.heads(10);
+      const id = (await store.add({ ...entry(A, 'k', 'free words'), ref: 'J-1', fallback: template }, A, T0)).id;
+      const [head] = await store.heads(10);
       expect(head).toMatchObject({ id, hasFallback: true, usedFallback: false, kind: 'text', attempts: 0 });
       expect(head!.recipient).not.toContain(A);
       expect(head!.open()).toEqual({ message: textMessage(A, 'free words'), key: 'k', ref: 'J-1', to: A });
-      store.useFallback(id, 131047, 'outside the window');
-      const [again] = store.heads(10);
+      await store.claim([{ id: head!.id, attempts: head!.attempts }], T0);
+      await store.record(id, 1, { status: 'fallback', code: 131047, message: 'outside the window' });
+      const [again] = await store.heads(10);
       expect(again).toMatchObject({ id, usedFallback: true, nextAttemptMs: 0 });
       expect(again!.open().message).toEqual(template);
     });
 
-    it('keeps a retry waiting until its time, and sets interrupted sends back to waiting', () => {
-      const store = fresh();
-      const id = store.add(entry(A, 'k'), A, T0).id;
-      const recipient = store.heads(10)[0]!.recipient;
-      store.claim(id, T0);
-      store.retryAt(id, T0 + 60_000, 130429, 'throughput');
-      expect(store.heads(10)).toMatchObject([{ id, nextAttemptMs: T0 + 60_000, attempts: 1 }]);
-      expect(store.get(id)!.error).toEqual({ code: 130429, message: 'throughput' });
-      store.claim(id, T0 + 60_000);
-      expect(store.recentSends(T0)).toEqual([{ recipient, at: T0 + 60_000 }]);
-      expect(store.recoverInterrupted()).toBe(1);
-      expect(store.recoverInterrupted()).toBe(0);
-      expect(store.heads(10)).toMatchObject([{ id, attempts: 2 }]);
+    it('keeps a retry waiting until its time, and sets sends interrupted before a time back to waiting', async () => {
+      const store = await fresh();
+      const id = (await store.add(entry(A, 'k'), A, T0)).id;
+      const recipient = (await store.heads(10))[0]!.recipient;
+      await store.claim([{ id, attempts: 0 }], T0);
+      await store.record(id, 1, { status: 'retry', at: T0 + 60_000, code: 130429, message: 'throughput' });
+      expect(await store.heads(10)).toMatchObject([{ id, nextAttemptMs: T0 + 60_000, attempts: 1 }]);
+      expect((await store.get(id))!.error).toEqual({ code: 130429, message: 'throughput' });
+      await store.claim([{ id, attempts: 1 }], T0 + 60_000);
+      expect(await store.recentSends(T0)).toEqual([{ recipient, at: T0 + 60_000 }]);
+      expect(await store.sendsSince(T0)).toEqual([{ id, attempts: 2, recipient, at: T0 + 60_000 }]);
+      // claimed at T0 + 60 s: not before it
+      expect(await store.recoverInterrupted(T0 + 60_000)).toBe(0);
+      expect(await store.recoverInterrupted(T0 + 60_001)).toBe(1);
+      expect(await store.recoverInterrupted(T0 + 60_001)).toBe(0);
+      expect(await store.heads(10)).toMatchObject([{ id, attempts: 2 }]);
     });
 
-    it('finds a sent message by its wamid and keeps its delivery', () => {
-      const store = fresh();
-      const id = store.add({ ...entry(A, 'k'), ref: 'R-1' }, A, T0).id;
-      store.claim(id, T0);
-      store.sent(id, 'wamid.ABC', T0 + 1, false);
-      expect(store.backlog()).toBe(0);
-      expect(store.byWamid('wamid.other')).toBeUndefined();
-      const sent = store.byWamid('wamid.ABC')!;
+    it('finds a sent message by its wamid and keeps its delivery', async () => {
+      const store = await fresh();
+      const id = (await store.add({ ...entry(A, 'k'), ref: 'R-1' }, A, T0)).id;
+      await store.claim([{ id, attempts: 0 }], T0);
+      let also = 0;
+      expect(await store.record(id, 1, { status: 'sent', wamid: 'wamid.ABC', at: T0 + 1, initiated: true }, () => also++)).toBe(true);
+      expect(also).toBe(1);
+      expect(await store.backlog()).toBe(0);
+      expect(await store.byWamid('wamid.other')).toBeUndefined();
+      const sent = (await store.byWamid('wamid.ABC'))!;
       expect(sent).toMatchObject({ id, status: 'sent', delivery: null, sentKind: 'text', hasFallback: false, usedFallback: false });
       expect(sent.open()).toEqual({ key: 'k', ref: 'R-1', to: A });
-      store.delivery(id, 'read', T0 + 2, null);
-      expect(store.byWamid('wamid.ABC')!.delivery).toBe('read');
-      expect(store.get(id)).toMatchObject({ status: 'sent', wamid: 'wamid.ABC', sentAt: T0 + 1, delivery: 'read' });
+      await store.delivery(id, 'read', T0 + 2, null);
+      expect((await store.byWamid('wamid.ABC'))!.delivery).toBe('read');
+      expect(await store.get(id)).toMatchObject({ status: 'sent', wamid: 'wamid.ABC', sentAt: T0 + 1, delivery: 'read', initiated: true });
+      expect(await store.recentInitiated(T0)).toEqual([{ recipient: sent.recipient, at: T0 + 1 }]);
+      // refused later, in a status: the fallback goes next
+      await store.useFallback(id, 131047, 'outside the window');
+      expect(await store.get(id)).toMatchObject({ status: 'pending', usedFallback: true });
     });
 
-    it('fails a message for good, out of the backlog', () => {
-      const store = fresh();
-      const id = store.add(entry(A, 'k'), A, T0).id;
-      store.failed(id, 131026, 'undeliverable');
-      expect(store.backlog()).toBe(0);
-      expect(store.heads(10)).toEqual([]);
-      expect(store.get(id)).toMatchObject({ status: 'failed', error: { code: 131026, message: 'undeliverable' } });
+    it('fails a message for good, out of the backlog', async () => {
+      const store = await fresh();
+      const id = (await store.add(entry(A, 'k'), A, T0)).id;
+      await store.record(id, 0, { status: 'failed', code: 131026, message: 'undeliverable' });
+      expect(await store.backlog()).toBe(0);
+      expect(await store.unfinished([id])).toBe(0);
+      expect(await store.heads(10)).toEqual([]);
+      expect(await store.get(id)).toMatchObject({ status: 'failed', error: { code: 131026, message: 'undeliverable' } });
     });
 
-    it('lists newest first, by recipient and page', () => {
-      const store = fresh();
-      const ids = ['a1', 'b1', 'a2'].map((k) => store.add(entry(k.startsWith('a') ? A : B, k), k.startsWith('a') ? A : B, T0).id);
-      expect(store.list({ limit: 10, before: Number.MAX_SAFE_INTEGER }).map((i) => i.key)).toEqual(['a2', 'b1', 'a1']);
-      expect(store.list({ limit: 10, before: Number.MAX_SAFE_INTEGER, to: A }).map((i) => i.key)).toEqual(['a2', 'a1']);
-      expect(store.list({ limit: 1, before: ids[2]! }).map((i) => i.key)).toEqual(['b1']);
+    it('holds a waiting message with the reason until it goes', async () => {
+      const store = await fresh();
+      const id = (await store.add(entry(A, 'k'), A, T0)).id;
+      await store.hold(id, 'messaging_limit');
+      expect(await store.get(id)).toMatchObject({ status: 'pending', waitingFor: 'messaging_limit' });
+      await store.claim([{ id, attempts: 0 }], T0);
+      expect(await store.get(id)).toMatchObject({ status: 'sending', waitingFor: null });
+      expect(await store.unfinished([id, id + 1000])).toBe(1);
     });
 
-    it('commits a batch whole or not at all', () => {
-      const store = fresh();
-      const id = store.add(entry(A, 'k'), A, T0).id;
-      expect(() =>
-        store.batch(() => {
-          store.claim(id, T0);
+    it('lists newest first, by recipient and page', async () => {
+      const store = await fresh();
+      const ids: number[] = [];
+      for (const k of ['a1', 'b1', 'a2']) ids.push((await store.add(entry(k.startsWith('a') ? A : B, k), k.startsWith('a') ? A : B, T0)).id);
+      expect((await store.list({ limit: 10, before: Number.MAX_SAFE_INTEGER })).map((i) => i.key)).toEqual(['a2', 'b1', 'a1']);
+      expect((await store.list({ limit: 10, before: Number.MAX_SAFE_INTEGER, to: A })).map((i) => i.key)).toEqual(['a2', 'a1']);
+      expect((await store.list({ limit: 1, before: ids[2]! })).map((i) => i.key)).toEqual(['b1']);
+    });
+
+    it('commits an outcome and what `also` records whole or not at all', async () => {
+      const store = await fresh();
+      const id = (await store.add(entry(A, 'k'), A, T0)).id;
+      await store.claim([{ id, attempts: 0 }], T0);
+      await expect(
+        store.record(id, 1, { status: 'failed', code: 1, message: 'x' }, () => {
           throw new Error('boom');
         }),
-      ).toThrow('boom');
-      expect(store.get(id)).toMatchObject({ status: 'pending', attempts: 0 });
-      expect(store.batch(() => (store.claim(id, T0), 'done'))).toBe('done');
-      expect(store.get(id)!.status).toBe('sending');
+      ).rejects.toThrow('boom');
+      // SQLite rolls the outcome back with the listener's rows (one database); PostgreSQL committed it before `also` ran
+      expect((await store.get(id))!.status).toBe(store.shared ? 'failed' : 'sending');
     });
   });
 }

@@ -133,7 +133,7 @@ describe('a data directory written before numbered migrations', () => {
     expect(sandbox.list().map((m) => [m.to, m.message.type === 'text' && m.message.text.body])).toEqual([[CREW, 'Job J-BBBBB: B-001']]);
     const outbox = sqliteOutbox({ db, transport: sandbox, log: silent, sealer, clock });
     cleanups.push(() => outbox.stop());
-    expect(outbox.list().map((i) => [i.id, i.key, i.ref, i.to, i.status, i.message.type === 'text' && i.message.text.body])).toEqual([
+    expect((await outbox.list()).map((i) => [i.id, i.key, i.ref, i.to, i.status, i.message.type === 'text' && i.message.text.body])).toEqual([
       [2, 'report:R-AAAA:thanks', null, RESIDENT, 'pending', 'Thank you, bin B-001 was emptied'],
       [1, 'job:J-BBBBB:sent', 'J-BBBBB', CREW, 'pending', 'Job J-BBBBB: B-001 (urgent)'],
     ]);

@@ -1,19 +1,16 @@
-// The loop's connection and the journal worker's share one SQLite file (spool.journal: worker). A transaction that
-// reads before it writes must hold the write lock from its BEGIN: a deferred one fails at its first write with
-// SQLITE_BUSY whenever the worker committed in between (busy_timeout cannot help a stale read snapshot), which
-// showed as an uncaught "database is locked" from the outbox when the suite ran with the worker.
+// The loop's connection and the journal worker's share one SQLite file (spool.journal: worker, the default). A
+// transaction that reads before it writes must hold the write lock from its BEGIN: a deferred one fails at its first
+// write with SQLITE_BUSY whenever the worker committed in between (busy_timeout cannot help a stale read snapshot),
+// which showed as an uncaught "database is locked" from the outbox when the suite first ran with the worker. Every
+// transaction in src/ therefore begins IMMEDIATE, and a lint rule keeps it so.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ESLint } from 'eslint';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../src/storage/index.js';
-import { SqliteOutboxStore, textMessage } from '../../src/whatsapp/index.js';
-import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 
-const A = '31600000001';
-const T0 = 1_780_000_000_000;
-
-describe('a write transaction beside another connection on the same file', () => {
+describe('write transactions beside the journal worker’s connection', () => {
   const open: Db[] = [];
   const dirs: string[] = [];
   afterEach(() => {
@@ -21,32 +18,44 @@ describe('a write transaction beside another connection on the same file', () =>
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('the outbox claims what it read although the other connection committed between its read and its write', () => {
+  /** The loop's connection reads, the worker's commits, the loop's writes: what the loop's write meets. */
+  function readCommitWrite(begin: 'deferred' | 'immediate'): { loop: string; worker: string } {
     const dir = mkdtempSync(path.join(tmpdir(), 'binbridge-lock-'));
     dirs.push(dir);
     const loop = openDatabase(dir, { sync: 'normal' });
     const worker = openDatabase(dir, { sync: 'normal' });
     open.push(loop, worker);
+    loop.exec('CREATE TABLE probe (n INTEGER)');
     worker.pragma('busy_timeout = 0');
-    worker.exec('CREATE TABLE IF NOT EXISTS lock_probe (n INTEGER)');
-    const store = new SqliteOutboxStore(loop, sealer);
-    const id = store.add({ to: A, key: 'k', message: textMessage(A, 'hello') }, A, T0).id;
+    const outcome = { loop: 'committed', worker: 'committed' };
+    const code = (err: unknown): string => (err as { code?: string }).code ?? String(err);
+    try {
+      loop.transaction(() => {
+        loop.prepare('SELECT count(*) FROM probe').get();
+        try {
+          worker.prepare('INSERT INTO probe (n) VALUES (1)').run();
+        } catch (err) {
+          outcome.worker = code(err);
+        }
+        loop.prepare('INSERT INTO probe (n) VALUES (2)').run();
+      })[begin]();
+    } catch (err) {
+      outcome.loop = code(err);
+    }
+    return outcome;
+  }
 
-    let otherWrite: unknown = 'not tried';
-    store.batch(() => {
-      expect(store.heads(10).map((h) => h.id)).toEqual([id]);
-      // the journal worker's commit, arriving while the batch is between its read and its write
-      try {
-        worker.prepare('INSERT INTO lock_probe (n) VALUES (1)').run();
-        otherWrite = 'committed';
-      } catch (err) {
-        otherWrite = (err as { code?: string }).code;
-      }
-      store.claim(id, T0 + 1);
-    });
+  it('a deferred transaction fails at its write when the other connection committed after its read; an immediate one does not', () => {
+    expect(readCommitWrite('deferred')).toEqual({ loop: 'SQLITE_BUSY_SNAPSHOT', worker: 'committed' });
+    // the other connection waits for it instead (here, with busy_timeout 0: refused and free to try again)
+    expect(readCommitWrite('immediate')).toEqual({ loop: 'committed', worker: 'SQLITE_BUSY' });
+  });
 
-    expect(store.get(id)).toMatchObject({ status: 'sending', attempts: 1 });
-    // the batch held the write lock, so the other connection waited (here: busy_timeout 0, refused) instead
-    expect(otherWrite).toBe('SQLITE_BUSY');
+  it('the lint rule refuses a transaction begun deferred in src/ and takes one begun immediate', async () => {
+    const eslint = new ESLint();
+    const lint = async (code: string): Promise<string[]> => (await eslint.lintText(code, { filePath: 'src/storage/lint-probe.ts' }))[0]!.messages.map((m) => m.message);
+    const source = (call: string): string => `import type { Db } from './database.js';\nexport function f(db: Db): number {\n  return db.transaction(() => 1)${call};\n}\n`;
+    expect((await lint(source('()'))).join('\n')).toMatch(/\.immediate\(\)/);
+    expect(await lint(source('.immediate()'))).toEqual([]);
   });
 });

@@ -60,7 +60,7 @@ async function idle(clock: ManualClock, graph: GraphEmulator, outbox: Outbox, ac
   await waitFor(
     async () => {
       await clock.advance(0);
-      return graph.sent.length + graph.overLimit.length >= accepted && outbox.list({ limit: 500 }).every((i) => i.status !== 'sending');
+      return graph.sent.length + graph.overLimit.length >= accepted && (await outbox.list({ limit: 500 })).every((i) => i.status !== 'sending');
     },
     { intervalMs: 10, message: `${accepted} sends accepted` },
   );
@@ -78,7 +78,7 @@ describe("Meta's messaging limit", () => {
     await idle(clock, graph, outbox, 4);
     expect(graph.overLimit).toEqual([]);
     expect(graph.sent.map((m) => m.to).sort()).toEqual([user(1), user(2), user(3), user(9)]);
-    const waiting = outbox.list({ limit: 10 }).filter((i) => i.status === 'pending');
+    const waiting = (await outbox.list({ limit: 10 })).filter((i) => i.status === 'pending');
     expect(waiting.map((i) => [i.to, i.waitingFor])).toEqual([
       [user(5), 'messaging_limit'],
       [user(4), 'messaging_limit'],

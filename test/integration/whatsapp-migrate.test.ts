@@ -126,13 +126,13 @@ describe('WhatsApp tables of a release before sealing', () => {
 
     // the rows read back opened, with their ids
     expect(outbox.inWindow(NUMBER, now)).toBe(true);
-    expect(outbox.list().map((i) => [i.id, i.key, i.ref, i.to, i.status, i.wamid, i.message.type === 'text' && i.message.text.body, i.error?.message ?? null])).toEqual([
+    expect((await outbox.list()).map((i) => [i.id, i.key, i.ref, i.to, i.status, i.wamid, i.message.type === 'text' && i.message.text.body, i.error?.message ?? null])).toEqual([
       [2, 'old-pending', null, NUMBER, 'pending', null, 'still to send', 'retry for [number]'],
       [1, 'old-sent', 'job-1', NUMBER, 'sent', 'wamid.OUT1', 'was sent', null],
     ]);
     expect(sandbox.list({ to: NUMBER })).toMatchObject([{ wamid: 'wamid.SANDBOX.1', to: NUMBER, message: { text: { body: 'sandboxed' } } }]);
     outbox.applyStatus({ wamid: 'wamid.OUT1', status: 'read', timestamp: 6 });
-    expect(outbox.get(1)!.delivery).toBe('read');
+    expect((await outbox.get(1))!.delivery).toBe('read');
 
     // and what was pending goes on
     outbox.start();
@@ -144,7 +144,7 @@ describe('WhatsApp tables of a release before sealing', () => {
     expect(applied[0]).toMatchObject({ wamid: 'wamid.OUT1', recipient: sealer.pseudonym(NUMBER) });
   });
 
-  it('are sealed by the WhatsApp side as it is built, before its stores read them', () => {
+  it('are sealed by the WhatsApp side as it is built, before its stores read them', async () => {
     const now = Date.now();
     const db = openDatabase(
       olderDataDir((raw) => clearLayout(raw, now)),
@@ -162,7 +162,7 @@ describe('WhatsApp tables of a release before sealing', () => {
     });
     cleanups.push(() => outbox.stop(), () => inbox.stop());
     expect(db.prepare(`SELECT count(*) FROM sqlite_master WHERE name LIKE '%clear'`).pluck().get()).toBe(0);
-    expect(outbox.list().map((i) => [i.id, i.key])).toEqual([
+    expect((await outbox.list()).map((i) => [i.id, i.key])).toEqual([
       [2, 'old-pending'],
       [1, 'old-sent'],
     ]);

@@ -134,7 +134,7 @@ describe('Outbox against a Graph API', () => {
       ['sent', 'job-1', 'wamid.T2'],
       ['sent', 'job-2', 'wamid.T3'],
     ]);
-    expect(outbox.list({ limit: 10 }).map((i) => i.status)).toEqual(['sent', 'sent', 'sent']);
+    expect((await outbox.list({ limit: 10 })).map((i) => i.status)).toEqual(['sent', 'sent', 'sent']);
     expect(points).toHaveLength(3);
     expect(points[0]).toMatch(/^whatsapp_message,direction=out,kind=text,status=accepted count=1 \d+$/);
     expect(new Set(points.map((p) => p.split(' ')[2])).size).toBe(3); // distinct timestamps: no overwrite in InfluxDB
@@ -190,7 +190,7 @@ describe('Outbox against a Graph API', () => {
     expect(graph.received.map((r) => r.answered)).toEqual([500, 400, 400, 200]);
     expect(graph.ok()).toHaveLength(1);
     expect(results[0]).toMatchObject({ status: 'sent', wamid: 'wamid.T1', usedFallback: false });
-    expect(outbox.get(results[0]!.id)).toMatchObject({ status: 'sent', attempts: 4, error: null });
+    expect(await outbox.get(results[0]!.id)).toMatchObject({ status: 'sent', attempts: 4, error: null });
     // 131056 waits at least the pair interval
     expect(graph.received[3]!.at - graph.received[2]!.at).toBeGreaterThanOrEqual(190);
     const sends = await metrics.registry.getSingleMetricAsString('binbridge_whatsapp_sends_total');
@@ -198,7 +198,7 @@ describe('Outbox against a Graph API', () => {
     expect(sends).toContain('result="retry",code="130429"} 1');
     expect(sends).toContain('result="retry",code="131056"} 1');
     // nothing left to send: no fifth request can follow
-    expect(outbox.backlog()).toBe(0);
+    expect(await outbox.backlog()).toBe(0);
     expect(graph.received).toHaveLength(4);
   });
 
@@ -236,7 +236,7 @@ describe('Outbox against a Graph API', () => {
       ['template', 200],
     ]);
     expect(results[0]).toMatchObject({ status: 'sent', ref: '1', usedFallback: true });
-    expect(outbox.get(results[0]!.id)).toMatchObject({ usedFallback: true, message: { type: 'template' } });
+    expect(await outbox.get(results[0]!.id)).toMatchObject({ usedFallback: true, message: { type: 'template' } });
   });
 
   it('fails 131047 without a fallback, and 190, at once and for good', async () => {
@@ -246,13 +246,13 @@ describe('Outbox against a Graph API', () => {
     outbox.enqueue({ to: A, message: textMessage(A, 'x'), key: 'a' });
     outbox.enqueue({ to: B, message: textMessage(B, 'y'), key: 'b' });
     await waitFor(() => results.length === 2);
-    expect(outbox.backlog()).toBe(0);
+    expect(await outbox.backlog()).toBe(0);
     expect(graph.received).toHaveLength(2);
     expect(results.map((r) => [r.status, r.error?.code])).toEqual([
       ['failed', 131047],
       ['failed', 190],
     ]);
-    expect(outbox.get(results[1]!.id)).toMatchObject({ status: 'failed', error: { code: 190, message: 'fault 190' } });
+    expect(await outbox.get(results[1]!.id)).toMatchObject({ status: 'failed', error: { code: 190, message: 'fault 190' } });
     expect(points.filter((p) => p.includes('status=rejected'))).toHaveLength(2);
   });
 
@@ -280,7 +280,7 @@ describe('Outbox against a Graph API', () => {
     ).toThrow('the decision failed');
     outbox.start();
     await waitFor(() => results.length === 1);
-    expect(outbox.backlog()).toBe(0);
+    expect(await outbox.backlog()).toBe(0);
     expect(graph.received.map((r) => r.body.text?.body)).toEqual(['x']);
   });
 
@@ -301,7 +301,7 @@ describe('Outbox against a Graph API', () => {
 
     const third = build(db2, { transport, pairIntervalMs: 50 });
     third.outbox.start();
-    expect(third.outbox.backlog()).toBe(0);
+    expect(await third.outbox.backlog()).toBe(0);
     expect(graph.received).toHaveLength(3);
     expect(third.results).toHaveLength(0);
   });
@@ -313,7 +313,7 @@ describe('Outbox against a Graph API', () => {
     const crashed = sqliteOutbox({ db, log: silent, sealer, transport: hanging });
     crashed.start();
     crashed.enqueue({ to: A, message: textMessage(A, 'x'), key: 'k' });
-    await waitFor(() => crashed.list()[0]!.status === 'sending');
+    await waitFor(async () => (await crashed.list())[0]!.status === 'sending');
 
     const db2 = openDatabase(dir, { sync: 'normal' });
     cleanups.push(() => db2.close());
@@ -321,9 +321,9 @@ describe('Outbox against a Graph API', () => {
     const after = build(db2, { transport });
     after.outbox.start();
     await waitFor(() => after.results.length === 1);
-    expect(after.outbox.backlog()).toBe(0);
+    expect(await after.outbox.backlog()).toBe(0);
     expect(graph.received).toHaveLength(1);
-    expect(after.outbox.list()[0]).toMatchObject({ status: 'sent', attempts: 2 });
+    expect((await after.outbox.list())[0]).toMatchObject({ status: 'sent', attempts: 2 });
   });
 
   it('tracks delivery statuses per message and tells listeners with the ref', async () => {
@@ -343,7 +343,7 @@ describe('Outbox against a Graph API', () => {
       ['read', 'job-9'],
       ['sent', 'job-9'],
     ]);
-    expect(outbox.get(results[0]!.id)!.delivery).toBe('read');
+    expect((await outbox.get(results[0]!.id))!.delivery).toBe('read');
     expect(points.filter((p) => p.includes('kind=text,status=read'))).toHaveLength(1);
     expect(await metrics.registry.getSingleMetricAsString('binbridge_whatsapp_statuses_total')).toContain('status="read"} 2');
   });
@@ -384,7 +384,7 @@ describe('Outbox in sandbox mode', () => {
     ]);
     expect(listed.map((m) => m.wamid).sort()).toEqual(results.map((r) => r.wamid).sort());
     expect(sandbox.list({ to: A })).toHaveLength(1);
-    expect(outbox.list().map((i) => i.status)).toEqual(['sent', 'sent']);
+    expect((await outbox.list()).map((i) => i.status)).toEqual(['sent', 'sent']);
   });
 
   it('answers each send on a turn of the event loop of its own, as a network would', async () => {

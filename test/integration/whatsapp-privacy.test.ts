@@ -131,8 +131,8 @@ describe('WhatsApp privacy', () => {
     expect(graphSent.map((m) => m.type)).toEqual(['template']);
     await post(statusEnvelope(wamids[0]!, 'delivered', 1_750_000_001));
     await post(statusEnvelope(wamids[0]!, 'read', 1_750_000_002));
-    await waitFor(() => outbox.get(results[0]!.id)?.delivery === 'read');
-    const item = outbox.list({ to: `+${NUMBER}` })[0]!;
+    await waitFor(async () => (await outbox.get(results[0]!.id))?.delivery === 'read');
+    const item = (await outbox.list({ to: `+${NUMBER}` }))[0]!;
     expect(item).toMatchObject({ to: NUMBER, key: `reply:${handled[0]!.id}`, wamid: wamids[0], usedFallback: true, message: { type: 'template', to: NUMBER } });
     await outbox.stop();
 
@@ -147,7 +147,7 @@ describe('WhatsApp privacy', () => {
     await waitFor(() => sandboxResults.length === 1);
     expect(sandbox.list({ to: NUMBER })).toMatchObject([{ to: NUMBER, kind: 'text', message: { text: { body: 'Collected, thank you!' } } }]);
     await post(statusEnvelope(sandboxResults[0]!.wamid!, 'delivered', 1_750_000_003));
-    await waitFor(() => sandboxOutbox.get(sandboxResults[0]!.id)?.delivery === 'delivered');
+    await waitFor(async () => (await sandboxOutbox.get(sandboxResults[0]!.id))?.delivery === 'delivered');
 
     await sandboxOutbox.stop();
     await inbox.stop();

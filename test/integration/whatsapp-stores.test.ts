@@ -1,9 +1,35 @@
-import { SqliteContacts, SqliteInboxStore, SqliteOutboxStore } from '../../src/whatsapp/index.js';
+import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
+import { PostgresOutboxStore, SqliteContacts, SqliteInboxStore, SqliteOutboxStore } from '../../src/whatsapp/index.js';
 import { memoryDb } from '../helpers/db.js';
+import { freshDatabase } from '../helpers/postgres.js';
+import { startPostgres, type Postgres } from '../helpers/servers.js';
 import { inboxStoreContract, outboxStoreContract } from '../helpers/whatsapp-store-contracts.js';
 import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 
 outboxStoreContract('SqliteOutboxStore', () => new SqliteOutboxStore(memoryDb(), sealer));
+
+let server: Postgres | undefined;
+let pool: pg.Pool | undefined;
+beforeAll(async () => {
+  server = await startPostgres();
+}, 60_000);
+afterAll(async () => {
+  await pool?.end();
+  await server?.destroy();
+});
+
+// one migrated database for the contract's cases, emptied before each (they run one after the other)
+outboxStoreContract('PostgresOutboxStore', async () => {
+  if (!pool) {
+    pool = openPool({ url: await freshDatabase(server!), applicationName: 'binbridge-test' });
+    await migratePostgres(pool);
+  }
+  await pool.query('TRUNCATE whatsapp_outbox RESTART IDENTITY');
+  const shared = pool;
+  return new PostgresOutboxStore(() => shared, sealer);
+});
 
 inboxStoreContract('SqliteInboxStore', () => {
   const db = memoryDb();

@@ -33,7 +33,7 @@ export const outboxItemView = (m: OutboxItem) => ({
 export interface MessageRouteDeps {
   /** whatsapp.mode sandbox: the recorded messages; null in cloud mode */
   sandbox: { list(opts: { limit: number; before?: number }): SandboxMessage[] } | null;
-  outbox: { list(opts: { limit: number; before?: number }): OutboxItem[] };
+  outbox: { list(opts: { limit: number; before?: number }): Promise<OutboxItem[]> };
 }
 
 /** `GET /api/whatsapp/messages`: what binbridge sent, newest first (the sandbox's record, or the outbox). */
@@ -49,7 +49,7 @@ export function messageRoutes(deps: MessageRouteDeps): FastifyPluginAsync {
         const opts = { limit: limit + 1, ...(before === undefined ? {} : { before }) };
         return deps.sandbox
           ? pageOf(deps.sandbox.list(opts), limit, (m) => [m.id], sandboxMessageView)
-          : pageOf(deps.outbox.list(opts), limit, (m) => [m.id], outboxItemView);
+          : pageOf(await deps.outbox.list(opts), limit, (m) => [m.id], outboxItemView);
       },
     );
   };

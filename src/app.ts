@@ -89,7 +89,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   const life = new Lifecycle(log);
   try {
     const store = life.add(storeRoom({ config, log, metrics, clock, foundation: opts.postgresFoundation ?? false }));
-    const telemetry = life.add(telemetryRoom({ config, log, metrics, events: bus, clock }));
+    const telemetry = life.add(telemetryRoom({ config, log, metrics, events: bus, clock, pool: () => store.pool() }));
     const { db, registry, binState, zonesAndCrews } = telemetry;
     // residents' and crews' numbers are stored only as keyed pseudonyms and sealed
     const sealer = loadSealer(config.reports.pseudonym_key, config.data_dir);

@@ -1,0 +1,189 @@
+// The journal, bin state, history and spool on PostgreSQL (store.url): the journal contract on a real server, two
+// instances' journals and writers on one database with a real influxd, and the server stopped under load.
+import pg from 'pg';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { realClock } from '../../src/clock.js';
+import { configSchema } from '../../src/config/index.js';
+import { createMetrics } from '../../src/metrics.js';
+import { InfluxWriter, JournalUnavailableError, createSink, type InfluxSink, type JournalEntry } from '../../src/storage/index.js';
+import { PostgresBinStateStore, PostgresReadingHistory, PostgresReadingJournal, PostgresSpool, migratePostgres, openPool } from '../../src/storage/postgres/index.js';
+import { journalContract } from '../helpers/journal-contracts.js';
+import { freshDatabase } from '../helpers/postgres.js';
+import { startInfluxd, startPostgres, type Influxd, type Postgres } from '../helpers/servers.js';
+import { waitFor } from '../helpers/wait.js';
+
+const silent = pino({ level: 'silent' });
+
+/** One instance's telemetry on the database: its own pool, journal, bin state view, history and spool. */
+function instance(pool: pg.Pool, maxBytes = 1 << 20, maxBatch = 100) {
+  const source = (): pg.Pool => pool;
+  const spool = new PostgresSpool(source, { maxBytes, clock: realClock, log: silent, countEveryMs: 0 });
+  const state = new PostgresBinStateStore(source, realClock, silent);
+  const history = new PostgresReadingHistory(source, realClock, silent);
+  const journal = new PostgresReadingJournal(source, spool, state, history, { maxBatch, delayMs: 0 }, createMetrics(), silent);
+  return { spool, state, history, journal };
+}
+
+describe('the journal on PostgreSQL', () => {
+  let server: Postgres;
+  const pools: pg.Pool[] = [];
+  const stops: (() => Promise<void>)[] = [];
+  const migrated = async (): Promise<pg.Pool> => {
+    const pool = openPool({ url: await freshDatabase(server), applicationName: 'binbridge-test' });
+    pools.push(pool);
+    await migratePostgres(pool);
+    return pool;
+  };
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 60_000);
+  afterEach(async () => {
+    for (const stop of stops.splice(0)) await stop();
+  });
+  afterAll(async () => {
+    await Promise.all(pools.map((p) => p.end()));
+    await server?.destroy();
+  });
+
+  describe('contract', () => {
+    // one migrated database for the contract's cases, emptied before each (they run one after the other)
+    let shared: pg.Pool | null = null;
+    journalContract(async (maxBytes) => {
+      shared ??= await migrated();
+      const pool = shared;
+      await pool.query('TRUNCATE spool, bin_state, reading_history, history_bins, rule_state RESTART IDENTITY');
+      const { spool, state, journal } = instance(pool, maxBytes);
+      await state.start();
+      stops.push(() => state.stop());
+      return {
+        journal,
+        spool,
+        state,
+        firstLine: async () => (await pool.query<{ line: string }>('SELECT line FROM spool ORDER BY seq LIMIT 1')).rows[0]?.line,
+        storedState: async (binId) => (await pool.query<{ ts: number | null; fill_pct: number | null }>('SELECT ts, fill_pct FROM bin_state WHERE bin_id = $1', [binId])).rows[0],
+        ruleState: async (binId) => (await pool.query<{ state: string; seq: number }>('SELECT state, seq FROM rule_state WHERE bin_id = $1', [binId])).rows[0],
+      };
+    });
+  });
+
+  describe('two instances on one database', () => {
+    let influx: Influxd;
+    beforeAll(async () => {
+      influx = await startInfluxd();
+    }, 60_000);
+    afterAll(async () => {
+      await influx?.destroy();
+    });
+
+    it('every reading of either reaches InfluxDB once, each batch sent by one writer, and each bin\'s state is its newest reading', async () => {
+      const url = await freshDatabase(server);
+      const first = openPool({ url, applicationName: 'binbridge-a' });
+      const second = openPool({ url, applicationName: 'binbridge-b' });
+      pools.push(first, second);
+      await migratePostgres(first);
+      const config = configSchema.shape.influx.parse({ url: influx.url, api: 'v1', db: 'binbridge', batch_size: 50, flush_interval_ms: 20 });
+      const sent = [0, 0];
+      const started = [first, second].map((pool, k) => {
+        const inst = instance(pool);
+        const real = createSink(config, silent);
+        // counts what each writer sends: a batch sent twice would show as more lines than readings
+        const sink: InfluxSink = { write: async (lines) => ((sent[k]! += lines.length), real.write(lines)), close: () => real.close() } as InfluxSink;
+        const writer = new InfluxWriter(inst.spool, sink, { batchSize: config.batch_size, flushIntervalMs: config.flush_interval_ms }, createMetrics(), silent);
+        inst.journal.onCommitted(() => writer.notify());
+        return { ...inst, writer };
+      });
+      for (const s of started) {
+        await s.state.start();
+        s.writer.start();
+      }
+      const BINS = 20;
+      const PER_INSTANCE = 1500;
+      const base = Date.now() - 3_600_000;
+      const newest = new Map<string, number>();
+      // the same bins at both instances, their readings interleaved: even times at the first, odd at the second, which
+      // gets them newest first (a device's backlog): its later commits must not take a bin's state back
+      const entry = (k: number, i: number): JournalEntry => {
+        const n = 2 * i + k;
+        const binId = `B-${n % BINS}`;
+        const ts = base + n;
+        newest.set(binId, Math.max(newest.get(binId) ?? 0, ts));
+        return { reading: { binId, ts, receivedAt: ts, fillPct: n % 100 }, lines: [], points: { bin: { id: binId, zone: 'z1', kind: 'rest', lat: 52.37, lon: 4.89 }, withState: false } };
+      };
+      const pending: Promise<void>[] = [];
+      for (let i = 0; i < PER_INSTANCE; i += 50) {
+        for (let j = i; j < i + 50; j++) {
+          pending.push(started[0]!.journal.record(entry(0, j)));
+          pending.push(started[1]!.journal.record(entry(1, PER_INSTANCE - 1 - j)));
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+      await Promise.all(pending);
+      const total = 2 * PER_INSTANCE;
+      await waitFor(async () => (await first.query<{ n: number }>('SELECT count(*)::int AS n FROM spool')).rows[0]!.n === 0, { timeoutMs: 60_000, message: 'both writers drained the shared spool' });
+      for (const s of started) await s.writer.stop(5000);
+      expect(await influx.count('SELECT count(fill_pct) FROM bin_reading')).toBe(total);
+      expect(sent[0]! + sent[1]!).toBe(total);
+      // both wrote: the claims were shared, not one writer doing it all
+      expect(sent[0]).toBeGreaterThan(0);
+      expect(sent[1]).toBeGreaterThan(0);
+      // the table, as a third instance starting now would read it
+      const table = await first.query<{ bin_id: string; ts: number }>('SELECT bin_id, ts FROM bin_state ORDER BY bin_id');
+      expect(Object.fromEntries(table.rows.map((r) => [r.bin_id, r.ts]))).toEqual(Object.fromEntries([...newest].sort()));
+      for (const s of started) {
+        await s.state.refresh();
+        for (const [binId, ts] of newest) expect(s.state.get(binId), binId).toMatchObject({ ts });
+        await s.state.stop();
+      }
+      const { rows } = await first.query<{ n: number }>('SELECT coalesce(sum(readings), 0)::int AS n FROM reading_history');
+      expect(rows[0]!.n).toBe(total);
+    }, 120_000);
+  });
+
+  it('stopped under load: readings are refused (not acknowledged) while it is down, and every acknowledged one is stored after it is back', async () => {
+    const pool = openPool({ url: await freshDatabase(server), applicationName: 'binbridge-test', connectTimeoutMs: 2000 });
+    pools.push(pool);
+    await migratePostgres(pool);
+    const { journal, state } = instance(pool);
+    await state.start();
+    stops.push(() => state.stop());
+    const acked = new Set<number>();
+    let refused = 0;
+    let other = 0;
+    let n = 0;
+    let load = true;
+    const loop = (async () => {
+      while (load) {
+        for (let j = 0; j < 20; j++) {
+          const i = n++;
+          journal.record({ reading: { binId: `B-${i % 10}`, ts: 1_000_000 + i, receivedAt: 1_000_000 + i, fillPct: 1 }, lines: [`m i=${i}i ${1_000_000 + i}`] }).then(
+            () => acked.add(i),
+            (err: unknown) => (err instanceof JournalUnavailableError ? refused++ : other++),
+          );
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    try {
+      await waitFor(() => acked.size >= 200, { timeoutMs: 20_000, message: 'readings acknowledged before the stop' });
+      await server.stop();
+      await waitFor(() => refused >= 20, { timeoutMs: 20_000, message: 'readings refused while PostgreSQL is down' });
+      await server.start();
+      const before = acked.size;
+      await waitFor(() => acked.size >= before + 200, { timeoutMs: 30_000, message: 'readings acknowledged again after the restart' });
+    } finally {
+      load = false;
+      await loop;
+    }
+    await journal.flush();
+    expect(other).toBe(0);
+    const { rows } = await pool.query<{ line: string }>('SELECT line FROM spool');
+    const stored = new Set(rows.map((r) => Number(/^m i=(\d+)i/.exec(r.line)![1])));
+    const lost = [...acked].filter((i) => !stored.has(i));
+    expect(lost).toEqual([]);
+    // nothing stored twice, nothing stored that was never sent
+    expect(rows.length).toBe(stored.size);
+    expect([...stored].every((i) => i < n)).toBe(true);
+    expect(refused).toBeGreaterThan(0);
+  }, 120_000);
+});

@@ -8,6 +8,7 @@ import { configSchema } from '../../src/config/index.js';
 import { createMetrics } from '../../src/metrics.js';
 import { InfluxWriter, JournalUnavailableError, createSink, type InfluxSink, type JournalEntry } from '../../src/storage/index.js';
 import { PostgresBinStateStore, PostgresReadingHistory, PostgresReadingJournal, PostgresSpool, migratePostgres, openPool } from '../../src/storage/postgres/index.js';
+import { cityBins, connectClient, publishAcked, startBridge, type InProcessBridge } from '../helpers/bridge.js';
 import { journalContract } from '../helpers/journal-contracts.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { startInfluxd, startPostgres, type Influxd, type Postgres } from '../helpers/servers.js';
@@ -137,6 +138,54 @@ describe('the journal on PostgreSQL', () => {
       }
       const { rows } = await first.query<{ n: number }>('SELECT coalesce(sum(readings), 0)::int AS n FROM reading_history');
       expect(rows[0]!.n).toBe(total);
+    }, 120_000);
+
+    it('two bridges on the database: a bin whose readings alternate between them is stored once per reading and shows its newest at both; with the database down no PUBACK', async () => {
+      const url = await freshDatabase(server);
+      const env = { BINBRIDGE_STORE_URL: url, BINBRIDGE_INFLUX_URL: influx.url, BINBRIDGE_INFLUX_API: 'v1', BINBRIDGE_INFLUX_DB: 'bridges' };
+      await influx.query('CREATE DATABASE bridges', '');
+      const bridges: InProcessBridge[] = [];
+      const clients: Awaited<ReturnType<typeof connectClient>>[] = [];
+      try {
+        for (let k = 0; k < 2; k++) bridges.push(await startBridge(env, undefined, { postgresFoundation: true }));
+        const [bin] = cityBins(1) as [string];
+        const device = async (b: InProcessBridge) => {
+          const c = await connectClient(b.mqttUrl, { clientId: bin, username: bin, password: await b.secrets.issue(bin) });
+          clients.push(c);
+          return c;
+        };
+        const devices = [await device(bridges[0]!), await device(bridges[1]!)];
+        const base = Date.now() - 60_000;
+        for (let i = 0; i < 10; i++) await publishAcked(devices[i % 2]!, `bins/${bin}/telemetry`, { fill_pct: 10 + i, ts: base + i * 1000 });
+        // the PUBACK followed the commit: the table has the newest, whichever bridge took it
+        expect(bridges.map((b) => b.journal instanceof PostgresReadingJournal)).toEqual([true, true]);
+        const table = openPool({ url });
+        pools.push(table);
+        expect((await table.query('SELECT bin_id, fill_pct FROM bin_state')).rows).toEqual([{ bin_id: bin, fill_pct: 19 }]);
+        for (const b of bridges) {
+          await waitFor(async () => ((await (await fetch(`${b.httpUrl}/api/bins/${bin}`)).json()) as { state: { fill_pct: number } | null }).state?.fill_pct === 19, {
+            timeoutMs: 15_000,
+            message: 'each bridge shows the newest reading',
+          });
+          const history = (await (await fetch(`${b.httpUrl}/api/bins/${bin}/readings?hours=2`)).json()) as { items: { readings: number }[] };
+          expect(history.items.reduce((n, p) => n + p.readings, 0)).toBe(10);
+        }
+        await waitFor(async () => (await influx.count(`SELECT count(fill_pct) FROM bin_reading WHERE bin_id = '${bin}'`, 'bridges')) === 10, { timeoutMs: 15_000, message: 'ten points in InfluxDB' });
+
+        await server.stop();
+        try {
+          await expect(publishAcked(devices[0]!, `bins/${bin}/telemetry`, { fill_pct: 99, ts: base + 20_000 })).rejects.toThrow(/connection closed before PUBACK/);
+        } finally {
+          await server.start();
+        }
+        const again = await device(bridges[0]!);
+        await publishAcked(again, `bins/${bin}/telemetry`, { fill_pct: 99, ts: base + 20_000 });
+        expect(((await (await fetch(`${bridges[0]!.httpUrl}/api/bins/${bin}`)).json()) as { state: { fill_pct: number } }).state.fill_pct).toBe(99);
+      } finally {
+        for (const c of clients) c.end(true);
+        for (const b of bridges) await b.stop();
+      }
+      expect(await influx.count(`SELECT count(fill_pct) FROM bin_reading WHERE bin_id = '${cityBins(1)[0]!}'`, 'bridges')).toBe(11);
     }, 120_000);
   });
 

@@ -121,7 +121,12 @@ export class InfluxWriter implements SpoolWriter {
         await this.idle(STORE_RETRY_MS);
         continue;
       }
-      if (!batch) continue;
+      if (!batch) {
+        // nothing to claim although points wait: other instances' writers hold them (PostgreSQL); not asked again at once
+        if (this.stopping) return;
+        await this.idle(this.opts.flushIntervalMs);
+        continue;
+      }
       lastWrite = this.clock.now();
       const delivered = await this.deliver(batch);
       if (!delivered && this.stopping) return;

@@ -156,8 +156,7 @@ export class PostgresSpool implements Spool, SpoolQueue {
       const { rows } = await client.query<{ seq: number; line: string }>('SELECT seq, line FROM spool ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED', [limit]);
       if (rows.length === 0) {
         await client.query('COMMIT');
-        // nothing this writer can take: it waits for the next count rather than asking again at once
-        this.depth = 0;
+        // nothing this writer can take (none left, or other writers hold it all): counted again at the next refresh
         this.countedAt = -Infinity;
         client.release();
         return null;

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { realClock } from '../../src/clock.js';
 import { configSchema } from '../../src/config/index.js';
 import { createMetrics } from '../../src/metrics.js';
-import { InfluxWriter, JournalUnavailableError, createSink, type InfluxSink, type JournalEntry } from '../../src/storage/index.js';
+import { InfluxWriter, JournalUnavailableError, WriteError, createSink, type InfluxSink, type JournalEntry } from '../../src/storage/index.js';
 import { PostgresBinStateStore, PostgresReadingHistory, PostgresReadingJournal, PostgresSpool, migratePostgres, openPool } from '../../src/storage/postgres/index.js';
 import { cityBins, connectClient, publishAcked, startBridge, type InProcessBridge } from '../helpers/bridge.js';
 import { journalContract } from '../helpers/journal-contracts.js';
@@ -65,6 +65,59 @@ describe('the journal on PostgreSQL', () => {
         storedState: async (binId) => (await pool.query<{ ts: number | null; fill_pct: number | null }>('SELECT ts, fill_pct FROM bin_state WHERE bin_id = $1', [binId])).rows[0],
         ruleState: async (binId) => (await pool.query<{ state: string; seq: number }>('SELECT state, seq FROM rule_state WHERE bin_id = $1', [binId])).rows[0],
       };
+    });
+  });
+
+  describe('spool claims', () => {
+    const twoSpools = async () => {
+      const url = await freshDatabase(server);
+      const a = openPool({ url, applicationName: 'binbridge-a' });
+      const b = openPool({ url, applicationName: 'binbridge-b' });
+      pools.push(a, b);
+      await migratePostgres(a);
+      const spool = (pool: pg.Pool) => new PostgresSpool(() => pool, { maxBytes: 1 << 20, clock: realClock, log: silent, countEveryMs: 0 });
+      const lines = Array.from({ length: 10 }, (_, i) => `m v=${i} ${1000 + i}`);
+      await spool(a).insertIn(a, lines, 1);
+      return { a, b, spoolA: spool(a), spoolB: spool(b), lines };
+    };
+
+    it('a claim whose instance died is free at once: its connection ends and the other writer takes the points', async () => {
+      const { a, b, spoolA, spoolB, lines } = await twoSpools();
+      const claim = await spoolA.peek(10);
+      expect(claim?.lines).toEqual(lines);
+      expect(await spoolB.peek(10)).toBeNull();
+      // the first instance dies: its claim's connection goes (kill -9 closes the socket; here the server ends it)
+      await b.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'binbridge-a' AND state LIKE 'idle in transaction%'");
+      const taken = await waitFor(() => spoolB.peek(10), { message: 'the second writer claims the points' });
+      expect(taken.lines).toEqual(lines);
+      await expect(spoolA.ack(claim!)).rejects.toThrow();
+      await spoolB.ack(taken);
+      expect((await a.query<{ n: number }>('SELECT count(*)::int AS n FROM spool')).rows[0]!.n).toBe(0);
+    });
+
+    it('a writer that cannot reach InfluxDB holds no claim through its retries: the other instance\'s writer sends the points', async () => {
+      const { spoolA, spoolB, lines } = await twoSpools();
+      let failures = 0;
+      const sent: string[] = [];
+      const failing = {
+        write: async () => {
+          failures++;
+          throw new WriteError('connect ECONNREFUSED', 0, undefined);
+        },
+        close: async () => undefined,
+      } as unknown as InfluxSink;
+      const up = { write: async (l: readonly string[]) => void sent.push(...l), close: async () => undefined } as unknown as InfluxSink;
+      const opts = { batchSize: 10, flushIntervalMs: 20, maxRetryDelayMs: 200 };
+      const writerA = new InfluxWriter(spoolA, failing, opts, createMetrics(), silent);
+      writerA.start();
+      await waitFor(() => failures >= 2, { message: 'the first writer failed twice' });
+      const writerB = new InfluxWriter(spoolB, up, opts, createMetrics(), silent);
+      writerB.start();
+      await waitFor(() => sent.length === lines.length, { message: 'the second writer sent the points' });
+      await writerB.stop(1000);
+      await writerA.stop(0);
+      await spoolA.close();
+      expect(sent).toEqual(lines);
     });
   });
 

@@ -1,7 +1,10 @@
 // The journal's cost on the event loop, inline and in its worker (spool.journal): N readings of 100 bins arrive
 // PER_TURN per turn of the event loop and are recorded through the journal with their line-protocol points, the
 // spool, bin state and history, fsynced (spool.sync: full), as ingest records them (no MQTT, no InfluxDB).
-//   npm run bench:journal -- [--readings 40000] [--per-turn 100] [--rounds 2]
+//   npm run bench:journal -- [--readings 40000] [--per-turn 100] [--rounds 2] [--postgres postgres://…]
+// With --postgres, a third mode: the journal on that PostgreSQL database (store.url), whose spool, bin state and
+// history tables it empties before each round (give it a database of its own). Its readings/s is the figure to
+// compare: the commit waits on the server, not on this thread.
 // Prints ONE JSON object: per mode and round, CPU µs per reading of the main thread (the event loop that also
 // speaks MQTT) and of the whole process (all threads), the loop's busy time per reading (it includes waiting for
 // the fsync, and time the thread was runnable but not running on a loaded machine), and the wall time.
@@ -24,6 +27,8 @@ import {
   type JournalEntry,
   type ReadingJournal,
 } from '../src/storage/index.js';
+import { PostgresBinStateStore, PostgresReadingHistory, PostgresReadingJournal, PostgresSpool, migratePostgres, openPool } from '../src/storage/postgres/index.js';
+import { realClock } from '../src/clock.js';
 import { intArg, log, r1 } from './lib/harness.js';
 
 const { values: args } = parseArgs({
@@ -31,6 +36,7 @@ const { values: args } = parseArgs({
     readings: { type: 'string', default: '40000' },
     'per-turn': { type: 'string', default: '100' },
     rounds: { type: 'string', default: '2' },
+    postgres: { type: 'string', default: '' },
   },
 });
 const N = intArg('readings', args.readings, 100, 1_000_000);
@@ -54,15 +60,25 @@ function entries(base: number): JournalEntry[] {
   });
 }
 
-async function run(mode: 'inline' | 'worker'): Promise<Record<string, number>> {
+type Mode = 'inline' | 'worker' | 'postgres';
+
+async function run(mode: Mode): Promise<Record<string, number>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-bench-journal-'));
+  const pool = mode === 'postgres' ? openPool({ url: args.postgres }) : null;
   try {
     const db = openDatabase(dir);
     // a writer that never reaches InfluxDB: the spool only fills
     const influx = configSchema.shape.influx.parse({ url: 'http://127.0.0.1:9', flush_interval_ms: 3_600_000 });
     let journal: ReadingJournal;
     let worker: WorkerReadingJournal | null = null;
-    if (mode === 'inline') {
+    if (pool) {
+      await migratePostgres(pool);
+      await pool.query('TRUNCATE spool, bin_state, reading_history, history_bins RESTART IDENTITY');
+      const source = () => pool;
+      const state = new PostgresBinStateStore(source, realClock, silent);
+      const spool = new PostgresSpool(source, { maxBytes: 1 << 30, clock: realClock, log: silent });
+      journal = new PostgresReadingJournal(source, spool, state, new PostgresReadingHistory(source, realClock, silent), { maxBatch: 2000, delayMs: 0 }, createMetrics(), silent);
+    } else if (mode === 'inline') {
       const spool = new SqliteSpool(db, 1 << 30);
       journal = new SqliteReadingJournal(db, spool, new SqliteBinStateStore(db), { maxBatch: 2000, delayMs: 0 }, createMetrics(), silent, new SqliteReadingHistory(db));
     } else {
@@ -88,19 +104,22 @@ async function run(mode: 'inline' | 'worker'): Promise<Record<string, number>> {
     await worker?.close();
     db.close();
     return {
+      readings_per_s: Math.round(N / wallS),
       main_thread_cpu_us_per_reading: r1(mainUs / N),
       process_cpu_us_per_reading: r1((cpu.user + cpu.system) / N),
       loop_busy_us_per_reading: r1((elu.active * 1000) / N),
       wall_s: Math.round(wallS * 100) / 100,
     };
   } finally {
+    await pool?.end();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-const out: Record<string, Record<string, number>[]> = { inline: [], worker: [] };
+const modes: Mode[] = args.postgres ? ['inline', 'worker', 'postgres'] : ['inline', 'worker'];
+const out: Record<string, Record<string, number>[]> = Object.fromEntries(modes.map((m) => [m, []]));
 for (let round = 0; round < ROUNDS; round++) {
-  for (const mode of ['inline', 'worker'] as const) {
+  for (const mode of modes) {
     const r = await run(mode);
     log(`${mode}: ${JSON.stringify(r)}`);
     out[mode]!.push(r);

@@ -24,6 +24,7 @@ import {
   type TelemetryEvents,
 } from '../storage/index.js';
 import type { StoreRoom } from './store.js';
+import { PostgresBinStateStore, PostgresReadingHistory, PostgresReadingJournal, PostgresSpool, type Pool } from '../storage/postgres/index.js';
 
 /** The store and what keeps readings: the database, the bins, their state and history, the journal, the spool and the InfluxDB writer. */
 export interface TelemetryRoom extends Room {
@@ -102,10 +103,11 @@ function build(db: Db, { config, log, metrics, events, clock, store }: Parameter
     }
   };
 
-  const binState = new SqliteBinStateStore(db, clock);
+  const readings = config.store.url !== '' ? onPostgres(() => store.pool(), { config, metrics, log, clock }) : null;
+  const binState = readings?.binState ?? new SqliteBinStateStore(db, clock);
   // each bin's 15-minute history for 35 days, written with the reading (the live page's chart, with or without InfluxDB)
-  const history = new SqliteReadingHistory(db, clock, log.child({ module: 'history' }));
-  const { journal, spool, writer, worker } = config.spool.journal === 'worker' ? inWorker(config, metrics, log, clock) : inline(db, binState, history, { config, metrics, log, clock });
+  const history = readings?.history ?? new SqliteReadingHistory(db, clock, log.child({ module: 'history' }));
+  const { journal, spool, writer, worker } = readings ?? (config.spool.journal === 'worker' ? inWorker(config, metrics, log, clock) : inline(db, binState, history, { config, metrics, log, clock }));
 
   if (spool && writer) {
     journal.onCommitted(() => writer.notify());
@@ -137,10 +139,11 @@ function build(db: Db, { config, log, metrics, events, clock, store }: Parameter
         if (await shared.zonesAndCrews.seedFromConfig(zones, config.crews)) seeded(zones.length);
         poll = clock.setInterval(() => void look(), REGISTRY_POLL_MS).unref();
       }
+      await readings?.start();
       await worker?.start();
       writer?.start();
       history.start();
-      if (spool) log.info({ module: 'influx', url: config.influx.url, api: config.influx.api, journal: config.spool.journal, spooled: spool.stats().depth }, 'influx writer on');
+      if (spool) log.info({ module: 'influx', url: config.influx.url, api: config.influx.api, journal: readings ? 'postgres' : config.spool.journal, spooled: spool.stats().depth }, 'influx writer on');
     },
     async stop(cause: StopCause) {
       poll?.clear();
@@ -148,8 +151,10 @@ function build(db: Db, { config, log, metrics, events, clock, store }: Parameter
       await journal.flush();
       history.stop();
       // event points of the last turn (the outbox's final statuses) join the spool before the writer's last pass
-      spool?.flushSoon();
+      await spool?.flushSoon();
       await writer?.stop(cause === 'shutdown' ? LAST_CHANCE_MS : 0);
+      // before the store room ends the pool: claims still open are given back, statuses written
+      await readings?.stop();
       // the worker's connection closes before this one: it wrote last
       await worker?.close();
       if (!db.open) return;
@@ -201,4 +206,57 @@ function inWorker(config: Config, metrics: Metrics, log: Logger, clock: Clock): 
     log,
   );
   return { journal: worker, spool: worker.spool, writer: worker.writer, worker };
+}
+
+interface SharedJournal extends Journal {
+  binState: PostgresBinStateStore;
+  history: PostgresReadingHistory;
+  /** loads bin state and counts the spool (after the store room connected) */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * store.url: the journal, bin state, history and spool in PostgreSQL, shared with the other instances on the database;
+ * the writer claims its batches there (spool.journal does not apply). Built before the store room connects: each
+ * part asks for the pool when it first needs it, after start.
+ */
+function onPostgres(pool: () => Pool | null, { config, metrics, log, clock }: Pick<Parameters<typeof telemetryRoom>[0], 'config' | 'metrics' | 'log' | 'clock'>): SharedJournal {
+  const source = (): Pool => {
+    const p = pool();
+    if (!p) throw new Error('the PostgreSQL store is not connected (the store room has not started, or has stopped)');
+    return p;
+  };
+  const influxLog = log.child({ module: 'influx' });
+  const binState = new PostgresBinStateStore(source, clock, log.child({ module: 'bin-state' }));
+  const history = new PostgresReadingHistory(source, clock, log.child({ module: 'history' }));
+  const spool = config.influx.url !== '' ? new PostgresSpool(source, { maxBytes: config.spool.max_mb * 1024 * 1024, clock, log: influxLog }) : null;
+  const journal = new PostgresReadingJournal(
+    source,
+    spool,
+    binState,
+    history,
+    { maxBatch: config.spool.commit_max_batch, delayMs: config.spool.commit_delay_ms, clock },
+    metrics,
+    log.child({ module: 'journal' }),
+  );
+  const writer = spool
+    ? new InfluxWriter(spool, createSink(config.influx, influxLog), { batchSize: config.influx.batch_size, flushIntervalMs: config.influx.flush_interval_ms, clock }, metrics, influxLog)
+    : null;
+  return {
+    journal,
+    spool,
+    writer,
+    worker: null,
+    binState,
+    history,
+    async start() {
+      await binState.start();
+      await spool?.refresh(true);
+    },
+    async stop() {
+      await spool?.close();
+      await binState.stop();
+    },
+  };
 }

@@ -1,12 +1,12 @@
 export { openDatabase, type Db } from './database.js';
 export { MIGRATIONS, SCHEMA_VERSION, MigrationError, SchemaTooNewError, migrate, type Migration } from './migrations.js';
 export { CLEAR_SUFFIX, CLEAR_TABLES } from './migration-1.js';
-export { SqliteSpool, SpoolFullError, type Spool, type SpoolBatch, type SpoolStats, type SpoolTable } from './spool.js';
+export { SqliteSpool, SpoolFullError, type Spool, type SpoolBatch, type SpoolQueue, type SpoolStats, type SpoolTable } from './spool.js';
 export { SqliteBinStateStore, type BinStateStore, type BinState, type LatestReading } from './bin-state.js';
 export { GroupCommit, SqliteReadingJournal, spoolsPoints, type ReadingJournal, type JournalEntry, type JournalBacklog } from './reading-journal.js';
 export { JournalUnavailableError, WorkerReadingJournal, type WorkerJournalOptions } from './worker-journal.js';
 export { RuleStateTable, type RuleStateRow } from './rule-state-table.js';
-export { SqliteReadingHistory, type ReadingHistory, type HistoryPoint } from './reading-history.js';
+export { SqliteReadingHistory, historyPoints, type ReadingHistory, type HistoryPoint, type HistoryRow } from './reading-history.js';
 export { BUCKET_MS, HISTORY_DAYS, HISTORY_MS, downsample, mergeBuckets, type HistoryBucket } from './history-bucket.js';
 export { checkPoints, readingPoints, lineProtocol, type FieldValue, type PointBin, type ReadingPointsOf } from './points.js';
 export { recordTelemetry, type TelemetryEvents } from './telemetry-points.js';

@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { retryDelay, type RetryPolicy } from '../retry.js';
 import { WriteError, type InfluxSink } from './influx-sink.js';
-import type { SpoolBatch, SpoolTable } from './spool.js';
+import type { SpoolBatch, SpoolQueue } from './spool.js';
 
 export interface WriterOptions {
   batchSize: number;
@@ -53,7 +53,7 @@ export class InfluxWriter implements SpoolWriter {
   private lastFailureLog = 0;
 
   constructor(
-    private readonly spool: SpoolTable,
+    private readonly spool: SpoolQueue,
     private readonly sink: InfluxSink,
     private readonly opts: WriterOptions,
     private readonly metrics: WriterMetrics,
@@ -100,6 +100,10 @@ export class InfluxWriter implements SpoolWriter {
   private async run(): Promise<void> {
     let lastWrite = 0;
     for (;;) {
+      if (this.spool.refresh) {
+        // points other instances spooled (one that died leaves its points to the others)
+        await this.spool.refresh().catch((err: unknown) => this.log.warn({ err }, 'could not count the spool; going by the last count'));
+      }
       const depth = this.spool.size;
       if (this.stopping && depth === 0) return;
       const since = this.clock.now() - lastWrite;
@@ -109,7 +113,7 @@ export class InfluxWriter implements SpoolWriter {
       }
       let batch: SpoolBatch | null;
       try {
-        batch = this.spool.peek(this.batchSize);
+        batch = await this.spool.peek(this.batchSize);
       } catch (err) {
         // another connection held the database past busy_timeout (the journal worker's spool shares the file)
         if (this.stopping) return;
@@ -117,7 +121,12 @@ export class InfluxWriter implements SpoolWriter {
         await this.idle(STORE_RETRY_MS);
         continue;
       }
-      if (!batch) continue;
+      if (!batch) {
+        // nothing to claim although points wait: other instances' writers hold them (PostgreSQL); not asked again at once
+        if (this.stopping) return;
+        await this.idle(this.opts.flushIntervalMs);
+        continue;
+      }
       lastWrite = this.clock.now();
       const delivered = await this.deliver(batch);
       if (!delivered && this.stopping) return;
@@ -125,7 +134,8 @@ export class InfluxWriter implements SpoolWriter {
   }
 
   /** true when the batch left the spool (written or dead-lettered) */
-  private async deliver(batch: SpoolBatch): Promise<boolean> {
+  private async deliver(first: SpoolBatch): Promise<boolean> {
+    let batch = first;
     for (let attempt = 1; ; attempt++) {
       try {
         await this.writeOnce(batch);
@@ -136,28 +146,45 @@ export class InfluxWriter implements SpoolWriter {
         if (e.tooLarge && batch.lines.length > 1) {
           this.batchSize = Math.max(1, Math.floor(batch.lines.length / 2));
           this.log.warn({ batchSize: this.batchSize }, 'influx refused the batch as too large; smaller batches from now on');
+          await this.release(batch);
           return false;
         }
         if (e.invalid || e.tooLarge) {
           try {
-            this.spool.deadLetter(batch, e.message);
+            await this.spool.deadLetter(batch, e.message);
           } catch (err) {
             // still spooled: it is tried (and refused) again
             this.log.warn({ err, points: batch.lines.length }, 'could not move refused points to spool_dead_letter; trying again');
+            await this.release(batch);
             return false;
           }
           this.metrics.influxDeadLetters.inc(batch.lines.length);
           this.log.error({ points: batch.lines.length, status: e.status, reason: e.message }, 'influx refused points as invalid; moved to spool_dead_letter');
           return true;
         }
-        if (this.stopping) return false;
         const pause = Math.max(retryDelay(attempt, this.retry), Math.min(e.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
+        if (this.spool.release) {
+          // no claim is held through the pause: another instance's writer may get through meanwhile
+          await this.release(batch);
+          if (this.stopping) return false;
+          await this.clock.sleep(pause, this.stopped.signal).catch(() => undefined);
+          if (this.stopping) return false;
+          const next = await Promise.resolve(this.spool.peek(this.batchSize)).catch((err: unknown) => {
+            this.log.warn({ err }, 'could not read the spool; trying again');
+            return undefined;
+          });
+          // nothing left to write (another instance wrote it), or the spool could not be read: back to the loop
+          if (!next) return next === null;
+          batch = next;
+          continue;
+        }
+        if (this.stopping) return false;
         await this.clock.sleep(pause, this.stopped.signal).catch(() => undefined);
         if (this.stopping) return false;
       }
     }
     try {
-      this.spool.ack(batch);
+      await this.spool.ack(batch);
     } catch (err) {
       // written but still spooled: it is written again with the next batch, and InfluxDB keeps one point per
       // series and time, so it is stored once
@@ -170,6 +197,11 @@ export class InfluxWriter implements SpoolWriter {
     this.healthy = true;
     this.failingSince = null;
     return true;
+  }
+
+  /** Ends a claim unwritten (PostgreSQL); a failure to do so ended it anyway (the connection is dropped). */
+  private async release(batch: SpoolBatch): Promise<void> {
+    await this.spool.release?.(batch).catch((err: unknown) => this.log.warn({ err }, 'could not release a spool claim; its connection is dropped'));
   }
 
   private async writeOnce(batch: SpoolBatch): Promise<void> {

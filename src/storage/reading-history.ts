@@ -18,7 +18,8 @@ export interface HistoryPoint {
   temperatureMax: number | null;
 }
 
-interface Row {
+/** A row of `reading_history` as both stores read it. */
+export interface HistoryRow {
   bucket: number;
   readings: number;
   fill: number;
@@ -45,9 +46,30 @@ export interface ReadingHistory {
   /** After a failed commit: whatever the commit's rollback took back is forgotten here too. */
   forgetUncommitted(): void;
   /** The quarters of a bin whose last reading lies in [fromMs, toMs], oldest first; at most the 35 days before toMs. */
-  range(binId: string, fromMs: number, toMs: number): HistoryPoint[];
+  range(binId: string, fromMs: number, toMs: number): Promise<HistoryPoint[]>;
   /** Deletes the quarters older than the history keeps; returns how many. */
-  prune(now?: number): number;
+  prune(now?: number): number | Promise<number>;
+}
+
+/** The rows of a bin's quarters as the API shows them: those whose last reading lies in [fromMs, toMs]. */
+export function historyPoints(rows: readonly HistoryRow[], fromMs: number, toMs: number): HistoryPoint[] {
+  const out: HistoryPoint[] = [];
+  for (const r of rows) {
+    const start = r.bucket * BUCKET_MS;
+    const ts = start + r.fill_at;
+    if (ts < fromMs || ts > toMs) continue;
+    out.push({
+      bucket: start,
+      ts,
+      readings: r.readings,
+      fill: r.fill / 10,
+      fillMin: r.fill_min / 10,
+      fillMax: r.fill_max / 10,
+      batteryMin: r.battery_min === null ? null : r.battery_min / 10,
+      temperatureMax: r.temperature_max === null ? null : r.temperature_max / 10,
+    });
+  }
+  return out;
 }
 
 /** The history in SQLite (`reading_history`, `history_bins`); `start` prunes it every hour. */
@@ -104,29 +126,17 @@ export class SqliteReadingHistory implements ReadingHistory {
   }
 
   /** The quarters of a bin whose last reading lies in [fromMs, toMs], oldest first; at most the 35 days before toMs. */
-  range(binId: string, fromMs: number, toMs: number): HistoryPoint[] {
+  range(binId: string, fromMs: number, toMs: number): Promise<HistoryPoint[]> {
+    return Promise.resolve(this.rangeNow(binId, fromMs, toMs));
+  }
+
+  /** range(), synchronously (SQLite's own tests and benches). */
+  rangeNow(binId: string, fromMs: number, toMs: number): HistoryPoint[] {
     const n = this.binNumbers.get(binId) ?? (this.findBinStmt.get(binId) as number | undefined);
     if (n === undefined || toMs < fromMs) return [];
     const to = Math.floor(toMs / BUCKET_MS);
     const from = Math.max(Math.floor(fromMs / BUCKET_MS), to - HISTORY_MS / BUCKET_MS);
-    const rows = this.rangeStmt.all({ bin: n, from, to }) as Row[];
-    const out: HistoryPoint[] = [];
-    for (const r of rows) {
-      const start = r.bucket * BUCKET_MS;
-      const ts = start + r.fill_at;
-      if (ts < fromMs || ts > toMs) continue;
-      out.push({
-        bucket: start,
-        ts,
-        readings: r.readings,
-        fill: r.fill / 10,
-        fillMin: r.fill_min / 10,
-        fillMax: r.fill_max / 10,
-        batteryMin: r.battery_min === null ? null : r.battery_min / 10,
-        temperatureMax: r.temperature_max === null ? null : r.temperature_max / 10,
-      });
-    }
-    return out;
+    return historyPoints(this.rangeStmt.all({ bin: n, from, to }) as HistoryRow[], fromMs, toMs);
   }
 
   /** Deletes the quarters older than the history keeps; returns how many. */

@@ -43,13 +43,31 @@ export interface Spool {
   append(lines: readonly string[], nowMs?: number): void;
   /** Appends points with the next commit (inside a transaction: with it); `then` runs after that commit. */
   appendSoon(lines: readonly string[], then?: () => void): void;
-  /** Commits what appendSoon holds now (at shutdown, before the writer's last flush). */
-  flushSoon(): void;
+  /** Commits what appendSoon holds now (at shutdown, before the writer's last flush); resolves once committed. */
+  flushSoon(): void | Promise<void>;
   stats(): SpoolStats;
 }
 
+/**
+ * What the InfluxDB writer needs of a spool. On SQLite the calls are synchronous (one writer per file); on PostgreSQL
+ * `peek` claims the rows (`FOR UPDATE SKIP LOCKED`, so two instances' writers never take the same points), `ack` and
+ * `deadLetter` end the claim, and `release` gives a batch back unwritten so that no claim is held through a pause.
+ */
+export interface SpoolQueue {
+  /** Points waiting (on PostgreSQL: in the shared table, as last counted). */
+  readonly size: number;
+  stats(): SpoolStats;
+  peek(limit: number): SpoolBatch | null | Promise<SpoolBatch | null>;
+  ack(batch: SpoolBatch): void | Promise<void>;
+  deadLetter(batch: SpoolBatch, reason: string): void | Promise<void>;
+  /** Ends a claim without removing its points (absent where a batch is no claim). */
+  release?(batch: SpoolBatch): Promise<void>;
+  /** Counts the points again from storage, where other instances add to it too (absent where the counts are exact). */
+  refresh?(): Promise<void>;
+}
+
 /** The spool's table, for the journal that fills it and the writer that drains it (in the thread that owns them). */
-export interface SpoolTable extends Spool {
+export interface SpoolTable extends Spool, SpoolQueue {
   /** Re-reads depth and size from storage (at start, and after a failed transaction). */
   recount(): void;
   /** Appends points; the caller runs this inside its own transaction (the journal's group commit). */
@@ -60,6 +78,7 @@ export interface SpoolTable extends Spool {
   ack(batch: SpoolBatch): void;
   /** InfluxDB refused the batch as invalid: keep it aside for an operator instead of retrying forever. */
   deadLetter(batch: SpoolBatch, reason: string): void;
+  flushSoon(): void;
 }
 
 /** The spool in SQLite (`spool`, `spool_dead_letter`), its depth and size counted in memory. */

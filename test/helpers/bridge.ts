@@ -8,6 +8,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { startGraphEmulator, type GraphEmulator, type GraphEmulatorOptions } from '../../emulator/index.js';
 import { startApp, type AppOptions, type RunningApp } from '../../src/app.js';
+import { DEVICE_KEY_FILE } from '../../src/broker/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { freePort } from './servers.js';
 import { waitFor } from './wait.js';
@@ -41,6 +42,30 @@ export async function startBridge(env: Record<string, string> = {}, dataDir?: st
   const log = logFile ? pino({ level: 'debug' }, pino.destination({ dest: logFile, sync: true })) : pino({ level: process.env.BB_TEST_LOG ?? 'silent' });
   const app = await startApp(config, log, opts);
   return { ...app, dataDir: dir, mqttUrl: `mqtt://127.0.0.1:${app.ports.mqtt}`, httpUrl: `http://127.0.0.1:${app.ports.http}` };
+}
+
+/**
+ * Instances sharing one store.url, as a city runs them: each its own data folder, all with the first one's device key
+ * (data_dir/device-secrets.key: the secrets' records are HMACs under it) and one pseudonym key (message ids and
+ * residents' numbers are keyed with it). Started one after the other, so the first creates the key the others copy.
+ */
+export async function startInstances(n: number, env: Record<string, string>, opts: AppOptions = {}): Promise<InProcessBridge[]> {
+  const shared = { BINBRIDGE_REPORTS_PSEUDONYM_KEY: 'instances-share-one-pseudonym-key-0123456789', ...env };
+  const bridges: InProcessBridge[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      let dir: string | undefined;
+      if (i > 0) {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-bridge-'));
+        fs.copyFileSync(path.join(bridges[0]!.dataDir, DEVICE_KEY_FILE), path.join(dir, DEVICE_KEY_FILE));
+      }
+      bridges.push(await startBridge(shared, dir, opts));
+    }
+    return bridges;
+  } catch (err) {
+    for (const b of bridges) await b.stop();
+    throw err;
+  }
 }
 
 export interface ChildBridge {

@@ -45,7 +45,7 @@ describe('journal worker', () => {
     expect(metricValue(text, 'binbridge_journal_worker_restarts_total')).toBe(1);
     expect(metricValue(text, 'binbridge_journal_backlog_readings')).toBe(0);
     expect(bridge.binState.get(bin!)).toMatchObject({ ts: base + 1000 });
-    const stored = bridge.history.range(bin!, base - 1, base + 10_000).reduce((n, p) => n + p.readings, 0);
+    const stored = (await bridge.history.range(bin!, base - 1, base + 10_000)).reduce((n, p) => n + p.readings, 0);
     expect(stored).toBe(2);
   });
 

@@ -108,7 +108,7 @@ describe('a data directory written before numbered migrations', () => {
     expect(state.get('B-003')).toMatchObject({ status: 'offline', temperature_c: 13 });
     expect(state.get('B-001')).toMatchObject({ fill_pct: 87, battery_pct: 79 });
     const history = new SqliteReadingHistory(db, clock, silent);
-    const points = history.range('B-001', T0 - 5 * 3_600_000, T0);
+    const points = history.rangeNow('B-001', T0 - 5 * 3_600_000, T0);
     expect(points).toHaveLength(12);
     expect(points.at(-1)).toMatchObject({ fill: 87, readings: 1, batteryMin: 79 });
     const spool = new SqliteSpool(db, 1024 * 1024, clock);

@@ -1,13 +1,9 @@
 // Two bridges on one PostgreSQL (store.url): a device provisioned through one logs in at the other, a device revoked
 // at one is refused by the other and its session there ends, and a bin added at one is known at the other — each
 // within the look every instance takes once a second.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEVICE_KEY_FILE } from '../../src/broker/index.js';
-import { cityBins, connectClient, publishAcked, startBridge, type InProcessBridge } from '../helpers/bridge.js';
+import { cityBins, connectClient, publishAcked, startInstances, type InProcessBridge } from '../helpers/bridge.js';
 import { cli } from '../helpers/cli.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { startPostgres, type Postgres } from '../helpers/servers.js';
@@ -40,11 +36,8 @@ describe('two bridges on one PostgreSQL share device secrets, bins, zones and cr
   beforeAll(async () => {
     server = await startPostgres();
     url = await freshDatabase(server);
-    a = await startBridge(env(), undefined, { postgresFoundation: true });
     // every instance needs the same device key (data_dir/device-secrets.key): the records are HMACs under it
-    const dirB = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-bridge-'));
-    fs.copyFileSync(path.join(a.dataDir, DEVICE_KEY_FILE), path.join(dirB, DEVICE_KEY_FILE));
-    b = await startBridge(env(), dirB, { postgresFoundation: true });
+    [a, b] = (await startInstances(2, env(), { postgresFoundation: true })) as [InProcessBridge, InProcessBridge];
   }, 90_000);
   afterAll(async () => {
     await a?.stop();

@@ -132,7 +132,7 @@ export function liveApiRoutes(deps: LiveApiDeps): FastifyPluginAsync {
           from: iso(from),
           to: iso(to),
           bucket_minutes: BUCKET_MS / 60_000,
-          items: deps.history.range(binId, from, to).map((p) => ({
+          items: (await deps.history.range(binId, from, to)).map((p) => ({
             ts: iso(p.ts),
             bucket: iso(p.bucket),
             fill_pct: p.fill,

@@ -4,3 +4,7 @@ export { POSTGRES_LAYOUTS } from './layouts.js';
 export { PostgresUnitOfWork } from './unit-of-work.js';
 export { PostgresLease, type PostgresLeaseOptions } from './lease.js';
 export { DatabaseProbe, type DatabaseProbeOptions, type Reachability } from './probe.js';
+export { PostgresSpool, type PoolSource, type PostgresSpoolOptions } from './spool.js';
+export { PostgresBinStateStore, newerState } from './bin-state.js';
+export { PostgresReadingHistory } from './reading-history.js';
+export { PostgresReadingJournal } from './journal.js';

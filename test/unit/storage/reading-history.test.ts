@@ -114,7 +114,7 @@ describe('ReadingHistory', () => {
     const readings = mixedReadings();
     const once = new SqliteReadingHistory(tempDb());
     once.record(readings, NOW);
-    const want = once.range('UTR-0001', T0, NOW);
+    const want = once.rangeNow('UTR-0001', T0, NOW);
     expect(want).toEqual([
       { bucket: T0, ts: T0 + 14 * MIN, readings: 4, fill: 30, fillMin: 10, fillMax: 80, batteryMin: 70, temperatureMax: 30 },
       { bucket: T0 + BUCKET_MS, ts: T0 + 16 * MIN, readings: 1, fill: 35, fillMin: 35, fillMax: 35, batteryMin: null, temperatureMax: 12 },
@@ -123,31 +123,31 @@ describe('ReadingHistory', () => {
       // each reading its own commit: a sensor's backlog arriving one by one (in memory: 120 orders)
       const h = new SqliteReadingHistory(memoryDb());
       for (const x of order) h.record([x], NOW);
-      expect(h.range('UTR-0001', T0, NOW)).toEqual(want);
+      expect(h.rangeNow('UTR-0001', T0, NOW)).toEqual(want);
     }
   });
 
   it('answers the quarters whose last reading lies in the range, per bin', () => {
     const h = new SqliteReadingHistory(tempDb());
     h.record([r(T0 + 2 * MIN, 10), r(T0 + 20 * MIN, 20), r(T0 + 40 * MIN, 30), r(T0 + 20 * MIN, 99, { binId: 'UTR-0002' })], NOW);
-    expect(h.range('UTR-0001', T0 + 3 * MIN, T0 + 40 * MIN).map((p) => p.fill)).toEqual([20, 30]);
-    expect(h.range('UTR-0001', T0, T0 + 39 * MIN).map((p) => p.fill)).toEqual([10, 20]);
-    expect(h.range('UTR-0002', T0, NOW).map((p) => p.fill)).toEqual([99]);
-    expect(h.range('UTR-0404', T0, NOW)).toEqual([]);
+    expect(h.rangeNow('UTR-0001', T0 + 3 * MIN, T0 + 40 * MIN).map((p) => p.fill)).toEqual([20, 30]);
+    expect(h.rangeNow('UTR-0001', T0, T0 + 39 * MIN).map((p) => p.fill)).toEqual([10, 20]);
+    expect(h.rangeNow('UTR-0002', T0, NOW).map((p) => p.fill)).toEqual([99]);
+    expect(h.rangeNow('UTR-0404', T0, NOW)).toEqual([]);
   });
 
   it('does not record readings older than the 35 days it keeps, and prunes what has grown older', () => {
     const h = new SqliteReadingHistory(tempDb());
     h.record([r(NOW - HISTORY_MS - MIN, 5)], NOW);
-    expect(h.range('UTR-0001', 0, NOW)).toEqual([]);
+    expect(h.rangeNow('UTR-0001', 0, NOW)).toEqual([]);
 
     const day = 86_400_000;
     h.record([r(NOW - 34 * day, 10), r(NOW - 2 * day, 20), r(NOW - 34 * day, 30, { binId: 'UTR-0002' })], NOW);
     expect(h.prune(NOW)).toBe(0);
     // two days later the 34-day-old quarters are 36 days old; the rest stays
     expect(h.prune(NOW + 2 * day)).toBe(2);
-    expect(h.range('UTR-0001', 0, NOW).map((p) => p.fill)).toEqual([20]);
-    expect(h.range('UTR-0002', 0, NOW)).toEqual([]);
+    expect(h.rangeNow('UTR-0001', 0, NOW).map((p) => p.fill)).toEqual([20]);
+    expect(h.rangeNow('UTR-0002', 0, NOW)).toEqual([]);
   });
 
   it('prunes when started and every hour after, on its clock', async () => {
@@ -155,11 +155,11 @@ describe('ReadingHistory', () => {
     const h = new SqliteReadingHistory(tempDb(), clock, silent);
     h.record([r(NOW - HISTORY_MS + 30 * MIN, 10), r(NOW - HISTORY_MS + 90 * MIN, 20)], NOW);
     h.start();
-    expect(h.range('UTR-0001', 0, NOW)).toHaveLength(2);
+    expect(h.rangeNow('UTR-0001', 0, NOW)).toHaveLength(2);
     await clock.advance(60 * MIN);
-    expect(h.range('UTR-0001', 0, NOW).map((p) => p.fill)).toEqual([20]);
+    expect(h.rangeNow('UTR-0001', 0, NOW).map((p) => p.fill)).toEqual([20]);
     await clock.advance(60 * MIN);
-    expect(h.range('UTR-0001', 0, NOW)).toEqual([]);
+    expect(h.rangeNow('UTR-0001', 0, NOW)).toEqual([]);
     h.stop();
   });
 });
@@ -177,7 +177,7 @@ describe('ReadingJournal with the history', () => {
   it('has the reading in the history once its record() resolves (the PUBACK waits for it)', async () => {
     const { history, journal } = setup();
     await Promise.all([journal.record({ reading: r(T0 + MIN, 10), lines: [] }), journal.record({ reading: r(T0 + 2 * MIN, 12), lines: [] })]);
-    expect(history.range('UTR-0001', T0, NOW)).toMatchObject([{ fill: 12, readings: 2 }]);
+    expect(history.rangeNow('UTR-0001', T0, NOW)).toMatchObject([{ fill: 12, readings: 2 }]);
   });
 
   it('a failed commit leaves neither the state nor the history, and mixes no bins after it', async () => {
@@ -190,11 +190,11 @@ describe('ReadingJournal with the history', () => {
     ]);
     expect(failed.map((f) => f.status)).toEqual(['rejected', 'rejected']);
     expect(state.get('NEW-0001')).toBeUndefined();
-    expect(history.range('NEW-0001', T0, NOW)).toEqual([]);
+    expect(history.rangeNow('NEW-0001', T0, NOW)).toEqual([]);
 
     await journal.record({ reading: r(T0 + 2 * MIN, 40, { binId: 'OTHER-0001' }), lines: [] });
     await journal.record({ reading: r(T0 + 3 * MIN, 20, { binId: 'NEW-0001' }), lines: [] });
-    expect(history.range('OTHER-0001', T0, NOW).map((p) => p.fill)).toEqual([40]);
-    expect(history.range('NEW-0001', T0, NOW).map((p) => p.fill)).toEqual([20]);
+    expect(history.rangeNow('OTHER-0001', T0, NOW).map((p) => p.fill)).toEqual([40]);
+    expect(history.rangeNow('NEW-0001', T0, NOW).map((p) => p.fill)).toEqual([20]);
   });
 });

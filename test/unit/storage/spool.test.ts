@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/index.js';
 import { createMetrics } from '../../../src/metrics.js';
 import { commitCounter } from '../../helpers/event-loop.js';
-import { waitFor } from '../../helpers/wait.js';
+import { journalContract } from '../../helpers/journal-contracts.js';
 import {
   SqliteBinStateStore,
   SqliteReadingJournal,
@@ -20,7 +20,6 @@ import {
 
 const silent = pino({ level: 'silent' });
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'bb-spool-'));
-const reading = (binId: string, ts: number, fillPct = 50) => ({ binId, ts, receivedAt: ts, fillPct });
 
 describe('Spool', () => {
   it('keeps order, removes only acknowledged batches, and survives reopening', () => {
@@ -94,90 +93,31 @@ describe('Spool', () => {
   });
 });
 
-// the journal on the event loop and in its worker thread keep the same promises
+// the journal on the event loop and in its worker thread keep the same promises (and so does PostgreSQL's:
+// test/integration/postgres-journal.test.ts)
 describe.each(['inline', 'worker'] as const)('ReadingJournal (%s)', (mode) => {
   const opened: (() => Promise<void>)[] = [];
   afterEach(async () => {
     for (const close of opened.splice(0)) await close();
   });
 
-  async function setup(maxBytes = 1 << 20) {
+  journalContract(async (maxBytes = 1 << 20) => {
     const dir = tmp();
     const db = openDatabase(dir);
     const state = new SqliteBinStateStore(db);
-    const firstLine = () => db.prepare('SELECT line FROM spool ORDER BY seq LIMIT 1').pluck().get();
+    const firstLine = async () => db.prepare('SELECT line FROM spool ORDER BY seq LIMIT 1').pluck().get() as string | undefined;
+    const storedState = async (binId: string) => db.prepare('SELECT ts, fill_pct FROM bin_state WHERE bin_id = ?').get(binId) as { ts: number | null; fill_pct: number | null } | undefined;
+    const ruleState = async (binId: string) => db.prepare('SELECT state, seq FROM rule_state WHERE bin_id = ?').get(binId) as { state: string; seq: number } | undefined;
     if (mode === 'inline') {
       const spool = new SqliteSpool(db, maxBytes);
       const journal = new SqliteReadingJournal(db, spool, state, { maxBatch: 100, delayMs: 0 }, createMetrics(), silent);
-      return { db, spool: spool as Spool, state, journal: journal as ReadingJournal, firstLine };
+      return { spool: spool as Spool, state, journal: journal as ReadingJournal, firstLine, ruleState, storedState };
     }
     // a writer that finds no InfluxDB leaves every point in the spool
     const influx = configSchema.shape.influx.parse({ url: 'http://127.0.0.1:9', flush_interval_ms: 60_000 });
     const journal = new WorkerReadingJournal({ dataDir: dir, sync: 'full', maxBatch: 100, delayMs: 0, spoolMaxBytes: maxBytes, influx }, createMetrics(), silent);
     opened.push(() => journal.close());
     await journal.start();
-    return { db, spool: journal.spool! as Spool, state, journal: journal as ReadingJournal, firstLine };
-  }
-
-  it('commits readings that arrive together in one group and resolves them after the commit', async () => {
-    const { spool, journal, firstLine } = await setup();
-    const groups: number[] = [];
-    journal.onCommitted((entries) => groups.push(entries.length));
-    const all = Array.from({ length: 250 }, (_, i) => journal.record({ reading: reading('A', 1000 + i), lines: [`m v=${i} ${1000 + i}`] }));
-    expect(spool.stats().depth).toBe(0); // nothing is recorded before the commit runs
-    expect(journal.backlog()).toMatchObject({ readings: 250, state: 'ok' });
-    await Promise.all(all);
-    await journal.settled();
-    expect(groups).toEqual([100, 100, 50]);
-    expect(spool.stats().depth).toBe(250);
-    expect(firstLine()).toBe('m v=0 1000');
-    expect(journal.backlog()).toEqual({ readings: 0, oldestMs: null, state: 'ok' });
-  });
-
-  it('hands committed groups to its listeners after their readings are acknowledged, in commit order', async () => {
-    const { journal } = await setup();
-    const acked = new Set<number>();
-    // for each group a listener sees: were all of its readings acknowledged before it ran?
-    const seen: { first: number; ackedBefore: boolean }[] = [];
-    journal.onCommitted((entries) => seen.push({ first: entries[0]!.reading.ts, ackedBefore: entries.every((e) => acked.has(e.reading.ts)) }));
-    const all = Array.from({ length: 250 }, (_, i) => journal.record({ reading: reading('A', 1000 + i), lines: [] }).then(() => acked.add(1000 + i)));
-    await Promise.all(all);
-    await waitFor(() => seen.length === 3, { message: 'three groups seen' });
-    expect(seen).toEqual([
-      { first: 1000, ackedBefore: true },
-      { first: 1100, ackedBefore: true },
-      { first: 1200, ackedBefore: true },
-    ]);
-  });
-
-  it('flush resolves once the listeners have seen everything it committed', async () => {
-    const { journal } = await setup();
-    const seen: number[] = [];
-    journal.onCommitted((entries) => seen.push(...entries.map((e) => e.reading.ts)));
-    void journal.record({ reading: reading('A', 1000), lines: [] });
-    void journal.record({ reading: reading('A', 2000), lines: [] });
-    await journal.flush();
-    expect(seen).toEqual([1000, 2000]);
-  });
-
-  it('keeps the newest reading as bin state, whatever order a backlog arrives in', async () => {
-    const { state, journal } = await setup();
-    await Promise.all([journal.record({ reading: reading('A', 3000, 30), lines: [] }), journal.record({ reading: reading('A', 1000, 10), lines: [] })]);
-    await journal.record({ reading: reading('A', 2000, 20), lines: [] });
-    expect(state.get('A')).toMatchObject({ ts: 3000, fill_pct: 30 });
-  });
-
-  it('refuses readings while the spool is full', async () => {
-    const { journal } = await setup(10);
-    await journal.record({ reading: reading('A', 1), lines: ['0123456789'] });
-    await expect(journal.record({ reading: reading('A', 2), lines: ['x'] })).rejects.toBeInstanceOf(SpoolFullError);
-  });
-
-  it('flush commits what was received in this turn before it resolves', async () => {
-    const { state, journal } = await setup();
-    const p = journal.record({ reading: reading('B', 5000, 55), lines: [] });
-    await journal.flush();
-    expect(state.get('B')).toMatchObject({ ts: 5000, fill_pct: 55 });
-    await p;
+    return { spool: journal.spool! as Spool, state, journal: journal as ReadingJournal, firstLine, ruleState, storedState };
   });
 });

@@ -93,7 +93,7 @@ describe('WorkerReadingJournal', () => {
     expect(committed).toEqual([NOW, NOW + 2000]);
     expect(new SqliteBinStateStore(db).get('A')).toMatchObject({ ts: NOW + 2000 });
     // the refused readings are nowhere in the store
-    const stored = new SqliteReadingHistory(db).range('A', NOW - 1, NOW + 10_000).reduce((n, p) => n + p.readings, 0);
+    const stored = new SqliteReadingHistory(db).rangeNow('A', NOW - 1, NOW + 10_000).reduce((n, p) => n + p.readings, 0);
     expect(stored).toBe(2);
     const errors = lines.map((l) => JSON.parse(l) as { level: number; msg: string; unconfirmed?: number }).filter((l) => l.level >= 50);
     expect(errors).toHaveLength(1);

@@ -1,0 +1,232 @@
+import type pg from 'pg';
+import { realClock, type Clock } from '../../clock.js';
+import type { Logger } from '../../log.js';
+import type { Metrics } from '../../metrics.js';
+import { orderTs } from '../../rules/index.js';
+import type { LatestReading } from '../bin-state.js';
+import { CommittedFeed } from '../committed-feed.js';
+import { readingPoints } from '../points.js';
+import { spoolsPoints, type JournalBacklog, type JournalEntry, type ReadingJournal } from '../reading-journal.js';
+import type { RuleStateRow } from '../rule-state-table.js';
+import { JournalUnavailableError } from '../worker-journal.js';
+import type { PostgresBinStateStore } from './bin-state.js';
+import type { PostgresReadingHistory } from './reading-history.js';
+import type { PoolSource, PostgresSpool } from './spool.js';
+
+interface Pending {
+  entry: JournalEntry;
+  at: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+// deadlock_detected, serialization_failure: the transaction is rolled back whole and may simply run again
+const RETRYABLE = new Set(['40P01', '40001']);
+const ATTEMPTS = 3;
+
+/**
+ * The journal on PostgreSQL (store.url): a group commit is one transaction on one connection of the pool, with one
+ * multi-row statement per table (unnest arrays): the spool's points, the newest reading per bin as bin state (never
+ * backwards: see PostgresBinStateStore), the bins' history, and the rule states staged since the last commit. A
+ * reading's promise resolves after COMMIT returned (synchronous_commit stays on: the WAL is flushed on the server),
+ * so the broker's PUBACK follows a durable commit. While a commit is in flight the next readings gather, and go in
+ * the next one (the group is as large as the database is slow, up to maxBatch). A commit that fails (the database
+ * unreachable, a connection broken mid-way) rejects its readings with JournalUnavailableError: the broker sends no
+ * PUBACK, the devices send them again, and nothing of the group is stored. Two instances' commits that touch the
+ * same bins lock their rows in bin order; a deadlock between them all the same is retried.
+ */
+export class PostgresReadingJournal implements ReadingJournal {
+  private pending: Pending[] = [];
+  private inFlight = 0;
+  private oldestInFlight: number | null = null;
+  private scheduled = false;
+  private running: Promise<void> | null = null;
+  private readonly feed: CommittedFeed;
+  private staged = new Map<string, RuleStateRow>();
+  private readonly clock: Clock;
+
+  constructor(
+    private readonly pool: PoolSource,
+    private readonly spool: PostgresSpool | null,
+    private readonly binState: PostgresBinStateStore,
+    private readonly history: PostgresReadingHistory | null,
+    private readonly opts: { maxBatch: number; delayMs: number; clock?: Clock },
+    private readonly metrics: Pick<Metrics, 'journalCommit'>,
+    private readonly log: Logger,
+  ) {
+    this.clock = opts.clock ?? realClock;
+    this.feed = new CommittedFeed(log);
+  }
+
+  onCommitted(listener: (entries: JournalEntry[]) => void): void {
+    this.feed.listen(listener);
+  }
+
+  record(entry: JournalEntry): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (spoolsPoints(entry)) this.spool?.assertRoom();
+      this.pending.push({ entry, at: this.clock.now(), resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Commits whatever is waiting, runs the listeners of what was committed, and stores the rule states they staged. */
+  async flush(): Promise<void> {
+    await this.running;
+    await this.drain();
+    this.feed.drain();
+    await this.drain();
+  }
+
+  settled(): Promise<void> {
+    return this.feed.settled();
+  }
+
+  stageRuleStates(rows: readonly RuleStateRow[]): void {
+    for (const r of rows) this.staged.set(r.binId, r);
+    if (rows.length > 0) this.schedule();
+  }
+
+  backlog(): JournalBacklog {
+    const oldest = this.oldestInFlight ?? this.pending[0]?.at ?? null;
+    return { readings: this.inFlight + this.pending.length, oldestMs: oldest, state: 'ok' };
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.running) return;
+    this.scheduled = true;
+    const run = (): void => {
+      this.scheduled = false;
+      void this.drain();
+    };
+    if (this.opts.delayMs > 0) this.clock.setTimeout(run, this.opts.delayMs);
+    else setImmediate(run);
+  }
+
+  /** Commits group after group until nothing waits; one at a time, so groups commit in the order they were received. */
+  private drain(): Promise<void> {
+    this.running ??= (async () => {
+      try {
+        while (this.pending.length > 0 || this.staged.size > 0) await this.commitNext();
+      } finally {
+        this.running = null;
+      }
+    })();
+    return this.running;
+  }
+
+  private async commitNext(): Promise<void> {
+    const group = this.pending.length <= this.opts.maxBatch ? this.pending : this.pending.slice(0, this.opts.maxBatch);
+    this.pending = group === this.pending ? [] : this.pending.slice(group.length);
+    const states = this.staged;
+    this.staged = new Map();
+    this.inFlight = group.length;
+    this.oldestInFlight = group[0]?.at ?? null;
+    const entries = group.map((p) => p.entry);
+    const now = this.clock.now();
+    const lines = this.spool ? spoolLines(entries) : [];
+    const end = this.metrics.journalCommit.startTimer();
+    try {
+      const rows = await this.transaction((client) => this.writeGroup(client, entries, lines, now, [...states.values()]));
+      end();
+      this.spool?.noteInserted(lines, now);
+      this.binState.remember(rows);
+    } catch (err) {
+      end();
+      this.history?.forgetUncommitted();
+      // the rule states wait for the next commit (newer ones staged meanwhile win)
+      for (const [binId, r] of states) if (!this.staged.has(binId)) this.staged.set(binId, r);
+      const reason = err instanceof Error ? err.message : String(err);
+      this.log.error({ err, readings: group.length }, 'journal commit failed; readings not acknowledged');
+      const refusal = new JournalUnavailableError(`PostgreSQL commit failed (${reason}); reading not recorded`);
+      for (const p of group) p.reject(refusal);
+      this.inFlight = 0;
+      this.oldestInFlight = null;
+      // rule states alone are not tried again at once against a database that just failed: the next reading carries them
+      if (this.pending.length === 0) this.stagedRetryLater();
+      return;
+    }
+    this.inFlight = 0;
+    this.oldestInFlight = null;
+    for (const p of group) p.resolve();
+    this.feed.push(entries);
+  }
+
+  private stagedRetryLater(): void {
+    if (this.staged.size === 0) return;
+    const held = this.staged;
+    this.staged = new Map();
+    this.clock.setTimeout(() => {
+      for (const [binId, r] of held) if (!this.staged.has(binId)) this.staged.set(binId, r);
+      if (this.staged.size > 0) this.schedule();
+    }, 1000);
+  }
+
+  private async writeGroup(client: pg.ClientBase, entries: readonly JournalEntry[], lines: readonly string[], now: number, states: readonly RuleStateRow[]) {
+    if (this.spool && lines.length > 0) await this.spool.insertIn(client, lines, now);
+    const rows = await this.binState.upsertIn(client, newestPerBin(entries));
+    if (entries.length > 0) await this.history?.recordIn(client, entries.map((e) => e.reading), now);
+    if (states.length > 0) await upsertRuleStates(client, states);
+    return rows;
+  }
+
+  /** BEGIN … COMMIT on a connection of its own; a deadlock or serialization failure runs it again. */
+  private async transaction<R>(work: (client: pg.PoolClient) => Promise<R>): Promise<R> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool().connect();
+      let broken: Error | undefined;
+      const onError = (err: Error): void => void (broken ??= err);
+      client.on('error', onError);
+      try {
+        await client.query('BEGIN');
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch((e: Error) => (broken ??= e));
+        this.history?.forgetUncommitted();
+        const code = (err as { code?: string }).code ?? '';
+        if (attempt < ATTEMPTS && RETRYABLE.has(code)) {
+          this.log.warn({ code, attempt }, 'journal commit ran into another instance\'s; running it again');
+          continue;
+        }
+        throw err;
+      } finally {
+        client.off('error', onError);
+        client.release(broken);
+      }
+    }
+  }
+}
+
+/** The group's points, in the entries' order (the reading's own points, then any lines it brought). */
+function spoolLines(entries: readonly JournalEntry[]): string[] {
+  const lines: string[] = [];
+  for (const entry of entries) {
+    if (entry.points) for (const line of readingPoints(entry.reading, entry.points.bin, entry.points.withState)) lines.push(line);
+    for (const line of entry.lines) lines.push(line);
+  }
+  return lines;
+}
+
+/** The newest reading of each bin in the group, by orderTs (a later one wins a tie, as on SQLite). */
+function newestPerBin(entries: readonly JournalEntry[]): LatestReading[] {
+  const newest = new Map<string, LatestReading>();
+  for (const { reading } of entries) {
+    const seen = newest.get(reading.binId);
+    if (!seen || orderTs(seen) <= orderTs(reading)) newest.set(reading.binId, reading);
+  }
+  return [...newest.values()];
+}
+
+/** rule_state rows, in bin order; a row never replaces one with a higher seq (the same rule as RuleStateTable). */
+async function upsertRuleStates(client: pg.ClientBase, states: readonly RuleStateRow[]): Promise<void> {
+  const sorted = [...states].sort((a, b) => (a.binId < b.binId ? -1 : a.binId > b.binId ? 1 : 0));
+  await client.query(
+    `INSERT INTO rule_state AS r (bin_id, state, updated_at, seq)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
+     ON CONFLICT (bin_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, seq = excluded.seq
+     WHERE excluded.seq > r.seq`,
+    [sorted.map((s) => s.binId), sorted.map((s) => s.state), sorted.map((s) => s.at), sorted.map((s) => s.seq)],
+  );
+}

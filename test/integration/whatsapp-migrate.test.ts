@@ -144,7 +144,7 @@ describe('WhatsApp tables of a release before sealing', () => {
     expect(applied[0]).toMatchObject({ wamid: 'wamid.OUT1', recipient: sealer.pseudonym(NUMBER) });
   });
 
-  it('are sealed by the WhatsApp side as it is built, before its stores read them', () => {
+  it('are sealed by the WhatsApp side as it is built, before its stores read them', async () => {
     const now = Date.now();
     const db = openDatabase(
       olderDataDir((raw) => clearLayout(raw, now)),
@@ -166,7 +166,7 @@ describe('WhatsApp tables of a release before sealing', () => {
       [2, 'old-pending'],
       [1, 'old-sent'],
     ]);
-    expect(inbox.backlog()).toEqual({ pending: 1, failed: 0 });
+    expect(await inbox.backlog()).toEqual({ pending: 1, failed: 0 });
     expect(sandbox!.list({ to: NUMBER })).toHaveLength(1);
   });
 

@@ -1,5 +1,10 @@
-import { SqliteContacts, SqliteInboxStore, SqliteOutboxStore } from '../../src/whatsapp/index.js';
+import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
+import { PostgresInboxStore, SqliteContacts, SqliteInboxStore, SqliteOutboxStore } from '../../src/whatsapp/index.js';
 import { memoryDb } from '../helpers/db.js';
+import { freshDatabase } from '../helpers/postgres.js';
+import { startPostgres, type Postgres } from '../helpers/servers.js';
 import { inboxStoreContract, outboxStoreContract } from '../helpers/whatsapp-store-contracts.js';
 import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 
@@ -7,5 +12,24 @@ outboxStoreContract('SqliteOutboxStore', () => new SqliteOutboxStore(memoryDb(),
 
 inboxStoreContract('SqliteInboxStore', () => {
   const db = memoryDb();
-  return new SqliteInboxStore(db, sealer, new SqliteContacts(db, sealer));
+  return { store: new SqliteInboxStore(db, sealer, new SqliteContacts(db, sealer)) };
 });
+
+let server: Postgres | undefined;
+const pools: pg.Pool[] = [];
+beforeAll(async () => {
+  server = await startPostgres();
+}, 60_000);
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.end()));
+  await server?.destroy();
+});
+
+// each case on a database of its own; two pools on it are two instances
+inboxStoreContract('PostgresInboxStore', async () => {
+  const url = await freshDatabase(server!);
+  const [one, two] = [openPool({ url }), openPool({ url })];
+  pools.push(one, two);
+  await migratePostgres(one);
+  return { store: new PostgresInboxStore(one, sealer), second: new PostgresInboxStore(two, sealer) };
+}, { shared: true });

@@ -126,7 +126,7 @@ describe('WhatsApp webhook', () => {
     expect((await app.inject({ method: 'POST', url: '/webhooks/whatsapp', headers: { 'content-type': 'text/plain' }, payload: raw })).statusCode).toBe(401);
     // refused before the inbox: nothing was stored, so nothing can be handled later
     expect(deliveries(db)).toBe(0);
-    expect(inbox.backlog()).toEqual({ pending: 0, failed: 0 });
+    expect(await inbox.backlog()).toEqual({ pending: 0, failed: 0 });
     expect(handled).toHaveLength(0);
     expect(await metrics.registry.getSingleMetricAsString('binbridge_webhook_requests_total')).toContain('outcome="bad_signature"} 5');
   });
@@ -159,7 +159,7 @@ describe('WhatsApp webhook', () => {
     inbox.start();
     const raw = envelope([text('wamid.SAME', 'bin UT-0042 is full')], [{ id: 'wamid.OUT', status: 'delivered', timestamp: '1750000000', recipient_id: '31600000001' }]);
     for (let i = 0; i < 3; i++) expect((await post(app, raw)).statusCode).toBe(200);
-    await waitFor(() => handled.length === 1 && inbox.backlog().pending === 0);
+    await waitFor(async () => handled.length === 1 && (await inbox.backlog()).pending === 0);
     expect(handled).toHaveLength(1);
     expect(statuses).toHaveLength(1);
     expect(deliveries(db)).toBe(1);
@@ -190,7 +190,7 @@ describe('WhatsApp webhook', () => {
       { message_tag: sealer.pseudonym('w3'), state: 'failed', attempts: 3 },
       { message_tag: sealer.pseudonym('w4'), state: 'processed', attempts: 1 },
     ]);
-    expect(inbox.backlog()).toEqual({ pending: 0, failed: 1 });
+    expect(await inbox.backlog()).toEqual({ pending: 0, failed: 1 });
   });
 
   it('records a burst of deliveries in one commit, the same bytes twice in it once, and answers each', async () => {
@@ -314,7 +314,7 @@ describe('WhatsApp webhook', () => {
     const third = makeInbox(db2);
     third.inbox.start();
     // the redelivery was known: nothing waits for the third inbox to handle
-    expect(third.inbox.backlog().pending).toBe(0);
+    expect((await third.inbox.backlog()).pending).toBe(0);
     expect(second.handled.map((m) => m.text)).toEqual(['one', 'two']);
     expect(third.handled).toHaveLength(0);
   });
@@ -330,7 +330,7 @@ describe('WhatsApp webhook', () => {
     const raw = JSON.stringify(big);
     for (let i = 0; i < 15; i++) expect((await post(app, raw)).statusCode).toBe(200);
     // every accepted message has been handled once the inbox is drained
-    await waitFor(() => inbox.backlog().pending === 0 && handled.length > 0);
+    await waitFor(async () => (await inbox.backlog()).pending === 0 && handled.length > 0);
     expect(handled.map((m) => m.id)).toEqual(['wamid.BIG']);
     expect(deliveries(db)).toBe(1);
     const stored = db.prepare('SELECT sum(length(body_sealed)) FROM whatsapp_webhook_deliveries').pluck().get() as number;
@@ -338,7 +338,7 @@ describe('WhatsApp webhook', () => {
     expect(await metrics.registry.getSingleMetricAsString('binbridge_webhook_requests_total')).toContain('outcome="accepted"} 15');
     // another body with the same message (Meta batches as it likes) is stored, its message still handled once
     expect((await post(app, envelope([text('wamid.BIG', 'bin UT-0042 is full'), text('wamid.NEXT', 'and this one')]))).statusCode).toBe(200);
-    await waitFor(() => inbox.backlog().pending === 0 && handled.length > 1);
+    await waitFor(async () => (await inbox.backlog()).pending === 0 && handled.length > 1);
     expect(handled.map((m) => m.id)).toEqual(['wamid.BIG', 'wamid.NEXT']);
     expect(deliveries(db)).toBe(2);
   });
@@ -368,15 +368,15 @@ describe('WhatsApp webhook', () => {
 
     const old = envelope([text('wamid.OLD', 'Oudegracht 165')], [{ id: 'wamid.OUT', status: 'read', timestamp: '1750000000', recipient_id: '31600000001' }]);
     expect((await post(app, old)).statusCode).toBe(200);
-    await waitFor(() => inbox.backlog().pending === 0 && handled.length === 1 && statuses.length === 1);
+    await waitFor(async () => (await inbox.backlog()).pending === 0 && handled.length === 1 && statuses.length === 1);
 
     await clock.advanceTo(t0 + 4 * DAY);
     expect((await post(app, envelope([text('wamid.NEW', 'Biltstraat 7')]))).statusCode).toBe(200);
-    await waitFor(() => inbox.backlog().pending === 0 && handled.length === 2);
+    await waitFor(async () => (await inbox.backlog()).pending === 0 && handled.length === 2);
     await inbox.stop(); // the next one stays unprocessed
     expect((await post(app, envelope([text('wamid.WAITING', 'Neude 8')]))).statusCode).toBe(200);
 
-    retention.purge();
+    await retention.purge();
     // processed 4 days ago: the sealed bodies are gone, the message id is kept for Meta's redeliveries
     expect(bodyOf('wamid.OLD')).toEqual({ body: 0, state: 'processed' });
     expect(db.prepare('SELECT length(body_sealed) FROM whatsapp_statuses').pluck().all()).toEqual([0]);
@@ -393,14 +393,14 @@ describe('WhatsApp webhook', () => {
     expect((await post(app, old)).statusCode).toBe(200);
     expect((await post(app, envelope([text('wamid.OLD', 'Oudegracht 165')]))).statusCode).toBe(200);
     inbox.start();
-    await waitFor(() => inbox.backlog().pending === 0 && handled.length === 3);
+    await waitFor(async () => (await inbox.backlog()).pending === 0 && handled.length === 3);
     expect(handled.map((m) => m.id)).toEqual(['wamid.OLD', 'wamid.NEW', 'wamid.WAITING']);
     expect(statuses).toHaveLength(1);
     expect(deliveries(db)).toBe(4);
 
     // day 9½: the old message's id has passed Meta's 7 days of redelivery and is gone; the rest is kept
     await clock.advanceTo(t0 + 9.5 * DAY);
-    retention.purge();
+    await retention.purge();
     expect(bodyOf('wamid.OLD')).toBeUndefined();
     expect(db.prepare('SELECT count(*) FROM whatsapp_statuses').pluck().get()).toBe(0);
     expect(bodyOf('wamid.NEW')).toEqual({ body: 0, state: 'processed' });
@@ -440,7 +440,7 @@ describe('WhatsApp webhook', () => {
     inbox.start();
     await waitFor(() => handled.length === 1);
     expect(handled[0]!.text).toBe('new key');
-    expect(inbox.backlog()).toEqual({ pending: 0, failed: 1 });
+    expect(await inbox.backlog()).toEqual({ pending: 0, failed: 1 });
   });
 
   it('counts new inbound messages as whatsapp_message points', async () => {

@@ -6,13 +6,17 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { createMetrics } from '../../src/metrics.js';
 import { DiskPhotoStore, Retention, SqliteConversationStore, SqliteReportStore } from '../../src/reports/index.js';
 import { openDatabase, type Db } from '../../src/storage/index.js';
 import { whatsappWebhookRoutes } from '../../src/http/routes/whatsapp-webhook.js';
-import { Sealer, sqliteInbox, type Inbox, type InboundMessage, type InboxOptions, type StatusUpdate } from '../../src/whatsapp/index.js';
+import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
+import { Inbox as InboxLoop, PostgresInboxStore, Sealer, sqliteInbox, type Inbox, type InboundMessage, type InboxOptions, type StatusUpdate } from '../../src/whatsapp/index.js';
+import { freshDatabase } from '../helpers/postgres.js';
+import { startPostgres, type Postgres } from '../helpers/servers.js';
 import { commitCounter, turnCounter } from '../helpers/event-loop.js';
 import { waitFor } from '../helpers/wait.js';
 import { FIXTURES, TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
@@ -451,4 +455,93 @@ describe('WhatsApp webhook', () => {
     expect(points).toHaveLength(2);
     expect(points[0]).toMatch(/^whatsapp_message,direction=in,kind=text,status=received count=1 \d+$/);
   });
+});
+
+describe('WhatsApp webhook on PostgreSQL', () => {
+  let server: Postgres;
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await server?.destroy();
+  });
+
+  /** An instance's inbox on the database at `url` (its own pool), its handler's effects and its statuses. */
+  async function instance(url: string) {
+    const pool = openPool({ url, connectTimeoutMs: 2000 });
+    cleanups.push(() => pool.end());
+    await migratePostgres(pool);
+    const handled: InboundMessage[] = [];
+    const statuses: StatusUpdate[] = [];
+    const inbox = new InboxLoop({ store: new PostgresInboxStore(pool, sealer), log: silent, statuses: { applyStatus: (s) => void statuses.push(s) }, retryDelayMs: 10, pollMs: 100 });
+    inbox.onMessage((m) => void handled.push(m));
+    cleanups.push(() => inbox.stop());
+    const { app } = await makeApp(inbox);
+    return { pool, inbox, app, handled, statuses };
+  }
+  const count = async (pool: pg.Pool, table: string): Promise<number> => (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
+
+  it('answers 503 while the database is down, never 200, and records the redelivery once when it is back', async () => {
+    const { pool, inbox, app, handled } = await instance(await freshDatabase(server));
+    inbox.start();
+    expect((await post(app, envelope([text('pg.before', 'before the outage')]))).statusCode).toBe(200);
+    await waitFor(() => handled.length === 1);
+    const raw = envelope([text('pg.during', 'bin 7 is full')], [{ id: 'wamid.PGOUT', status: 'delivered', timestamp: '1750000000', recipient_id: '31600000001' }]);
+    await server.stop();
+    try {
+      const refused = await post(app, raw);
+      // before: 500, and nothing told Meta that trying again later is the answer
+      expect(refused.statusCode).toBe(503);
+      expect(refused.json()).toMatchObject({ status: 503 });
+      expect((await post(app, raw)).statusCode).toBe(503);
+    } finally {
+      await server.start();
+    }
+    // Meta redelivers the same bytes, more than once
+    expect((await post(app, raw)).statusCode).toBe(200);
+    expect((await post(app, raw)).statusCode).toBe(200);
+    await waitFor(() => handled.length === 2);
+    expect(handled.map((m) => m.id)).toEqual(['pg.before', 'pg.during']);
+    expect([await count(pool, 'whatsapp_inbound'), await count(pool, 'whatsapp_statuses'), await count(pool, 'whatsapp_webhook_deliveries')]).toEqual([2, 1, 2]);
+    expect(await inbox.backlog()).toEqual({ pending: 0, failed: 0 });
+  }, 60_000);
+
+  it('two instances given the same bodies at once: each message recorded and handled once, each status applied once', async () => {
+    const url = await freshDatabase(server);
+    const [a, b] = [await instance(url), await instance(url)];
+    a.inbox.start();
+    b.inbox.start();
+    // ten residents write at once, and Meta's load balancer hands every body to both instances together
+    const bodies = Array.from({ length: 10 }, (_, i) =>
+      envelope(
+        [{ ...text(`pg.same${i}`, `bin ${i} is full`), from: `3160000100${i}` }],
+        [{ id: `wamid.PGS${i}`, status: 'read', timestamp: '1750000000', recipient_id: '31600000001' }],
+      ),
+    );
+    const answers = await Promise.all(bodies.flatMap((raw) => [post(a.app, raw), post(b.app, raw)]));
+    expect(answers.map((r) => r.statusCode)).toEqual(bodies.flatMap(() => [200, 200]));
+    await waitFor(() => a.handled.length + b.handled.length >= 10 && a.statuses.length + b.statuses.length >= 10, { message: 'every message handled and status applied' });
+    await waitFor(async () => (await a.inbox.backlog()).pending === 0);
+    // one effect per message, whichever instance it went to
+    expect([...a.handled, ...b.handled].map((m) => m.id).sort()).toEqual(bodies.map((_, i) => `pg.same${i}`).sort());
+    expect([...a.statuses, ...b.statuses].map((s) => s.wamid).sort()).toEqual(bodies.map((_, i) => `wamid.PGS${i}`).sort());
+    expect([await count(a.pool, 'whatsapp_inbound'), await count(a.pool, 'whatsapp_statuses'), await count(a.pool, 'whatsapp_webhook_deliveries')]).toEqual([10, 10, 10]);
+  }, 60_000);
+
+  it('a message one instance had claimed when it died is handled by the other', async () => {
+    const url = await freshDatabase(server);
+    const [a, b] = [await instance(url), await instance(url)];
+    await a.inbox.accept(Buffer.from(envelope([text('pg.orphan', 'who takes me?')])));
+    // a's claim, and then a's connections end as a killed process's would
+    const store = new PostgresInboxStore(a.pool, sealer);
+    const orphan = (await store.nextMessage())!;
+    expect(orphan.open().id).toBe('pg.orphan');
+    b.inbox.start();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(b.handled).toHaveLength(0);
+    await b.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle in transaction'`);
+    await waitFor(() => b.handled.length === 1, { message: 'the survivor handles the orphaned message' });
+    expect(b.handled[0]!.id).toBe('pg.orphan');
+    await expect(orphan.processed(Date.now())).rejects.toThrow();
+  }, 60_000);
 });

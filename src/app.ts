@@ -93,7 +93,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     const { db, registry, binState, zonesAndCrews } = telemetry;
     // residents' and crews' numbers are stored only as keyed pseudonyms and sealed
     const sealer = loadSealer(config.reports.pseudonym_key, config.data_dir);
-    const messaging = life.add(messagingRoom({ config: config.whatsapp, db, sealer, metrics, events: bus, log, clock }));
+    const messaging = life.add(messagingRoom({ config: config.whatsapp, db, sealer, pool: store.pool, metrics, events: bus, log, clock }));
     // the rules engine's memory of each bin: the rules write it, the dispatcher's planner reads the fill rates in it
     const ruleStates = new SqliteRuleStateStore<BinRuleState>(db, telemetry.journal);
     const dispatch = life.add(dispatchRoom({ config, db, registry, binState, zonesAndCrews, ruleStates, outbox: messaging.outbox, events: bus, log, clock }));

@@ -5,6 +5,7 @@ import type { Room } from '../lifecycle.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Db } from '../storage/index.js';
+import type { Pool } from '../storage/postgres/index.js';
 import type { Sealer } from '../privacy/index.js';
 import { SqliteContacts, createWhatsApp, type Inbox, type MessageEvents, type Outbox, type SandboxTransport } from '../whatsapp/index.js';
 
@@ -21,7 +22,17 @@ export interface MessagingRoom extends Room {
  * reads it). Its handlers are wired by the rooms built after it, before anything starts, so a backlog left by
  * the last run is handled by them.
  */
-export function messagingRoom(deps: { config: Config['whatsapp']; db: Db; sealer: Sealer; metrics: Metrics; events: Emitter<MessageEvents>; log: Logger; clock: Clock }): MessagingRoom {
+export function messagingRoom(deps: {
+  config: Config['whatsapp'];
+  db: Db;
+  sealer: Sealer;
+  /** the store room's pool: non-null once it started on PostgreSQL, where the inbox then keeps its rows */
+  pool?: () => Pool | null;
+  metrics: Metrics;
+  events: Emitter<MessageEvents>;
+  log: Logger;
+  clock: Clock;
+}): MessagingRoom {
   const contacts = new SqliteContacts(deps.db, deps.sealer);
   const { sandbox, outbox, inbox } = createWhatsApp({ ...deps, contacts });
   // the outbox's outcomes on the bus (the live page follows them), told after the outbox has stored them

@@ -7,13 +7,15 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { GraphClient } from './graph-client.js';
 import { Inbox, type InboxOptions } from './inbox.js';
-import { SqliteInboxStore } from './inbox-store.js';
+import { SqliteInboxStore, type InboxStore } from './inbox-store.js';
+import { PostgresInboxStore } from './inbox-store-postgres.js';
 import { Outbox, type OutboxOptions } from './outbox.js';
 import { SqliteOutboxStore } from './outbox-store.js';
 import { SandboxTransport } from './sandbox-transport.js';
 import { SqliteContacts, type ContactWindow, type Contacts } from './contacts.js';
 import { sealClearTables } from './seal-clear-tables.js';
 import type { Sealer } from '../privacy/index.js';
+import type { Pool } from '../storage/postgres/index.js';
 import type { MessageTransport } from './transport.js';
 
 /** Where the SQLite stores live: the program's database, its Sealer, and the one `Contacts` of the program. */
@@ -43,6 +45,8 @@ export function createWhatsApp(deps: {
   sealer: Sealer;
   /** shared by the inbox (which records when a user last wrote) and the outbox (which may answer within 24 h) */
   contacts: Contacts;
+  /** the store room's PostgreSQL pool (null: SQLite), asked when the inbox is first used, after the store room started */
+  pool?: () => Pool | null;
   metrics: Metrics;
   events: Emitter<MessageEvents>;
   log: Logger;
@@ -71,6 +75,11 @@ export function createWhatsApp(deps: {
     messagingLimit: wa.messaging_limit,
     clock,
   });
-  const inbox = new Inbox({ store: new SqliteInboxStore(db, sealer, contacts), log, statuses: outbox, metrics, events, clock });
+  // on PostgreSQL the inbox writes the contacts' last-inbound times into its own commit there (whatsapp_contacts)
+  const inboxStore = (): InboxStore => {
+    const pool = deps.pool?.() ?? null;
+    return pool ? new PostgresInboxStore(pool, sealer) : new SqliteInboxStore(db, sealer, contacts);
+  };
+  const inbox = new Inbox({ store: inboxStore, log, statuses: outbox, metrics, events, clock });
   return { sandbox, outbox, inbox };
 }

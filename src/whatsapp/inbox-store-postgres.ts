@@ -32,6 +32,8 @@ interface MessageRow {
  * - Statuses: applied under one advisory lock, in arrival order, marked done in the applying transaction.
  */
 export class PostgresInboxStore implements InboxStore {
+  readonly shared = true;
+
   constructor(
     private readonly pool: Pool,
     private readonly sealer: Sealer,

@@ -81,6 +81,11 @@ export interface StepOutcome {
  * (to this or any other instance sharing the store) is a duplicate.
  */
 export interface InboxStore {
+  /**
+   * Other instances record and claim these rows too: the inbox looks for waiting work now and then, not only when
+   * it records some itself.
+   */
+  readonly shared: boolean;
   /** The digest under which a body's bytes are recognised again. */
   bodyTag(rawBody: Buffer): string;
   /** True when these bytes were recorded before. */
@@ -144,6 +149,7 @@ interface StatusRow {
 /** The inbox in the program's SQLite database, sealed with the program's Sealer. */
 export class SqliteInboxStore implements InboxStore {
   private readonly stmts;
+  readonly shared = false;
   /** claimed messages' senders, by seq: one process owns the file, so its claims live in memory */
   private readonly claimed = new Map<number, string>();
 

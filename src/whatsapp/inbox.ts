@@ -46,8 +46,9 @@ export interface InboxOptions {
   /** a handler that takes longer counts as failed */
   handlerTimeoutMs?: number;
   /**
-   * looks for waiting messages and statuses this often besides when this instance records some (0: never). Set
-   * when the store is shared: what another instance recorded, or left claimed when it died, is handled here too.
+   * looks for waiting messages and statuses this often besides when this instance records some (0: never); by
+   * default SHARED_POLL_MS on a shared store (what another instance recorded, or left claimed when it died, is
+   * handled here too), never on one of this process alone
    */
   pollMs?: number;
   clock?: Clock;
@@ -84,6 +85,9 @@ const GROUP_ITEMS = 200;
 
 // the statuses applied in one commit
 const STATUS_BATCH = 100;
+
+/** How often an inbox on a shared store looks for work it was not told of: a dead instance's claims, say. */
+export const SHARED_POLL_MS = 2_000;
 
 const DAY = 86_400_000;
 /** Sealed bodies of finished rows (they hold residents' numbers and words) are kept this long, for inspection. */
@@ -235,7 +239,8 @@ export class Inbox {
   start(): void {
     if (this.running) return;
     this.running = true;
-    if (this.opts.pollMs) this.poll = this.clock.setInterval(() => this.kick(), this.opts.pollMs);
+    const pollMs = this.opts.pollMs ?? (this.store.shared ? SHARED_POLL_MS : 0);
+    if (pollMs > 0) this.poll = this.clock.setInterval(() => this.kick(), pollMs);
     this.kick();
   }
 

@@ -15,6 +15,7 @@ import { openDatabase, type Db } from '../../src/storage/index.js';
 import { whatsappWebhookRoutes } from '../../src/http/routes/whatsapp-webhook.js';
 import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
 import { Inbox as InboxLoop, PostgresInboxStore, Sealer, sqliteInbox, type Inbox, type InboundMessage, type InboxOptions, type StatusUpdate } from '../../src/whatsapp/index.js';
+import { quiescent, startBridge } from '../helpers/bridge.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { startPostgres, type Postgres } from '../helpers/servers.js';
 import { commitCounter, turnCounter } from '../helpers/event-loop.js';
@@ -526,6 +527,28 @@ describe('WhatsApp webhook on PostgreSQL', () => {
     expect([...a.handled, ...b.handled].map((m) => m.id).sort()).toEqual(bodies.map((_, i) => `pg.same${i}`).sort());
     expect([...a.statuses, ...b.statuses].map((s) => s.wamid).sort()).toEqual(bodies.map((_, i) => `wamid.PGS${i}`).sort());
     expect([await count(a.pool, 'whatsapp_inbound'), await count(a.pool, 'whatsapp_statuses'), await count(a.pool, 'whatsapp_webhook_deliveries')]).toEqual([10, 10, 10]);
+  }, 60_000);
+
+  it('two bridges on one database, the same resident report posted to both at once: one report, one reply', async () => {
+    const env = { BINBRIDGE_STORE_URL: await freshDatabase(server), BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_HTTP_API_TOKEN: 'admin', BINBRIDGE_WHATSAPP_APP_SECRET: SECRET };
+    const bridges = [await startBridge(env, undefined, { postgresFoundation: true }), await startBridge(env, undefined, { postgresFoundation: true })];
+    for (const b of bridges) cleanups.push(() => b.stop());
+    const raw = envelope([{ ...text('wamid.PGREPORT', 'UTR-0002 is vol'), from: '31620000077' }]);
+    const answers = await Promise.all(
+      bridges.map((b) => fetch(`${b.httpUrl}/webhooks/whatsapp`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': sign(raw) }, body: raw })),
+    );
+    expect(answers.map((r) => r.status)).toEqual([200, 200]);
+    const replies = async () =>
+      (
+        await Promise.all(
+          bridges.map(async (b) => ((await (await fetch(`${b.httpUrl}/api/whatsapp/messages`, { headers: { authorization: 'Bearer admin' } })).json()) as { items: { to: string }[] }).items),
+        )
+      ).flat();
+    await waitFor(async () => (await replies()).length > 0, { message: 'the resident answered' });
+    await Promise.all(bridges.map((b) => quiescent(b)));
+    // each instance has its own reports and outbox (still in SQLite): the one that handled the message has them
+    expect((await replies()).filter((m) => m.to === '31620000077')).toHaveLength(1);
+    expect(bridges.map((b) => b.reports.list({ limit: 10 }).length).reduce((a, b) => a + b, 0)).toBe(1);
   }, 60_000);
 
   it('a message one instance had claimed when it died is handled by the other', async () => {

@@ -529,6 +529,38 @@ describe('WhatsApp webhook on PostgreSQL', () => {
     expect([await count(a.pool, 'whatsapp_inbound'), await count(a.pool, 'whatsapp_statuses'), await count(a.pool, 'whatsapp_webhook_deliveries')]).toEqual([10, 10, 10]);
   }, 60_000);
 
+  it('keeps the group commit: a burst of bodies in a few commits, a long body at most 200 elements a commit and answered once all is in, those behind it after', async () => {
+    const pool = openPool({ url: await freshDatabase(server) });
+    cleanups.push(() => pool.end());
+    await migratePostgres(pool);
+    const store = new PostgresInboxStore(pool, sealer);
+    const groups: number[] = [];
+    const record = store.record.bind(store);
+    store.record = (steps, now) => {
+      groups.push(steps.reduce((n, st) => n + st.items.messages.length + st.items.statuses.length, 0));
+      return record(steps, now);
+    };
+    const inbox = new InboxLoop({ store, log: silent });
+    const bodies = Array.from({ length: 20 }, (_, i) => Buffer.from(envelope([text(`pgb${i}`, `burst ${i}`)])));
+    const results = await Promise.all([...bodies, bodies[3]!].map((b) => inbox.accept(b)));
+    // each one's digest is looked up in the database first, and the answers come back in any order: either copy of
+    // the same bytes may be the one recorded, the other one is a repeat
+    expect(results.filter((r) => r.messages === 1)).toHaveLength(20);
+    expect([results[3]!.repeated, results[20]!.repeated].sort()).toEqual([false, true]);
+    // those that arrive while a commit is in flight go together in the next one
+    expect(groups.length).toBeLessThan(10);
+    groups.length = 0;
+    const long = Buffer.from(envelope(Array.from({ length: 900 }, (_, i) => text(`pgl${i}`, `message ${i}`))));
+    // a short body arriving behind the long one waits for it, and is answered after it
+    const order: string[] = [];
+    const longDone = inbox.accept(long).then((r) => order.push(`long ${r.messages}`));
+    await waitFor(() => groups.length > 0);
+    await Promise.all([longDone, inbox.accept(Buffer.from(envelope([text('pgs', 'short')]))).then((r) => order.push(`short ${r.messages}`))]);
+    expect(order).toEqual(['long 900', 'short 1']);
+    expect(groups).toEqual([200, 200, 200, 200, 101]);
+    expect(await inbox.accept(long)).toMatchObject({ repeated: true });
+  }, 60_000);
+
   it('two bridges on one database, the same resident report posted to both at once: one report, one reply', async () => {
     const env = { BINBRIDGE_STORE_URL: await freshDatabase(server), BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_HTTP_API_TOKEN: 'admin', BINBRIDGE_WHATSAPP_APP_SECRET: SECRET };
     const bridges = [await startBridge(env, undefined, { postgresFoundation: true }), await startBridge(env, undefined, { postgresFoundation: true })];

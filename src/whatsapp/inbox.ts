@@ -177,22 +177,22 @@ export class Inbox {
     const now = this.clock.now();
     const touched: Delivery[] = [];
     const steps: GroupStep[] = [];
-    let bytes = 0;
-    let items = 0;
-    for (const d of this.deliveries) {
-      const kept = d.rawBody.length <= KEEP_BODY_BYTES ? d.rawBody : null;
-      if (touched.length > 0 && (items >= GROUP_ITEMS || (d.id === undefined && bytes + (kept?.length ?? 0) > GROUP_BYTES))) break;
-      touched.push(d);
-      if (d.id === undefined) bytes += kept?.length ?? 0;
-      // sliced before the store says whether the bytes are a repeat: a repeat's slice is simply dropped
-      const slice = d.items.next(Math.max(1, GROUP_ITEMS - items));
-      items += slice.messages.length + slice.statuses.length + slice.skipped;
-      d.skipped += slice.skipped;
-      steps.push({ deliveryId: d.id, rawBody: kept, bodyTag: d.bodyTag, items: slice, close: d.items.done });
-      if (!d.items.done) break;
-    }
     let outcomes;
     try {
+      let bytes = 0;
+      let items = 0;
+      for (const d of this.deliveries) {
+        const kept = d.rawBody.length <= KEEP_BODY_BYTES ? d.rawBody : null;
+        if (touched.length > 0 && (items >= GROUP_ITEMS || (d.id === undefined && bytes + (kept?.length ?? 0) > GROUP_BYTES))) break;
+        touched.push(d);
+        if (d.id === undefined) bytes += kept?.length ?? 0;
+        // sliced before the store says whether the bytes are a repeat: a repeat's slice is simply dropped
+        const slice = d.items.next(Math.max(1, GROUP_ITEMS - items));
+        items += slice.messages.length + slice.statuses.length + slice.skipped;
+        d.skipped += slice.skipped;
+        steps.push({ deliveryId: d.id, rawBody: kept, bodyTag: d.bodyTag, items: slice, close: d.items.done });
+        if (!d.items.done) break;
+      }
       outcomes = await this.store.record(steps, now);
     } catch (err) {
       // what this commit held is refused (Meta redelivers it); what an earlier commit took of a long body stays,

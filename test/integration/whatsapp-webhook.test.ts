@@ -562,7 +562,15 @@ describe('WhatsApp webhook on PostgreSQL', () => {
   }, 60_000);
 
   it('two bridges on one database, the same resident report posted to both at once: one report, one reply', async () => {
-    const env = { BINBRIDGE_STORE_URL: await freshDatabase(server), BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_HTTP_API_TOKEN: 'admin', BINBRIDGE_WHATSAPP_APP_SECRET: SECRET };
+    // one pseudonym key for both: message ids and body digests are keyed with it, so instances that did not share it
+    // would each record (and answer) the same message under a different id
+    const env = {
+      BINBRIDGE_STORE_URL: await freshDatabase(server),
+      BINBRIDGE_REPORTS_PSEUDONYM_KEY: 'two-instances-one-pseudonym-key-0123456789',
+      BINBRIDGE_MQTT_AUTH: 'none',
+      BINBRIDGE_HTTP_API_TOKEN: 'admin',
+      BINBRIDGE_WHATSAPP_APP_SECRET: SECRET,
+    };
     const bridges = [await startBridge(env, undefined, { postgresFoundation: true }), await startBridge(env, undefined, { postgresFoundation: true })];
     for (const b of bridges) cleanups.push(() => b.stop());
     const raw = envelope([{ ...text('wamid.PGREPORT', 'UTR-0002 is vol'), from: '31620000077' }]);

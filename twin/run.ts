@@ -166,7 +166,7 @@ async function simulate(opts: RunOptions, clock: ManualClock, app: RunningApp, c
       telling--;
     }
   };
-  clock.holdWhile(() => telling > 0 || app.inbox.backlog().pending > 0);
+  clock.holdWhile(() => telling > 0 || app.inbox.busy());
 
   // binbridge: the crews read their jobs from the WhatsApp sandbox and accept after a few minutes
   const jobsSeen = new Set<string>();

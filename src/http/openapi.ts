@@ -110,7 +110,7 @@ function errorsOf(method: string, path: string, schema: RouteSchema): Record<str
     if (method === 'GET') out['403'] = error('hub.verify_token is not whatsapp.verify_token');
     else {
       out['401'] = error('X-Hub-Signature-256 missing or wrong (whatsapp.app_secret)');
-      out['500'] = error('The delivery could not be stored; Meta delivers it again');
+      out['503'] = error('The delivery could not be stored now (the database is unreachable); Meta delivers it again');
     }
   }
   if (path === '/metrics') out['401'] = error('From another machine without the token');

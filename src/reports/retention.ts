@@ -32,13 +32,7 @@ export class Retention {
   }
 
   start(): void {
-    const purge = (): void => {
-      try {
-        this.purge();
-      } catch (err) {
-        this.opts.log.error({ err }, 'retention purge failed');
-      }
-    };
+    const purge = (): void => void this.purge().catch((err: unknown) => this.opts.log.error({ err }, 'retention purge failed'));
     purge();
     this.timer ??= this.clock.setInterval(purge, DAY).unref();
   }
@@ -48,12 +42,12 @@ export class Retention {
     this.timer = null;
   }
 
-  purge(now = this.clock.now()): { reports: number; conversations: number; inbox: ReturnType<Inbox['prune']> } {
+  async purge(now = this.clock.now()): Promise<{ reports: number; conversations: number; inbox: Awaited<ReturnType<Inbox['prune']>> }> {
     const { reports, conversations, photos, retentionDays, inbox, log } = this.opts;
     const { deleted, photos: gone } = reports.purge(now - retentionDays * DAY);
     for (const p of gone) photos.remove(p);
     const idle = conversations.purgeIdle(now - DAY);
-    const pruned = inbox.prune(now);
+    const pruned = await inbox.prune(now);
     if (deleted > 0 || idle > 0 || Object.values(pruned).some((n) => n > 0)) {
       log.info({ event: 'retention_purge', reports: deleted, conversations: idle, inbox: pruned }, 'retention purge');
     }

@@ -26,12 +26,12 @@ export function messagingRoom(deps: {
   config: Config['whatsapp'];
   db: Db;
   sealer: Sealer;
+  /** the store room's pool: non-null once it started on PostgreSQL, where the inbox and the outbox then keep their rows */
+  pool?: () => Pool | null;
   metrics: Metrics;
   events: Emitter<MessageEvents>;
   log: Logger;
   clock: Clock;
-  /** store.url is a PostgreSQL URL: the store room's pool (there once it started), where the outbox keeps its rows */
-  pool?: () => Pool | null;
 }): MessagingRoom {
   const contacts = new SqliteContacts(deps.db, deps.sealer);
   const { sandbox, outbox, inbox } = createWhatsApp({ ...deps, contacts });

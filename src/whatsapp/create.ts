@@ -7,15 +7,16 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { GraphClient } from './graph-client.js';
 import { Inbox, type InboxOptions } from './inbox.js';
-import { SqliteInboxStore } from './inbox-store.js';
+import { SqliteInboxStore, type InboxStore } from './inbox-store.js';
+import { PostgresInboxStore } from './inbox-store-postgres.js';
 import { Outbox, type OutboxOptions } from './outbox.js';
-import type { Pool } from '../storage/postgres/index.js';
 import { SqliteOutboxStore, type OutboxStore } from './outbox-store.js';
 import { PostgresOutboxStore } from './outbox-store-postgres.js';
 import { SandboxTransport } from './sandbox-transport.js';
 import { SqliteContacts, type ContactWindow, type Contacts } from './contacts.js';
 import { sealClearTables } from './seal-clear-tables.js';
 import type { Sealer } from '../privacy/index.js';
+import type { Pool } from '../storage/postgres/index.js';
 import type { MessageTransport } from './transport.js';
 
 /** Where the SQLite stores live: the program's database, its Sealer, and the one `Contacts` of the program. */
@@ -50,8 +51,8 @@ export function createWhatsApp(deps: {
   log: Logger;
   clock?: Clock;
   /**
-   * store.url is a PostgreSQL URL: the pool, once the store's room has connected (rooms are built before they start).
-   * The outbox keeps its rows there, shared with the other instances; absent, in `db`.
+   * store.url is a PostgreSQL URL: the pool, once the store's room has connected (rooms are built before they start;
+   * null on SQLite). The outbox and the inbox keep their rows there, shared with the other instances; absent, in `db`.
    */
   pool?: () => Pool | null;
 }): { sandbox: SandboxTransport | null; outbox: Outbox; inbox: Inbox } {
@@ -85,6 +86,11 @@ export function createWhatsApp(deps: {
     messagingLimit: wa.messaging_limit,
     clock,
   });
-  const inbox = new Inbox({ store: new SqliteInboxStore(db, sealer, contacts), log, statuses: outbox, metrics, events, clock });
+  // on PostgreSQL the inbox writes the contacts' last-inbound times into its own commit there (whatsapp_contacts)
+  const inboxStore = (): InboxStore => {
+    const p = pool?.() ?? null;
+    return p ? new PostgresInboxStore(p, sealer) : new SqliteInboxStore(db, sealer, contacts);
+  };
+  const inbox = new Inbox({ store: inboxStore, log, statuses: outbox, metrics, events, clock });
   return { sandbox, outbox, inbox };
 }

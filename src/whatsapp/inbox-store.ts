@@ -20,7 +20,11 @@ export interface InboundDelivery {
   parsed: ParsedWebhook;
 }
 
-/** The oldest message waiting for its handlers. */
+/**
+ * The oldest message waiting for its handlers, claimed: no other call of `nextMessage` (on any instance sharing the
+ * store) hands it, or a later message of its sender, out until the claim ends with `processed`, `attempted` or
+ * `setAside` (exactly one of them; they fail once the claim has ended).
+ */
 export interface PendingInbound {
   seq: number;
   attempts: number;
@@ -29,6 +33,12 @@ export interface PendingInbound {
   senderTag: string;
   /** Throws when the message cannot be opened (sealed under another key, or damaged). */
   open(): InboundMessage;
+  /** The handlers succeeded. */
+  processed(now: number): Promise<void>;
+  /** The handlers failed; the message stays waiting. */
+  attempted(error: string): Promise<void>;
+  /** The message is set aside for good (failed). */
+  setAside(error: string, now: number): Promise<void>;
 }
 
 /** What `prune` removed. */
@@ -40,50 +50,65 @@ export interface PruneCounts {
 }
 
 /**
+ * One delivery's part of a group commit (`InboxStore.record`): the delivery is opened unless an earlier commit
+ * opened it, a slice of its elements is recorded, and when that was its last slice it is closed.
+ */
+export interface GroupStep {
+  /** set when an earlier commit opened the delivery (a long body goes over several) */
+  deliveryId?: number | undefined;
+  /** the bytes to keep, sealed, when the delivery is opened (null: not kept) */
+  rawBody: Buffer | null;
+  bodyTag: string;
+  items: Pick<ParsedWebhook, 'messages' | 'statuses'>;
+  /**
+   * every element is in with this step: the digest now recognises the bytes (a body cut short by a crash is
+   * recorded again when Meta redelivers it, its messages and statuses deduplicated by id)
+   */
+  close: boolean;
+}
+
+/** What a step recorded; `deliveryId` null: the same bytes were recorded before, and nothing of the step was. */
+export interface StepOutcome {
+  deliveryId: number | null;
+  recorded: RecordedItems;
+}
+
+/**
  * The inbox's rows: webhook deliveries, inbound messages and delivery statuses, as the inbox loop (`Inbox`) needs
  * them. An implementation keeps senders, message ids and status recipients as pseudonyms and bodies sealed, and
- * records each delivery's messages and the senders' last-inbound times (`Contacts`) in the delivery's commit.
+ * records each delivery's messages and the senders' last-inbound times (`whatsapp_contacts`) in the delivery's
+ * commit. Message ids and (message id, status) pairs are unique: whoever records one first has it, a redelivery
+ * (to this or any other instance sharing the store) is a duplicate.
  */
 export interface InboxStore {
+  /**
+   * Other instances record and claim these rows too: the inbox looks for waiting work now and then, not only when
+   * it records some itself.
+   */
+  readonly shared: boolean;
   /** The digest under which a body's bytes are recognised again. */
   bodyTag(rawBody: Buffer): string;
   /** True when these bytes were recorded before. */
-  hasBody(bodyTag: string): boolean;
-  /**
-   * Opens the record of a delivery: its sealed body (null: not kept), which its digest recognises only once `closeDelivery` says it
-   * is whole (a body cut short by a crash is then recorded again when Meta redelivers it, its messages and statuses
-   * deduplicated by id). Null when these bytes were recorded before. Runs inside `batch`.
-   */
-  openDelivery(rawBody: Buffer | null, bodyTag: string, now: number): number | null;
-  /**
-   * Records some of an open delivery's elements: each message not received before, the senders' last-inbound
-   * times, each new status. Runs inside `batch`.
-   */
-  recordItems(deliveryId: number, items: Pick<ParsedWebhook, 'messages' | 'statuses'>, now: number): RecordedItems;
-  /** Every element of the delivery is recorded: its digest now recognises its bytes. Runs inside `batch`. */
-  closeDelivery(deliveryId: number, bodyTag: string): void;
-  /** Runs `fn` in one commit (one disk flush for a group of deliveries). */
-  batch<T>(fn: () => T): T;
-  nextMessage(): PendingInbound | undefined;
+  hasBody(bodyTag: string): Promise<boolean>;
+  /** Records a group of deliveries' steps, in order, in one commit (one disk flush for the group). */
+  record(steps: readonly GroupStep[], now: number): Promise<StepOutcome[]>;
+  /** Claims the oldest waiting message whose sender has no earlier one waiting or claimed; undefined: none. */
+  nextMessage(): Promise<PendingInbound | undefined>;
   /**
    * Hands up to `limit` waiting statuses, in arrival order, to `apply` and marks them done in the same commit, so
-   * a status is applied once even across a crash; `apply` gets an opener that throws when the status cannot be
-   * opened, and must not throw itself. How many were taken (0: none waiting).
+   * a status is applied once even across a crash (and by one instance of those sharing the store); `apply` gets an
+   * opener that throws when the status cannot be opened, and must not throw or reject itself (a promise it returns
+   * is awaited before the commit). How many were taken
+   * (0: none waiting).
    */
-  takeStatuses(limit: number, apply: (open: () => StatusUpdate) => void): number;
-  /** The handlers succeeded. */
-  processed(seq: number, now: number): void;
-  /** The handlers failed; the message stays waiting. */
-  attempted(seq: number, error: string): void;
-  /** The message is set aside for good (failed). */
-  setAside(seq: number, error: string, now: number): void;
+  takeStatuses(limit: number, apply: (open: () => StatusUpdate) => unknown): Promise<number>;
   /** Finished rows lose their bodies before `bodiesBefore` and go before `rowsBefore`; waiting ones stay. */
-  prune(bodiesBefore: number, rowsBefore: number): PruneCounts;
+  prune(bodiesBefore: number, rowsBefore: number): Promise<PruneCounts>;
   /** Messages waiting for their handlers, and those set aside as failed. */
-  backlog(): { pending: number; failed: number };
+  backlog(): Promise<{ pending: number; failed: number }>;
 }
 
-/** What `recordItems` added: the new messages, how many new statuses, how many of either were known before. */
+/** What one step added: the new messages, how many new statuses, how many of either were known before. */
 export interface RecordedItems {
   fresh: InboundMessage[];
   statuses: number;
@@ -92,6 +117,21 @@ export interface RecordedItems {
 
 /** The answer to bytes recorded before (copy it: callers may change theirs). */
 export const REPEATED: Readonly<AcceptResult> = { messages: 0, statuses: 0, duplicates: 0, repeated: true };
+
+/** A claim's three endings, once: the second call fails instead of writing over what the first one wrote. */
+export function endOnce(end: (sql: 'processed' | 'attempted' | 'setAside', error: string | null, now: number | null) => Promise<void>): Pick<PendingInbound, 'processed' | 'attempted' | 'setAside'> {
+  let ended = false;
+  const once = (how: 'processed' | 'attempted' | 'setAside', error: string | null, now: number | null): Promise<void> => {
+    if (ended) return Promise.reject(new Error('this inbound message\'s claim has ended already'));
+    ended = true;
+    return end(how, error, now);
+  };
+  return {
+    processed: (now) => once('processed', null, now),
+    attempted: (error) => once('attempted', error, null),
+    setAside: (error, now) => once('setAside', error, now),
+  };
+}
 
 interface MessageRow {
   seq: number;
@@ -109,6 +149,9 @@ interface StatusRow {
 /** The inbox in the program's SQLite database, sealed with the program's Sealer. */
 export class SqliteInboxStore implements InboxStore {
   private readonly stmts;
+  readonly shared = false;
+  /** claimed messages' senders, by seq: one process owns the file, so its claims live in memory */
+  private readonly claimed = new Map<number, string>();
 
   constructor(
     private readonly db: Db,
@@ -131,6 +174,9 @@ export class SqliteInboxStore implements InboxStore {
       nextMessage: db.prepare(
         `SELECT seq, body_sealed, attempts, message_tag, sender_tag FROM whatsapp_inbound WHERE state = 'pending' ORDER BY seq LIMIT 1`,
       ),
+      pendingMessages: db.prepare(
+        `SELECT seq, body_sealed, attempts, message_tag, sender_tag FROM whatsapp_inbound WHERE state = 'pending' ORDER BY seq`,
+      ),
       nextStatuses: db.prepare(`SELECT seq, body_sealed FROM whatsapp_statuses WHERE state = 'pending' ORDER BY seq LIMIT ?`),
       processed: db.prepare(`UPDATE whatsapp_inbound SET state = 'processed', attempts = attempts + 1, error = NULL, processed_ms = ? WHERE seq = ?`),
       attempt: db.prepare('UPDATE whatsapp_inbound SET attempts = attempts + 1, error = ? WHERE seq = ?'),
@@ -143,16 +189,31 @@ export class SqliteInboxStore implements InboxStore {
     return this.sealer.digest(rawBody);
   }
 
-  hasBody(bodyTag: string): boolean {
+  hasBody(bodyTag: string): Promise<boolean> {
+    return Promise.resolve(this.knows(bodyTag));
+  }
+
+  private knows(bodyTag: string): boolean {
     return this.stmts.deliveryByTag.get(bodyTag) !== undefined;
   }
 
-  openDelivery(rawBody: Buffer | null, bodyTag: string, now: number): number | null {
-    if (this.hasBody(bodyTag)) return null;
-    return Number(this.stmts.delivery.run(now, rawBody === null ? Buffer.alloc(0) : this.sealer.seal(rawBody)).lastInsertRowid);
+  record(steps: readonly GroupStep[], now: number): Promise<StepOutcome[]> {
+    // one synchronous better-sqlite3 transaction: nothing else on the connection can slip into it
+    return Promise.resolve(this.db.transaction(() => steps.map((step) => this.step(step, now))).immediate());
   }
 
-  recordItems(deliveryId: number, items: Pick<ParsedWebhook, 'messages' | 'statuses'>, now: number): RecordedItems {
+  private step(step: GroupStep, now: number): StepOutcome {
+    let id = step.deliveryId;
+    if (id === undefined) {
+      if (this.knows(step.bodyTag)) return { deliveryId: null, recorded: { fresh: [], statuses: 0, duplicates: 0 } };
+      id = Number(this.stmts.delivery.run(now, step.rawBody === null ? Buffer.alloc(0) : this.sealer.seal(step.rawBody)).lastInsertRowid);
+    }
+    const recorded = this.recordItems(id, step.items, now);
+    if (step.close) this.stmts.closeDelivery.run(step.bodyTag, id);
+    return { deliveryId: id, recorded };
+  }
+
+  private recordItems(deliveryId: number, items: Pick<ParsedWebhook, 'messages' | 'statuses'>, now: number): RecordedItems {
     const seal = this.sealer;
     const out: RecordedItems = { fresh: [], statuses: 0, duplicates: 0 };
     for (const m of items.messages) {
@@ -172,73 +233,79 @@ export class SqliteInboxStore implements InboxStore {
     return out;
   }
 
-  closeDelivery(deliveryId: number, bodyTag: string): void {
-    this.stmts.closeDelivery.run(bodyTag, deliveryId);
-  }
-
-  batch<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
-  }
-
-  nextMessage(): PendingInbound | undefined {
-    const row = this.stmts.nextMessage.get() as MessageRow | undefined;
-    if (!row) return undefined;
-    return {
-      seq: row.seq,
+  nextMessage(): Promise<PendingInbound | undefined> {
+    // the inbox's loop ends each claim before it asks again: the one-row query is the path it takes
+    let row: MessageRow | undefined;
+    if (this.claimed.size === 0) row = this.stmts.nextMessage.get() as MessageRow | undefined;
+    else {
+      const busy = new Set(this.claimed.values());
+      for (const r of this.stmts.pendingMessages.iterate() as IterableIterator<MessageRow>) {
+        if (busy.has(r.sender_tag)) continue;
+        row = r;
+        break;
+      }
+    }
+    if (!row) return Promise.resolve(undefined);
+    const { seq } = row;
+    const body = row.body_sealed;
+    this.claimed.set(seq, row.sender_tag);
+    const ends = endOnce(async (how, error, now) => {
+      this.claimed.delete(seq);
+      if (how === 'processed') this.stmts.processed.run(now, seq);
+      else if (how === 'attempted') this.stmts.attempt.run(error, seq);
+      else this.stmts.failed.run(error, now, seq);
+    });
+    return Promise.resolve({
+      seq,
       attempts: row.attempts,
       messageTag: row.message_tag,
       senderTag: row.sender_tag,
-      open: () => JSON.parse(this.sealer.openText(row.body_sealed)) as InboundMessage,
-    };
+      open: () => JSON.parse(this.sealer.openText(body)) as InboundMessage,
+      ...ends,
+    });
   }
 
-  takeStatuses(limit: number, apply: (open: () => StatusUpdate) => void): number {
+  async takeStatuses(limit: number, apply: (open: () => StatusUpdate) => unknown): Promise<number> {
     const rows = this.stmts.nextStatuses.all(limit) as StatusRow[];
     if (rows.length === 0) return 0;
+    const applying: unknown[] = [];
     this.db.transaction(() => {
       for (const r of rows) {
-        apply(() => JSON.parse(this.sealer.openText(r.body_sealed)) as StatusUpdate);
+        const p = apply(() => JSON.parse(this.sealer.openText(r.body_sealed)) as StatusUpdate);
+        if (p instanceof Promise) applying.push(p);
         this.stmts.statusDone.run(r.seq);
       }
     }).immediate();
+    // a sink on this same database has written synchronously, inside the commit; one elsewhere finishes here
+    await Promise.all(applying);
     return rows.length;
   }
 
-  processed(seq: number, now: number): void {
-    this.stmts.processed.run(now, seq);
-  }
-
-  attempted(seq: number, error: string): void {
-    this.stmts.attempt.run(error, seq);
-  }
-
-  setAside(seq: number, error: string, now: number): void {
-    this.stmts.failed.run(error, now, seq);
-  }
-
-  prune(bodiesBefore: number, rowsBefore: number): PruneCounts {
+  prune(bodiesBefore: number, rowsBefore: number): Promise<PruneCounts> {
     // uncorrelated, so SQLite builds the (small) set once instead of scanning the inbound rows per delivery
     const pendingIn = `id IN (SELECT delivery_id FROM whatsapp_inbound WHERE state = 'pending')`;
-    return this.db.transaction(() => {
-      const run = (sql: string, ...args: number[]) => this.db.prepare(sql).run(...args).changes;
-      const bodies =
-        run(`UPDATE whatsapp_inbound SET body_sealed = x'' WHERE state != 'pending' AND processed_ms < ? AND length(body_sealed) > 0`, bodiesBefore) +
-        run(`UPDATE whatsapp_statuses SET body_sealed = x'' WHERE state != 'pending' AND received_ms < ? AND length(body_sealed) > 0`, bodiesBefore) +
-        run(`UPDATE whatsapp_webhook_deliveries SET body_sealed = x'' WHERE received_ms < ? AND length(body_sealed) > 0 AND NOT ${pendingIn}`, bodiesBefore);
-      return {
-        bodies,
-        messages: run(`DELETE FROM whatsapp_inbound WHERE state != 'pending' AND received_ms < ? AND processed_ms < ?`, rowsBefore, bodiesBefore),
-        statuses: run(`DELETE FROM whatsapp_statuses WHERE state != 'pending' AND received_ms < ?`, rowsBefore),
-        deliveries: run(`DELETE FROM whatsapp_webhook_deliveries WHERE received_ms < ? AND NOT ${pendingIn}`, rowsBefore),
-      };
-    }).immediate();
+    return Promise.resolve(
+      this.db.transaction(() => {
+        const run = (sql: string, ...args: number[]) => this.db.prepare(sql).run(...args).changes;
+        const bodies =
+          run(`UPDATE whatsapp_inbound SET body_sealed = x'' WHERE state != 'pending' AND processed_ms < ? AND length(body_sealed) > 0`, bodiesBefore) +
+          run(`UPDATE whatsapp_statuses SET body_sealed = x'' WHERE state != 'pending' AND received_ms < ? AND length(body_sealed) > 0`, bodiesBefore) +
+          run(`UPDATE whatsapp_webhook_deliveries SET body_sealed = x'' WHERE received_ms < ? AND length(body_sealed) > 0 AND NOT ${pendingIn}`, bodiesBefore);
+        return {
+          bodies,
+          messages: run(`DELETE FROM whatsapp_inbound WHERE state != 'pending' AND received_ms < ? AND processed_ms < ?`, rowsBefore, bodiesBefore),
+          statuses: run(`DELETE FROM whatsapp_statuses WHERE state != 'pending' AND received_ms < ?`, rowsBefore),
+          deliveries: run(`DELETE FROM whatsapp_webhook_deliveries WHERE received_ms < ? AND NOT ${pendingIn}`, rowsBefore),
+        };
+      }).immediate(),
+    );
   }
 
-  backlog(): { pending: number; failed: number } {
+  backlog(): Promise<{ pending: number; failed: number }> {
     const r = this.db
       .prepare(`SELECT sum(state = 'pending') AS pending, sum(state = 'failed') AS failed FROM whatsapp_inbound`)
       .get() as { pending: number | null; failed: number | null };
-    return { pending: r.pending ?? 0, failed: r.failed ?? 0 };
+    return Promise.resolve({ pending: r.pending ?? 0, failed: r.failed ?? 0 });
   }
 }
 
@@ -246,14 +313,12 @@ export class SqliteInboxStore implements InboxStore {
  * Records whole deliveries in one commit (each body unless its bytes were recorded before, also earlier in the
  * group; each new message and status): per delivery, what it added and its new messages.
  */
-export function recordDeliveries(store: InboxStore, deliveries: readonly InboundDelivery[], now: number): { result: AcceptResult; fresh: InboundMessage[] }[] {
-  return store.batch(() =>
-    deliveries.map((d) => {
-      const id = store.openDelivery(d.rawBody, d.bodyTag, now);
-      if (id === null) return { result: { ...REPEATED }, fresh: [] };
-      const { fresh, statuses, duplicates } = store.recordItems(id, d.parsed, now);
-      store.closeDelivery(id, d.bodyTag);
-      return { result: { messages: fresh.length, statuses, duplicates, repeated: false }, fresh };
-    }),
+export async function recordDeliveries(store: InboxStore, deliveries: readonly InboundDelivery[], now: number): Promise<{ result: AcceptResult; fresh: InboundMessage[] }[]> {
+  const outcomes = await store.record(
+    deliveries.map((d) => ({ rawBody: d.rawBody, bodyTag: d.bodyTag, items: d.parsed, close: true })),
+    now,
+  );
+  return outcomes.map(({ deliveryId, recorded: { fresh, statuses, duplicates } }) =>
+    deliveryId === null ? { result: { ...REPEATED }, fresh: [] } : { result: { messages: fresh.length, statuses, duplicates, repeated: false }, fresh },
   );
 }

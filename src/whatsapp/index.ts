@@ -44,7 +44,8 @@ export {
   type SendSeen,
 } from './outbox-store.js';
 export { PostgresOutboxStore } from './outbox-store-postgres.js';
-export { SqliteInboxStore, recordDeliveries, type InboxStore, type InboundDelivery, type PendingInbound, type PruneCounts, type RecordedItems } from './inbox-store.js';
+export { SqliteInboxStore, recordDeliveries, type InboxStore, type InboundDelivery, type PendingInbound, type PruneCounts, type RecordedItems, type GroupStep, type StepOutcome } from './inbox-store.js';
+export { PostgresInboxStore } from './inbox-store-postgres.js';
 export { afterSendFailure, afterHandlerFailure, type SendVerdict, type SendRetryPolicy, type HandleVerdict, type HandleRetryPolicy } from './retry-policy.js';
 export { verifySignature } from './signature.js';
 export { parseWebhook, WebhookItems, type InboundMessage, type StatusUpdate, type DeliveryStatus, type ParsedWebhook } from './webhook.js';

@@ -133,7 +133,7 @@ export async function spawnBridge(env: Record<string, string>, reuse?: { mqttPor
  * what a test then finds is all that will happen, so "nothing more was sent" is a fact and not a guess.
  */
 export async function quiescent(bridge: Pick<RunningApp, 'inbox' | 'outbox'>, timeoutMs = 15_000): Promise<void> {
-  await waitFor(async () => bridge.inbox.backlog().pending === 0 && (await bridge.outbox.backlog()) === 0, { timeoutMs, message: 'inbox drained and outbox idle' });
+  await waitFor(async () => (await bridge.inbox.backlog()).pending === 0 && (await bridge.outbox.backlog()) === 0, { timeoutMs, message: 'inbox drained and outbox idle' });
 }
 
 /** An MQTT 3.1.1 client that has connected (or throws the broker's refusal). */

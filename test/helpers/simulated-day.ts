@@ -301,7 +301,7 @@ export async function fillSimulatedDay(influxUrl: string): Promise<void> {
     await waitFor(async () => (await api<{ figures: { sent: number } }>(bridge, `/notices/${notice.id}`)).figures.sent === 2, { message: 'the notice sent to both' });
 
     // "Meta" reports delivery of what the sandbox sent: read by crews, delivered to residents, one failure
-    await waitFor(async () => bridge.inbox.backlog().pending === 0 && (await bridge.outbox.list({ limit: 1000 })).every((i) => i.status === 'sent' || i.status === 'failed'), {
+    await waitFor(async () => (await bridge.inbox.backlog()).pending === 0 && (await bridge.outbox.list({ limit: 1000 })).every((i) => i.status === 'sent' || i.status === 'failed'), {
       timeoutMs: 15_000,
       message: 'inbox and outbox settled',
     });

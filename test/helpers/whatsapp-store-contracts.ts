@@ -175,54 +175,94 @@ function delivery(store: InboxStore, value: Record<string, unknown>): InboundDel
   return { rawBody, bodyTag: store.bodyTag(rawBody), parsed: parseWebhook(JSON.parse(rawBody.toString('utf8'))) };
 }
 
-export function inboxStoreContract(name: string, fresh: () => InboxStore): void {
+/** A fresh, empty inbox store; `second` (when the store can be shared) another one on the same rows, as another instance's. */
+export interface InboxStoreUnderTest {
+  store: InboxStore;
+  second?: InboxStore;
+}
+
+/** `shared`: `make` gives a `second` store on the same rows, and the cases of two instances run too. */
+export function inboxStoreContract(name: string, make: () => InboxStoreUnderTest | Promise<InboxStoreUnderTest>, opts: { shared?: boolean } = {}): void {
+  const fresh = async (): Promise<InboxStore> => (await make()).store;
   describe(`${name} (InboxStore contract)`, () => {
-    it('records a delivery once: the same bytes again, even in the same commit, add nothing', () => {
-      const store = fresh();
+    it('records a delivery once: the same bytes again, even in the same commit, add nothing', async () => {
+      const store = await fresh();
       const d = delivery(store, { messages: [text('m1', 'hello')] });
       expect(store.bodyTag(d.rawBody)).toBe(d.bodyTag);
-      expect(store.hasBody(d.bodyTag)).toBe(false);
-      const [first, second] = recordDeliveries(store, [d, d], T0);
+      expect(await store.hasBody(d.bodyTag)).toBe(false);
+      const [first, second] = await recordDeliveries(store, [d, d], T0);
       expect(first!.result).toEqual({ messages: 1, statuses: 0, duplicates: 0, repeated: false });
       expect(first!.fresh.map((m) => m.id)).toEqual(['m1']);
       expect(second).toEqual({ result: { messages: 0, statuses: 0, duplicates: 0, repeated: true }, fresh: [] });
-      expect(store.hasBody(d.bodyTag)).toBe(true);
+      expect(await store.hasBody(d.bodyTag)).toBe(true);
     });
 
-    it('counts a redelivered message id in other bytes as a duplicate', () => {
-      const store = fresh();
-      recordDeliveries(store, [delivery(store, { messages: [text('m1', 'hello')] })], T0);
-      const [again] = recordDeliveries(store, [delivery(store, { messages: [text('m1', 'hello'), text('m2', 'more')] })], T0 + 1);
-      expect(again!.result).toMatchObject({ messages: 1, duplicates: 1, repeated: false });
+    it('counts a redelivered message id in other bytes as a duplicate, also twice in one body', async () => {
+      const store = await fresh();
+      await recordDeliveries(store, [delivery(store, { messages: [text('m1', 'hello')] })], T0);
+      const [again] = await recordDeliveries(store, [delivery(store, { messages: [text('m1', 'hello'), text('m2', 'more'), text('m2', 'more')] })], T0 + 1);
+      expect(again!.result).toMatchObject({ messages: 1, duplicates: 2, repeated: false });
       expect(again!.fresh.map((m) => m.id)).toEqual(['m2']);
-      expect(store.backlog()).toEqual({ pending: 2, failed: 0 });
+      expect(await store.backlog()).toEqual({ pending: 2, failed: 0 });
     });
 
-    it('hands out messages in arrival order until they are processed or set aside', () => {
-      const store = fresh();
-      recordDeliveries(store, [delivery(store, { messages: [text('m1', 'one'), text('m2', 'two'), text('m3', 'three')] })], T0);
-      const first = store.nextMessage()!;
+    it('records a long body over several commits, recognising its bytes only once the last is in', async () => {
+      const store = await fresh();
+      const d = delivery(store, { messages: [text('l1', 'one'), text('l2', 'two'), text('l3', 'three')] });
+      const [open] = await store.record([{ rawBody: d.rawBody, bodyTag: d.bodyTag, items: { messages: d.parsed.messages.slice(0, 2), statuses: [] }, close: false }], T0);
+      expect(open!.deliveryId).not.toBeNull();
+      expect(await store.hasBody(d.bodyTag)).toBe(false);
+      const [rest] = await store.record([{ deliveryId: open!.deliveryId!, rawBody: d.rawBody, bodyTag: d.bodyTag, items: { messages: d.parsed.messages.slice(2), statuses: [] }, close: true }], T0);
+      expect(rest).toEqual({ deliveryId: open!.deliveryId, recorded: { fresh: [d.parsed.messages[2]], statuses: 0, duplicates: 0 } });
+      expect(await store.hasBody(d.bodyTag)).toBe(true);
+      expect(await store.backlog()).toEqual({ pending: 3, failed: 0 });
+    });
+
+    it('hands out messages in arrival order until they are processed or set aside', async () => {
+      const store = await fresh();
+      await recordDeliveries(store, [delivery(store, { messages: [text('m1', 'one'), text('m2', 'two'), text('m3', 'three')] })], T0);
+      const first = (await store.nextMessage())!;
       expect(first.open()).toMatchObject({ id: 'm1', from: A, text: 'one' });
       expect(first.attempts).toBe(0);
       expect(first.messageTag).not.toContain('m1');
       expect(first.senderTag).not.toContain(A);
-      store.attempted(first.seq, 'handler failed');
-      expect(store.nextMessage()).toMatchObject({ seq: first.seq, attempts: 1 });
-      store.processed(first.seq, T0 + 1);
-      const second = store.nextMessage()!;
+      await first.attempted('handler failed');
+      await expect(first.processed(T0)).rejects.toThrow(/ended already/);
+      const retry = (await store.nextMessage())!;
+      expect(retry).toMatchObject({ seq: first.seq, attempts: 1 });
+      await retry.processed(T0 + 1);
+      const second = (await store.nextMessage())!;
       expect(second.open().id).toBe('m2');
-      store.setAside(second.seq, 'poison', T0 + 2);
-      expect(store.nextMessage()!.open().id).toBe('m3');
-      expect(store.backlog()).toEqual({ pending: 1, failed: 1 });
+      await second.setAside('poison', T0 + 2);
+      const third = (await store.nextMessage())!;
+      expect(third.open().id).toBe('m3');
+      await third.processed(T0 + 3);
+      expect(await store.nextMessage()).toBeUndefined();
+      expect(await store.backlog()).toEqual({ pending: 0, failed: 1 });
     });
 
-    it('applies statuses once, in arrival order, in batches', () => {
-      const store = fresh();
-      recordDeliveries(store, [delivery(store, { statuses: [status('w1', 'sent'), status('w1', 'delivered'), status('w2', 'sent')] })], T0);
+    it('while a message is claimed, hands out the oldest of another sender, none of the same sender', async () => {
+      const store = await fresh();
+      await recordDeliveries(store, [delivery(store, { messages: [text('a1', 'one'), text('a2', 'two'), { ...text('b1', 'other'), from: B }] })], T0);
+      const a1 = (await store.nextMessage())!;
+      expect(a1.open().id).toBe('a1');
+      const b1 = (await store.nextMessage())!;
+      expect(b1.open().id).toBe('b1');
+      expect(await store.nextMessage()).toBeUndefined();
+      await a1.processed(T0);
+      const a2 = (await store.nextMessage())!;
+      expect(a2.open().id).toBe('a2');
+      await Promise.all([a2.processed(T0), b1.processed(T0)]);
+      expect(await store.backlog()).toEqual({ pending: 0, failed: 0 });
+    });
+
+    it('applies statuses once, in arrival order, in batches', async () => {
+      const store = await fresh();
+      await recordDeliveries(store, [delivery(store, { statuses: [status('w1', 'sent'), status('w1', 'delivered'), status('w2', 'sent'), status('w2', 'sent')] })], T0);
       const seen: StatusUpdate[] = [];
-      expect(store.takeStatuses(2, (open) => seen.push(open()))).toBe(2);
-      expect(store.takeStatuses(2, (open) => seen.push(open()))).toBe(1);
-      expect(store.takeStatuses(2, (open) => seen.push(open()))).toBe(0);
+      expect(await store.takeStatuses(2, (open) => seen.push(open()))).toBe(2);
+      expect(await store.takeStatuses(2, (open) => seen.push(open()))).toBe(1);
+      expect(await store.takeStatuses(2, (open) => seen.push(open()))).toBe(0);
       expect(seen.map((s) => [s.wamid, s.status])).toEqual([
         ['w1', 'sent'],
         ['w1', 'delivered'],
@@ -232,13 +272,51 @@ export function inboxStoreContract(name: string, fresh: () => InboxStore): void 
       expect(seen[0]!.recipient).not.toContain(B);
     });
 
-    it('prunes finished rows and keeps waiting ones', () => {
-      const store = fresh();
-      recordDeliveries(store, [delivery(store, { messages: [text('m1', 'done'), text('m2', 'waiting')] })], T0);
-      store.processed(store.nextMessage()!.seq, T0);
-      expect(store.prune(T0 + 1, T0 + 1)).toMatchObject({ messages: 1, deliveries: 0 });
-      expect(store.backlog()).toEqual({ pending: 1, failed: 0 });
-      expect(store.nextMessage()!.open().id).toBe('m2');
+    it('prunes finished rows and keeps waiting ones', async () => {
+      const store = await fresh();
+      await recordDeliveries(store, [delivery(store, { messages: [text('m1', 'done'), text('m2', 'waiting')] })], T0);
+      await (await store.nextMessage())!.processed(T0);
+      expect(await store.prune(T0 + 1, T0 + 1)).toMatchObject({ messages: 1, deliveries: 0 });
+      expect(await store.backlog()).toEqual({ pending: 1, failed: 0 });
+      const left = (await store.nextMessage())!;
+      expect(left.open().id).toBe('m2');
+      await left.processed(T0 + 2);
     });
+
+    if (opts.shared) sharedCases(make);
+  });
+}
+
+function sharedCases(make: () => InboxStoreUnderTest | Promise<InboxStoreUnderTest>): void {
+  it('shared by two instances: the same bodies recorded by both at once add each message and status once, and each is handled once', async () => {
+    const { store, second } = await make();
+    if (!second) throw new Error('a shared store under test gives a second store');
+    const bodies = Array.from({ length: 6 }, (_, i) =>
+      delivery(store, {
+        messages: [text(`s${i}`, `same ${i}`), { ...text(`o${i}`, `other ${i}`), from: `3160000010${i}` }],
+        statuses: [status(`w${i}`, 'delivered')],
+      }),
+    );
+    const [one, two] = await Promise.all([recordDeliveries(store, bodies, T0), recordDeliveries(second, bodies, T0)]);
+    const results = [...one!, ...two!].map((r) => r.result);
+    expect(results.reduce((n, r) => n + r.messages, 0)).toBe(12);
+    expect(results.reduce((n, r) => n + r.statuses, 0)).toBe(6);
+    expect(results.filter((r) => r.repeated)).toHaveLength(6);
+    // both take messages at once until none is left: each one handed out once, a sender's in order
+    const handled: string[] = [];
+    const drain = async (s: InboxStore): Promise<void> => {
+      for (let next = await s.nextMessage(); next; next = await s.nextMessage()) {
+        handled.push(next.open().id);
+        await next.processed(T0);
+      }
+    };
+    await Promise.all([drain(store), drain(second), drain(store), drain(second)]);
+    expect([...handled].sort()).toEqual([...bodies.keys()].flatMap((i) => [`o${i}`, `s${i}`]).sort());
+    const fromA = handled.filter((id) => id.startsWith('s'));
+    expect(fromA).toEqual(bodies.map((_, i) => `s${i}`));
+    const applied: string[] = [];
+    await Promise.all([store, second, store, second].map((s) => s.takeStatuses(2, (open) => void applied.push(open().wamid))));
+    await Promise.all([store.takeStatuses(100, (open) => void applied.push(open().wamid)), second.takeStatuses(100, (open) => void applied.push(open().wamid))]);
+    expect(applied).toEqual(bodies.map((_, i) => `w${i}`));
   });
 }

@@ -179,7 +179,7 @@ describe('dispatch through the real path', () => {
       expect(r.status).toBe(401);
     }
     // refused before the inbox: nothing waits to be handled
-    expect(bridge.inbox.backlog().pending).toBe(0);
+    expect((await bridge.inbox.backlog()).pending).toBe(0);
     expect((await jobsOf(bridge, bin.id))[0]!.status).toBe('sent');
 
     const { messageId } = await graph.userSends(CREW, templateButton(`accept:${job!.id}`, 'Accept'));

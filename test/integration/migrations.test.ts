@@ -140,7 +140,7 @@ describe('a data directory written before numbered migrations', () => {
     expect(outbox.inWindow(RESIDENT, T0)).toBe(true);
     const inbox = sqliteInbox({ db, log: silent, sealer, clock });
     cleanups.push(() => inbox.stop());
-    expect(inbox.backlog()).toEqual({ pending: 1, failed: 0 });
+    expect(await inbox.backlog()).toEqual({ pending: 1, failed: 0 });
 
     const reports = new SqliteReportStore(db);
     const [second, first] = reports.list({});

@@ -36,7 +36,7 @@ describe('quiet hours and the weekly cap', () => {
     waitFor(
       async () => {
         await clock.advance(0);
-        return bridge.inbox.backlog().pending === 0 && (await bridge.outbox.backlog()) === 0;
+        return (await bridge.inbox.backlog()).pending === 0 && (await bridge.outbox.backlog()) === 0;
       },
       { intervalMs: 20, message: 'inbox drained and outbox idle' },
     );

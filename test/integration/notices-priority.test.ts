@@ -58,12 +58,12 @@ const idle = (sends: number, stepMs = 0, timeoutMs = 30_000) =>
   waitFor(
     async () => {
       await clock.advance(stepMs);
-      return bridge!.inbox.backlog().pending === 0 && graph!.sent.length >= sends && (await bridge!.outbox.list({ limit: 500 })).every((i) => i.status !== 'sending');
+      return (await bridge!.inbox.backlog()).pending === 0 && graph!.sent.length >= sends && (await bridge!.outbox.list({ limit: 500 })).every((i) => i.status !== 'sending');
     },
     { intervalMs: 20, timeoutMs, message: `${sends} messages sent` },
   ).catch(async (err: Error) => {
     const items = await bridge!.outbox.list({ limit: 500 });
-    throw new Error(`${err.message} (${graph!.sent.length} sent, ${graph!.overLimit.length} over the limit; outbox ${items.filter((i) => i.status === 'pending').length} pending, ${items.filter((i) => i.status === 'sending').length} sending, inbox ${bridge!.inbox.backlog().pending})`);
+    throw new Error(`${err.message} (${graph!.sent.length} sent, ${graph!.overLimit.length} over the limit; outbox ${items.filter((i) => i.status === 'pending').length} pending, ${items.filter((i) => i.status === 'sending').length} sending, inbox ${(await bridge!.inbox.backlog()).pending})`);
   });
 
 /** Residents `from`..`to` subscribe by chat; waits for binbridge's answers, moving the clock `stepMs` a look. */

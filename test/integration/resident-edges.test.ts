@@ -61,7 +61,7 @@ describe("residents' messages our replies once choked on", () => {
     expect((await post(textBody(RESIDENT, 'UTR-0002 is vol'))).status).toBe(200);
     await replyTo(RESIDENT, before);
     await quiescent(bridge);
-    expect(bridge.inbox.backlog()).toEqual({ pending: 0, failed: 0 });
+    expect(await bridge.inbox.backlog()).toEqual({ pending: 0, failed: 0 });
     const recorded = await sent();
     expect(recorded.filter((m) => m.to === RESIDENT)).toHaveLength(1);
     expect(recorded.some((m) => m.to === 'abc')).toBe(false);
@@ -78,7 +78,7 @@ describe("residents' messages our replies once choked on", () => {
     expect((await post(textBody(who, 'UTR-0001'))).status).toBe(200);
     const reply = await replyTo(who, before);
     await quiescent(bridge);
-    expect(bridge.inbox.backlog()).toEqual({ pending: 0, failed: 0 });
+    expect(await bridge.inbox.backlog()).toEqual({ pending: 0, failed: 0 });
     const msg = reply.message as Extract<OutboundMessage, { type: 'interactive' }>;
     expect(msg.interactive.type).toBe('list');
     const rows = (msg.interactive as { action: { sections: { rows: { id: string; title: string; description?: string }[] }[] } }).action.sections.flatMap((s) => s.rows);

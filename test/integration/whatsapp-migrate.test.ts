@@ -166,7 +166,7 @@ describe('WhatsApp tables of a release before sealing', () => {
       [2, 'old-pending'],
       [1, 'old-sent'],
     ]);
-    expect(inbox.backlog()).toEqual({ pending: 1, failed: 0 });
+    expect(await inbox.backlog()).toEqual({ pending: 1, failed: 0 });
     expect(sandbox!.list({ to: NUMBER })).toHaveLength(1);
   });
 

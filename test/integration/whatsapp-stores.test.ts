@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
-import { PostgresOutboxStore, SqliteContacts, SqliteInboxStore, SqliteOutboxStore } from '../../src/whatsapp/index.js';
+import { PostgresInboxStore, PostgresOutboxStore, SqliteContacts, SqliteInboxStore, SqliteOutboxStore } from '../../src/whatsapp/index.js';
 import { memoryDb } from '../helpers/db.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { startPostgres, type Postgres } from '../helpers/servers.js';
@@ -12,11 +12,13 @@ outboxStoreContract('SqliteOutboxStore', () => new SqliteOutboxStore(memoryDb(),
 
 let server: Postgres | undefined;
 let pool: pg.Pool | undefined;
+const pools: pg.Pool[] = [];
 beforeAll(async () => {
   server = await startPostgres();
 }, 60_000);
 afterAll(async () => {
   await pool?.end();
+  await Promise.all(pools.map((p) => p.end()));
   await server?.destroy();
 });
 
@@ -33,5 +35,14 @@ outboxStoreContract('PostgresOutboxStore', async () => {
 
 inboxStoreContract('SqliteInboxStore', () => {
   const db = memoryDb();
-  return new SqliteInboxStore(db, sealer, new SqliteContacts(db, sealer));
+  return { store: new SqliteInboxStore(db, sealer, new SqliteContacts(db, sealer)) };
 });
+
+// each case on a database of its own; two pools on it are two instances
+inboxStoreContract('PostgresInboxStore', async () => {
+  const url = await freshDatabase(server!);
+  const [one, two] = [openPool({ url }), openPool({ url })];
+  pools.push(one, two);
+  await migratePostgres(one);
+  return { store: new PostgresInboxStore(one, sealer), second: new PostgresInboxStore(two, sealer) };
+}, { shared: true });

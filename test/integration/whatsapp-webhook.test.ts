@@ -6,13 +6,18 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { createMetrics } from '../../src/metrics.js';
 import { DiskPhotoStore, Retention, SqliteConversationStore, SqliteReportStore } from '../../src/reports/index.js';
 import { openDatabase, type Db } from '../../src/storage/index.js';
 import { whatsappWebhookRoutes } from '../../src/http/routes/whatsapp-webhook.js';
-import { Sealer, sqliteInbox, type Inbox, type InboundMessage, type InboxOptions, type StatusUpdate } from '../../src/whatsapp/index.js';
+import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
+import { Inbox as InboxLoop, PostgresInboxStore, Sealer, sqliteInbox, type Inbox, type InboundMessage, type InboxOptions, type StatusUpdate } from '../../src/whatsapp/index.js';
+import { startInstances } from '../helpers/bridge.js';
+import { freshDatabase } from '../helpers/postgres.js';
+import { startPostgres, type Postgres } from '../helpers/servers.js';
 import { beforeEachCommit, commitCounter, turnCounter } from '../helpers/event-loop.js';
 import { waitFor } from '../helpers/wait.js';
 import { FIXTURES, TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
@@ -126,7 +131,7 @@ describe('WhatsApp webhook', () => {
     expect((await app.inject({ method: 'POST', url: '/webhooks/whatsapp', headers: { 'content-type': 'text/plain' }, payload: raw })).statusCode).toBe(401);
     // refused before the inbox: nothing was stored, so nothing can be handled later
     expect(deliveries(db)).toBe(0);
-    expect(inbox.backlog()).toEqual({ pending: 0, failed: 0 });
+    expect(await inbox.backlog()).toEqual({ pending: 0, failed: 0 });
     expect(handled).toHaveLength(0);
     expect(await metrics.registry.getSingleMetricAsString('binbridge_webhook_requests_total')).toContain('outcome="bad_signature"} 5');
   });
@@ -159,7 +164,7 @@ describe('WhatsApp webhook', () => {
     inbox.start();
     const raw = envelope([text('wamid.SAME', 'bin UT-0042 is full')], [{ id: 'wamid.OUT', status: 'delivered', timestamp: '1750000000', recipient_id: '31600000001' }]);
     for (let i = 0; i < 3; i++) expect((await post(app, raw)).statusCode).toBe(200);
-    await waitFor(() => handled.length === 1 && inbox.backlog().pending === 0);
+    await waitFor(async () => handled.length === 1 && (await inbox.backlog()).pending === 0);
     expect(handled).toHaveLength(1);
     expect(statuses).toHaveLength(1);
     expect(deliveries(db)).toBe(1);
@@ -190,7 +195,7 @@ describe('WhatsApp webhook', () => {
       { message_tag: sealer.pseudonym('w3'), state: 'failed', attempts: 3 },
       { message_tag: sealer.pseudonym('w4'), state: 'processed', attempts: 1 },
     ]);
-    expect(inbox.backlog()).toEqual({ pending: 0, failed: 1 });
+    expect(await inbox.backlog()).toEqual({ pending: 0, failed: 1 });
   });
 
   it('records a burst of deliveries in one commit, the same bytes twice in it once, and answers each', async () => {
@@ -308,7 +313,7 @@ describe('WhatsApp webhook', () => {
     const third = makeInbox(db2);
     third.inbox.start();
     // the redelivery was known: nothing waits for the third inbox to handle
-    expect(third.inbox.backlog().pending).toBe(0);
+    expect((await third.inbox.backlog()).pending).toBe(0);
     expect(second.handled.map((m) => m.text)).toEqual(['one', 'two']);
     expect(third.handled).toHaveLength(0);
   });
@@ -324,7 +329,7 @@ describe('WhatsApp webhook', () => {
     const raw = JSON.stringify(big);
     for (let i = 0; i < 15; i++) expect((await post(app, raw)).statusCode).toBe(200);
     // every accepted message has been handled once the inbox is drained
-    await waitFor(() => inbox.backlog().pending === 0 && handled.length > 0);
+    await waitFor(async () => (await inbox.backlog()).pending === 0 && handled.length > 0);
     expect(handled.map((m) => m.id)).toEqual(['wamid.BIG']);
     expect(deliveries(db)).toBe(1);
     const stored = db.prepare('SELECT sum(length(body_sealed)) FROM whatsapp_webhook_deliveries').pluck().get() as number;
@@ -332,7 +337,7 @@ describe('WhatsApp webhook', () => {
     expect(await metrics.registry.getSingleMetricAsString('binbridge_webhook_requests_total')).toContain('outcome="accepted"} 15');
     // another body with the same message (Meta batches as it likes) is stored, its message still handled once
     expect((await post(app, envelope([text('wamid.BIG', 'bin UT-0042 is full'), text('wamid.NEXT', 'and this one')]))).statusCode).toBe(200);
-    await waitFor(() => inbox.backlog().pending === 0 && handled.length > 1);
+    await waitFor(async () => (await inbox.backlog()).pending === 0 && handled.length > 1);
     expect(handled.map((m) => m.id)).toEqual(['wamid.BIG', 'wamid.NEXT']);
     expect(deliveries(db)).toBe(2);
   });
@@ -362,15 +367,15 @@ describe('WhatsApp webhook', () => {
 
     const old = envelope([text('wamid.OLD', 'Oudegracht 165')], [{ id: 'wamid.OUT', status: 'read', timestamp: '1750000000', recipient_id: '31600000001' }]);
     expect((await post(app, old)).statusCode).toBe(200);
-    await waitFor(() => inbox.backlog().pending === 0 && handled.length === 1 && statuses.length === 1);
+    await waitFor(async () => (await inbox.backlog()).pending === 0 && handled.length === 1 && statuses.length === 1);
 
     await clock.advanceTo(t0 + 4 * DAY);
     expect((await post(app, envelope([text('wamid.NEW', 'Biltstraat 7')]))).statusCode).toBe(200);
-    await waitFor(() => inbox.backlog().pending === 0 && handled.length === 2);
+    await waitFor(async () => (await inbox.backlog()).pending === 0 && handled.length === 2);
     await inbox.stop(); // the next one stays unprocessed
     expect((await post(app, envelope([text('wamid.WAITING', 'Neude 8')]))).statusCode).toBe(200);
 
-    retention.purge();
+    await retention.purge();
     // processed 4 days ago: the sealed bodies are gone, the message id is kept for Meta's redeliveries
     expect(bodyOf('wamid.OLD')).toEqual({ body: 0, state: 'processed' });
     expect(db.prepare('SELECT length(body_sealed) FROM whatsapp_statuses').pluck().all()).toEqual([0]);
@@ -387,14 +392,14 @@ describe('WhatsApp webhook', () => {
     expect((await post(app, old)).statusCode).toBe(200);
     expect((await post(app, envelope([text('wamid.OLD', 'Oudegracht 165')]))).statusCode).toBe(200);
     inbox.start();
-    await waitFor(() => inbox.backlog().pending === 0 && handled.length === 3);
+    await waitFor(async () => (await inbox.backlog()).pending === 0 && handled.length === 3);
     expect(handled.map((m) => m.id)).toEqual(['wamid.OLD', 'wamid.NEW', 'wamid.WAITING']);
     expect(statuses).toHaveLength(1);
     expect(deliveries(db)).toBe(4);
 
     // day 9½: the old message's id has passed Meta's 7 days of redelivery and is gone; the rest is kept
     await clock.advanceTo(t0 + 9.5 * DAY);
-    retention.purge();
+    await retention.purge();
     expect(bodyOf('wamid.OLD')).toBeUndefined();
     expect(db.prepare('SELECT count(*) FROM whatsapp_statuses').pluck().get()).toBe(0);
     expect(bodyOf('wamid.NEW')).toEqual({ body: 0, state: 'processed' });
@@ -434,7 +439,7 @@ describe('WhatsApp webhook', () => {
     inbox.start();
     await waitFor(() => handled.length === 1);
     expect(handled[0]!.text).toBe('new key');
-    expect(inbox.backlog()).toEqual({ pending: 0, failed: 1 });
+    expect(await inbox.backlog()).toEqual({ pending: 0, failed: 1 });
   });
 
   it('counts new inbound messages as whatsapp_message points', async () => {
@@ -445,4 +450,148 @@ describe('WhatsApp webhook', () => {
     expect(points).toHaveLength(2);
     expect(points[0]).toMatch(/^whatsapp_message,direction=in,kind=text,status=received count=1 \d+$/);
   });
+});
+
+describe('WhatsApp webhook on PostgreSQL', () => {
+  let server: Postgres;
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await server?.destroy();
+  });
+
+  /** An instance's inbox on the database at `url` (its own pool), its handler's effects and its statuses. */
+  async function instance(url: string) {
+    const pool = openPool({ url, connectTimeoutMs: 2000 });
+    cleanups.push(() => pool.end());
+    await migratePostgres(pool);
+    const handled: InboundMessage[] = [];
+    const statuses: StatusUpdate[] = [];
+    const inbox = new InboxLoop({ store: new PostgresInboxStore(pool, sealer), log: silent, statuses: { applyStatus: (s) => void statuses.push(s) }, retryDelayMs: 10, pollMs: 100 });
+    inbox.onMessage((m) => void handled.push(m));
+    cleanups.push(() => inbox.stop());
+    const { app } = await makeApp(inbox);
+    return { pool, inbox, app, handled, statuses };
+  }
+  const count = async (pool: pg.Pool, table: string): Promise<number> => (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
+
+  it('answers 503 while the database is down, never 200, and records the redelivery once when it is back', async () => {
+    const { pool, inbox, app, handled } = await instance(await freshDatabase(server));
+    inbox.start();
+    expect((await post(app, envelope([text('pg.before', 'before the outage')]))).statusCode).toBe(200);
+    await waitFor(() => handled.length === 1);
+    const raw = envelope([text('pg.during', 'bin 7 is full')], [{ id: 'wamid.PGOUT', status: 'delivered', timestamp: '1750000000', recipient_id: '31600000001' }]);
+    await server.stop();
+    try {
+      const refused = await post(app, raw);
+      // before: 500, and nothing told Meta that trying again later is the answer
+      expect(refused.statusCode).toBe(503);
+      expect(refused.json()).toMatchObject({ status: 503 });
+      expect((await post(app, raw)).statusCode).toBe(503);
+    } finally {
+      await server.start();
+    }
+    // Meta redelivers the same bytes, more than once
+    expect((await post(app, raw)).statusCode).toBe(200);
+    expect((await post(app, raw)).statusCode).toBe(200);
+    await waitFor(() => handled.length === 2);
+    expect(handled.map((m) => m.id)).toEqual(['pg.before', 'pg.during']);
+    expect([await count(pool, 'whatsapp_inbound'), await count(pool, 'whatsapp_statuses'), await count(pool, 'whatsapp_webhook_deliveries')]).toEqual([2, 1, 2]);
+    expect(await inbox.backlog()).toEqual({ pending: 0, failed: 0 });
+  }, 60_000);
+
+  it('two instances given the same bodies at once: each message recorded and handled once, each status applied once', async () => {
+    const url = await freshDatabase(server);
+    const [a, b] = [await instance(url), await instance(url)];
+    a.inbox.start();
+    b.inbox.start();
+    // ten residents write at once, and Meta's load balancer hands every body to both instances together
+    const bodies = Array.from({ length: 10 }, (_, i) =>
+      envelope(
+        [{ ...text(`pg.same${i}`, `bin ${i} is full`), from: `3160000100${i}` }],
+        [{ id: `wamid.PGS${i}`, status: 'read', timestamp: '1750000000', recipient_id: '31600000001' }],
+      ),
+    );
+    const answers = await Promise.all(bodies.flatMap((raw) => [post(a.app, raw), post(b.app, raw)]));
+    expect(answers.map((r) => r.statusCode)).toEqual(bodies.flatMap(() => [200, 200]));
+    await waitFor(() => a.handled.length + b.handled.length >= 10 && a.statuses.length + b.statuses.length >= 10, { message: 'every message handled and status applied' });
+    await waitFor(async () => (await a.inbox.backlog()).pending === 0);
+    // one effect per message, whichever instance it went to
+    expect([...a.handled, ...b.handled].map((m) => m.id).sort()).toEqual(bodies.map((_, i) => `pg.same${i}`).sort());
+    expect([...a.statuses, ...b.statuses].map((s) => s.wamid).sort()).toEqual(bodies.map((_, i) => `wamid.PGS${i}`).sort());
+    expect([await count(a.pool, 'whatsapp_inbound'), await count(a.pool, 'whatsapp_statuses'), await count(a.pool, 'whatsapp_webhook_deliveries')]).toEqual([10, 10, 10]);
+  }, 60_000);
+
+  it('keeps the group commit: a burst of bodies in a few commits, a long body at most 200 elements a commit and answered once all is in, those behind it after', async () => {
+    const pool = openPool({ url: await freshDatabase(server) });
+    cleanups.push(() => pool.end());
+    await migratePostgres(pool);
+    const store = new PostgresInboxStore(pool, sealer);
+    const groups: number[] = [];
+    const record = store.record.bind(store);
+    store.record = (steps, now) => {
+      groups.push(steps.reduce((n, st) => n + st.items.messages.length + st.items.statuses.length, 0));
+      return record(steps, now);
+    };
+    const inbox = new InboxLoop({ store, log: silent });
+    const bodies = Array.from({ length: 20 }, (_, i) => Buffer.from(envelope([text(`pgb${i}`, `burst ${i}`)])));
+    const results = await Promise.all([...bodies, bodies[3]!].map((b) => inbox.accept(b)));
+    // each one's digest is looked up in the database first, and the answers come back in any order: either copy of
+    // the same bytes may be the one recorded, the other one is a repeat
+    expect(results.filter((r) => r.messages === 1)).toHaveLength(20);
+    expect([results[3]!.repeated, results[20]!.repeated].sort()).toEqual([false, true]);
+    // those that arrive while a commit is in flight go together in the next one
+    expect(groups.length).toBeLessThan(10);
+    groups.length = 0;
+    const long = Buffer.from(envelope(Array.from({ length: 900 }, (_, i) => text(`pgl${i}`, `message ${i}`))));
+    // a short body arriving behind the long one waits for it, and is answered after it
+    const order: string[] = [];
+    const longDone = inbox.accept(long).then((r) => order.push(`long ${r.messages}`));
+    await waitFor(() => groups.length > 0);
+    await Promise.all([longDone, inbox.accept(Buffer.from(envelope([text('pgs', 'short')]))).then((r) => order.push(`short ${r.messages}`))]);
+    expect(order).toEqual(['long 900', 'short 1']);
+    expect(groups).toEqual([200, 200, 200, 200, 101]);
+    expect(await inbox.accept(long)).toMatchObject({ repeated: true });
+  }, 60_000);
+
+  it('two bridges on one database, the same resident report posted to both at once: recorded once, handled by one', async () => {
+    // one pseudonym key for both (startInstances): message ids and body digests are keyed with it, so instances that
+    // did not share it would each record (and answer) the same message under a different id
+    const url = await freshDatabase(server);
+    const env = { BINBRIDGE_STORE_URL: url, BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_HTTP_API_TOKEN: 'admin', BINBRIDGE_WHATSAPP_APP_SECRET: SECRET };
+    const bridges = await startInstances(2, env, { postgresFoundation: true });
+    for (const b of bridges) cleanups.push(() => b.stop());
+    const raw = envelope([{ ...text('wamid.PGREPORT', 'UTR-0002 is vol'), from: '31620000077' }]);
+    const answers = await Promise.all(
+      bridges.map((b) => fetch(`${b.httpUrl}/webhooks/whatsapp`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': sign(raw) }, body: raw })),
+    );
+    expect(answers.map((r) => r.status)).toEqual([200, 200]);
+    // counted as new by one instance only: the other's insert met the first one's row
+    const fresh = async () => (await Promise.all(bridges.map(async (b) => (await b.metrics.whatsappInbound.get()).values.reduce((n, v) => n + v.value, 0)))).reduce((a, b) => a + b, 0);
+    expect(await fresh()).toBe(1);
+    const pool = openPool({ url });
+    cleanups.push(() => pool.end());
+    expect((await pool.query('SELECT count(*)::int AS n FROM whatsapp_inbound')).rows).toEqual([{ n: 1 }]);
+    // taken off the queue by one of them (the handler's reply waits for the resident flow's move to PostgreSQL:
+    // it adds its reply inside its SQLite transaction, which a shared outbox refuses, so the message is attempted)
+    await waitFor(async () => (await pool.query(`SELECT count(*)::int AS n FROM whatsapp_inbound WHERE state = 'pending' AND attempts = 0`)).rows[0].n === 0, { message: 'the message was taken' });
+  }, 60_000);
+
+  it('a message one instance had claimed when it died is handled by the other', async () => {
+    const url = await freshDatabase(server);
+    const [a, b] = [await instance(url), await instance(url)];
+    await a.inbox.accept(Buffer.from(envelope([text('pg.orphan', 'who takes me?')])));
+    // a's claim, and then a's connections end as a killed process's would
+    const store = new PostgresInboxStore(a.pool, sealer);
+    const orphan = (await store.nextMessage())!;
+    expect(orphan.open().id).toBe('pg.orphan');
+    b.inbox.start();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(b.handled).toHaveLength(0);
+    await b.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle in transaction'`);
+    await waitFor(() => b.handled.length === 1, { message: 'the survivor handles the orphaned message' });
+    expect(b.handled[0]!.id).toBe('pg.orphan');
+    await expect(orphan.processed(Date.now())).rejects.toThrow();
+  }, 60_000);
 });

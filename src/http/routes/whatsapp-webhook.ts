@@ -86,9 +86,11 @@ async function webhookScope(app: FastifyInstance, opts: WebhookRouteOptions): Pr
         count('bad_body');
         return sendProblem(reply, 400, err.message);
       }
+      // the store could not record it (the database is down, the disk failed): not stored, so never a 200; 503 says
+      // "later", and Meta redelivers with backoff for up to 7 days
       count('error');
       log.error({ event: 'webhook_store_failed', err }, 'could not store a webhook delivery; Meta will redeliver');
-      return sendProblem(reply, 500, 'could not store the delivery; Meta redelivers it');
+      return sendProblem(reply, 503, 'could not store the delivery now; Meta redelivers it');
     }
   });
 }

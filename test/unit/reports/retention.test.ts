@@ -11,7 +11,7 @@ import { Sealer, sqliteInbox } from '../../../src/whatsapp/index.js';
 const DAY = 86_400_000;
 
 describe('Retention', () => {
-  it('purges reports older than retention_days with their photos, and idle conversations (an opt-out stays, without the number)', () => {
+  it('purges reports older than retention_days with their photos, and idle conversations (an opt-out stays, without the number)', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-ret-'));
     const db = openDatabase(dir);
     const sealer = new Sealer('retention-test-secret-123');
@@ -31,7 +31,7 @@ describe('Retention', () => {
     const log = pino({ level: 'silent' });
     const clock = new ManualClock(now);
     const inbox = sqliteInbox({ db, log, sealer, clock });
-    const r = new Retention({ reports, conversations, photos, retentionDays: 180, inbox, log, clock }).purge();
+    const r = await new Retention({ reports, conversations, photos, retentionDays: 180, inbox, log, clock }).purge();
     expect(r).toEqual({ reports: 1, conversations: 2, inbox: { bodies: 0, deliveries: 0, messages: 0, statuses: 0 } });
     expect(reports.get(old.id)).toBeUndefined();
     expect(reports.get(recent.id)).toBeDefined();

@@ -551,7 +551,9 @@ describe('WhatsApp webhook on PostgreSQL', () => {
     await waitFor(() => groups.length > 0);
     await Promise.all([longDone, inbox.accept(Buffer.from(envelope([text('pgs', 'short')]))).then((r) => order.push(`short ${r.messages}`))]);
     expect(order).toEqual(['long 900', 'short 1']);
-    expect(groups).toEqual([200, 200, 200, 200, 101]);
+    // 200 a commit; the short body joins the long one's last commit or, when that one had begun already, one after it
+    expect(groups.slice(0, 4)).toEqual([200, 200, 200, 200]);
+    expect(groups.slice(4)).toSatisfy((rest: number[]) => JSON.stringify(rest) === '[101]' || JSON.stringify(rest) === '[100,1]');
     expect(await inbox.accept(long)).toMatchObject({ repeated: true });
   }, 60_000);
 

@@ -200,8 +200,10 @@ describe('The outbox in PostgreSQL, shared by two instances', () => {
     b.outbox.start();
     await waitFor(() => a.results.length + b.results.length === 4, { timeoutMs: 10_000 });
     const at = wire.sent.map((s) => s.at);
-    // counted from each claim: a few ms of rounding between instances' clocks (one machine here) is allowed
-    for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!, `gap before p${i}`).toBeGreaterThanOrEqual(290);
+    // the pace is kept between claims; the wire sees each request a few ms after its claim (its instance's turn), so
+    // a gap here may come out somewhat short of 300 ms (287 ms once on a loaded run) — never near the 0 ms of two
+    // instances that did not see each other's sends
+    for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!, `gap before p${i}`).toBeGreaterThanOrEqual(250);
   }, 20_000);
 
   it("keeps Meta's messaging limit across instances: together they reach no more users outside their window than it allows", async () => {

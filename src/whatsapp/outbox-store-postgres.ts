@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Sealer } from '../privacy/index.js';
+import { PostgresUnitOfWork } from '../storage/postgres/unit-of-work.js';
 import type { OutboxEntry, OutboxItem } from './outbox-item.js';
 import { ID_MASK, OutboxRows, type ClaimLimit, type ClaimRequest, type Claimed, type OutboxHead, type OutboxRow, type OutboxStore, type SendOutcome, type SendSeen, type SentMessage } from './outbox-store.js';
 import type { DeliveryStatus } from './webhook.js';
@@ -40,6 +41,15 @@ export class PostgresOutboxStore implements OutboxStore {
     this.rows = new OutboxRows(sealer);
   }
 
+  private unit: { pool: pg.Pool; work: PostgresUnitOfWork<pg.PoolClient> } | null = null;
+
+  /** The claims' transactions: the unit of work over the pool (its BEGIN/COMMIT/ROLLBACK and broken connections). */
+  private work(): PostgresUnitOfWork<pg.PoolClient> {
+    const pool = this.pool();
+    if (this.unit?.pool !== pool) this.unit = { pool, work: new PostgresUnitOfWork(pool, (client) => client) };
+    return this.unit.work;
+  }
+
   private async query<R extends pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
     return this.pool().query<R>(sql, values);
   }
@@ -70,12 +80,7 @@ export class PostgresOutboxStore implements OutboxStore {
 
   async claim(heads: readonly ClaimRequest[], now: number, limit?: ClaimLimit): Promise<Claimed> {
     if (heads.length === 0) return { claimed: [], limited: [] };
-    const client = await this.pool().connect();
-    let broken: Error | undefined;
-    const onError = (err: Error): void => void (broken ??= err);
-    client.on('error', onError);
-    try {
-      await client.query('BEGIN');
+    return this.work().tx(async (client) => {
       const ids = heads.map((h) => h.id);
       // the recipients of these heads whose lock this transaction got; a recipient another instance is claiming
       // for right now is left to it (nobody waits for these locks, so two claims never wait on each other)
@@ -104,15 +109,8 @@ export class PostgresOutboxStore implements OutboxStore {
         );
         result.claimed = rows.map((r) => r.id);
       }
-      await client.query('COMMIT');
       return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch((e: Error) => (broken ??= e));
-      throw err;
-    } finally {
-      client.off('error', onError);
-      client.release(broken);
-    }
+    });
   }
 
   /**

@@ -8,6 +8,7 @@ import { EventBus } from './events.js';
 import { Access, loadApiToken, type ApiToken, type Readiness } from './http/index.js';
 import { Lifecycle } from './lifecycle.js';
 import type { Logger } from './log.js';
+import { DecisionWork } from './decisions.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { ZonesAndCrews, BinRegistry } from './registry/index.js';
 import type { ReportEvents, ReportStore, ResidentFlow } from './reports/index.js';
@@ -94,16 +95,20 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     // residents' and crews' numbers are stored only as keyed pseudonyms and sealed
     const sealer = loadSealer(config.reports.pseudonym_key, config.data_dir);
     const messaging = life.add(messagingRoom({ config: config.whatsapp, db, sealer, metrics, events: bus, log, clock, ...(config.store.url === '' ? {} : { pool: store.pool }) }));
+    // the stores the rules, the dispatcher, the residents' flow and the notices write together, one transaction a decision
+    const decisions = new DecisionWork({ db, sealer, outbox: messaging.outbox, pool: store.pool, shared: config.store.url !== '', log });
     // the rules engine's memory of each bin: the rules write it, the dispatcher's planner reads the fill rates in it
     const ruleStates = new SqliteRuleStateStore<BinRuleState>(db, telemetry.journal);
-    const dispatch = life.add(dispatchRoom({ config, db, registry, binState, zonesAndCrews, ruleStates, outbox: messaging.outbox, events: bus, log, clock }));
-    const alerting = life.add(alertingRoom({ config, db, registry, zonesAndCrews, ruleStates, journal: telemetry.journal, events: bus, metrics, log, clock }));
-    const notices = life.add(noticesRoom({ config, db, sealer, registry, zonesAndCrews, outbox: messaging.outbox, metrics, events: bus, log, clock }));
+    const dispatch = life.add(dispatchRoom({ config, db, decisions, lease: store.lease, registry, binState, zonesAndCrews, ruleStates, outbox: messaging.outbox, events: bus, log, clock }));
+    const alerting = life.add(alertingRoom({ config, db, decisions, lease: store.lease, registry, zonesAndCrews, ruleStates, journal: telemetry.journal, events: bus, metrics, log, clock }));
+    const notices = life.add(noticesRoom({ config, db, decisions, lease: store.lease, sealer, registry, zonesAndCrews, outbox: messaging.outbox, metrics, events: bus, log, clock }));
     const residents = life.add(
       residentsRoom({
         notices: notices.notices,
         config,
         db,
+        decisions,
+        lease: store.lease,
         sealer,
         registry,
         binState,

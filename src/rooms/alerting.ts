@@ -1,3 +1,4 @@
+import type { DecisionWork } from '../decisions.js';
 import { RuleRunner, SqliteAlertStore, type AlertEvents, type AlertStore, type RuleStateStore } from '../alerts/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
@@ -7,7 +8,7 @@ import type { BinRuleState } from '../rules/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { ZonesAndCrews, BinRegistry } from '../registry/index.js';
-import type { Db, ReadingJournal } from '../storage/index.js';
+import type { Db, Lease, ReadingJournal } from '../storage/index.js';
 
 /** The rules run on committed readings and on a timer (offline checks); alerts open and close. */
 export interface AlertingRoom extends Room {
@@ -19,6 +20,10 @@ export interface AlertingRoom extends Room {
 export function alertingRoom(deps: {
   config: Config;
   db: Db;
+  /** the stores decisions write together, one transaction each (SQLite or PostgreSQL) */
+  decisions: DecisionWork;
+  /** the lease timed work runs under: only its holder runs it when instances share a PostgreSQL store */
+  lease: Lease;
   registry: BinRegistry;
   zonesAndCrews: ZonesAndCrews;
   /** the rules engine's memory of each bin, shared: the rules write it, the dispatcher's planner reads it */

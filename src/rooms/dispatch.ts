@@ -1,3 +1,4 @@
+import type { DecisionWork } from '../decisions.js';
 import type { AlertEvents, RuleStateStore } from '../alerts/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
@@ -7,7 +8,7 @@ import type { Room } from '../lifecycle.js';
 import type { BinRuleState } from '../rules/index.js';
 import type { Logger } from '../log.js';
 import type { ZonesAndCrews, BinRegistry } from '../registry/index.js';
-import type { BinStateStore, Db } from '../storage/index.js';
+import type { BinStateStore, Db, Lease } from '../storage/index.js';
 import type { Outbox } from '../whatsapp/index.js';
 
 /** The crews' jobs: alerts become jobs, jobs become WhatsApp messages, the crews' answers move them on. */
@@ -18,6 +19,10 @@ export interface DispatchRoom extends Room {
 export function dispatchRoom(deps: {
   config: Config;
   db: Db;
+  /** the stores decisions write together, one transaction each (SQLite or PostgreSQL) */
+  decisions: DecisionWork;
+  /** the lease timed work runs under: only its holder runs it when instances share a PostgreSQL store */
+  lease: Lease;
   registry: BinRegistry;
   binState: BinStateStore;
   zonesAndCrews: ZonesAndCrews;

@@ -1,3 +1,4 @@
+import type { DecisionWork } from '../decisions.js';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
@@ -7,7 +8,7 @@ import type { ZonesAndCrews, BinRegistry } from '../registry/index.js';
 import { noticeRoutes } from '../http/routes/notices.js';
 import { Notices, SqliteNoticeStore, type Figures, type Notice, type NoticeStore } from '../notices/index.js';
 import type { Metrics } from '../metrics.js';
-import type { Db } from '../storage/index.js';
+import type { Db, Lease } from '../storage/index.js';
 import type { Outbox, Sealer } from '../whatsapp/index.js';
 import type { Emitter } from '../events.js';
 
@@ -23,7 +24,7 @@ export interface NoticesRoom extends Room {
   routes: FastifyPluginAsync;
 }
 
-export function noticesRoom(deps: { config: Config; db: Db; sealer: Sealer; registry: BinRegistry; zonesAndCrews: ZonesAndCrews; outbox: Outbox; metrics: Metrics; events: Emitter<NoticeEvents>; log: Logger; clock: Clock }): NoticesRoom {
+export function noticesRoom(deps: { config: Config; db: Db; decisions: DecisionWork; lease: Lease; sealer: Sealer; registry: BinRegistry; zonesAndCrews: ZonesAndCrews; outbox: Outbox; metrics: Metrics; events: Emitter<NoticeEvents>; log: Logger; clock: Clock }): NoticesRoom {
   const { db, clock } = deps;
   const store = new SqliteNoticeStore(db, deps.sealer);
   const notices = new Notices({

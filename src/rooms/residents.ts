@@ -1,3 +1,4 @@
+import type { DecisionWork } from '../decisions.js';
 import type { AlertEvents, RuleRunner } from '../alerts/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
@@ -9,7 +10,7 @@ import type { Metrics } from '../metrics.js';
 import type { Notices } from '../notices/index.js';
 import type { BinRegistry } from '../registry/index.js';
 import { DiskPhotoStore, GraphMedia, ReportsOpen311, createReports, type PhotoStore, type ReportEvents, type ReportStore, type ResidentFlow } from '../reports/index.js';
-import type { BinStateStore, Db } from '../storage/index.js';
+import type { BinStateStore, Db, Lease } from '../storage/index.js';
 import type { Sealer } from '../privacy/index.js';
 import type { Inbox, Outbox } from '../whatsapp/index.js';
 
@@ -28,6 +29,10 @@ export interface ResidentsRoom extends Room {
 export function residentsRoom(deps: {
   config: Config;
   db: Db;
+  /** the stores decisions write together, one transaction each (SQLite or PostgreSQL) */
+  decisions: DecisionWork;
+  /** the lease timed work runs under: only its holder runs it when instances share a PostgreSQL store */
+  lease: Lease;
   sealer: Sealer;
   registry: BinRegistry;
   binState: BinStateStore;

@@ -30,6 +30,7 @@ export {
   type OutboxStatus,
   type SendResult,
   type StatusEvent,
+  type TxOutbox,
 } from './outbox.js';
 export { SEND_PRIORITY, DEFAULT_PRIORITY } from './outbox-item.js';
 export { MessagingLimit, type MessagingLimitTier } from './messaging-limit.js';

@@ -1,8 +1,9 @@
 import type pg from 'pg';
 import type { Sealer } from '../privacy/index.js';
+import type { Queryable } from '../storage/postgres/index.js';
 import { PostgresUnitOfWork } from '../storage/postgres/unit-of-work.js';
 import type { OutboxEntry, OutboxItem } from './outbox-item.js';
-import { ID_MASK, OutboxRows, type ClaimLimit, type ClaimRequest, type Claimed, type OutboxHead, type OutboxRow, type OutboxStore, type SendOutcome, type SendSeen, type SentMessage } from './outbox-store.js';
+import { ID_MASK, OutboxRows, type BoundOutboxRows, type ClaimLimit, type ClaimRequest, type Claimed, type OutboxHead, type OutboxRow, type OutboxStore, type SendOutcome, type SendSeen, type SentMessage } from './outbox-store.js';
 import type { DeliveryStatus } from './webhook.js';
 
 /**
@@ -55,15 +56,25 @@ export class PostgresOutboxStore implements OutboxStore {
   }
 
   async add(item: OutboxEntry, to: string, now: number): Promise<{ id: number; created: boolean }> {
+    return this.addOn(this.pool(), item, to, now);
+  }
+
+  /** The rows as a caller's transaction sees them: what it adds commits (or not) with its own writes. */
+  bound(client: Queryable | null): BoundOutboxRows {
+    if (!client) throw new Error('the PostgreSQL outbox is bound to a PostgreSQL transaction, not to SQLite');
+    return { add: (item, to, now) => this.addOn(client, item, to, now), unfinished: (ids) => this.unfinishedOn(client, ids) };
+  }
+
+  private async addOn(q: Queryable, item: OutboxEntry, to: string, now: number): Promise<{ id: number; created: boolean }> {
     const values = this.rows.sealNew(item, to, now);
-    const inserted = await this.query<{ id: number }>(
+    const inserted = await q.query<{ id: number }>(
       `INSERT INTO whatsapp_outbox (key_tag, key_sealed, ref_sealed, recipient_tag, recipient_sealed, kind, message_sealed, fallback_sealed, created_ms, priority)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (key_tag) DO NOTHING RETURNING id`,
       values,
     );
     if (inserted.rows.length > 0) return { id: inserted.rows[0]!.id, created: true };
     // another commit holds the key (READ COMMITTED: this statement sees it once the conflict was decided)
-    const found = await this.query<{ id: number }>('SELECT id FROM whatsapp_outbox WHERE key_tag = $1', [values[0]]);
+    const found = await q.query<{ id: number }>('SELECT id FROM whatsapp_outbox WHERE key_tag = $1', [values[0]]);
     return { id: found.rows[0]!.id, created: false };
   }
 
@@ -231,7 +242,11 @@ export class PostgresOutboxStore implements OutboxStore {
   }
 
   async unfinished(ids: readonly number[]): Promise<number> {
-    const { rows } = await this.query<{ n: number }>(`SELECT count(*)::int AS n FROM whatsapp_outbox WHERE status IN ('pending', 'sending') AND id = ANY($1::bigint[])`, [
+    return this.unfinishedOn(this.pool(), ids);
+  }
+
+  private async unfinishedOn(q: Queryable, ids: readonly number[]): Promise<number> {
+    const { rows } = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM whatsapp_outbox WHERE status IN ('pending', 'sending') AND id = ANY($1::bigint[])`, [
       [...ids],
     ]);
     return rows[0]!.n;

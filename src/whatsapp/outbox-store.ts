@@ -1,5 +1,6 @@
 import type { Sealer } from '../privacy/index.js';
 import type { Db } from '../storage/index.js';
+import type { Queryable } from '../storage/postgres/index.js';
 import type { OutboundMessage } from './messages.js';
 import type { DeliveryStatus } from './webhook.js';
 import { DEFAULT_PRIORITY, type OutboxEntry, type OutboxItem, type OutboxStatus } from './outbox-item.js';
@@ -86,6 +87,14 @@ export interface SendSeen {
  * Asynchronous, so that PostgreSQL can keep them for several instances at once; SQLite answers at once.
  * An implementation keeps recipients, keys, refs, wamids and messages as pseudonyms or sealed, never in clear.
  */
+/** The outbox's rows in a caller's transaction: what is added commits, or not, with the caller's own writes. */
+export interface BoundOutboxRows {
+  /** Adds a message unless one with its key exists (then returns that one's id). */
+  add(entry: OutboxEntry, to: string, now: number): Promise<{ id: number; created: boolean }>;
+  /** How many of these items are not yet sent or failed for good. */
+  unfinished(ids: readonly number[]): Promise<number>;
+}
+
 export interface OutboxStore {
   /**
    * True when other instances claim from the same rows (PostgreSQL): claims can then be lost to them, a claim left
@@ -100,6 +109,11 @@ export interface OutboxStore {
   readonly local: LocalOutboxRows | null;
   /** Adds a message unless one with its key exists (then returns that one's id). */
   add(entry: OutboxEntry, to: string, now: number): Promise<{ id: number; created: boolean }>;
+  /**
+   * The rows bound to a caller's transaction: on PostgreSQL its client (given), on SQLite the program's one
+   * connection, inside whatever transaction is open on it (the client is not used).
+   */
+  bound(client: Queryable | null): BoundOutboxRows;
   /**
    * The next message of each recipient with nothing on the wire, at most `limit`: the most urgent one waiting (lowest
    * priority), the oldest among equals; most urgent first, then oldest first.
@@ -448,6 +462,13 @@ export class SqliteOutboxStore implements OutboxStore {
   async add(entry: OutboxEntry, to: string, now: number): Promise<{ id: number; created: boolean }> {
     return this.local.add(entry, to, now);
   }
+  bound(): BoundOutboxRows {
+    return this.boundRows;
+  }
+  private readonly boundRows: BoundOutboxRows = {
+    add: async (entry, to, now) => this.local.add(entry, to, now),
+    unfinished: async (ids) => this.local.unfinished(ids),
+  };
   async heads(limit: number): Promise<OutboxHead[]> {
     return this.local.heads(limit);
   }

@@ -15,6 +15,7 @@ import { afterSendFailure, type SendRetryPolicy } from './retry-policy.js';
 import type { MessageTransport } from './transport.js';
 import type { DeliveryStatus, StatusUpdate } from './webhook.js';
 import type { OutboxEntry, OutboxItem, SendResult, StatusEvent } from './outbox-item.js';
+import type { Queryable } from '../storage/postgres/index.js';
 
 export type { OutboxEntry, OutboxItem, OutboxStatus, SendResult, StatusEvent } from './outbox-item.js';
 
@@ -63,6 +64,14 @@ export const STALE_CLAIM_MS = 60_000;
 // another look began, with an earlier time, is still seen
 const SHARED_LOOKBACK_MS = 5_000;
 const FALLBACK_AFTER_STATUS = 'outside the 24 h window; sending the template';
+
+/** The outbox in a caller's transaction: see `Outbox.within`. */
+export interface TxOutbox {
+  /** Adds a message (the same key again names the first message); committed with the caller's transaction. */
+  add(item: OutboxEntry): Promise<{ id: number; created: boolean }>;
+  /** How many of these items (ids `add` returned) are not yet sent or failed for good. */
+  unfinished(ids: readonly number[]): Promise<number>;
+}
 
 /**
  * The send loop between "decided to send" and WhatsApp, over a durable OutboxStore. Items are rows from the
@@ -141,6 +150,22 @@ export class Outbox {
     const added = await this.store.add(item, this.recipient(item), this.clock.now());
     if (added.created) this.wake(0);
     return added;
+  }
+
+  /**
+   * The outbox in a caller's transaction (`Decisions.outbox`): a message added there commits with the caller's
+   * decision, or not at all, and the send loop is woken once it has committed.
+   */
+  within(tx: { client: Queryable | null; afterCommit(fn: () => void): void }): TxOutbox {
+    const rows = this.store.bound(tx.client);
+    return {
+      add: async (item) => {
+        const added = await rows.add(item, this.recipient(item), this.clock.now());
+        if (added.created) tx.afterCommit(() => this.wake(0));
+        return added;
+      },
+      unfinished: (ids) => (ids.length === 0 ? Promise.resolve(0) : rows.unfinished(ids)),
+    };
   }
 
   private localRows(what: string): LocalOutboxRows {

@@ -1,4 +1,4 @@
-export { StoreConnectionError, checkConnection, connectionFailure, openPool, redactText, redactUrl, type Pool, type PoolClient, type PoolOptions } from './pool.js';
+export { StoreConnectionError, checkConnection, connectionFailure, openPool, redactText, redactUrl, type Pool, type PoolClient, type PoolOptions, type Queryable } from './pool.js';
 export { POSTGRES_ONLY_TABLES, migratePostgres, postgresMigrations, postgresSchemaVersion, type PostgresMigration } from './migrate.js';
 export { POSTGRES_LAYOUTS } from './layouts.js';
 export { PostgresUnitOfWork } from './unit-of-work.js';

@@ -122,3 +122,6 @@ export async function checkConnection(pool: pg.Pool, url: string): Promise<strin
 }
 
 export type { Pool, PoolClient } from 'pg';
+
+/** What a store's statements run on: the pool (each statement on its own) or a transaction's client. */
+export type Queryable = Pick<pg.ClientBase, 'query'>;

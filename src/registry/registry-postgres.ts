@@ -3,7 +3,7 @@ import { PostgresUnitOfWork, type Pool, type PoolClient } from '../storage/postg
 import type { Bin } from './bin.js';
 import { BINS_FILE_KEY, BinsInMemory, binsFileHash, type BinRegistry, type BinRow } from './bin-registry.js';
 import { readBinsFile, type KnownValues } from './bins-file.js';
-import { putStatement, ZONES_CONFIG_KEY, zonesConfigHash, type ZonesAndCrews } from './zones-and-crews.js';
+import { putStatement, ZONES_CONFIG_KEY, ZonesInMemory, zonesConfigHash, type ZonesAndCrews } from './zones-and-crews.js';
 
 /** Rows of one INSERT of an import: a city's 20,000 bins go in a few statements. */
 const ROWS_PER_STATEMENT = 5000;
@@ -164,13 +164,12 @@ export class PostgresBinRegistry extends BinsInMemory implements BinRegistry {
  * ZonesAndCrews in PostgreSQL, shared by every instance on the database and read from memory on every decision;
  * read again when their counter moved (refresh(), once a second from the telemetry room).
  */
-export class PostgresZonesAndCrews implements ZonesAndCrews {
+export class PostgresZonesAndCrews extends ZonesInMemory implements ZonesAndCrews {
   private readonly counted: Counted;
-  private zoneList: Zone[] = [];
-  private crewList: Crew[] = [];
 
   /** `pool`: the store room's, there once it started */
   constructor(pool: () => Pool | null) {
+    super();
     this.counted = new Counted('zones_and_crews', pool);
   }
 
@@ -196,18 +195,6 @@ export class PostgresZonesAndCrews implements ZonesAndCrews {
       await setMeta(c, ZONES_CONFIG_KEY, hash);
       return true;
     });
-  }
-
-  zones(): readonly Zone[] {
-    return this.zoneList;
-  }
-
-  crews(): readonly Crew[] {
-    return this.crewList;
-  }
-
-  zone(id: string): Zone | undefined {
-    return this.zoneList.find((z) => z.id === id);
   }
 
   async putZone(z: Zone): Promise<void> {

@@ -39,12 +39,29 @@ export interface ZonesAndCrews {
   deleteCrew(id: string): Promise<boolean>;
 }
 
+/** The zones and crews as last read from either database: what every decision reads, from memory. */
+export abstract class ZonesInMemory {
+  protected zoneList: Zone[] = [];
+  protected crewList: Crew[] = [];
+
+  zones(): readonly Zone[] {
+    return this.zoneList;
+  }
+
+  crews(): readonly Crew[] {
+    return this.crewList;
+  }
+
+  zone(id: string): Zone | undefined {
+    return this.zoneList.find((z) => z.id === id);
+  }
+}
+
 /** Zones and crews in the bridge's SQLite database, mirrored in memory. */
-export class SqliteZonesAndCrews implements ZonesAndCrews {
-  private zoneList: Zone[] = [];
-  private crewList: Crew[] = [];
+export class SqliteZonesAndCrews extends ZonesInMemory implements ZonesAndCrews {
 
   constructor(private readonly db: Database.Database) {
+    super();
     this.reload();
   }
 
@@ -64,18 +81,6 @@ export class SqliteZonesAndCrews implements ZonesAndCrews {
     }).immediate();
     this.reload();
     return true;
-  }
-
-  zones(): readonly Zone[] {
-    return this.zoneList;
-  }
-
-  crews(): readonly Crew[] {
-    return this.crewList;
-  }
-
-  zone(id: string): Zone | undefined {
-    return this.zoneList.find((z) => z.id === id);
   }
 
   async putZone(z: Zone): Promise<void> {

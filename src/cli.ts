@@ -167,7 +167,7 @@ interface OpenRegistry {
 
 /** The bins and device secrets where the bridge keeps them: SQLite under data_dir, or store.url's PostgreSQL. */
 async function openRegistry(config: Config): Promise<OpenRegistry> {
-  const deviceKey = loadDeviceKey(config.data_dir);
+  const deviceKey = loadDeviceKey(config.data_dir, config.mqtt.device_secrets_key);
   const opened = config.store.url !== '' ? await openShared(config, deviceKey.key) : openLocal(config, deviceKey.key);
   try {
     // as at start: the file's bins when it changed since the last import (a bin added there can be provisioned at once)

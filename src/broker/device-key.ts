@@ -14,15 +14,25 @@ export interface DeviceKey {
   created: boolean;
 }
 
+/** What `file` says when the key comes from the setting rather than a file. */
+export const DEVICE_KEY_SETTING = 'mqtt.device_secrets_key';
+
 /**
- * The server-side key (a "pepper") of the device secrets' HMAC records: generated once into
- * `<data_dir>/device-secrets.key` (mode 0600) and read from there after, like the pseudonym key. It never enters
+ * The server-side key (a "pepper") of the device secrets' HMAC records: the setting `mqtt.device_secrets_key` when
+ * given (instances sharing a PostgreSQL store need one key, so a deployment sets it on each), else generated once
+ * into `<data_dir>/device-secrets.key` (mode 0600) and read from there after, like the pseudonym key. It never enters
  * the database, so a leaked database alone cannot test a guessed secret. Lose it and every device must be
- * provisioned again: it belongs in the backup of data_dir, not in the repository or the logs.
+ * provisioned again: it belongs in the backup (or the secret store), not in the repository or the logs.
  */
-export function loadDeviceKey(dataDir: string): DeviceKey {
+export function loadDeviceKey(dataDir: string, configured = ''): DeviceKey {
+  if (configured !== '') {
+    if (configured.length < 32) throw new StartError(`${DEVICE_KEY_SETTING} (BINBRIDGE_MQTT_DEVICE_SECRETS_KEY) is too short: at least 32 characters, e.g. \`openssl rand -hex 32\``);
+    return { key: derive(configured), file: DEVICE_KEY_SETTING, created: false };
+  }
   const file = path.join(dataDir, DEVICE_KEY_FILE);
   const { value, created } = readOrCreateSecret(file, () => randomBytes(32).toString('hex'));
   if (value.length < 32) throw new StartError(`${file} holds no usable key (at least 32 characters); restore it from the backup of the data folder, or delete it and provision every device again`);
-  return { key: Buffer.from(hkdfSync('sha256', value, 'binbridge', 'device-secrets', 32)), file, created };
+  return { key: derive(value), file, created };
 }
+
+const derive = (secret: string): Buffer => Buffer.from(hkdfSync('sha256', secret, 'binbridge', 'device-secrets', 32));

@@ -87,6 +87,9 @@ export const configSchema = z.strictObject({
       auth_failures_per_min: z.number().int().min(1).default(10),
       // addresses with failed logins for one bin within a minute before that bin is blocked for a minute
       auth_block_addresses: z.number().int().min(2).default(5),
+      // the key of the device secrets' HMAC records; empty: generated into data_dir/device-secrets.key. Instances on
+      // one PostgreSQL store need one key: set it here on each (or copy the file)
+      device_secrets_key: z.string().default(''),
       tls: z
         .strictObject({ port: optionalPort.default(8883), cert: z.string().default(''), key: z.string().default('') })
         .prefault({}),

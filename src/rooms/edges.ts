@@ -69,7 +69,7 @@ export function edgesRoom(deps: {
     metrics,
     log.child({ module: 'ingest' }),
   );
-  const deviceKey = loadDeviceKey(config.data_dir);
+  const deviceKey = loadDeviceKey(config.data_dir, config.mqtt.device_secrets_key);
   const shared = config.store.url !== '' ? new PostgresDeviceSecrets(() => deps.store.pool(), deviceKey.key, { clock }) : null;
   const secrets: DeviceSecrets = shared ?? new SqliteDeviceSecrets(db, deviceKey.key, { clock });
   const brokerLog = log.child({ module: 'broker' });

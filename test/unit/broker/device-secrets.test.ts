@@ -163,6 +163,18 @@ describe('loadDeviceKey', () => {
     fs.writeFileSync(first.file, 'short\n');
     expect(() => loadDeviceKey(dir)).toThrow(/device-secrets\.key holds no usable key/);
   });
+
+  it('takes mqtt.device_secrets_key when set: one key for every instance, whatever their data folders hold, no file written', () => {
+    const [a, b] = [fs.mkdtempSync(path.join(os.tmpdir(), 'bb-key-')), fs.mkdtempSync(path.join(os.tmpdir(), 'bb-key-'))];
+    const secret = 'f'.repeat(64);
+    loadDeviceKey(b); // b has a generated file of its own: the setting wins over it
+    const [ka, kb] = [loadDeviceKey(a, secret), loadDeviceKey(b, secret)];
+    expect(ka.key.equals(kb.key)).toBe(true);
+    expect(ka).toMatchObject({ created: false, file: 'mqtt.device_secrets_key' });
+    expect(fs.existsSync(path.join(a, 'device-secrets.key'))).toBe(false);
+    expect(ka.key.equals(loadDeviceKey(b).key)).toBe(false);
+    expect(() => loadDeviceKey(a, 'too-short')).toThrow(/mqtt\.device_secrets_key .*at least 32 characters/);
+  });
 });
 
 describe('DeviceSecrets: changes', () => {

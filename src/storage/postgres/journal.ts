@@ -6,7 +6,7 @@ import { orderTs } from '../../rules/index.js';
 import type { LatestReading } from '../bin-state.js';
 import { CommittedFeed } from '../committed-feed.js';
 import { readingPoints } from '../points.js';
-import { spoolsPoints, type JournalBacklog, type JournalEntry, type ReadingJournal } from '../reading-journal.js';
+import { spoolsPoints, type CommitHook, type JournalBacklog, type JournalEntry, type ReadingJournal } from '../reading-journal.js';
 import type { RuleStateRow } from '../rule-state-table.js';
 import { JournalUnavailableError } from '../worker-journal.js';
 import type { PostgresBinStateStore } from './bin-state.js';
@@ -43,6 +43,7 @@ export class PostgresReadingJournal implements ReadingJournal {
   private running: Promise<void> | null = null;
   private readonly feed: CommittedFeed;
   private staged = new Map<string, RuleStateRow>();
+  private readonly hooks: CommitHook[] = [];
   private readonly clock: Clock;
 
   constructor(
@@ -58,8 +59,12 @@ export class PostgresReadingJournal implements ReadingJournal {
     this.feed = new CommittedFeed(log);
   }
 
-  onCommitted(listener: (entries: JournalEntry[]) => void): void {
+  onCommitted(listener: (entries: JournalEntry[]) => unknown): void {
     this.feed.listen(listener);
+  }
+
+  inCommit(hook: CommitHook): void {
+    this.hooks.push(hook);
   }
 
   record(entry: JournalEntry): Promise<void> {
@@ -75,6 +80,7 @@ export class PostgresReadingJournal implements ReadingJournal {
     await this.running;
     await this.drain();
     this.feed.drain();
+    await this.feed.settled();
     await this.drain();
   }
 
@@ -126,9 +132,21 @@ export class PostgresReadingJournal implements ReadingJournal {
     const now = this.clock.now();
     const lines = this.spool ? spoolLines(entries) : [];
     const end = this.metrics.journalCommit.startTimer();
+    let after: (() => void)[] = [];
     try {
-      const rows = await this.transaction((client) => this.writeGroup(client, entries, lines, now, [...states.values()]));
+      const rows = await this.transaction((client) => {
+        // a commit run again (a deadlock) runs the hooks again: only the last attempt's work follows the COMMIT
+        after = [];
+        return this.writeGroup(client, entries, lines, now, [...states.values()], (fn) => void after.push(fn));
+      });
       end();
+      for (const fn of after) {
+        try {
+          fn();
+        } catch (err) {
+          this.log.error({ err }, 'work after a journal commit failed');
+        }
+      }
       this.spool?.noteInserted(lines, now);
       this.binState.remember(rows);
     } catch (err) {
@@ -162,7 +180,17 @@ export class PostgresReadingJournal implements ReadingJournal {
     }, 1000);
   }
 
-  private async writeGroup(client: pg.ClientBase, entries: readonly JournalEntry[], lines: readonly string[], now: number, states: readonly RuleStateRow[]) {
+  private async writeGroup(
+    client: pg.PoolClient,
+    entries: readonly JournalEntry[],
+    lines: readonly string[],
+    now: number,
+    states: readonly RuleStateRow[],
+    afterCommit: (fn: () => void) => void,
+  ) {
+    // the hooks first: the rules lock the group's rule_state rows (bin order) before bin_state's rows are locked
+    // (bin order), the same order on every instance, so two instances' commits wait for each other, never deadlock
+    if (entries.length > 0) for (const hook of this.hooks) await hook(client, entries, afterCommit);
     if (this.spool && lines.length > 0) await this.spool.insertIn(client, lines, now);
     const rows = await this.binState.upsertIn(client, newestPerBin(entries));
     if (entries.length > 0) await this.history?.recordIn(client, entries.map((e) => e.reading), now);

@@ -27,8 +27,9 @@ const ATTEMPTS = 3;
 /**
  * The journal on PostgreSQL (store.url): a group commit is one transaction on one connection of the pool, with one
  * multi-row statement per table (unnest arrays): the spool's points, the newest reading per bin as bin state (never
- * backwards: see PostgresBinStateStore), the bins' history, and the rule states staged since the last commit. A
- * reading's promise resolves after COMMIT returned (synchronous_commit stays on: the WAL is flushed on the server),
+ * backwards: see PostgresBinStateStore), the bins' history, and what the `inCommit` hooks write first (the rules:
+ * the group's rule_state rows locked, judged and written back, alerts opened and closed). Rule states staged through
+ * stageRuleStates are stored too, though the rules on PostgreSQL no longer stage any. A reading's promise resolves after COMMIT returned (synchronous_commit stays on: the WAL is flushed on the server),
  * so the broker's PUBACK follows a durable commit. While a commit is in flight the next readings gather, and go in
  * the next one (the group is as large as the database is slow, up to maxBatch). A commit that fails (the database
  * unreachable, a connection broken mid-way) rejects its readings with JournalUnavailableError: the broker sends no

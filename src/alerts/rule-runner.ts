@@ -69,6 +69,8 @@ const parsed = (json: string | null | undefined): BinRuleState => (json ? (JSON.
 export class RuleRunner {
   private timer: Timer | null = null;
   private checking = false;
+  /** SQLite: the last transaction the readings' rules began, until it settles (the bus hears groups in order) */
+  private lastTx: Promise<void> | null = null;
   private defaultRules: RulesConfig | undefined;
   private readonly byZone = new WeakMap<object, RulesConfig>();
   private readonly clock: Clock;
@@ -263,13 +265,17 @@ export class RuleRunner {
     if (deciding.size === 0) {
       this.deps.states.stage(changed, at);
       if (happened.length === 0) return undefined;
-      const applied = this.appliedOf(happened, () => false);
-      if (applied.length > 0) this.deps.events.emit('alerts.applied', applied);
+      const applied = this.appliedOf(happened);
+      if (applied.length === 0) return undefined;
+      const emit = (): void => this.deps.events.emit('alerts.applied', applied);
+      // after an earlier group's transaction has told the bus of its events, not before
+      if (this.lastTx) return this.track(this.lastTx.then(emit)).then(() => applied);
+      emit();
       return undefined;
     }
     for (const binId of deciding) changed.delete(binId);
     this.deps.states.stage(changed, at);
-    return this.deps.decisions.tx(async (t) => {
+    return this.track(this.deps.decisions.tx(async (t) => {
       // the cache's state as it is when this commits: a group evaluated after this one (the journal's listeners
       // run group after group before this transaction's turn) already holds the newer state, which must win
       this.deps.states.write(
@@ -277,7 +283,20 @@ export class RuleRunner {
         at,
       );
       return this.decide(t, happened);
+    }));
+  }
+
+  /** Remembers the newest of the readings' transactions until it settles (its failure is the caller's to report). */
+  private track<R>(work: Promise<R>): Promise<R> {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.lastTx = settled;
+    void settled.then(() => {
+      if (this.lastTx === settled) this.lastTx = null;
     });
+    return work;
   }
 
   /** Opens and closes the events' alerts in `t`, hands them to `onApplied` there, and to the bus after the commit. */
@@ -300,11 +319,12 @@ export class RuleRunner {
     return applied;
   }
 
-  private appliedOf(happened: readonly { binId: string; events: BinEvent[] }[], opened: (e: BinEvent) => boolean): AppliedEvent[] {
+  /** Events that open nothing, as applied. */
+  private appliedOf(happened: readonly { binId: string; events: BinEvent[] }[]): AppliedEvent[] {
     const applied: AppliedEvent[] = [];
     for (const { binId, events } of happened) {
       const bin = this.deps.registry.get(binId);
-      if (bin) for (const e of events) applied.push({ ...e, zone: bin.zone, opened: opened(e) });
+      if (bin) for (const e of events) applied.push({ ...e, zone: bin.zone, opened: false });
     }
     return applied;
   }

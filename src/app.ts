@@ -105,7 +105,8 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
       alertingRoom({
         config,
         decisions,
-        lease: store.lease,
+        // asked at each check: the store room's PostgreSQL lease exists only once it started (before, a stand-in)
+        lease: { holds: () => store.lease.holds() },
         registry,
         zonesAndCrews,
         ruleStates,

@@ -23,7 +23,7 @@ export function alertingRoom(deps: {
   /** the stores decisions write together, one transaction each (SQLite or PostgreSQL) */
   decisions: DecisionWork;
   /** the lease timed work runs under: only its holder runs it when instances share a PostgreSQL store */
-  lease: Lease;
+  lease: Pick<Lease, 'holds'>;
   registry: BinRegistry;
   zonesAndCrews: ZonesAndCrews;
   /** the rules engine's memory of each bin, shared: the rules write it, the dispatcher's planner reads it */

@@ -4,7 +4,9 @@
 //   npm run bench:journal -- [--readings 40000] [--per-turn 100] [--rounds 2] [--postgres postgres://…]
 // With --postgres, a third mode: the journal on that PostgreSQL database (store.url), whose spool, bin state and
 // history tables it empties before each round (give it a database of its own). Its readings/s is the figure to
-// compare: the commit waits on the server, not on this thread.
+// compare: the commit waits on the server, not on this thread. A fourth, postgres-rules: the same with the rules in
+// each group's transaction, as binbridge runs them on PostgreSQL (the group's rule_state rows locked, read, written
+// back; full alerts opened for the bins the readings fill).
 // Prints ONE JSON object: per mode and round, CPU µs per reading of the main thread (the event loop that also
 // speaks MQTT) and of the whole process (all threads), the loop's busy time per reading (it includes waiting for
 // the fsync, and time the thread was runnable but not running on a loaded machine), and the wall time.
@@ -29,6 +31,11 @@ import {
 } from '../src/storage/index.js';
 import { PostgresBinStateStore, PostgresReadingHistory, PostgresReadingJournal, PostgresSpool, migratePostgres, openPool } from '../src/storage/postgres/index.js';
 import { realClock } from '../src/clock.js';
+import { PostgresAlertStore, PostgresRuleStateRows, RuleRunner, RuleStateCache, type RuleRunnerDeps } from '../src/alerts/index.js';
+import type { Decisions } from '../src/decisions.js';
+import { EventBus } from '../src/events.js';
+import type { BinRegistry } from '../src/registry/index.js';
+import type { BinRuleState } from '../src/rules/index.js';
 import { intArg, log, r1 } from './lib/harness.js';
 
 const { values: args } = parseArgs({
@@ -60,11 +67,26 @@ function entries(base: number): JournalEntry[] {
   });
 }
 
-type Mode = 'inline' | 'worker' | 'postgres';
+/** The rules as binbridge runs them on PostgreSQL, on the stores they use there (no dispatcher, no outbox). */
+function benchRules(): RuleRunner {
+  const on = (client: Parameters<RuleRunnerDeps['decisions']['on']>[0], afterCommit: (fn: () => void) => void) =>
+    ({ alerts: new PostgresAlertStore(client), ruleStates: new PostgresRuleStateRows(client), afterCommit }) as unknown as Decisions;
+  return new RuleRunner({
+    decisions: { shared: true, on, tx: () => Promise.reject(new Error('not in the bench')), read: null as unknown as Decisions },
+    registry: { get: (id: string) => ({ id, zone: 'z1' }) } as unknown as BinRegistry,
+    states: new RuleStateCache<BinRuleState>(),
+    config: configSchema.parse({}),
+    zones: { zone: () => undefined },
+    events: new EventBus(silent),
+    log: silent,
+  });
+}
+
+type Mode = 'inline' | 'worker' | 'postgres' | 'postgres-rules';
 
 async function run(mode: Mode): Promise<Record<string, number>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-bench-journal-'));
-  const pool = mode === 'postgres' ? openPool({ url: args.postgres }) : null;
+  const pool = mode.startsWith('postgres') ? openPool({ url: args.postgres }) : null;
   try {
     const db = openDatabase(dir);
     // a writer that never reaches InfluxDB: the spool only fills
@@ -73,11 +95,13 @@ async function run(mode: Mode): Promise<Record<string, number>> {
     let worker: WorkerReadingJournal | null = null;
     if (pool) {
       await migratePostgres(pool);
-      await pool.query('TRUNCATE spool, bin_state, reading_history, history_bins RESTART IDENTITY');
+      await pool.query('TRUNCATE spool, bin_state, reading_history, history_bins, rule_state, alerts RESTART IDENTITY');
       const source = () => pool;
       const state = new PostgresBinStateStore(source, realClock, silent);
       const spool = new PostgresSpool(source, { maxBytes: 1 << 30, clock: realClock, log: silent });
-      journal = new PostgresReadingJournal(source, spool, state, new PostgresReadingHistory(source, realClock, silent), { maxBatch: 2000, delayMs: 0 }, createMetrics(), silent);
+      const pgJournal = new PostgresReadingJournal(source, spool, state, new PostgresReadingHistory(source, realClock, silent), { maxBatch: 2000, delayMs: 0 }, createMetrics(), silent);
+      if (mode === 'postgres-rules') pgJournal.inCommit(benchRules().inCommit);
+      journal = pgJournal;
     } else if (mode === 'inline') {
       const spool = new SqliteSpool(db, 1 << 30);
       journal = new SqliteReadingJournal(db, spool, new SqliteBinStateStore(db), { maxBatch: 2000, delayMs: 0 }, createMetrics(), silent, new SqliteReadingHistory(db));
@@ -116,7 +140,7 @@ async function run(mode: Mode): Promise<Record<string, number>> {
   }
 }
 
-const modes: Mode[] = args.postgres ? ['inline', 'worker', 'postgres'] : ['inline', 'worker'];
+const modes: Mode[] = args.postgres ? ['inline', 'worker', 'postgres', 'postgres-rules'] : ['inline', 'worker'];
 const out: Record<string, Record<string, number>[]> = Object.fromEntries(modes.map((m) => [m, []]));
 for (let round = 0; round < ROUNDS; round++) {
   for (const mode of modes) {

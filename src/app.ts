@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { SqliteRuleStateStore, type AlertEvents, type AlertStore, type RuleRunner } from './alerts/index.js';
+import { RuleStateCache, SqliteRuleStateStore, type AlertEvents, type AlertStore, type RuleRunner } from './alerts/index.js';
 import type { DeviceSecrets } from './broker/index.js';
 import { realClock, type Clock } from './clock.js';
 import type { Config } from './config/index.js';
@@ -98,9 +98,27 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     // the stores the rules, the dispatcher, the residents' flow and the notices write together, one transaction a decision
     const decisions = new DecisionWork({ db, sealer, outbox: messaging.outbox, pool: store.pool, shared: config.store.url !== '', log });
     // the rules engine's memory of each bin: the rules write it, the dispatcher's planner reads the fill rates in it
-    const ruleStates = new SqliteRuleStateStore<BinRuleState>(db, telemetry.journal);
+    // (on PostgreSQL the rules lock and write each bin's row, shared by the instances; this is their cache)
+    const ruleStates = config.store.url === '' ? new SqliteRuleStateStore<BinRuleState>(db, telemetry.journal) : new RuleStateCache<BinRuleState>();
     const dispatch = life.add(dispatchRoom({ config, db, decisions, lease: store.lease, registry, binState, zonesAndCrews, ruleStates, outbox: messaging.outbox, events: bus, log, clock }));
-    const alerting = life.add(alertingRoom({ config, db, decisions, lease: store.lease, registry, zonesAndCrews, ruleStates, journal: telemetry.journal, events: bus, metrics, log, clock }));
+    const alerting = life.add(
+      alertingRoom({
+        config,
+        decisions,
+        // asked at each check: the store room's PostgreSQL lease exists only once it started (before, a stand-in)
+        lease: { holds: () => store.lease.holds() },
+        registry,
+        zonesAndCrews,
+        ruleStates,
+        journal: telemetry.journal,
+        // the dispatcher's writes join the rules' transaction (adapter: onEvents is synchronous on SQLite until it takes `t`)
+        onApplied: async (_t, applied) => dispatch.dispatcher.onEvents(applied),
+        events: bus,
+        metrics,
+        log,
+        clock,
+      }),
+    );
     const notices = life.add(noticesRoom({ config, db, decisions, lease: store.lease, sealer, registry, zonesAndCrews, outbox: messaging.outbox, metrics, events: bus, log, clock }));
     const residents = life.add(
       residentsRoom({

@@ -1,4 +1,4 @@
-import { SqliteAlertStore, type AlertStore } from './alerts/index.js';
+import { PostgresAlertStore, PostgresRuleStateRows, SqliteAlertStore, SqliteRuleStateRows, type AlertStore, type RuleStateRows } from './alerts/index.js';
 import { SqliteDispatchStore, type DispatchStore } from './dispatch/index.js';
 import type { Logger } from './log.js';
 import { SqliteNoticeStore, type NoticeStore } from './notices/index.js';
@@ -16,6 +16,8 @@ import type { Outbox, TxOutbox } from './whatsapp/index.js';
  */
 export interface Decisions {
   alerts: AlertStore;
+  /** the rules' memory of each bin: on PostgreSQL locked, read and written here by the rules (one state per bin) */
+  ruleStates: RuleStateRows;
   dispatch: DispatchStore;
   reports: ReportStore;
   conversations: ConversationStore;
@@ -40,9 +42,10 @@ function notOnPostgres<T extends object>(name: string): T {
 }
 
 /** The stores on a PostgreSQL connection (a transaction's client, or the pool for single statements). */
-function postgresStores(_q: Queryable): Bound {
+function postgresStores(q: Queryable): Bound {
   return {
-    alerts: notOnPostgres<AlertStore>('alerts'),
+    alerts: new PostgresAlertStore(q),
+    ruleStates: new PostgresRuleStateRows(q),
     dispatch: notOnPostgres<DispatchStore>('dispatch'),
     reports: notOnPostgres<ReportStore>('reports'),
     conversations: notOnPostgres<ConversationStore>('conversations'),
@@ -76,6 +79,7 @@ export class DecisionWork implements UnitOfWork<Decisions> {
     const { db, sealer } = deps;
     this.local = {
       alerts: new SqliteAlertStore(db),
+      ruleStates: new SqliteRuleStateRows(db),
       dispatch: new SqliteDispatchStore(db),
       reports: new SqliteReportStore(db),
       conversations: new SqliteConversationStore(db, sealer),

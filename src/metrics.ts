@@ -217,7 +217,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
 /** What the gauges that are read on demand count: the structural view of the stores, so metrics stays a leaf. */
 export interface GaugeSources {
   binState: { onlineCount(): number };
-  alerts: { openCounts(): readonly { type: string; n: number }[] };
+  alerts: { openCounts(): readonly { type: string; n: number }[] | Promise<readonly { type: string; n: number }[]> };
   dispatches: { countByStatus(): readonly { status: string; n: number }[] };
   /** the outbox's count against Meta's messaging limit */
   messagingLimit?: { messagingLimitUsage(): { used: number; limit: number } };
@@ -234,10 +234,11 @@ const DISPATCH_STATUSES = ['pending', 'sent', 'accepted', 'done', 'escalated', '
  * Sets the gauges that are counted from the stores rather than moved as things happen (devices online, open
  * alerts, jobs by status, the spool), just before a scrape; a status or type with none left reads 0, not its last count.
  */
-export function refreshGauges(metrics: Metrics, from: GaugeSources): void {
+export async function refreshGauges(metrics: Metrics, from: GaugeSources): Promise<void> {
   metrics.devicesOnline.set(from.binState.onlineCount());
+  const open = await from.alerts.openCounts();
   metrics.alertsOpen.reset();
-  for (const { type, n } of from.alerts.openCounts()) metrics.alertsOpen.set({ type }, n);
+  for (const { type, n } of open) metrics.alertsOpen.set({ type }, n);
   for (const status of DISPATCH_STATUSES) metrics.dispatches.set({ status }, 0);
   for (const { status, n } of from.dispatches.countByStatus()) metrics.dispatches.set({ status }, n);
   if (from.journal) {

@@ -64,3 +64,33 @@ export class SqliteRuleStateStore<S> implements RuleStateStore<S> {
     return rows;
   }
 }
+
+/**
+ * The rules state's cache on PostgreSQL: there `rule_state` is the truth all instances share, locked and written by
+ * the rules in their transactions (RuleStateRows). This keeps what this instance last read or wrote, for readers
+ * that take a hint (the dispatcher's planner reads the fill rate in it; the API the outliers), and is loaded at start.
+ */
+export class RuleStateCache<S> implements RuleStateStore<S> {
+  private readonly cache = new Map<string, S>();
+
+  get(binId: string): S | undefined {
+    return this.cache.get(binId);
+  }
+
+  remember(binId: string, state: S): void {
+    this.cache.set(binId, state);
+  }
+
+  /** Nothing to write here: the rules wrote the rows; the cache takes the states. */
+  write(states: Iterable<[string, S]>): void {
+    for (const [binId, state] of states) this.cache.set(binId, state);
+  }
+
+  stage(states: Iterable<[string, S]>): void {
+    this.write(states);
+  }
+
+  binIds(): string[] {
+    return [...this.cache.keys()];
+  }
+}

@@ -33,7 +33,7 @@ export function dispatchRoom(deps: {
   log: Logger;
   clock: Clock;
 }): DispatchRoom {
-  const { events, outbox } = deps;
+  const { outbox } = deps;
   // the rules engine's memory of each bin (the store the rules write): the planner reads its fill-rate estimate
   const dispatcher = new Dispatcher({
     ...deps,
@@ -41,7 +41,7 @@ export function dispatchRoom(deps: {
     store: new SqliteDispatchStore(deps.db),
     log: deps.log.child({ module: 'dispatch' }),
   });
-  events.on('alerts.applied', (applied) => dispatcher.onEvents(applied));
+  // alerts reach the dispatcher in the rules' transaction (the alerting room's onApplied), not from the bus
   outbox.onResult((r) => dispatcher.onOutboxResult(r));
   return {
     name: 'dispatch',

@@ -65,7 +65,10 @@ export function residentsRoom(deps: {
     media: deps.cloudMedia ? new GraphMedia({ graphUrl: wa.graph_url, apiVersion: wa.api_version, accessToken: wa.access_token }) : null,
     photos,
     config: { reports: config.reports, template: wa.templates.resident },
-    onReport: (binId) => rules.onReport(binId),
+    // adapter until the flow passes its transaction: the report's rules in a transaction of their own, after the flow's
+    onReport: (binId) => {
+      rules.report(binId).catch((err: unknown) => deps.log.error({ err, module: 'rules' }, 'rules on a report failed'));
+    },
     requestDispatch: (binId) => {
       if (dispatcher.request(binId, false, 'resident report')) dispatcher.tick();
     },

@@ -1,7 +1,8 @@
 import type { Logger } from '../log.js';
 import type { JournalEntry } from './reading-journal.js';
 
-type Listener = (entries: JournalEntry[]) => void;
+/** A listener may return a promise (the rules' transaction): settled() and flush() wait for it. */
+type Listener = (entries: JournalEntry[]) => unknown;
 
 /**
  * Hands committed groups to the journal's listeners (rules, live page, writer) on a later turn, in commit order.
@@ -14,6 +15,8 @@ export class CommittedFeed {
   private queue: JournalEntry[][] = [];
   private scheduled = false;
   private idle: (() => void)[] = [];
+  /** what the listeners returned that has not settled yet */
+  private readonly working = new Set<Promise<void>>();
 
   constructor(private readonly log: Logger) {}
 
@@ -36,27 +39,41 @@ export class CommittedFeed {
     while (this.queue.length > 0) {
       const groups = this.queue;
       this.queue = [];
-      for (const entries of groups) notifyCommitted(this.listeners, entries, this.log);
+      for (const entries of groups) for (const work of notifyCommitted(this.listeners, entries, this.log)) this.track(work);
     }
     const idle = this.idle;
     this.idle = [];
     for (const done of idle) done();
   }
 
-  /** Resolves once every group committed so far has been through its listeners. */
-  settled(): Promise<void> {
-    if (this.queue.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => this.idle.push(resolve));
+  /** Resolves once every group committed so far has been through its listeners, and what they started has settled. */
+  async settled(): Promise<void> {
+    if (this.queue.length > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+    while (this.working.size > 0) await Promise.all([...this.working]);
+  }
+
+  private track(work: Promise<void>): void {
+    const done = work.then(
+      () => void this.working.delete(done),
+      (err: unknown) => {
+        this.working.delete(done);
+        this.log.error({ err }, 'journal listener failed');
+      },
+    );
+    this.working.add(done);
   }
 }
 
-/** Hands a committed group to each listener; one that throws is logged and the others still run. */
-export function notifyCommitted(listeners: readonly Listener[], entries: JournalEntry[], log: Logger): void {
+/** Hands a committed group to each listener; one that throws is logged and the others still run. Returns the promises they returned. */
+export function notifyCommitted(listeners: readonly Listener[], entries: JournalEntry[], log: Logger): Promise<void>[] {
+  const working: Promise<void>[] = [];
   for (const listener of listeners) {
     try {
-      listener(entries);
+      const work = listener(entries);
+      if (work instanceof Promise) working.push(work as Promise<void>);
     } catch (err) {
       log.error({ err }, 'journal listener failed');
     }
   }
+  return working;
 }

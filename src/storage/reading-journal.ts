@@ -5,6 +5,7 @@ import { orderTs } from '../rules/index.js';
 import type { BinStateStore, LatestReading } from './bin-state.js';
 import { CommittedFeed } from './committed-feed.js';
 import type { Db } from './database.js';
+import type { PoolClient } from './postgres/pool.js';
 import { readingPoints, type ReadingPointsOf } from './points.js';
 import type { ReadingHistory } from './reading-history.js';
 import { RuleStateTable, type RuleStateRow } from './rule-state-table.js';
@@ -40,12 +41,24 @@ export interface JournalBacklog {
  * into one SQLite transaction (spool points, latest bin state, the bin's 15-minute history), fsynced once.
  * A reading's promise resolves only after that commit, and the broker sends the PUBACK only then.
  */
+/**
+ * Work in a journal's group commit on PostgreSQL: `client` is the group's transaction; what is handed to
+ * `afterCommit` runs once it committed (never after a rollback, and a retried commit runs the hook again).
+ */
+export type CommitHook = (client: PoolClient, entries: readonly JournalEntry[], afterCommit: (fn: () => void) => void) => Promise<void>;
+
 export interface ReadingJournal {
   /**
    * Called with each committed group, in commit order (the rules engine listens here), on a turn after the one that
    * acknowledged its readings: listeners never hold up a PUBACK.
    */
-  onCommitted(listener: (entries: JournalEntry[]) => void): void;
+  onCommitted(listener: (entries: JournalEntry[]) => unknown): void;
+  /**
+   * PostgreSQL only: `hook` runs inside each group's transaction, before the bins' state is written (the rules lock
+   * and update the group's bins' rule state there), so its rows commit with the readings or not at all, and the
+   * readings are acknowledged only after it. Absent on SQLite, where the rules follow the commit (onCommitted).
+   */
+  inCommit?(hook: CommitHook): void;
   /** Resolves once the reading is durably recorded; rejects (SpoolFullError, disk errors) when it is not. */
   record(entry: JournalEntry): Promise<void>;
   /** Commits whatever is waiting, now (used at shutdown); resolves once it is committed and its listeners ran. */
@@ -144,7 +157,7 @@ export class SqliteReadingJournal implements ReadingJournal {
     this.feed = new CommittedFeed(log);
   }
 
-  onCommitted(listener: (entries: JournalEntry[]) => void): void {
+  onCommitted(listener: (entries: JournalEntry[]) => unknown): void {
     this.feed.listen(listener);
   }
 
@@ -158,11 +171,12 @@ export class SqliteReadingJournal implements ReadingJournal {
   }
 
   /** Commits whatever is waiting, now (used at shutdown), runs the listeners of what was committed, and stores the rule states they staged. */
-  flush(): Promise<void> {
+  async flush(): Promise<void> {
     while (this.pending.length > 0) this.commit();
     this.feed.drain();
+    // the rules' transactions the listeners began (alerts opening) finish before the staged states are stored
+    await this.feed.settled();
     this.commit();
-    return Promise.resolve();
   }
 
   stageRuleStates(rows: readonly RuleStateRow[]): void {

@@ -99,7 +99,7 @@ export class WorkerReadingJournal implements ReadingJournal {
     return this.spawn();
   }
 
-  onCommitted(listener: (entries: JournalEntry[]) => void): void {
+  onCommitted(listener: (entries: JournalEntry[]) => unknown): void {
     this.feed.listen(listener);
   }
 
@@ -117,6 +117,7 @@ export class WorkerReadingJournal implements ReadingJournal {
     this.post();
     await this.ask((id) => ({ t: 'flush', id }));
     this.feed.drain();
+    await this.feed.settled();
     if (this.staged.size === 0) return;
     this.post();
     await this.ask((id) => ({ t: 'flush', id }));

@@ -258,8 +258,8 @@ export async function fillSimulatedDay(influxUrl: string): Promise<void> {
   liveTheDay(dataDir, lastReading);
   bridge = await startBridge(env, dataDir);
   try {
-    bridge.rules.checkSilence();
-    const offline = bridge.alerts.list({ status: 'open', type: 'offline' }).map((a) => a.bin_id);
+    await bridge.rules.checkSilence();
+    const offline = (await bridge.alerts.list({ status: 'open', type: 'offline' })).map((a) => a.bin_id);
     if (offline.join() !== SIMULATED_DAY.offlineBin) throw new Error(`expected only ${SIMULATED_DAY.offlineBin} offline, got [${offline.join(', ')}]`);
 
     // the crew of the full bin's job accepts it, then reports it emptied; the sensor agrees a little later

@@ -50,7 +50,7 @@ describe('one API shape', () => {
     const t = Date.now() - 3_600_000;
     for (const [i, f] of [40, 95, 96].entries()) await publishAcked(c, `bins/${BIN}/telemetry`, { fill_pct: f, ts: t + i * 60_000 });
     c.end();
-    await waitFor(() => bridge.alerts.list({ bin: BIN, status: 'open' }).length > 0 && bridge.dispatcher.store.list({ bin: BIN }).length > 0, { message: 'an alert and a job' });
+    await waitFor(async () => (await bridge.alerts.list({ bin: BIN, status: 'open' })).length > 0 && bridge.dispatcher.store.list({ bin: BIN }).length > 0, { message: 'an alert and a job' });
   });
   afterAll(async () => {
     await bridge?.stop();
@@ -198,7 +198,7 @@ describe('one API shape', () => {
     expect(viaPath.status).toBe(200);
     expect(viaPath.headers.get('content-type')).toMatch(/^text\/csv/);
     const rows = parseCsv(await viaPath.text(), { columns: true }) as Record<string, string>[];
-    expect(rows.length).toBe(bridge.alerts.list({ bin: BIN }).length);
+    expect(rows.length).toBe((await bridge.alerts.list({ bin: BIN })).length);
     expect(rows[0]).toMatchObject({ bin_id: BIN, type: 'full', status: 'open' });
     expect(rows[0]!.opened_at).toMatch(ISO);
     const jobs = await api('/dispatches', { headers: { accept: 'text/csv' } });
@@ -214,7 +214,7 @@ describe('one API shape', () => {
   });
 
   it('DELETE /api/bins/{id} removes the bin (any case): its device is locked out, its open alerts close, its past stays', async () => {
-    const openBefore = bridge.alerts.list({ bin: BIN, status: 'open' }).length;
+    const openBefore = (await bridge.alerts.list({ bin: BIN, status: 'open' })).length;
     expect(openBefore).toBeGreaterThan(0);
     const jobsBefore = bridge.dispatcher.store.list({ bin: BIN }).length;
     const secret = await bridge.secrets.issue(BIN);
@@ -227,8 +227,8 @@ describe('one API shape', () => {
     await problemOf(await api(`/bins/${BIN}`, { method: 'DELETE' }), 404);
     expect(bridge.registry.lookup(BIN)).toBeUndefined();
     expect(bridge.binState.get(BIN)).toBeUndefined();
-    expect(bridge.alerts.list({ bin: BIN, status: 'open' })).toEqual([]);
-    expect(bridge.alerts.list({ bin: BIN }).length).toBeGreaterThanOrEqual(openBefore);
+    expect(await bridge.alerts.list({ bin: BIN, status: 'open' })).toEqual([]);
+    expect((await bridge.alerts.list({ bin: BIN })).length).toBeGreaterThanOrEqual(openBefore);
     expect(bridge.dispatcher.store.list({ bin: BIN }).length).toBe(jobsBefore);
     // the old secret no longer logs in
     await expect(connectClient(bridge.mqttUrl, { clientId: BIN, username: BIN, password: secret, reconnectPeriod: 0 })).rejects.toThrow();

@@ -116,12 +116,12 @@ describe('a data directory written before numbered migrations', () => {
     expect(spool.peek(1)!.lines[0]).toMatch(/^bin_reading,bin=B-003 fill_pct=16 /);
 
     const alerts = new SqliteAlertStore(db);
-    expect(alerts.list().map((a) => [a.bin_id, a.type, a.status, a.value])).toEqual([
+    expect((await alerts.list()).map((a) => [a.bin_id, a.type, a.status, a.value])).toEqual([
       ['B-003', 'battery', 'open', 9],
       ['B-001', 'full', 'open', 87],
       ['B-003', 'offline', 'closed', null],
     ]);
-    expect(alerts.open({ binId: 'B-001', zone: 'north', type: 'full', at: T0, message: 'again' })).toBe(false);
+    expect(await alerts.open({ binId: 'B-001', zone: 'north', type: 'full', at: T0, message: 'again' })).toBe(false);
 
     const jobs = new SqliteDispatchStore(db);
     expect(jobs.get('J-BBBBB')).toMatchObject({ status: 'sent', urgent: true, bin_ids: ['B-001'], crew_id: 'crew-1' });

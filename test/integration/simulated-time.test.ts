@@ -56,7 +56,7 @@ describe('binbridge in simulated time', () => {
     }
     // the rules see committed readings on the turn after their PUBACK
     await bridge.journal.settled();
-    expect(bridge.alerts.list({ status: 'open', type: 'full' }).map((a) => a.bin_id)).toEqual(['UTR-0001']);
+    expect((await bridge.alerts.list({ status: 'open', type: 'full' })).map((a) => a.bin_id)).toEqual(['UTR-0001']);
     // the batch window has not passed in simulated time, however long the wall clock takes
     await clock.advance(4 * MIN);
     expect(jobs()).toHaveLength(0);
@@ -74,8 +74,8 @@ describe('binbridge in simulated time', () => {
     expect(to(SUP)).toHaveLength(1);
 
     // and two hours without a reading is offline
-    expect(bridge.alerts.list({ status: 'open', type: 'offline' })).toHaveLength(0);
+    expect(await bridge.alerts.list({ status: 'open', type: 'offline' })).toHaveLength(0);
     await clock.advanceTo(T0 + 2 * 3_600_000 + 2 * MIN);
-    expect(bridge.alerts.list({ status: 'open', type: 'offline' }).map((a) => a.bin_id)).toContain('UTR-0001');
+    expect((await bridge.alerts.list({ status: 'open', type: 'offline' })).map((a) => a.bin_id)).toContain('UTR-0001');
   });
 });

@@ -19,13 +19,13 @@ const value = async (m: ReturnType<typeof createMetrics>, name: string, labels: 
 describe('refreshGauges', () => {
   it('counts from the stores, and a type or status with none left reads 0 or disappears, not its last count', async () => {
     const m = createMetrics();
-    refreshGauges(m, sources());
+    await refreshGauges(m, sources());
     expect(await value(m, 'binbridge_devices_online')).toBe(7);
     expect(await value(m, 'binbridge_alerts_open', { type: 'full' })).toBe(3);
     expect(await value(m, 'binbridge_dispatches', { status: 'pending' })).toBe(2);
     expect(await value(m, 'binbridge_spool_oldest_age_seconds')).toBe(30);
 
-    refreshGauges(m, sources({ alerts: { openCounts: () => [] }, dispatches: { countByStatus: () => [{ status: 'sent', n: 2 }] } }));
+    await refreshGauges(m, sources({ alerts: { openCounts: () => [] }, dispatches: { countByStatus: () => [{ status: 'sent', n: 2 }] } }));
     expect(await value(m, 'binbridge_alerts_open', { type: 'full' })).toBeUndefined();
     expect(await value(m, 'binbridge_dispatches', { status: 'pending' })).toBe(0);
     expect(await value(m, 'binbridge_dispatches', { status: 'sent' })).toBe(2);
@@ -33,7 +33,7 @@ describe('refreshGauges', () => {
 
   it('leaves the spool gauges alone while InfluxDB is off', async () => {
     const m = createMetrics();
-    refreshGauges(m, sources({ spool: null }));
+    await refreshGauges(m, sources({ spool: null }));
     expect(await value(m, 'binbridge_spool_depth_points')).toBe(0);
     expect(await value(m, 'binbridge_devices_online')).toBe(7);
   });

@@ -153,7 +153,7 @@ export function binRoutes(deps: BinRouteDeps): FastifyPluginAsync {
         // after the registry: a reading arriving in between is refused as an unknown bin, not half-applied
         const device = await deps.revokeDevice(bin.id);
         await deps.clearRetained(bin.id);
-        const alertsClosed = deps.alerts.closeAllOf(bin.id, clock.now());
+        const alertsClosed = await deps.alerts.closeAllOf(bin.id, clock.now());
         deps.binState.delete(bin.id);
         req.log.info({ module: 'registry', bin_id: bin.id, alerts_closed: alertsClosed, secret_revoked: device.revoked }, 'bin removed');
         return { id: bin.id, removed: true, alerts_closed: alertsClosed, secret_revoked: device.revoked, disconnected: device.disconnected };

@@ -63,8 +63,8 @@ export function opsRoutes(deps: OpsRouteDeps): FastifyPluginAsync {
           const zone = knownFilter('zone', q.zone, zoneIds());
           const type = knownFilter('type', q.type, ALERT_TYPES);
           const after = decodeCursor(q.cursor, z.tuple([z.number(), z.number()]));
-          return answerList(req, reply, { name: 'alerts', columns: ALERT_COLUMNS }, q.limit, (limit) =>
-            pageOf(deps.alerts.list({ status: q.status, zone, type, bin: q.bin, limit: limit + 1, after }), limit, (a) => [a.opened_at, a.id], alertView),
+          return answerList(req, reply, { name: 'alerts', columns: ALERT_COLUMNS }, q.limit, async (limit) =>
+            pageOf(await deps.alerts.list({ status: q.status, zone, type, bin: q.bin, limit: limit + 1, after }), limit, (a) => [a.opened_at, a.id], alertView),
           );
         },
       );

@@ -6,7 +6,7 @@ import { orderTs } from '../../rules/index.js';
 import type { LatestReading } from '../bin-state.js';
 import { CommittedFeed } from '../committed-feed.js';
 import { readingPoints } from '../points.js';
-import { spoolsPoints, type JournalBacklog, type JournalEntry, type ReadingJournal } from '../reading-journal.js';
+import { spoolsPoints, type CommitHook, type JournalBacklog, type JournalEntry, type ReadingJournal } from '../reading-journal.js';
 import type { RuleStateRow } from '../rule-state-table.js';
 import { JournalUnavailableError } from '../worker-journal.js';
 import type { PostgresBinStateStore } from './bin-state.js';
@@ -27,8 +27,9 @@ const ATTEMPTS = 3;
 /**
  * The journal on PostgreSQL (store.url): a group commit is one transaction on one connection of the pool, with one
  * multi-row statement per table (unnest arrays): the spool's points, the newest reading per bin as bin state (never
- * backwards: see PostgresBinStateStore), the bins' history, and the rule states staged since the last commit. A
- * reading's promise resolves after COMMIT returned (synchronous_commit stays on: the WAL is flushed on the server),
+ * backwards: see PostgresBinStateStore), the bins' history, and what the `inCommit` hooks write first (the rules:
+ * the group's rule_state rows locked, judged and written back, alerts opened and closed). Rule states staged through
+ * stageRuleStates are stored too, though the rules on PostgreSQL no longer stage any. A reading's promise resolves after COMMIT returned (synchronous_commit stays on: the WAL is flushed on the server),
  * so the broker's PUBACK follows a durable commit. While a commit is in flight the next readings gather, and go in
  * the next one (the group is as large as the database is slow, up to maxBatch). A commit that fails (the database
  * unreachable, a connection broken mid-way) rejects its readings with JournalUnavailableError: the broker sends no
@@ -43,6 +44,7 @@ export class PostgresReadingJournal implements ReadingJournal {
   private running: Promise<void> | null = null;
   private readonly feed: CommittedFeed;
   private staged = new Map<string, RuleStateRow>();
+  private readonly hooks: CommitHook[] = [];
   private readonly clock: Clock;
 
   constructor(
@@ -58,8 +60,12 @@ export class PostgresReadingJournal implements ReadingJournal {
     this.feed = new CommittedFeed(log);
   }
 
-  onCommitted(listener: (entries: JournalEntry[]) => void): void {
+  onCommitted(listener: (entries: JournalEntry[]) => unknown): void {
     this.feed.listen(listener);
+  }
+
+  inCommit(hook: CommitHook): void {
+    this.hooks.push(hook);
   }
 
   record(entry: JournalEntry): Promise<void> {
@@ -75,6 +81,7 @@ export class PostgresReadingJournal implements ReadingJournal {
     await this.running;
     await this.drain();
     this.feed.drain();
+    await this.feed.settled();
     await this.drain();
   }
 
@@ -126,9 +133,21 @@ export class PostgresReadingJournal implements ReadingJournal {
     const now = this.clock.now();
     const lines = this.spool ? spoolLines(entries) : [];
     const end = this.metrics.journalCommit.startTimer();
+    let after: (() => void)[] = [];
     try {
-      const rows = await this.transaction((client) => this.writeGroup(client, entries, lines, now, [...states.values()]));
+      const rows = await this.transaction((client) => {
+        // a commit run again (a deadlock) runs the hooks again: only the last attempt's work follows the COMMIT
+        after = [];
+        return this.writeGroup(client, entries, lines, now, [...states.values()], (fn) => void after.push(fn));
+      });
       end();
+      for (const fn of after) {
+        try {
+          fn();
+        } catch (err) {
+          this.log.error({ err }, 'work after a journal commit failed');
+        }
+      }
       this.spool?.noteInserted(lines, now);
       this.binState.remember(rows);
     } catch (err) {
@@ -162,7 +181,17 @@ export class PostgresReadingJournal implements ReadingJournal {
     }, 1000);
   }
 
-  private async writeGroup(client: pg.ClientBase, entries: readonly JournalEntry[], lines: readonly string[], now: number, states: readonly RuleStateRow[]) {
+  private async writeGroup(
+    client: pg.PoolClient,
+    entries: readonly JournalEntry[],
+    lines: readonly string[],
+    now: number,
+    states: readonly RuleStateRow[],
+    afterCommit: (fn: () => void) => void,
+  ) {
+    // the hooks first: the rules lock the group's rule_state rows (bin order) before bin_state's rows are locked
+    // (bin order), the same order on every instance, so two instances' commits wait for each other, never deadlock
+    if (entries.length > 0) for (const hook of this.hooks) await hook(client, entries, afterCommit);
     if (this.spool && lines.length > 0) await this.spool.insertIn(client, lines, now);
     const rows = await this.binState.upsertIn(client, newestPerBin(entries));
     if (entries.length > 0) await this.history?.recordIn(client, entries.map((e) => e.reading), now);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { RuleRunner, SqliteAlertStore, SqliteRuleStateStore, type AlertEvents } from '../../../src/alerts/index.js';
+import { RuleRunner, SqliteRuleStateStore, type AlertEvents, type RuleRunnerDeps } from '../../../src/alerts/index.js';
 import { ManualClock } from '../../../src/clock.js';
 import { configSchema } from '../../../src/config/index.js';
 import { EventBus } from '../../../src/events.js';
@@ -23,17 +23,17 @@ describe('RuleRunner', () => {
     const zones = new SqliteZonesAndCrews(db);
     zones.putZone({ id: 'north', name: 'North', rules: { full_pct: 70 } });
     const journal = new SqliteReadingJournal(db, null, new SqliteBinStateStore(db), { maxBatch: 100, delayMs: 0 }, createMetrics(), silent);
-    const rules = new RuleRunner(
-      db,
+    const rules = new RuleRunner({
+      // rulesFor reads no store
+      decisions: { shared: false } as RuleRunnerDeps['decisions'],
       registry,
-      new SqliteAlertStore(db),
-      new SqliteRuleStateStore<BinRuleState>(db, journal),
+      states: new SqliteRuleStateStore<BinRuleState>(db, journal),
       config,
       zones,
-      new EventBus<AlertEvents>(silent),
-      silent,
-      new ManualClock(0),
-    );
+      events: new EventBus<AlertEvents>(silent),
+      log: silent,
+      clock: new ManualClock(0),
+    });
     expect(rules.rulesFor('A').full_pct).toBe(70);
     expect(rules.rulesFor('A')).toEqual(rules.rulesFor('A'));
     zones.putZone({ id: 'north', name: 'North', rules: { full_pct: 90, clear_pct: 40 } });

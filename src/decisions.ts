@@ -1,5 +1,5 @@
 import { SqliteAlertStore, type AlertStore } from './alerts/index.js';
-import { SqliteDispatchStore, type DispatchStore } from './dispatch/index.js';
+import { PostgresDispatchStore, SqliteDispatchStore, type DispatchStore } from './dispatch/index.js';
 import type { Logger } from './log.js';
 import { SqliteNoticeStore, type NoticeStore } from './notices/index.js';
 import type { Sealer } from './privacy/index.js';
@@ -40,10 +40,10 @@ function notOnPostgres<T extends object>(name: string): T {
 }
 
 /** The stores on a PostgreSQL connection (a transaction's client, or the pool for single statements). */
-function postgresStores(_q: Queryable): Bound {
+function postgresStores(q: Queryable): Bound {
   return {
     alerts: notOnPostgres<AlertStore>('alerts'),
-    dispatch: notOnPostgres<DispatchStore>('dispatch'),
+    dispatch: new PostgresDispatchStore(q),
     reports: notOnPostgres<ReportStore>('reports'),
     conversations: notOnPostgres<ConversationStore>('conversations'),
     notices: notOnPostgres<NoticeStore>('notices'),

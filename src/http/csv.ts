@@ -67,15 +67,15 @@ export function sendCsv(req: FastifyRequest, reply: FastifyReply, name: string, 
 }
 
 /** A list as JSON (`{ items, next }`) or, when asked for, as CSV with every row up to EXPORT_LIMIT. */
-export function answerList<T extends object>(
+export async function answerList<T extends object>(
   req: FastifyRequest,
   reply: FastifyReply,
   csv: { name: string; columns: readonly string[] } | null,
   limit: number | undefined,
-  page: (limit: number) => Page<T>,
-): Page<T> | FastifyReply {
+  page: (limit: number) => Page<T> | Promise<Page<T>>,
+): Promise<Page<T> | FastifyReply> {
   if (csv && wantsCsv(req)) {
-    const p = page(limit ?? EXPORT_LIMIT);
+    const p = await page(limit ?? EXPORT_LIMIT);
     return sendCsv(req, reply, csv.name, toCsv(csv.columns, p.items), p.next);
   }
   return page(limit ?? DEFAULT_LIMIT);

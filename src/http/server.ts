@@ -44,7 +44,7 @@ export interface HttpDeps {
   metrics: Metrics;
   readiness: () => Readiness;
   /** refreshes gauges that are read on demand (spool depth, alerts and jobs by state) before a scrape */
-  beforeScrape: () => void;
+  beforeScrape: () => void | Promise<void>;
   /** who may use /api/*, /metrics and /docs without the token */
   access: Access;
   /** route plugins mounted under /api, behind the bearer token */
@@ -135,7 +135,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     return reply.code(state.ready ? 200 : 503).send(state);
   });
   r.get('/metrics', { onRequest: adminAuth(deps.access) }, async (_req, reply) => {
-    deps.beforeScrape();
+    await deps.beforeScrape();
     return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 

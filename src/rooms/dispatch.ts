@@ -2,7 +2,7 @@ import type { DecisionWork } from '../decisions.js';
 import type { AlertEvents, RuleStateStore } from '../alerts/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
-import { Dispatcher, SqliteDispatchStore, type DispatchEvents } from '../dispatch/index.js';
+import { Dispatcher, type DispatchEvents } from '../dispatch/index.js';
 import type { Emitter, Subscriber } from '../events.js';
 import type { Room } from '../lifecycle.js';
 import type { BinRuleState } from '../rules/index.js';
@@ -34,15 +34,20 @@ export function dispatchRoom(deps: {
   clock: Clock;
 }): DispatchRoom {
   const { events, outbox } = deps;
+  const log = deps.log.child({ module: 'dispatch' });
   // the rules engine's memory of each bin (the store the rules write): the planner reads its fill-rate estimate
   const dispatcher = new Dispatcher({
     ...deps,
     ruleState: (binId) => deps.ruleStates.get(binId),
-    store: new SqliteDispatchStore(deps.db),
-    log: deps.log.child({ module: 'dispatch' }),
+    log,
   });
-  events.on('alerts.applied', (applied) => dispatcher.onEvents(applied));
-  outbox.onResult((r) => dispatcher.onOutboxResult(r));
+  // ADAPTER until the rules call `onApplied(t, applied)` in their own transaction (DECISIONS-COMMON §1): the bus event
+  // is emitted inside the rules' synchronous SQLite transaction, and this one begins once that has committed
+  events.on('alerts.applied', (applied) => {
+    if (!applied.some((e) => e.type === 'collected' || (e.opened && (e.opens === 'fire' || e.opens === 'full')))) return;
+    deps.decisions.tx((t) => dispatcher.onEvents(t, applied)).catch((err: unknown) => log.error({ err }, 'could not act on alerts'));
+  });
+  outbox.onResult((r) => void dispatcher.onOutboxResult(r).catch((err: unknown) => log.error({ err, job: r.ref }, 'could not record a job message\'s outcome')));
   return {
     name: 'dispatch',
     dispatcher,

@@ -66,8 +66,9 @@ export function residentsRoom(deps: {
     photos,
     config: { reports: config.reports, template: wa.templates.resident },
     onReport: (binId) => rules.onReport(binId),
+    // ADAPTER until the flow hands its transaction down (DECISIONS-COMMON §3): the request in a transaction of its own
     requestDispatch: (binId) => {
-      if (dispatcher.request(binId, false, 'resident report')) dispatcher.tick();
+      deps.decisions.tx((t) => dispatcher.request(t, binId, false, 'resident report')).catch((err: unknown) => deps.log.error({ err, module: 'dispatch', bin: binId }, 'could not request a collection'));
     },
     countMatch: (method) => metrics.reportMatches.inc({ method }),
     events,
@@ -84,7 +85,7 @@ export function residentsRoom(deps: {
     for (const e of applied) if (e.type === 'collected') flow.onCollected(e.binId);
   });
   inbox.onMessage(async (m) => {
-    if (dispatcher.handleMessage(m) || deps.notices.handleMessage(m)) return;
+    if ((await dispatcher.handleMessage(m)) || deps.notices.handleMessage(m)) return;
     await flow.handle(m);
   });
   return {

@@ -2,6 +2,7 @@ import type { MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cityBins, connectClient, publishAcked, startBridge, type InProcessBridge } from '../helpers/bridge.js';
 import { commitCounter } from '../helpers/event-loop.js';
+import { waitFor } from '../helpers/wait.js';
 
 const [BIN] = cityBins(1) as [string];
 const MIN = 60_000;
@@ -55,15 +56,16 @@ describe.each(['inline', 'worker'] as const)('rule state (spool.journal: %s)', (
     const db = bridge.db;
     const store = bridge.dispatcher.store;
     const enqueue = store.enqueue.bind(store);
-    store.enqueue = (...args) => {
+    store.enqueue = async (...args) => {
       inTransaction.push(db.inTransaction);
-      enqueue(...args);
+      await enqueue(...args);
     };
     const t0 = Date.now() - 10 * MIN;
     for (const [i, fill] of [40, 95, 96].entries()) await publishAcked(client, `bins/${BIN}/telemetry`, { fill_pct: fill, ts: t0 + i * MIN });
     await bridge.journal.settled();
     expect(bridge.alerts.list({ bin: BIN, status: 'open', type: 'full' })).toHaveLength(1);
-    expect(bridge.dispatcher.store.queue().map((q) => q.binId)).toContain(BIN);
+    const queued = bridge.dispatcher.store;
+    await waitFor(async () => (await queued.queue()).some((q) => q.binId === BIN), { message: 'the bin queued' });
     // the dispatcher's queue row joined the rules' transaction: one fsync for the alert, the state and the request
     expect(inTransaction).toEqual([true]);
   });

@@ -85,6 +85,7 @@ export class Dispatcher {
   /** the ticks in order: the one running (or done), and one waiting behind it that later calls join */
   private tail: Promise<void> = Promise.resolve();
   private waiting: { now: number | undefined; done: Promise<void> } | null = null;
+  private running = false;
   /** when each bin was last seen emptied, for its planning rate (a restart forgets: the rules' estimate stands in) */
   private readonly emptied = new Map<string, Emptied>();
   /** the round planned last; a start plans no round of its own, it waits for the next */
@@ -113,6 +114,11 @@ export class Dispatcher {
     this.timer?.clear();
     this.timer = null;
     await this.tail;
+  }
+
+  /** Whether a tick runs or waits to (a simulation holds its clock still meanwhile). */
+  get ticking(): boolean {
+    return this.running || this.waiting !== null;
   }
 
   /** Resolves once the ticks asked for so far have run (tests, and a stop). */
@@ -267,9 +273,14 @@ export class Dispatcher {
       return this.waiting.done;
     }
     const slot: { now: number | undefined; done: Promise<void> } = { now, done: Promise.resolve() };
-    slot.done = this.tail.then(() => {
+    slot.done = this.tail.then(async () => {
       this.waiting = null;
-      return this.tickOnce(slot.now ?? this.clock.now());
+      this.running = true;
+      try {
+        await this.tickOnce(slot.now ?? this.clock.now());
+      } finally {
+        this.running = false;
+      }
     });
     this.waiting = slot;
     this.tail = slot.done.catch(() => {});

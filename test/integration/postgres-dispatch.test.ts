@@ -196,8 +196,9 @@ describe('two dispatchers on one PostgreSQL database', () => {
     const { clock, a, b, wire: w, jobs } = await twoInstances();
     await a.lease.start();
     await b.lease.start();
-    a.dispatcher.start();
-    b.dispatcher.start();
+    // a tick every 30 s of simulated time: half an hour of it stays a few seconds of the test's
+    a.dispatcher.start(30_000);
+    b.dispatcher.start(30_000);
     await a.full('C-1');
     await waitFor(async () => (await jobs())[0]?.status === 'sent', { message: 'the job sent' });
     // the holder dies: its timers stop and the database sees its connections go
@@ -206,12 +207,12 @@ describe('two dispatchers on one PostgreSQL database', () => {
     for (let i = 0; i < 30 && !b.lease.holds(); i++) await clock.advance(1_000);
     expect(b.lease.holds()).toBe(true);
     expect((await new PostgresDispatchStore(b.pool).list())[0]!.status).toBe('sent');
-    await clock.advance(30 * 60_000);
+    await clock.advance(31 * 60_000);
     const [job] = await new PostgresDispatchStore(b.pool).list();
     expect(job).toMatchObject({ status: 'escalated' });
     await waitFor(() => w.sent.some((m) => m.to === SUP && m.by === 'instance-b'), { message: 'the supervisor told by the survivor' });
     for (let i = 0; i < 3; i++) await clock.advance(1_000);
     expect(w.sent.filter((m) => m.to === SUP)).toHaveLength(1);
     expect(b.changes.filter((s) => s === 'escalated')).toHaveLength(1);
-  });
+  }, 90_000);
 });

@@ -112,7 +112,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
         ruleStates,
         journal: telemetry.journal,
         // the dispatcher's writes join the rules' transaction (adapter: onEvents is synchronous on SQLite until it takes `t`)
-        onApplied: async (_t, applied) => dispatch.dispatcher.onEvents(applied),
+        onApplied: (t, applied) => dispatch.dispatcher.onEvents(t, applied),
         events: bus,
         metrics,
         log,

@@ -1,5 +1,5 @@
 import { PostgresAlertStore, PostgresRuleStateRows, SqliteAlertStore, SqliteRuleStateRows, type AlertStore, type RuleStateRows } from './alerts/index.js';
-import { SqliteDispatchStore, type DispatchStore } from './dispatch/index.js';
+import { PostgresDispatchStore, SqliteDispatchStore, type DispatchStore } from './dispatch/index.js';
 import type { Logger } from './log.js';
 import { SqliteNoticeStore, type NoticeStore } from './notices/index.js';
 import type { Sealer } from './privacy/index.js';
@@ -46,7 +46,7 @@ function postgresStores(q: Queryable): Bound {
   return {
     alerts: new PostgresAlertStore(q),
     ruleStates: new PostgresRuleStateRows(q),
-    dispatch: notOnPostgres<DispatchStore>('dispatch'),
+    dispatch: new PostgresDispatchStore(q),
     reports: notOnPostgres<ReportStore>('reports'),
     conversations: notOnPostgres<ConversationStore>('conversations'),
     notices: notOnPostgres<NoticeStore>('notices'),

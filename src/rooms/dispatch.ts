@@ -2,7 +2,7 @@ import type { DecisionWork } from '../decisions.js';
 import type { AlertEvents, RuleStateStore } from '../alerts/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
-import { Dispatcher, SqliteDispatchStore, type DispatchEvents } from '../dispatch/index.js';
+import { Dispatcher, type DispatchEvents } from '../dispatch/index.js';
 import type { Emitter, Subscriber } from '../events.js';
 import type { Room } from '../lifecycle.js';
 import type { BinRuleState } from '../rules/index.js';
@@ -34,15 +34,15 @@ export function dispatchRoom(deps: {
   clock: Clock;
 }): DispatchRoom {
   const { outbox } = deps;
+  const log = deps.log.child({ module: 'dispatch' });
   // the rules engine's memory of each bin (the store the rules write): the planner reads its fill-rate estimate
   const dispatcher = new Dispatcher({
     ...deps,
     ruleState: (binId) => deps.ruleStates.get(binId),
-    store: new SqliteDispatchStore(deps.db),
-    log: deps.log.child({ module: 'dispatch' }),
+    log,
   });
   // alerts reach the dispatcher in the rules' transaction (the alerting room's onApplied), not from the bus
-  outbox.onResult((r) => dispatcher.onOutboxResult(r));
+  outbox.onResult((r) => void dispatcher.onOutboxResult(r).catch((err: unknown) => log.error({ err, job: r.ref }, 'could not record a job message\'s outcome')));
   return {
     name: 'dispatch',
     dispatcher,

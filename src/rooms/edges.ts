@@ -122,7 +122,11 @@ export function edgesRoom(deps: {
       version: deps.version,
       metrics,
       readiness,
-      beforeScrape: () => refreshGauges(metrics, { binState, alerts, dispatches: dispatcher.store, messagingLimit: outbox, spool, journal, now: () => clock.now() }),
+      beforeScrape: async () => {
+        // the jobs are counted in the decisions' store (PostgreSQL is asynchronous); the other gauges as they were
+        const jobs = await dispatcher.store.countByStatus();
+        refreshGauges(metrics, { binState, alerts, dispatches: { countByStatus: () => jobs }, messagingLimit: outbox, spool, journal, now: () => clock.now() });
+      },
       access: deps.access,
       limits: config.http,
       log,

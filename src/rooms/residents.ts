@@ -69,8 +69,9 @@ export function residentsRoom(deps: {
     onReport: (binId) => {
       rules.report(binId).catch((err: unknown) => deps.log.error({ err, module: 'rules' }, 'rules on a report failed'));
     },
+    // ADAPTER until the flow hands its transaction down (DECISIONS-COMMON §3): the request in a transaction of its own
     requestDispatch: (binId) => {
-      if (dispatcher.request(binId, false, 'resident report')) dispatcher.tick();
+      deps.decisions.tx((t) => dispatcher.request(t, binId, false, 'resident report')).catch((err: unknown) => deps.log.error({ err, module: 'dispatch', bin: binId }, 'could not request a collection'));
     },
     countMatch: (method) => metrics.reportMatches.inc({ method }),
     events,
@@ -87,7 +88,7 @@ export function residentsRoom(deps: {
     for (const e of applied) if (e.type === 'collected') flow.onCollected(e.binId);
   });
   inbox.onMessage(async (m) => {
-    if (dispatcher.handleMessage(m) || deps.notices.handleMessage(m)) return;
+    if ((await dispatcher.handleMessage(m)) || deps.notices.handleMessage(m)) return;
     await flow.handle(m);
   });
   return {

@@ -50,7 +50,7 @@ describe('one API shape', () => {
     const t = Date.now() - 3_600_000;
     for (const [i, f] of [40, 95, 96].entries()) await publishAcked(c, `bins/${BIN}/telemetry`, { fill_pct: f, ts: t + i * 60_000 });
     c.end();
-    await waitFor(async () => (await bridge.alerts.list({ bin: BIN, status: 'open' })).length > 0 && bridge.dispatcher.store.list({ bin: BIN }).length > 0, { message: 'an alert and a job' });
+    await waitFor(async () => (await bridge.alerts.list({ bin: BIN, status: 'open' })).length > 0 && (await bridge.dispatcher.store.list({ bin: BIN })).length > 0, { message: 'an alert and a job' });
   });
   afterAll(async () => {
     await bridge?.stop();
@@ -216,7 +216,7 @@ describe('one API shape', () => {
   it('DELETE /api/bins/{id} removes the bin (any case): its device is locked out, its open alerts close, its past stays', async () => {
     const openBefore = (await bridge.alerts.list({ bin: BIN, status: 'open' })).length;
     expect(openBefore).toBeGreaterThan(0);
-    const jobsBefore = bridge.dispatcher.store.list({ bin: BIN }).length;
+    const jobsBefore = (await bridge.dispatcher.store.list({ bin: BIN })).length;
     const secret = await bridge.secrets.issue(BIN);
     const device = await connectClient(bridge.mqttUrl, { clientId: BIN, username: BIN, password: secret });
     const res = await api(`/bins/${BIN.toLowerCase()}`, { method: 'DELETE' });
@@ -229,7 +229,7 @@ describe('one API shape', () => {
     expect(bridge.binState.get(BIN)).toBeUndefined();
     expect(await bridge.alerts.list({ bin: BIN, status: 'open' })).toEqual([]);
     expect((await bridge.alerts.list({ bin: BIN })).length).toBeGreaterThanOrEqual(openBefore);
-    expect(bridge.dispatcher.store.list({ bin: BIN }).length).toBe(jobsBefore);
+    expect((await bridge.dispatcher.store.list({ bin: BIN })).length).toBe(jobsBefore);
     // the old secret no longer logs in
     await expect(connectClient(bridge.mqttUrl, { clientId: BIN, username: BIN, password: secret, reconnectPeriod: 0 })).rejects.toThrow();
   });

@@ -124,10 +124,10 @@ describe('a data directory written before numbered migrations', () => {
     expect(await alerts.open({ binId: 'B-001', zone: 'north', type: 'full', at: T0, message: 'again' })).toBe(false);
 
     const jobs = new SqliteDispatchStore(db);
-    expect(jobs.get('J-BBBBB')).toMatchObject({ status: 'sent', urgent: true, bin_ids: ['B-001'], crew_id: 'crew-1' });
-    expect(jobs.get('J-AAAAA')).toMatchObject({ status: 'done', bin_ids: ['B-001', 'B-002'] });
-    expect(jobs.inOpenJob('B-001')).toBe(true);
-    expect(jobs.queue()).toMatchObject([{ binId: 'B-003', zone: 'south', reason: 'threshold' }]);
+    expect(await jobs.get('J-BBBBB')).toMatchObject({ status: 'sent', urgent: true, bin_ids: ['B-001'], crew_id: 'crew-1' });
+    expect(await jobs.get('J-AAAAA')).toMatchObject({ status: 'done', bin_ids: ['B-001', 'B-002'] });
+    expect(await jobs.inOpenJob('B-001')).toBe(true);
+    expect(await jobs.queue()).toMatchObject([{ binId: 'B-003', zone: 'south', reason: 'threshold' }]);
 
     const sandbox = new SandboxTransport(db, { sealer, clock });
     expect(sandbox.list().map((m) => [m.to, m.message.type === 'text' && m.message.text.body])).toEqual([[CREW, 'Job J-BBBBB: B-001']]);

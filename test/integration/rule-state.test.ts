@@ -55,15 +55,15 @@ describe.each(['inline', 'worker'] as const)('rule state (spool.journal: %s)', (
     const db = bridge.db;
     const store = bridge.dispatcher.store;
     const enqueue = store.enqueue.bind(store);
-    store.enqueue = (...args) => {
+    store.enqueue = async (...args) => {
       inTransaction.push(db.inTransaction);
-      enqueue(...args);
+      await enqueue(...args);
     };
     const t0 = Date.now() - 10 * MIN;
     for (const [i, fill] of [40, 95, 96].entries()) await publishAcked(client, `bins/${BIN}/telemetry`, { fill_pct: fill, ts: t0 + i * MIN });
     await bridge.journal.settled();
     expect(await bridge.alerts.list({ bin: BIN, status: 'open', type: 'full' })).toHaveLength(1);
-    expect(bridge.dispatcher.store.queue().map((q) => q.binId)).toContain(BIN);
+    expect((await bridge.dispatcher.store.queue()).map((q) => q.binId)).toContain(BIN);
     // the dispatcher's queue row joined the rules' transaction: one fsync for the alert, the state and the request
     expect(inTransaction).toEqual([true]);
   });

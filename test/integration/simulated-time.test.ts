@@ -59,10 +59,10 @@ describe('binbridge in simulated time', () => {
     expect((await bridge.alerts.list({ status: 'open', type: 'full' })).map((a) => a.bin_id)).toEqual(['UTR-0001']);
     // the batch window has not passed in simulated time, however long the wall clock takes
     await clock.advance(4 * MIN);
-    expect(jobs()).toHaveLength(0);
+    expect(await jobs()).toHaveLength(0);
 
     await clock.advance(2 * MIN);
-    expect(jobs()).toMatchObject([{ status: 'sent', crew_id: 'crew-a', bin_ids: ['UTR-0001'] }]);
+    expect(await jobs()).toMatchObject([{ status: 'sent', crew_id: 'crew-a', bin_ids: ['UTR-0001'] }]);
     expect(to(CREW)).toHaveLength(1);
     expect(to(CREW)[0]!.createdAt).toBeGreaterThanOrEqual(T0 + 5 * MIN);
 
@@ -70,7 +70,7 @@ describe('binbridge in simulated time', () => {
     await clock.advance(28 * MIN);
     expect(to(SUP)).toHaveLength(0);
     await clock.advance(2 * MIN);
-    expect(jobs()[0]!.status).toBe('escalated');
+    expect((await jobs())[0]!.status).toBe('escalated');
     expect(to(SUP)).toHaveLength(1);
 
     // and two hours without a reading is offline

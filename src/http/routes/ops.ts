@@ -86,18 +86,18 @@ export function opsRoutes(deps: OpsRouteDeps): FastifyPluginAsync {
           const zone = knownFilter('zone', q.zone, zoneIds());
           const crew = knownFilter('crew', q.crew, crewIds());
           const after = decodeCursor(q.cursor, z.tuple([z.number(), z.string()]));
-          return answerList(req, reply, { name: 'jobs', columns: DISPATCH_COLUMNS }, q.limit, (limit) =>
-            pageOf(deps.dispatcher.store.list({ status: q.status, zone, crew, bin: q.bin, limit: limit + 1, after }), limit, (d) => [d.created_at, d.id], dispatchView),
+          return answerList(req, reply, { name: 'jobs', columns: DISPATCH_COLUMNS }, q.limit, async (limit) =>
+            pageOf(await deps.dispatcher.store.list({ status: q.status, zone, crew, bin: q.bin, limit: limit + 1, after }), limit, (d) => [d.created_at, d.id], dispatchView),
           );
         },
       );
     }
     r.get('/dispatches/:id', { schema: { params: idParams } }, async (req, reply) => {
-      const d = deps.dispatcher.store.get(req.params.id);
+      const d = await deps.dispatcher.store.get(req.params.id);
       return d ? dispatchView(d) : sendProblem(reply, 404, `no dispatch ${req.params.id}`);
     });
     r.post('/dispatches/:id/cancel', { schema: { params: idParams } }, async (req, reply) => {
-      const d = deps.dispatcher.cancel(req.params.id);
+      const d = await deps.dispatcher.cancel(req.params.id);
       return d ? dispatchView(d) : sendProblem(reply, 404, `no dispatch ${req.params.id}`);
     });
 

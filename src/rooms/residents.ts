@@ -1,4 +1,4 @@
-import type { DecisionWork } from '../decisions.js';
+import type { DecisionWork, Decisions } from '../decisions.js';
 import type { AlertEvents, RuleRunner } from '../alerts/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
@@ -52,39 +52,49 @@ export function residentsRoom(deps: {
   log: Logger;
   clock: Clock;
 }): ResidentsRoom {
-  const { config, registry, dispatcher, rules, metrics, events, inbox } = deps;
+  const { config, registry, dispatcher, rules, metrics, events, inbox, decisions } = deps;
   const wa = config.whatsapp;
+  const log = deps.log.child({ module: 'reports' });
   const photos = new DiskPhotoStore(config.data_dir);
+  // Adapters to the rules, the dispatcher and the notices until their stores are in the decisions' transactions too:
+  // on SQLite their own sync transactions join the open one (savepoints); where the decisions are in PostgreSQL
+  // their rows are still in this instance's SQLite, so they run once the report has committed.
+  const inTx = (t: Decisions, fn: () => void): void => (decisions.shared ? t.afterCommit(fn) : fn());
   const { store: reports, flow, retention, matcher } = createReports({
-    db: deps.db,
+    decisions,
     sealer: deps.sealer,
     registry,
     binState: deps.binState,
-    outbox: deps.outbox,
+    inWindow: (waId, now) => deps.outbox.inWindow(waId, now),
     inbox,
+    lease: deps.lease,
     media: deps.cloudMedia ? new GraphMedia({ graphUrl: wa.graph_url, apiVersion: wa.api_version, accessToken: wa.access_token }) : null,
     photos,
     config: { reports: config.reports, template: wa.templates.resident },
-    onReport: (binId) => rules.onReport(binId),
-    requestDispatch: (binId) => {
-      if (dispatcher.request(binId, false, 'resident report')) dispatcher.tick();
-    },
+    onReport: async (t, binId) => inTx(t, () => void rules.onReport(binId)),
+    requestDispatch: async (t, binId) =>
+      inTx(t, () => {
+        if (dispatcher.request(binId, false, 'resident report')) t.afterCommit(() => dispatcher.tick());
+      }),
     countMatch: (method) => metrics.reportMatches.inc({ method }),
     events,
-    subscribe: (m, binId, lang) => deps.notices.subscribeToBin(m, binId, lang),
-    log: deps.log.child({ module: 'reports' }),
+    subscribe: async (t, m, binId, lang) => inTx(t, () => deps.notices.subscribeToBin(m, binId, lang)),
+    log,
     clock: deps.clock,
   });
+  // each in its own transaction, after the one that handed the job out or emptied the bin
+  const settle = (what: string, p: Promise<void>): void => void p.catch((err: unknown) => log.error({ err, event: what }, 'reports not updated'));
   events.on('job.changed', ({ job, status }) => {
-    if (status === 'pending') flow.onDispatched(job.bin_ids);
-    if (status === 'done') for (const id of job.bin_ids) flow.onCollected(id, job.crew_id);
+    if (status === 'pending') settle('dispatched', flow.onDispatched(job.bin_ids));
+    if (status === 'done') for (const id of job.bin_ids) settle('collected', flow.onCollected(id, job.crew_id));
   });
   events.on('report.feedback', ({ zone, answer }) => metrics.reportFeedback.inc({ zone, answer }));
   events.on('alerts.applied', (applied) => {
-    for (const e of applied) if (e.type === 'collected') flow.onCollected(e.binId);
+    for (const e of applied) if (e.type === 'collected') settle('collected', flow.onCollected(e.binId));
   });
   inbox.onMessage(async (m) => {
-    if (dispatcher.handleMessage(m) || deps.notices.handleMessage(m)) return;
+    // crews and the supervisor answer jobs; subscription commands are the notices' (either may answer asynchronously)
+    if ((await (dispatcher.handleMessage(m) as boolean | Promise<boolean>)) || (await (deps.notices.handleMessage(m) as boolean | Promise<boolean>))) return;
     await flow.handle(m);
   });
   return {

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { createMetrics } from '../../src/metrics.js';
 import { DiskPhotoStore, Retention, SqliteConversationStore, SqliteReportStore } from '../../src/reports/index.js';
-import { openDatabase, type Db } from '../../src/storage/index.js';
+import { SqliteUnitOfWork, openDatabase, type Db } from '../../src/storage/index.js';
 import { whatsappWebhookRoutes } from '../../src/http/routes/whatsapp-webhook.js';
 import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
 import { Inbox as InboxLoop, PostgresInboxStore, Sealer, sqliteInbox, type Inbox, type InboundMessage, type InboxOptions, type StatusUpdate } from '../../src/whatsapp/index.js';
@@ -350,8 +350,7 @@ describe('WhatsApp webhook', () => {
     const { inbox, handled, statuses } = makeInbox(db, { clock });
     const { app } = await makeApp(inbox);
     const retention = new Retention({
-      reports: new SqliteReportStore(db),
-      conversations: new SqliteConversationStore(db, sealer),
+      work: new SqliteUnitOfWork(db, (d) => ({ reports: new SqliteReportStore(d), conversations: new SqliteConversationStore(d, sealer) })),
       photos: new DiskPhotoStore(tmpDir()),
       retentionDays: 180,
       inbox,

@@ -14,6 +14,7 @@ export { PostgresReportStore } from './report-store-postgres.js';
 export { summarizeSatisfaction, type Satisfaction, type SatisfactionFigures } from './satisfaction.js';
 export { SqliteConversationStore, PostgresConversationStore, type ConversationStore, type Conversation } from './conversation-store.js';
 export { ResidentFlow, type ResidentFlowDeps } from './resident-flow.js';
+export { PostgresPhotoStore } from './photos-postgres.js';
 export { DiskPhotoStore, GraphMedia, MediaTooLarge, type MediaSource, type PhotoStore } from './photos.js';
 export { Retention } from './retention.js';
 export { t, detectLanguage, LANGUAGES } from './messages.js';

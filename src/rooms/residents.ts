@@ -9,9 +9,10 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Notices } from '../notices/index.js';
 import type { BinRegistry } from '../registry/index.js';
-import { DiskPhotoStore, GraphMedia, ReportsOpen311, createReports, type PhotoStore, type ReportEvents, type ReportStore, type ResidentFlow } from '../reports/index.js';
+import { DiskPhotoStore, GraphMedia, PostgresPhotoStore, ReportsOpen311, createReports, type PhotoStore, type ReportEvents, type ReportStore, type ResidentFlow } from '../reports/index.js';
 import type { BinStateStore, Db, Lease } from '../storage/index.js';
 import type { Sealer } from '../privacy/index.js';
+import type { Pool } from '../storage/postgres/index.js';
 import type { Inbox, Outbox } from '../whatsapp/index.js';
 
 /** Residents' reports: the conversation, the matcher, reports and photos, their retention, and the Open311 view of them. */
@@ -33,6 +34,8 @@ export function residentsRoom(deps: {
   decisions: DecisionWork;
   /** the lease timed work runs under: only its holder runs it when instances share a PostgreSQL store */
   lease: Lease;
+  /** the store room's pool (null on SQLite, and until the store room has started): report photos are kept there */
+  pool: () => Pool | null;
   sealer: Sealer;
   registry: BinRegistry;
   binState: BinStateStore;
@@ -55,7 +58,8 @@ export function residentsRoom(deps: {
   const { config, registry, dispatcher, rules, metrics, events, inbox, decisions } = deps;
   const wa = config.whatsapp;
   const log = deps.log.child({ module: 'reports' });
-  const photos = new DiskPhotoStore(config.data_dir);
+  // where instances share a store, a photo received at one must be served by the others: in PostgreSQL too
+  const photos: PhotoStore = decisions.shared ? new PostgresPhotoStore(deps.pool, deps.clock) : new DiskPhotoStore(config.data_dir);
   // Adapters to the rules, the dispatcher and the notices until their stores are in the decisions' transactions too:
   // on SQLite their own sync transactions join the open one (savepoints); where the decisions are in PostgreSQL
   // their rows are still in this instance's SQLite, so they run once the report has committed.

@@ -2,7 +2,11 @@
 // must get right: one resident's messages apply in turn, one bin reported at both at once makes one report.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresConversationStore, PostgresReportStore, SqliteConversationStore, SqliteReportStore } from '../../src/reports/index.js';
+import { pino } from 'pino';
+import { ManualClock } from '../../src/clock.js';
+import { DecisionWork } from '../../src/decisions.js';
+import { PostgresConversationStore, PostgresPhotoStore, PostgresReportStore, Retention, SqliteConversationStore, SqliteReportStore } from '../../src/reports/index.js';
+import { Outbox, PostgresInboxStore, PostgresOutboxStore, SqliteContacts, Inbox } from '../../src/whatsapp/index.js';
 import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
 import { memoryDb } from '../helpers/db.js';
 import { freshDatabase } from '../helpers/postgres.js';
@@ -112,5 +116,32 @@ describe('reports and conversations in PostgreSQL', () => {
     expect(new Set(ids).size).toBe(1);
     const rows = await new PostgresReportStore(a).list({ bin: 'UTR-0009' });
     expect(rows.map((r) => r.reporters)).toEqual([6]);
+  });
+
+  it('purges old reports, their photos and idle conversations in PostgreSQL, in one transaction of the decisions', async () => {
+    const p = await pool();
+    const log = pino({ level: 'silent' });
+    const db = memoryDb();
+    const clock = new ManualClock(T0);
+    const outbox = new Outbox({ store: new PostgresOutboxStore(() => p, sealer), contacts: new SqliteContacts(db, sealer), transport: { send: async () => ({ wamid: 'w' }) }, log });
+    const work = new DecisionWork({ db, sealer, outbox, pool: () => p, shared: true, log });
+    const photos = new PostgresPhotoStore(() => p, clock);
+    const DAY = 86_400_000;
+    const base = { bin_id: 'UTR-0001', method: 'code', reporter: 'p_x', text: null, lat: null, lon: null, source: 'whatsapp' };
+    const [oldPhoto, newPhoto] = [await photos.save('p_x-1', Buffer.from('old jpeg'), 'image/jpeg'), await photos.save('p_x-2', Buffer.from('new jpeg'), 'image/jpeg')];
+    const old = await work.tx(async (t) => {
+      const r = await t.reports.create({ ...base, photo: oldPhoto, at: T0 - 181 * DAY });
+      await t.reports.create({ ...base, photo: newPhoto, at: T0 - DAY });
+      await t.conversations.put('p_idle', { ...conv, updatedAt: T0 - 2 * DAY });
+      return r;
+    });
+    const inbox = new Inbox({ store: new PostgresInboxStore(p, sealer), log });
+    const r = await new Retention({ work, photos, retentionDays: 180, inbox, log, clock }).purge();
+    expect(r).toMatchObject({ reports: 1, conversations: 1 });
+    expect(await work.read.reports.get(old.id)).toBeUndefined();
+    expect(await photos.open(oldPhoto)).toBeNull();
+    const kept = await photos.open(newPhoto);
+    expect(Buffer.concat(await kept!.toArray()).toString()).toBe('new jpeg');
+    expect(await work.read.conversations.get('p_idle')).toBeUndefined();
   });
 });

@@ -40,4 +40,36 @@ describe('Retention', () => {
     expect(await conversations.get('p_stop')).toMatchObject({ optedOut: true, contact: '' });
     expect((await conversations.get('p_active'))?.contact).toBe('31620000007');
   });
+
+  it('purges only while this instance holds the lease: at start, when it takes the lease, then daily while it holds it', async () => {
+    const db = openDatabase(fs.mkdtempSync(path.join(os.tmpdir(), 'bb-ret-')));
+    const sealer = new Sealer('retention-test-secret-123');
+    const log = pino({ level: 'silent' });
+    const clock = new ManualClock(Date.parse('2026-11-25T12:00:00Z'));
+    let held = false;
+    const listeners: ((holds: boolean) => void)[] = [];
+    const lease = { holds: () => held, onChange: (fn: (holds: boolean) => void) => (listeners.push(fn), () => void listeners.splice(listeners.indexOf(fn), 1)) };
+    const take = (holds: boolean) => {
+      held = holds;
+      for (const fn of [...listeners]) fn(holds);
+    };
+    const uow = new SqliteUnitOfWork(db, (d) => ({ reports: new SqliteReportStore(d), conversations: new SqliteConversationStore(d, sealer) }));
+    let purges = 0;
+    const work = { tx: <R>(fn: Parameters<typeof uow.tx<R>>[0]) => (purges++, uow.tx(fn)) };
+    const retention = new Retention({ work, photos: new DiskPhotoStore(fs.mkdtempSync(path.join(os.tmpdir(), 'bb-ret-'))), retentionDays: 180, inbox: sqliteInbox({ db, log, sealer, clock }), lease, log, clock });
+    retention.start();
+    await clock.advance(DAY);
+    // another instance holds it: nothing at start, nothing a day later
+    expect(purges).toBe(0);
+    take(true);
+    expect(purges).toBe(1);
+    await clock.advance(DAY);
+    expect(purges).toBe(2);
+    take(false);
+    await clock.advance(DAY);
+    expect(purges).toBe(2);
+    retention.stop();
+    take(true);
+    expect(purges).toBe(2);
+  });
 });

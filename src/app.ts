@@ -127,6 +127,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
         db,
         decisions,
         lease: store.lease,
+        pool: store.pool,
         sealer,
         registry,
         binState,

@@ -3,7 +3,7 @@ import { PostgresDispatchStore, SqliteDispatchStore, type DispatchStore } from '
 import type { Logger } from './log.js';
 import { SqliteNoticeStore, type NoticeStore } from './notices/index.js';
 import type { Sealer } from './privacy/index.js';
-import { SqliteConversationStore, SqliteReportStore, type ConversationStore, type ReportStore } from './reports/index.js';
+import { PostgresConversationStore, PostgresReportStore, SqliteConversationStore, SqliteReportStore, type ConversationStore, type ReportStore } from './reports/index.js';
 import { SqliteUnitOfWork, type Db, type UnitOfWork } from './storage/index.js';
 import { PostgresUnitOfWork, type Pool, type PoolClient, type Queryable } from './storage/postgres/index.js';
 import type { Outbox, TxOutbox } from './whatsapp/index.js';
@@ -42,13 +42,13 @@ function notOnPostgres<T extends object>(name: string): T {
 }
 
 /** The stores on a PostgreSQL connection (a transaction's client, or the pool for single statements). */
-function postgresStores(q: Queryable): Bound {
+function postgresStores(q: Queryable, sealer: Sealer): Bound {
   return {
     alerts: new PostgresAlertStore(q),
     ruleStates: new PostgresRuleStateRows(q),
     dispatch: new PostgresDispatchStore(q),
-    reports: notOnPostgres<ReportStore>('reports'),
-    conversations: notOnPostgres<ConversationStore>('conversations'),
+    reports: new PostgresReportStore(q),
+    conversations: new PostgresConversationStore(q, sealer),
     notices: notOnPostgres<NoticeStore>('notices'),
   };
 }
@@ -118,7 +118,7 @@ export class DecisionWork implements UnitOfWork<Decisions> {
   }
 
   private bind(client: Queryable | null, afterCommit: (fn: () => void) => void): Decisions {
-    const stores = client ? postgresStores(client) : this.local;
+    const stores = client ? postgresStores(client, this.deps.sealer) : this.local;
     return { ...stores, outbox: this.deps.outbox.within({ client, afterCommit }), afterCommit };
   }
 

@@ -84,9 +84,9 @@ export function planRequestsQuery(q: RequestsQuery, now: number, services: reado
 }
 
 /** Runs a plan against the reports: newest first, at most 1000. */
-export function findReports(source: Open311Source, plan: Exclude<RequestsPlan, { ok: false }>): ReportView[] {
-  if (plan.references) return plan.references.map((ref) => source.getByReference(ref)).filter((r): r is ReportView => r !== undefined);
-  const found = plan.service_codes ? plan.service_codes.flatMap((service_code) => source.list({ ...plan.filter, service_code })) : source.list(plan.filter);
+export async function findReports(source: Open311Source, plan: Exclude<RequestsPlan, { ok: false }>): Promise<ReportView[]> {
+  if (plan.references) return (await Promise.all(plan.references.map((ref) => source.getByReference(ref)))).filter((r): r is ReportView => r !== undefined);
+  const found = plan.service_codes ? (await Promise.all(plan.service_codes.map((service_code) => source.list({ ...plan.filter, service_code })))).flat() : await source.list(plan.filter);
   if (!plan.service_codes || plan.service_codes.length < 2) return found;
   return found.sort((a, b) => b.created_at - a.created_at).slice(0, MAX_REQUESTS);
 }

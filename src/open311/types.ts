@@ -38,9 +38,9 @@ export interface Open311CreateArgs {
 
 /** What the reports module offers the Open311 endpoint (implemented in `reports/`). */
 export interface Open311Source {
-  list(f: { status?: ReportView['status'][]; start?: number; end?: number; service_code?: string; limit?: number }): ReportView[];
-  getByReference(ref: string): ReportView | undefined;
-  createFromOpen311(r: Open311CreateArgs): { reference: string } | { error: string; code: 400 | 404 };
+  list(f: { status?: ReportView['status'][]; start?: number; end?: number; service_code?: string; limit?: number }): Promise<ReportView[]>;
+  getByReference(ref: string): Promise<ReportView | undefined>;
+  createFromOpen311(r: Open311CreateArgs): Promise<{ reference: string } | { error: string; code: 400 | 404 }>;
 }
 
 /** GeoReport v2 errors are always an array of these. */

@@ -1,42 +1,57 @@
 import type { Clock } from '../clock.js';
-import type Database from 'better-sqlite3';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { BinRegistry } from '../registry/index.js';
-import type { BinStateStore } from '../storage/index.js';
+import type { BinStateStore, Lease } from '../storage/index.js';
 import type { Sealer } from '../privacy/index.js';
 import type { Inbox } from '../whatsapp/index.js';
-import { SqliteConversationStore } from './conversation-store.js';
 import { BinMatcher } from './matcher/index.js';
 import type { MediaSource, PhotoStore } from './photos.js';
-import { SqliteReportStore, type ReportStore } from './report-store.js';
+import type { ReportStore } from './report-store.js';
 import { ResidentFlow, type ResidentFlowDeps } from './resident-flow.js';
 import { Retention } from './retention.js';
 
 /**
- * The residents' side: reports, conversations, the matcher (rebuilt when the registry changes), the purge
- * (which also prunes the WhatsApp inbox, where residents' messages arrive).
+ * The reports outside a transaction (the API, Open311), on the decisions' database as it is at each call: on
+ * PostgreSQL the pool exists once the store room has started, after this is built.
+ */
+function readReports(decisions: ResidentFlowDeps['decisions']): ReportStore {
+  return new Proxy({} as ReportStore, {
+    get(_target, method) {
+      return (...args: unknown[]): unknown => {
+        const store = decisions.read.reports;
+        return (Reflect.get(store, method) as (...a: unknown[]) => unknown).apply(store, args);
+      };
+    },
+  });
+}
+
+/**
+ * The residents' side: the flow over the decisions' reports and conversations, the matcher (rebuilt when the
+ * registry changes), the purge (which also prunes the WhatsApp inbox, where residents' messages arrive).
  */
 export function createReports(deps: {
-  db: Database.Database;
+  decisions: ResidentFlowDeps['decisions'];
   sealer: Sealer;
   registry: BinRegistry;
   binState: BinStateStore;
-  outbox: ResidentFlowDeps['outbox'];
+  inWindow: ResidentFlowDeps['inWindow'];
   /** pruned on the retention schedule */
   inbox: Pick<Inbox, 'prune'>;
+  /** the retention runs only while this instance holds it */
+  lease?: Pick<Lease, 'holds' | 'onChange'>;
   media: MediaSource | null;
   photos: PhotoStore;
   config: { reports: Config['reports']; template: Config['whatsapp']['templates']['resident'] };
-  onReport: (binId: string) => void;
-  requestDispatch: (binId: string) => void;
+  onReport: ResidentFlowDeps['onReport'];
+  requestDispatch: ResidentFlowDeps['requestDispatch'];
   countMatch: (method: string) => void;
   events?: ResidentFlowDeps['events'];
   subscribe?: ResidentFlowDeps['subscribe'];
   log: Logger;
   clock?: Clock;
 }): { store: ReportStore; flow: ResidentFlow; retention: Retention; matcher: () => BinMatcher } {
-  const { db, registry, config, photos } = deps;
+  const { decisions, registry, config, photos } = deps;
   let built: { version: number; matcher: BinMatcher } | null = null;
   const matcher = (): BinMatcher => {
     if (!built || built.version !== registry.version) {
@@ -44,17 +59,13 @@ export function createReports(deps: {
     }
     return built.matcher;
   };
-  const store = new SqliteReportStore(db);
-  const conversations = new SqliteConversationStore(db, deps.sealer);
   const flow = new ResidentFlow({
-    db,
-    reports: store,
-    conversations,
+    decisions,
     sealer: deps.sealer,
     matcher,
     registry,
     binState: deps.binState,
-    outbox: deps.outbox,
+    inWindow: deps.inWindow,
     media: deps.media,
     photos,
     onReport: deps.onReport,
@@ -66,6 +77,14 @@ export function createReports(deps: {
     log: deps.log,
     clock: deps.clock,
   });
-  const retention = new Retention({ reports: store, conversations, photos, retentionDays: config.reports.retention_days, inbox: deps.inbox, log: deps.log, clock: deps.clock });
-  return { store, flow, retention, matcher };
+  const retention = new Retention({
+    work: decisions,
+    photos,
+    retentionDays: config.reports.retention_days,
+    inbox: deps.inbox,
+    ...(deps.lease ? { lease: deps.lease } : {}),
+    log: deps.log,
+    clock: deps.clock,
+  });
+  return { store: readReports(decisions), flow, retention, matcher };
 }

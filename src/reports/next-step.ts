@@ -61,6 +61,15 @@ function pressed(id: string | undefined): Pressed | null {
   return null;
 }
 
+/**
+ * The report a 👍/👎 button of this message answers about, if it is one: the one `mayAnswer` will be asked about, so
+ * the flow can look it up in the store before `nextStep` (which does no I/O).
+ */
+export function answersAbout(m: Pick<ResidentMessage, 'buttonReplyId'>): string | null {
+  const button = pressed(m.buttonReplyId);
+  return button?.kind === 'feedback' ? button.reference : null;
+}
+
 /** After a 👎, the next text is its reason for this long; later, a message is a message again. */
 export const REASON_WAIT_MS = 24 * 3600_000;
 /** a reason is kept to this many characters */

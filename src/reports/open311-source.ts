@@ -44,17 +44,17 @@ export class ReportsOpen311 implements Open311Source {
     };
   }
 
-  list(f: { status?: ReportView['status'][]; start?: number; end?: number; service_code?: string; limit?: number }): ReportView[] {
-    const rows = this.reports.list({ since: f.start, until: f.end, service_code: f.service_code, limit: 5000 });
+  async list(f: { status?: ReportView['status'][]; start?: number; end?: number; service_code?: string; limit?: number }): Promise<ReportView[]> {
+    const rows = await this.reports.list({ since: f.start, until: f.end, service_code: f.service_code, limit: 5000 });
     return rows.filter((r) => !f.status || f.status.includes(r.status)).slice(0, f.limit ?? 1000).map((r) => this.view(r));
   }
 
-  getByReference(ref: string): ReportView | undefined {
-    const r = this.reports.byReference(ref);
+  async getByReference(ref: string): Promise<ReportView | undefined> {
+    const r = await this.reports.byReference(ref);
     return r && this.view(r);
   }
 
-  createFromOpen311(a: Open311CreateArgs): { reference: string } | { error: string; code: 400 | 404 } {
+  async createFromOpen311(a: Open311CreateArgs): Promise<{ reference: string } | { error: string; code: 400 | 404 }> {
     let binId: string | null = null;
     if (a.bin_id) {
       if (!this.registry.get(a.bin_id)) return { error: `no bin ${a.bin_id}`, code: 404 };
@@ -74,7 +74,7 @@ export class ReportsOpen311 implements Open311Source {
         return { error: `address_string matches several bins (${codes}); send attribute[bin_id], or lat and long`, code: 400 };
       } else return { error: 'no bin matches that address; send lat and long, or attribute[bin_id]', code: 400 };
     }
-    const report = this.flow.reportFromChannel({
+    const report = await this.flow.reportFromChannel({
       binId,
       method: 'open311',
       source: 'open311',

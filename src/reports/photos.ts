@@ -36,13 +36,18 @@ export class GraphMedia implements MediaSource {
 
 const EXT: Record<string, string> = { 'image/jpeg': '.jpg', 'image/png': '.png', 'image/webp': '.webp' };
 
-/** Residents' report photos, by file name; names carry no personal data. */
+/** Residents' report photos, by file name; names carry no personal data. On disk, or in PostgreSQL (photos-postgres.ts). */
 export interface PhotoStore {
   /** Stores a photo under a name made of `name` and the type's extension; returns that file name. */
-  save(name: string, bytes: Buffer, mime: string): string;
+  save(name: string, bytes: Buffer, mime: string): Promise<string>;
   /** The photo's bytes as a stream, or null when there is no such photo. */
-  open(file: string): Readable | null;
-  remove(file: string): void;
+  open(file: string): Promise<Readable | null>;
+  remove(file: string): Promise<void>;
+}
+
+/** The file name a photo is kept under: `name` without anything but letters, digits, _ and -, and the type's extension. */
+export function photoFileName(name: string, mime: string): string {
+  return `${name.replace(/[^A-Za-z0-9_-]/g, '')}${EXT[mime] ?? '.bin'}`;
 }
 
 /** The PhotoStore in a folder, data_dir/photos, each photo a file readable by binbridge's user only. */
@@ -53,8 +58,8 @@ export class DiskPhotoStore implements PhotoStore {
     fs.mkdirSync(this.dir, { recursive: true });
   }
 
-  save(name: string, bytes: Buffer, mime: string): string {
-    const file = `${name.replace(/[^A-Za-z0-9_-]/g, '')}${EXT[mime] ?? '.bin'}`;
+  async save(name: string, bytes: Buffer, mime: string): Promise<string> {
+    const file = photoFileName(name, mime);
     fs.writeFileSync(path.join(this.dir, file), bytes, { mode: 0o600 });
     return file;
   }
@@ -63,12 +68,12 @@ export class DiskPhotoStore implements PhotoStore {
     return path.join(this.dir, path.basename(file));
   }
 
-  open(file: string): Readable | null {
+  async open(file: string): Promise<Readable | null> {
     const p = this.path(file);
     return fs.existsSync(p) ? fs.createReadStream(p) : null;
   }
 
-  remove(file: string): void {
+  async remove(file: string): Promise<void> {
     fs.rmSync(this.path(file), { force: true });
   }
 }

@@ -72,39 +72,43 @@ export interface ReportFilter {
   after?: readonly [number, number] | undefined;
 }
 
-/** Residents' reports and who made them. Synchronous: the residents' flow runs each step in one transaction. */
+/**
+ * Residents' reports and who made them. Asynchronous, so that the same interface is kept in SQLite or PostgreSQL;
+ * the residents' flow uses it bound to one transaction of the decisions (`Decisions.reports`), the API and Open311
+ * outside one (`DecisionWork.read`).
+ */
 export interface ReportStore {
   /** Stores a new open report under a fresh reference. */
-  create(r: NewReport): Report;
+  create(r: NewReport): Promise<Report>;
   /** Adds a resident to a report (a second report of the same bin is linked, not repeated); false when already there. */
-  addReporter(reportId: number, reporter: string, contact: Buffer | null, lang: string, at: number): boolean;
-  reportersOf(reportId: number): Reporter[];
+  addReporter(reportId: number, reporter: string, contact: Buffer | null, lang: string, at: number): Promise<boolean>;
+  reportersOf(reportId: number): Promise<Reporter[]>;
   /** The number is needed no longer: wipe it. */
-  forgetContact(reportId: number, reporter: string): void;
+  forgetContact(reportId: number, reporter: string): Promise<void>;
   /** The oldest report of the bin that is not closed. */
-  openOfBin(binId: string): Report | undefined;
-  get(id: number): Report | undefined;
+  openOfBin(binId: string): Promise<Report | undefined>;
+  get(id: number): Promise<Report | undefined>;
   /** By reference, in any case. */
-  byReference(reference: string): Report | undefined;
-  setStatus(id: number, status: ReportStatus, at: number): void;
+  byReference(reference: string): Promise<Report | undefined>;
+  setStatus(id: number, status: ReportStatus, at: number): Promise<void>;
   /** Closes a report, recording the bin's zone and the crew that emptied it (null: the sensors). */
-  close(id: number, at: number, by: { zone: string | null; crew: string | null }): void;
+  close(id: number, at: number, by: { zone: string | null; crew: string | null }): Promise<void>;
   /** The thank-you asked this resident the satisfaction question. */
-  asked(reportId: number, reporter: string, at: number): void;
+  asked(reportId: number, reporter: string, at: number): Promise<void>;
   /** Whether the resident was asked about this report and has not answered yet. */
-  mayAnswer(reference: string, reporter: string): boolean;
+  mayAnswer(reference: string, reporter: string): Promise<boolean>;
   /** Keeps the resident's 👍/👎; false when they were not asked or answered already (the first answer stands). */
-  answer(reportId: number, reporter: string, answer: FeedbackAnswer, at: number): boolean;
+  answer(reportId: number, reporter: string, answer: FeedbackAnswer, at: number): Promise<boolean>;
   /** Keeps what went wrong after a 👎; false when there was no 👎 or it has its reason already. */
-  reason(reportId: number, reporter: string, reason: string): boolean;
+  reason(reportId: number, reporter: string, reason: string): Promise<boolean>;
   /** The answers about one report. */
-  feedbackOf(reportId: number): ReportFeedback[];
+  feedbackOf(reportId: number): Promise<ReportFeedback[]>;
   /** Answers per zone and crew, of reports closed in [since, until). */
-  satisfaction(since?: number, until?: number): SatisfactionRow[];
+  satisfaction(since?: number, until?: number): Promise<SatisfactionRow[]>;
   /** Newest first. */
-  list(f?: ReportFilter): Report[];
+  list(f?: ReportFilter): Promise<Report[]>;
   /** Deletes reports created before the cutoff; returns their photo files so the caller can remove them. */
-  purge(before: number): { deleted: number; photos: string[] };
+  purge(before: number): Promise<{ deleted: number; photos: string[] }>;
 }
 
 /** The reports in SQLite (`reports`, `report_reporters`). */
@@ -115,8 +119,7 @@ export class SqliteReportStore implements ReportStore {
     return shortCode('R-', 4, (ref) => this.db.prepare('SELECT 1 FROM reports WHERE reference = ?').get(ref) !== undefined);
   }
 
-
-  create(r: NewReport): Report {
+  async create(r: NewReport): Promise<Report> {
     const reference = this.newReference();
     const info = this.db
       .prepare(
@@ -124,10 +127,10 @@ export class SqliteReportStore implements ReportStore {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)`,
       )
       .run(reference, r.bin_id, r.method, r.reporter, r.text, r.lat, r.lon, r.photo, r.source, r.service_code ?? 'overflowing-bin', r.at, r.at);
-    return this.get(Number(info.lastInsertRowid))!;
+    return (await this.get(Number(info.lastInsertRowid)))!;
   }
 
-  addReporter(reportId: number, reporter: string, contact: Buffer | null, lang: string, at: number): boolean {
+  async addReporter(reportId: number, reporter: string, contact: Buffer | null, lang: string, at: number): Promise<boolean> {
     const added = this.db
       .prepare('INSERT OR IGNORE INTO report_reporters (report_id, reporter, contact, lang, added_at) VALUES (?, ?, ?, ?, ?)')
       .run(reportId, reporter, contact, lang, at).changes > 0;
@@ -135,39 +138,39 @@ export class SqliteReportStore implements ReportStore {
     return added;
   }
 
-  reportersOf(reportId: number): Reporter[] {
+  async reportersOf(reportId: number): Promise<Reporter[]> {
     return this.db.prepare('SELECT report_id, reporter, contact, lang FROM report_reporters WHERE report_id = ?').all(reportId) as Reporter[];
   }
 
-  forgetContact(reportId: number, reporter: string): void {
+  async forgetContact(reportId: number, reporter: string): Promise<void> {
     this.db.prepare('UPDATE report_reporters SET contact = NULL WHERE report_id = ? AND reporter = ?').run(reportId, reporter);
   }
 
-  openOfBin(binId: string): Report | undefined {
+  async openOfBin(binId: string): Promise<Report | undefined> {
     return this.db.prepare(`SELECT * FROM reports WHERE bin_id = ? AND status != 'closed' ORDER BY id LIMIT 1`).get(binId) as Report | undefined;
   }
 
-  get(id: number): Report | undefined {
+  async get(id: number): Promise<Report | undefined> {
     return this.db.prepare('SELECT * FROM reports WHERE id = ?').get(id) as Report | undefined;
   }
 
-  byReference(reference: string): Report | undefined {
+  async byReference(reference: string): Promise<Report | undefined> {
     return this.db.prepare('SELECT * FROM reports WHERE reference = ?').get(reference.toUpperCase()) as Report | undefined;
   }
 
-  setStatus(id: number, status: ReportStatus, at: number): void {
+  async setStatus(id: number, status: ReportStatus, at: number): Promise<void> {
     this.db.prepare('UPDATE reports SET status = ?, updated_at = ?, closed_at = CASE WHEN ? = \'closed\' THEN ? ELSE closed_at END WHERE id = ?').run(status, at, status, at, id);
   }
 
-  close(id: number, at: number, by: { zone: string | null; crew: string | null }): void {
+  async close(id: number, at: number, by: { zone: string | null; crew: string | null }): Promise<void> {
     this.db.prepare(`UPDATE reports SET status = 'closed', updated_at = ?, closed_at = ?, closed_zone = ?, closed_crew = ? WHERE id = ?`).run(at, at, by.zone, by.crew, id);
   }
 
-  asked(reportId: number, reporter: string, at: number): void {
+  async asked(reportId: number, reporter: string, at: number): Promise<void> {
     this.db.prepare('UPDATE report_reporters SET asked_ms = ? WHERE report_id = ? AND reporter = ?').run(at, reportId, reporter);
   }
 
-  mayAnswer(reference: string, reporter: string): boolean {
+  async mayAnswer(reference: string, reporter: string): Promise<boolean> {
     return (
       this.db
         .prepare('SELECT 1 FROM report_reporters rr JOIN reports r ON r.id = rr.report_id WHERE r.reference = ? AND rr.reporter = ? AND rr.asked_ms IS NOT NULL AND rr.feedback IS NULL')
@@ -175,7 +178,7 @@ export class SqliteReportStore implements ReportStore {
     );
   }
 
-  answer(reportId: number, reporter: string, answer: FeedbackAnswer, at: number): boolean {
+  async answer(reportId: number, reporter: string, answer: FeedbackAnswer, at: number): Promise<boolean> {
     return (
       this.db
         .prepare('UPDATE report_reporters SET feedback = ?, feedback_ms = ? WHERE report_id = ? AND reporter = ? AND asked_ms IS NOT NULL AND feedback IS NULL')
@@ -183,7 +186,7 @@ export class SqliteReportStore implements ReportStore {
     );
   }
 
-  reason(reportId: number, reporter: string, reason: string): boolean {
+  async reason(reportId: number, reporter: string, reason: string): Promise<boolean> {
     return (
       this.db
         .prepare(`UPDATE report_reporters SET feedback_reason = ? WHERE report_id = ? AND reporter = ? AND feedback = 'down' AND feedback_reason IS NULL`)
@@ -191,13 +194,13 @@ export class SqliteReportStore implements ReportStore {
     );
   }
 
-  feedbackOf(reportId: number): ReportFeedback[] {
+  async feedbackOf(reportId: number): Promise<ReportFeedback[]> {
     return this.db
       .prepare('SELECT feedback AS answer, feedback_ms AS at, feedback_reason AS reason FROM report_reporters WHERE report_id = ? AND feedback IS NOT NULL ORDER BY feedback_ms, reporter')
       .all(reportId) as ReportFeedback[];
   }
 
-  satisfaction(since?: number, until?: number): SatisfactionRow[] {
+  async satisfaction(since?: number, until?: number): Promise<SatisfactionRow[]> {
     const w = where([
       ['r.closed_at >= ?', since],
       ['r.closed_at < ?', until],
@@ -213,7 +216,7 @@ export class SqliteReportStore implements ReportStore {
       .all(...w.args) as SatisfactionRow[];
   }
 
-  list(f: ReportFilter = {}): Report[] {
+  async list(f: ReportFilter = {}): Promise<Report[]> {
     const filters = where([
       ['status = ?', f.status],
       ['service_code = ?', f.service_code],
@@ -225,7 +228,7 @@ export class SqliteReportStore implements ReportStore {
     return this.db.prepare(`SELECT * FROM reports ${w.sql} ORDER BY created_at DESC, id DESC LIMIT ?`).all(...w.args, f.limit ?? 500) as Report[];
   }
 
-  purge(before: number): { deleted: number; photos: string[] } {
+  async purge(before: number): Promise<{ deleted: number; photos: string[] }> {
     const photos = this.db.prepare('SELECT photo FROM reports WHERE created_at < ? AND photo IS NOT NULL').pluck().all(before) as string[];
     const deleted = this.db.transaction(() => {
       this.db.prepare('DELETE FROM report_reporters WHERE report_id IN (SELECT id FROM reports WHERE created_at < ?)').run(before);

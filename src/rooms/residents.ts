@@ -1,4 +1,4 @@
-import type { DecisionWork } from '../decisions.js';
+import type { DecisionWork, Decisions } from '../decisions.js';
 import type { AlertEvents, RuleRunner } from '../alerts/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
@@ -9,9 +9,10 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Notices } from '../notices/index.js';
 import type { BinRegistry } from '../registry/index.js';
-import { DiskPhotoStore, GraphMedia, ReportsOpen311, createReports, type PhotoStore, type ReportEvents, type ReportStore, type ResidentFlow } from '../reports/index.js';
+import { DiskPhotoStore, GraphMedia, PostgresPhotoStore, ReportsOpen311, createReports, type PhotoStore, type ReportEvents, type ReportStore, type ResidentFlow } from '../reports/index.js';
 import type { BinStateStore, Db, Lease } from '../storage/index.js';
 import type { Sealer } from '../privacy/index.js';
+import type { Pool } from '../storage/postgres/index.js';
 import type { Inbox, Outbox } from '../whatsapp/index.js';
 
 /** Residents' reports: the conversation, the matcher, reports and photos, their retention, and the Open311 view of them. */
@@ -33,6 +34,8 @@ export function residentsRoom(deps: {
   decisions: DecisionWork;
   /** the lease timed work runs under: only its holder runs it when instances share a PostgreSQL store */
   lease: Lease;
+  /** the store room's pool (null on SQLite, and until the store room has started): report photos are kept there */
+  pool: () => Pool | null;
   sealer: Sealer;
   registry: BinRegistry;
   binState: BinStateStore;
@@ -52,43 +55,52 @@ export function residentsRoom(deps: {
   log: Logger;
   clock: Clock;
 }): ResidentsRoom {
-  const { config, registry, dispatcher, rules, metrics, events, inbox } = deps;
+  const { config, registry, dispatcher, rules, metrics, events, inbox, decisions } = deps;
   const wa = config.whatsapp;
-  const photos = new DiskPhotoStore(config.data_dir);
+  const log = deps.log.child({ module: 'reports' });
+  // where instances share a store, a photo received at one must be served by the others: in PostgreSQL too
+  const photos: PhotoStore = decisions.shared ? new PostgresPhotoStore(deps.pool, deps.clock) : new DiskPhotoStore(config.data_dir);
+  // Adapters to the rules, the dispatcher and the notices until their stores are in the decisions' transactions too:
+  // on SQLite their own sync transactions join the open one (savepoints); where the decisions are in PostgreSQL
+  // their rows are still in this instance's SQLite, so they run once the report has committed.
+  const inTx = (t: Decisions, fn: () => void): void => (decisions.shared ? t.afterCommit(fn) : fn());
   const { store: reports, flow, retention, matcher } = createReports({
-    db: deps.db,
+    decisions,
     sealer: deps.sealer,
     registry,
     binState: deps.binState,
-    outbox: deps.outbox,
+    inWindow: (waId, now) => deps.outbox.inWindow(waId, now),
     inbox,
+    lease: deps.lease,
     media: deps.cloudMedia ? new GraphMedia({ graphUrl: wa.graph_url, apiVersion: wa.api_version, accessToken: wa.access_token }) : null,
     photos,
     config: { reports: config.reports, template: wa.templates.resident },
-    // adapter until the flow passes its transaction: the report's rules in a transaction of their own, after the flow's
-    onReport: (binId) => {
-      rules.report(binId).catch((err: unknown) => deps.log.error({ err, module: 'rules' }, 'rules on a report failed'));
+    // in the message's transaction, in this order (the bin's rule_state row, then the dispatch queue)
+    onReport: async (t, binId) => {
+      await rules.onReport(t, binId);
     },
-    // ADAPTER until the flow hands its transaction down (DECISIONS-COMMON §3): the request in a transaction of its own
-    requestDispatch: (binId) => {
-      deps.decisions.tx((t) => dispatcher.request(t, binId, false, 'resident report')).catch((err: unknown) => deps.log.error({ err, module: 'dispatch', bin: binId }, 'could not request a collection'));
+    requestDispatch: async (t, binId) => {
+      await dispatcher.request(t, binId, false, 'resident report');
     },
     countMatch: (method) => metrics.reportMatches.inc({ method }),
     events,
-    subscribe: (m, binId, lang) => deps.notices.subscribeToBin(m, binId, lang),
-    log: deps.log.child({ module: 'reports' }),
+    subscribe: async (t, m, binId, lang) => inTx(t, () => deps.notices.subscribeToBin(m, binId, lang)),
+    log,
     clock: deps.clock,
   });
+  // each in its own transaction, after the one that handed the job out or emptied the bin
+  const settle = (what: string, p: Promise<void>): void => void p.catch((err: unknown) => log.error({ err, event: what }, 'reports not updated'));
   events.on('job.changed', ({ job, status }) => {
-    if (status === 'pending') flow.onDispatched(job.bin_ids);
-    if (status === 'done') for (const id of job.bin_ids) flow.onCollected(id, job.crew_id);
+    if (status === 'pending') settle('dispatched', flow.onDispatched(job.bin_ids));
+    if (status === 'done') for (const id of job.bin_ids) settle('collected', flow.onCollected(id, job.crew_id));
   });
   events.on('report.feedback', ({ zone, answer }) => metrics.reportFeedback.inc({ zone, answer }));
   events.on('alerts.applied', (applied) => {
-    for (const e of applied) if (e.type === 'collected') flow.onCollected(e.binId);
+    for (const e of applied) if (e.type === 'collected') settle('collected', flow.onCollected(e.binId));
   });
   inbox.onMessage(async (m) => {
-    if ((await dispatcher.handleMessage(m)) || deps.notices.handleMessage(m)) return;
+    // crews and the supervisor answer jobs; subscription commands are the notices' (either may answer asynchronously)
+    if ((await (dispatcher.handleMessage(m) as boolean | Promise<boolean>)) || (await (deps.notices.handleMessage(m) as boolean | Promise<boolean>))) return;
     await flow.handle(m);
   });
   return {

@@ -139,11 +139,11 @@ describe('live page on the event bus, in simulated time that never moves', () =>
     stream.events.find((e) => e.type === 'report' && (e.data as { reference: string }).reference === reference && (e.data as { status: string }).status === status);
 
   it('streams a new report and its change of status as they happen', async () => {
-    const report = bridge.flow.reportFromChannel({ binId: 'UTR-0003', method: 'open311', source: 'open311', serviceCode: 'overflowing-bin', text: 'vol', lat: null, lon: null, photo: null });
+    const report = await bridge.flow.reportFromChannel({ binId: 'UTR-0003', method: 'open311', source: 'open311', serviceCode: 'overflowing-bin', text: 'vol', lat: null, lon: null, photo: null });
     await waitFor(() => reportEvent(report.reference, 'open'), { message: 'the new report on the stream' });
-    bridge.flow.onDispatched(['UTR-0003']);
+    await bridge.flow.onDispatched(['UTR-0003']);
     await waitFor(() => reportEvent(report.reference, 'dispatched'), { message: 'the dispatched report on the stream' });
-    bridge.flow.onCollected('UTR-0003');
+    await bridge.flow.onCollected('UTR-0003');
     await waitFor(() => reportEvent(report.reference, 'closed'), { message: 'the closed report on the stream' });
     expect(clock.now()).toBe(T0);
   });

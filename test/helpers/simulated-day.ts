@@ -286,7 +286,7 @@ export async function fillSimulatedDay(influxUrl: string): Promise<void> {
     }
 
     // both bins are seen emptied: the residents are thanked and asked; one is happy, the other says what went wrong
-    for (const bin of [SIMULATED_DAY.reportedBin, SIMULATED_DAY.reportedBin2]) bridge.flow.onCollected(bin);
+    for (const bin of [SIMULATED_DAY.reportedBin, SIMULATED_DAY.reportedBin2]) await bridge.flow.onCollected(bin);
     await tapButton(bridge, RESIDENT_EN, 'feedback:', 0);
     await tapButton(bridge, RESIDENT_NL, 'feedback:', 1);
     await waitFor(async () => (await bridge.outbox.list({ to: RESIDENT_NL, limit: 50 })).some((i) => JSON.stringify(i.message).includes('Wat ging er mis')), { message: 'asked what went wrong' });

@@ -143,12 +143,12 @@ describe('a data directory written before numbered migrations', () => {
     expect(await inbox.backlog()).toEqual({ pending: 1, failed: 0 });
 
     const reports = new SqliteReportStore(db);
-    const [second, first] = reports.list({});
+    const [second, first] = await reports.list({});
     expect(first).toMatchObject({ bin_id: 'B-001', text: 'overflowing again', status: 'open', reporters: 1 });
     expect(second).toMatchObject({ bin_id: null, source: 'open311', service_code: 'missing-bin' });
-    const [reporter] = reports.reportersOf(first!.id);
+    const [reporter] = await reports.reportersOf(first!.id);
     expect(sealer.openText(reporter!.contact!)).toBe(RESIDENT);
-    expect(new SqliteConversationStore(db, sealer).get(sealer.pseudonym(RESIDENT))).toMatchObject({ contact: RESIDENT, lang: 'nl' });
+    expect(await new SqliteConversationStore(db, sealer).get(sealer.pseudonym(RESIDENT))).toMatchObject({ contact: RESIDENT, lang: 'nl' });
   });
 
   it('ends with the same layout as a fresh database', () => {

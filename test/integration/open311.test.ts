@@ -17,17 +17,17 @@ class FakeSource implements Open311Source {
   add(r: Partial<ReportView> & Pick<ReportView, 'reference' | 'status' | 'created_at'>): void {
     this.reports.push({ id: this.reports.length + 1, bin_id: null, method: 'code', lat: null, lon: null, address: null, zone: null, updated_at: r.created_at, closed_at: null, ...r });
   }
-  list(f: Parameters<Open311Source['list']>[0]): ReportView[] {
+  async list(f: Parameters<Open311Source['list']>[0]): Promise<ReportView[]> {
     return this.reports
       .filter((r) => (!f.status || f.status.includes(r.status)) && (f.start === undefined || r.created_at >= f.start) && (f.end === undefined || r.created_at <= f.end))
       .filter((r) => !f.service_code || (r.service_code ?? 'overflowing-bin') === f.service_code)
       .sort((a, b) => b.created_at - a.created_at)
       .slice(0, f.limit);
   }
-  getByReference(ref: string): ReportView | undefined {
+  async getByReference(ref: string): Promise<ReportView | undefined> {
     return this.reports.find((r) => r.reference === ref.toUpperCase());
   }
-  createFromOpen311(r: Open311CreateArgs): { reference: string } | { error: string; code: 400 | 404 } {
+  async createFromOpen311(r: Open311CreateArgs): Promise<{ reference: string } | { error: string; code: 400 | 404 }> {
     if (r.bin_id && !this.bins.has(r.bin_id)) return { error: `no bin ${r.bin_id}`, code: 404 };
     this.created.push(r);
     const reference = `R-NEW${this.created.length}`;

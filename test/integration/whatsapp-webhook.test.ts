@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { createMetrics } from '../../src/metrics.js';
 import { DiskPhotoStore, Retention, SqliteConversationStore, SqliteReportStore } from '../../src/reports/index.js';
-import { openDatabase, type Db } from '../../src/storage/index.js';
+import { SqliteUnitOfWork, openDatabase, type Db } from '../../src/storage/index.js';
 import { whatsappWebhookRoutes } from '../../src/http/routes/whatsapp-webhook.js';
 import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
 import { Inbox as InboxLoop, PostgresInboxStore, Sealer, sqliteInbox, type Inbox, type InboundMessage, type InboxOptions, type StatusUpdate } from '../../src/whatsapp/index.js';
@@ -350,8 +350,7 @@ describe('WhatsApp webhook', () => {
     const { inbox, handled, statuses } = makeInbox(db, { clock });
     const { app } = await makeApp(inbox);
     const retention = new Retention({
-      reports: new SqliteReportStore(db),
-      conversations: new SqliteConversationStore(db, sealer),
+      work: new SqliteUnitOfWork(db, (d) => ({ reports: new SqliteReportStore(d), conversations: new SqliteConversationStore(d, sealer) })),
       photos: new DiskPhotoStore(tmpDir()),
       retentionDays: 180,
       inbox,
@@ -557,7 +556,7 @@ describe('WhatsApp webhook on PostgreSQL', () => {
     expect(await inbox.accept(long)).toMatchObject({ repeated: true });
   }, 60_000);
 
-  it('two bridges on one database, the same resident report posted to both at once: recorded once, handled by one', async () => {
+  it('two bridges on one database, the same resident report posted to both at once: recorded once, handled by one, answered once', async () => {
     // one pseudonym key for both (startInstances): message ids and body digests are keyed with it, so instances that
     // did not share it would each record (and answer) the same message under a different id
     const url = await freshDatabase(server);
@@ -575,9 +574,17 @@ describe('WhatsApp webhook on PostgreSQL', () => {
     const pool = openPool({ url });
     cleanups.push(() => pool.end());
     expect((await pool.query('SELECT count(*)::int AS n FROM whatsapp_inbound')).rows).toEqual([{ n: 1 }]);
-    // taken off the queue by one of them (the handler's reply waits for the resident flow's move to PostgreSQL:
-    // it adds its reply inside its SQLite transaction, which a shared outbox refuses, so the message is attempted)
-    await waitFor(async () => (await pool.query(`SELECT count(*)::int AS n FROM whatsapp_inbound WHERE state = 'pending' AND attempts = 0`)).rows[0].n === 0, { message: 'the message was taken' });
+    // handled by one of them: the report and its confirmation commit together in PostgreSQL, and the shared outbox
+    // sends the confirmation once, from whichever instance claims it
+    await waitFor(async () => (await pool.query(`SELECT count(*)::int AS n FROM whatsapp_inbound WHERE state = 'processed'`)).rows[0].n === 1, { message: 'the message was handled' });
+    expect((await pool.query(`SELECT bin_id, reporters FROM reports`)).rows).toEqual([{ bin_id: 'UTR-0002', reporters: 1 }]);
+    const reference = (await pool.query<{ reference: string }>('SELECT reference FROM reports')).rows[0]!.reference;
+    const replies = () => bridges.flatMap((b) => b.sandbox!.list({ to: '31620000077' }).map((m) => JSON.stringify(m.message)));
+    await waitFor(() => replies().length > 0, { message: 'the confirmation reached the resident' });
+    // a later pass of either outbox sends nothing again
+    await waitFor(async () => (await bridges[0]!.outbox.backlog()) === 0, { message: 'the outbox is empty' });
+    expect(replies()).toHaveLength(1);
+    expect(replies()[0]).toContain(reference);
   }, 60_000);
 
   it('a message one instance had claimed when it died is handled by the other', async () => {

@@ -110,13 +110,13 @@ export function open311Routes(deps: Open311RouteDeps): FastifyPluginAsync {
     r.get('/requests.json', { schema: { querystring: requestsQuerySchema } }, async (req, reply) => {
       const plan = planRequestsQuery(req.query, clock.now(), services);
       if (!plan.ok) return reply.code(400).send(open311Error(400, plan.error));
-      return findReports(deps.source, plan).map(view);
+      return (await findReports(deps.source, plan)).map(view);
     });
 
     r.get('/requests/:file', { schema: { params: file } }, async (req, reply) => {
       const ref = stem(req.params.file, reply);
       if (ref === undefined) return reply;
-      const report = deps.source.getByReference(ref);
+      const report = await deps.source.getByReference(ref);
       if (!report) return reply.code(404).send(open311Error(404, `service_request_id ${ref} not found`));
       return [view(report)];
     });
@@ -124,7 +124,7 @@ export function open311Routes(deps: Open311RouteDeps): FastifyPluginAsync {
     r.post('/requests.json', { bodyLimit: POST_BODY_LIMIT, preValidation: requireApiKey, schema: { body: postRequestSchema } }, async (req, reply) => {
       const checked = toCreateArgs(req.body, services);
       if (!checked.ok) return reply.code(400).send(open311Error(400, checked.error));
-      const created = deps.source.createFromOpen311(checked.args);
+      const created = await deps.source.createFromOpen311(checked.args);
       if ('error' in created) return reply.code(created.code).send(open311Error(created.code, created.error));
       return [{ service_request_id: created.reference, service_notice: null, account_id: null }];
     });

@@ -2,9 +2,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { summarizeSatisfaction, type PhotoStore, type Report, type ReportStore } from '../../reports/index.js';
-import { answerList } from '../csv.js';
+import { EXPORT_LIMIT, answerList, wantsCsv } from '../csv.js';
 import { iso } from '../iso.js';
-import { decodeCursor, pageOf, pageQuery } from '../page.js';
+import { DEFAULT_LIMIT, decodeCursor, pageOf, pageQuery } from '../page.js';
 import { sendProblem } from '../problem.js';
 import { filter, idParams } from './bounds.js';
 
@@ -47,9 +47,10 @@ export function reportRoutes(deps: { reports: ReportStore; photos: PhotoStore })
           const q = req.query;
           const after = decodeCursor(q.cursor, z.tuple([z.number(), z.number()]));
           const since = q.since ? Date.parse(q.since) : undefined;
-          return answerList(req, reply, { name: 'reports', columns: REPORT_COLUMNS }, q.limit, (limit) =>
-            pageOf(deps.reports.list({ status: q.status, bin: q.bin, since, limit: limit + 1, after }), limit, (x) => [x.created_at, x.id], reportView),
-          );
+          // the page is read before answerList words it (the store answers asynchronously), at the size it will use
+          const limit = q.limit ?? (wantsCsv(req) ? EXPORT_LIMIT : DEFAULT_LIMIT);
+          const rows = await deps.reports.list({ status: q.status, bin: q.bin, since, limit: limit + 1, after });
+          return answerList(req, reply, { name: 'reports', columns: REPORT_COLUMNS }, limit, () => pageOf(rows, limit, (x) => [x.created_at, x.id], reportView));
         },
       );
     }
@@ -60,18 +61,18 @@ export function reportRoutes(deps: { reports: ReportStore; photos: PhotoStore })
     r.get('/reports/satisfaction', { schema: { summary: "Residents' answers to the thank-you's question (👍/👎), per zone and per crew", querystring: satisfactionQuery } }, async (req) => {
       const since = req.query.since ? Date.parse(req.query.since) : undefined;
       const until = req.query.until ? Date.parse(req.query.until) : undefined;
-      return { since: iso(since ?? null), until: iso(until ?? null), ...summarizeSatisfaction(deps.reports.satisfaction(since, until)) };
+      return { since: iso(since ?? null), until: iso(until ?? null), ...summarizeSatisfaction(await deps.reports.satisfaction(since, until)) };
     });
     r.get('/reports/:id', { schema: { params: idParams } }, async (req, reply) => {
-      const report = find(req.params.id);
+      const report = await find(req.params.id);
       if (!report) return sendProblem(reply, 404, `no report ${req.params.id}`);
       // the residents' answers, without who gave them
-      const feedback = deps.reports.feedbackOf(report.id).map((f) => ({ answer: f.answer, at: iso(f.at), reason: f.reason }));
+      const feedback = (await deps.reports.feedbackOf(report.id)).map((f) => ({ answer: f.answer, at: iso(f.at), reason: f.reason }));
       return { ...reportView(report), closed_zone: report.closed_zone, closed_crew: report.closed_crew, feedback };
     });
     r.get('/reports/:id/photo', { schema: { params: idParams } }, async (req, reply) => {
-      const report = find(req.params.id);
-      const photo = report?.photo ? deps.photos.open(report.photo) : null;
+      const report = await find(req.params.id);
+      const photo = report?.photo ? await deps.photos.open(report.photo) : null;
       if (!report?.photo || !photo) return sendProblem(reply, 404, `report ${req.params.id} has no photo`);
       const type = report.photo.endsWith('.png') ? 'image/png' : report.photo.endsWith('.webp') ? 'image/webp' : 'image/jpeg';
       return reply.type(type).header('cache-control', 'private, max-age=3600').send(photo);

@@ -29,15 +29,18 @@ const MIGRATION_LOCK = 0x62696e6272696467n;
 /**
  * The runner's own tables, made before migration 1 and kept apart from the numbered layout (SQLite has neither:
  * its version is `PRAGMA user_version` and its one process always holds the lease). `schema_version` has one row per
- * migration applied, with when; `leases` one row per lease (storage/postgres/lease.ts).
+ * migration applied, with when; `leases` one row per lease (storage/postgres/lease.ts). `report_photos` holds the
+ * residents' report photos, which SQLite's instance keeps as files in its data_dir (reports/photos-postgres.ts): where
+ * instances share the store, a photo received at one is served by all.
  */
 const RUNNER_TABLES = `
   CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL);
   CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL);
+  CREATE TABLE IF NOT EXISTS report_photos (file TEXT PRIMARY KEY, mime TEXT NOT NULL, bytes BYTEA NOT NULL, created_at BIGINT NOT NULL);
 `;
 
 /** Tables that only the PostgreSQL store has (the schema comparison with SQLite leaves them out). */
-export const POSTGRES_ONLY_TABLES = ['schema_version', 'leases'] as const;
+export const POSTGRES_ONLY_TABLES = ['schema_version', 'leases', 'report_photos'] as const;
 
 async function currentVersion(client: pg.PoolClient): Promise<number> {
   const { rows } = await client.query<{ v: number }>('SELECT COALESCE(MAX(version), 0)::int AS v FROM schema_version');

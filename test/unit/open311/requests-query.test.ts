@@ -61,18 +61,18 @@ describe('findReports', () => {
   });
   const all = [report('R-1', NOW - 3 * DAY, 'overflowing-bin'), report('R-2', NOW - DAY, 'damaged-bin'), report('R-3', NOW - 2 * DAY, 'overflowing-bin')];
   const source: Open311Source = {
-    list: (f) => all.filter((r) => !f.service_code || r.service_code === f.service_code),
-    getByReference: (ref) => all.find((r) => r.reference === ref),
-    createFromOpen311: () => ({ reference: 'R-9' }),
+    list: async (f) => all.filter((r) => !f.service_code || r.service_code === f.service_code),
+    getByReference: async (ref) => all.find((r) => r.reference === ref),
+    createFromOpen311: async () => ({ reference: 'R-9' }),
   };
 
-  it('looks references up one by one, skipping unknown ones', () => {
-    expect(findReports(source, { ok: true, references: ['R-3', 'NOPE', 'R-1'] }).map((r) => r.reference)).toEqual(['R-3', 'R-1']);
+  it('looks references up one by one, skipping unknown ones', async () => {
+    expect((await findReports(source, { ok: true, references: ['R-3', 'NOPE', 'R-1'] })).map((r) => r.reference)).toEqual(['R-3', 'R-1']);
   });
 
-  it('merges several service codes newest first', () => {
+  it('merges several service codes newest first', async () => {
     const p = plan({ service_code: 'overflowing-bin,damaged-bin' });
     if (!p.ok) throw new Error(p.error);
-    expect(findReports(source, p).map((r) => r.reference)).toEqual(['R-2', 'R-3', 'R-1']);
+    expect((await findReports(source, p)).map((r) => r.reference)).toEqual(['R-2', 'R-3', 'R-1']);
   });
 });

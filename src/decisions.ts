@@ -1,7 +1,7 @@
 import { SqliteAlertStore, type AlertStore } from './alerts/index.js';
 import { SqliteDispatchStore, type DispatchStore } from './dispatch/index.js';
 import type { Logger } from './log.js';
-import { SqliteNoticeStore, type NoticeStore } from './notices/index.js';
+import { PostgresNoticeStore, SqliteNoticeStore, type NoticeStore } from './notices/index.js';
 import type { Sealer } from './privacy/index.js';
 import { SqliteConversationStore, SqliteReportStore, type ConversationStore, type ReportStore } from './reports/index.js';
 import { SqliteUnitOfWork, type Db, type UnitOfWork } from './storage/index.js';
@@ -40,13 +40,13 @@ function notOnPostgres<T extends object>(name: string): T {
 }
 
 /** The stores on a PostgreSQL connection (a transaction's client, or the pool for single statements). */
-function postgresStores(_q: Queryable): Bound {
+function postgresStores(q: Queryable, sealer: Sealer): Bound {
   return {
     alerts: notOnPostgres<AlertStore>('alerts'),
     dispatch: notOnPostgres<DispatchStore>('dispatch'),
     reports: notOnPostgres<ReportStore>('reports'),
     conversations: notOnPostgres<ConversationStore>('conversations'),
-    notices: notOnPostgres<NoticeStore>('notices'),
+    notices: new PostgresNoticeStore(q, sealer),
   };
 }
 
@@ -114,7 +114,7 @@ export class DecisionWork implements UnitOfWork<Decisions> {
   }
 
   private bind(client: Queryable | null, afterCommit: (fn: () => void) => void): Decisions {
-    const stores = client ? postgresStores(client) : this.local;
+    const stores = client ? postgresStores(client, this.deps.sealer) : this.local;
     return { ...stores, outbox: this.deps.outbox.within({ client, afterCommit }), afterCommit };
   }
 

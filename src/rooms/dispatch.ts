@@ -37,6 +37,8 @@ export function dispatchRoom(deps: {
   // the rules engine's memory of each bin (the store the rules write): the planner reads its fill-rate estimate
   const dispatcher = new Dispatcher({
     ...deps,
+    // adapter until the dispatcher awaits `outbox.inWindow`: it chooses a job's message inside its synchronous SQLite transaction
+    outbox: { enqueue: (item) => outbox.enqueue(item), inWindow: (waId, now) => outbox.inWindowNow(waId, now) },
     ruleState: (binId) => deps.ruleStates.get(binId),
     store: new SqliteDispatchStore(deps.db),
     log: deps.log.child({ module: 'dispatch' }),

@@ -60,7 +60,8 @@ export function residentsRoom(deps: {
     sealer: deps.sealer,
     registry,
     binState: deps.binState,
-    outbox: deps.outbox,
+    // adapter until the flow awaits `outbox.inWindow`: it chooses the thank-you inside its synchronous SQLite transaction
+    outbox: { enqueue: (item) => deps.outbox.enqueue(item), inWindow: (waId, now) => deps.outbox.inWindowNow(waId, now) },
     inbox,
     media: deps.cloudMedia ? new GraphMedia({ graphUrl: wa.graph_url, apiVersion: wa.api_version, accessToken: wa.access_token }) : null,
     photos,
@@ -71,7 +72,10 @@ export function residentsRoom(deps: {
     },
     countMatch: (method) => metrics.reportMatches.inc({ method }),
     events,
-    subscribe: (m, binId, lang) => deps.notices.subscribeToBin(m, binId, lang),
+    // adapter until the flow hands its transaction (§5): the subscription in a transaction of its own, after the flow's
+    subscribe: (m, binId, lang) => {
+      void deps.decisions.tx((t) => deps.notices.subscribeToBin(t, m, binId, lang)).catch((err: unknown) => deps.log.error({ err, module: 'notices' }, 'could not subscribe from a report'));
+    },
     log: deps.log.child({ module: 'reports' }),
     clock: deps.clock,
   });
@@ -84,7 +88,7 @@ export function residentsRoom(deps: {
     for (const e of applied) if (e.type === 'collected') flow.onCollected(e.binId);
   });
   inbox.onMessage(async (m) => {
-    if (dispatcher.handleMessage(m) || deps.notices.handleMessage(m)) return;
+    if (dispatcher.handleMessage(m) || (await deps.notices.handleMessage(m))) return;
     await flow.handle(m);
   });
   return {

@@ -24,8 +24,13 @@ export interface OutboxOptions {
   store: OutboxStore;
   transport: MessageTransport;
   log: Logger;
-  /** the last inbound time per user, one for the program (the inbox writes it, the outbox reads it) */
+  /** the last inbound time per user, where the inbox keeps it (the inbox writes it, the outbox reads it) */
   contacts: ContactWindow;
+  /**
+   * the window as this instance's SQLite has it, synchronously, for `inWindowNow` (callers inside a synchronous SQLite
+   * transaction of their own); absent, `contacts` when it can answer synchronously
+   */
+  localContacts?: { inWindowNow(waId: string, now: number): boolean };
   metrics?: Pick<Metrics, 'whatsappSends' | 'whatsappStatuses' | 'outboxClaimConflicts'>;
   /** told of every message sent, refused and delivered (the `whatsapp_message` counts) */
   events?: Emitter<MessageEvents>;
@@ -181,9 +186,20 @@ export class Outbox {
     this.statusListeners.push(listener);
   }
 
-  /** True when the user wrote within the last 24 hours (free-form messages allowed). */
-  inWindow(waId: string, now = this.clock.now()): boolean {
+  /** True when the user wrote within the last 24 hours (free-form messages allowed), as every instance sees it. */
+  inWindow(waId: string, now = this.clock.now()): Promise<boolean> {
     return this.opts.contacts.inWindow(waId, now);
+  }
+
+  /**
+   * `inWindow` from this instance's SQLite, synchronously: only for the callers that still choose a message inside a
+   * synchronous SQLite transaction of their own (the dispatcher's job messages, the residents' thank-you) until they
+   * await `inWindow`; goes with `enqueue`.
+   */
+  inWindowNow(waId: string, now = this.clock.now()): boolean {
+    const local = this.opts.localContacts ?? (this.opts.contacts as Partial<NonNullable<OutboxOptions['localContacts']>>);
+    if (!local.inWindowNow) throw new Error('Outbox.inWindowNow reads the contacts in SQLite, and this outbox has none');
+    return local.inWindowNow(waId, now);
   }
 
   start(): void {
@@ -416,7 +432,7 @@ export class Outbox {
       const opened = this.open(head, unreadable);
       if (!opened) continue;
       // outside the window (or refused as such, hence the fallback) the message starts a conversation Meta counts
-      const initiated = head.usedFallback || !this.opts.contacts.inWindow(opened.to, now);
+      const initiated = head.usedFallback || !(await this.opts.contacts.inWindow(opened.to, now));
       if (initiated) {
         const room = this.limit.readyAt(head.recipient, now);
         if (room > now) {

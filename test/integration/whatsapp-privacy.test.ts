@@ -115,7 +115,7 @@ describe('WhatsApp privacy', () => {
       [NUMBER, 'interactive'],
     ]);
     expect(handled[0]).toMatchObject({ name: 'Sheena Nelson', text: 'Does it come in another color?' });
-    expect(outbox.inWindow(NUMBER, handled[0]!.timestamp + 1000)).toBe(true);
+    expect(await outbox.inWindow(NUMBER, handled[0]!.timestamp + 1000)).toBe(true);
 
     // outbound through Graph: refused with 131047, sent again as the template, then delivered and read
     outbox.start();

@@ -2,6 +2,7 @@
 // two binbridge processes run them: a subscription made at one is seen and ended at the other, a notice reaches each
 // subscriber once while both send, also when both believe they hold the lease (a handover's overlap), and a notice
 // scheduled at one instance is started and finished by the lease holder only.
+import { createHmac } from 'node:crypto';
 import pg from 'pg';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
@@ -11,7 +12,7 @@ import { Notices } from '../../src/notices/index.js';
 import { SqliteBinRegistry, readBinsFile } from '../../src/registry/index.js';
 import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
 import { Outbox, PostgresContacts, recipientOf, PostgresOutboxStore, type InboundMessage, type MessageTransport } from '../../src/whatsapp/index.js';
-import { CITY } from '../helpers/bridge.js';
+import { CITY, startInstances, type InProcessBridge } from '../helpers/bridge.js';
 import { memoryDb } from '../helpers/db.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { startPostgres, type Postgres } from '../helpers/servers.js';
@@ -170,4 +171,35 @@ describe('notices on two instances sharing PostgreSQL', () => {
     expect(finished(a.lines)).toBe(1);
     expect(finished(b.lines)).toBe(0);
   });
+});
+
+describe('two bridges on one PostgreSQL store', () => {
+  let server: Postgres;
+  let bridges: InProcessBridge[] = [];
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    for (const b of bridges) await b.stop();
+    await server?.destroy();
+  });
+
+  it('a resident who subscribes by a message to one is subscribed, and in the 24-hour window, at the other', async () => {
+    const SECRET = 'notices-two-bridges';
+    const url = await freshDatabase(server);
+    bridges = await startInstances(2, { BINBRIDGE_STORE_URL: url, BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_HTTP_API_TOKEN: 'admin', BINBRIDGE_WHATSAPP_APP_SECRET: SECRET }, { postgresFoundation: true });
+    const [a, b] = bridges as [InProcessBridge, InProcessBridge];
+    const from = '31620000088';
+    const raw = JSON.stringify({
+      object: 'whatsapp_business_account',
+      entry: [{ id: '1', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', contacts: [{ wa_id: from, profile: { name: 'Ann' } }], messages: [{ from, id: 'wamid.PGSUB', timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: 'subscribe UTR-0002' } }] } }] }],
+    });
+    const signature = 'sha256=' + createHmac('sha256', SECRET).update(raw).digest('hex');
+    const posted = await fetch(`${a.httpUrl}/webhooks/whatsapp`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature }, body: raw });
+    expect(posted.status).toBe(200);
+    const subscriptions = async () => (await (await fetch(`${b.httpUrl}/api/subscriptions`, { headers: { authorization: 'Bearer admin' } })).json()) as { total: number };
+    await waitFor(async () => (await subscriptions()).total === 1, { message: 'the subscription at the other bridge' });
+    expect(await b.outbox.inWindow(from, Date.now())).toBe(true);
+    expect(await a.outbox.inWindow(from, Date.now())).toBe(true);
+  }, 60_000);
 });

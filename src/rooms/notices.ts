@@ -25,6 +25,7 @@ export interface NoticesRoom extends Room {
 
 export function noticesRoom(deps: { config: Config; db: Db; decisions: DecisionWork; lease: Lease; sealer: Sealer; registry: BinRegistry; zonesAndCrews: ZonesAndCrews; outbox: Outbox; metrics: Metrics; events: Emitter<NoticeEvents>; log: Logger; clock: Clock }): NoticesRoom {
   const { clock } = deps;
+  const log = deps.log.child({ module: 'notices' });
   const notices = new Notices({
     decisions: deps.decisions,
     lease: deps.lease,
@@ -42,10 +43,9 @@ export function noticesRoom(deps: { config: Config; db: Db; decisions: DecisionW
       }
       deps.events.emit('notice.counted', { noticeId: notice.id, kind: notice.kind, status, at: clock.now(), figures });
     },
-    log: deps.log.child({ module: 'notices' }),
+    log,
     clock,
   });
-  const log = deps.log.child({ module: 'notices' });
   const failed = (err: unknown) => log.error({ err }, 'could not record what happened to a notice message');
   // on SQLite what these record joins the outbox's or the inbox's commit of the outcome (see Notices.record)
   deps.outbox.onResult((r) => void notices.onResult(r).catch(failed));

@@ -1,7 +1,7 @@
 import { PostgresAlertStore, PostgresRuleStateRows, SqliteAlertStore, SqliteRuleStateRows, type AlertStore, type RuleStateRows } from './alerts/index.js';
 import { PostgresDispatchStore, SqliteDispatchStore, type DispatchStore } from './dispatch/index.js';
 import type { Logger } from './log.js';
-import { SqliteNoticeStore, type NoticeStore } from './notices/index.js';
+import { PostgresNoticeStore, SqliteNoticeStore, type NoticeStore } from './notices/index.js';
 import type { Sealer } from './privacy/index.js';
 import { PostgresConversationStore, PostgresReportStore, SqliteConversationStore, SqliteReportStore, type ConversationStore, type ReportStore } from './reports/index.js';
 import { SqliteUnitOfWork, type Db, type UnitOfWork } from './storage/index.js';
@@ -30,17 +30,6 @@ export interface Decisions {
 /** The stores without the transaction's own parts. */
 type Bound = Omit<Decisions, 'outbox' | 'afterCommit'>;
 
-/** A store that does not keep its rows in PostgreSQL yet: any use says so instead of writing elsewhere. */
-function notOnPostgres<T extends object>(name: string): T {
-  return new Proxy({} as T, {
-    get(_target, method) {
-      return () => {
-        throw new Error(`${name}.${String(method)}: this store does not keep its rows in PostgreSQL yet`);
-      };
-    },
-  });
-}
-
 /** The stores on a PostgreSQL connection (a transaction's client, or the pool for single statements). */
 function postgresStores(q: Queryable, sealer: Sealer): Bound {
   return {
@@ -49,7 +38,7 @@ function postgresStores(q: Queryable, sealer: Sealer): Bound {
     dispatch: new PostgresDispatchStore(q),
     reports: new PostgresReportStore(q),
     conversations: new PostgresConversationStore(q, sealer),
-    notices: notOnPostgres<NoticeStore>('notices'),
+    notices: new PostgresNoticeStore(q, sealer),
   };
 }
 

@@ -61,7 +61,7 @@ export interface Figures {
   capped: number;
 }
 
-interface NoticeRow {
+export interface NoticeRow {
   id: number;
   kind: NoticeKind;
   title: string;
@@ -76,7 +76,7 @@ interface NoticeRow {
   cancelled_ms: number | null;
 }
 
-const toNotice = (r: NoticeRow): Notice => ({
+export const toNotice = (r: NoticeRow): Notice => ({
   id: r.id,
   kind: r.kind,
   title: r.title,
@@ -91,10 +91,40 @@ const toNotice = (r: NoticeRow): Notice => ({
   cancelledAt: r.cancelled_ms,
 });
 
-const DAY_MS = 24 * 3600 * 1000;
-const WEEK_MS = 7 * DAY_MS;
+export const DAY_MS = 24 * 3600 * 1000;
+export const WEEK_MS = 7 * DAY_MS;
 
-/** Subscriptions (the consent records) and notices with their recipients. Numbers only sealed, people only by pseudonym. */
+/** The counts `figures` reads of a notice's recipients, by the same names in both stores. */
+export interface RecipientCounts {
+  queued: number;
+  capped: number;
+  sent: number;
+  delivered: number;
+  read: number;
+  failed: number;
+  replied: number;
+  unsubscribed: number;
+}
+
+/** A notice's figures from its recipients' counts and its failures by error code. */
+export function figuresOf(targeted: number, r: RecipientCounts, failures: readonly { code: number; n: number }[]): Figures {
+  const byCode: Record<string, number> = {};
+  for (const c of failures) byCode[String(c.code)] = c.n;
+  return {
+    targeted,
+    queued: r.queued,
+    sent: r.sent,
+    delivered: r.delivered,
+    read: r.read,
+    failed: r.failed,
+    failed_by_code: byCode,
+    replied: r.replied,
+    unsubscribed: r.unsubscribed,
+    response_rate: r.delivered > 0 ? Math.round((r.replied / r.delivered) * 1000) / 1000 : 0,
+    capped: r.capped,
+  };
+}
+
 /** A resident's subscription request, as the conversation gathered it. */
 export interface NewSubscription {
   pseudonym: string;
@@ -110,52 +140,58 @@ export interface NewSubscription {
 }
 
 /**
- * Subscriptions, notices and their recipients. Synchronous; an implementation keeps numbers sealed and residents
- * by pseudonym, and commits the steps that must go together (a notice's recipients with its move to `sending`).
+ * Subscriptions, notices and their recipients. An implementation keeps numbers sealed and residents by pseudonym.
+ * Bound to the caller's transaction (`Decisions.notices`): the steps that must go together (a notice's recipients
+ * with its move to `sending`, a recipient marked queued with its message) commit together.
  */
 export interface NoticeStore {
   /** Subscribes a resident to a zone; false when already subscribed (the number and language are refreshed). */
-  subscribe(s: NewSubscription): boolean;
+  subscribe(s: NewSubscription): Promise<boolean>;
   /**
    * Ends every subscription of a resident; marks the notices they had in the last 24 h as followed by an
    * unsubscribe. Returns those notices' ids.
    */
-  unsubscribe(pseudonym: string, reason: 'unsubscribe' | 'stop', at: number): number[];
-  active(): Subscriber[];
-  counts(): { zone: string; lang: string; subscribers: number }[];
-  consents(): Consent[];
-  askedForPin(pseudonym: string, lang: string, at: number): void;
+  unsubscribe(pseudonym: string, reason: 'unsubscribe' | 'stop', at: number): Promise<number[]>;
+  active(): Promise<Subscriber[]>;
+  counts(): Promise<{ zone: string; lang: string; subscribers: number }[]>;
+  consents(): Promise<Consent[]>;
+  askedForPin(pseudonym: string, lang: string, at: number): Promise<void>;
   /** The language of a pending "subscribe" that waits for a pin, taken (once) when asked since `since`. */
-  takePendingPin(pseudonym: string, since: number): string | null;
-  createNotice(n: Omit<Notice, 'id' | 'startedAt' | 'finishedAt' | 'cancelledAt'>): number;
-  get(id: number): Notice | null;
+  takePendingPin(pseudonym: string, since: number): Promise<string | null>;
+  createNotice(n: Omit<Notice, 'id' | 'startedAt' | 'finishedAt' | 'cancelledAt'>): Promise<number>;
+  get(id: number): Promise<Notice | null>;
+  /**
+   * The notice, its row locked until the transaction ends (PostgreSQL: another instance's sending, cancelling or
+   * finishing of it waits; SQLite: the transaction holds the write lock anyway).
+   */
+  lock(id: number): Promise<Notice | null>;
   /** Newest first; `beforeId` continues a page. */
-  list(limit?: number, beforeId?: number): Notice[];
-  withStatus(status: NoticeStatus): Notice[];
-  /** The recipients, snapshotted and committed with the notice's move to `sending`. */
-  startSending(id: number, recipients: readonly Subscriber[], at: number): void;
+  list(limit?: number, beforeId?: number): Promise<Notice[]>;
+  withStatus(status: NoticeStatus): Promise<Notice[]>;
+  /** The recipients, snapshotted and committed with the notice's move to `sending` (nothing when it had moved already). */
+  startSending(id: number, recipients: readonly Subscriber[], at: number): Promise<void>;
   /** Recipients not yet handed to the outbox, numbers opened. */
-  unqueued(id: number, limit: number): { pseudonym: string; contact: string; lang: string }[];
+  unqueued(id: number, limit: number): Promise<{ pseudonym: string; contact: string; lang: string }[]>;
   /** `outboxId`: the id of its message in the outbox, which says whether it is still there. */
-  markQueued(id: number, pseudonym: string, at: number, outboxId: number): void;
+  markQueued(id: number, pseudonym: string, at: number, outboxId: number): Promise<void>;
   /** Done with a recipient without a message: `capped` (over the weekly cap) or `unaddressable`. */
-  markSkipped(id: number, pseudonym: string, reason: 'capped' | 'unaddressable'): void;
+  markSkipped(id: number, pseudonym: string, reason: 'capped' | 'unaddressable'): Promise<void>;
   /** Service notices queued to a resident in the 7 days before `at`, other than notice `except`. */
-  serviceWeek(pseudonym: string, at: number, except: number): number;
+  serviceWeek(pseudonym: string, at: number, except: number): Promise<number>;
   /**
    * A notice's queued messages with no outcome yet: the outbox ids of those that have one, and how many from before
    * outbox ids were kept that were queued after `since` (older ones count as lost).
    */
-  inFlight(id: number, since: number): { outboxIds: number[]; untracked: number };
+  inFlight(id: number, since: number): Promise<{ outboxIds: number[]; untracked: number }>;
   /** Recipients still to reach: neither sent, failed nor skipped (in the outbox or not yet handed to it). */
-  waiting(id: number): number;
+  waiting(id: number): Promise<number>;
   /** Moves a notice to `status` when it is in one of `from`; false when it was not. */
-  setStatus(id: number, status: NoticeStatus, at: number, from: readonly NoticeStatus[]): boolean;
-  recordSent(id: number, pseudonym: string, at: number): void;
-  recordDelivery(id: number, pseudonym: string, status: 'delivered' | 'read' | 'failed', code: number | null): void;
+  setStatus(id: number, status: NoticeStatus, at: number, from: readonly NoticeStatus[]): Promise<boolean>;
+  recordSent(id: number, pseudonym: string, at: number): Promise<void>;
+  recordDelivery(id: number, pseudonym: string, status: 'delivered' | 'read' | 'failed', code: number | null): Promise<void>;
   /** A resident wrote: every notice sent to them within the last 24 h counts a reply (once). Returns their ids. */
-  recordReply(pseudonym: string, at: number): number[];
-  figures(id: number, targeted: number): Figures;
+  recordReply(pseudonym: string, at: number): Promise<number[]>;
+  figures(id: number, targeted: number): Promise<Figures>;
 }
 
 /** The notices in SQLite (`notice_subscriptions`, `notices`, `notice_recipients`, `notice_pending_pins`). */
@@ -165,7 +201,7 @@ export class SqliteNoticeStore implements NoticeStore {
     private readonly sealer: Sealer,
   ) {}
 
-  subscribe(s: NewSubscription): boolean {
+  async subscribe(s: NewSubscription): Promise<boolean> {
     const existing = this.db.prepare('SELECT id FROM notice_subscriptions WHERE pseudonym = ? AND zone = ? AND ended_ms IS NULL').pluck().get(s.pseudonym, s.zone) as number | undefined;
     if (existing !== undefined) {
       // already subscribed: the number and language are refreshed, the consent stays the one first given
@@ -185,7 +221,7 @@ export class SqliteNoticeStore implements NoticeStore {
    * Ends every subscription of a resident; marks the notices they had in the last 24 h as followed by an
    * unsubscribe. Returns those notices' ids.
    */
-  unsubscribe(pseudonym: string, reason: 'unsubscribe' | 'stop', at: number): number[] {
+  async unsubscribe(pseudonym: string, reason: 'unsubscribe' | 'stop', at: number): Promise<number[]> {
     return this.db.transaction(() => {
       this.db.prepare('UPDATE notice_subscriptions SET ended_ms = ?, end_reason = ? WHERE pseudonym = ? AND ended_ms IS NULL').run(at, reason, pseudonym);
       this.db.prepare('DELETE FROM notice_pending_pins WHERE pseudonym = ?').run(pseudonym);
@@ -196,7 +232,7 @@ export class SqliteNoticeStore implements NoticeStore {
     }).immediate();
   }
 
-  active(): Subscriber[] {
+  async active(): Promise<Subscriber[]> {
     return (
       this.db.prepare('SELECT pseudonym, contact_sealed, zone, lang, lat, lon FROM notice_subscriptions WHERE ended_ms IS NULL ORDER BY id').all() as {
         pseudonym: string;
@@ -209,13 +245,13 @@ export class SqliteNoticeStore implements NoticeStore {
     ).map((r) => ({ pseudonym: r.pseudonym, contactSealed: r.contact_sealed, zone: r.zone, lang: r.lang, lat: r.lat, lon: r.lon }));
   }
 
-  counts(): { zone: string; lang: string; subscribers: number }[] {
+  async counts(): Promise<{ zone: string; lang: string; subscribers: number }[]> {
     return this.db
       .prepare('SELECT zone, lang, count(*) AS subscribers FROM notice_subscriptions WHERE ended_ms IS NULL GROUP BY zone, lang ORDER BY zone, lang')
       .all() as { zone: string; lang: string; subscribers: number }[];
   }
 
-  consents(): Consent[] {
+  async consents(): Promise<Consent[]> {
     return (this.db.prepare('SELECT * FROM notice_subscriptions ORDER BY id').all() as Record<string, unknown>[]).map((r) => ({
       pseudonym: r.pseudonym as string,
       zone: r.zone as string,
@@ -229,41 +265,45 @@ export class SqliteNoticeStore implements NoticeStore {
     }));
   }
 
-  askedForPin(pseudonym: string, lang: string, at: number): void {
+  async askedForPin(pseudonym: string, lang: string, at: number): Promise<void> {
     this.db.prepare('INSERT INTO notice_pending_pins (pseudonym, lang, at_ms) VALUES (?, ?, ?) ON CONFLICT (pseudonym) DO UPDATE SET lang = excluded.lang, at_ms = excluded.at_ms').run(pseudonym, lang, at);
   }
 
   /** The language of a pending "subscribe" that waits for a pin, taken (once) when asked since `since`. */
-  takePendingPin(pseudonym: string, since: number): string | null {
+  async takePendingPin(pseudonym: string, since: number): Promise<string | null> {
     const row = this.db.prepare('SELECT lang, at_ms FROM notice_pending_pins WHERE pseudonym = ?').get(pseudonym) as { lang: string; at_ms: number } | undefined;
     if (!row) return null;
     this.db.prepare('DELETE FROM notice_pending_pins WHERE pseudonym = ?').run(pseudonym);
     return row.at_ms >= since ? row.lang : null;
   }
 
-  createNotice(n: Omit<Notice, 'id' | 'startedAt' | 'finishedAt' | 'cancelledAt'>): number {
+  async createNotice(n: Omit<Notice, 'id' | 'startedAt' | 'finishedAt' | 'cancelledAt'>): Promise<number> {
     const info = this.db
       .prepare('INSERT INTO notices (kind, title, text_json, target_json, send_at_ms, status, targeted, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(n.kind, n.title, JSON.stringify(n.text), JSON.stringify(n.target), n.sendAt, n.status, n.targeted, n.createdAt);
     return Number(info.lastInsertRowid);
   }
 
-  get(id: number): Notice | null {
+  async get(id: number): Promise<Notice | null> {
     const r = this.db.prepare('SELECT * FROM notices WHERE id = ?').get(id) as NoticeRow | undefined;
     return r ? toNotice(r) : null;
   }
 
+  async lock(id: number): Promise<Notice | null> {
+    return this.get(id);
+  }
+
   /** Newest first; `beforeId` continues a page. */
-  list(limit = 100, beforeId = Number.MAX_SAFE_INTEGER): Notice[] {
+  async list(limit = 100, beforeId = Number.MAX_SAFE_INTEGER): Promise<Notice[]> {
     return (this.db.prepare('SELECT * FROM notices WHERE id < ? ORDER BY id DESC LIMIT ?').all(beforeId, limit) as NoticeRow[]).map(toNotice);
   }
 
-  withStatus(status: NoticeStatus): Notice[] {
+  async withStatus(status: NoticeStatus): Promise<Notice[]> {
     return (this.db.prepare('SELECT * FROM notices WHERE status = ? ORDER BY send_at_ms, id').all(status) as NoticeRow[]).map(toNotice);
   }
 
   /** The recipients, snapshotted and committed with the notice's move to `sending`. */
-  startSending(id: number, recipients: readonly Subscriber[], at: number): void {
+  async startSending(id: number, recipients: readonly Subscriber[], at: number): Promise<void> {
     this.db.transaction(() => {
       const insert = this.db.prepare('INSERT INTO notice_recipients (notice_id, pseudonym, contact_sealed, lang) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING');
       for (const r of recipients) insert.run(id, r.pseudonym, r.contactSealed, r.lang);
@@ -271,23 +311,23 @@ export class SqliteNoticeStore implements NoticeStore {
     }).immediate();
   }
 
-  unqueued(id: number, limit: number): { pseudonym: string; contact: string; lang: string }[] {
+  async unqueued(id: number, limit: number): Promise<{ pseudonym: string; contact: string; lang: string }[]> {
     return (this.db.prepare('SELECT pseudonym, contact_sealed, lang FROM notice_recipients WHERE notice_id = ? AND queued = 0 LIMIT ?').all(id, limit) as { pseudonym: string; contact_sealed: Buffer; lang: string }[]).map(
       (r) => ({ pseudonym: r.pseudonym, contact: this.sealer.openText(r.contact_sealed), lang: r.lang }),
     );
   }
 
-  markQueued(id: number, pseudonym: string, at: number, outboxId: number): void {
+  async markQueued(id: number, pseudonym: string, at: number, outboxId: number): Promise<void> {
     this.db.prepare('UPDATE notice_recipients SET queued = 1, queued_ms = coalesce(queued_ms, ?), outbox_id = ? WHERE notice_id = ? AND pseudonym = ?').run(at, outboxId, id, pseudonym);
   }
 
   /** Done with a recipient without a message: `capped` (over the weekly cap) or `unaddressable`. */
-  markSkipped(id: number, pseudonym: string, reason: 'capped' | 'unaddressable'): void {
+  async markSkipped(id: number, pseudonym: string, reason: 'capped' | 'unaddressable'): Promise<void> {
     this.db.prepare('UPDATE notice_recipients SET queued = 1, skipped = ? WHERE notice_id = ? AND pseudonym = ?').run(reason, id, pseudonym);
   }
 
   /** Service notices queued to a resident in the 7 days before `at`, other than notice `except`. */
-  serviceWeek(pseudonym: string, at: number, except: number): number {
+  async serviceWeek(pseudonym: string, at: number, except: number): Promise<number> {
     return this.db
       .prepare(
         `SELECT count(*) FROM notice_recipients r JOIN notices n ON n.id = r.notice_id
@@ -298,7 +338,7 @@ export class SqliteNoticeStore implements NoticeStore {
   }
 
   /** A notice's messages in the outbox with no outcome yet, queued after `since` (older ones count as lost). */
-  inFlight(id: number, since: number): { outboxIds: number[]; untracked: number } {
+  async inFlight(id: number, since: number): Promise<{ outboxIds: number[]; untracked: number }> {
     const rows = this.db
       .prepare('SELECT outbox_id, queued_ms FROM notice_recipients WHERE notice_id = ? AND queued = 1 AND skipped IS NULL AND sent_ms IS NULL AND delivery IS NULL')
       .all(id) as { outbox_id: number | null; queued_ms: number | null }[];
@@ -311,20 +351,20 @@ export class SqliteNoticeStore implements NoticeStore {
     return { outboxIds, untracked };
   }
 
-  waiting(id: number): number {
+  async waiting(id: number): Promise<number> {
     return this.db.prepare('SELECT count(*) FROM notice_recipients WHERE notice_id = ? AND skipped IS NULL AND sent_ms IS NULL AND delivery IS NULL').pluck().get(id) as number;
   }
 
-  setStatus(id: number, status: NoticeStatus, at: number, from: readonly NoticeStatus[]): boolean {
+  async setStatus(id: number, status: NoticeStatus, at: number, from: readonly NoticeStatus[]): Promise<boolean> {
     const col = status === 'cancelled' ? 'cancelled_ms' : status === 'sent' ? 'finished_ms' : 'started_ms';
     return this.db.prepare(`UPDATE notices SET status = ?, ${col} = ? WHERE id = ? AND status IN (${from.map(() => '?').join(', ')})`).run(status, at, id, ...from).changes > 0;
   }
 
-  recordSent(id: number, pseudonym: string, at: number): void {
+  async recordSent(id: number, pseudonym: string, at: number): Promise<void> {
     this.db.prepare('UPDATE notice_recipients SET sent_ms = coalesce(sent_ms, ?) WHERE notice_id = ? AND pseudonym = ?').run(at, id, pseudonym);
   }
 
-  recordDelivery(id: number, pseudonym: string, status: 'delivered' | 'read' | 'failed', code: number | null): void {
+  async recordDelivery(id: number, pseudonym: string, status: 'delivered' | 'read' | 'failed', code: number | null): Promise<void> {
     // statuses come out of order: `read` is never taken back by a late `delivered`, nor a failure by anything
     this.db
       .prepare(
@@ -335,7 +375,7 @@ export class SqliteNoticeStore implements NoticeStore {
   }
 
   /** A resident wrote: every notice sent to them within the last 24 h counts a reply (once). Returns their ids. */
-  recordReply(pseudonym: string, at: number): number[] {
+  async recordReply(pseudonym: string, at: number): Promise<number[]> {
     const where = 'pseudonym = ? AND replied_ms IS NULL AND sent_ms IS NOT NULL AND sent_ms > ?';
     return this.db.transaction(() => {
       const ids = this.db.prepare(`SELECT notice_id FROM notice_recipients WHERE ${where}`).pluck().all(pseudonym, at - DAY_MS) as number[];
@@ -344,7 +384,7 @@ export class SqliteNoticeStore implements NoticeStore {
     }).immediate();
   }
 
-  figures(id: number, targeted: number): Figures {
+  async figures(id: number, targeted: number): Promise<Figures> {
     const r = this.db
       .prepare(
         `SELECT count(*) FILTER (WHERE queued = 1 AND skipped IS NULL) AS queued, count(sent_ms) AS sent,
@@ -355,23 +395,8 @@ export class SqliteNoticeStore implements NoticeStore {
            count(*) FILTER (WHERE unsubscribed_ms IS NOT NULL AND unsubscribed_ms - sent_ms <= ${DAY_MS}) AS unsubscribed
          FROM notice_recipients WHERE notice_id = ?`,
       )
-      .get(id) as { queued: number; capped: number; sent: number; delivered: number; read: number; failed: number; replied: number; unsubscribed: number };
-    const byCode: Record<string, number> = {};
-    for (const c of this.db.prepare(`SELECT coalesce(error_code, 0) AS code, count(*) AS n FROM notice_recipients WHERE notice_id = ? AND delivery = 'failed' GROUP BY 1`).all(id) as { code: number; n: number }[]) {
-      byCode[String(c.code)] = c.n;
-    }
-    return {
-      targeted,
-      queued: r.queued,
-      sent: r.sent,
-      delivered: r.delivered,
-      read: r.read,
-      failed: r.failed,
-      failed_by_code: byCode,
-      replied: r.replied,
-      unsubscribed: r.unsubscribed,
-      response_rate: r.delivered > 0 ? Math.round((r.replied / r.delivered) * 1000) / 1000 : 0,
-      capped: r.capped,
-    };
+      .get(id) as RecipientCounts;
+    const byCode = this.db.prepare(`SELECT coalesce(error_code, 0) AS code, count(*) AS n FROM notice_recipients WHERE notice_id = ? AND delivery = 'failed' GROUP BY 1`).all(id) as { code: number; n: number }[];
+    return figuresOf(targeted, r, byCode);
   }
 }

@@ -6,7 +6,7 @@ import type { Room } from '../lifecycle.js';
 import type { Logger } from '../log.js';
 import type { ZonesAndCrews, BinRegistry } from '../registry/index.js';
 import { noticeRoutes } from '../http/routes/notices.js';
-import { Notices, SqliteNoticeStore, type Figures, type Notice, type NoticeStore } from '../notices/index.js';
+import { Notices, type Figures, type Notice } from '../notices/index.js';
 import type { Metrics } from '../metrics.js';
 import type { Db, Lease } from '../storage/index.js';
 import type { Outbox, Sealer } from '../whatsapp/index.js';
@@ -20,20 +20,19 @@ export interface NoticeEvents {
 /** Residents' subscriptions by chat and operators' notices to them, sent through the outbox. */
 export interface NoticesRoom extends Room {
   notices: Notices;
-  store: NoticeStore;
   routes: FastifyPluginAsync;
 }
 
 export function noticesRoom(deps: { config: Config; db: Db; decisions: DecisionWork; lease: Lease; sealer: Sealer; registry: BinRegistry; zonesAndCrews: ZonesAndCrews; outbox: Outbox; metrics: Metrics; events: Emitter<NoticeEvents>; log: Logger; clock: Clock }): NoticesRoom {
-  const { db, clock } = deps;
-  const store = new SqliteNoticeStore(db, deps.sealer);
+  const { clock } = deps;
+  const log = deps.log.child({ module: 'notices' });
   const notices = new Notices({
-    store,
+    decisions: deps.decisions,
+    lease: deps.lease,
     sealer: deps.sealer,
     registry: deps.registry,
     zones: () => deps.zonesAndCrews.zones(),
     outbox: deps.outbox,
-    transaction: (fn) => db.transaction(fn).immediate(),
     template: deps.config.whatsapp.templates.notice,
     limits: { quietHours: deps.config.notices.quiet_hours, maxPerResidentPerWeek: deps.config.notices.max_per_resident_per_week, timeZone: deps.config.timezone },
     onCounted: ({ notice, status, figures }) => {
@@ -44,17 +43,23 @@ export function noticesRoom(deps: { config: Config; db: Db; decisions: DecisionW
       }
       deps.events.emit('notice.counted', { noticeId: notice.id, kind: notice.kind, status, at: clock.now(), figures });
     },
-    log: deps.log.child({ module: 'notices' }),
+    log,
     clock,
   });
-  deps.outbox.onResult((r) => notices.onResult(r));
-  deps.outbox.onStatus((s) => notices.onStatus(s));
+  const failed = (err: unknown) => log.error({ err }, 'could not record what happened to a notice message');
+  // on SQLite what these record joins the outbox's or the inbox's commit of the outcome (see Notices.record)
+  deps.outbox.onResult((r) => void notices.onResult(r).catch(failed));
+  deps.outbox.onStatus((s) => void notices.onStatus(s).catch(failed));
+  // the lease holder starts and sends notices: one that takes it over carries on at once
+  const unwatch = deps.lease.onChange((holds) => holds && notices.wake());
   return {
     name: 'notices',
     notices,
-    store,
-    routes: noticeRoutes({ notices, store, clock }),
+    routes: noticeRoutes({ notices, clock }),
     start: () => notices.start(),
-    stop: () => notices.stop(),
+    stop: async () => {
+      unwatch();
+      await notices.stop();
+    },
   };
 }

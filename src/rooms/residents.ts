@@ -1,4 +1,4 @@
-import type { DecisionWork, Decisions } from '../decisions.js';
+import type { DecisionWork } from '../decisions.js';
 import type { AlertEvents, RuleRunner } from '../alerts/index.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
@@ -60,10 +60,6 @@ export function residentsRoom(deps: {
   const log = deps.log.child({ module: 'reports' });
   // where instances share a store, a photo received at one must be served by the others: in PostgreSQL too
   const photos: PhotoStore = decisions.shared ? new PostgresPhotoStore(deps.pool, deps.clock) : new DiskPhotoStore(config.data_dir);
-  // Adapters to the rules, the dispatcher and the notices until their stores are in the decisions' transactions too:
-  // on SQLite their own sync transactions join the open one (savepoints); where the decisions are in PostgreSQL
-  // their rows are still in this instance's SQLite, so they run once the report has committed.
-  const inTx = (t: Decisions, fn: () => void): void => (decisions.shared ? t.afterCommit(fn) : fn());
   const { store: reports, flow, retention, matcher } = createReports({
     decisions,
     sealer: deps.sealer,
@@ -84,7 +80,7 @@ export function residentsRoom(deps: {
     },
     countMatch: (method) => metrics.reportMatches.inc({ method }),
     events,
-    subscribe: async (t, m, binId, lang) => inTx(t, () => deps.notices.subscribeToBin(m, binId, lang)),
+    subscribe: (t, m, binId, lang) => deps.notices.subscribeToBin(t, m, binId, lang),
     log,
     clock: deps.clock,
   });
@@ -99,8 +95,8 @@ export function residentsRoom(deps: {
     for (const e of applied) if (e.type === 'collected') settle('collected', flow.onCollected(e.binId));
   });
   inbox.onMessage(async (m) => {
-    // crews and the supervisor answer jobs; subscription commands are the notices' (either may answer asynchronously)
-    if ((await (dispatcher.handleMessage(m) as boolean | Promise<boolean>)) || (await (deps.notices.handleMessage(m) as boolean | Promise<boolean>))) return;
+    // crews and the supervisor answer jobs; subscription commands are the notices'
+    if ((await dispatcher.handleMessage(m)) || (await deps.notices.handleMessage(m))) return;
     await flow.handle(m);
   });
   return {

@@ -13,7 +13,7 @@ import { Outbox, type OutboxOptions } from './outbox.js';
 import { SqliteOutboxStore, type OutboxStore } from './outbox-store.js';
 import { PostgresOutboxStore } from './outbox-store-postgres.js';
 import { SandboxTransport } from './sandbox-transport.js';
-import { SqliteContacts, type ContactWindow, type Contacts } from './contacts.js';
+import { PostgresContacts, SqliteContacts, type ContactWindow } from './contacts.js';
 import { sealClearTables } from './seal-clear-tables.js';
 import type { Sealer } from '../privacy/index.js';
 import type { Pool } from '../storage/postgres/index.js';
@@ -24,7 +24,7 @@ interface SqliteDeps {
   db: Database.Database;
   sealer: Sealer;
   /** shared by the inbox (which records when a user last wrote) and the outbox (which may answer within 24 h); a tool or test that builds one alone gets its own */
-  contacts?: Contacts;
+  contacts?: SqliteContacts;
 }
 
 /** An outbox over its SQLite store. */
@@ -44,8 +44,6 @@ export function createWhatsApp(deps: {
   config: Config['whatsapp'];
   db: Database.Database;
   sealer: Sealer;
-  /** shared by the inbox (which records when a user last wrote) and the outbox (which may answer within 24 h) */
-  contacts: Contacts;
   metrics: Metrics;
   events: Emitter<MessageEvents>;
   log: Logger;
@@ -55,8 +53,17 @@ export function createWhatsApp(deps: {
    * null on SQLite). The outbox and the inbox keep their rows there, shared with the other instances; absent, in `db`.
    */
   pool?: () => Pool | null;
-}): { sandbox: SandboxTransport | null; outbox: Outbox; inbox: Inbox } {
-  const { config: wa, db, sealer, contacts, metrics, events, log, clock, pool } = deps;
+}): { sandbox: SandboxTransport | null; outbox: Outbox; inbox: Inbox; contacts: ContactWindow } {
+  const { config: wa, db, sealer, metrics, events, log, clock, pool } = deps;
+  // when each user last wrote, where the inbox records it: in the inbox's commit (SQLite's or PostgreSQL's), read by
+  // the outbox to choose between a free-form message and a template
+  const local = new SqliteContacts(db, sealer);
+  const connected = (): Pool => {
+    const p = pool?.();
+    if (!p) throw new Error('the contacts were read before the PostgreSQL store connected');
+    return p;
+  };
+  const contacts: ContactWindow = pool ? new PostgresContacts(connected, sealer) : local;
   // a data directory of the release before sealing: its rows are sealed before any store reads or writes these tables
   const sealed = sealClearTables(db, sealer);
   if (sealed.length > 0) log.info({ module: 'whatsapp', tables: sealed }, 'clear-text tables of an older release sealed');
@@ -89,8 +96,8 @@ export function createWhatsApp(deps: {
   // on PostgreSQL the inbox writes the contacts' last-inbound times into its own commit there (whatsapp_contacts)
   const inboxStore = (): InboxStore => {
     const p = pool?.() ?? null;
-    return p ? new PostgresInboxStore(p, sealer) : new SqliteInboxStore(db, sealer, contacts);
+    return p ? new PostgresInboxStore(p, sealer) : new SqliteInboxStore(db, sealer, local);
   };
   const inbox = new Inbox({ store: inboxStore, log, statuses: outbox, metrics, events, clock });
-  return { sandbox, outbox, inbox };
+  return { sandbox, outbox, inbox, contacts };
 }

@@ -1,5 +1,6 @@
 import type { Sealer } from '../privacy/index.js';
 import type { Pool, PoolClient } from '../storage/postgres/index.js';
+import { touchPostgresContacts } from './contacts.js';
 import { endOnce, type GroupStep, type InboxStore, type PendingInbound, type PruneCounts, type RecordedItems, type StepOutcome } from './inbox-store.js';
 import type { InboundMessage, StatusUpdate } from './webhook.js';
 
@@ -100,19 +101,13 @@ export class PostgresInboxStore implements InboxStore {
         if (inserted.delete(tags[i]!)) out.fresh.push(m);
         else out.duplicates++;
       });
-      // the window counts from the user's message, but a clock skewed into the future must not stretch it; one row
-      // per contact, in a fixed order, so two instances lock the same contacts in the same order
+      // the window counts from the user's message, but a clock skewed into the future must not stretch it
       const last = new Map<string, number>();
       for (const m of messages) {
         const tag = seal.pseudonym(m.from);
         last.set(tag, Math.max(last.get(tag) ?? 0, Math.round(Math.min(m.timestamp, now))));
       }
-      const contacts = [...last.keys()].sort();
-      await client.query(
-        `INSERT INTO whatsapp_contacts (contact_tag, last_inbound_ms) SELECT * FROM unnest($1::text[], $2::bigint[])
-         ON CONFLICT (contact_tag) DO UPDATE SET last_inbound_ms = GREATEST(whatsapp_contacts.last_inbound_ms, excluded.last_inbound_ms)`,
-        [contacts, contacts.map((c) => last.get(c)!)],
-      );
+      await touchPostgresContacts(client, last);
     }
     if (statuses.length > 0) {
       const recipients = statuses.map((s) => seal.pseudonym(s.recipient));

@@ -1,6 +1,6 @@
 import type { Sealer } from '../privacy/index.js';
 import type { Db } from '../storage/index.js';
-import type { Contacts } from './contacts.js';
+import type { SqliteContacts } from './contacts.js';
 import type { InboundMessage, ParsedWebhook, StatusUpdate } from './webhook.js';
 
 /** What one recorded webhook delivery added. */
@@ -157,7 +157,7 @@ export class SqliteInboxStore implements InboxStore {
     private readonly db: Db,
     private readonly sealer: Sealer,
     /** written in the same commit as the messages */
-    private readonly contacts: Contacts,
+    private readonly contacts: SqliteContacts,
   ) {
     this.stmts = {
       delivery: db.prepare('INSERT INTO whatsapp_webhook_deliveries (received_ms, body_sealed) VALUES (?, ?)'),
@@ -219,7 +219,7 @@ export class SqliteInboxStore implements InboxStore {
     for (const m of items.messages) {
       const { changes } = this.stmts.message.run(seal.pseudonym(m.id), deliveryId, seal.pseudonym(m.from), m.type, m.timestamp, seal.seal(JSON.stringify(m)), now);
       // the window counts from the user's message, but a clock skewed into the future must not stretch it
-      this.contacts.touch(m.from, Math.min(m.timestamp, now));
+      this.contacts.touchNow(m.from, Math.min(m.timestamp, now));
       if (changes) out.fresh.push(m);
       else out.duplicates++;
     }

@@ -20,7 +20,7 @@ export { GraphError, classifyGraphError, RE_ENGAGEMENT, type ErrorClass } from '
 export type { MessageTransport } from './transport.js';
 export { GraphClient, type GraphClientOptions } from './graph-client.js';
 export { SandboxTransport, type SandboxMessage, type SandboxTransportOptions } from './sandbox-transport.js';
-export { SqliteContacts, SERVICE_WINDOW_MS, type Contacts, type ContactWindow } from './contacts.js';
+export { SqliteContacts, PostgresContacts, SERVICE_WINDOW_MS, touchPostgresContacts, withinWindow, type Contacts, type ContactWindow } from './contacts.js';
 export {
   Outbox,
   STALE_CLAIM_MS,

@@ -102,9 +102,8 @@ export interface OutboxStore {
    */
   readonly shared: boolean;
   /**
-   * The same rows, synchronously, where they live in the program's SQLite database: callers that add a message or
-   * read the outbox inside their own SQLite transaction (the dispatcher, notices, the inbox's statuses) go through
-   * it, so their decision and its message commit together. Null on PostgreSQL.
+   * The same rows, synchronously, where they live in the program's SQLite database: the SQLite inbox applies
+   * delivery statuses through it inside its own synchronous transaction. Null on PostgreSQL.
    */
   readonly local: LocalOutboxRows | null;
   /** Adds a message unless one with its key exists (then returns that one's id). */

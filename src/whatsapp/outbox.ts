@@ -6,7 +6,7 @@ import type { MessageEvents } from './message-events.js';
 import type { ContactWindow } from './contacts.js';
 import { RE_ENGAGEMENT, toGraphError, type GraphError } from './graph-error.js';
 import { recipientOf, type OutboundMessage } from './messages.js';
-import type { LocalOutboxRows, OpenedHead, OutboxHead, OutboxStore, SendOutcome, SentMessage } from './outbox-store.js';
+import type { OpenedHead, OutboxHead, OutboxStore, SendOutcome, SentMessage } from './outbox-store.js';
 import { PAIR_BURST, SendPacer } from './pacer.js';
 import { MessagingLimit, type MessagingLimitTier } from './messaging-limit.js';
 import { SERVICE_WINDOW_MS } from './contacts.js';
@@ -24,7 +24,7 @@ export interface OutboxOptions {
   store: OutboxStore;
   transport: MessageTransport;
   log: Logger;
-  /** the last inbound time per user, one for the program (the inbox writes it, the outbox reads it) */
+  /** the last inbound time per user, where the inbox keeps it (the inbox writes it, the outbox reads it) */
   contacts: ContactWindow;
   metrics?: Pick<Metrics, 'whatsappSends' | 'whatsappStatuses' | 'outboxClaimConflicts'>;
   /** told of every message sent, refused and delivered (the `whatsapp_message` counts) */
@@ -75,8 +75,8 @@ export interface TxOutbox {
 
 /**
  * The send loop between "decided to send" and WhatsApp, over a durable OutboxStore. Items are rows from the
- * moment `enqueue` returns, so a crash loses nothing; per recipient they leave in order, paced by SendPacer,
- * with retries for transient failures (the pure `afterSendFailure`) and a template fallback outside the 24-hour
+ * moment `add` returns (or the caller's transaction commits, `within`), so a crash loses nothing; per recipient they
+ * leave in order, paced by SendPacer, with retries for transient failures (the pure `afterSendFailure`) and a template fallback outside the 24-hour
  * window.
  *
  * Recipients are grouped, paced and logged by their pseudonym; the number, the caller's key and ref, the
@@ -127,22 +127,9 @@ export class Outbox {
   /** Checks a message before it is stored; the recipient as stored. */
   private recipient(item: OutboxEntry): string {
     const to = recipientOf(item.message);
-    if (to !== item.to.replace(/^\+/, '')) throw new RangeError('enqueue: `to` differs from the message recipient');
-    if (item.fallback && recipientOf(item.fallback) !== to) throw new RangeError('enqueue: the fallback goes to another recipient');
+    if (to !== item.to.replace(/^\+/, '')) throw new RangeError('add: `to` differs from the message recipient');
+    if (item.fallback && recipientOf(item.fallback) !== to) throw new RangeError('add: the fallback goes to another recipient');
     return to;
-  }
-
-  /**
-   * Adds a message, durably, and returns at once. Synchronous, so it can run inside the caller's SQLite transaction
-   * (same database): the decision and the message commit together or not at all. Only where the outbox's rows are in
-   * SQLite; on PostgreSQL, `add`.
-   */
-  enqueue(item: OutboxEntry): { id: number; created: boolean } {
-    const to = this.recipient(item);
-    const added = this.localRows('enqueue').add(item, to, this.clock.now());
-    // after the caller's transaction has committed (transactions in better-sqlite3 are synchronous)
-    if (added.created) this.wake(0);
-    return added;
   }
 
   /** Adds a message, durably (committed when this resolves); the same key again names the first message. Any store. */
@@ -168,11 +155,6 @@ export class Outbox {
     };
   }
 
-  private localRows(what: string): LocalOutboxRows {
-    if (!this.store.local) throw new Error(`Outbox.${what} joins the caller's SQLite transaction, and this outbox keeps its rows in PostgreSQL`);
-    return this.store.local;
-  }
-
   onResult(listener: (r: SendResult) => void): void {
     this.resultListeners.push(listener);
   }
@@ -181,8 +163,8 @@ export class Outbox {
     this.statusListeners.push(listener);
   }
 
-  /** True when the user wrote within the last 24 hours (free-form messages allowed). */
-  inWindow(waId: string, now = this.clock.now()): boolean {
+  /** True when the user wrote within the last 24 hours (free-form messages allowed), as every instance sees it. */
+  inWindow(waId: string, now = this.clock.now()): Promise<boolean> {
     return this.opts.contacts.inWindow(waId, now);
   }
 
@@ -234,14 +216,6 @@ export class Outbox {
   /** Messages not yet sent or failed for good (waiting, retrying or on the wire). */
   backlog(): Promise<number> {
     return this.store.backlog();
-  }
-
-  /**
-   * How many of these items (ids `enqueue` returned) are not yet sent or failed for good. Synchronous, for callers
-   * that count inside their own SQLite transaction (notices); only where the rows are in SQLite.
-   */
-  unfinished(ids: readonly number[]): number {
-    return ids.length === 0 ? 0 : this.localRows('unfinished').unfinished(ids);
   }
 
   /** Meta's messaging limit now: unique users reached outside their window in the last 24 hours, of `limit` (Infinity: unlimited). */
@@ -416,7 +390,7 @@ export class Outbox {
       const opened = this.open(head, unreadable);
       if (!opened) continue;
       // outside the window (or refused as such, hence the fallback) the message starts a conversation Meta counts
-      const initiated = head.usedFallback || !this.opts.contacts.inWindow(opened.to, now);
+      const initiated = head.usedFallback || !(await this.opts.contacts.inWindow(opened.to, now));
       if (initiated) {
         const room = this.limit.readyAt(head.recipient, now);
         if (room > now) {

@@ -149,7 +149,7 @@ describe('live page on the event bus, in simulated time that never moves', () =>
   });
 
   it("streams a sandbox message once the outbox has sent it, on the clock's own turn", async () => {
-    bridge.outbox.enqueue({ to: '31600000042', message: textMessage('31600000042', 'hello from the bus'), key: 'test:live-bus:1' });
+    await bridge.outbox.add({ to: '31600000042', message: textMessage('31600000042', 'hello from the bus'), key: 'test:live-bus:1' });
     // the outbox's own wake-up (a timer due now) sends it; no time passes
     await clock.advance(0);
     const event = await waitFor(() => stream.events.find((e) => e.type === 'message'), { message: 'the sent message on the stream' });

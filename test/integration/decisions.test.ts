@@ -111,6 +111,6 @@ describe('DecisionWork', () => {
     const { db, pool } = await stores.postgres();
     const outbox = new Outbox({ store: new PostgresOutboxStore(() => pool, sealer), contacts: new SqliteContacts(db, sealer), transport: wire(), log: silent });
     const work = new DecisionWork({ db, sealer, outbox, pool: () => pool, shared: true, log: silent });
-    await expect(work.tx(async (t) => t.notices.subscribe({} as never))).rejects.toThrow(/notices\.subscribe: .*PostgreSQL/);
+    await expect(work.tx(async (t) => t.dispatch.queue())).rejects.toThrow(/dispatch\.queue: .*PostgreSQL/);
   });
 });

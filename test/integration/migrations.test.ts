@@ -137,7 +137,7 @@ describe('a data directory written before numbered migrations', () => {
       [2, 'report:R-AAAA:thanks', null, RESIDENT, 'pending', 'Thank you, bin B-001 was emptied'],
       [1, 'job:J-BBBBB:sent', 'J-BBBBB', CREW, 'pending', 'Job J-BBBBB: B-001 (urgent)'],
     ]);
-    expect(outbox.inWindow(RESIDENT, T0)).toBe(true);
+    expect(await outbox.inWindow(RESIDENT, T0)).toBe(true);
     const inbox = sqliteInbox({ db, log: silent, sealer, clock });
     cleanups.push(() => inbox.stop());
     expect(await inbox.backlog()).toEqual({ pending: 1, failed: 0 });

@@ -55,6 +55,8 @@ describe('subscriptions and notices', () => {
     env = {
       BINBRIDGE_HTTP_PORT: String(httpPort),
       BINBRIDGE_MQTT_AUTH: 'none',
+      // service notices go at any hour the suite runs (quiet hours have their own tests, on a manual clock)
+      BINBRIDGE_NOTICES_QUIET_HOURS: '00:00-00:00',
       ...cloudWhatsAppEnv(graph, TOKEN, SECRET),
       BB_LOG_FILE: logFile,
     };

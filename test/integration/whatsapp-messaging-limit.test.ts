@@ -71,10 +71,10 @@ describe("Meta's messaging limit", () => {
     const { clock, graph, make, wrote } = await setup(3, { messagingLimit: 3 });
     let outbox = make();
     outbox.start();
-    for (let n = 1; n <= 5; n++) outbox.enqueue(template(user(n), 1));
+    for (let n = 1; n <= 5; n++) await outbox.add(template(user(n), 1));
     // a reply inside a window costs nothing, however full the limit
     wrote(user(9));
-    outbox.enqueue({ to: user(9), message: textMessage(user(9), 'Thanks, noted.'), key: 'reply:9' });
+    await outbox.add({ to: user(9), message: textMessage(user(9), 'Thanks, noted.'), key: 'reply:9' });
     await idle(clock, graph, outbox, 4);
     expect(graph.overLimit).toEqual([]);
     expect(graph.sent.map((m) => m.to).sort()).toEqual([user(1), user(2), user(3), user(9)]);
@@ -87,7 +87,7 @@ describe("Meta's messaging limit", () => {
 
     // an hour later, user 1 again: already reached in these 24 hours, so it costs nothing more
     await clock.advance(HOUR);
-    outbox.enqueue(template(user(1), 2));
+    await outbox.add(template(user(1), 2));
     await idle(clock, graph, outbox, 5);
     expect(graph.sent.filter((m) => m.to === user(1))).toHaveLength(2);
     expect(graph.overLimit).toEqual([]);
@@ -105,7 +105,7 @@ describe("Meta's messaging limit", () => {
     await outbox.stop();
     outbox = make();
     outbox.start();
-    outbox.enqueue(template(user(6), 1));
+    await outbox.add(template(user(6), 1));
     await clock.advance(HOUR - 2000);
     await idle(clock, graph, outbox, 7);
     expect(graph.sent.map((m) => m.to)).not.toContain(user(6));
@@ -120,7 +120,7 @@ describe("Meta's messaging limit", () => {
     const { clock, graph, make } = await setup(undefined, { messagingLimit: 2, mps: 80 });
     const outbox = make();
     outbox.start();
-    outbox.enqueue(template(user(1), 1));
+    await outbox.add(template(user(1), 1));
     await idle(clock, graph, outbox, 1);
     // one slot free now, the other when user 1's 24 hours end, then each a day later
     expect(outbox.reachAllBy(1)).toBe(T0 + 13);
@@ -143,10 +143,10 @@ describe('the priority order', () => {
       ['emergency-2', SEND_PRIORITY.emergencyNotice],
       ['fire', SEND_PRIORITY.fireDispatch],
     ];
-    queue.forEach(([what, priority], i) => {
+    for (const [i, [what, priority]] of queue.entries()) {
       wrote(user(i));
-      outbox.enqueue({ to: user(i), message: textMessage(user(i), what), key: what, priority });
-    });
+      await outbox.add({ to: user(i), message: textMessage(user(i), what), key: what, priority });
+    }
     outbox.start();
     for (let i = 1; i <= queue.length; i++) {
       await idle(clock, graph, outbox, i);

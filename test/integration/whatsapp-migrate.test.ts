@@ -8,7 +8,7 @@ import { configSchema } from '../../src/config/index.js';
 import { EventBus } from '../../src/events.js';
 import { createMetrics } from '../../src/metrics.js';
 import { openDatabase, type Db } from '../../src/storage/index.js';
-import { SqliteContacts, SandboxTransport, sqliteInbox, sqliteOutbox, createWhatsApp, sealClearTables, textMessage, type InboundMessage, type MessageTransport, type SendResult } from '../../src/whatsapp/index.js';
+import { SandboxTransport, sqliteInbox, sqliteOutbox, createWhatsApp, sealClearTables, textMessage, type InboundMessage, type MessageTransport, type SendResult } from '../../src/whatsapp/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 
@@ -125,7 +125,7 @@ describe('WhatsApp tables of a release before sealing', () => {
     expect(indexes).toEqual(expect.arrayContaining(['whatsapp_inbound_state', 'whatsapp_outbox_queue', 'whatsapp_outbox_wamid', 'whatsapp_sandbox_messages_recipient']));
 
     // the rows read back opened, with their ids
-    expect(outbox.inWindow(NUMBER, now)).toBe(true);
+    expect(await outbox.inWindow(NUMBER, now)).toBe(true);
     expect((await outbox.list()).map((i) => [i.id, i.key, i.ref, i.to, i.status, i.wamid, i.message.type === 'text' && i.message.text.body, i.error?.message ?? null])).toEqual([
       [2, 'old-pending', null, NUMBER, 'pending', null, 'still to send', 'retry for [number]'],
       [1, 'old-sent', 'job-1', NUMBER, 'sent', 'wamid.OUT1', 'was sent', null],
@@ -155,7 +155,6 @@ describe('WhatsApp tables of a release before sealing', () => {
       config: configSchema.parse({}).whatsapp,
       db,
       sealer,
-      contacts: new SqliteContacts(db, sealer),
       metrics: createMetrics(),
       events: new EventBus(silent),
       log: silent,

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMetrics } from '../../src/metrics.js';
-import { openDatabase, type Db } from '../../src/storage/index.js';
+import { SqliteUnitOfWork, openDatabase, type Db } from '../../src/storage/index.js';
 import {
   GraphClient,
   sqliteOutbox,
@@ -125,7 +125,7 @@ describe('Outbox against a Graph API', () => {
   it('sends in order, with the bearer token, to /{version}/{phone_number_id}/messages', async () => {
     const { graph, outbox, results, points, metrics } = await setup();
     outbox.start();
-    for (const [i, to] of [A, B, C].entries()) outbox.enqueue({ to, message: textMessage(to, `m${i}`), key: `k${i}`, ref: `job-${i}` });
+    for (const [i, to] of [A, B, C].entries()) await outbox.add({ to, message: textMessage(to, `m${i}`), key: `k${i}`, ref: `job-${i}` });
     await waitFor(() => results.length === 3);
     expect(graph.received.map((r) => r.body.text?.body)).toEqual(['m0', 'm1', 'm2']);
     expect(graph.received.every((r) => r.auth === `Bearer ${TOKEN}` && r.path === `/v23.0/${PHONE_ID}/messages`)).toBe(true);
@@ -144,7 +144,7 @@ describe('Outbox against a Graph API', () => {
   it('lets replies to one recipient go at once up to the pair burst, then one per interval', async () => {
     const { graph, outbox, results } = await setup({ pairIntervalMs: 400, pairBurst: 2 });
     outbox.start();
-    for (const k of ['a1', 'a2', 'a3']) outbox.enqueue({ to: A, message: textMessage(A, k), key: k });
+    for (const k of ['a1', 'a2', 'a3']) await outbox.add({ to: A, message: textMessage(A, k), key: k });
     await waitFor(() => results.length === 3, { timeoutMs: 5000 });
     const at = (text: string) => graph.received.find((r) => r.body.text?.body === text)!.at;
     expect(at('a2') - at('a1')).toBeLessThan(200);
@@ -154,11 +154,11 @@ describe('Outbox against a Graph API', () => {
   it('with a burst of 1, keeps one message per pair interval per recipient without holding back the others', async () => {
     const { graph, outbox, results } = await setup({ pairIntervalMs: 400, pairBurst: 1 });
     outbox.start();
-    outbox.enqueue({ to: A, message: textMessage(A, 'a1'), key: 'a1' });
-    outbox.enqueue({ to: A, message: textMessage(A, 'a2'), key: 'a2' });
-    outbox.enqueue({ to: A, message: textMessage(A, 'a3'), key: 'a3' });
-    outbox.enqueue({ to: B, message: textMessage(B, 'b1'), key: 'b1' });
-    outbox.enqueue({ to: C, message: textMessage(C, 'c1'), key: 'c1' });
+    await outbox.add({ to: A, message: textMessage(A, 'a1'), key: 'a1' });
+    await outbox.add({ to: A, message: textMessage(A, 'a2'), key: 'a2' });
+    await outbox.add({ to: A, message: textMessage(A, 'a3'), key: 'a3' });
+    await outbox.add({ to: B, message: textMessage(B, 'b1'), key: 'b1' });
+    await outbox.add({ to: C, message: textMessage(C, 'c1'), key: 'c1' });
     await waitFor(() => results.length === 5, { timeoutMs: 5000 });
     const at = (text: string) => graph.received.find((r) => r.body.text?.body === text)!.at;
     expect(graph.received.map((r) => r.body.text?.body)).toEqual(['a1', 'b1', 'c1', 'a2', 'a3']);
@@ -173,7 +173,7 @@ describe('Outbox against a Graph API', () => {
     outbox.start();
     for (let i = 0; i < 12; i++) {
       const to = `3164000${String(i).padStart(4, '0')}`;
-      outbox.enqueue({ to, message: textMessage(to, `n${i}`), key: `n${i}` });
+      await outbox.add({ to, message: textMessage(to, `n${i}`), key: `n${i}` });
     }
     await waitFor(() => results.length === 12, { timeoutMs: 10_000 });
     const at = graph.received.map((r) => r.at);
@@ -185,7 +185,7 @@ describe('Outbox against a Graph API', () => {
     const { graph, outbox, results, metrics } = await setup();
     graph.faults.push({ status: 500 }, { status: 400, code: 130429 }, { status: 400, code: 131056 });
     outbox.start();
-    outbox.enqueue({ to: A, message: textMessage(A, 'hello'), key: 'k' });
+    await outbox.add({ to: A, message: textMessage(A, 'hello'), key: 'k' });
     await waitFor(() => results.length === 1, { timeoutMs: 5000 });
     expect(graph.received.map((r) => r.answered)).toEqual([500, 400, 400, 200]);
     expect(graph.ok()).toHaveLength(1);
@@ -206,7 +206,7 @@ describe('Outbox against a Graph API', () => {
     const { graph, outbox, results } = await setup();
     graph.faults.push({ status: 429, headers: { 'retry-after': '1' } });
     outbox.start();
-    outbox.enqueue({ to: A, message: textMessage(A, 'x'), key: 'k' });
+    await outbox.add({ to: A, message: textMessage(A, 'x'), key: 'k' });
     await waitFor(() => results.length === 1, { timeoutMs: 5000 });
     expect(graph.received[1]!.at - graph.received[0]!.at).toBeGreaterThanOrEqual(990);
   });
@@ -217,7 +217,7 @@ describe('Outbox against a Graph API', () => {
     const { outbox, results } = build(db, { transport });
     graph.faults.push({ status: 0, hang: true });
     outbox.start();
-    outbox.enqueue({ to: A, message: textMessage(A, 'x'), key: 'k' });
+    await outbox.add({ to: A, message: textMessage(A, 'x'), key: 'k' });
     await waitFor(() => results.length === 1, { timeoutMs: 5000 });
     expect(results[0]!.status).toBe('sent');
     expect(graph.received).toHaveLength(2);
@@ -229,7 +229,7 @@ describe('Outbox against a Graph API', () => {
     outbox.start();
     const message = buttonsMessage(A, 'Bin UT-1 is full', [{ id: 'accept:1', title: 'Accept' }]);
     const fallback = templateMessage(A, 'bin_dispatch', 'en', ['UT-1'], ['accept:1']);
-    outbox.enqueue({ to: A, message, fallback, key: 'job-1', ref: '1' });
+    await outbox.add({ to: A, message, fallback, key: 'job-1', ref: '1' });
     await waitFor(() => results.length === 1, { timeoutMs: 5000 });
     expect(graph.received.map((r) => [r.body.type, r.answered])).toEqual([
       ['interactive', 400],
@@ -243,8 +243,8 @@ describe('Outbox against a Graph API', () => {
     const { graph, outbox, results, points } = await setup();
     graph.faults.push({ status: 400, code: 131047 }, { status: 401, code: 190 });
     outbox.start();
-    outbox.enqueue({ to: A, message: textMessage(A, 'x'), key: 'a' });
-    outbox.enqueue({ to: B, message: textMessage(B, 'y'), key: 'b' });
+    await outbox.add({ to: A, message: textMessage(A, 'x'), key: 'a' });
+    await outbox.add({ to: B, message: textMessage(B, 'y'), key: 'b' });
     await waitFor(() => results.length === 2);
     expect(await outbox.backlog()).toBe(0);
     expect(graph.received).toHaveLength(2);
@@ -260,24 +260,26 @@ describe('Outbox against a Graph API', () => {
     const { graph, outbox, results } = await setup({ maxAttempts: 3 });
     for (let i = 0; i < 5; i++) graph.faults.push({ status: 503 });
     outbox.start();
-    outbox.enqueue({ to: A, message: textMessage(A, 'x'), key: 'a' });
+    await outbox.add({ to: A, message: textMessage(A, 'x'), key: 'a' });
     await waitFor(() => results.length === 1, { timeoutMs: 5000 });
     expect(graph.received).toHaveLength(3);
     expect(results[0]).toMatchObject({ status: 'failed', error: { code: 0 } });
   });
 
-  it('treats a repeated key as a no-op and enqueues atomically inside a caller’s transaction', async () => {
+  it('treats a repeated key as a no-op, and adds in a caller’s transaction or not at all', async () => {
     const { graph, db, outbox, results } = await setup();
-    const first = db.transaction(() => outbox.enqueue({ to: A, message: textMessage(A, 'x'), key: 'decision-1' }))();
-    const again = outbox.enqueue({ to: A, message: textMessage(A, 'x'), key: 'decision-1' });
+    const uow = new SqliteUnitOfWork(db, () => null);
+    const inTx = outbox.within({ client: null, afterCommit: (fn) => fn() });
+    const first = await uow.tx(() => inTx.add({ to: A, message: textMessage(A, 'x'), key: 'decision-1' }));
+    const again = await outbox.add({ to: A, message: textMessage(A, 'x'), key: 'decision-1' });
     expect(first.created).toBe(true);
     expect(again).toEqual({ id: first.id, created: false });
-    expect(() =>
-      db.transaction(() => {
-        outbox.enqueue({ to: B, message: textMessage(B, 'rolled back'), key: 'decision-2' });
+    await expect(
+      uow.tx(async () => {
+        await inTx.add({ to: B, message: textMessage(B, 'rolled back'), key: 'decision-2' });
         throw new Error('the decision failed');
-      })(),
-    ).toThrow('the decision failed');
+      }),
+    ).rejects.toThrow('the decision failed');
     outbox.start();
     await waitFor(() => results.length === 1);
     expect(await outbox.backlog()).toBe(0);
@@ -289,7 +291,7 @@ describe('Outbox against a Graph API', () => {
     const { graph, db } = await setup({}, dir);
     const transport = new GraphClient({ graphUrl: graph.url, apiVersion: 'v23.0', phoneNumberId: PHONE_ID, accessToken: TOKEN });
     const first = sqliteOutbox({ db, log: silent, sealer, transport, pairIntervalMs: 50 });
-    for (const to of [A, B, C]) first.enqueue({ to, message: textMessage(to, `to ${to}`), key: `k-${to}` });
+    for (const to of [A, B, C]) await first.add({ to, message: textMessage(to, `to ${to}`), key: `k-${to}` });
     db.close(); // the process ends before the sender ran
 
     const db2 = openDatabase(dir, { sync: 'normal' });
@@ -312,7 +314,7 @@ describe('Outbox against a Graph API', () => {
     const hanging: MessageTransport = { send: () => new Promise(() => {}) };
     const crashed = sqliteOutbox({ db, log: silent, sealer, transport: hanging });
     crashed.start();
-    crashed.enqueue({ to: A, message: textMessage(A, 'x'), key: 'k' });
+    await crashed.add({ to: A, message: textMessage(A, 'x'), key: 'k' });
     await waitFor(async () => (await crashed.list())[0]!.status === 'sending');
 
     const db2 = openDatabase(dir, { sync: 'normal' });
@@ -331,7 +333,7 @@ describe('Outbox against a Graph API', () => {
     const statuses: StatusEvent[] = [];
     outbox.onStatus((s) => statuses.push(s));
     outbox.start();
-    outbox.enqueue({ to: A, message: textMessage(A, 'x'), key: 'k', ref: 'job-9' });
+    await outbox.add({ to: A, message: textMessage(A, 'x'), key: 'k', ref: 'job-9' });
     await waitFor(() => results.length === 1);
     const wamid = results[0]!.wamid!;
     outbox.applyStatus({ wamid, status: 'delivered', timestamp: 2000 });
@@ -355,7 +357,7 @@ describe('Outbox against a Graph API', () => {
     outbox.start();
     const message = buttonsMessage(A, 'Bin UT-1 is full', [{ id: 'accept:1', title: 'Accept' }]);
     const fallback = templateMessage(A, 'bin_dispatch', 'en', ['UT-1'], ['accept:1']);
-    outbox.enqueue({ to: A, message, fallback, key: 'job-1', ref: '1' });
+    await outbox.add({ to: A, message, fallback, key: 'job-1', ref: '1' });
     await waitFor(() => results.length === 1);
     outbox.applyStatus({ wamid: results[0]!.wamid!, status: 'failed', timestamp: 1, errors: [{ code: 131047, title: 'Re-engagement message' }] });
     await waitFor(() => results.length === 2);
@@ -373,8 +375,8 @@ describe('Outbox in sandbox mode', () => {
     const sandbox = new SandboxTransport(db, { sealer });
     const { outbox, results } = build(db, { transport: sandbox });
     outbox.start();
-    outbox.enqueue({ to: A, message: textMessage(A, 'one'), key: '1' });
-    outbox.enqueue({ to: B, message: buttonsMessage(B, 'two', [{ id: 'x', title: 'X' }]), key: '2' });
+    await outbox.add({ to: A, message: textMessage(A, 'one'), key: '1' });
+    await outbox.add({ to: B, message: buttonsMessage(B, 'two', [{ id: 'x', title: 'X' }]), key: '2' });
     await waitFor(() => results.length === 2);
     expect(fetchSpy).not.toHaveBeenCalled();
     const listed = sandbox.list();

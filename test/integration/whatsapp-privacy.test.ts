@@ -115,11 +115,11 @@ describe('WhatsApp privacy', () => {
       [NUMBER, 'interactive'],
     ]);
     expect(handled[0]).toMatchObject({ name: 'Sheena Nelson', text: 'Does it come in another color?' });
-    expect(outbox.inWindow(NUMBER, handled[0]!.timestamp + 1000)).toBe(true);
+    expect(await outbox.inWindow(NUMBER, handled[0]!.timestamp + 1000)).toBe(true);
 
     // outbound through Graph: refused with 131047, sent again as the template, then delivered and read
     outbox.start();
-    outbox.enqueue({
+    await outbox.add({
       to: NUMBER,
       message: textMessage(NUMBER, 'Thanks, bin UT-0042 is reported'),
       fallback: templateMessage(NUMBER, 'report_received', 'en', ['UT-0042'], []),
@@ -143,7 +143,7 @@ describe('WhatsApp privacy', () => {
     sandboxOutbox.onResult((r) => sandboxResults.push(r));
     cleanups.push(() => sandboxOutbox.stop());
     sandboxOutbox.start();
-    sandboxOutbox.enqueue({ to: NUMBER, message: textMessage(NUMBER, 'Collected, thank you!'), key: 'thanks-1' });
+    await sandboxOutbox.add({ to: NUMBER, message: textMessage(NUMBER, 'Collected, thank you!'), key: 'thanks-1' });
     await waitFor(() => sandboxResults.length === 1);
     expect(sandbox.list({ to: NUMBER })).toMatchObject([{ to: NUMBER, kind: 'text', message: { text: { body: 'Collected, thank you!' } } }]);
     await post(statusEnvelope(sandboxResults[0]!.wamid!, 'delivered', 1_750_000_003));

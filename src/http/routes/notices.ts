@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Notices, NoticeStore, NoticeView } from '../../notices/index.js';
+import type { Notices, NoticeView } from '../../notices/index.js';
 import type { Clock } from '../../clock.js';
 import { toCsv } from '../csv.js';
 import { iso } from '../iso.js';
@@ -47,7 +47,7 @@ const view = (n: NoticeView) => ({
 
 
 /** Operators' notices and residents' subscriptions (counts and consent records, never numbers), under /api. */
-export function noticeRoutes(deps: { notices: Notices; store: NoticeStore; clock: Clock }): FastifyPluginAsync {
+export function noticeRoutes(deps: { notices: Notices; clock: Clock }): FastifyPluginAsync {
   return async (app) => {
     const r = app.withTypeProvider<ZodTypeProvider>();
     const bad = (reply: FastifyReply, message: string) => sendProblem(reply, 400, message);
@@ -64,35 +64,35 @@ export function noticeRoutes(deps: { notices: Notices; store: NoticeStore; clock
       const sendAt = b.send_at === undefined ? undefined : Date.parse(b.send_at);
       if (sendAt !== undefined && sendAt < deps.clock.now()) return bad(reply, `send_at: ${b.send_at} is in the past`);
       const input = { kind: b.kind, title: b.title, text: Object.fromEntries(texts), target: b.target, ...(sendAt === undefined ? {} : { sendAt }) };
-      if (req.query.dry_run === 'true') return { dry_run: true, targeted: deps.notices.audience(b.target).length };
-      const n = deps.notices.create(input);
+      if (req.query.dry_run === 'true') return { dry_run: true, targeted: (await deps.notices.audience(b.target)).length };
+      const n = await deps.notices.create(input);
       return reply.code(201).send({ id: n.id, status: n.status, targeted: n.targeted });
     });
     r.get('/notices', { schema: { querystring: z.object(pageQuery) } }, async (req) => {
       const after = decodeCursor(req.query.cursor, z.tuple([z.number().int()]));
       const limit = req.query.limit ?? DEFAULT_LIMIT;
-      return pageOf(deps.notices.list(limit + 1, after?.[0]), limit, (n) => [n.id], view);
+      return pageOf(await deps.notices.list(limit + 1, after?.[0]), limit, (n) => [n.id], view);
     });
     r.get('/notices/:id', { schema: { params: z.object({ id: z.coerce.number().int().positive() }) } }, async (req, reply) => {
-      const n = deps.notices.view(req.params.id);
+      const n = await deps.notices.view(req.params.id);
       return n ? view(n) : sendProblem(reply, 404, `no notice ${req.params.id}`);
     });
     r.post('/notices/:id/cancel', { schema: { params: z.object({ id: z.coerce.number().int().positive() }) } }, async (req, reply) => {
-      const before = deps.store.get(req.params.id);
+      const before = await deps.notices.get(req.params.id);
       if (!before) return sendProblem(reply, 404, `no notice ${req.params.id}`);
       if (before.status === 'sent' || before.status === 'cancelled') return sendProblem(reply, 409, `notice ${before.id} is already ${before.status}`);
-      deps.notices.cancel(before.id);
-      return view(deps.notices.view(before.id)!);
+      await deps.notices.cancel(before.id);
+      return view((await deps.notices.view(before.id))!);
     });
     r.get('/subscriptions', async () => {
-      const rows = deps.store.counts();
+      const rows = await deps.notices.counts();
       const total = rows.reduce((a, r) => a + r.subscribers, 0);
       // one row per zone and language: short, one page
       return { total, items: rows, next: null };
     });
     r.get('/subscriptions/consent.csv', async (_req, reply) => {
       const columns = ['pseudonym', 'zone', 'lang', 'consent_version', 'consent_text', 'inbound_message', 'subscribed_at', 'ended_at', 'end_reason'];
-      const rows = deps.store.consents().map((c) => ({
+      const rows = (await deps.notices.consents()).map((c) => ({
         pseudonym: c.pseudonym,
         zone: c.zone,
         lang: c.lang,

@@ -109,6 +109,7 @@ export async function spawnInstance(name: string, env: Record<string, string>, d
     proc,
     output: () => out,
     async readyz() {
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`instance ${name} exited (${proc.exitCode ?? proc.signalCode}):\n${out.slice(-3000)}`);
       const res = await fetch(`${httpUrl}/readyz`, { signal: AbortSignal.timeout(1000) });
       return { status: res.status, body: (await res.json()) as Readyz };
     },

@@ -6,16 +6,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CITY } from './bridge.js';
+import { INSTANCE_ARGS } from './instance-command.js';
 import { freePort } from './servers.js';
 import { waitFor } from './wait.js';
 import { DEVICE_KEY_FILE } from '../../src/broker/index.js';
-
-/**
- * The command line of one instance: the one place that decides it. `binbridge start` refuses a postgres:// store.url
- * until every store lives there, so for now a small entry (instance-main.ts) starts the app with the foundation flag;
- * once the refusal is lifted this becomes `['--import', 'tsx', 'src/cli.ts', 'start']` and nothing else changes.
- */
-export const INSTANCE_ARGS: readonly string[] = ['--import', 'tsx', 'test/helpers/instance-main.ts'];
 
 /** Set the same on every instance of one database (docs/operations.md, "Two instances on PostgreSQL"). */
 export const SHARED_ENV: Record<string, string> = { BINBRIDGE_REPORTS_PSEUDONYM_KEY: 'instances-share-one-pseudonym-key-0123456789' };

@@ -133,5 +133,5 @@ describe('PostgreSQL restarted under load', () => {
     }
     const ready = await instance.readyz();
     expect([ready.status, ready.body.checks.postgres, ready.body.lease.this_instance]).toEqual([200, 'ok', true]);
-  }, 90_000);
+  }, 120_000);
 });

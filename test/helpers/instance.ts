@@ -1,6 +1,6 @@
 // binbridge instances as processes on one PostgreSQL store (store.url), for the tests that kill one with -9 or take
 // the database away under load. Each runs on its own data folder and free loopback ports; what instances must share
-// (the device-secrets key, the pseudonym key) is set up by `shareDeviceKey` and SHARED_ENV.
+// (the device-secrets key, the pseudonym key) is set up by `dataFolder(from)` and SHARED_ENV.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -38,15 +38,18 @@ export interface Instance {
   stop(): Promise<number | null>;
 }
 
-// an instance must never outlive the test process, however that ends
+// an instance must never outlive the test process, however that ends; its folder goes with it
 const running = new Set<ChildProcess>();
+const folders = new Set<string>();
 process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
+  for (const dir of folders) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 /** A new data folder; with `deviceKeyFrom`, holding that folder's device-secrets key (set before the first start). */
 export function dataFolder(deviceKeyFrom?: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-instance-'));
+  folders.add(dir);
   if (deviceKeyFrom) fs.copyFileSync(path.join(deviceKeyFrom, DEVICE_KEY_FILE), path.join(dir, DEVICE_KEY_FILE));
   return dir;
 }

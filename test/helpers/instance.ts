@@ -54,7 +54,7 @@ export function dataFolder(deviceKeyFrom?: string): string {
   return dir;
 }
 
-/** Starts one instance with `env` (BINBRIDGE_*) on `dataDir` and waits until /healthz answers. */
+/** Starts one instance with `env` (BINBRIDGE_*) on `dataDir` and waits until /healthz answers (a start through tsx takes 5–30 s on a loaded 2-core machine). */
 export async function spawnInstance(name: string, env: Record<string, string>, dataDir = dataFolder()): Promise<Instance> {
   const mqttPort = await freePort();
   let httpPort = await freePort();
@@ -91,7 +91,7 @@ export async function spawnInstance(name: string, env: Record<string, string>, d
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`instance ${name} exited (${proc.exitCode ?? proc.signalCode})`);
       return (await fetch(`${httpUrl}/healthz`, { signal: AbortSignal.timeout(1000) })).ok;
     },
-    { timeoutMs: 30_000, intervalMs: 100, message: `instance ${name} /healthz` },
+    { timeoutMs: 60_000, intervalMs: 100, message: `instance ${name} /healthz` },
   ).catch((err: Error) => {
     proc.kill('SIGKILL');
     throw new Error(`${err.message}\n${out.slice(-2000)}`);

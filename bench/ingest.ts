@@ -2,6 +2,11 @@
 //   npm run bench:ingest -- [--sensors 100] [--rate 10000] [--duration 60] [--warmup 5] [--journal inline|worker] [--profile]
 //                         [--fill-min 40 --fill-max 60]
 //   npm run bench:ingest -- --compare-raw [--rates 10000,20000,30000,40000] [--duration 20]
+//   npm run bench:ingest -- --postgres | --store-url postgres://… [the options above]
+// --postgres runs the bridge on a throwaway PostgreSQL cluster (Debian's postgresql package, as the tests start it;
+// a fresh database each run), --store-url on the database given (it should be empty); without either, on SQLite.
+// On PostgreSQL the bridge is started as the tests start an instance (test/helpers/instance-command.ts, through tsx)
+// until `binbridge start` accepts a postgres:// store.url.
 // --compare-raw runs the same load first against a bare aedes (bench/raw-broker.ts, no hooks: PUBACK at once)
 // and then against binbridge, and prints both and their ratios. --rates runs each rate in turn (a fresh broker,
 // bridge data dir and InfluxDB database each) and finds each one's highest sustained rate: everything
@@ -35,6 +40,8 @@ import {
 } from './lib/harness.js';
 import { LoadGen, type ResultMsg } from './lib/loadgen.js';
 import { addProfile } from './lib/profile.js';
+import { INSTANCE_ARGS } from '../test/helpers/instance-command.js';
+import { startPostgres, type Postgres } from '../test/helpers/servers.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -53,13 +60,16 @@ const { values: args } = parseArgs({
     'fill-max': { type: 'string' },
     // spool.journal of the bridge under test (default: BINBRIDGE_SPOOL_JOURNAL, else worker, the bridge's default)
     journal: { type: 'string' },
+    // the store of the bridge under test: a throwaway PostgreSQL cluster, or this postgres:// URL (default: SQLite)
+    postgres: { type: 'boolean', default: false },
+    'store-url': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (args.help) {
   process.stderr.write(
-    'usage: npm run bench:ingest -- [--sensors 100] [--rate 10000 | --rates 10000,20000,...] [--compare-raw] [--duration 60] [--warmup 5] [--max-inflight 1000] [--journal inline|worker] [--profile] [--fill-min N --fill-max M] [--keep-temp]\n',
+    'usage: npm run bench:ingest -- [--sensors 100] [--rate 10000 | --rates 10000,20000,...] [--compare-raw] [--duration 60] [--warmup 5] [--max-inflight 1000] [--journal inline|worker] [--profile] [--fill-min N --fill-max M] [--postgres | --store-url URL] [--keep-temp]\n',
   );
   process.exit(0);
 }
@@ -76,6 +86,15 @@ if (JOURNAL !== 'inline' && JOURNAL !== 'worker') {
   process.stderr.write(`bench: --journal is inline or worker, not ${JOURNAL}\n`);
   process.exit(2);
 }
+if (args.postgres && args['store-url'] !== undefined) {
+  process.stderr.write('bench: --postgres starts its own cluster: not with --store-url\n');
+  process.exit(2);
+}
+if (args['store-url'] !== undefined && !/^postgres(ql)?:\/\//.test(args['store-url'])) {
+  process.stderr.write('bench: --store-url takes a postgres:// URL\n');
+  process.exit(2);
+}
+const ON_POSTGRES = args.postgres || args['store-url'] !== undefined;
 const LADDER = args.rates !== undefined || COMPARE_RAW;
 if (LADDER && args.profile) {
   process.stderr.write('bench: --profile profiles one run: not with --rates or --compare-raw\n');
@@ -94,13 +113,30 @@ let influxd: ChildProcess | undefined;
 let bridge: ChildProcess | undefined;
 let rawBroker: ChildProcess | undefined;
 let loadgen: ChildProcess | undefined;
+let postgres: Postgres | undefined;
 
 h.onStop(async () => {
   await stopChild(loadgen, 3000);
   await stopChild(rawBroker, 3000);
   await stopChild(bridge, 15_000); // graceful: lets --cpu-prof write its profile
   await stopChild(influxd, 5000);
+  await postgres?.destroy();
 });
+
+/** The store.url of a run: '' (SQLite), --store-url's, or a new database in the throwaway cluster. */
+async function storeUrl(run: number): Promise<string> {
+  if (args['store-url'] !== undefined) return args['store-url'];
+  if (!postgres) return '';
+  const { default: pg } = await import('pg');
+  const admin = new pg.Client({ connectionString: postgres.url });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE bench_${run}`);
+  } finally {
+    await admin.end();
+  }
+  return postgres.url.replace(/\/binbridge$/, `/bench_${run}`);
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // influxd
@@ -218,11 +254,13 @@ async function startBridge(run: number): Promise<void> {
     BINBRIDGE_INFLUX_DB: influxDb,
     BINBRIDGE_LOG_LEVEL: 'warn',
     BINBRIDGE_SPOOL_JOURNAL: JOURNAL,
+    BINBRIDGE_STORE_URL: await storeUrl(run),
   };
   const nodeArgs = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   // node itself (not npm), so /proc/<pid> is the bridge process
   const name = run === 0 ? 'bridge' : `bridge-${run}`;
-  bridge = h.spawnLogged(name, process.execPath, [...nodeArgs, path.join(ROOT, 'dist/src/cli.js'), 'start'], { cwd: ROOT, env });
+  const entry = ON_POSTGRES ? INSTANCE_ARGS : [path.join(ROOT, 'dist/src/cli.js'), 'start'];
+  bridge = h.spawnLogged(name, process.execPath, [...nodeArgs, ...entry], { cwd: ROOT, env });
   const b = bridge;
   b.once('exit', (code, signal) => {
     if (!h.isStopping && b === bridge) bridgeExit = `bridge exited during the run (code ${code}, signal ${signal}): ${logTail(h.logFile(name), 600)}`;
@@ -333,7 +371,7 @@ async function runOnce(target: Target, rate: number, run: number): Promise<Recor
     target,
     sensors: SENSORS,
     target_rate: rate,
-    ...(stores ? { journal: JOURNAL } : {}),
+    ...(stores ? { store: ON_POSTGRES ? 'postgres' : 'sqlite', ...(ON_POSTGRES ? {} : { journal: JOURNAL }) } : {}),
     duration_s: DURATION_S,
     warmup_s: WARMUP_S,
     window_s: r3(windowS),
@@ -395,6 +433,10 @@ async function main(): Promise<void> {
   log(`temp ${tmp}; ${SENSORS} sensors, ${RATES.join(', ')} readings/s${COMPARE_RAW ? ', bare aedes first' : ''}, warm-up ${WARMUP_S} s, measured ${DURATION_S} s`);
   await startInflux();
   log(`influxd on ${HOST}:${influxPort}`);
+  if (args.postgres) {
+    postgres = await startPostgres();
+    log(`PostgreSQL on ${HOST}:${postgres.port}`);
+  } else if (ON_POSTGRES) log(`PostgreSQL at the --store-url given`);
   if (!LADDER) {
     const out = await runOnce('binbridge', RATE, 0);
     await h.stopAll();

@@ -140,6 +140,11 @@ export function createMetrics() {
       labelNames: ['result', 'code'] as const,
       registers: r,
     }),
+    spoolClaimConflicts: new Counter({
+      name: 'binbridge_spool_claim_conflicts_total',
+      help: "Claims of this instance's InfluxDB writer that found the oldest spooled points held by another instance's writer (SKIP LOCKED passed them by); 0 on one instance",
+      registers: r,
+    }),
     outboxClaimConflicts: new Counter({
       name: 'binbridge_outbox_claim_conflicts_total',
       help: 'Outbox messages this instance chose to send that another instance had claimed first (or whose claim it lost after the stale bound); 0 on one instance',

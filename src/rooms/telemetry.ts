@@ -230,7 +230,7 @@ function onPostgres(pool: () => Pool | null, { config, metrics, log, clock }: Pi
   const influxLog = log.child({ module: 'influx' });
   const binState = new PostgresBinStateStore(source, clock, log.child({ module: 'bin-state' }));
   const history = new PostgresReadingHistory(source, clock, log.child({ module: 'history' }));
-  const spool = config.influx.url !== '' ? new PostgresSpool(source, { maxBytes: config.spool.max_mb * 1024 * 1024, clock, log: influxLog }) : null;
+  const spool = config.influx.url !== '' ? new PostgresSpool(source, { maxBytes: config.spool.max_mb * 1024 * 1024, clock, log: influxLog, metrics }) : null;
   const journal = new PostgresReadingJournal(
     source,
     spool,

@@ -107,10 +107,18 @@ export class PostgresBinStateStore implements BinStateStore {
   upsert(r: LatestReading): void {
     this.write('bin state', async () => {
       const client = await this.pool().connect();
+      let broken: Error | undefined;
+      // a connection that breaks while checked out fails the statement, not the process (an uncaught 'error' event)
+      const onError = (err: Error): void => void (broken ??= err);
+      client.on('error', onError);
       try {
         this.remember(await this.upsertIn(client, [r]));
+      } catch (err) {
+        broken ??= err as Error;
+        throw err;
       } finally {
-        client.release();
+        client.off('error', onError);
+        client.release(broken);
       }
     });
   }

@@ -24,6 +24,8 @@ export interface PostgresSpoolOptions {
   claimStaleMs?: number;
   /** the shared table is counted again at most this often (the writer asks before each batch) */
   countEveryMs?: number;
+  /** counts the claims that found the oldest points held by another writer */
+  metrics?: { spoolClaimConflicts: { inc(): void } };
 }
 
 /**
@@ -150,14 +152,28 @@ export class PostgresSpool implements Spool, SpoolQueue {
   async peek(limit: number): Promise<SpoolBatch | null> {
     const client = await this.pool().connect();
     let broken: Error | undefined;
+    // from here on: a connection that breaks while checked out (the server went away) fails the statement in flight
+    // or the claim's next one, instead of ending the process with an uncaught 'error' event
+    client.on('error', noop);
     try {
       await client.query('BEGIN');
       await client.query(`SET LOCAL idle_in_transaction_session_timeout = ${Math.max(1, Math.round(this.staleMs))}`);
-      const { rows } = await client.query<{ seq: number; line: string }>('SELECT seq, line FROM spool ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED', [limit]);
+      // `first`, the oldest point whether claimed or not, in the same statement: a claim that starts after it passed
+      // points another writer holds (a conflict; both writers still make progress, on different points)
+      const { rows: found } = await client.query<{ seq: number | null; line: string | null; first: number | null }>(
+        `SELECT c.seq, c.line, f.first FROM (SELECT min(seq) AS first FROM spool) f
+           LEFT JOIN LATERAL (SELECT seq, line FROM spool ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED) c ON true ORDER BY c.seq`,
+        [limit],
+      );
+      const first = found[0]?.first ?? null;
+      const rows = found.filter((r): r is { seq: number; line: string; first: number | null } => r.seq !== null);
+      // this instance's own claims aside (the writer holds one at a time; a second would pass its own points)
+      if (first !== null && this.claims.size === 0 && (rows.length === 0 || rows[0]!.seq > first)) this.opts.metrics?.spoolClaimConflicts.inc();
       if (rows.length === 0) {
         await client.query('COMMIT');
         // nothing this writer can take (none left, or other writers hold it all): counted again at the next refresh
         this.countedAt = -Infinity;
+        client.off('error', noop);
         client.release();
         return null;
       }
@@ -167,12 +183,12 @@ export class PostgresSpool implements Spool, SpoolQueue {
         return r.line;
       });
       const claim: Claim = { lastSeq: rows[rows.length - 1]!.seq, lines, bytes, seqs: rows.map((r) => r.seq), client };
-      client.on('error', noop);
       this.claims.add(claim);
       return claim;
     } catch (err) {
       broken = err as Error;
       await client.query('ROLLBACK').catch(() => undefined);
+      client.off('error', noop);
       client.release(broken);
       throw err;
     }

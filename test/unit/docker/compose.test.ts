@@ -291,6 +291,8 @@ describe('docker-compose.yml profile ha', () => {
       expect(config.mqtt.auth, name).toBe('devices');
       // every device comes from the load balancer's address
       expect(config.http.max_connections_per_ip, name).toBe(0);
+      // HTTP clients too, but HAProxy names them in X-Forwarded-For: trusted from Docker's private network ranges
+      expect(config.http.trust_proxy, name).toBe('uniquelocal');
       expect(config.mqtt.connect_rate_per_ip, name).toBeGreaterThanOrEqual(1000);
       expect(config.influx, name).toMatchObject({ url: 'http://influxdb:8086', api: 'v2', token: serviceEnv('binbridge').BINBRIDGE_INFLUX_TOKEN });
     }
@@ -327,6 +329,8 @@ describe('docker-compose.yml profile ha', () => {
       const checks = backend.filter((d) => d.startsWith('default-server ')).join(' ');
       expect(checks, backendName).toMatch(/\bcheck\b/);
       if (port === '1883') expect(checks).toMatch(/\bport 3000\b/);
+      // the client's address goes to the instances, which trust it (http.trust_proxy above)
+      if (mode === 'http') expect(sections.get(frontend), frontend).toContain('option forwardfor');
     }
     for (const i of instances) expect(compose.services[i]?.profiles, i).toEqual(['ha']);
   });

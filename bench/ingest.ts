@@ -53,6 +53,8 @@ const { values: args } = parseArgs({
     'fill-max': { type: 'string' },
     // spool.journal of the bridge under test (default: BINBRIDGE_SPOOL_JOURNAL, else worker, the bridge's default)
     journal: { type: 'string' },
+    // node/V8 flags for the bridge, e.g. --node-flags=--heap-growing-percent=0 (V8's own heap growth)
+    'node-flags': { type: 'string', default: '' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -219,7 +221,7 @@ async function startBridge(run: number): Promise<void> {
     BINBRIDGE_LOG_LEVEL: 'warn',
     BINBRIDGE_SPOOL_JOURNAL: JOURNAL,
   };
-  const nodeArgs = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const nodeArgs = [...(args['node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''), ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
   // node itself (not npm), so /proc/<pid> is the bridge process
   const name = run === 0 ? 'bridge' : `bridge-${run}`;
   bridge = h.spawnLogged(name, process.execPath, [...nodeArgs, path.join(ROOT, 'dist/src/cli.js'), 'start'], { cwd: ROOT, env });

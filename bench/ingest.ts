@@ -63,6 +63,8 @@ const { values: args } = parseArgs({
     // the store of the bridge under test: a throwaway PostgreSQL cluster, or this postgres:// URL (default: SQLite)
     postgres: { type: 'boolean', default: false },
     'store-url': { type: 'string' },
+    // node/V8 flags for the bridge, e.g. --node-flags=--heap-growing-percent=0 (V8's own heap growth)
+    'node-flags': { type: 'string', default: '' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -256,7 +258,7 @@ async function startBridge(run: number): Promise<void> {
     BINBRIDGE_SPOOL_JOURNAL: JOURNAL,
     BINBRIDGE_STORE_URL: await storeUrl(run),
   };
-  const nodeArgs = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const nodeArgs = [...(args['node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''), ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
   // node itself (not npm), so /proc/<pid> is the bridge process
   const name = run === 0 ? 'bridge' : `bridge-${run}`;
   const entry = ON_POSTGRES ? INSTANCE_ARGS : [path.join(ROOT, 'dist/src/cli.js'), 'start'];

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import v8 from 'node:v8';
 import { realClock } from './clock.js';
 // the device-secret and API-token modules directly, not through their rooms' indexes: those load the broker and the
 // HTTP server, which only `start` needs (it imports the app when it runs), so `devices` and `config` start quickly
@@ -16,6 +17,7 @@ import { pageAddress } from './http/api-token.js';
 import { StartError } from './start-error.js';
 import { openDatabase } from './storage/database.js';
 import { closest } from './suggest.js';
+import { heapGrowthFlags } from './heap-growth.js';
 
 const HELP = `binbridge — smart-bin telemetry bridge
 
@@ -112,7 +114,13 @@ async function logger(config: Config) {
   return createLogger(config.log_level);
 }
 
+/** The old generation's room for growth (src/heap-growth.ts), before the app allocates it. */
+function limitHeapGrowth(): void {
+  for (const flag of heapGrowthFlags(process.execArgv)) v8.setFlagsFromString(flag);
+}
+
 async function start(file: string | undefined): Promise<void> {
+  limitHeapGrowth();
   const config = load(file);
   const log = await logger(config);
   let app;

@@ -80,7 +80,11 @@ export interface DeviceSecrets {
  * such a bin costs one). A correct secret has nothing to hide and costs an HMAC.
  */
 export abstract class KeyedSecrets {
-  private readonly verified = new Map<string, { record: string; digest: Buffer }>();
+  /**
+   * Secrets proven since start-up: per bin, a SHA-256 of the record and the secret (a 32-character latin1 string,
+   * some 80 bytes a device where a record and a Buffer took 300): it opens only the record it was proven against.
+   */
+  private readonly verified = new Map<string, string>();
   private readonly standIn: ScryptRecord = { salt: randomBytes(16), key: randomBytes(SCRYPT_KEYLEN), opts: SCRYPT_PARAMS };
   private readonly standInMac = randomBytes(MAC_BYTES);
   private readonly listeners: ((change: SecretsChange) => void)[] = [];
@@ -159,7 +163,7 @@ export abstract class KeyedSecrets {
   }
 
   private proven(binId: string, record: string, pw: Buffer): string {
-    this.verified.set(binId, { record, digest: digest(pw) });
+    this.verified.set(binId, provenDigest(record, pw).toString('latin1'));
     return record;
   }
 
@@ -184,8 +188,8 @@ export abstract class KeyedSecrets {
 
   private remembered(binId: string, record: string | undefined, password: Buffer | string): string | null {
     const cached = this.verified.get(binId);
-    if (!record || !cached || cached.record !== record) return null;
-    return timingSafeEqual(cached.digest, digest(password)) ? record : null;
+    if (!record || cached === undefined) return null;
+    return timingSafeEqual(Buffer.from(cached, 'latin1'), provenDigest(record, password)) ? record : null;
   }
 
   protected changed(change: SecretsChange): void {
@@ -335,6 +339,7 @@ export class SqliteDeviceSecrets extends KeyedSecrets implements DeviceSecrets {
   }
 }
 
-function digest(password: Buffer | string): Buffer {
-  return createHash('sha256').update(password).digest();
+/** What a proven secret is remembered as: bound to the record it matched (a record holds no NUL). */
+function provenDigest(record: string, password: Buffer | string): Buffer {
+  return createHash('sha256').update(record).update('\0').update(password).digest();
 }

@@ -1,5 +1,6 @@
 // PUBLISH packets at the edges of MQTT 3.1.1 that a client library does not send, written byte by byte:
 // a QoS 1 packet with packet id 0, and a QoS 2 packet re-sent with DUP before its handshake completes.
+import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cityBins, metricValue, startBridge, type InProcessBridge } from '../helpers/bridge.js';
 import { publishPacket, rawConnect } from '../helpers/raw-mqtt.js';
@@ -103,5 +104,19 @@ describe('PUBLISH packet ids and QoS 2 re-sends', () => {
     await c.next((p) => p.cmd === 'pubcomp');
     expect((await accepted()) - before).toBe(2);
     c.end();
+  });
+
+  it('acknowledges packet ids across their range, with no cache of a buffer per packet id (7.5 MB) in the writer', async () => {
+    const c = await login(D);
+    for (const messageId of [1, 255, 256, 65_535]) {
+      c.send(publishPacket(`bins/${D}/telemetry`, JSON.stringify({ fill_pct: 30, ts: BASE + messageId }), { qos: 1, messageId }));
+      // each answered with its own id (a wrong id would leave it unanswered: the wait fails)
+      await c.next((p) => p.cmd === 'puback' && p.messageId === messageId);
+    }
+    c.end();
+    // the mqtt-packet aedes writes with: by default it fills 65,536 two-byte Buffers at its first packet
+    const fromAedes = createRequire(createRequire(import.meta.url).resolve('aedes'));
+    const numbers = fromAedes('mqtt-packet/numbers') as { cache: Record<number, Buffer> };
+    expect(Object.keys(numbers.cache).length).toBe(0);
   });
 });

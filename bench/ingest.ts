@@ -5,8 +5,6 @@
 //   npm run bench:ingest -- --postgres | --store-url postgres://… [the options above]
 // --postgres runs the bridge on a throwaway PostgreSQL cluster (Debian's postgresql package, as the tests start it;
 // a fresh database each run), --store-url on the database given (it should be empty); without either, on SQLite.
-// On PostgreSQL the bridge is started as the tests start an instance (test/helpers/instance-command.ts, through tsx)
-// until `binbridge start` accepts a postgres:// store.url.
 // --compare-raw runs the same load first against a bare aedes (bench/raw-broker.ts, no hooks: PUBACK at once)
 // and then against binbridge, and prints both and their ratios. --rates runs each rate in turn (a fresh broker,
 // bridge data dir and InfluxDB database each) and finds each one's highest sustained rate: everything
@@ -40,7 +38,6 @@ import {
 } from './lib/harness.js';
 import { LoadGen, type ResultMsg } from './lib/loadgen.js';
 import { addProfile } from './lib/profile.js';
-import { INSTANCE_ARGS } from '../test/helpers/instance-command.js';
 import { startPostgres, type Postgres } from '../test/helpers/servers.js';
 
 const { values: args } = parseArgs({
@@ -261,8 +258,7 @@ async function startBridge(run: number): Promise<void> {
   const nodeArgs = [...(args['node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''), ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
   // node itself (not npm), so /proc/<pid> is the bridge process
   const name = run === 0 ? 'bridge' : `bridge-${run}`;
-  const entry = ON_POSTGRES ? INSTANCE_ARGS : [path.join(ROOT, 'dist/src/cli.js'), 'start'];
-  bridge = h.spawnLogged(name, process.execPath, [...nodeArgs, ...entry], { cwd: ROOT, env });
+  bridge = h.spawnLogged(name, process.execPath, [...nodeArgs, path.join(ROOT, 'dist/src/cli.js'), 'start'], { cwd: ROOT, env });
   const b = bridge;
   b.once('exit', (code, signal) => {
     if (!h.isStopping && b === bridge) bridgeExit = `bridge exited during the run (code ${code}, signal ${signal}): ${logTail(h.logFile(name), 600)}`;

@@ -71,8 +71,6 @@ type AppEvents = AlertEvents & DispatchEvents & MessageEvents & NoticeEvents & R
 export interface AppOptions {
   /** the wall clock by default; the city twin and tests run the same program on a manual clock */
   clock?: Clock;
-  /** tests of the PostgreSQL foundation only: start with a postgres:// store.url (state still in SQLite) */
-  postgresFoundation?: boolean;
 }
 
 /**
@@ -89,7 +87,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   const bus = new EventBus<AppEvents>(log.child({ module: 'events' }), (type) => metrics.eventListenerFailures.inc({ event: type }));
   const life = new Lifecycle(log);
   try {
-    const store = life.add(storeRoom({ config, log, metrics, clock, foundation: opts.postgresFoundation ?? false }));
+    const store = life.add(storeRoom({ config, log, metrics, clock }));
     const telemetry = life.add(telemetryRoom({ config, log, metrics, events: bus, clock, store }));
     const { db, registry, binState, zonesAndCrews } = telemetry;
     // residents' and crews' numbers are stored only as keyed pseudonyms and sealed
@@ -105,8 +103,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
       alertingRoom({
         config,
         decisions,
-        // asked at each check: the store room's PostgreSQL lease exists only once it started (before, a stand-in)
-        lease: { holds: () => store.lease.holds() },
+        lease: store.lease,
         registry,
         zonesAndCrews,
         ruleStates,

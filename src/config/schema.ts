@@ -71,7 +71,7 @@ export const configSchema = z.strictObject({
   store: z
     .strictObject({
       // empty: all state in SQLite under data_dir; postgres://user:password@host:port/database: in PostgreSQL, shared
-      // by several instances (not complete yet: binbridge migrates the database, then refuses to start)
+      // by several instances (binbridge migrates the database at start)
       url: z.string().regex(/^(postgres(ql)?:\/\/[^\s/]+\/?\S*)?$/, 'a postgres:// URL, or nothing for SQLite under data_dir').default(''),
     })
     .prefault({}),

@@ -39,10 +39,9 @@ const PROBE_TIMEOUT_MS = 2_000;
 /**
  * The store's room, first to start and last to stop. With store.url empty the state is in SQLite under data_dir
  * (the telemetry room opens it) and the lease is this instance's alone. With a postgres:// URL it connects, brings the
- * database to this release's schema and then refuses to start, since no store keeps its rows there yet; `foundation`
- * (tests of the foundation only) lets it go on, holding the PostgreSQL lease, with the state still in SQLite.
+ * database to this release's schema and takes part in the PostgreSQL lease; every store keeps its rows there.
  */
-export function storeRoom(deps: { config: Config; log: Logger; metrics: Pick<Metrics, 'leaseHeld' | 'leaseChanges'>; clock: Clock; foundation?: boolean }): StoreRoom {
+export function storeRoom(deps: { config: Config; log: Logger; metrics: Pick<Metrics, 'leaseHeld' | 'leaseChanges'>; clock: Clock }): StoreRoom {
   const { config, metrics, clock } = deps;
   const url = config.store.url;
   const log = deps.log.child({ module: 'store' });
@@ -61,22 +60,20 @@ export function storeRoom(deps: { config: Config; log: Logger; metrics: Pick<Met
     };
   }
   const where = redactUrl(url);
-  let pool: Pool | null = null;
-  let lease: PostgresLease | null = null;
+  // made now, connected at start: the rooms hold this lease from their construction (pg connects on first use)
+  const pool = openPool({ url, applicationName: `binbridge ${id}` }, (err) => log.warn({ err, url: where }, 'idle PostgreSQL connection failed'));
+  const lease = new PostgresLease({ pool, name: TIMED_WORK_LEASE, id, clock, log, metrics });
+  let started = false;
   let probe: DatabaseProbe | null = null;
-  const pending = new LocalLease(TIMED_WORK_LEASE, id);
   return {
     name: 'store',
-    get lease() {
-      return lease ?? pending;
-    },
-    pool: () => pool,
+    lease,
+    pool: () => (started ? pool : null),
     readiness() {
       const postgres = probe?.state ?? 'unreachable';
-      return { ready: postgres === 'ok', checks: { postgres }, instance: id, lease: leaseOf(lease ?? pending) };
+      return { ready: postgres === 'ok', checks: { postgres }, instance: id, lease: leaseOf(lease) };
     },
     async start() {
-      pool = openPool({ url, applicationName: `binbridge ${id}` }, (err) => log.warn({ err, url: where }, 'idle PostgreSQL connection failed'));
       const server = await checkConnection(pool, url).catch((err: unknown) => {
         throw err instanceof StoreConnectionError ? new StartError(err.message, { cause: err }) : err;
       });
@@ -85,21 +82,16 @@ export function storeRoom(deps: { config: Config; log: Logger; metrics: Pick<Met
         throw err instanceof SchemaTooNewError ? new StartError(`PostgreSQL at ${where}: ${message}`, { cause: err }) : new Error(`PostgreSQL at ${where}: ${message}`, { cause: err });
       });
       log.info({ url: where, server, applied, version: SCHEMA_VERSION }, 'PostgreSQL store ready');
-      if (!deps.foundation) {
-        throw new StartError(
-          `store.url: the PostgreSQL store is not complete yet: ${where} is reachable and at schema version ${SCHEMA_VERSION}, but binbridge keeps no state there in this release; leave store.url (BINBRIDGE_STORE_URL) empty to keep the state in SQLite under data_dir`,
-        );
-      }
-      lease = new PostgresLease({ pool, name: TIMED_WORK_LEASE, id, clock, log, metrics });
+      started = true;
       await lease.start();
       probe = new DatabaseProbe({ pool, url, clock, log, everyMs: PROBE_EVERY_MS, timeoutMs: PROBE_TIMEOUT_MS });
       probe.start();
     },
     async stop() {
       await probe?.stop();
-      await lease?.stop();
-      await pool?.end();
-      pool = null;
+      if (started) await lease.stop();
+      started = false;
+      if (!pool.ended) await pool.end();
     },
   };
 }

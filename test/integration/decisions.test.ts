@@ -106,11 +106,4 @@ describe('DecisionWork', () => {
       });
     });
   }
-
-  it('says which store is not in PostgreSQL yet instead of writing elsewhere', async () => {
-    const { db, pool } = await stores.postgres();
-    const outbox = new Outbox({ store: new PostgresOutboxStore(() => pool, sealer), contacts: new SqliteContacts(db, sealer), transport: wire(), log: silent });
-    const work = new DecisionWork({ db, sealer, outbox, pool: () => pool, shared: true, log: silent });
-    await expect(work.tx(async (t) => t.dispatch.queue())).rejects.toThrow(/dispatch\.queue: .*PostgreSQL/);
-  });
 });

@@ -200,7 +200,7 @@ describe('the journal on PostgreSQL', () => {
       const bridges: InProcessBridge[] = [];
       const clients: Awaited<ReturnType<typeof connectClient>>[] = [];
       try {
-        bridges.push(...(await startInstances(2, env, { postgresFoundation: true })));
+        bridges.push(...(await startInstances(2, env)));
         const [bin] = cityBins(1) as [string];
         // one device, one secret: issued through the first, known to the second once it has looked (about a second)
         const secret = await bridges[0]!.secrets.issue(bin);

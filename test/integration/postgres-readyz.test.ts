@@ -34,8 +34,8 @@ describe('/readyz on PostgreSQL', () => {
 
   it('says the database answers and who holds the lease; 503 within seconds of the server stopping; ready again once it is back', async () => {
     const url = await freshDatabase(server);
-    const first = await startBridge({ BINBRIDGE_STORE_URL: url }, undefined, { postgresFoundation: true });
-    const second = await startBridge({ BINBRIDGE_STORE_URL: url }, undefined, { postgresFoundation: true });
+    const first = await startBridge({ BINBRIDGE_STORE_URL: url });
+    const second = await startBridge({ BINBRIDGE_STORE_URL: url });
     let down = false;
     try {
       const holder = first.lease.holder()!;

@@ -37,7 +37,7 @@ describe('two bridges on one PostgreSQL share device secrets, bins, zones and cr
     server = await startPostgres();
     url = await freshDatabase(server);
     // every instance needs the same device key (data_dir/device-secrets.key): the records are HMACs under it
-    [a, b] = (await startInstances(2, env(), { postgresFoundation: true })) as [InProcessBridge, InProcessBridge];
+    [a, b] = (await startInstances(2, env())) as [InProcessBridge, InProcessBridge];
   }, 90_000);
   afterAll(async () => {
     await a?.stop();

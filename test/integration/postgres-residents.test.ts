@@ -26,7 +26,7 @@ describe("residents' reports on two bridges sharing one PostgreSQL", () => {
     // no webhook of its own: each message is posted to the instance a test chooses (Meta's load balancer)
     graph = await startGraphEmulator({ pairIntervalMs: 0, accessToken: ACCESS, appSecret: SECRET });
     const env = { BINBRIDGE_STORE_URL: await freshDatabase(server), BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_HTTP_API_TOKEN: TOKEN, ...cloudWhatsAppEnv(graph, ACCESS, SECRET) };
-    [a, b] = (await startInstances(2, env, { postgresFoundation: true })) as [InProcessBridge, InProcessBridge];
+    [a, b] = (await startInstances(2, env)) as [InProcessBridge, InProcessBridge];
   }, 60_000);
   afterAll(async () => {
     await a?.stop();

@@ -33,7 +33,7 @@ describe('two bridges on one PostgreSQL share the rules\' state', () => {
   beforeAll(async () => {
     server = await startPostgres();
     url = await freshDatabase(server);
-    [a, b] = (await startInstances(2, { BINBRIDGE_STORE_URL: url, BINBRIDGE_RULES_DEBOUNCE: '3' }, { postgresFoundation: true })) as [InProcessBridge, InProcessBridge];
+    [a, b] = (await startInstances(2, { BINBRIDGE_STORE_URL: url, BINBRIDGE_RULES_DEBOUNCE: '3' })) as [InProcessBridge, InProcessBridge];
     sql = new pg.Client({ connectionString: url });
     await sql.connect();
   }, 90_000);

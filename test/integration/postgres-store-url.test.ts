@@ -1,5 +1,5 @@
-// store.url with a postgres:// URL: binbridge connects, migrates and (until the stores keep their rows there) refuses
-// to start in one line, exit 2; the URL's password appears in no line it writes.
+// store.url with a postgres:// URL: binbridge connects, migrates and runs on it; a database it cannot use is named in
+// one line, exit 2; the URL's password appears in no line it writes.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION } from '../../src/storage/index.js';
 import { startBridge } from '../helpers/bridge.js';
 import { cli } from '../helpers/cli.js';
+import { spawnInstance } from '../helpers/instance.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { startPostgres, type Postgres } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
@@ -26,17 +27,21 @@ describe('store.url', () => {
     await server?.destroy();
   });
 
-  it('with a postgres:// URL migrates the database, then refuses to start in one line, exit 2, its password nowhere', async () => {
+  it('with a postgres:// URL migrates the database and runs on it, ready, its password nowhere', async () => {
     const url = withPassword(await freshDatabase(server));
-    const r = await cli(['start'], { BINBRIDGE_STORE_URL: url, BINBRIDGE_DATA_DIR: tmp(), BINBRIDGE_MQTT_PORT: '0', BINBRIDGE_HTTP_PORT: '0', BINBRIDGE_LOG_LEVEL: 'debug' });
     const shown = url.replace(SECRET, '***');
-    expect(r.code).toBe(2);
-    expect(r.stderr.trim().split('\n')).toEqual([
-      `binbridge: store.url: the PostgreSQL store is not complete yet: ${shown} is reachable and at schema version ${SCHEMA_VERSION}, but binbridge keeps no state there in this release; leave store.url (BINBRIDGE_STORE_URL) empty to keep the state in SQLite under data_dir`,
+    const instance = await spawnInstance('store-url', { BINBRIDGE_STORE_URL: url, BINBRIDGE_LOG_LEVEL: 'info' });
+    try {
+      await waitFor(async () => (await instance.readyz()).status === 200, { timeoutMs: 30_000, message: '/readyz ready' });
+      expect((await instance.readyz()).body).toMatchObject({ ready: true, checks: { postgres: 'ok' }, lease: { this_instance: true } });
+    } finally {
+      expect(await instance.stop()).toBe(0);
+    }
+    const lines = instance.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.filter((l) => l.msg === 'PostgreSQL store ready')).toMatchObject([
+      { module: 'store', url: shown, applied: Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1), version: SCHEMA_VERSION },
     ]);
-    const ready = r.stdout.split('\n').filter((l) => l.includes('PostgreSQL store ready')).map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(ready).toMatchObject([{ module: 'store', url: shown, applied: Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1), version: SCHEMA_VERSION }]);
-    expect(`${r.stdout}${r.stderr}`).not.toContain(SECRET);
+    expect(instance.output()).not.toContain(SECRET);
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
@@ -45,7 +50,7 @@ describe('store.url', () => {
     } finally {
       await client.end();
     }
-  });
+  }, 90_000);
 
   it('that cannot be reached is named in one line without its password, exit 2', async () => {
     const url = withPassword(server.url).replace(`:${server.port}/`, ':1/');
@@ -64,12 +69,12 @@ describe('store.url', () => {
     expect(r.stderr.trim()).toBe(`binbridge: cannot use PostgreSQL at ${url.replace(SECRET, '***')} (no such database; set store.url or BINBRIDGE_STORE_URL)`);
   });
 
-  it('lets the foundation run for its tests: two instances, one holds the lease for timed work, the other takes it at the first one\'s stop', async () => {
+  it('two instances: one holds the lease for timed work, the other takes it at the first one\'s stop', async () => {
     const url = withPassword(await freshDatabase(server));
     const logFile = path.join(tmp(), 'log.jsonl');
     const env = { BINBRIDGE_STORE_URL: url, BB_LOG_FILE: logFile };
-    const first = await startBridge(env, undefined, { postgresFoundation: true });
-    const second = await startBridge(env, undefined, { postgresFoundation: true });
+    const first = await startBridge(env);
+    const second = await startBridge(env);
     try {
       expect([first.lease.holds(), second.lease.holds()]).toEqual([true, false]);
       expect(second.lease.holder()).toBe(first.lease.holder());

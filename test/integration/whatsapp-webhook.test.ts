@@ -561,7 +561,7 @@ describe('WhatsApp webhook on PostgreSQL', () => {
     // did not share it would each record (and answer) the same message under a different id
     const url = await freshDatabase(server);
     const env = { BINBRIDGE_STORE_URL: url, BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_HTTP_API_TOKEN: 'admin', BINBRIDGE_WHATSAPP_APP_SECRET: SECRET };
-    const bridges = await startInstances(2, env, { postgresFoundation: true });
+    const bridges = await startInstances(2, env);
     for (const b of bridges) cleanups.push(() => b.stop());
     const raw = envelope([{ ...text('wamid.PGREPORT', 'UTR-0002 is vol'), from: '31620000077' }]);
     const answers = await Promise.all(

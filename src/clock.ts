@@ -163,6 +163,22 @@ export class ManualClock implements Clock {
 }
 
 /**
+ * `work`'s value, or `null` when it has not settled within `ms` of the clock's time (the work itself goes on); a
+ * rejection rejects. For answers nobody should wait long for, such as a scrape's counts from a database.
+ */
+export async function within<T>(clock: Pick<Clock, 'setTimeout'>, ms: number, work: Promise<T>): Promise<T | null> {
+  let timer: Timer | null = null;
+  const late = new Promise<null>((resolve) => {
+    timer = clock.setTimeout(() => resolve(null), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    (timer as Timer | null)?.clear();
+  }
+}
+
+/**
  * Resolves on the event loop's next turn, after the I/O callbacks that are due: a long piece of work awaits it
  * between steps so that readings and requests are served meanwhile. Not a timer, so it is the same on any clock.
  */

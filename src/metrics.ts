@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { realClock, within, type Clock } from './clock.js';
 
 /**
  * Every Prometheus metric binbridge exposes, in one place so names stay consistent.
@@ -223,7 +224,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
 export interface GaugeSources {
   binState: { onlineCount(): number };
   alerts: { openCounts(): readonly { type: string; n: number }[] | Promise<readonly { type: string; n: number }[]> };
-  dispatches: { countByStatus(): readonly { status: string; n: number }[] };
+  dispatches: { countByStatus(): readonly { status: string; n: number }[] | Promise<readonly { status: string; n: number }[]> };
   /** the outbox's count against Meta's messaging limit */
   messagingLimit?: { messagingLimitUsage(): { used: number; limit: number } };
   /** null while InfluxDB is off */
@@ -231,21 +232,24 @@ export interface GaugeSources {
   /** readings waiting for the journal's commit */
   journal?: { backlog(): { readings: number; oldestMs: number | null } };
   now: () => number;
+  /** the clock the stores' answers are waited for on (default the wall clock) */
+  clock?: Pick<Clock, 'setTimeout'>;
 }
 
 const DISPATCH_STATUSES = ['pending', 'sent', 'accepted', 'done', 'escalated', 'cancelled'] as const;
 
+/** How long a scrape waits for the counts the stores keep: a database away must not hold up /metrics. */
+export const SCRAPE_STORE_WAIT_MS = 1_000;
+
 /**
  * Sets the gauges that are counted from the stores rather than moved as things happen (devices online, open
- * alerts, jobs by status, the spool), just before a scrape; a status or type with none left reads 0, not its last count.
+ * alerts, jobs by status, the spool), just before a scrape; a status or type with none left reads 0, not its last
+ * count. What this process holds in memory is set first; the alerts' and jobs' counts, read from the stores, keep
+ * their last values when the stores fail or do not answer within SCRAPE_STORE_WAIT_MS. Resolves whether they were
+ * counted; a failure's error is the `cause`.
  */
-export async function refreshGauges(metrics: Metrics, from: GaugeSources): Promise<void> {
+export async function refreshGauges(metrics: Metrics, from: GaugeSources): Promise<{ counted: boolean; cause?: unknown }> {
   metrics.devicesOnline.set(from.binState.onlineCount());
-  const open = await from.alerts.openCounts();
-  metrics.alertsOpen.reset();
-  for (const { type, n } of open) metrics.alertsOpen.set({ type }, n);
-  for (const status of DISPATCH_STATUSES) metrics.dispatches.set({ status }, 0);
-  for (const { status, n } of from.dispatches.countByStatus()) metrics.dispatches.set({ status }, n);
   if (from.journal) {
     const j = from.journal.backlog();
     metrics.journalBacklog.set(j.readings);
@@ -256,10 +260,27 @@ export async function refreshGauges(metrics: Metrics, from: GaugeSources): Promi
     metrics.whatsappMessagingLimit.set({ figure: 'used' }, used);
     metrics.whatsappMessagingLimit.set({ figure: 'limit' }, limit);
   }
-  if (!from.spool) return;
-  const s = from.spool.stats();
-  metrics.spoolDepth.set(s.depth);
-  metrics.spoolBytes.set(s.bytes);
-  metrics.spoolOldestAge.set(s.oldestMs === null ? 0 : (from.now() - s.oldestMs) / 1000);
-  metrics.spoolFull.set(s.full ? 1 : 0);
+  if (from.spool) {
+    const s = from.spool.stats();
+    metrics.spoolDepth.set(s.depth);
+    metrics.spoolBytes.set(s.bytes);
+    metrics.spoolOldestAge.set(s.oldestMs === null ? 0 : (from.now() - s.oldestMs) / 1000);
+    metrics.spoolFull.set(s.full ? 1 : 0);
+  }
+  const counts = Promise.all([from.alerts.openCounts(), from.dispatches.countByStatus()]);
+  let answered: Awaited<typeof counts> | null;
+  try {
+    answered = await within(from.clock ?? realClock, SCRAPE_STORE_WAIT_MS, counts);
+  } catch (cause) {
+    return { counted: false, cause };
+  }
+  if (!answered) {
+    return { counted: false, cause: new Error(`the stores gave no count within ${SCRAPE_STORE_WAIT_MS} ms`) };
+  }
+  const [open, jobs] = answered;
+  metrics.alertsOpen.reset();
+  for (const { type, n } of open) metrics.alertsOpen.set({ type }, n);
+  for (const status of DISPATCH_STATUSES) metrics.dispatches.set({ status }, 0);
+  for (const { status, n } of jobs) metrics.dispatches.set({ status }, n);
+  return { counted: true };
 }

@@ -123,9 +123,8 @@ export function edgesRoom(deps: {
       metrics,
       readiness,
       beforeScrape: async () => {
-        // the jobs are counted in the decisions' store (PostgreSQL is asynchronous); the other gauges as they were
-        const jobs = await dispatcher.store.countByStatus();
-        refreshGauges(metrics, { binState, alerts, dispatches: { countByStatus: () => jobs }, messagingLimit: outbox, spool, journal, now: () => clock.now() });
+        const { counted, cause } = await refreshGauges(metrics, { binState, alerts, dispatches: dispatcher.store, messagingLimit: outbox, spool, journal, now: () => clock.now(), clock });
+        if (!counted) log.warn({ err: cause }, 'metrics: open alerts and jobs not counted (the store did not answer); their gauges keep their last values');
       },
       access: deps.access,
       limits: config.http,

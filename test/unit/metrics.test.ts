@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LAG_MAX_METRIC, RSS_METRIC, metricSample } from '../../fuzz/monitor.js';
-import { createMetrics, refreshGauges, type GaugeSources } from '../../src/metrics.js';
+import { ManualClock } from '../../src/clock.js';
+import { SCRAPE_STORE_WAIT_MS, createMetrics, refreshGauges, type GaugeSources } from '../../src/metrics.js';
 
 const sources = (over: Partial<GaugeSources> = {}): GaugeSources => ({
   binState: { onlineCount: () => 7 },
@@ -29,6 +30,22 @@ describe('refreshGauges', () => {
     expect(await value(m, 'binbridge_alerts_open', { type: 'full' })).toBeUndefined();
     expect(await value(m, 'binbridge_dispatches', { status: 'pending' })).toBe(0);
     expect(await value(m, 'binbridge_dispatches', { status: 'sent' })).toBe(2);
+  });
+
+  it('keeps the alerts\' and jobs\' last counts when the store fails or does not answer, and sets the rest', async () => {
+    const m = createMetrics();
+    await refreshGauges(m, sources());
+    const failed = await refreshGauges(m, sources({ binState: { onlineCount: () => 9 }, dispatches: { countByStatus: () => Promise.reject(new Error('connection refused')) } }));
+    expect(failed).toMatchObject({ counted: false, cause: new Error('connection refused') });
+    expect(await value(m, 'binbridge_devices_online')).toBe(9);
+    expect(await value(m, 'binbridge_dispatches', { status: 'pending' })).toBe(2);
+
+    const clock = new ManualClock(0);
+    const silent = refreshGauges(m, sources({ binState: { onlineCount: () => 11 }, alerts: { openCounts: () => new Promise(() => {}) }, clock }));
+    await clock.advance(SCRAPE_STORE_WAIT_MS);
+    expect(await silent).toMatchObject({ counted: false });
+    expect(await value(m, 'binbridge_devices_online')).toBe(11);
+    expect(await value(m, 'binbridge_alerts_open', { type: 'full' })).toBe(3);
   });
 
   it('leaves the spool gauges alone while InfluxDB is off', async () => {

@@ -8,8 +8,9 @@
 // --compare-raw runs the same load first against a bare aedes (bench/raw-broker.ts, no hooks: PUBACK at once)
 // and then against binbridge, and prints both and their ratios. --rates runs each rate in turn (a fresh broker,
 // bridge data dir and InfluxDB database each) and finds each one's highest sustained rate: everything
-// acknowledged (and, for binbridge, stored in InfluxDB) at >= 99 % of the rate, with p99 PUBACK <= 50 ms; a
-// target's ladder stops at its first rate not sustained.
+// acknowledged (and, for binbridge, stored in InfluxDB, a drain of more than 2 s after the window counted against
+// its rate) at >= 99 % of the rate, with p99 PUBACK <= 50 ms; a target's ladder stops at its first rate not
+// sustained.
 // Starts its own influxd (temp folder, free loopback ports), the bridge (node dist/src/cli.js start, own data
 // dir and bins file) and the load generator (bench/ingest-load.ts, own process), and prints ONE JSON object on
 // stdout. Progress and diagnostics go to stderr. Everything it started is stopped and its temp folder removed,
@@ -77,6 +78,8 @@ const SENSORS = intArg('sensors', args.sensors, 1, 5000);
 const RATE = intArg('rate', args.rate, 1, 200_000);
 const DURATION_S = intArg('duration', args.duration, 1, 3600);
 const WARMUP_S = intArg('warmup', args.warmup, 0, 600);
+/** how long after the window binbridge may take to have everything in InfluxDB without it counting against its rate: the writer's 1 s flush and a write */
+const DRAIN_ALLOWANCE_S = 2;
 const MAX_INFLIGHT = intArg('max-inflight', args['max-inflight'], 1, 60_000);
 const RATES = args.rates === undefined ? [RATE] : args.rates.split(',').map((r) => intArg('rates', r.trim(), 1, 200_000));
 const COMPARE_RAW = args['compare-raw'];
@@ -363,8 +366,12 @@ async function runOnce(target: Target, rate: number, run: number): Promise<Recor
 
   const m = result.measure;
   const ackedInWindow = m.acks_arrived;
-  // what was taken in the window: stored by binbridge, acknowledged by the bare broker (which stores nothing)
-  const takenPerS = (stores ? stored1 - stored0 : ackedInWindow) / windowS;
+  // What was taken in the window: acknowledged, and for binbridge also stored. InfluxDB's count at the window's two
+  // ends jumps by whole batches (the writer flushes every second), so binbridge's stored rate is everything stored
+  // since the window began over the window and the drain beyond the writer's own flush lag (DRAIN_ALLOWANCE_S): a
+  // bridge that keeps up drains within it, one that falls behind pays for its backlog.
+  const storedPerS = stores ? (stored - stored0) / (windowS + Math.max(0, allStoredS - DRAIN_ALLOWANCE_S)) : Infinity;
+  const takenPerS = Math.min(ackedInWindow / windowS, storedPerS);
   const out: Record<string, unknown> = {
     target,
     sensors: SENSORS,
@@ -381,7 +388,7 @@ async function runOnce(target: Target, rate: number, run: number): Promise<Recor
     ...(stores
       ? {
           stored_in_window: stored1 - stored0,
-          stored_per_s_sustained: Math.round((stored1 - stored0) / windowS),
+          stored_per_s_sustained: Math.round(storedPerS),
         }
       : {}),
     acked_per_s_in_window: Math.round(ackedInWindow / windowS),
@@ -476,7 +483,7 @@ async function main(): Promise<void> {
     rates: RATES,
     duration_s: DURATION_S,
     warmup_s: WARMUP_S,
-    sustained_means: 'everything acknowledged (binbridge: and stored in InfluxDB) at >= 99 % of the rate, p99 PUBACK <= 50 ms',
+    sustained_means: `everything acknowledged (binbridge: and stored in InfluxDB, a drain past ${DRAIN_ALLOWANCE_S} s counted against it) at >= 99 % of the rate, p99 PUBACK <= 50 ms`,
     highest_sustained: { raw: COMPARE_RAW ? highest('raw') : undefined, binbridge: highest('binbridge') },
     ...(COMPARE_RAW ? { highest_sustained_ratio: ratio(highest('binbridge'), highest('raw')) } : {}),
     side_by_side: side,

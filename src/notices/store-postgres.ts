@@ -1,6 +1,7 @@
 import type { Sealer } from '../privacy/index.js';
 import type { Queryable } from '../storage/postgres/index.js';
 import {
+  consentOf,
   DAY_MS,
   WEEK_MS,
   figuresOf,
@@ -71,18 +72,7 @@ export class PostgresNoticeStore implements NoticeStore {
   }
 
   async consents(): Promise<Consent[]> {
-    const rows = await this.rows<Record<string, unknown>>('SELECT * FROM notice_subscriptions ORDER BY id');
-    return rows.map((r) => ({
-      pseudonym: r.pseudonym as string,
-      zone: r.zone as string,
-      lang: r.lang as string,
-      consentVersion: r.consent_version as string,
-      consentText: r.consent_text as string,
-      inbound: r.inbound_tag as string,
-      createdAt: r.created_ms as number,
-      endedAt: r.ended_ms as number | null,
-      endReason: r.end_reason as string | null,
-    }));
+    return (await this.rows<Record<string, unknown>>('SELECT * FROM notice_subscriptions ORDER BY id')).map(consentOf);
   }
 
   async askedForPin(pseudonym: string, lang: string, at: number): Promise<void> {

@@ -76,6 +76,19 @@ export interface NoticeRow {
   cancelled_ms: number | null;
 }
 
+/** A row of notice_subscriptions as the consent record it keeps (either store). */
+export const consentOf = (r: Record<string, unknown>): Consent => ({
+  pseudonym: r.pseudonym as string,
+  zone: r.zone as string,
+  lang: r.lang as string,
+  consentVersion: r.consent_version as string,
+  consentText: r.consent_text as string,
+  inbound: r.inbound_tag as string,
+  createdAt: r.created_ms as number,
+  endedAt: r.ended_ms as number | null,
+  endReason: r.end_reason as string | null,
+});
+
 export const toNotice = (r: NoticeRow): Notice => ({
   id: r.id,
   kind: r.kind,
@@ -252,17 +265,7 @@ export class SqliteNoticeStore implements NoticeStore {
   }
 
   async consents(): Promise<Consent[]> {
-    return (this.db.prepare('SELECT * FROM notice_subscriptions ORDER BY id').all() as Record<string, unknown>[]).map((r) => ({
-      pseudonym: r.pseudonym as string,
-      zone: r.zone as string,
-      lang: r.lang as string,
-      consentVersion: r.consent_version as string,
-      consentText: r.consent_text as string,
-      inbound: r.inbound_tag as string,
-      createdAt: r.created_ms as number,
-      endedAt: r.ended_ms as number | null,
-      endReason: r.end_reason as string | null,
-    }));
+    return (this.db.prepare('SELECT * FROM notice_subscriptions ORDER BY id').all() as Record<string, unknown>[]).map(consentOf);
   }
 
   async askedForPin(pseudonym: string, lang: string, at: number): Promise<void> {

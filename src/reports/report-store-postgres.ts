@@ -1,7 +1,7 @@
 import { shortCode } from '../short-code.js';
-import { afterKey, where } from '../storage/index.js';
+import { where } from '../storage/index.js';
 import type { Queryable } from '../storage/postgres/index.js';
-import type { FeedbackAnswer, NewReport, Report, ReportFeedback, ReportFilter, ReportStatus, ReportStore, Reporter, SatisfactionRow } from './report-store.js';
+import { reportsListed, type FeedbackAnswer, type NewReport, type Report, type ReportFeedback, type ReportFilter, type ReportStatus, type ReportStore, type Reporter, type SatisfactionRow } from './report-store.js';
 
 /** `where()` and `afterKey()` write SQLite's `?`; PostgreSQL numbers its parameters. */
 export function numbered(sql: string): string {
@@ -129,15 +129,8 @@ export class PostgresReportStore implements ReportStore {
   }
 
   list(f: ReportFilter = {}): Promise<Report[]> {
-    const filters = where([
-      ['status = ?', f.status],
-      ['service_code = ?', f.service_code],
-      ['bin_id = ?', f.bin],
-      ['created_at >= ?', f.since],
-      ['created_at < ?', f.until],
-    ]);
-    const w = afterKey(filters, ['created_at', 'id'], f.after);
-    return this.all<Report>(numbered(`SELECT * FROM reports ${w.sql} ORDER BY created_at DESC, id DESC LIMIT ?`), [...w.args, f.limit ?? 500]);
+    const q = reportsListed(f);
+    return this.all<Report>(numbered(q.sql), q.args);
   }
 
   async purge(before: number): Promise<{ deleted: number; photos: string[] }> {

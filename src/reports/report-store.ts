@@ -111,6 +111,20 @@ export interface ReportStore {
   purge(before: number): Promise<{ deleted: number; photos: string[] }>;
 }
 
+
+/** The statement of `ReportStore.list` (`?` placeholders; PostgreSQL numbers them): newest first, paged by (created_at, id). */
+export function reportsListed(f: ReportFilter): { sql: string; args: unknown[] } {
+  const filters = where([
+    ['status = ?', f.status],
+    ['service_code = ?', f.service_code],
+    ['bin_id = ?', f.bin],
+    ['created_at >= ?', f.since],
+    ['created_at < ?', f.until],
+  ]);
+  const w = afterKey(filters, ['created_at', 'id'], f.after);
+  return { sql: `SELECT * FROM reports ${w.sql} ORDER BY created_at DESC, id DESC LIMIT ?`, args: [...w.args, f.limit ?? 500] };
+}
+
 /** The reports in SQLite (`reports`, `report_reporters`). */
 export class SqliteReportStore implements ReportStore {
   constructor(private readonly db: Database.Database) {}
@@ -217,15 +231,8 @@ export class SqliteReportStore implements ReportStore {
   }
 
   async list(f: ReportFilter = {}): Promise<Report[]> {
-    const filters = where([
-      ['status = ?', f.status],
-      ['service_code = ?', f.service_code],
-      ['bin_id = ?', f.bin],
-      ['created_at >= ?', f.since],
-      ['created_at < ?', f.until],
-    ]);
-    const w = afterKey(filters, ['created_at', 'id'], f.after);
-    return this.db.prepare(`SELECT * FROM reports ${w.sql} ORDER BY created_at DESC, id DESC LIMIT ?`).all(...w.args, f.limit ?? 500) as Report[];
+    const q = reportsListed(f);
+    return this.db.prepare(q.sql).all(...q.args) as Report[];
   }
 
   async purge(before: number): Promise<{ deleted: number; photos: string[] }> {

@@ -1,8 +1,10 @@
 // PostgreSQL for the store's tests: one cluster per test file (servers.ts startPostgres), an empty database per test,
 // and both stores' schemas described the same way so that a test can compare them.
 import pg from 'pg';
+import { afterAll, beforeAll, inject } from 'vitest';
 import type { Db } from '../../src/storage/index.js';
-import type { Postgres } from './servers.js';
+import { migratePostgres, openPool, type PoolOptions } from '../../src/storage/postgres/index.js';
+import { startPostgres, type Postgres } from './servers.js';
 
 let databases = 0;
 
@@ -19,6 +21,73 @@ export async function freshDatabase(server: Postgres, prefix = 't'): Promise<str
   const url = new URL(server.url);
   url.pathname = `/${name}`;
   return url.toString();
+}
+
+/** The PostgreSQL cluster of a test file (or describe block), and the pools its tests open on it. */
+export interface TestCluster {
+  /** the running server (from the scope's beforeAll on) */
+  readonly server: Postgres;
+  /** a pool on `url`, another instance on that database; ended after the scope's tests */
+  pool(url: string, applicationName?: string, opts?: Omit<PoolOptions, 'url' | 'applicationName'>): pg.Pool;
+  /** a fresh database at this release's layout (unless `migrate: false`) and a pool on it */
+  database(opts?: { migrate?: boolean; applicationName?: string; pool?: Omit<PoolOptions, 'url' | 'applicationName'> }): Promise<{ url: string; pool: pg.Pool }>;
+  /** a fresh database at this release's layout and two pools on it: two instances */
+  twoInstances(): Promise<[pg.Pool, pg.Pool]>;
+}
+
+/**
+ * The PostgreSQL cluster of the calling scope's tests (top level of a file, or a describe block): the run's shared
+ * one (test/global-setup.ts) when there is one, else a cluster of its own started before the scope's tests and
+ * stopped after them; `own: true` for a scope that stops and starts the server. Every pool opened through it is
+ * ended after the scope's tests.
+ */
+export function postgresCluster(opts: { own?: boolean } = {}): TestCluster {
+  let server: Postgres | undefined;
+  let started = false;
+  const pools: pg.Pool[] = [];
+  beforeAll(async () => {
+    const shared = opts.own ? null : inject('sharedPostgres');
+    if (shared) server = sharedServer(shared);
+    else {
+      server = await startPostgres();
+      started = true;
+    }
+  }, 60_000);
+  afterAll(async () => {
+    // a test may have ended its pool itself
+    await Promise.all(pools.filter((p) => !p.ended).map((p) => p.end().catch(() => {})));
+    if (started) await server?.destroy();
+  });
+  const cluster: TestCluster = {
+    get server() {
+      if (!server) throw new Error('the PostgreSQL cluster starts in beforeAll: use it inside a test');
+      return server;
+    },
+    pool(url, applicationName = 'binbridge-test', opts = {}) {
+      const p = openPool({ ...opts, url, applicationName });
+      pools.push(p);
+      return p;
+    },
+    async database(opts = {}) {
+      const url = await freshDatabase(cluster.server);
+      const pool = cluster.pool(url, opts.applicationName, opts.pool);
+      if (opts.migrate ?? true) await migratePostgres(pool);
+      return { url, pool };
+    },
+    async twoInstances() {
+      const { url, pool } = await cluster.database({ applicationName: 'binbridge-a' });
+      return [pool, cluster.pool(url, 'binbridge-b')];
+    },
+  };
+  return cluster;
+}
+
+/** The run's shared cluster, which no test may stop: one that does asks postgresCluster for its own. */
+function sharedServer(shared: { url: string; port: number }): Postgres {
+  const refuse = (): never => {
+    throw new Error('the run\'s shared PostgreSQL cluster is not stopped by a test: use postgresCluster({ own: true })');
+  };
+  return { ...shared, dir: '', logFile: '', logTail: () => '', start: refuse, stop: refuse, destroy: refuse };
 }
 
 /** A column as both stores can say it: the type by SQLite's affinity, nullable unless NOT NULL or in the key. */

@@ -589,6 +589,17 @@ export interface Postgres extends Stoppable {
   readonly port: number;
 }
 
+/** Whether Debian's postgresql (initdb and postgres) is installed. */
+export function postgresInstalled(): boolean {
+  try {
+    postgresBin('initdb');
+    postgresBin('postgres');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Debian keeps initdb and postgres under /usr/lib/postgresql/<major>/bin, off PATH: the newest one installed. */
 function postgresBin(name: string): string {
   const root = '/usr/lib/postgresql';

@@ -1,39 +1,19 @@
 // The alerts and the rules' state rows, in SQLite and in PostgreSQL (two pools on one database are two instances).
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PostgresAlertStore, PostgresRuleStateRows, SqliteAlertStore } from '../../src/alerts/index.js';
-import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
 import { alertStoreContract } from '../helpers/alert-store-contracts.js';
 import { memoryDb } from '../helpers/db.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { postgresCluster } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
 
 alertStoreContract('SqliteAlertStore', async () => ({ store: new SqliteAlertStore(memoryDb()) }));
 
-let server: Postgres | undefined;
-const pools: pg.Pool[] = [];
-beforeAll(async () => {
-  server = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await Promise.all(pools.map((p) => p.end()));
-  await server?.destroy();
-});
-
-/** two pools on a fresh, migrated database: two instances */
-async function twoInstances(): Promise<[pg.Pool, pg.Pool]> {
-  const url = await freshDatabase(server!);
-  const [one, two] = [openPool({ url }), openPool({ url })];
-  pools.push(one, two);
-  await migratePostgres(one);
-  return [one, two];
-}
+const cluster = postgresCluster();
 
 alertStoreContract(
   'PostgresAlertStore',
   async () => {
-    const [one, two] = await twoInstances();
+    const [one, two] = await cluster.twoInstances();
     return { store: new PostgresAlertStore(one), second: new PostgresAlertStore(two) };
   },
   { shared: true },
@@ -41,7 +21,7 @@ alertStoreContract(
 
 describe('PostgresRuleStateRows', () => {
   it("locks a bin's row for its transaction: the other instance's lock waits for the commit and reads what it wrote", async () => {
-    const [one, two] = await twoInstances();
+    const [one, two] = await cluster.twoInstances();
     const first = await one.connect();
     const second = await two.connect();
     try {

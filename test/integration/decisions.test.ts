@@ -1,18 +1,11 @@
 // The decisions' unit of work on both stores: what a transaction adds to the outbox commits with it or not at all,
 // the send loop is woken only after the commit, and a rolled-back decision leaves no message behind.
-import pg from 'pg';
-import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DecisionWork } from '../../src/decisions.js';
-import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
-import { Outbox, PostgresOutboxStore, SqliteContacts, SqliteOutboxStore, textMessage, type MessageTransport } from '../../src/whatsapp/index.js';
-import { memoryDb } from '../helpers/db.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { describe, expect, it } from 'vitest';
+import { textMessage, type MessageTransport } from '../../src/whatsapp/index.js';
+import { decisionWorks } from '../helpers/decision-works.js';
+import { postgresCluster } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
-import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 
-const silent = pino({ level: 'silent' });
 const TO = '31611112222';
 
 /** A transport that records what reached "Meta". */
@@ -29,40 +22,15 @@ function wire(): MessageTransport & { sent: string[] } {
 }
 
 describe('DecisionWork', () => {
-  let server: Postgres;
-  const pools: pg.Pool[] = [];
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 60_000);
-  afterAll(async () => {
-    await Promise.all(pools.map((p) => p.end()));
-    await server?.destroy();
-  });
+  const cluster = postgresCluster();
 
-  const stores = {
-    sqlite: async () => {
-      const db = memoryDb();
-      return { db, store: new SqliteOutboxStore(db, sealer), pool: null };
-    },
-    postgres: async () => {
-      const url = await freshDatabase(server);
-      const pool = openPool({ url, applicationName: 'binbridge-test' });
-      pools.push(pool);
-      await migratePostgres(pool);
-      return { db: memoryDb(), store: new PostgresOutboxStore(() => pool, sealer), pool };
-    },
-  };
+  const decisionsOn = decisionWorks(cluster);
 
   for (const kind of ['sqlite', 'postgres'] as const) {
     describe(`on ${kind}`, () => {
       async function setup() {
-        const { db, store, pool } = await stores[kind]();
         const transport = wire();
-        // a poll far away: only a wake after the commit sends at once
-        const outbox = new Outbox({ store, contacts: new SqliteContacts(db, sealer), transport, log: silent, pairIntervalMs: 0, pollMs: 3_600_000 });
-        const work = new DecisionWork({ db, sealer, outbox, pool: () => pool, shared: pool !== null, log: silent });
-        outbox.start();
-        return { work, outbox, transport };
+        return { ...(await decisionsOn(kind, transport)), transport };
       }
 
       it('sends a message added in a transaction once it has committed', async () => {

@@ -1,41 +1,21 @@
 // The NoticeStore and Contacts contracts on SQLite and on a real PostgreSQL, where two pools on one database are two
 // instances; and the PostgreSQL inbox and PostgresContacts share one record of when each user last wrote.
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PostgresNoticeStore, SqliteNoticeStore } from '../../src/notices/index.js';
-import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
 import { PostgresContacts, PostgresInboxStore, SqliteContacts, parseWebhook, recordDeliveries } from '../../src/whatsapp/index.js';
 import { webhookEnvelope } from '../../src/whatsapp/envelope.js';
 import { memoryDb } from '../helpers/db.js';
 import { contactsContract, noticeStoreContract } from '../helpers/notice-store-contracts.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { postgresCluster } from '../helpers/postgres.js';
 import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 
-let server: Postgres | undefined;
-const pools: pg.Pool[] = [];
-beforeAll(async () => {
-  server = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await Promise.all(pools.map((p) => p.end()));
-  await server?.destroy();
-});
-
-/** A migrated database of its own and two pools on it: two instances. */
-async function twoInstances(): Promise<[pg.Pool, pg.Pool]> {
-  const url = await freshDatabase(server!);
-  const [one, two] = [openPool({ url, applicationName: 'binbridge-a' }), openPool({ url, applicationName: 'binbridge-b' })];
-  pools.push(one, two);
-  await migratePostgres(one);
-  return [one, two];
-}
+const cluster = postgresCluster();
 
 noticeStoreContract('SqliteNoticeStore', () => ({ store: new SqliteNoticeStore(memoryDb(), sealer) }));
 noticeStoreContract(
   'PostgresNoticeStore',
   async () => {
-    const [one, two] = await twoInstances();
+    const [one, two] = await cluster.twoInstances();
     return { store: new PostgresNoticeStore(one, sealer), second: new PostgresNoticeStore(two, sealer) };
   },
   { shared: true },
@@ -45,7 +25,7 @@ contactsContract('SqliteContacts', () => ({ contacts: new SqliteContacts(memoryD
 contactsContract(
   'PostgresContacts',
   async () => {
-    const [one, two] = await twoInstances();
+    const [one, two] = await cluster.twoInstances();
     return { contacts: new PostgresContacts(() => one, sealer), second: new PostgresContacts(() => two, sealer) };
   },
   { shared: true },
@@ -53,7 +33,7 @@ contactsContract(
 
 describe('PostgresContacts and the PostgreSQL inbox', () => {
   it('see one window: a message recorded by the inbox at one instance opens it at the other', async () => {
-    const [one, two] = await twoInstances();
+    const [one, two] = await cluster.twoInstances();
     const at = Date.now();
     const from = '31650009999';
     const body = webhookEnvelope({ wabaId: 'waba', phoneNumberId: 'phone', displayPhoneNumber: '31100000000' }, {

@@ -5,19 +5,18 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { AppliedEvent } from '../../src/alerts/index.js';
 import { ManualClock } from '../../src/clock.js';
 import { DecisionWork } from '../../src/decisions.js';
 import { Dispatcher, PostgresDispatchStore, type DispatchStatus } from '../../src/dispatch/index.js';
 import { SqliteBinRegistry, SqliteZonesAndCrews } from '../../src/registry/index.js';
 import { SqliteBinStateStore } from '../../src/storage/index.js';
-import { PostgresLease, PostgresUnitOfWork, migratePostgres, openPool } from '../../src/storage/postgres/index.js';
+import { PostgresLease, PostgresUnitOfWork } from '../../src/storage/postgres/index.js';
 import { Outbox, PostgresOutboxStore, SqliteContacts, recipientOf, type InboundMessage, type MessageTransport } from '../../src/whatsapp/index.js';
 import { memoryDb } from '../helpers/db.js';
 import { dispatchStoreContract } from '../helpers/dispatch-store-contracts.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { postgresCluster } from '../helpers/postgres.js';
 import { telemetryBus } from '../helpers/telemetry.js';
 import { waitFor } from '../helpers/wait.js';
 import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
@@ -33,23 +32,8 @@ const BINS = [
   'O-1,52.0900,5.1500,Biltstraat 1,oost,glass,240,1000,50',
 ];
 
-let server: Postgres;
-const pools: pg.Pool[] = [];
-beforeAll(async () => {
-  server = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await Promise.all(pools.map((p) => p.end().catch(() => {})));
-  await server?.destroy();
-});
-
-async function migratedPool(): Promise<{ url: string; pool: pg.Pool }> {
-  const url = await freshDatabase(server);
-  const pool = openPool({ url, applicationName: 'binbridge-test' });
-  pools.push(pool);
-  await migratePostgres(pool);
-  return { url, pool };
-}
+const cluster = postgresCluster();
+const migratedPool = (): Promise<{ url: string; pool: pg.Pool }> => cluster.database();
 
 dispatchStoreContract('PostgresDispatchStore', async () => {
   const { pool } = await migratedPool();
@@ -85,8 +69,7 @@ describe('two dispatchers on one PostgreSQL database', () => {
     fs.writeFileSync(path.join(dir, 'bins.csv'), BINS.join('\n') + '\n');
     const w = wire();
     const make = (id: string) => {
-      const pool = openPool({ url, applicationName: id });
-      pools.push(pool);
+      const pool = cluster.pool(url, id);
       // what each instance keeps to itself (the registry's view, bin state here): its own SQLite
       const db = memoryDb();
       const registry = new SqliteBinRegistry(db);

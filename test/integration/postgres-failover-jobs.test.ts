@@ -10,12 +10,11 @@ import os from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startGraphEmulator, templateButton, type GraphEmulator, type SentMessage } from '../../emulator/index.js';
 import { CITY } from '../helpers/bridge.js';
 import { dataFolder, spawnInstance, type Instance } from '../helpers/instance.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { freshDatabase, postgresCluster } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
 
 const CREW_A = '31611111111';
@@ -129,20 +128,14 @@ const mentions = (m: SentMessage, text: string): boolean => JSON.stringify(m.bod
 const jobMessages = (graph: GraphEmulator, job: string): SentMessage[] => graph.sent.filter((m) => m.to !== SUP && mentions(m, `accept:${job}`));
 
 describe('two instances on PostgreSQL, the lease holder killed with -9 while it has jobs out', () => {
-  let server: Postgres;
+  const cluster = postgresCluster();
   const cleanups: (() => unknown)[] = [];
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 60_000);
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
-  afterAll(async () => {
-    await server?.destroy();
-  });
 
   it('goes on at the survivor: new jobs, the dead one\'s jobs accepted and escalated there, every crew message once', async () => {
-    const url = await freshDatabase(server);
+    const url = await freshDatabase(cluster.server);
     const balancer = await webhookBalancer();
     cleanups.push(() => balancer.close());
     const graph = await startGraphEmulator({

@@ -8,8 +8,8 @@ import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
 import { cityBins } from '../helpers/bridge.js';
 import { lastReading, startFleet } from '../helpers/devices.js';
 import { dataFolder, spawnInstance, type Instance } from '../helpers/instance.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { startInfluxd, startPostgres, type Influxd, type Postgres } from '../helpers/servers.js';
+import { freshDatabase, postgresCluster } from '../helpers/postgres.js';
+import { startInfluxd, type Influxd } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
 
 const DEVICES = 20;
@@ -25,17 +25,16 @@ async function storedKeys(influx: Influxd, db: string): Promise<{ keys: Set<stri
 }
 
 describe('two instances on PostgreSQL, the lease holder killed with -9 under load', () => {
-  let server: Postgres;
+  const cluster = postgresCluster();
   let influx: Influxd;
   const cleanups: (() => unknown)[] = [];
   beforeAll(async () => {
-    [server, influx] = await Promise.all([startPostgres(), startInfluxd()]);
+    influx = await startInfluxd();
   }, 60_000);
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
   afterAll(async () => {
-    await server?.destroy();
     await influx?.destroy();
   });
 
@@ -43,7 +42,7 @@ describe('two instances on PostgreSQL, the lease holder killed with -9 under loa
     const t0 = performance.now();
     const phases: string[] = [];
     const phase = (name: string): void => void phases.push(`${name} ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    const url = await freshDatabase(server);
+    const url = await freshDatabase(cluster.server);
     await influx.query('CREATE DATABASE failover', '');
     const env = {
       BINBRIDGE_STORE_URL: url,

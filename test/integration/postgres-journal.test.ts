@@ -7,11 +7,11 @@ import { realClock } from '../../src/clock.js';
 import { configSchema } from '../../src/config/index.js';
 import { createMetrics } from '../../src/metrics.js';
 import { InfluxWriter, JournalUnavailableError, WriteError, createSink, type InfluxSink, type JournalEntry } from '../../src/storage/index.js';
-import { PostgresBinStateStore, PostgresReadingHistory, PostgresReadingJournal, PostgresSpool, migratePostgres, openPool } from '../../src/storage/postgres/index.js';
+import { PostgresBinStateStore, PostgresReadingHistory, PostgresReadingJournal, PostgresSpool } from '../../src/storage/postgres/index.js';
 import { cityBins, connectClient, publishAcked, startInstances, type InProcessBridge } from '../helpers/bridge.js';
 import { journalContract } from '../helpers/journal-contracts.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { startInfluxd, startPostgres, type Influxd, type Postgres } from '../helpers/servers.js';
+import { freshDatabase, postgresCluster } from '../helpers/postgres.js';
+import { startInfluxd, type Influxd } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
 
 const silent = pino({ level: 'silent' });
@@ -27,24 +27,12 @@ function instance(pool: pg.Pool, maxBytes = 1 << 20, maxBatch = 100) {
 }
 
 describe('the journal on PostgreSQL', () => {
-  let server: Postgres;
-  const pools: pg.Pool[] = [];
+  // its own cluster: a test here stops and starts the server
+  const cluster = postgresCluster({ own: true });
   const stops: (() => Promise<void>)[] = [];
-  const migrated = async (): Promise<pg.Pool> => {
-    const pool = openPool({ url: await freshDatabase(server), applicationName: 'binbridge-test' });
-    pools.push(pool);
-    await migratePostgres(pool);
-    return pool;
-  };
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 60_000);
+  const migrated = async (): Promise<pg.Pool> => (await cluster.database()).pool;
   afterEach(async () => {
     for (const stop of stops.splice(0)) await stop();
-  });
-  afterAll(async () => {
-    await Promise.all(pools.map((p) => p.end()));
-    await server?.destroy();
   });
 
   describe('contract', () => {
@@ -70,11 +58,7 @@ describe('the journal on PostgreSQL', () => {
 
   describe('spool claims', () => {
     const twoSpools = async () => {
-      const url = await freshDatabase(server);
-      const a = openPool({ url, applicationName: 'binbridge-a' });
-      const b = openPool({ url, applicationName: 'binbridge-b' });
-      pools.push(a, b);
-      await migratePostgres(a);
+      const [a, b] = await cluster.twoInstances();
       const spool = (pool: pg.Pool) => new PostgresSpool(() => pool, { maxBytes: 1 << 20, clock: realClock, log: silent, countEveryMs: 0 });
       const lines = Array.from({ length: 10 }, (_, i) => `m v=${i} ${1000 + i}`);
       await spool(a).insertIn(a, lines, 1);
@@ -131,11 +115,7 @@ describe('the journal on PostgreSQL', () => {
     });
 
     it('every reading of either reaches InfluxDB once, each batch sent by one writer, and each bin\'s state is its newest reading', async () => {
-      const url = await freshDatabase(server);
-      const first = openPool({ url, applicationName: 'binbridge-a' });
-      const second = openPool({ url, applicationName: 'binbridge-b' });
-      pools.push(first, second);
-      await migratePostgres(first);
+      const [first, second] = await cluster.twoInstances();
       const config = configSchema.shape.influx.parse({ url: influx.url, api: 'v1', db: 'binbridge', batch_size: 50, flush_interval_ms: 20 });
       const sent = [0, 0];
       const started = [first, second].map((pool, k) => {
@@ -194,7 +174,7 @@ describe('the journal on PostgreSQL', () => {
     }, 120_000);
 
     it('two bridges on the database: a bin whose readings alternate between them is stored once per reading and shows its newest at both; with the database down no PUBACK', async () => {
-      const url = await freshDatabase(server);
+      const url = await freshDatabase(cluster.server);
       const env = { BINBRIDGE_STORE_URL: url, BINBRIDGE_INFLUX_URL: influx.url, BINBRIDGE_INFLUX_API: 'v1', BINBRIDGE_INFLUX_DB: 'bridges' };
       await influx.query('CREATE DATABASE bridges', '');
       const bridges: InProcessBridge[] = [];
@@ -215,8 +195,7 @@ describe('the journal on PostgreSQL', () => {
         for (let i = 0; i < 10; i++) await publishAcked(devices[i % 2]!, `bins/${bin}/telemetry`, { fill_pct: 10 + i, ts: base + i * 1000 });
         // the PUBACK followed the commit: the table has the newest, whichever bridge took it
         expect(bridges.map((b) => b.journal instanceof PostgresReadingJournal)).toEqual([true, true]);
-        const table = openPool({ url });
-        pools.push(table);
+        const table = cluster.pool(url);
         expect((await table.query('SELECT bin_id, fill_pct FROM bin_state')).rows).toEqual([{ bin_id: bin, fill_pct: 19 }]);
         for (const b of bridges) {
           await waitFor(async () => ((await (await fetch(`${b.httpUrl}/api/bins/${bin}`)).json()) as { state: { fill_pct: number } | null }).state?.fill_pct === 19, {
@@ -228,11 +207,11 @@ describe('the journal on PostgreSQL', () => {
         }
         await waitFor(async () => (await influx.count(`SELECT count(fill_pct) FROM bin_reading WHERE bin_id = '${bin}'`, 'bridges')) === 10, { timeoutMs: 15_000, message: 'ten points in InfluxDB' });
 
-        await server.stop();
+        await cluster.server.stop();
         try {
           await expect(publishAcked(devices[0]!, `bins/${bin}/telemetry`, { fill_pct: 99, ts: base + 20_000 })).rejects.toThrow(/connection closed before PUBACK/);
         } finally {
-          await server.start();
+          await cluster.server.start();
         }
         const again = await device(bridges[0]!);
         await publishAcked(again, `bins/${bin}/telemetry`, { fill_pct: 99, ts: base + 20_000 });
@@ -246,9 +225,7 @@ describe('the journal on PostgreSQL', () => {
   });
 
   it('stopped under load: readings are refused (not acknowledged) while it is down, and every acknowledged one is stored after it is back', async () => {
-    const pool = openPool({ url: await freshDatabase(server), applicationName: 'binbridge-test', connectTimeoutMs: 2000 });
-    pools.push(pool);
-    await migratePostgres(pool);
+    const { pool } = await cluster.database({ pool: { connectTimeoutMs: 2000 } });
     const { journal, state } = instance(pool);
     await state.start();
     stops.push(() => state.stop());
@@ -271,9 +248,9 @@ describe('the journal on PostgreSQL', () => {
     })();
     try {
       await waitFor(() => acked.size >= 200, { timeoutMs: 20_000, message: 'readings acknowledged before the stop' });
-      await server.stop();
+      await cluster.server.stop();
       await waitFor(() => refused >= 20, { timeoutMs: 20_000, message: 'readings refused while PostgreSQL is down' });
-      await server.start();
+      await cluster.server.start();
       const before = acked.size;
       await waitFor(() => acked.size >= before + 200, { timeoutMs: 30_000, message: 'readings acknowledged again after the restart' });
     } finally {

@@ -1,35 +1,24 @@
 import net from 'node:net';
-import pg from 'pg';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { createMetrics } from '../../src/metrics.js';
-import { PostgresLease, migratePostgres, openPool } from '../../src/storage/postgres/index.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { PostgresLease, migratePostgres } from '../../src/storage/postgres/index.js';
+import { freshDatabase, postgresCluster } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
 
 const log = pino({ level: 'silent' });
 const T0 = 1_780_000_000_000;
 
 describe('PostgresLease', () => {
-  let server: Postgres;
-  const pools: pg.Pool[] = [];
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 60_000);
-  afterAll(async () => {
-    await Promise.all(pools.map((p) => p.end().catch(() => {})));
-    await server?.destroy();
-  });
+  const cluster = postgresCluster();
 
   /** two instances of binbridge on one database and one simulated clock; time stands still while a renewal is out */
   async function twoInstances() {
-    const url = await freshDatabase(server);
+    const url = await freshDatabase(cluster.server);
     const clock = new ManualClock(T0);
     const make = (id: string) => {
-      const pool = openPool({ url, applicationName: id });
-      pools.push(pool);
+      const pool = cluster.pool(url, id);
       const metrics = createMetrics();
       const lease = new PostgresLease({ pool, name: 'timed-work', id, clock, log, metrics });
       return { id, pool, metrics, lease };
@@ -120,7 +109,7 @@ describe('PostgresLease', () => {
     // b reaches the database through a proxy that can go quiet: connections stay open, nothing gets through
     let quiet = false;
     const proxy = net.createServer((inbound) => {
-      const outbound = net.connect(server.port, '127.0.0.1');
+      const outbound = net.connect(cluster.server.port, '127.0.0.1');
       inbound.on('data', (d) => void (quiet || outbound.write(d)));
       outbound.on('data', (d) => void (quiet || inbound.write(d)));
       inbound.on('error', () => outbound.destroy());
@@ -132,8 +121,7 @@ describe('PostgresLease', () => {
     try {
       const url = new URL((a.pool as unknown as { options: { connectionString: string } }).options.connectionString);
       url.port = String((proxy.address() as net.AddressInfo).port);
-      const pool = openPool({ url: url.toString() });
-      pools.push(pool);
+      const pool = cluster.pool(url.toString());
       const b = new PostgresLease({ pool, name: 'timed-work', id: 'instance-b', clock, log });
       await a.lease.start();
       await b.start();

@@ -1,26 +1,14 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MIGRATIONS, MigrationError, SchemaTooNewError } from '../../src/storage/index.js';
-import { POSTGRES_ONLY_TABLES, migratePostgres, openPool, postgresMigrations, postgresSchemaVersion } from '../../src/storage/postgres/index.js';
+import { POSTGRES_ONLY_TABLES, migratePostgres, postgresMigrations, postgresSchemaVersion } from '../../src/storage/postgres/index.js';
 import { memoryDb } from '../helpers/db.js';
-import { freshDatabase, postgresSchema, sqliteSchema } from '../helpers/postgres.js';
-import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { freshDatabase, postgresCluster, postgresSchema, sqliteSchema } from '../helpers/postgres.js';
 
 describe('PostgreSQL migrations', () => {
-  let server: Postgres;
-  const pools: pg.Pool[] = [];
-  const pool = async (): Promise<pg.Pool> => {
-    const p = openPool({ url: await freshDatabase(server) });
-    pools.push(p);
-    return p;
-  };
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 60_000);
-  afterAll(async () => {
-    await Promise.all(pools.map((p) => p.end()));
-    await server?.destroy();
-  });
+  const cluster = postgresCluster();
+  // an empty database: the tests migrate it themselves
+  const pool = async (): Promise<pg.Pool> => (await cluster.database({ migrate: false })).pool;
 
   it('has the same tables as SQLite, column by column: names, types, nullability, defaults, keys and indexes', async () => {
     const p = await pool();
@@ -42,9 +30,8 @@ describe('PostgreSQL migrations', () => {
   });
 
   it('applies each migration once when instances start together', async () => {
-    const url = await freshDatabase(server);
-    const instances = [0, 1, 2].map(() => openPool({ url }));
-    pools.push(...instances);
+    const url = await freshDatabase(cluster.server);
+    const instances = [0, 1, 2].map(() => cluster.pool(url));
     const applied = await Promise.all(instances.map((p) => migratePostgres(p)));
     expect(applied.flat().sort((a, b) => a - b)).toEqual(MIGRATIONS.map((m) => m.version));
     const { rows } = await instances[0]!.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_version');

@@ -3,19 +3,16 @@
 // subscriber once while both send, also when both believe they hold the lease (a handover's overlap), and a notice
 // scheduled at one instance is started and finished by the lease holder only.
 import { createHmac } from 'node:crypto';
-import pg from 'pg';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DecisionWork } from '../../src/decisions.js';
 import { Notices } from '../../src/notices/index.js';
 import { SqliteBinRegistry, readBinsFile } from '../../src/registry/index.js';
-import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
 import { Outbox, PostgresContacts, recipientOf, PostgresOutboxStore, type InboundMessage, type MessageTransport } from '../../src/whatsapp/index.js';
 import { CITY, startInstances, type InProcessBridge } from '../helpers/bridge.js';
 import { memoryDb } from '../helpers/db.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { freshDatabase, postgresCluster } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
 import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 
@@ -38,12 +35,8 @@ interface Instance {
 }
 
 describe('notices on two instances sharing PostgreSQL', () => {
-  let server: Postgres;
-  const pools: pg.Pool[] = [];
+  const cluster = postgresCluster();
   let running: Instance[] = [];
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 60_000);
   afterEach(async () => {
     for (const i of running) {
       await i.notices.stop();
@@ -51,14 +44,9 @@ describe('notices on two instances sharing PostgreSQL', () => {
     }
     running = [];
   });
-  afterAll(async () => {
-    await Promise.all(pools.map((p) => p.end()));
-    await server?.destroy();
-  });
 
   async function instance(name: string, url: string, held: boolean): Promise<Instance> {
-    const pool = openPool({ url, applicationName: `binbridge-${name}` });
-    pools.push(pool);
+    const pool = cluster.pool(url, `binbridge-${name}`);
     const lines: string[] = [];
     const log = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _enc, done) => void (lines.push(chunk.toString()), done()) }));
     const noticeSends: string[] = [];
@@ -105,10 +93,7 @@ describe('notices on two instances sharing PostgreSQL', () => {
   }
 
   async function twoInstances(aHolds: boolean, bHolds: boolean): Promise<[Instance, Instance]> {
-    const url = await freshDatabase(server);
-    const migrator = openPool({ url });
-    await migratePostgres(migrator);
-    await migrator.end();
+    const { url } = await cluster.database();
     return [await instance('a', url, aHolds), await instance('b', url, bHolds)];
   }
 
@@ -174,19 +159,15 @@ describe('notices on two instances sharing PostgreSQL', () => {
 });
 
 describe('two bridges on one PostgreSQL store', () => {
-  let server: Postgres;
+  const cluster = postgresCluster();
   let bridges: InProcessBridge[] = [];
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 60_000);
   afterAll(async () => {
     for (const b of bridges) await b.stop();
-    await server?.destroy();
   });
 
   it('a resident who subscribes by a message to one is subscribed, and in the 24-hour window, at the other', async () => {
     const SECRET = 'notices-two-bridges';
-    const url = await freshDatabase(server);
+    const url = await freshDatabase(cluster.server);
     bridges = await startInstances(2, { BINBRIDGE_STORE_URL: url, BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_HTTP_API_TOKEN: 'admin', BINBRIDGE_WHATSAPP_APP_SECRET: SECRET });
     const [a, b] = bridges as [InProcessBridge, InProcessBridge];
     const from = '31620000088';

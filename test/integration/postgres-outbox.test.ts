@@ -2,14 +2,12 @@
 // transport onto one wire that notices a message sent twice, or two messages to one recipient on it at once.
 import pg from 'pg';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, type Clock } from '../../src/clock.js';
 import { createMetrics } from '../../src/metrics.js';
-import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
 import { GraphClient, Outbox, PostgresOutboxStore, templateMessage, SqliteContacts, recipientOf, textMessage, type MessageTransport, type OutboundMessage, type OutboxOptions, type SendResult } from '../../src/whatsapp/index.js';
 import { memoryDb } from '../helpers/db.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { postgresCluster } from '../helpers/postgres.js';
 import { startGraphEmulator } from '../../emulator/index.js';
 import { startBridge } from '../helpers/bridge.js';
 import { waitFor } from '../helpers/wait.js';
@@ -43,29 +41,16 @@ class Wire {
 }
 
 describe('The outbox in PostgreSQL, shared by two instances', () => {
-  let server: Postgres;
-  const pools: pg.Pool[] = [];
+  const cluster = postgresCluster();
   const outboxes: Outbox[] = [];
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 60_000);
   afterEach(async () => {
     await Promise.all(outboxes.splice(0).map((o) => o.stop()));
-  });
-  afterAll(async () => {
-    await Promise.all(pools.map((p) => p.end()));
-    await server?.destroy();
   });
 
   /** A migrated database; `instance()` gives an outbox on it with a pool of its own (another process, in effect). */
   async function database() {
-    const url = await freshDatabase(server);
-    const pool = (): pg.Pool => {
-      const p = openPool({ url, applicationName: 'binbridge-test' });
-      pools.push(p);
-      return p;
-    };
-    await migratePostgres(pool());
+    const { url } = await cluster.database();
+    const pool = (): pg.Pool => cluster.pool(url);
     const instance = (transport: MessageTransport, opts: Partial<OutboxOptions> = {}) => {
       const metrics = createMetrics();
       const p = pool();

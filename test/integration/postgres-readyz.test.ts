@@ -1,12 +1,11 @@
 // /readyz with a postgres:// store.url: whether PostgreSQL answers and who holds the lease for timed work, from
 // the last probe, so that no request waits for a database that went away.
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { DatabaseProbe, openPool } from '../../src/storage/postgres/index.js';
 import { startBridge, type InProcessBridge } from '../helpers/bridge.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { freshDatabase, postgresCluster } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface Ready {
@@ -24,16 +23,11 @@ async function readyz(bridge: InProcessBridge): Promise<{ status: number; body: 
 }
 
 describe('/readyz on PostgreSQL', () => {
-  let server: Postgres;
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 60_000);
-  afterAll(async () => {
-    await server?.destroy();
-  });
+  // its own cluster: a test here stops and starts the server
+  const cluster = postgresCluster({ own: true });
 
   it('says the database answers and who holds the lease; 503 within seconds of the server stopping; ready again once it is back', async () => {
-    const url = await freshDatabase(server);
+    const url = await freshDatabase(cluster.server);
     const first = await startBridge({ BINBRIDGE_STORE_URL: url });
     const second = await startBridge({ BINBRIDGE_STORE_URL: url });
     let down = false;
@@ -52,7 +46,7 @@ describe('/readyz on PostgreSQL', () => {
       expect(b.body.instance).not.toBe(holder);
       expect(b.body.lease).toEqual({ name: 'timed-work', holder, this_instance: false });
 
-      await server.stop();
+      await cluster.server.stop();
       down = true;
       const stoppedAt = performance.now();
       const slowest = { ms: 0 };
@@ -68,7 +62,7 @@ describe('/readyz on PostgreSQL', () => {
       await waitFor(async () => (await readyz(second)).status === 503, { timeoutMs: 6_000, message: 'the second instance too' });
       expect(slowest.ms).toBeLessThan(1_000);
 
-      await server.start();
+      await cluster.server.start();
       down = false;
       await waitFor(async () => (await readyz(first)).status === 200 && (await readyz(second)).status === 200, { timeoutMs: 15_000, intervalMs: 100, message: 'ready again' });
       const back = await readyz(first);
@@ -81,12 +75,12 @@ describe('/readyz on PostgreSQL', () => {
     } finally {
       await first.stop();
       await second.stop();
-      if (down) await server.start();
+      if (down) await cluster.server.start();
     }
   }, 90_000);
 
   it('counts a probe whose answer does not come in time as unreachable, by the injected clock, and never sends two at once', async () => {
-    const url = await freshDatabase(server);
+    const url = await freshDatabase(cluster.server);
     const pool = openPool({ url });
     const clock = new ManualClock(1_780_000_000_000);
     const probe = new DatabaseProbe({ pool, url, clock, log: pino({ level: 'silent' }), everyMs: 2_000, timeoutMs: 1_500 });

@@ -5,8 +5,7 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cityBins, connectClient, publishAcked, startInstances, type InProcessBridge } from '../helpers/bridge.js';
 import { cli } from '../helpers/cli.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { freshDatabase, postgresCluster } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
 
 const TOKEN = 'ops-token-pg';
@@ -15,7 +14,7 @@ const [A1, A2, A3] = cityBins(3) as [string, string, string];
 const BOUND_MS = 5000;
 
 describe('two bridges on one PostgreSQL share device secrets, bins, zones and crews', () => {
-  let server: Postgres;
+  const cluster = postgresCluster();
   let url: string;
   let a: InProcessBridge;
   let b: InProcessBridge;
@@ -34,15 +33,13 @@ describe('two bridges on one PostgreSQL share device secrets, bins, zones and cr
     );
 
   beforeAll(async () => {
-    server = await startPostgres();
-    url = await freshDatabase(server);
+    url = await freshDatabase(cluster.server);
     // every instance needs the same device key (data_dir/device-secrets.key): the records are HMACs under it
     [a, b] = (await startInstances(2, env())) as [InProcessBridge, InProcessBridge];
   }, 90_000);
   afterAll(async () => {
     await a?.stop();
     await b?.stop();
-    await server?.destroy();
   });
 
   it('a device provisioned through A (the devices command) logs in at B; revoked at A, B ends its session and refuses it', async () => {

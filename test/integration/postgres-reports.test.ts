@@ -1,17 +1,15 @@
 // Residents' reports and conversations on both stores (the contracts), and what two instances on one PostgreSQL
 // must get right: one resident's messages apply in turn, one bin reported at both at once makes one report.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { ManualClock } from '../../src/clock.js';
 import { DecisionWork } from '../../src/decisions.js';
 import { PostgresConversationStore, PostgresPhotoStore, PostgresReportStore, Retention, SqliteConversationStore, SqliteReportStore } from '../../src/reports/index.js';
 import { Outbox, PostgresInboxStore, PostgresOutboxStore, SqliteContacts, Inbox } from '../../src/whatsapp/index.js';
-import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
 import { memoryDb } from '../helpers/db.js';
-import { freshDatabase } from '../helpers/postgres.js';
+import { postgresCluster } from '../helpers/postgres.js';
 import { conversationStoreContract, reportStoreContract } from '../helpers/report-store-contracts.js';
-import { startPostgres, type Postgres } from '../helpers/servers.js';
 import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 
 const T0 = 1_780_000_000_000;
@@ -24,23 +22,10 @@ conversationStoreContract('SqliteConversationStore', async () => {
 });
 
 describe('reports and conversations in PostgreSQL', () => {
-  let server: Postgres;
-  const pools: pg.Pool[] = [];
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 60_000);
-  afterAll(async () => {
-    await Promise.all(pools.map((p) => p.end()));
-    await server?.destroy();
-  });
+  const cluster = postgresCluster();
 
-  /** A pool on a database at this release's layout: `url` to share one database between pools. */
-  async function pool(url?: string): Promise<pg.Pool> {
-    const p = openPool({ url: url ?? (await freshDatabase(server)), applicationName: 'binbridge-test' });
-    pools.push(p);
-    await migratePostgres(p);
-    return p;
-  }
+  /** A pool on a fresh database at this release's layout. */
+  const pool = async (): Promise<pg.Pool> => (await cluster.database()).pool;
 
   /** `work` in a transaction of its own connection. */
   async function tx<R>(p: pg.Pool, work: (c: pg.PoolClient) => Promise<R>): Promise<R> {
@@ -66,8 +51,7 @@ describe('reports and conversations in PostgreSQL', () => {
 
   for (const known of [false, true]) {
   it(`holds ${known ? "a resident's conversation" : 'a new resident'} for one transaction at a time: the second (another instance) carries on from the first`, async () => {
-    const url = await freshDatabase(server);
-    const [a, b] = [await pool(url), await pool(url)];
+    const [a, b] = await cluster.twoInstances();
     const before = known ? 'before' : undefined;
     if (known) await new PostgresConversationStore(a, sealer).put('p_r', { ...conv, pending: { text: 'before' } });
     const order: string[] = [];
@@ -102,8 +86,7 @@ describe('reports and conversations in PostgreSQL', () => {
   }
 
   it('two residents filing the first report of one bin at two instances at once make one report, the second linked', async () => {
-    const url = await freshDatabase(server);
-    const [a, b] = [await pool(url), await pool(url)];
+    const [a, b] = await cluster.twoInstances();
     const file = (p: pg.Pool, who: string) =>
       tx(p, async (c) => {
         const reports = new PostgresReportStore(c);

@@ -6,8 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { image, location, startGraphEmulator, type GraphEmulator } from '../../emulator/index.js';
 import { readBinsFile } from '../../src/registry/index.js';
 import { CITY, cloudWhatsAppEnv, startInstances, type InProcessBridge } from '../helpers/bridge.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { freshDatabase, postgresCluster } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
 
 const SECRET = 'pg-residents-app-secret';
@@ -16,23 +15,21 @@ const TOKEN = 'admin';
 const bins = readBinsFile(CITY);
 
 describe("residents' reports on two bridges sharing one PostgreSQL", () => {
-  let server: Postgres;
+  const cluster = postgresCluster();
   let graph: GraphEmulator;
   let a: InProcessBridge;
   let b: InProcessBridge;
 
   beforeAll(async () => {
-    server = await startPostgres();
     // no webhook of its own: each message is posted to the instance a test chooses (Meta's load balancer)
     graph = await startGraphEmulator({ pairIntervalMs: 0, accessToken: ACCESS, appSecret: SECRET });
-    const env = { BINBRIDGE_STORE_URL: await freshDatabase(server), BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_HTTP_API_TOKEN: TOKEN, ...cloudWhatsAppEnv(graph, ACCESS, SECRET) };
+    const env = { BINBRIDGE_STORE_URL: await freshDatabase(cluster.server), BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_HTTP_API_TOKEN: TOKEN, ...cloudWhatsAppEnv(graph, ACCESS, SECRET) };
     [a, b] = (await startInstances(2, env)) as [InProcessBridge, InProcessBridge];
   }, 60_000);
   afterAll(async () => {
     await a?.stop();
     await b?.stop();
     await graph?.close();
-    await server?.destroy();
   });
 
   /** A resident writes: the emulator builds and signs Meta's body (and opens their window); it goes to `to`. */

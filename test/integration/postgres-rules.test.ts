@@ -6,8 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert, AppliedEvent } from '../../src/alerts/index.js';
 import { cityBins, connectClient, publishAcked, startInstances, type InProcessBridge } from '../helpers/bridge.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { freshDatabase, postgresCluster } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
 
 const [ALTERNATING, ONE_INSTANCE, SILENT] = cityBins(3) as [string, string, string];
@@ -16,7 +15,7 @@ const MIN = 60_000;
 const FILLS = [40, 88, 89, 90, 91];
 
 describe('two bridges on one PostgreSQL share the rules\' state', () => {
-  let server: Postgres;
+  const cluster = postgresCluster();
   let url: string;
   let a: InProcessBridge;
   let b: InProcessBridge;
@@ -31,8 +30,7 @@ describe('two bridges on one PostgreSQL share the rules\' state', () => {
   const openFull = async (bridge: InProcessBridge, bin: string): Promise<Alert[]> => bridge.alerts.list({ bin, type: 'full', status: 'open' });
 
   beforeAll(async () => {
-    server = await startPostgres();
-    url = await freshDatabase(server);
+    url = await freshDatabase(cluster.server);
     [a, b] = (await startInstances(2, { BINBRIDGE_STORE_URL: url, BINBRIDGE_RULES_DEBOUNCE: '3' })) as [InProcessBridge, InProcessBridge];
     sql = new pg.Client({ connectionString: url });
     await sql.connect();
@@ -42,7 +40,6 @@ describe('two bridges on one PostgreSQL share the rules\' state', () => {
     await sql?.end();
     await a?.stop();
     await b?.stop();
-    await server?.destroy();
   });
 
   it('a bin whose readings alternate between the instances opens full after debounce readings, as one instance does', async () => {

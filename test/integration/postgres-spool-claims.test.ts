@@ -3,42 +3,26 @@
 // while a claim is being made fails the claim, not the process.
 import pg from 'pg';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { realClock } from '../../src/clock.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
-import { PostgresSpool, migratePostgres, openPool } from '../../src/storage/postgres/index.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { PostgresSpool } from '../../src/storage/postgres/index.js';
+import { postgresCluster } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
 
 const silent = pino({ level: 'silent' });
 const conflicts = async (metrics: Metrics): Promise<number> => (await metrics.spoolClaimConflicts.get()).values[0]?.value ?? 0;
 
 describe('spool claims on PostgreSQL', () => {
-  let server: Postgres;
-  const pools: pg.Pool[] = [];
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 60_000);
-  afterAll(async () => {
-    await Promise.all(pools.map((p) => p.end()));
-    await server?.destroy();
-  });
+  const cluster = postgresCluster();
 
-  const database = async (): Promise<{ url: string; pool: pg.Pool }> => {
-    const url = await freshDatabase(server);
-    const pool = openPool({ url, applicationName: 'binbridge-test' });
-    pools.push(pool);
-    await migratePostgres(pool);
-    return { url, pool };
-  };
+  const database = (): Promise<{ url: string; pool: pg.Pool }> => cluster.database();
   const spoolOn = (pool: pg.Pool, metrics?: Metrics): PostgresSpool =>
     new PostgresSpool(() => pool, { maxBytes: 1 << 20, clock: realClock, log: silent, countEveryMs: 0, ...(metrics ? { metrics } : {}) });
 
   it('counts a claim that passed points another instance\'s writer holds, and none that took the oldest', async () => {
     const { url, pool } = await database();
-    const other = openPool({ url, applicationName: 'binbridge-test-b' });
-    pools.push(other);
+    const other = cluster.pool(url, 'binbridge-test-b');
     const [ma, mb] = [createMetrics(), createMetrics()];
     const [a, b] = [spoolOn(pool, ma), spoolOn(other, mb)];
     await a.insertIn(pool, Array.from({ length: 10 }, (_, i) => `m v=${i} ${1000 + i}`), 1);
@@ -73,8 +57,7 @@ describe('spool claims on PostgreSQL', () => {
 
   it('fails a claim whose connection breaks while it is made, instead of ending the process', async () => {
     const { pool } = await database();
-    const admin = openPool({ url: (await database()).url });
-    pools.push(admin);
+    const admin = cluster.pool((await database()).url);
     await spoolOn(pool).insertIn(pool, ['m v=1 1000'], 1);
     // the server ends the claim's connection between its first statement and its second (PostgreSQL restarted)
     const breaking = {

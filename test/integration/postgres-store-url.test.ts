@@ -4,13 +4,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION } from '../../src/storage/index.js';
 import { startBridge } from '../helpers/bridge.js';
 import { cli } from '../helpers/cli.js';
 import { spawnInstance } from '../helpers/instance.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { freshDatabase, postgresCluster } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
 
 const SECRET = 's3cret-Pa55';
@@ -19,16 +18,10 @@ const withPassword = (url: string): string => url.replace('postgres://binbridge@
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'bb-store-'));
 
 describe('store.url', () => {
-  let server: Postgres;
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 60_000);
-  afterAll(async () => {
-    await server?.destroy();
-  });
+  const cluster = postgresCluster();
 
   it('with a postgres:// URL migrates the database and runs on it, ready, its password nowhere', async () => {
-    const url = withPassword(await freshDatabase(server));
+    const url = withPassword(await freshDatabase(cluster.server));
     const shown = url.replace(SECRET, '***');
     const instance = await spawnInstance('store-url', { BINBRIDGE_STORE_URL: url, BINBRIDGE_LOG_LEVEL: 'info' });
     try {
@@ -53,7 +46,7 @@ describe('store.url', () => {
   }, 90_000);
 
   it('that cannot be reached is named in one line without its password, exit 2', async () => {
-    const url = withPassword(server.url).replace(`:${server.port}/`, ':1/');
+    const url = withPassword(cluster.server.url).replace(`:${cluster.server.port}/`, ':1/');
     const r = await cli(['start'], { BINBRIDGE_STORE_URL: url, BINBRIDGE_DATA_DIR: tmp(), BINBRIDGE_MQTT_PORT: '0', BINBRIDGE_HTTP_PORT: '0' });
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toEqual([
@@ -63,14 +56,14 @@ describe('store.url', () => {
   });
 
   it('naming a database that does not exist says so', async () => {
-    const url = withPassword(server.url).replace(/\/binbridge$/, '/no_such_db');
+    const url = withPassword(cluster.server.url).replace(/\/binbridge$/, '/no_such_db');
     const r = await cli(['start'], { BINBRIDGE_STORE_URL: url, BINBRIDGE_DATA_DIR: tmp(), BINBRIDGE_MQTT_PORT: '0', BINBRIDGE_HTTP_PORT: '0' });
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(`binbridge: cannot use PostgreSQL at ${url.replace(SECRET, '***')} (no such database; set store.url or BINBRIDGE_STORE_URL)`);
   });
 
   it('two instances: one holds the lease for timed work, the other takes it at the first one\'s stop', async () => {
-    const url = withPassword(await freshDatabase(server));
+    const url = withPassword(await freshDatabase(cluster.server));
     const logFile = path.join(tmp(), 'log.jsonl');
     const env = { BINBRIDGE_STORE_URL: url, BB_LOG_FILE: logFile };
     const first = await startBridge(env);

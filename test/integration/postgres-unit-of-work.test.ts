@@ -1,8 +1,7 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresUnitOfWork, migratePostgres, openPool, type PoolClient } from '../../src/storage/postgres/index.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { describe, expect, it } from 'vitest';
+import { PostgresUnitOfWork, type PoolClient } from '../../src/storage/postgres/index.js';
+import { postgresCluster } from '../helpers/postgres.js';
 import { unitOfWorkContract, type Tally } from '../helpers/unit-of-work-contracts.js';
 
 function tally(client: PoolClient): Tally {
@@ -19,22 +18,8 @@ function tally(client: PoolClient): Tally {
 }
 
 describe('PostgresUnitOfWork', () => {
-  let server: Postgres;
-  const pools: pg.Pool[] = [];
-  const migrated = async (): Promise<{ pool: pg.Pool; url: string }> => {
-    const url = await freshDatabase(server);
-    const pool = openPool({ url, applicationName: 'binbridge-test' });
-    pools.push(pool);
-    await migratePostgres(pool);
-    return { pool, url };
-  };
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 60_000);
-  afterAll(async () => {
-    await Promise.all(pools.map((p) => p.end()));
-    await server?.destroy();
-  });
+  const cluster = postgresCluster();
+  const migrated = (): Promise<{ pool: pg.Pool; url: string }> => cluster.database();
 
   // one migrated database for the contract's cases, emptied before each (they run one after the other)
   let shared: pg.Pool | null = null;

@@ -4,14 +4,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { PostgresDeviceSecrets, SqliteDeviceSecrets } from '../../src/broker/index.js';
 import { PostgresBinRegistry, PostgresZonesAndCrews, SqliteBinRegistry, SqliteZonesAndCrews, type Bin } from '../../src/registry/index.js';
 import { migratePostgres, openPool, type Pool } from '../../src/storage/postgres/index.js';
 import { migrated } from '../helpers/db.js';
-import { freshDatabase } from '../helpers/postgres.js';
+import { freshDatabase, postgresCluster } from '../helpers/postgres.js';
 import { binRegistryContract, deviceSecretsContract, zonesAndCrewsContract, type Fresh } from '../helpers/registry-store-contracts.js';
-import { startPostgres, type Postgres } from '../helpers/servers.js';
 
 const KEY = Buffer.alloc(32, 7);
 
@@ -26,13 +25,13 @@ function sqlite<S>(make: (db: Database.Database) => S): () => Promise<Fresh<S>> 
   };
 }
 
-let server: Postgres;
+const cluster = postgresCluster();
 const pools: Pool[] = [];
 
 /** A fresh PostgreSQL database at this release's schema; each open() is another instance's store on it, loaded. */
 function postgres<S extends { load(): Promise<void> }>(make: (pool: Pool) => S): () => Promise<Fresh<S>> {
   return async () => {
-    const url = await freshDatabase(server);
+    const url = await freshDatabase(cluster.server);
     const pool = openPool({ url });
     pools.push(pool);
     await migratePostgres(pool);
@@ -46,14 +45,8 @@ function postgres<S extends { load(): Promise<void> }>(make: (pool: Pool) => S):
   };
 }
 
-beforeAll(async () => {
-  server = await startPostgres();
-}, 60_000);
 afterEach(async () => {
   await Promise.all(pools.splice(0).map((p) => p.end()));
-});
-afterAll(async () => {
-  await server?.destroy();
 });
 
 deviceSecretsContract('SqliteDeviceSecrets', sqlite((db) => new SqliteDeviceSecrets(db, KEY)));

@@ -4,20 +4,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
-import { DecisionWork } from '../../src/decisions.js';
 import { readBinsFile, type BinRegistry } from '../../src/registry/index.js';
 import { BinMatcher, DiskPhotoStore, ResidentFlow } from '../../src/reports/index.js';
 import type { BinStateStore } from '../../src/storage/index.js';
-import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
-import { Outbox, PostgresOutboxStore, SqliteContacts, SqliteOutboxStore, textMessage, type InboundMessage, type MessageTransport } from '../../src/whatsapp/index.js';
+import { textMessage, type InboundMessage, type MessageTransport } from '../../src/whatsapp/index.js';
 import { CITY } from '../helpers/bridge.js';
-import { memoryDb } from '../helpers/db.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { decisionWorks } from '../helpers/decision-works.js';
+import { postgresCluster } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
 import { TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
 
@@ -29,37 +25,16 @@ const registry = { get: (id: string) => bins.find((b) => b.id === id), all: () =
 const matcher = new BinMatcher(bins);
 
 describe('the resident flow in one transaction of the decisions', () => {
-  let server: Postgres;
-  const pools: pg.Pool[] = [];
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 60_000);
-  afterAll(async () => {
-    await Promise.all(pools.map((p) => p.end()));
-    await server?.destroy();
-  });
+  const cluster = postgresCluster();
 
-  const stores = {
-    sqlite: async () => {
-      const db = memoryDb();
-      return { db, store: new SqliteOutboxStore(db, sealer), pool: null };
-    },
-    postgres: async () => {
-      const pool = openPool({ url: await freshDatabase(server), applicationName: 'binbridge-test' });
-      pools.push(pool);
-      await migratePostgres(pool);
-      return { db: memoryDb(), store: new PostgresOutboxStore(() => pool, sealer), pool };
-    },
-  };
+  const decisionsOn = decisionWorks(cluster);
 
   for (const kind of ['sqlite', 'postgres'] as const) {
     describe(`on ${kind}`, () => {
       async function setup() {
-        const { db, store, pool } = await stores[kind]();
         const sent: string[] = [];
         const transport: MessageTransport = { send: async (m) => (sent.push(JSON.stringify(m)), { wamid: `wamid.F${sent.length}` }) };
-        const outbox = new Outbox({ store, contacts: new SqliteContacts(db, sealer), transport, log: silent, pairIntervalMs: 0, pollMs: 3_600_000 });
-        const work = new DecisionWork({ db, sealer, outbox, pool: () => pool, shared: pool !== null, log: silent });
+        const { work, outbox } = await decisionsOn(kind, transport);
         const reacted: string[] = [];
         let failRules = true;
         const flow = new ResidentFlow({
@@ -82,7 +57,6 @@ describe('the resident flow in one transaction of the decisions', () => {
           log: silent,
           clock: new ManualClock(1_780_000_000_000),
         });
-        outbox.start();
         return { work, outbox, flow, sent, reacted, heal: () => (failRules = false) };
       }
 

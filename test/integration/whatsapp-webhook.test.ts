@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { pino } from 'pino';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { createMetrics } from '../../src/metrics.js';
 import { DiskPhotoStore, Retention, SqliteConversationStore, SqliteReportStore } from '../../src/reports/index.js';
@@ -16,8 +16,7 @@ import { whatsappWebhookRoutes } from '../../src/http/routes/whatsapp-webhook.js
 import { migratePostgres, openPool } from '../../src/storage/postgres/index.js';
 import { Inbox as InboxLoop, PostgresInboxStore, Sealer, sqliteInbox, type Inbox, type InboundMessage, type InboxOptions, type StatusUpdate } from '../../src/whatsapp/index.js';
 import { startInstances } from '../helpers/bridge.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { startPostgres, type Postgres } from '../helpers/servers.js';
+import { freshDatabase, postgresCluster } from '../helpers/postgres.js';
 import { beforeEachCommit, commitCounter, turnCounter } from '../helpers/event-loop.js';
 import { waitFor } from '../helpers/wait.js';
 import { FIXTURES, TEST_SEALER as sealer } from '../unit/whatsapp/fixtures.js';
@@ -452,13 +451,8 @@ describe('WhatsApp webhook', () => {
 });
 
 describe('WhatsApp webhook on PostgreSQL', () => {
-  let server: Postgres;
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 60_000);
-  afterAll(async () => {
-    await server?.destroy();
-  });
+  // its own cluster: a test here stops and starts the server
+  const cluster = postgresCluster({ own: true });
 
   /** An instance's inbox on the database at `url` (its own pool), its handler's effects and its statuses. */
   async function instance(url: string) {
@@ -476,12 +470,12 @@ describe('WhatsApp webhook on PostgreSQL', () => {
   const count = async (pool: pg.Pool, table: string): Promise<number> => (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
 
   it('answers 503 while the database is down, never 200, and records the redelivery once when it is back', async () => {
-    const { pool, inbox, app, handled } = await instance(await freshDatabase(server));
+    const { pool, inbox, app, handled } = await instance(await freshDatabase(cluster.server));
     inbox.start();
     expect((await post(app, envelope([text('pg.before', 'before the outage')]))).statusCode).toBe(200);
     await waitFor(() => handled.length === 1);
     const raw = envelope([text('pg.during', 'bin 7 is full')], [{ id: 'wamid.PGOUT', status: 'delivered', timestamp: '1750000000', recipient_id: '31600000001' }]);
-    await server.stop();
+    await cluster.server.stop();
     try {
       const refused = await post(app, raw);
       // before: 500, and nothing told Meta that trying again later is the answer
@@ -489,7 +483,7 @@ describe('WhatsApp webhook on PostgreSQL', () => {
       expect(refused.json()).toMatchObject({ status: 503 });
       expect((await post(app, raw)).statusCode).toBe(503);
     } finally {
-      await server.start();
+      await cluster.server.start();
     }
     // Meta redelivers the same bytes, more than once
     expect((await post(app, raw)).statusCode).toBe(200);
@@ -501,7 +495,7 @@ describe('WhatsApp webhook on PostgreSQL', () => {
   }, 60_000);
 
   it('two instances given the same bodies at once: each message recorded and handled once, each status applied once', async () => {
-    const url = await freshDatabase(server);
+    const url = await freshDatabase(cluster.server);
     const [a, b] = [await instance(url), await instance(url)];
     a.inbox.start();
     b.inbox.start();
@@ -523,7 +517,7 @@ describe('WhatsApp webhook on PostgreSQL', () => {
   }, 60_000);
 
   it('keeps the group commit: a burst of bodies in a few commits, a long body at most 200 elements a commit and answered once all is in, those behind it after', async () => {
-    const pool = openPool({ url: await freshDatabase(server) });
+    const pool = openPool({ url: await freshDatabase(cluster.server) });
     cleanups.push(() => pool.end());
     await migratePostgres(pool);
     const store = new PostgresInboxStore(pool, sealer);
@@ -559,7 +553,7 @@ describe('WhatsApp webhook on PostgreSQL', () => {
   it('two bridges on one database, the same resident report posted to both at once: recorded once, handled by one, answered once', async () => {
     // one pseudonym key for both (startInstances): message ids and body digests are keyed with it, so instances that
     // did not share it would each record (and answer) the same message under a different id
-    const url = await freshDatabase(server);
+    const url = await freshDatabase(cluster.server);
     const env = { BINBRIDGE_STORE_URL: url, BINBRIDGE_MQTT_AUTH: 'none', BINBRIDGE_HTTP_API_TOKEN: 'admin', BINBRIDGE_WHATSAPP_APP_SECRET: SECRET };
     const bridges = await startInstances(2, env);
     for (const b of bridges) cleanups.push(() => b.stop());
@@ -588,7 +582,7 @@ describe('WhatsApp webhook on PostgreSQL', () => {
   }, 60_000);
 
   it('a message one instance had claimed when it died is handled by the other', async () => {
-    const url = await freshDatabase(server);
+    const url = await freshDatabase(cluster.server);
     const [a, b] = [await instance(url), await instance(url)];
     await a.inbox.accept(Buffer.from(envelope([text('pg.orphan', 'who takes me?')])));
     // a's claim, and then a's connections end as a killed process's would

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock, realClock } from '../../../src/clock.js';
+import { ManualClock, realClock, within } from '../../../src/clock.js';
 
 describe('ManualClock', () => {
   it('stands still until advanced, then fires timers in due order at their own time', async () => {
@@ -115,5 +115,19 @@ describe('realClock', () => {
     await new Promise((resolve) => realClock.setTimeout(() => resolve(undefined), 5));
     expect(fired).toBe(true);
     t.clear();
+  });
+});
+
+describe('within', () => {
+  it('gives the work\'s value when it settles in time, null once the time has passed, and passes a rejection on', async () => {
+    const clock = new ManualClock(0);
+    expect(await within(clock, 1_000, Promise.resolve(7))).toBe(7);
+    await expect(within(clock, 1_000, Promise.reject(new Error('refused')))).rejects.toThrow('refused');
+    let settled = false;
+    const late = within(clock, 1_000, new Promise<number>(() => {})).then((v) => ((settled = true), v));
+    await clock.advance(999);
+    expect(settled).toBe(false);
+    await clock.advance(1);
+    expect(await late).toBeNull();
   });
 });

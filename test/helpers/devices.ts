@@ -40,25 +40,34 @@ export function lastReading(opts: Pick<FleetOptions, 'perDevice' | 'base'>): { t
   return { ts: opts.base + k * 1000, fill_pct: k % 100 };
 }
 
+/**
+ * One device's MQTT.js client for bin `bin`, knowing every broker on `ports` (127.0.0.1), trying them from index
+ * `first` on: a reconnect goes to the next one, and what was not acknowledged is sent again there.
+ */
+export function connectDevice(bin: string, ports: readonly number[], first: number, password?: string): MqttClient {
+  const order = [...ports.slice(first % ports.length), ...ports.slice(0, first % ports.length)];
+  const client = mqtt.connect({
+    servers: order.map((port) => ({ host: '127.0.0.1', port, protocol: 'mqtt' as const })),
+    protocolVersion: 4,
+    clientId: bin,
+    // MQTT.js keeps what was not acknowledged and sends it again after a reconnect, to whichever broker
+    clean: false,
+    reconnectPeriod: 200,
+    connectTimeout: 3000,
+    ...(password === undefined ? {} : { username: bin, password }),
+  });
+  client.setMaxListeners(0);
+  client.on('error', () => undefined);
+  return client;
+}
+
 export function startFleet(opts: FleetOptions): DeviceFleet {
   let sent = 0;
   const ackedKeys = new Set<string>();
   const finished: Promise<void>[] = [];
   const timers: NodeJS.Timeout[] = [];
   const clients = opts.bins.map((bin, i) => {
-    const order = [...opts.ports.slice(i % opts.ports.length), ...opts.ports.slice(0, i % opts.ports.length)];
-    const client = mqtt.connect({
-      servers: order.map((port) => ({ host: '127.0.0.1', port, protocol: 'mqtt' as const })),
-      protocolVersion: 4,
-      clientId: bin,
-      // MQTT.js keeps what was not acknowledged and sends it again after a reconnect, to whichever broker
-      clean: false,
-      reconnectPeriod: 200,
-      connectTimeout: 3000,
-      ...(opts.secrets ? { username: bin, password: opts.secrets[bin] } : {}),
-    });
-    client.setMaxListeners(0);
-    client.on('error', () => undefined);
+    const client = connectDevice(bin, opts.ports, i, opts.secrets?.[bin]);
     let next = 0;
     let acked = 0;
     let resolveDone!: () => void;

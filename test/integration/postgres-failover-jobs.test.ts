@@ -8,11 +8,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startGraphEmulator, templateButton, type GraphEmulator, type SentMessage } from '../../emulator/index.js';
 import { CITY } from '../helpers/bridge.js';
+import { connectDevice } from '../helpers/devices.js';
 import { dataFolder, spawnInstance, type Instance } from '../helpers/instance.js';
 import { freshDatabase, postgresCluster } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
@@ -92,16 +93,7 @@ async function webhookBalancer(): Promise<{ url: string; targets: number[]; clos
 
 /** One device per bin, knowing both brokers (a reconnect goes to the other); `fill` publishes QoS 1 and resolves on the PUBACK. */
 function device(bin: string, ports: readonly number[], first: number): { fill(pct: number): Promise<void>; client: MqttClient } {
-  const order = [...ports.slice(first), ...ports.slice(0, first)];
-  const client = mqtt.connect({
-    servers: order.map((port) => ({ host: '127.0.0.1', port, protocol: 'mqtt' as const })),
-    protocolVersion: 4,
-    clientId: bin,
-    clean: false,
-    reconnectPeriod: 200,
-    connectTimeout: 3000,
-  });
-  client.on('error', () => undefined);
+  const client = connectDevice(bin, ports, first);
   let ts = Date.now() - 3 * 3_600_000;
   const fill = async (pct: number): Promise<void> => {
     ts += 60_000;

@@ -7,6 +7,7 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startGraphEmulator, templateButton, type GraphEmulator, type SentMessage } from '../../emulator/index.js';
 import { CITY, connectClient, publishAcked, quiescent, spawnBridge, startBridge, type InProcessBridge } from '../helpers/bridge.js';
+import { freshDatabase, postgresCluster } from '../helpers/postgres.js';
 import { freePort } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -82,7 +83,10 @@ const jobsOf = async (bridge: InProcessBridge, binId: string) =>
 const alertsOf = async (bridge: InProcessBridge, binId: string) =>
   ((await (await fetch(`${bridge.httpUrl}/api/alerts?bin=${binId}`)).json()) as { items: { type: string; status: string }[] }).items;
 
-describe('dispatch through the real path', () => {
+// the decisions in SQLite under data_dir, and in PostgreSQL (store.url): the same path, the same answers
+const cluster = postgresCluster();
+
+describe.each(['sqlite', 'postgres'] as const)('dispatch through the real path (%s)', (store) => {
   let graph: GraphEmulator;
   let bridge: InProcessBridge;
   let client: MqttClient;
@@ -90,7 +94,8 @@ describe('dispatch through the real path', () => {
   beforeAll(async () => {
     const httpPort = await freePort();
     graph = await emulatorFor(httpPort);
-    bridge = await startBridge({ ...cloudEnv(graph.url), BINBRIDGE_HTTP_PORT: String(httpPort), BINBRIDGE_CONFIG: configFile() });
+    const storeUrl: Record<string, string> = store === 'postgres' ? { BINBRIDGE_STORE_URL: await freshDatabase(cluster.server) } : {};
+    bridge = await startBridge({ ...cloudEnv(graph.url), ...storeUrl, BINBRIDGE_HTTP_PORT: String(httpPort), BINBRIDGE_CONFIG: configFile() });
     client = await connectClient(bridge.mqttUrl, { clientId: 'dispatch-test' });
   });
   afterAll(async () => {
@@ -171,6 +176,8 @@ describe('dispatch through the real path', () => {
     await pub(90);
     await pub(91);
     await graph.waitForMessage((x) => x.to === CREW && JSON.stringify(x.body).includes(bin.id));
+    // the job is `sent` once the bridge has recorded Graph's answer, a moment after the message reached Graph
+    await waitFor(async () => (await jobsOf(bridge, bin.id))[0]?.status === 'sent', { message: 'the job sent' });
     const [job] = await jobsOf(bridge, bin.id);
     const url = `${bridge.httpUrl}/webhooks/whatsapp`;
     const forged = JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: '1', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: '1', phone_number_id: PHONE_ID }, messages: [{ from: CREW, id: 'wamid.FORGED', timestamp: '1', type: 'button', button: { payload: `accept:${job!.id}`, text: 'Accept' } }] } }] }] });

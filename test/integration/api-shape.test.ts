@@ -3,6 +3,7 @@
 // the known values; DELETE /api/bins/{id}; CSV exports of alerts, jobs and reports.
 import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabase, postgresCluster } from '../helpers/postgres.js';
 import { CITY, cityBins, closed, connectClient, publishAcked, startBridge, type InProcessBridge } from '../helpers/bridge.js';
 import { readBinsFile } from '../../src/registry/index.js';
 import { waitFor } from '../helpers/wait.js';
@@ -21,7 +22,10 @@ interface Problem {
   known?: Record<string, string[]>;
 }
 
-describe('one API shape', () => {
+// the stores in SQLite under data_dir, and in PostgreSQL (store.url): one shape
+const cluster = postgresCluster();
+
+describe.each(['sqlite', 'postgres'] as const)('one API shape (%s)', (store) => {
   let bridge: InProcessBridge;
   const api = (p: string, init: RequestInit & { type?: string } = {}) =>
     fetch(`${bridge.httpUrl}/api${p}`, {
@@ -40,7 +44,8 @@ describe('one API shape', () => {
   const binBody = (over: Record<string, unknown> = {}) => JSON.stringify({ lat: 52.09, lon: 5.11, address: 'Teststraat 1', zone: ZONE, kind: 'paper', capacity_l: 1100, depth_mm: 1200, sensor_offset_mm: 50, ...over });
 
   beforeAll(async () => {
-    bridge = await startBridge({ BINBRIDGE_HTTP_API_TOKEN: 't0ken', BINBRIDGE_DISPATCH_BATCH_WINDOW_S: '0' });
+    const storeUrl: Record<string, string> = store === 'postgres' ? { BINBRIDGE_STORE_URL: await freshDatabase(cluster.server) } : {};
+    bridge = await startBridge({ ...storeUrl, BINBRIDGE_HTTP_API_TOKEN: 't0ken', BINBRIDGE_DISPATCH_BATCH_WINDOW_S: '0' });
     // a crew always on shift in the bin's zone, so that a full bin makes a job and a crew message
     for (const c of bridge.zonesAndCrews.crews()) bridge.zonesAndCrews.deleteCrew(c.id);
     const crew = await api('/crews/c-api', { method: 'PUT', body: JSON.stringify({ name: 'API crew', phone: '31655555555', zones: [ZONE], shift: '00:00-24:00', lang: 'nl' }) });

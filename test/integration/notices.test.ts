@@ -5,9 +5,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { location, startGraphEmulator, type GraphEmulator } from '../../emulator/index.js';
 import { readBinsFile } from '../../src/registry/index.js';
+import { freshDatabase, postgresCluster } from '../helpers/postgres.js';
 import { CITY, metricValue, quiescent, startBridge, type InProcessBridge, cloudWhatsAppEnv } from '../helpers/bridge.js';
 import { freePort } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
@@ -19,12 +21,32 @@ const inZone = (z: string) => bins.filter((b) => b.zone === z);
 const [CENTRUM, WEST] = [inZone('centrum'), inZone('west')];
 const phone = (n: number) => `3164000${String(n).padStart(4, '0')}`;
 
-describe('subscriptions and notices', () => {
+// the stores in SQLite under data_dir, and in PostgreSQL (store.url)
+const cluster = postgresCluster();
+
+describe.each(['sqlite', 'postgres'] as const)('subscriptions and notices (%s)', (store) => {
   let graph: GraphEmulator;
   let bridge: InProcessBridge;
   let dir: string;
   let logFile: string;
   let env: Record<string, string>;
+  let storeUrl: string | null;
+  /** statements on the stopped bridge's store, as a crash would leave it (SQLite's file, or the PostgreSQL database) */
+  const onStore = async (statements: string): Promise<void> => {
+    if (!storeUrl) {
+      const raw = new Database(path.join(dir, 'binbridge.db'));
+      raw.exec(statements);
+      raw.close();
+      return;
+    }
+    const c = new pg.Client({ connectionString: storeUrl });
+    await c.connect();
+    try {
+      await c.query(statements);
+    } finally {
+      await c.end();
+    }
+  };
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers of many shapes, checked field by field
   const api = async (p: string, body?: unknown): Promise<{ status: number; j: any }> => {
@@ -52,7 +74,9 @@ describe('subscriptions and notices', () => {
     graph = await startGraphEmulator({ accessToken: TOKEN, appSecret: SECRET, webhookUrl: `http://127.0.0.1:${httpPort}/webhooks/whatsapp`, pairIntervalMs: 0, statusDelaysMs: { sent: 10, delivered: 20, read: 30 } });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-notices-'));
     logFile = path.join(dir, 'bridge.log');
+    storeUrl = store === 'postgres' ? await freshDatabase(cluster.server) : null;
     env = {
+      ...(storeUrl ? { BINBRIDGE_STORE_URL: storeUrl } : {}),
       BINBRIDGE_HTTP_PORT: String(httpPort),
       BINBRIDGE_MQTT_AUTH: 'none',
       // service notices go at any hour the suite runs (quiet hours have their own tests, on a manual clock)
@@ -196,9 +220,7 @@ describe('subscriptions and notices', () => {
     const made = await api('/api/notices', { kind: 'service', title: 'Centrum', text: { en: 'Glass bins move.' }, target: { zones: ['centrum'] }, send_at: new Date(Date.now() + 60_000).toISOString() });
     expect(made.j.status).toBe('scheduled');
     await bridge.stop();
-    const raw = new Database(path.join(dir, 'binbridge.db'));
-    raw.exec(`UPDATE notices SET send_at_ms = 0 WHERE id = ${made.j.id}`);
-    raw.close();
+    await onStore(`UPDATE notices SET send_at_ms = 0 WHERE id = ${made.j.id}`);
     bridge = await startBridge(env, dir);
     await waitFor(async () => (await api(`/api/notices/${made.j.id}`)).j.status === 'sent', { message: 'sent' });
     await quiescent(bridge);
@@ -206,9 +228,7 @@ describe('subscriptions and notices', () => {
     expect(firstRun.length).toBe(32);
     // the process dies again with the outbox items committed but the recipients not yet marked queued
     await bridge.stop();
-    const db = new Database(path.join(dir, 'binbridge.db'));
-    db.exec(`UPDATE notice_recipients SET queued = 0 WHERE notice_id = ${made.j.id}; UPDATE notices SET status = 'sending' WHERE id = ${made.j.id}`);
-    db.close();
+    await onStore(`UPDATE notice_recipients SET queued = 0 WHERE notice_id = ${made.j.id}; UPDATE notices SET status = 'sending' WHERE id = ${made.j.id}`);
     bridge = await startBridge(env, dir);
     await waitFor(async () => (await api(`/api/notices/${made.j.id}`)).j.status === 'sent', { message: 'sent again' });
     await quiescent(bridge);

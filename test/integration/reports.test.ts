@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRandom } from '../../firmware-sim/random.js';
 import { buttonReply, image, listReply, location, templateButton, type GraphEmulator } from '../../emulator/index.js';
 import { readBinsFile } from '../../src/registry/index.js';
+import { freshDatabase, postgresCluster } from '../helpers/postgres.js';
 import { CITY, connectClient, metricValue, publishAcked, quiescent, startBridge, type InProcessBridge, graphForBridge } from '../helpers/bridge.js';
 import { startInfluxd, type Influxd } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
@@ -27,7 +28,10 @@ const TOKEN = 'reports-token';
 const bins = readBinsFile(CITY);
 const byId = new Map(bins.map((b) => [b.id, b]));
 
-describe("residents' reports", () => {
+// the stores in SQLite under data_dir, and in PostgreSQL (store.url)
+const cluster = postgresCluster();
+
+describe.each(['sqlite', 'postgres'] as const)("residents' reports (%s)", (store) => {
   let graph: GraphEmulator;
   let bridge: InProcessBridge;
   let influx: Influxd;
@@ -68,7 +72,9 @@ describe("residents' reports", () => {
       config,
       `zones:\n${zones.map((z) => `  - { id: ${z}, name: ${z} }`).join('\n')}\ncrews:\n  - { id: crew-a, name: Crew A, phone: "${CREW}", zones: [${zones.join(', ')}], shift: "00:00-24:00", lang: en }\ndispatch: { batch_window_s: 0, escalate_after_s: 0 }\nopen311: { api_keys: ["open311-test-key"] }\n`,
     );
+    const storeUrl: Record<string, string> = store === 'postgres' ? { BINBRIDGE_STORE_URL: await freshDatabase(cluster.server) } : {};
     bridge = await startBridge({
+      ...storeUrl,
       BINBRIDGE_CONFIG: config,
       BINBRIDGE_MQTT_AUTH: 'none',
       BINBRIDGE_INFLUX_URL: influx.url,

@@ -2,6 +2,7 @@ import type { Sealer } from '../privacy/index.js';
 import type { Queryable } from '../storage/postgres/index.js';
 import {
   consentOf,
+  inFlightOf,
   DAY_MS,
   WEEK_MS,
   figuresOf,
@@ -155,13 +156,7 @@ export class PostgresNoticeStore implements NoticeStore {
       'SELECT outbox_id, queued_ms FROM notice_recipients WHERE notice_id = $1 AND queued = 1 AND skipped IS NULL AND sent_ms IS NULL AND delivery IS NULL',
       [id],
     );
-    const outboxIds: number[] = [];
-    let untracked = 0;
-    for (const r of rows) {
-      if (r.outbox_id !== null) outboxIds.push(r.outbox_id);
-      else if ((r.queued_ms ?? 0) > since) untracked++;
-    }
-    return { outboxIds, untracked };
+    return inFlightOf(rows, since);
   }
 
   async waiting(id: number): Promise<number> {

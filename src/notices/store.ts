@@ -89,6 +89,17 @@ export const consentOf = (r: Record<string, unknown>): Consent => ({
   endReason: r.end_reason as string | null,
 });
 
+/** A notice's queued recipients without an outcome: the outbox ids to ask about, and those queued after `since` with none. */
+export function inFlightOf(rows: readonly { outbox_id: number | null; queued_ms: number | null }[], since: number): { outboxIds: number[]; untracked: number } {
+  const outboxIds: number[] = [];
+  let untracked = 0;
+  for (const r of rows) {
+    if (r.outbox_id !== null) outboxIds.push(r.outbox_id);
+    else if ((r.queued_ms ?? 0) > since) untracked++;
+  }
+  return { outboxIds, untracked };
+}
+
 export const toNotice = (r: NoticeRow): Notice => ({
   id: r.id,
   kind: r.kind,
@@ -345,13 +356,7 @@ export class SqliteNoticeStore implements NoticeStore {
     const rows = this.db
       .prepare('SELECT outbox_id, queued_ms FROM notice_recipients WHERE notice_id = ? AND queued = 1 AND skipped IS NULL AND sent_ms IS NULL AND delivery IS NULL')
       .all(id) as { outbox_id: number | null; queued_ms: number | null }[];
-    const outboxIds: number[] = [];
-    let untracked = 0;
-    for (const r of rows) {
-      if (r.outbox_id !== null) outboxIds.push(r.outbox_id);
-      else if ((r.queued_ms ?? 0) > since) untracked++;
-    }
-    return { outboxIds, untracked };
+    return inFlightOf(rows, since);
   }
 
   async waiting(id: number): Promise<number> {

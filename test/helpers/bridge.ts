@@ -177,14 +177,22 @@ export function closed(client: MqttClient, timeoutMs = 5000): Promise<boolean> {
   });
 }
 
-/** Ids of the first n bins of the example city. */
-export function cityBins(n: number): string[] {
+/** The example city's bins (id, address, zone), in the file's order. */
+export function cityBinRows(): { id: string; address: string; zone: string }[] {
   return fs
     .readFileSync(CITY, 'utf8')
     .trim()
     .split('\n')
-    .slice(1, n + 1)
-    .map((l) => l.split(',')[0]!);
+    .slice(1)
+    .map((l) => l.split(','))
+    .map(([id, , , address, zone]) => ({ id: id!, address: address!, zone: zone! }));
+}
+
+/** Ids of the first n bins of the example city. */
+export function cityBins(n: number): string[] {
+  return cityBinRows()
+    .slice(0, n)
+    .map((b) => b.id);
 }
 
 /** One family's samples from Prometheus text, e.g. metricValue(text, 'binbridge_readings_rejected_total', {reason: 'bad_json'}). */

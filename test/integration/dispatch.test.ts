@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startGraphEmulator, templateButton, type GraphEmulator, type SentMessage } from '../../emulator/index.js';
-import { CITY, connectClient, publishAcked, quiescent, spawnBridge, startBridge, type InProcessBridge } from '../helpers/bridge.js';
+import { cityBinRows, connectClient, publishAcked, quiescent, spawnBridge, startBridge, type InProcessBridge } from '../helpers/bridge.js';
 import { freshDatabase, postgresCluster } from '../helpers/postgres.js';
 import { freePort } from '../helpers/servers.js';
 import { waitFor } from '../helpers/wait.js';
@@ -18,13 +18,7 @@ const APP_SECRET = 'test-app-secret';
 const TOKEN = 'test-access-token';
 const PHONE_ID = '106540352242922';
 
-const bins = fs
-  .readFileSync(CITY, 'utf8')
-  .trim()
-  .split('\n')
-  .slice(1)
-  .map((l) => l.split(','))
-  .map(([id, , , address, zone]) => ({ id: id!, address: address!, zone: zone! }));
+const bins = cityBinRows();
 const ZONE = bins[0]!.zone;
 const inZone = bins.filter((b) => b.zone === ZONE);
 const otherZones = [...new Set(bins.map((b) => b.zone))].filter((z) => z !== ZONE);

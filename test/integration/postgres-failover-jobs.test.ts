@@ -12,7 +12,7 @@ import type { MqttClient } from 'mqtt';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startGraphEmulator, templateButton, type GraphEmulator, type SentMessage } from '../../emulator/index.js';
-import { CITY } from '../helpers/bridge.js';
+import { cityBinRows } from '../helpers/bridge.js';
 import { connectDevice } from '../helpers/devices.js';
 import { dataFolder, spawnInstance, type Instance } from '../helpers/instance.js';
 import { freshDatabase, postgresCluster } from '../helpers/postgres.js';
@@ -26,14 +26,7 @@ const TOKEN = 'failover-jobs-access-token';
 const PHONE_ID = '106540352242922';
 const ESCALATE_AFTER_S = 25;
 
-const bins = fs
-  .readFileSync(CITY, 'utf8')
-  .trim()
-  .split('\n')
-  .slice(1)
-  .map((l) => l.split(','))
-  .map(([id, , , , zone]) => ({ id: id!, zone: zone! }));
-const ZONE_A = bins[0]!.zone;
+const bins = cityBinRows();const ZONE_A = bins[0]!.zone;
 const ZONE_B = bins.find((b) => b.zone !== ZONE_A)!.zone;
 const inA = bins.filter((b) => b.zone === ZONE_A).map((b) => b.id);
 const inB = bins.filter((b) => b.zone === ZONE_B).map((b) => b.id);

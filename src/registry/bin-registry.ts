@@ -3,8 +3,12 @@ import fs from 'node:fs';
 import type Database from 'better-sqlite3';
 
 type Db = Database.Database;
+import { nextTurn } from '../clock.js';
 import type { Bin } from './bin.js';
 import { readBinsFile, unreadable, type KnownValues } from './bins-file.js';
+
+/** Bins written per transaction by `upsert` (an import), between turns of the event loop. */
+const ROWS_PER_TRANSACTION = 2_000;
 
 /**
  * The bins a city has: read on every reading (by id, by a network server's device) and by the matcher, the
@@ -181,8 +185,19 @@ export class SqliteBinRegistry extends BinsInMemory implements BinRegistry {
     return bins.length;
   }
 
+  /**
+   * Writes the bins a few thousand rows per transaction, yielding to the event loop in between, so that importing a
+   * city (20,000 bins) never stalls readings; they are validated whole before (the import route refuses a file with
+   * any bad row), and a write interrupted by a crash is completed by importing the file again (an upsert).
+   */
   async upsert(bins: readonly Bin[]): Promise<Bin[]> {
-    return this.upsertNow(bins);
+    if (bins.length <= ROWS_PER_TRANSACTION) return this.upsertNow(bins);
+    const stored: Bin[] = [];
+    for (let i = 0; i < bins.length; i += ROWS_PER_TRANSACTION) {
+      if (i > 0) await nextTurn();
+      stored.push(...this.upsertNow(bins.slice(i, i + ROWS_PER_TRANSACTION)));
+    }
+    return stored;
   }
 
   /** Removes the bin with this id (any case); the removed bin, or undefined when there was none. */

@@ -5,7 +5,7 @@ export { SqliteSpool, SpoolFullError, type Spool, type SpoolBatch, type SpoolQue
 export { SqliteBinStateStore, type BinStateStore, type BinState, type LatestReading } from './bin-state.js';
 export { GroupCommit, SqliteReadingJournal, spoolsPoints, type ReadingJournal, type CommitHook, type JournalEntry, type JournalBacklog } from './reading-journal.js';
 export { JournalUnavailableError, WorkerReadingJournal, type WorkerJournalOptions } from './worker-journal.js';
-export { RuleStateTable, type RuleStateRow } from './rule-state-table.js';
+export { RULE_STATES_EVERY_MS, RuleStateTable, StagedRuleStates, type RuleStateRow, type TakeRuleStates } from './rule-state-table.js';
 export { SqliteReadingHistory, historyPoints, type ReadingHistory, type HistoryPoint, type HistoryRow } from './reading-history.js';
 export { BUCKET_MS, HISTORY_DAYS, HISTORY_MS, downsample, mergeBuckets, type HistoryBucket } from './history-bucket.js';
 export { checkPoints, readingPoints, lineProtocol, type FieldValue, type PointBin, type ReadingPointsOf } from './points.js';

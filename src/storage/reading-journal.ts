@@ -1,4 +1,4 @@
-import { realClock, type Clock } from '../clock.js';
+import { realClock, type Clock, type Timer } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { orderTs } from '../rules/index.js';
@@ -8,7 +8,7 @@ import type { Db } from './database.js';
 import type { PoolClient } from './postgres/pool.js';
 import { readingPoints, type ReadingPointsOf } from './points.js';
 import type { ReadingHistory } from './reading-history.js';
-import { RuleStateTable, type RuleStateRow } from './rule-state-table.js';
+import { RuleStateTable, StagedRuleStates, type RuleStateRow, type TakeRuleStates } from './rule-state-table.js';
 import type { SpoolTable } from './spool.js';
 
 export interface JournalEntry {
@@ -66,10 +66,10 @@ export interface ReadingJournal {
   /** Resolves once every group committed so far has been through the listeners (tests wait here, not by time). */
   settled(): Promise<void>;
   /**
-   * The rules' memory of some bins, written in the journal's next commit (a commit of their own on a later turn when
-   * no reading comes to carry them): no fsync of its own per group. A kill -9 loses what waits here.
+   * The rules' memory of some bins waits in `take`'s store; the journal takes it into a commit at most every
+   * RULE_STATES_EVERY_MS (StagedRuleStates): no fsync of its own per group. A kill -9 loses what waits.
    */
-  stageRuleStates(rows: readonly RuleStateRow[]): void;
+  stageRuleStates(take: TakeRuleStates): void;
   backlog(): JournalBacklog;
 }
 
@@ -136,10 +136,9 @@ interface Pending {
 /** The journal on the event loop: its group commit runs between the broker's turns. */
 export class SqliteReadingJournal implements ReadingJournal {
   private pending: Pending[] = [];
-  private scheduled = false;
+  private scheduled: { at: number; timer: Timer | null } | null = null;
   private readonly feed: CommittedFeed;
-  /** rule states waiting for the next commit, the newest per bin */
-  private staged = new Map<string, RuleStateRow>();
+  private readonly staged = new StagedRuleStates();
   private readonly group: GroupCommit;
   private readonly clock: Clock;
 
@@ -172,16 +171,16 @@ export class SqliteReadingJournal implements ReadingJournal {
 
   /** Commits whatever is waiting, now (used at shutdown), runs the listeners of what was committed, and stores the rule states they staged. */
   async flush(): Promise<void> {
-    while (this.pending.length > 0) this.commit();
+    while (this.pending.length > 0) this.commit(true);
     this.feed.drain();
     // the rules' transactions the listeners began (alerts opening) finish before the staged states are stored
     await this.feed.settled();
-    this.commit();
+    this.commit(true);
   }
 
-  stageRuleStates(rows: readonly RuleStateRow[]): void {
-    for (const r of rows) this.staged.set(r.binId, r);
-    if (rows.length > 0) this.schedule();
+  stageRuleStates(take: TakeRuleStates): void {
+    this.staged.add(take);
+    this.schedule();
   }
 
   settled(): Promise<void> {
@@ -192,32 +191,39 @@ export class SqliteReadingJournal implements ReadingJournal {
     return { readings: this.pending.length, oldestMs: this.pending[0]?.at ?? null, state: 'ok' };
   }
 
+  /** The next commit: on the next turn (or after commit_delay_ms) for readings; rule states alone when they are due. */
   private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
+    const now = this.clock.now();
+    const delay = this.pending.length > 0 ? this.opts.delayMs : Math.max(this.opts.delayMs, this.staged.dueIn(now));
+    // a commit already set for then or sooner does
+    if (this.scheduled && this.scheduled.at <= now + delay) return;
+    this.scheduled?.timer?.clear();
     const run = (): void => {
-      this.scheduled = false;
+      this.scheduled = null;
       this.commit();
-      if (this.pending.length > 0) this.schedule();
+      if (this.pending.length > 0 || this.staged.waiting) this.schedule();
     };
-    if (this.opts.delayMs > 0) this.clock.setTimeout(run, this.opts.delayMs);
-    else setImmediate(run);
+    if (delay > 0) this.scheduled = { at: now + delay, timer: this.clock.setTimeout(run, delay) };
+    else {
+      this.scheduled = { at: now, timer: null };
+      setImmediate(run);
+    }
   }
 
-  private commit(): void {
+  private commit(force = false): void {
     const group = this.pending.length <= this.opts.maxBatch ? this.pending : this.pending.slice(0, this.opts.maxBatch);
     this.pending = group === this.pending ? [] : this.pending.slice(group.length);
-    const states = this.staged;
-    if (group.length === 0 && states.size === 0) return;
-    this.staged = new Map();
+    const now = this.clock.now();
+    const states = this.staged.take(now, force);
+    if (group.length === 0 && states.length === 0) return;
     const entries = group.map((p) => p.entry);
     const end = this.metrics.journalCommit.startTimer();
     try {
-      this.group.run(entries, this.clock.now(), states.values());
+      this.group.run(entries, now, states);
     } catch (err) {
       end();
-      // the rule states wait for the next commit (newer ones staged meanwhile win)
-      for (const [binId, r] of states) if (!this.staged.has(binId)) this.staged.set(binId, r);
+      // the rule states wait for the next commit (a newer state of a bin has a higher seq and wins)
+      if (states.length > 0) this.staged.add(() => states);
       this.log.error({ err, readings: group.length }, 'journal commit failed; readings not acknowledged');
       for (const p of group) p.reject(err as Error);
       return;

@@ -8,7 +8,7 @@ import { retryDelay } from '../retry.js';
 import type { SpoolWriter } from './influx-writer.js';
 import { encodeReadings, encodeRuleStates, type FromWorker, type JournalWorkerData, type ToWorker, type WorkerStatus } from './journal-protocol.js';
 import { CommittedFeed } from './committed-feed.js';
-import type { RuleStateRow } from './rule-state-table.js';
+import { StagedRuleStates, type TakeRuleStates } from './rule-state-table.js';
 import { spoolsPoints, type JournalBacklog, type JournalEntry, type ReadingJournal } from './reading-journal.js';
 import { SpoolFullError, type Spool, type SpoolStats } from './spool.js';
 
@@ -73,8 +73,9 @@ export class WorkerReadingJournal implements ReadingJournal {
   private head = 0;
   private postScheduled = false;
   private readonly feed: CommittedFeed;
-  /** rule states for the worker's next commit, the newest per bin; kept while the worker restarts */
-  private staged = new Map<string, RuleStateRow>();
+  /** rule states for the worker's commits; they wait in the rules' store while the worker restarts */
+  private readonly staged = new StagedRuleStates();
+  private statesTimer: Timer | null = null;
   private nextId = 1;
   private readonly replies = new Map<number, () => void>();
   private readonly appends = new Map<number, Append>();
@@ -114,18 +115,18 @@ export class WorkerReadingJournal implements ReadingJournal {
 
   /** Sends what this turn received, waits until the worker committed everything it holds, runs its listeners, and has the rule states they staged stored. */
   async flush(): Promise<void> {
-    this.post();
+    this.post(true);
     await this.ask((id) => ({ t: 'flush', id }));
     this.feed.drain();
     await this.feed.settled();
-    if (this.staged.size === 0) return;
-    this.post();
+    if (!this.staged.waiting) return;
+    this.post(true);
     await this.ask((id) => ({ t: 'flush', id }));
   }
 
-  stageRuleStates(rows: readonly RuleStateRow[]): void {
-    for (const r of rows) this.staged.set(r.binId, r);
-    if (rows.length > 0) this.postSoon();
+  stageRuleStates(take: TakeRuleStates): void {
+    this.staged.add(take);
+    this.postStatesWhenDue();
   }
 
   settled(): Promise<void> {
@@ -143,6 +144,7 @@ export class WorkerReadingJournal implements ReadingJournal {
     const prev = this.state;
     this.state = 'stopped';
     this.restartTimer?.clear();
+    this.statesTimer?.clear();
     const worker = this.worker;
     if (!worker) return;
     // a worker still starting (a restart) has nothing to close yet: it is ended as it is
@@ -195,14 +197,29 @@ export class WorkerReadingJournal implements ReadingJournal {
   }
 
   private postSoon(): void {
-    if (this.postScheduled) return;
+    // while the worker commits, the answer sends what gathers (postIfIdle)
+    if (this.postScheduled || (this.inFlight.length > this.head && this.state === 'ok')) return;
     this.postScheduled = true;
     setImmediate(() => this.post());
   }
 
-  private post(): void {
+  /** Rule states with no reading to carry them go when they are due, in a message of their own. */
+  private postStatesWhenDue(): void {
+    if (this.statesTimer || !this.staged.waiting) return;
+    this.statesTimer = this.clock.setTimeout(() => {
+      this.statesTimer = null;
+      this.postSoon();
+    }, this.staged.dueIn(this.clock.now()));
+  }
+
+  /**
+   * Sends the readings received since the last message, with the rule states when they are due (or `force`). While
+   * the worker commits what it was sent, the next readings gather here and go when it answers, in one message (a
+   * group commit's natural batching, on this side of the thread hop: one message per commit, not one per turn).
+   */
+  private post(force = false): void {
     this.postScheduled = false;
-    if (this.queued.length === 0 && this.staged.size === 0) return;
+    if (!force && this.inFlight.length > this.head && this.state === 'ok') return;
     const batch = this.queued;
     this.queued = [];
     if (!this.worker || this.state !== 'ok') {
@@ -210,10 +227,17 @@ export class WorkerReadingJournal implements ReadingJournal {
       for (const p of batch) p.reject(new JournalUnavailableError('journal worker not running; reading not recorded'));
       return;
     }
-    const states = this.staged.size > 0 ? encodeRuleStates(this.staged.values()) : null;
-    this.staged = new Map();
-    this.send({ t: 'record', now: this.clock.now(), cols: encodeReadings(batch.map((p) => p.entry)), states });
+    const now = this.clock.now();
+    const rows = this.staged.take(now, force);
+    if (this.staged.waiting) this.postStatesWhenDue();
+    if (batch.length === 0 && rows.length === 0) return;
+    this.send({ t: 'record', now, cols: encodeReadings(batch.map((p) => p.entry)), states: rows.length > 0 ? encodeRuleStates(rows) : null });
     for (const p of batch) this.inFlight.push(p);
+  }
+
+  /** Sends what gathered while the worker was committing, once it holds nothing more. */
+  private postIfIdle(): void {
+    if (this.inFlight.length === this.head && (this.queued.length > 0 || this.staged.waiting)) this.post();
   }
 
   /** The next n readings the worker was sent, in order. */
@@ -246,6 +270,8 @@ export class WorkerReadingJournal implements ReadingJournal {
       case 'committed': {
         this.apply(m.status);
         const group = this.take(m.n);
+        // the next group first: the worker commits it while this one's PUBACKs go out
+        this.postIfIdle();
         for (const p of group) p.resolve();
         this.feed.push(group.map((p) => p.entry));
         return;
@@ -253,7 +279,9 @@ export class WorkerReadingJournal implements ReadingJournal {
       case 'failed': {
         this.apply(m.status);
         const err = Object.assign(new Error(m.error.message), { name: m.error.name });
-        for (const p of this.take(m.n)) p.reject(err);
+        const group = this.take(m.n);
+        this.postIfIdle();
+        for (const p of group) p.reject(err);
         return;
       }
       case 'appended':
@@ -316,7 +344,7 @@ export class WorkerReadingJournal implements ReadingJournal {
         this.state = 'ok';
         this.apply(m.status);
         for (const [id, a] of this.appends) this.send({ t: 'append', id, now: a.now, lines: a.lines });
-        if (this.staged.size > 0) this.postSoon();
+        if (this.staged.waiting) this.postStatesWhenDue();
         resolve();
       });
       worker.on('error', (err) => (lastError = err));

@@ -99,11 +99,11 @@ export function journalContract(setup: JournalSetup): void {
   it('stores staged rule states with the next commit, never one older than what is stored', async () => {
     const { journal, ruleState } = await setup();
     const row = (seq: number): RuleStateRow => ({ binId: 'R', state: `{"n":${seq}}`, at: 1000 + seq, seq });
-    journal.stageRuleStates([row(2)]);
+    journal.stageRuleStates(() => [row(2)]);
     await journal.record({ reading: reading('R', 1000), lines: [] });
     await journal.flush();
     expect(await ruleState('R')).toEqual({ state: '{"n":2}', seq: 2 });
-    journal.stageRuleStates([row(1)]);
+    journal.stageRuleStates(() => [row(1)]);
     await journal.flush();
     expect(await ruleState('R')).toEqual({ state: '{"n":2}', seq: 2 });
   });

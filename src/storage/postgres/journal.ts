@@ -7,7 +7,7 @@ import type { LatestReading } from '../bin-state.js';
 import { CommittedFeed } from '../committed-feed.js';
 import { readingPoints } from '../points.js';
 import { spoolsPoints, type CommitHook, type JournalBacklog, type JournalEntry, type ReadingJournal } from '../reading-journal.js';
-import type { RuleStateRow } from '../rule-state-table.js';
+import { StagedRuleStates, type RuleStateRow, type TakeRuleStates } from '../rule-state-table.js';
 import { JournalUnavailableError } from '../worker-journal.js';
 import type { PostgresBinStateStore } from './bin-state.js';
 import type { PostgresReadingHistory } from './reading-history.js';
@@ -43,7 +43,8 @@ export class PostgresReadingJournal implements ReadingJournal {
   private scheduled = false;
   private running: Promise<void> | null = null;
   private readonly feed: CommittedFeed;
-  private staged = new Map<string, RuleStateRow>();
+  /** taken into every commit (no rules stage here; the contract holds all the same) */
+  private readonly staged = new StagedRuleStates(0);
   private readonly hooks: CommitHook[] = [];
   private readonly clock: Clock;
 
@@ -89,9 +90,9 @@ export class PostgresReadingJournal implements ReadingJournal {
     return this.feed.settled();
   }
 
-  stageRuleStates(rows: readonly RuleStateRow[]): void {
-    for (const r of rows) this.staged.set(r.binId, r);
-    if (rows.length > 0) this.schedule();
+  stageRuleStates(take: TakeRuleStates): void {
+    this.staged.add(take);
+    this.schedule();
   }
 
   backlog(): JournalBacklog {
@@ -114,7 +115,7 @@ export class PostgresReadingJournal implements ReadingJournal {
   private drain(): Promise<void> {
     this.running ??= (async () => {
       try {
-        while (this.pending.length > 0 || this.staged.size > 0) await this.commitNext();
+        while (this.pending.length > 0 || this.staged.waiting) await this.commitNext();
       } finally {
         this.running = null;
       }
@@ -125,12 +126,11 @@ export class PostgresReadingJournal implements ReadingJournal {
   private async commitNext(): Promise<void> {
     const group = this.pending.length <= this.opts.maxBatch ? this.pending : this.pending.slice(0, this.opts.maxBatch);
     this.pending = group === this.pending ? [] : this.pending.slice(group.length);
-    const states = this.staged;
-    this.staged = new Map();
+    const now = this.clock.now();
+    const states = this.staged.take(now, true);
     this.inFlight = group.length;
     this.oldestInFlight = group[0]?.at ?? null;
     const entries = group.map((p) => p.entry);
-    const now = this.clock.now();
     const lines = this.spool ? spoolLines(entries) : [];
     const end = this.metrics.journalCommit.startTimer();
     let after: (() => void)[] = [];
@@ -138,7 +138,7 @@ export class PostgresReadingJournal implements ReadingJournal {
       const rows = await this.transaction((client) => {
         // a commit run again (a deadlock) runs the hooks again: only the last attempt's work follows the COMMIT
         after = [];
-        return this.writeGroup(client, entries, lines, now, [...states.values()], (fn) => void after.push(fn));
+        return this.writeGroup(client, entries, lines, now, states, (fn) => void after.push(fn));
       });
       end();
       for (const fn of after) {
@@ -153,16 +153,15 @@ export class PostgresReadingJournal implements ReadingJournal {
     } catch (err) {
       end();
       this.history?.forgetUncommitted();
-      // the rule states wait for the next commit (newer ones staged meanwhile win)
-      for (const [binId, r] of states) if (!this.staged.has(binId)) this.staged.set(binId, r);
       const reason = err instanceof Error ? err.message : String(err);
       this.log.error({ err, readings: group.length }, 'journal commit failed; readings not acknowledged');
       const refusal = new JournalUnavailableError(`PostgreSQL commit failed (${reason}); reading not recorded`);
       for (const p of group) p.reject(refusal);
       this.inFlight = 0;
       this.oldestInFlight = null;
-      // rule states alone are not tried again at once against a database that just failed: the next reading carries them
-      if (this.pending.length === 0) this.stagedRetryLater();
+      // the rule states wait for the next commit (a newer state of a bin has a higher seq and wins); alone, they are
+      // not tried again at once against a database that just failed: the next reading carries them
+      if (states.length > 0) this.stagedRetryLater(states);
       return;
     }
     this.inFlight = 0;
@@ -171,14 +170,9 @@ export class PostgresReadingJournal implements ReadingJournal {
     this.feed.push(entries);
   }
 
-  private stagedRetryLater(): void {
-    if (this.staged.size === 0) return;
-    const held = this.staged;
-    this.staged = new Map();
-    this.clock.setTimeout(() => {
-      for (const [binId, r] of held) if (!this.staged.has(binId)) this.staged.set(binId, r);
-      if (this.staged.size > 0) this.schedule();
-    }, 1000);
+  private stagedRetryLater(states: RuleStateRow[]): void {
+    if (this.pending.length > 0) return this.staged.add(() => states);
+    this.clock.setTimeout(() => this.stageRuleStates(() => states), 1000);
   }
 
   private async writeGroup(

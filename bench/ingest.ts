@@ -242,6 +242,8 @@ async function startBridge(run: number): Promise<void> {
   writeBinsCsv(binsFile);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    // as the container image runs it (storage/unit-of-work.ts: no nested-transaction check, whose hook costs every promise)
+    NODE_ENV: 'production',
     BINBRIDGE_DATA_DIR: dataDir,
     BINBRIDGE_REGISTRY_BINS_FILE: binsFile,
     BINBRIDGE_MQTT_HOST: HOST,

@@ -198,6 +198,9 @@ export class MqttBroker {
       stream.destroy();
       return;
     }
+    // a PUBACK goes out when the reading is durable, not when the device's next segment brings an ACK (Nagle): a
+    // battery device waits awake for it, and a gateway's connection carries the next reading meanwhile
+    if (stream instanceof net.Socket) stream.setNoDelay(true);
     this.aedes.handle(stream as net.Socket, req);
     // with aedes reading through 'readable', a 'data' listener sees each chunk as aedes reads it
     const guard = createPacketSizeGuard(this.deps.config.max_packet_bytes, (declared) => {

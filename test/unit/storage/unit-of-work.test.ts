@@ -1,5 +1,6 @@
-import { describe } from 'vitest';
-import { SqliteUnitOfWork, type Db } from '../../../src/storage/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { NestedTransactionError, SqliteUnitOfWork, type Db } from '../../../src/storage/index.js';
+import { TxScope } from '../../../src/storage/unit-of-work.js';
 import { memoryDb } from '../../helpers/db.js';
 import { unitOfWorkContract, type Tally } from '../../helpers/unit-of-work-contracts.js';
 
@@ -21,5 +22,21 @@ describe('SqliteUnitOfWork', () => {
   unitOfWorkContract('SQLite', async () => {
     const uow = new SqliteUnitOfWork(memoryDb(), tally);
     return { uow, blocked: () => uow.waiting > 0 };
+  });
+});
+
+describe('TxScope', () => {
+  it('checks for a nested transaction except under NODE_ENV=production, where its hook would cost every promise', async () => {
+    const dev = new TxScope();
+    await dev.run(async () => expect(() => dev.check()).toThrow(NestedTransactionError));
+    expect(() => dev.check()).not.toThrow();
+
+    vi.stubEnv('NODE_ENV', 'production');
+    try {
+      const prod = new TxScope();
+      await expect(prod.run(async () => (prod.check(), 'ran'))).resolves.toBe('ran');
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });

@@ -264,12 +264,7 @@ async function connectAll(): Promise<void> {
     });
     pending.push(
       new Promise<void>((resolve, reject) => {
-        client.once('connect', () => {
-          // Nagle off, as on a device that sends one reading and waits for its PUBACK: these few connections stand
-          // for many devices, and with Nagle a PUBLISH would wait for the ACK of the one before it
-          (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
-          resolve();
-        });
+        client.once('connect', () => resolve());
         client.once('error', reject);
         client.once('close', () => reject(new Error(`${binId}: connection closed before CONNACK`)));
       }),

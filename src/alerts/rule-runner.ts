@@ -60,7 +60,7 @@ const parsed = (json: string | null | undefined): BinRuleState => (json ? (JSON.
  * after it).
  *
  * On SQLite the cache is the truth (one process): ordinary readings are evaluated as they commit and their states
- * staged into the journal's next commit; only bins whose alerts open or close get a transaction (`decisions.tx`).
+ * staged for the journal's commits; only bins whose alerts open or close get a transaction (`decisions.tx`).
  * On PostgreSQL the `rule_state` row is the truth every instance shares: the rules run inside the journal's group
  * commit (`inCommit`), lock the group's bins' rows in bin order, evaluate from them and write them back, so a
  * reading is acknowledged only once its rules are applied and a bin's next reading, wherever it arrives, is judged
@@ -256,7 +256,7 @@ export class RuleRunner {
 
   /**
    * SQLite, after evaluating from the cache: states of bins with nothing decisive are staged for the journal's
-   * next commit (no transaction, no fsync of their own); the others' alerts, states and `onApplied` go in one
+   * commits (no transaction, no fsync of their own; StagedRuleStates); the others' alerts, states and `onApplied` go in one
    * `decisions.tx`. Without anything decisive, the bus hears of the events at once.
    */
   private settleLocal(changed: Map<string, BinRuleState>, happened: { binId: string; events: BinEvent[] }[], at: number): Promise<AppliedEvent[]> | undefined {

@@ -87,7 +87,7 @@ const binsSeen = new BinsSeen();
 // readings waiting for the next commit, with the main thread's clock at the turn they came in
 let queue: JournalEntry[] = [];
 let queueNow = 0;
-// the rules' memory of some bins, newest per bin, for the next commit (alone when no reading follows)
+// the rules' memory of some bins (sent at most every RULE_STATES_EVERY_MS), newest per bin, for the next commit
 let states = new Map<string, RuleStateRow>();
 let scheduled = false;
 /** test hook: nothing is committed any more */

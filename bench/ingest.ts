@@ -331,13 +331,15 @@ async function runOnce(target: Target, rate: number, run: number): Promise<Recor
   lg.send({ type: 'go' });
   await lg.next('phase', 'measure');
   const t0 = performance.now();
-  const cpu0 = { broker: cpuUs(brokerPid), influx: cpuUs(influxPid), load: cpuUs(loadPid) };
+  const cpu0 = { broker: cpuUs(brokerPid), loop: cpuUs(brokerPid, brokerPid), influx: cpuUs(influxPid), load: cpuUs(loadPid) };
+  const ack0 = stores ? await ackDelayBuckets() : null;
   const stored0 = stores ? await storedCount() : 0;
   log(`measured window started${stores ? ` (${stored0} stored during warm-up)` : ''}`);
 
   await lg.next('phase', 'end');
   const t1 = performance.now();
-  const cpu1 = { broker: cpuUs(brokerPid), influx: cpuUs(influxPid), load: cpuUs(loadPid) };
+  const cpu1 = { broker: cpuUs(brokerPid), loop: cpuUs(brokerPid, brokerPid), influx: cpuUs(influxPid), load: cpuUs(loadPid) };
+  const ack1 = stores ? await ackDelayBuckets() : null;
   const stored1 = stores ? await storedCount() : 0;
   const windowS = (t1 - t0) / 1000;
   log(`measured window ended after ${windowS.toFixed(2)} s${stores ? ` (${stored1 - stored0} stored in it); draining` : ''}`);
@@ -400,7 +402,11 @@ async function runOnce(target: Target, rate: number, run: number): Promise<Recor
     warmup_puback_ms: { p50: result.warmup.latency.p50, p99: result.warmup.latency.p99, max: result.warmup.latency.max },
     // the bridge's name stays as it was for single runs; the broker's process, whichever it is
     [stores ? 'bridge_cpu_us_per_reading' : 'broker_cpu_us_per_reading']: ackedInWindow > 0 ? r1((cpu1.broker - cpu0.broker) / ackedInWindow) : null,
+    // the event loop's own thread (MQTT, ingest, rules), the rest being the journal worker, V8's and libuv's threads
+    [stores ? 'bridge_loop_cpu_us_per_reading' : 'broker_loop_cpu_us_per_reading']: ackedInWindow > 0 ? r1((cpu1.loop - cpu0.loop) / ackedInWindow) : null,
     [stores ? 'bridge_cpu_pct' : 'broker_cpu_pct']: r1(((cpu1.broker - cpu0.broker) / 1e6 / windowS) * 100),
+    // the bridge's own account of the window's readings: arrival to durable commit (binbridge_journal_ack_delay_seconds)
+    ...(ack0 && ack1 ? { bridge_ack_delay_ms: ackDelayQuantiles(ack0, ack1) } : {}),
     [stores ? 'bridge_peak_rss_mb' : 'broker_peak_rss_mb']: peakRss,
     ...(stores ? { influx_cpu_s: r3((cpu1.influx - cpu0.influx) / 1e6) } : {}),
     loadgen_cpu_s: r3((cpu1.load - cpu0.load) / 1e6),
@@ -423,6 +429,40 @@ async function runOnce(target: Target, rate: number, run: number): Promise<Recor
   return out;
 }
 
+type Buckets = Map<number, number>;
+
+/** The bridge's ack-delay histogram (cumulative counts by upper bound, seconds) from its /metrics. */
+async function ackDelayBuckets(): Promise<Buckets | null> {
+  try {
+    const text = await (await fetch(`http://${HOST}:${bridgeHttpPort}/metrics`)).text();
+    const out: Buckets = new Map();
+    for (const m of text.matchAll(/^binbridge_journal_ack_delay_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)) {
+      out.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]));
+    }
+    return out.size > 0 ? out : null;
+  } catch {
+    return null;
+  }
+}
+
+/** p50 and p99 of what the histogram counted between two scrapes, interpolated within a bucket (ms). */
+function ackDelayQuantiles(before: Buckets, after: Buckets): { p50: number | null; p99: number | null; count: number } {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const cum = bounds.map((le) => (after.get(le) ?? 0) - (before.get(le) ?? 0));
+  const total = cum[cum.length - 1] ?? 0;
+  const q = (p: number): number | null => {
+    if (total === 0) return null;
+    const rank = p * total;
+    const i = cum.findIndex((c) => c >= rank);
+    const hi = bounds[i]!;
+    const lo = i > 0 ? bounds[i - 1]! : 0;
+    if (!Number.isFinite(hi)) return r1(lo * 1000);
+    const below = i > 0 ? cum[i - 1]! : 0;
+    return r1((lo + ((hi - lo) * (rank - below)) / Math.max(1, cum[i]! - below)) * 1000);
+  };
+  return { p50: q(0.5), p99: q(0.99), count: total };
+}
+
 /** The figures of a run that the side-by-side view compares. */
 const brief = (r: Record<string, unknown> | undefined) =>
   r && {
@@ -431,6 +471,7 @@ const brief = (r: Record<string, unknown> | undefined) =>
     puback_p99_ms: (r.puback_ms as { p99: number }).p99,
     puback_p50_ms: (r.puback_ms as { p50: number }).p50,
     cpu_us_per_reading: r.target === 'binbridge' ? r.bridge_cpu_us_per_reading : r.broker_cpu_us_per_reading,
+    loop_cpu_us_per_reading: r.target === 'binbridge' ? r.bridge_loop_cpu_us_per_reading : r.broker_loop_cpu_us_per_reading,
     sustained: r.target_met,
   };
 

@@ -56,6 +56,12 @@ export function createMetrics() {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: r,
     }),
+    journalAckDelay: new Histogram({
+      name: 'binbridge_journal_ack_delay_seconds',
+      help: "From a reading's arrival to its durable commit, when the broker may send its PUBACK (the bridge's share of the device's wait)",
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 5],
+      registers: r,
+    }),
     journalBacklog: new Gauge({
       name: 'binbridge_journal_backlog_readings',
       help: 'Readings received and waiting for their durable commit (no PUBACK yet)',

@@ -244,10 +244,11 @@ const CLK_TCK = (() => {
 })();
 
 /** utime + stime of a process, in microseconds (from /proc/<pid>/stat). */
-export function cpuUs(pid: number | undefined): number {
+export function cpuUs(pid: number | undefined, tid?: number): number {
   if (pid === undefined) return NaN;
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // one thread's (its main thread: tid = pid), or the whole process's
+    const stat = fs.readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // fields[0] is field 3 (state); utime is field 14, stime field 15
     return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;

@@ -23,6 +23,11 @@ export interface JournalEntry {
   points?: ReadingPointsOf | undefined;
 }
 
+/** A group's readings are durable at `now` (the clock's ms): how long each waited since it arrived. */
+export function observeAckDelays(metric: Pick<Metrics['journalAckDelay'], 'observe'>, group: readonly { at: number }[], now: number): void {
+  for (const p of group) metric.observe((now - p.at) / 1000);
+}
+
 /** Whether the entry puts anything into the spool (which must then have room). */
 export const spoolsPoints = (entry: JournalEntry): boolean => entry.points !== undefined || entry.lines.length > 0;
 
@@ -229,6 +234,7 @@ export class SqliteReadingJournal implements ReadingJournal {
       return;
     }
     end();
+    observeAckDelays(this.metrics.journalAckDelay, group, this.clock.now());
     for (const p of group) p.resolve();
     this.feed.push(entries);
   }

@@ -9,7 +9,7 @@ import type { SpoolWriter } from './influx-writer.js';
 import { encodeReadings, encodeRuleStates, type FromWorker, type JournalWorkerData, type ToWorker, type WorkerStatus } from './journal-protocol.js';
 import { CommittedFeed } from './committed-feed.js';
 import { StagedRuleStates, type TakeRuleStates } from './rule-state-table.js';
-import { spoolsPoints, type JournalBacklog, type JournalEntry, type ReadingJournal } from './reading-journal.js';
+import { observeAckDelays, spoolsPoints, type JournalBacklog, type JournalEntry, type ReadingJournal } from './reading-journal.js';
 import { SpoolFullError, type Spool, type SpoolStats } from './spool.js';
 
 /** A reading was not recorded because the journal worker died or is being restarted; the sender retries. */
@@ -263,6 +263,7 @@ export class WorkerReadingJournal implements ReadingJournal {
       case 'committed': {
         this.apply(m.status);
         const group = this.take(m.n);
+        observeAckDelays(this.metrics.journalAckDelay, group, this.clock.now());
         for (const p of group) p.resolve();
         this.feed.push(group.map((p) => p.entry));
         return;

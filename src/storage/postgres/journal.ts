@@ -6,7 +6,7 @@ import { orderTs } from '../../rules/index.js';
 import type { LatestReading } from '../bin-state.js';
 import { CommittedFeed } from '../committed-feed.js';
 import { readingPoints } from '../points.js';
-import { spoolsPoints, type CommitHook, type JournalBacklog, type JournalEntry, type ReadingJournal } from '../reading-journal.js';
+import { observeAckDelays, spoolsPoints, type CommitHook, type JournalBacklog, type JournalEntry, type ReadingJournal } from '../reading-journal.js';
 import { StagedRuleStates, type RuleStateRow, type TakeRuleStates } from '../rule-state-table.js';
 import { JournalUnavailableError } from '../worker-journal.js';
 import type { PostgresBinStateStore } from './bin-state.js';
@@ -54,7 +54,7 @@ export class PostgresReadingJournal implements ReadingJournal {
     private readonly binState: PostgresBinStateStore,
     private readonly history: PostgresReadingHistory | null,
     private readonly opts: { maxBatch: number; delayMs: number; clock?: Clock },
-    private readonly metrics: Pick<Metrics, 'journalCommit'>,
+    private readonly metrics: Pick<Metrics, 'journalCommit' | 'journalAckDelay'>,
     private readonly log: Logger,
   ) {
     this.clock = opts.clock ?? realClock;
@@ -166,6 +166,7 @@ export class PostgresReadingJournal implements ReadingJournal {
     }
     this.inFlight = 0;
     this.oldestInFlight = null;
+    observeAckDelays(this.metrics.journalAckDelay, group, this.clock.now());
     for (const p of group) p.resolve();
     this.feed.push(entries);
   }

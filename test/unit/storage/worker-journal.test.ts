@@ -100,6 +100,11 @@ describe('WorkerReadingJournal', () => {
     expect(errors[0]).toMatchObject({ unconfirmed: 1 });
     expect(errors[0]!.msg).toMatch(/journal worker died/);
     expect((await metrics.registry.getSingleMetric('binbridge_journal_worker_restarts_total')!.get()).values[0]!.value).toBe(1);
+    // each acknowledged reading's wait, the worker's 100 ms commit delay in it; the refused ones are not counted
+    const ack = (await metrics.registry.getSingleMetric('binbridge_journal_ack_delay_seconds')!.get()).values;
+    const bucket = (le: number | string): number => ack.find((v) => (v as { metricName?: string }).metricName?.endsWith('_bucket') && v.labels.le === le)!.value;
+    expect(bucket('+Inf')).toBe(2);
+    expect(bucket(0.05)).toBe(0);
   });
 
   it('keeps points it could not spool while another connection held the database past its busy timeout, and spools them after', async () => {

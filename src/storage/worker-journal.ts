@@ -212,9 +212,10 @@ export class WorkerReadingJournal implements ReadingJournal {
   }
 
   /**
-   * Sends the readings received since the last message, with the rule states when they are due (or `force`). One
-   * message per turn of the event loop: held here until the worker answered the one before (one message per commit),
-   * the readings waited a hop and a turn longer and p99 PUBACK at 20,000/s doubled for no CPU saved (bench:ingest).
+   * Sends the readings received since the last message, with the rule states when they are due (or `force`): one
+   * message per turn of the event loop. (Holding the readings until the worker had answered the message before, for
+   * one message per commit, was tried: they waited a hop and a turn longer, p99 PUBACK at 20,000/s rose from 50 to
+   * 60–82 ms, and no CPU was saved; docs/performance.md.)
    */
   private post(force = false): void {
     this.postScheduled = false;

@@ -144,9 +144,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       // durable queue between ingest and InfluxDB; when full, QoS 1 readings are not acknowledged
       max_mb: z.number().positive().default(1024),
-      // group commit: at most this many readings or this many milliseconds per transaction
+      // group commit: at most this many readings per transaction; a commit waits until commit_delay_ms after the last
+      // one ended (readings that come meanwhile share it and its fsync; one that finds the journal idle does not wait)
       commit_max_batch: z.number().int().min(1).default(2000),
-      commit_delay_ms: z.number().min(0).max(100).default(0),
+      commit_delay_ms: z.number().min(0).max(100).default(2),
       // "full": fsync on every commit (survives power loss); "normal": survives a process crash only
       sync: z.enum(['full', 'normal']).default('full'),
       // "worker": the group commit, the spool and the InfluxDB writer run in a worker thread beside the MQTT event loop

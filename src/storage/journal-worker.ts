@@ -12,7 +12,7 @@ import { InfluxWriter, type WriterMetrics } from './influx-writer.js';
 import type { FromWorker, JournalWorkerData, MetricDeltas, ToWorker, WorkerStatus } from './journal-protocol.js';
 import { BinsSeen, decodeReadings, decodeRuleStates } from './journal-protocol.js';
 import { SqliteReadingHistory } from './reading-history.js';
-import { GroupCommit, type JournalEntry } from './reading-journal.js';
+import { CommitPacer, GroupCommit, type JournalEntry } from './reading-journal.js';
 import type { RuleStateRow } from './rule-state-table.js';
 import { SqliteSpool, type SpoolBatch } from './spool.js';
 
@@ -90,6 +90,7 @@ let queueNow = 0;
 // the rules' memory of some bins (sent at most every RULE_STATES_EVERY_MS), newest per bin, for the next commit
 let states = new Map<string, RuleStateRow>();
 let scheduled = false;
+const pacer = new CommitPacer(data.delayMs);
 /** test hook: nothing is committed any more */
 let held = false;
 
@@ -99,8 +100,10 @@ function schedule(): void {
   const run = (): void => {
     scheduled = false;
     commitAll();
+    pacer.ended(realClock.now());
   };
-  if (data.delayMs > 0) realClock.setTimeout(run, data.delayMs);
+  const wait = pacer.waitMs(realClock.now());
+  if (wait > 0) realClock.setTimeout(run, wait);
   else setImmediate(run);
 }
 

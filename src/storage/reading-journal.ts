@@ -28,6 +28,27 @@ export function observeAckDelays(metric: Pick<Metrics['journalAckDelay'], 'obser
   for (const p of group) metric.observe((now - p.at) / 1000);
 }
 
+/**
+ * A commit waits until `intervalMs` (spool.commit_delay_ms) after the last one ended: readings that come meanwhile
+ * share the next commit and its fsync, and a reading that finds the journal idle longer is committed on the next
+ * turn. A quiet city's readings wait for no one; a busy one's commits do not grow in number with its readings.
+ */
+export class CommitPacer {
+  private last = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly intervalMs: number) {}
+
+  /** How long a commit that could start at `now` (ms) waits. */
+  waitMs(now: number): number {
+    return Math.max(0, this.last + this.intervalMs - now);
+  }
+
+  /** The last commit (or run of commits) ended at `now`. */
+  ended(now: number): void {
+    this.last = now;
+  }
+}
+
 /** Whether the entry puts anything into the spool (which must then have room). */
 export const spoolsPoints = (entry: JournalEntry): boolean => entry.points !== undefined || entry.lines.length > 0;
 
@@ -146,6 +167,7 @@ export class SqliteReadingJournal implements ReadingJournal {
   private readonly staged = new StagedRuleStates();
   private readonly group: GroupCommit;
   private readonly clock: Clock;
+  private readonly pacer: CommitPacer;
 
   constructor(
     db: Db,
@@ -158,6 +180,7 @@ export class SqliteReadingJournal implements ReadingJournal {
   ) {
     this.group = new GroupCommit(db, spool, binState, history);
     this.clock = opts.clock ?? realClock;
+    this.pacer = new CommitPacer(opts.delayMs);
     this.feed = new CommittedFeed(log);
   }
 
@@ -196,16 +219,18 @@ export class SqliteReadingJournal implements ReadingJournal {
     return { readings: this.pending.length, oldestMs: this.pending[0]?.at ?? null, state: 'ok' };
   }
 
-  /** The next commit: on the next turn (or after commit_delay_ms) for readings; rule states alone when they are due. */
+  /** The next commit: on the next turn (or when the pacer lets it) for readings; rule states alone when they are due. */
   private schedule(): void {
     const now = this.clock.now();
-    const delay = this.pending.length > 0 ? this.opts.delayMs : Math.max(this.opts.delayMs, this.staged.dueIn(now));
+    const paced = this.pacer.waitMs(now);
+    const delay = this.pending.length > 0 ? paced : Math.max(paced, this.staged.dueIn(now));
     // a commit already set for then or sooner does
     if (this.scheduled && this.scheduled.at <= now + delay) return;
     this.scheduled?.timer?.clear();
     const run = (): void => {
       this.scheduled = null;
       this.commit();
+      this.pacer.ended(this.clock.now());
       if (this.pending.length > 0 || this.staged.waiting) this.schedule();
     };
     if (delay > 0) this.scheduled = { at: now + delay, timer: this.clock.setTimeout(run, delay) };

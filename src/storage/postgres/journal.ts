@@ -6,7 +6,7 @@ import { orderTs } from '../../rules/index.js';
 import type { LatestReading } from '../bin-state.js';
 import { CommittedFeed } from '../committed-feed.js';
 import { readingPoints } from '../points.js';
-import { observeAckDelays, spoolsPoints, type CommitHook, type JournalBacklog, type JournalEntry, type ReadingJournal } from '../reading-journal.js';
+import { CommitPacer, observeAckDelays, spoolsPoints, type CommitHook, type JournalBacklog, type JournalEntry, type ReadingJournal } from '../reading-journal.js';
 import { StagedRuleStates, type RuleStateRow, type TakeRuleStates } from '../rule-state-table.js';
 import { JournalUnavailableError } from '../worker-journal.js';
 import type { PostgresBinStateStore } from './bin-state.js';
@@ -47,6 +47,7 @@ export class PostgresReadingJournal implements ReadingJournal {
   private readonly staged = new StagedRuleStates(0);
   private readonly hooks: CommitHook[] = [];
   private readonly clock: Clock;
+  private readonly pacer: CommitPacer;
 
   constructor(
     private readonly pool: PoolSource,
@@ -58,6 +59,7 @@ export class PostgresReadingJournal implements ReadingJournal {
     private readonly log: Logger,
   ) {
     this.clock = opts.clock ?? realClock;
+    this.pacer = new CommitPacer(opts.delayMs);
     this.feed = new CommittedFeed(log);
   }
 
@@ -107,7 +109,8 @@ export class PostgresReadingJournal implements ReadingJournal {
       this.scheduled = false;
       void this.drain();
     };
-    if (this.opts.delayMs > 0) this.clock.setTimeout(run, this.opts.delayMs);
+    const wait = this.pacer.waitMs(this.clock.now());
+    if (wait > 0) this.clock.setTimeout(run, wait);
     else setImmediate(run);
   }
 
@@ -117,6 +120,7 @@ export class PostgresReadingJournal implements ReadingJournal {
       try {
         while (this.pending.length > 0 || this.staged.waiting) await this.commitNext();
       } finally {
+        this.pacer.ended(this.clock.now());
         this.running = null;
       }
     })();

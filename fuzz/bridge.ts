@@ -290,8 +290,11 @@ export class Bridge {
     const prefix = `bin_reading,bin_id=${binId},`;
     const out = new Set<number>();
     for (const table of ['spool', 'spool_dead_letter']) {
-      const rows = db.prepare(`SELECT line FROM ${table} WHERE substr(line, 1, ?) = ?`).pluck().all(prefix.length, prefix) as string[];
-      for (const line of rows) out.add(Number(line.slice(line.lastIndexOf(' ') + 1)));
+      // a row holds a group commit's points, newline-separated
+      const rows = db.prepare(`SELECT line FROM ${table}`).pluck().all() as string[];
+      for (const row of rows) {
+        for (const line of row.split('\n')) if (line.startsWith(prefix)) out.add(Number(line.slice(line.lastIndexOf(' ') + 1)));
+      }
     }
     return out;
   }

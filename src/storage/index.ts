@@ -1,7 +1,7 @@
 export { openDatabase, type Db } from './database.js';
 export { MIGRATIONS, SCHEMA_VERSION, MigrationError, SchemaTooNewError, migrate, type Migration } from './migrations.js';
 export { CLEAR_SUFFIX, CLEAR_TABLES } from './migration-1.js';
-export { SqliteSpool, SpoolFullError, type Spool, type SpoolBatch, type SpoolQueue, type SpoolStats, type SpoolTable } from './spool.js';
+export { SqliteSpool, SpoolFullError, SPOOL_ROW_POINTS, type Spool, type SpoolBatch, type SpoolQueue, type SpoolStats, type SpoolTable } from './spool.js';
 export { SqliteBinStateStore, type BinStateStore, type BinState, type LatestReading } from './bin-state.js';
 export { CommitPacer, GroupCommit, SqliteReadingJournal, spoolsPoints, type ReadingJournal, type CommitHook, type JournalEntry, type JournalBacklog } from './reading-journal.js';
 export { JournalUnavailableError, WorkerReadingJournal, type WorkerJournalOptions } from './worker-journal.js';

@@ -143,7 +143,8 @@ export class InfluxWriter implements SpoolWriter {
       } catch (err) {
         const e = err instanceof WriteError ? err : new WriteError(String(err), 0, undefined);
         this.noteFailure(e, batch);
-        if (e.tooLarge && batch.lines.length > 1) {
+        // a smaller batch is one of fewer spool rows: a single row (many points, on SQLite) is as small as it gets
+        if (e.tooLarge && (batch.rows ?? batch.lines.length) > 1) {
           this.batchSize = Math.max(1, Math.floor(batch.lines.length / 2));
           this.log.warn({ batchSize: this.batchSize }, 'influx refused the batch as too large; smaller batches from now on');
           await this.release(batch);

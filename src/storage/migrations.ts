@@ -9,6 +9,7 @@ import { outboxPriorityLayout } from './migration-7.js';
 import { ruleStateSeqLayout } from './migration-8.js';
 import { deviceSecretsVersionLayout } from './migration-9.js';
 import { registryVersionLayout } from './migration-10.js';
+import { spoolRowsLayout } from './migration-11.js';
 
 /** One step of the schema: `up` takes a database at `version - 1` to `version`. */
 export interface Migration {
@@ -33,6 +34,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: "the order of each bin's rule state, written by the journal and by the rules", up: ruleStateSeqLayout },
   { version: 9, name: 'a counter of changes to the device secrets, for a running bridge to notice them', up: deviceSecretsVersionLayout },
   { version: 10, name: "counters of changes to the bins, zones and crews, and the zones' and crews' order", up: registryVersionLayout },
+  { version: 11, name: "a spool row holds a group commit's points, not one point", up: spoolRowsLayout },
 ];
 
 /** The user_version a database has once this release has opened it. */

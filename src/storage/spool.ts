@@ -2,8 +2,15 @@ import { realClock, type Clock } from '../clock.js';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.js';
 
-/** rows per INSERT statement of SqliteSpool.insert, largest first, ending in 1 (2 parameters a row: far below SQLite's limit) */
+/** rows per INSERT statement of SqliteSpool.insert, largest first, ending in 1 (3 parameters a row: far below SQLite's limit) */
 const ROWS = [64, 8, 1] as const;
+
+/**
+ * Points in one row of the SQLite spool at most (newline-separated): a group commit's points go in one row or a
+ * few, so the writer reads and deletes a few rows a batch instead of one per point (migration-11.ts). A batch may
+ * exceed `influx.batch_size` by less than this.
+ */
+export const SPOOL_ROW_POINTS = 256;
 
 /** A reading was not recorded because the spool reached its configured size (`spool.max_mb`). */
 export class SpoolFullError extends Error {
@@ -17,6 +24,8 @@ export interface SpoolBatch {
   lastSeq: number;
   lines: string[];
   bytes: number;
+  /** rows of the spool the batch is made of, where a row can hold many points (SQLite); absent: one per point */
+  rows?: number;
 }
 
 export interface SpoolStats {
@@ -96,18 +105,18 @@ export class SqliteSpool implements SpoolTable {
     private readonly maxBytes: number,
     private readonly clock: Clock = realClock,
   ) {
-    this.peekStmt = db.prepare('SELECT seq, line FROM spool ORDER BY seq LIMIT ?').raw(true);
+    this.peekStmt = db.prepare('SELECT seq, line, points FROM spool ORDER BY seq').raw(true);
     this.ackStmt = db.prepare('DELETE FROM spool WHERE seq <= ?');
     this.oldestStmt = db.prepare('SELECT created_ms FROM spool ORDER BY seq LIMIT 1').pluck(true);
     this.deadStmt = db.prepare(
-      'INSERT OR REPLACE INTO spool_dead_letter (seq, line, reason, at_ms) SELECT seq, line, ?, ? FROM spool WHERE seq <= ?',
+      'INSERT OR REPLACE INTO spool_dead_letter (seq, line, points, reason, at_ms) SELECT seq, line, points, ?, ? FROM spool WHERE seq <= ?',
     );
     this.recount();
   }
 
   /** Re-reads depth and size from the table (at start, and after a failed transaction). */
   recount(): void {
-    const row = this.db.prepare('SELECT count(*) AS n, coalesce(sum(length(line)), 0) AS b FROM spool').get() as {
+    const row = this.db.prepare('SELECT coalesce(sum(points), 0) AS n, coalesce(sum(length(line)), 0) AS b FROM spool').get() as {
       n: number;
       b: number;
     };
@@ -130,31 +139,51 @@ export class SqliteSpool implements SpoolTable {
   }
 
   /**
-   * Appends points; the caller runs this inside its own transaction (the journal's group commit). A group's points
-   * go in many rows to a statement (64, then 8, then 1 at a time): a statement run costs more than the rows it writes.
+   * Appends points; the caller runs this inside its own transaction (the journal's group commit). They go in rows
+   * of up to SPOOL_ROW_POINTS points each (a point with a newline of its own, which InfluxDB would refuse anyway,
+   * in a row alone, so that every row splits back into its points), many rows to a statement (64, then 8, then 1
+   * at a time): a statement run costs more than the rows it writes.
    */
   insert(lines: readonly string[], nowMs: number): void {
+    const rows: [string, number][] = [];
+    let chunk: string[] = [];
+    const close = (): void => {
+      if (chunk.length > 0) rows.push([chunk.length === 1 ? chunk[0]! : chunk.join('\n'), chunk.length]);
+      chunk = [];
+    };
+    for (const line of lines) {
+      if (line.includes('\n')) {
+        close();
+        rows.push([line, 1]);
+        continue;
+      }
+      chunk.push(line);
+      if (chunk.length === SPOOL_ROW_POINTS) close();
+    }
+    close();
     let i = 0;
-    for (const rows of ROWS) {
-      if (lines.length - i < rows) continue;
-      const stmt = this.insertRows(rows);
-      const args = new Array<string | number>(2 * rows);
-      for (; i + rows <= lines.length; i += rows) {
-        for (let j = 0; j < rows; j++) {
-          args[2 * j] = lines[i + j]!;
-          args[2 * j + 1] = nowMs;
+    for (const n of ROWS) {
+      if (rows.length - i < n) continue;
+      const stmt = this.insertRows(n);
+      const args = new Array<string | number>(3 * n);
+      for (; i + n <= rows.length; i += n) {
+        for (let j = 0; j < n; j++) {
+          const [text, points] = rows[i + j]!;
+          args[3 * j] = text;
+          args[3 * j + 1] = points;
+          args[3 * j + 2] = nowMs;
+          this.bytes += text.length;
         }
         stmt.run(args);
       }
     }
-    for (const line of lines) this.bytes += line.length;
     this.depth += lines.length;
   }
 
   private insertRows(rows: number): Statement {
     let stmt = this.insertRowsStmts.get(rows);
     if (!stmt) {
-      stmt = this.db.prepare(`INSERT INTO spool (line, created_ms) VALUES ${new Array(rows).fill('(?, ?)').join(', ')}`);
+      stmt = this.db.prepare(`INSERT INTO spool (line, points, created_ms) VALUES ${new Array(rows).fill('(?, ?, ?)').join(', ')}`);
       this.insertRowsStmts.set(rows, stmt);
     }
     return stmt;
@@ -194,16 +223,21 @@ export class SqliteSpool implements SpoolTable {
     this.afterSoon?.();
   }
 
-  /** The oldest points, in order, without removing them. */
+  /** The oldest points, in order, without removing them: whole rows, until they hold `limit` points or more. */
   peek(limit: number): SpoolBatch | null {
-    const rows = this.peekStmt.all(limit) as [number, string][];
-    if (rows.length === 0) return null;
+    const lines: string[] = [];
     let bytes = 0;
-    const lines = rows.map(([, line]) => {
-      bytes += line.length;
-      return line;
-    });
-    return { lastSeq: rows[rows.length - 1]![0], lines, bytes };
+    let rows = 0;
+    let lastSeq = 0;
+    for (const [seq, text, points] of this.peekStmt.iterate() as IterableIterator<[number, string, number]>) {
+      if (points === 1) lines.push(text);
+      else for (const line of text.split('\n')) lines.push(line);
+      bytes += text.length;
+      lastSeq = seq;
+      rows++;
+      if (lines.length >= limit) break;
+    }
+    return rows === 0 ? null : { lastSeq, lines, bytes, rows };
   }
 
   /** InfluxDB accepted the batch: remove it. */

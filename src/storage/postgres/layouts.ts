@@ -181,4 +181,10 @@ export const POSTGRES_LAYOUTS: readonly string[] = [
   CREATE TRIGGER zones_changed AFTER INSERT OR UPDATE OR DELETE ON zones FOR EACH STATEMENT EXECUTE FUNCTION registry_bump('zones_and_crews');
   CREATE TRIGGER crews_changed AFTER INSERT OR UPDATE OR DELETE ON crews FOR EACH STATEMENT EXECUTE FUNCTION registry_bump('zones_and_crews');
   `,
+  // 11: a spool row's count of points. SQLite's spool keeps a group commit's points in one row; PostgreSQL's keeps
+  // one point a row (its writers claim rows FOR UPDATE SKIP LOCKED, a batch each), so here it stays 1
+  `
+  ALTER TABLE spool ADD COLUMN points INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE spool_dead_letter ADD COLUMN points INTEGER NOT NULL DEFAULT 1;
+  `,
 ];

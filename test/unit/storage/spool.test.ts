@@ -11,6 +11,7 @@ import {
   SqliteBinStateStore,
   SqliteReadingJournal,
   SqliteSpool,
+  SPOOL_ROW_POINTS,
   SpoolFullError,
   WorkerReadingJournal,
   openDatabase,
@@ -26,9 +27,12 @@ describe('Spool', () => {
     const dir = tmp();
     let db = openDatabase(dir);
     let spool = new SqliteSpool(db, 1 << 20);
-    spool.append(['a 1', 'b 2', 'c 3']);
+    spool.append(['a 1', 'b 2']);
+    spool.append(['c 3']);
+    // an append's points share a row, and a batch is whole rows: one point asked for, the row's two come
+    expect(spool.peek(1)!.lines).toEqual(['a 1', 'b 2']);
     const first = spool.peek(2)!;
-    expect(first.lines).toEqual(['a 1', 'b 2']);
+    expect(first).toMatchObject({ lines: ['a 1', 'b 2'], rows: 1 });
     spool.ack(first);
     spool.append(['d 4']);
     db.close();
@@ -38,19 +42,31 @@ describe('Spool', () => {
     expect(spool.peek(10)!.lines).toEqual(['c 3', 'd 4']);
   });
 
-  it('keeps the order and the counts of a group appended many rows to a statement', () => {
+  it('keeps the order and the counts of points in rows of SPOOL_ROW_POINTS, many rows to a statement', () => {
     const db = openDatabase(tmp());
-    const spool = new SqliteSpool(db, 1 << 20);
-    // 64 + 64 + 8 + 8 + 1 + 1 + 1 rows, then 7 (8 + 1 sizes skipped and used), then one
+    const spool = new SqliteSpool(db, 1 << 30);
     const lines = (n: number, from: number) => Array.from({ length: n }, (_, i) => `m v=${from + i} ${from + i}`);
-    const all = [...lines(147, 0), ...lines(7, 147), ...lines(1, 154)];
-    spool.append(all.slice(0, 147));
-    spool.append(all.slice(147, 154));
-    spool.append(all.slice(154));
-    expect(spool.stats()).toMatchObject({ depth: 155, bytes: all.join('').length });
-    expect(spool.peek(1000)!.lines).toEqual(all);
+    // 73 full rows and one of 5 points: statements of 64, 8, 1 and 1 rows
+    const big = lines(73 * SPOOL_ROW_POINTS + 5, 0);
+    spool.append(big);
+    // a point with a newline of its own goes in a row alone, so that each row splits back into exactly its points
+    const odd = ['x v=1 1', 'y v="a\nb" 2', 'z v=3 3'];
+    spool.append(odd);
+    const all = [...big, ...odd];
+    const rows = db.prepare('SELECT points, line FROM spool ORDER BY seq').all() as { points: number; line: string }[];
+    expect(rows.map((r) => r.points)).toEqual([...Array<number>(73).fill(SPOOL_ROW_POINTS), 5, 1, 1, 1]);
+    const bytes = rows.reduce((n, r) => n + r.line.length, 0);
+    expect(spool.stats()).toMatchObject({ depth: all.length, bytes });
+
+    // a batch is whole rows, up to the first that reaches the limit
+    const batch = spool.peek(1000)!;
+    expect(batch).toMatchObject({ rows: 4, lines: all.slice(0, 4 * SPOOL_ROW_POINTS) });
+    spool.ack(batch);
+    expect(spool.peek(100_000)!.lines).toEqual(all.slice(4 * SPOOL_ROW_POINTS));
+    const left = { depth: all.length - 4 * SPOOL_ROW_POINTS, bytes: bytes - batch.bytes };
+    expect(spool.stats()).toMatchObject(left);
     spool.recount();
-    expect(spool.stats()).toMatchObject({ depth: 155, bytes: all.join('').length });
+    expect(spool.stats()).toMatchObject(left);
     db.close();
   });
 
@@ -105,7 +121,8 @@ describe.each(['inline', 'worker'] as const)('ReadingJournal (%s)', (mode) => {
     const dir = tmp();
     const db = openDatabase(dir);
     const state = new SqliteBinStateStore(db);
-    const firstLine = async () => db.prepare('SELECT line FROM spool ORDER BY seq LIMIT 1').pluck().get() as string | undefined;
+    // the first row's first point (a row holds a commit's points, newline-separated)
+    const firstLine = async () => (db.prepare('SELECT line FROM spool ORDER BY seq LIMIT 1').pluck().get() as string | undefined)?.split('\n')[0];
     const storedState = async (binId: string) => db.prepare('SELECT ts, fill_pct FROM bin_state WHERE bin_id = ?').get(binId) as { ts: number | null; fill_pct: number | null } | undefined;
     const ruleState = async (binId: string) => db.prepare('SELECT state, seq FROM rule_state WHERE bin_id = ?').get(binId) as { state: string; seq: number } | undefined;
     if (mode === 'inline') {

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { realClock } from '../clock.js';
 import { retryDelay } from '../retry.js';
 import { SqliteBinStateStore } from './bin-state.js';
-import { openDatabase } from './database.js';
+import { BUSY_TIMEOUT_MS, LOCK_RETRY_MS, openDatabase, tryWrite } from './database.js';
 import { createSink } from './influx-sink.js';
 import { InfluxWriter, type WriterMetrics } from './influx-writer.js';
 import type { FromWorker, JournalWorkerData, MetricDeltas, ToWorker, WorkerStatus } from './journal-protocol.js';
@@ -107,17 +107,46 @@ function schedule(): void {
   else setImmediate(run);
 }
 
-/** Commits the queue in groups of at most maxBatch, each followed by its answer to the main thread. */
-function commitAll(): void {
-  while ((queue.length > 0 || states.size > 0) && db.open && !held) {
+// since when the event loop's connection has held the write lock against this thread's commits
+let lockedSince: number | null = null;
+let lockRetry = false;
+
+function retryWhenUnlocked(): void {
+  lockRetry = true;
+  realClock.setTimeout(() => {
+    lockRetry = false;
+    commitAll();
+  }, LOCK_RETRY_MS);
+}
+
+/**
+ * Commits the queue in groups of at most maxBatch, each followed by its answer to the main thread. While the event
+ * loop's connection holds the write lock (an alert, the outbox), a commit is tried again every LOCK_RETRY_MS rather
+ * than in SQLite's sleeps of 1, 2, 5… ms; after busy_timeout, and when `wait` (flush, close), it waits in SQLite and
+ * fails as before.
+ */
+function commitAll(wait = false): void {
+  while ((queue.length > 0 || states.size > 0) && db.open && !held && (wait || !lockRetry)) {
     const entries = queue.length <= data.maxBatch ? queue : queue.slice(0, data.maxBatch);
     queue = entries === queue ? [] : queue.slice(entries.length);
     const rows = states;
     states = new Map();
     const end = commitTimer();
+    const commit = (): void => group.run(entries, queueNow, rows.values());
     try {
-      group.run(entries, queueNow, rows.values());
+      const now = realClock.now();
+      if (wait || (lockedSince !== null && now - lockedSince >= BUSY_TIMEOUT_MS)) commit();
+      else if (!tryWrite(db, commit)) {
+        // nothing ran: everything goes back as it was, and is tried again in a moment
+        lockedSince ??= now;
+        queue = entries.concat(queue);
+        for (const [binId, r] of rows) if (!states.has(binId)) states.set(binId, r);
+        retryWhenUnlocked();
+        return;
+      }
+      lockedSince = null;
     } catch (err) {
+      lockedSince = null;
       end();
       // the rule states wait for the next commit (newer ones staged meanwhile win)
       for (const [binId, r] of rows) if (!states.has(binId)) states.set(binId, r);
@@ -164,15 +193,15 @@ port.on('message', (m: ToWorker) => {
       append(m.id, m.lines, m.now, 1);
       return;
     case 'flush':
-      commitAll();
+      commitAll(true);
       post({ t: 'flushed', id: m.id });
       return;
     case 'stopWriter':
-      commitAll();
+      commitAll(true);
       void (writer?.stop(m.deadlineMs) ?? Promise.resolve()).then(() => post({ t: 'writerStopped', status: status() }));
       return;
     case 'close':
-      commitAll();
+      commitAll(true);
       interval.clear();
       // the writer must not peek into a closed database; after 'stopWriter' this returns at once
       void (writer?.stop(0) ?? Promise.resolve()).then(() => {

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Db } from './database.js';
+import { realClock } from '../clock.js';
+import { BUSY_TIMEOUT_MS, LOCK_RETRY_MS, tryWrite, type Db } from './database.js';
 
 /**
  * A unit of work: `tx(async (t) => …)` runs `work` in one database transaction, with `t` the stores bound to it;
@@ -93,7 +94,7 @@ export class SqliteUnitOfWork<T> implements UnitOfWork<T> {
     this.scope.check();
     const unlock = await this.mutex.lock();
     try {
-      this.db.exec('BEGIN IMMEDIATE');
+      await this.begin();
       try {
         const result = await this.scope.run(() => work(this.bind(this.db)));
         this.db.exec('COMMIT');
@@ -106,5 +107,21 @@ export class SqliteUnitOfWork<T> implements UnitOfWork<T> {
     } finally {
       unlock();
     }
+  }
+
+  /**
+   * BEGIN IMMEDIATE, its wait for the write lock off the event loop. The journal worker holds the lock for a
+   * millisecond or two, hundreds of times a second: SQLite's own busy handler would sleep 1, 2, 5… ms with the whole
+   * loop (every device's reads and PUBACKs) until it got it. Here each try takes it or gives up at once, and the
+   * loop runs between tries; after busy_timeout the last one waits in SQLite and fails as before.
+   */
+  private async begin(): Promise<void> {
+    // wall time: the lock is another thread's or process's, whatever clock the program runs on
+    const deadline = realClock.now() + BUSY_TIMEOUT_MS;
+    while (realClock.now() < deadline) {
+      if (tryWrite(this.db, () => this.db.exec('BEGIN IMMEDIATE'))) return;
+      await realClock.sleep(LOCK_RETRY_MS);
+    }
+    this.db.exec('BEGIN IMMEDIATE');
   }
 }

@@ -1,5 +1,8 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { NestedTransactionError, SqliteUnitOfWork, type Db } from '../../../src/storage/index.js';
+import { NestedTransactionError, SqliteUnitOfWork, openDatabase, type Db } from '../../../src/storage/index.js';
 import { TxScope } from '../../../src/storage/unit-of-work.js';
 import { memoryDb } from '../../helpers/db.js';
 import { unitOfWorkContract, type Tally } from '../../helpers/unit-of-work-contracts.js';
@@ -22,6 +25,29 @@ describe('SqliteUnitOfWork', () => {
   unitOfWorkContract('SQLite', async () => {
     const uow = new SqliteUnitOfWork(memoryDb(), tally);
     return { uow, blocked: () => uow.waiting > 0 };
+  });
+
+  it('waits for another connection\'s write lock with the event loop free, and begins once it is released', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-uow-lock-'));
+    const db = openDatabase(dir);
+    // the journal worker's connection, say, in the middle of a commit
+    const other = openDatabase(dir);
+    other.exec('BEGIN IMMEDIATE');
+    const uow = new SqliteUnitOfWork(db, tally);
+    let done = false;
+    const tx = uow.tx(async (t) => t.set('k', 1)).then(() => (done = true));
+    // SQLite's own wait would hold this thread until busy_timeout, and the lock could never be released
+    let turns = 0;
+    while (turns < 20) {
+      await new Promise((r) => setImmediate(r));
+      turns++;
+    }
+    expect(done).toBe(false);
+    other.exec('COMMIT');
+    await tx;
+    expect(await tally(db).get('k')).toBe(1);
+    other.close();
+    db.close();
   });
 });
 

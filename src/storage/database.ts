@@ -5,23 +5,18 @@ import { migrate } from './migrations.js';
 
 export type Db = Database.Database;
 
-/**
- * Opens binbridge's SQLite file and brings its tables to this release's layout (migrations.ts): every store
- * finds its tables there. WAL lets readers (HTTP, the InfluxDB writer) run beside the ingest writer;
- * synchronous=FULL fsyncs every commit, so a reading that was acknowledged survives even a power cut.
- */
 /** How long a statement waits for another connection's write lock (the journal worker's, another process's). */
 export const BUSY_TIMEOUT_MS = 5000;
 
 /**
- * Runs `write`, which begins with BEGIN IMMEDIATE, without waiting for another connection's write lock: false when
- * that is held (SQLITE_BUSY at the BEGIN; nothing ran). SQLite's own wait (busy_timeout) sleeps 1, 2, 5… ms with
- * the whole thread; a caller that tries again from its event loop waits a millisecond at a time and runs meanwhile.
+ * BEGIN IMMEDIATE without waiting for another connection's write lock: false, with nothing begun, while that is held
+ * (SQLITE_BUSY). SQLite's own wait (busy_timeout) sleeps 1, 2, 5… ms with the whole thread; a caller that tries
+ * again from its event loop waits a millisecond at a time and runs meanwhile.
  */
-export function tryWrite(db: Db, write: () => void): boolean {
+export function tryBeginImmediate(db: Db): boolean {
   db.pragma('busy_timeout = 0');
   try {
-    write();
+    db.exec('BEGIN IMMEDIATE');
     return true;
   } catch (err) {
     if ((err as { code?: string }).code === 'SQLITE_BUSY') return false;
@@ -34,6 +29,11 @@ export function tryWrite(db: Db, write: () => void): boolean {
 /** Between tries for the write lock (a commit of the journal worker holds it 1–2 ms). */
 export const LOCK_RETRY_MS = 1;
 
+/**
+ * Opens binbridge's SQLite file and brings its tables to this release's layout (migrations.ts): every store
+ * finds its tables there. WAL lets readers (HTTP, the InfluxDB writer) run beside the ingest writer;
+ * synchronous=FULL fsyncs every commit, so a reading that was acknowledged survives even a power cut.
+ */
 export function openDatabase(dataDir: string, opts: { sync: 'full' | 'normal' } = { sync: 'full' }): Db {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = path.join(dataDir, 'binbridge.db');

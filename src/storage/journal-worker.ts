@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { realClock } from '../clock.js';
 import { retryDelay } from '../retry.js';
 import { SqliteBinStateStore } from './bin-state.js';
-import { BUSY_TIMEOUT_MS, LOCK_RETRY_MS, openDatabase, tryWrite } from './database.js';
+import { BUSY_TIMEOUT_MS, LOCK_RETRY_MS, openDatabase } from './database.js';
 import { createSink } from './influx-sink.js';
 import { InfluxWriter, type WriterMetrics } from './influx-writer.js';
 import type { FromWorker, JournalWorkerData, MetricDeltas, ToWorker, WorkerStatus } from './journal-protocol.js';
@@ -132,11 +132,10 @@ function commitAll(wait = false): void {
     const rows = states;
     states = new Map();
     const end = commitTimer();
-    const commit = (): void => group.run(entries, queueNow, rows.values());
     try {
       const now = realClock.now();
-      if (wait || (lockedSince !== null && now - lockedSince >= BUSY_TIMEOUT_MS)) commit();
-      else if (!tryWrite(db, commit)) {
+      if (wait || (lockedSince !== null && now - lockedSince >= BUSY_TIMEOUT_MS)) group.run(entries, queueNow, rows.values());
+      else if (!group.tryRun(entries, queueNow, rows.values())) {
         // nothing ran: everything goes back as it was, and is tried again in a moment
         lockedSince ??= now;
         queue = entries.concat(queue);

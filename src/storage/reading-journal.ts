@@ -4,7 +4,7 @@ import type { Metrics } from '../metrics.js';
 import { orderTs } from '../rules/index.js';
 import type { BinStateStore, LatestReading } from './bin-state.js';
 import { CommittedFeed } from './committed-feed.js';
-import type { Db } from './database.js';
+import { tryBeginImmediate, type Db } from './database.js';
 import type { PoolClient } from './postgres/pool.js';
 import { readingPoints, type ReadingPointsOf } from './points.js';
 import type { ReadingHistory } from './reading-history.js';
@@ -109,7 +109,7 @@ export class GroupCommit {
   private readonly ruleStates: RuleStateTable;
 
   constructor(
-    db: Db,
+    private readonly db: Db,
     private readonly spool: SpoolTable | null,
     binState: BinStateStore,
     private readonly history: ReadingHistory | null,
@@ -144,11 +144,33 @@ export class GroupCommit {
     try {
       this.tx.immediate(entries, now, states);
     } catch (err) {
-      // the rollback took back what the in-memory counts and caches had already seen
-      this.spool?.recount();
-      this.history?.forgetUncommitted();
+      this.rolledBack();
       throw err;
     }
+  }
+
+  /**
+   * As `run`, but gives up at once, with nothing done, while another connection holds the write lock: false then
+   * (the journal worker tries again a moment later, its thread free meanwhile).
+   */
+  tryRun(entries: readonly JournalEntry[], now: number, states: Iterable<RuleStateRow> = []): boolean {
+    if (!tryBeginImmediate(this.db)) return false;
+    try {
+      // inside the open transaction the transaction function is a savepoint; the COMMIT below is the fsync
+      this.tx(entries, now, states);
+      this.db.exec('COMMIT');
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.rolledBack();
+      throw err;
+    }
+    return true;
+  }
+
+  /** The rollback took back what the in-memory counts and caches had already seen. */
+  private rolledBack(): void {
+    this.spool?.recount();
+    this.history?.forgetUncommitted();
   }
 }
 

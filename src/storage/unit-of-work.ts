@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { realClock } from '../clock.js';
-import { BUSY_TIMEOUT_MS, LOCK_RETRY_MS, tryWrite, type Db } from './database.js';
+import { BUSY_TIMEOUT_MS, LOCK_RETRY_MS, tryBeginImmediate, type Db } from './database.js';
 
 /**
  * A unit of work: `tx(async (t) => …)` runs `work` in one database transaction, with `t` the stores bound to it;
@@ -119,7 +119,7 @@ export class SqliteUnitOfWork<T> implements UnitOfWork<T> {
     // wall time: the lock is another thread's or process's, whatever clock the program runs on
     const deadline = realClock.now() + BUSY_TIMEOUT_MS;
     while (realClock.now() < deadline) {
-      if (tryWrite(this.db, () => this.db.exec('BEGIN IMMEDIATE'))) return;
+      if (tryBeginImmediate(this.db)) return;
       await realClock.sleep(LOCK_RETRY_MS);
     }
     this.db.exec('BEGIN IMMEDIATE');

@@ -29,6 +29,11 @@ export function tryBeginImmediate(db: Db): boolean {
 /** Between tries for the write lock (a commit of the journal worker holds it 1–2 ms). */
 export const LOCK_RETRY_MS = 1;
 
+/** What a caller that tried for the write lock for busy_timeout gives up with: SQLite's own error and code. */
+export function lockTimedOut(): Error {
+  return new Database.SqliteError(`database is locked: another connection held the write lock for ${BUSY_TIMEOUT_MS / 1000} s`, 'SQLITE_BUSY');
+}
+
 /**
  * Opens binbridge's SQLite file and brings its tables to this release's layout (migrations.ts): every store
  * finds its tables there. WAL lets readers (HTTP, the InfluxDB writer) run beside the ingest writer;

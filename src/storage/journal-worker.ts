@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { realClock } from '../clock.js';
 import { retryDelay } from '../retry.js';
 import { SqliteBinStateStore } from './bin-state.js';
-import { BUSY_TIMEOUT_MS, LOCK_RETRY_MS, openDatabase } from './database.js';
+import { BUSY_TIMEOUT_MS, LOCK_RETRY_MS, lockTimedOut, openDatabase } from './database.js';
 import { createSink } from './influx-sink.js';
 import { InfluxWriter, type WriterMetrics } from './influx-writer.js';
 import type { FromWorker, JournalWorkerData, MetricDeltas, ToWorker, WorkerStatus } from './journal-protocol.js';
@@ -122,8 +122,8 @@ function retryWhenUnlocked(): void {
 /**
  * Commits the queue in groups of at most maxBatch, each followed by its answer to the main thread. While the event
  * loop's connection holds the write lock (an alert, the outbox), a commit is tried again every LOCK_RETRY_MS rather
- * than in SQLite's sleeps of 1, 2, 5… ms; after busy_timeout, and when `wait` (flush, close), it waits in SQLite and
- * fails as before.
+ * than in SQLite's sleeps of 1, 2, 5… ms, and fails after busy_timeout as it would have there; with `wait` (flush,
+ * close) it waits in SQLite.
  */
 function commitAll(wait = false): void {
   while ((queue.length > 0 || states.size > 0) && db.open && !held && (wait || !lockRetry)) {
@@ -134,8 +134,10 @@ function commitAll(wait = false): void {
     const end = commitTimer();
     try {
       const now = realClock.now();
-      if (wait || (lockedSince !== null && now - lockedSince >= BUSY_TIMEOUT_MS)) group.run(entries, queueNow, rows.values());
+      if (wait) group.run(entries, queueNow, rows.values());
       else if (!group.tryRun(entries, queueNow, rows.values())) {
+        // held for busy_timeout: the group fails as it would have in SQLite's wait, and is refused (no PUBACK)
+        if (lockedSince !== null && now - lockedSince >= BUSY_TIMEOUT_MS) throw lockTimedOut();
         // nothing ran: everything goes back as it was, and is tried again in a moment
         lockedSince ??= now;
         queue = entries.concat(queue);

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { realClock } from '../clock.js';
-import { BUSY_TIMEOUT_MS, LOCK_RETRY_MS, tryBeginImmediate, type Db } from './database.js';
+import { BUSY_TIMEOUT_MS, LOCK_RETRY_MS, lockTimedOut, tryBeginImmediate, type Db } from './database.js';
 
 /**
  * A unit of work: `tx(async (t) => …)` runs `work` in one database transaction, with `t` the stores bound to it;
@@ -113,15 +113,15 @@ export class SqliteUnitOfWork<T> implements UnitOfWork<T> {
    * BEGIN IMMEDIATE, its wait for the write lock off the event loop. The journal worker holds the lock for a
    * millisecond or two, hundreds of times a second: SQLite's own busy handler would sleep 1, 2, 5… ms with the whole
    * loop (every device's reads and PUBACKs) until it got it. Here each try takes it or gives up at once, and the
-   * loop runs between tries; after busy_timeout the last one waits in SQLite and fails as before.
+   * loop runs between tries; after busy_timeout the transaction fails with SQLITE_BUSY, as SQLite's wait would.
    */
   private async begin(): Promise<void> {
     // wall time: the lock is another thread's or process's, whatever clock the program runs on
     const deadline = realClock.now() + BUSY_TIMEOUT_MS;
-    while (realClock.now() < deadline) {
+    for (;;) {
       if (tryBeginImmediate(this.db)) return;
+      if (realClock.now() >= deadline) throw lockTimedOut();
       await realClock.sleep(LOCK_RETRY_MS);
     }
-    this.db.exec('BEGIN IMMEDIATE');
   }
 }

@@ -49,6 +49,30 @@ describe('SqliteUnitOfWork', () => {
     other.close();
     db.close();
   });
+
+  it('gives up with SQLITE_BUSY after busy_timeout of another connection holding the lock, the event loop running all along', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-uow-lock-'));
+    const db = openDatabase(dir);
+    const other = openDatabase(dir);
+    other.exec('BEGIN IMMEDIATE');
+    const uow = new SqliteUnitOfWork(db, tally);
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 10);
+    try {
+      await expect(uow.tx(async (t) => t.set('k', 1))).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    } finally {
+      clearInterval(ticker);
+    }
+    // BUSY_TIMEOUT_MS (5 s) of 10 ms ticks; SQLite's own wait would have held the thread (and the ticker) throughout
+    expect(ticks).toBeGreaterThan(100);
+    expect(db.inTransaction).toBe(false);
+    other.exec('COMMIT');
+    // the next transaction gets the lock as usual
+    await uow.tx(async (t) => t.set('k', 2));
+    expect(await tally(db).get('k')).toBe(2);
+    other.close();
+    db.close();
+  }, 20_000);
 });
 
 describe('TxScope', () => {

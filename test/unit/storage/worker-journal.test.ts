@@ -109,7 +109,7 @@ describe('WorkerReadingJournal', () => {
     expect(bucket('+Inf') - bucket(0.05)).toBeGreaterThanOrEqual(1);
   });
 
-  it('keeps points it could not spool while another connection held the database past its busy timeout, and spools them after', async () => {
+  it('keeps points it could not spool and refuses readings it could not commit while another connection held the database past its busy timeout; both go in after', async () => {
     const dir = tmp();
     const db = openDatabase(dir);
     const logged: string[] = [];
@@ -123,12 +123,17 @@ describe('WorkerReadingJournal', () => {
     db.exec('BEGIN IMMEDIATE');
     let spooled = false;
     journal.spool!.appendSoon(['m v=1 1'], () => (spooled = true));
+    const refused = journal.record({ reading: reading('A', NOW), lines: [] });
     try {
       await waitFor(() => logged.some((l) => l.includes('could not spool')), { timeoutMs: 15_000, message: 'the worker gave up waiting once' });
+      // the worker tried the reading's commit a millisecond at a time, and gave up after busy_timeout: no PUBACK
+      await expect(refused).rejects.toMatchObject({ name: 'SqliteError', message: expect.stringMatching(/database is locked/) });
     } finally {
       db.exec('COMMIT');
     }
     await waitFor(() => spooled, { timeoutMs: 15_000, message: 'the points spooled once the lock was free' });
+    await journal.record({ reading: reading('A', NOW + 1000), lines: [] });
+    expect(new SqliteBinStateStore(db).get('A')).toMatchObject({ ts: NOW + 1000 });
     expect(journal.backlog().state).toBe('ok');
     expect(db.prepare('SELECT line FROM spool').pluck().all()).toEqual(['m v=1 1']);
     expect((await metrics.registry.getSingleMetric('binbridge_journal_worker_restarts_total')!.get()).values[0]?.value ?? 0).toBe(0);

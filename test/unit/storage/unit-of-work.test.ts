@@ -27,13 +27,21 @@ describe('SqliteUnitOfWork', () => {
     return { uow, blocked: () => uow.waiting > 0 };
   });
 
-  it('waits for another connection\'s write lock with the event loop free, and begins once it is released', async () => {
+  /** A unit of work on a database whose write lock another connection holds (the journal worker's, mid-commit). */
+  const lockedByAnother = () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-uow-lock-'));
     const db = openDatabase(dir);
-    // the journal worker's connection, say, in the middle of a commit
     const other = openDatabase(dir);
     other.exec('BEGIN IMMEDIATE');
-    const uow = new SqliteUnitOfWork(db, tally);
+    const close = (): void => {
+      other.close();
+      db.close();
+    };
+    return { db, other, uow: new SqliteUnitOfWork(db, tally), close };
+  };
+
+  it('waits for another connection\'s write lock with the event loop free, and begins once it is released', async () => {
+    const { db, other, uow, close } = lockedByAnother();
     let done = false;
     const tx = uow.tx(async (t) => t.set('k', 1)).then(() => (done = true));
     // SQLite's own wait would hold this thread until busy_timeout, and the lock could never be released
@@ -46,16 +54,11 @@ describe('SqliteUnitOfWork', () => {
     other.exec('COMMIT');
     await tx;
     expect(await tally(db).get('k')).toBe(1);
-    other.close();
-    db.close();
+    close();
   });
 
   it('gives up with SQLITE_BUSY after busy_timeout of another connection holding the lock, the event loop running all along', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-uow-lock-'));
-    const db = openDatabase(dir);
-    const other = openDatabase(dir);
-    other.exec('BEGIN IMMEDIATE');
-    const uow = new SqliteUnitOfWork(db, tally);
+    const { db, other, uow, close } = lockedByAnother();
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 10);
     try {
@@ -70,8 +73,7 @@ describe('SqliteUnitOfWork', () => {
     // the next transaction gets the lock as usual
     await uow.tx(async (t) => t.set('k', 2));
     expect(await tally(db).get('k')).toBe(2);
-    other.close();
-    db.close();
+    close();
   }, 20_000);
 });
 

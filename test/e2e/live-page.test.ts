@@ -90,11 +90,18 @@ describe('live operations page', () => {
         const counts = [...document.querySelectorAll('.bin-cluster [data-count]')].map((el) => Number(el.dataset.count));
         return counts.indexOf(Math.max(...counts));
       });
-      const before = await page.locator('.bin-cluster').count();
+      const clusters = () => page.evaluate(() => [...document.querySelectorAll('.bin-cluster [data-count]')].map((el) => el.dataset.count).join(','));
+      const before = await clusters();
       await page.locator('.bin-cluster').nth(biggest).click();
-      await waitFor(async () => (await zoomed()) || (await page.locator('.bin-cluster').count()) !== before, { message: 'the map zoomed into the cluster' });
-      await page.waitForTimeout(400); // the zoom animation, so that the next click lands where the cluster is
+      // the clusters split (or markers show); a click that met the clusters being redrawn, on a loaded machine, is
+      // made again on the next round rather than failing the test
+      const moved = await waitFor(async () => (await zoomed()) || (await clusters()) !== before, { timeoutMs: 3000, message: 'the map zoomed into the cluster' }).then(
+        () => true,
+        () => false,
+      );
+      if (moved) await page.waitForTimeout(400); // the zoom animation, so that the next click lands where the cluster is
     }
+    expect(await zoomed()).toBe(true);
     const ids = await page.locator('.bin-marker').evaluateAll((els: El[]) => {
       const box = document.querySelector('#map')!.getBoundingClientRect();
       return els

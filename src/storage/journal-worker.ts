@@ -111,6 +111,11 @@ function schedule(): void {
 let lockedSince: number | null = null;
 let lockRetry = false;
 
+/** Rule states a commit took and did not store wait for the next one (newer ones staged meanwhile win). */
+function putBackStates(rows: Map<string, RuleStateRow>): void {
+  for (const [binId, r] of rows) if (!states.has(binId)) states.set(binId, r);
+}
+
 function retryWhenUnlocked(): void {
   lockRetry = true;
   realClock.setTimeout(() => {
@@ -141,7 +146,7 @@ function commitAll(wait = false): void {
         // nothing ran: everything goes back as it was, and is tried again in a moment
         lockedSince ??= now;
         queue = entries.concat(queue);
-        for (const [binId, r] of rows) if (!states.has(binId)) states.set(binId, r);
+        putBackStates(rows);
         retryWhenUnlocked();
         return;
       }
@@ -149,8 +154,7 @@ function commitAll(wait = false): void {
     } catch (err) {
       lockedSince = null;
       end();
-      // the rule states wait for the next commit (newer ones staged meanwhile win)
-      for (const [binId, r] of rows) if (!states.has(binId)) states.set(binId, r);
+      putBackStates(rows);
       log.error({ err, readings: entries.length }, 'journal commit failed; readings not acknowledged');
       if (entries.length === 0) break;
       const e = err as Error;

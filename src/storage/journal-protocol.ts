@@ -5,9 +5,9 @@ import type { RuleStateRow } from './rule-state-table.js';
 import type { SpoolStats } from './spool.js';
 
 /**
- * The messages between the event loop and the journal worker (journal-worker.ts). A turn's readings travel as one
- * message of a few columns: a structured clone of one object per reading costs the loop more than the commit it
- * moves away, and typed arrays are copied as a block. A reading's own InfluxDB points travel as what they are
+ * The messages between the event loop and the journal worker (journal-worker.ts). The readings of a commit interval
+ * travel as one message of a few columns: a structured clone of one object per reading costs the loop more than the
+ * commit it moves away, and typed arrays are copied as a block. A reading's own InfluxDB points travel as what they are
  * made of (its numbers, and its bin once per message), and the worker writes their line protocol.
  */
 export interface ReadingColumns {
@@ -159,7 +159,7 @@ export interface JournalWorkerData {
 }
 
 export type ToWorker =
-  /** a turn's readings, and the rule states staged since the last such message (both ride the next commit) */
+  /** readings, and the rule states staged since the last such message (both ride the next commit) */
   | { t: 'record'; now: number; cols: ReadingColumns; states: RuleStateColumns | null }
   | { t: 'append'; id: number; now: number; lines: string[] }
   | { t: 'flush'; id: number }

@@ -1,6 +1,7 @@
 // The journal worker's thread: its own SQLite connection to binbridge.db (WAL), the group commit with its fsync,
-// the spool and the InfluxDB writer that drains it. The event loop posts each turn's readings here and answers
-// the devices (PUBACK) only when this thread says they are durable (journal-protocol.ts, worker-journal.ts).
+// the spool and the InfluxDB writer that drains it. The event loop posts the readings of each commit interval here
+// and answers the devices (PUBACK) only when this thread says they are durable (journal-protocol.ts,
+// worker-journal.ts).
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { realClock } from '../clock.js';

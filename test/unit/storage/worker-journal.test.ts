@@ -2,18 +2,22 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMetrics } from '../../../src/metrics.js';
 import { JournalUnavailableError, SqliteBinStateStore, SqliteReadingHistory, WorkerReadingJournal, openDatabase, type JournalEntry } from '../../../src/storage/index.js';
 import { configSchema } from '../../../src/config/index.js';
-import { BinsSeen, decodeReadings, encodeReadings } from '../../../src/storage/journal-protocol.js';
+import { BinsSeen, decodeReadings, encodeReadings, type ToWorker } from '../../../src/storage/journal-protocol.js';
 import { readingPoints } from '../../../src/storage/points.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'bb-wjournal-'));
 const NOW = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
 const reading = (binId: string, ts: number, fillPct = 50) => ({ binId, ts, receivedAt: ts, fillPct });
+const turns = async (n: number): Promise<void> => {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+};
 
 describe('journal protocol', () => {
   it('carries readings through columns unchanged, absent values absent and lines with their reading', () => {
@@ -62,6 +66,39 @@ describe('WorkerReadingJournal', () => {
   const opened: (() => Promise<void>)[] = [];
   afterEach(async () => {
     for (const close of opened.splice(0)) await close();
+  });
+
+  it('sends the readings of a commit interval in one message: none while a group is unanswered, then delayMs after the answer', async () => {
+    // the pacing is in wall time (as the worker's own); 1 s is far longer than the few turns the readings come in
+    const journal = new WorkerReadingJournal(
+      { dataDir: tmp(), sync: 'full', maxBatch: 100, delayMs: 1000, spoolMaxBytes: 1 << 20, influx: null },
+      createMetrics(),
+      pino({ level: 'silent' }),
+    );
+    opened.push(() => journal.close());
+    const post = vi.spyOn(Worker.prototype, 'postMessage');
+    opened.push(async () => post.mockRestore());
+    // readings per message to the worker
+    const sent = (): number[] => post.mock.calls.map(([m]) => m as ToWorker).flatMap((m) => (m.t === 'record' ? [m.cols.binIds.length] : []));
+    await journal.start();
+    const record = (binId: string) => journal.record({ reading: reading(binId, NOW), lines: [] });
+
+    // idle: sent at the end of the turn
+    await record('A');
+    expect(sent()).toEqual([1]);
+
+    // within the delay after the answer, over several turns: they wait on this side and go together
+    const acked: string[] = [];
+    const waiting: Promise<unknown>[] = [];
+    for (const binId of ['B', 'C', 'D']) {
+      waiting.push(record(binId).then(() => acked.push(binId)));
+      await turns(3);
+    }
+    expect(sent()).toEqual([1]);
+    expect(journal.backlog()).toMatchObject({ readings: 3 });
+    await Promise.all(waiting);
+    expect(sent()).toEqual([1, 3]);
+    expect(acked).toEqual(['B', 'C', 'D']);
   });
 
   it('refuses what a dying worker had not committed, logs it once, restarts it and records again', async () => {

@@ -9,7 +9,7 @@ import type { SpoolWriter } from './influx-writer.js';
 import { encodeReadings, encodeRuleStates, type FromWorker, type JournalWorkerData, type ToWorker, type WorkerStatus } from './journal-protocol.js';
 import { CommittedFeed } from './committed-feed.js';
 import { StagedRuleStates, type TakeRuleStates } from './rule-state-table.js';
-import { observeAckDelays, spoolsPoints, type JournalBacklog, type JournalEntry, type ReadingJournal } from './reading-journal.js';
+import { CommitPacer, observeAckDelays, spoolsPoints, type JournalBacklog, type JournalEntry, type ReadingJournal } from './reading-journal.js';
 import { SpoolFullError, type Spool, type SpoolStats } from './spool.js';
 
 /** A reading was not recorded because the journal worker died or is being restarted; the sender retries. */
@@ -72,10 +72,10 @@ export class WorkerReadingJournal implements ReadingJournal {
   private head = 0;
   private postScheduled = false;
   /**
-   * When the worker last answered a group: the next message waits delayMs after it. Wall time, as the worker's own
-   * pacer: it paces the CPU's and the disk's work, not the city's, and simulated time never waits for it.
+   * The worker's pace on this side: the next message waits delayMs after the worker's last answer. Wall time, as the
+   * worker's own pacer: it paces the CPU's and the disk's work, not the city's, and simulated time never waits for it.
    */
-  private lastAnswerAt = Number.NEGATIVE_INFINITY;
+  private readonly pacer: CommitPacer;
   private readonly feed: CommittedFeed;
   /** rule states for the worker's commits; they wait in the rules' store while the worker restarts */
   private readonly staged = new StagedRuleStates();
@@ -94,6 +94,7 @@ export class WorkerReadingJournal implements ReadingJournal {
     private readonly log: Logger,
   ) {
     this.clock = opts.clock ?? realClock;
+    this.pacer = new CommitPacer(opts.delayMs);
     this.feed = new CommittedFeed(log);
     this.spool = opts.influx ? new WorkerSpool((lines, then) => this.append(lines, then)) : null;
     this.writer = opts.influx ? new WorkerWriter((ms) => this.stopWriter(ms)) : null;
@@ -210,10 +211,9 @@ export class WorkerReadingJournal implements ReadingJournal {
    */
   private postSoon(): void {
     if (this.postScheduled) return;
-    const paced = this.opts.delayMs > 0;
-    // the answer to what is in flight posts what waits (answered)
-    if (paced && this.inFlight.length > this.head) return;
-    const wait = paced ? Math.max(0, this.lastAnswerAt + this.opts.delayMs - realClock.now()) : 0;
+    // paced: the answer to what is in flight posts what waits (answered)
+    if (this.opts.delayMs > 0 && this.inFlight.length > this.head) return;
+    const wait = this.pacer.waitMs(realClock.now());
     this.postScheduled = true;
     if (wait > 0) realClock.setTimeout(() => this.post(), wait);
     else setImmediate(() => this.post());
@@ -221,7 +221,7 @@ export class WorkerReadingJournal implements ReadingJournal {
 
   /** The worker answered (committed or refused) a group: what waited for that answer goes when it may. */
   private answered(): void {
-    this.lastAnswerAt = realClock.now();
+    this.pacer.ended(realClock.now());
     if (this.inFlight.length === this.head && (this.queued.length > 0 || this.staged.waiting)) this.postSoon();
   }
 

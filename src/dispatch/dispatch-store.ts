@@ -138,6 +138,12 @@ export class SqliteDispatchStore implements DispatchStore {
   private readonly stopsStmt;
   private readonly inOpenJobStmt;
   private readonly openJobBinsStmt;
+  // what the rules and the collections run for every bin that fills or is emptied, prepared once
+  private readonly enqueueStmt;
+  private readonly dequeueStmt;
+  private readonly openJobsOfBinStmt;
+  private readonly markCollectedStmt;
+  private readonly binsLeftStmt;
 
   constructor(private readonly db: Database.Database) {
     this.stopsStmt = db.prepare('SELECT bin_id, reason, cause, hours_to_full FROM dispatch_bins WHERE dispatch_id = ?');
@@ -145,6 +151,17 @@ export class SqliteDispatchStore implements DispatchStore {
       WHERE b.collected_at IS NULL AND d.status IN ${OPEN_SQL}`;
     this.inOpenJobStmt = db.prepare(`SELECT 1 ${open} AND b.bin_id = ? LIMIT 1`);
     this.openJobBinsStmt = db.prepare(`SELECT DISTINCT b.bin_id ${open}`).pluck();
+    // an urgent request upgrades a waiting one
+    this.enqueueStmt = db.prepare(
+      `INSERT INTO dispatch_queue (bin_id, zone, queued_at, urgent, reason, cause) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (bin_id) DO UPDATE SET urgent = max(urgent, excluded.urgent),
+         reason = CASE WHEN excluded.urgent = 1 THEN excluded.reason ELSE reason END,
+         cause = CASE WHEN excluded.urgent = 1 THEN excluded.cause ELSE cause END`,
+    );
+    this.dequeueStmt = db.prepare('DELETE FROM dispatch_queue WHERE bin_id = ?');
+    this.openJobsOfBinStmt = db.prepare(`SELECT b.dispatch_id AS id ${open} AND b.bin_id = ?`).pluck();
+    this.markCollectedStmt = db.prepare('UPDATE dispatch_bins SET collected_at = ? WHERE dispatch_id = ? AND bin_id = ?');
+    this.binsLeftStmt = db.prepare('SELECT count(*) FROM dispatch_bins WHERE dispatch_id = ? AND collected_at IS NULL').pluck();
   }
 
   private fromRow(r: Row): Dispatch {
@@ -152,15 +169,7 @@ export class SqliteDispatchStore implements DispatchStore {
   }
 
   async enqueue(binId: string, zone: string, at: number, urgent: boolean, reason: string, cause: string | null = null): Promise<void> {
-    // an urgent request upgrades a waiting one
-    this.db
-      .prepare(
-        `INSERT INTO dispatch_queue (bin_id, zone, queued_at, urgent, reason, cause) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (bin_id) DO UPDATE SET urgent = max(urgent, excluded.urgent),
-           reason = CASE WHEN excluded.urgent = 1 THEN excluded.reason ELSE reason END,
-           cause = CASE WHEN excluded.urgent = 1 THEN excluded.cause ELSE cause END`,
-      )
-      .run(binId, zone, at, urgent ? 1 : 0, reason, cause);
+    this.enqueueStmt.run(binId, zone, at, urgent ? 1 : 0, reason, cause);
   }
 
   async queue(): Promise<QueueEntry[]> {
@@ -168,8 +177,7 @@ export class SqliteDispatchStore implements DispatchStore {
   }
 
   async dequeue(binIds: readonly string[]): Promise<void> {
-    const del = this.db.prepare('DELETE FROM dispatch_queue WHERE bin_id = ?');
-    for (const id of binIds) del.run(id);
+    for (const id of binIds) this.dequeueStmt.run(id);
   }
 
   async inOpenJob(binId: string): Promise<boolean> {
@@ -207,18 +215,10 @@ export class SqliteDispatchStore implements DispatchStore {
 
   async markCollected(binId: string, at: number): Promise<string[]> {
     // one writer at a time on SQLite: no lock to take
-    const jobs = this.db
-      .prepare(
-        `SELECT b.dispatch_id AS id FROM dispatch_bins b JOIN dispatches d ON d.id = b.dispatch_id
-         WHERE b.bin_id = ? AND b.collected_at IS NULL AND d.status IN ${OPEN_SQL}`,
-      )
-      .pluck()
-      .all(binId) as string[];
-    const mark = this.db.prepare('UPDATE dispatch_bins SET collected_at = ? WHERE dispatch_id = ? AND bin_id = ?');
-    const left = this.db.prepare('SELECT count(*) FROM dispatch_bins WHERE dispatch_id = ? AND collected_at IS NULL').pluck();
+    const jobs = this.openJobsOfBinStmt.all(binId) as string[];
     return jobs.filter((id) => {
-      mark.run(at, id, binId);
-      return (left.get(id) as number) === 0;
+      this.markCollectedStmt.run(at, id, binId);
+      return (this.binsLeftStmt.get(id) as number) === 0;
     });
   }
 

@@ -127,7 +127,12 @@ export function reportsListed(f: ReportFilter): { sql: string; args: unknown[] }
 
 /** The reports in SQLite (`reports`, `report_reporters`). */
 export class SqliteReportStore implements ReportStore {
-  constructor(private readonly db: Database.Database) {}
+  // asked by the rules for every bin whose alert opens or closes, prepared once
+  private readonly openOfBinStmt;
+
+  constructor(private readonly db: Database.Database) {
+    this.openOfBinStmt = db.prepare(`SELECT * FROM reports WHERE bin_id = ? AND status != 'closed' ORDER BY id LIMIT 1`);
+  }
 
   private newReference(): string {
     return shortCode('R-', 4, (ref) => this.db.prepare('SELECT 1 FROM reports WHERE reference = ?').get(ref) !== undefined);
@@ -161,7 +166,7 @@ export class SqliteReportStore implements ReportStore {
   }
 
   async openOfBin(binId: string): Promise<Report | undefined> {
-    return this.db.prepare(`SELECT * FROM reports WHERE bin_id = ? AND status != 'closed' ORDER BY id LIMIT 1`).get(binId) as Report | undefined;
+    return this.openOfBinStmt.get(binId) as Report | undefined;
   }
 
   async get(id: number): Promise<Report | undefined> {

@@ -55,7 +55,7 @@ export class SqliteBinStateStore implements BinStateStore {
     db.function('order_ts', { deterministic: true }, (ts, receivedAt) => orderTs({ ts: ts as number, receivedAt: receivedAt as number | null }));
     this.upsertStmt = db.prepare(`
       INSERT INTO bin_state (bin_id, ts, received_at, fill_pct, distance_mm, battery_pct, temperature_c, tilt, rssi)
-      VALUES (@binId, @ts, @receivedAt, @fillPct, @distanceMm, @batteryPct, @temperatureC, @tilt, @rssi)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (bin_id) DO UPDATE SET ts = excluded.ts, received_at = excluded.received_at,
         fill_pct = excluded.fill_pct, distance_mm = excluded.distance_mm,
         battery_pct = coalesce(excluded.battery_pct, bin_state.battery_pct),
@@ -73,17 +73,18 @@ export class SqliteBinStateStore implements BinStateStore {
 
   /** Records a reading as the bin's state unless a newer one is already there. Runs inside the caller's transaction. */
   upsert(r: LatestReading): void {
-    this.upsertStmt.run({
-      binId: r.binId,
-      ts: r.ts,
-      receivedAt: r.receivedAt,
-      fillPct: r.fillPct,
-      distanceMm: r.distanceMm ?? null,
-      batteryPct: r.batteryPct ?? null,
-      temperatureC: r.temperatureC ?? null,
-      tilt: r.tilt === undefined ? null : r.tilt ? 1 : 0,
-      rssi: r.rssi ?? null,
-    });
+    // positional: a named binding looks each parameter up on an object, a microsecond a reading in the journal's commits
+    this.upsertStmt.run(
+      r.binId,
+      r.ts,
+      r.receivedAt,
+      r.fillPct,
+      r.distanceMm ?? null,
+      r.batteryPct ?? null,
+      r.temperatureC ?? null,
+      r.tilt === undefined ? null : r.tilt ? 1 : 0,
+      r.rssi ?? null,
+    );
   }
 
   setStatus(binId: string, status: 'online' | 'offline', at = this.clock.now()): void {

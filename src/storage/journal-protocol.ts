@@ -7,105 +7,126 @@ import type { SpoolStats } from './spool.js';
 /**
  * The messages between the event loop and the journal worker (journal-worker.ts). The readings of a commit interval
  * travel as one message of a few columns: a structured clone of one object per reading costs the loop more than the
- * commit it moves away, and typed arrays are copied as a block. A reading's own InfluxDB points travel as what they are
- * made of (its numbers, and its bin once per message), and the worker writes their line protocol.
+ * commit it moves away, and typed arrays are copied as a block. A reading's bin travels as a slot number: the worker
+ * keeps what each slot holds (the bin's id, and what its InfluxDB points take from it), and a message carries only
+ * the slots it defines or changes (ReadingEncoder, BinSlots). A reading's own points travel as what they are made of
+ * (its numbers, its slot), and the worker writes their line protocol.
  */
 export interface ReadingColumns {
-  binIds: string[];
-  /** NUMS numbers per reading (see encodeReadings); NaN where a value is absent */
+  /** per reading: its bin's slot */
+  slots: Int32Array;
+  /** NUMS numbers per reading (see ReadingEncoder); NaN where a value is absent */
   nums: Float64Array;
-  /** per reading: -1 without points of its own, else 2 × its bin's index in `bins`, + 1 with its bin_state point */
-  points: Int32Array;
-  /** the bins of this message's readings' points, each once, with only what points take from them */
-  bins: PointBin[];
+  /** per reading: 0 without points of its own, 1 with, 3 with its bin_state point too */
+  points: Uint8Array;
+  /** the slots this message defines or changes, in reading order: each holds from reading `at` on */
+  defs: SlotDef[];
   /** how many of `lines` belong to each reading, in order */
   lineCounts: Uint32Array;
   lines: string[];
 }
 
+export interface SlotDef {
+  /** the first reading of the message that reads the slot as defined here */
+  at: number;
+  slot: number;
+  binId: string;
+  /** only what points take from the bin; null while no reading of it had points */
+  bin: PointBin | null;
+}
+
 const NUMS = 8;
 
-/** The readings of one turn as columns. */
-export function encodeReadings(entries: readonly JournalEntry[]): ReadingColumns {
-  const n = entries.length;
-  const binIds = new Array<string>(n);
-  const nums = new Float64Array(n * NUMS);
-  const lineCounts = new Uint32Array(n);
-  const points = new Int32Array(n);
-  const bins: PointBin[] = [];
-  const binIndex = new Map<PointBin, number>();
-  const lines: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const { reading: r, lines: l, points: p } = entries[i]!;
-    if (p) {
-      let b = binIndex.get(p.bin);
-      if (b === undefined) {
-        b = bins.push({ id: p.bin.id, zone: p.bin.zone, kind: p.bin.kind, lat: p.bin.lat, lon: p.bin.lon }) - 1;
-        binIndex.set(p.bin, b);
+const sameBin = (a: PointBin | null, b: PointBin): boolean =>
+  a !== null && a.id === b.id && a.zone === b.zone && a.kind === b.kind && a.lat === b.lat && a.lon === b.lon;
+
+/**
+ * The loop's side of the slots: which bin each slot holds in the worker it writes to. One per worker: a worker that
+ * replaces one that died starts with none.
+ */
+export class ReadingEncoder {
+  private readonly sent = new Map<string, { slot: number; bin: PointBin | null }>();
+
+  /** The readings of one turn as columns. */
+  encode(entries: readonly JournalEntry[]): ReadingColumns {
+    const n = entries.length;
+    const slots = new Int32Array(n);
+    const nums = new Float64Array(n * NUMS);
+    const lineCounts = new Uint32Array(n);
+    const points = new Uint8Array(n);
+    const defs: SlotDef[] = [];
+    const lines: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const { reading: r, lines: l, points: p } = entries[i]!;
+      let known = this.sent.get(r.binId);
+      if (!known || (p && !sameBin(known.bin, p.bin))) {
+        const bin = p ? { id: p.bin.id, zone: p.bin.zone, kind: p.bin.kind, lat: p.bin.lat, lon: p.bin.lon } : null;
+        known = { slot: known?.slot ?? this.sent.size, bin };
+        this.sent.set(r.binId, known);
+        defs.push({ at: i, slot: known.slot, binId: r.binId, bin });
       }
-      points[i] = 2 * b + (p.withState ? 1 : 0);
-    } else points[i] = -1;
-    binIds[i] = r.binId;
-    const o = i * NUMS;
-    nums[o] = r.ts;
-    nums[o + 1] = r.receivedAt;
-    nums[o + 2] = r.fillPct;
-    nums[o + 3] = r.distanceMm ?? NaN;
-    nums[o + 4] = r.batteryPct ?? NaN;
-    nums[o + 5] = r.temperatureC ?? NaN;
-    nums[o + 6] = r.tilt === undefined ? NaN : r.tilt ? 1 : 0;
-    nums[o + 7] = r.rssi ?? NaN;
-    lineCounts[i] = l.length;
-    for (const line of l) lines.push(line);
+      slots[i] = known.slot;
+      points[i] = p ? (p.withState ? 3 : 1) : 0;
+      const o = i * NUMS;
+      nums[o] = r.ts;
+      nums[o + 1] = r.receivedAt;
+      nums[o + 2] = r.fillPct;
+      nums[o + 3] = r.distanceMm ?? NaN;
+      nums[o + 4] = r.batteryPct ?? NaN;
+      nums[o + 5] = r.temperatureC ?? NaN;
+      nums[o + 6] = r.tilt === undefined ? NaN : r.tilt ? 1 : 0;
+      nums[o + 7] = r.rssi ?? NaN;
+      lineCounts[i] = l.length;
+      for (const line of l) lines.push(line);
+    }
+    return { slots, nums, points, defs, lineCounts, lines };
   }
-  return { binIds, nums, points, bins, lineCounts, lines };
 }
 
 /**
- * The bins the worker has seen, one object each while it does not change, so that points.ts makes each bin's
- * measurement and tags once (it keeps them by object), not once per message.
+ * The worker's side of the slots. A bin's object stays the same while the bin does not change, so that points.ts
+ * makes its measurement and tags once (it keeps them by object), not once per message.
  */
-export class BinsSeen {
-  private readonly byId = new Map<string, PointBin>();
+export class BinSlots {
+  private readonly slots: { binId: string; bin: PointBin | null }[] = [];
 
-  of(b: PointBin): PointBin {
-    const seen = this.byId.get(b.id);
-    if (seen && seen.zone === b.zone && seen.kind === b.kind && seen.lat === b.lat && seen.lon === b.lon) return seen;
-    this.byId.set(b.id, b);
-    return b;
+  /** The entries again, as the journal's group commit takes them (absent values stay absent). */
+  decode(cols: ReadingColumns): JournalEntry[] {
+    const out: JournalEntry[] = [];
+    const v = cols.nums;
+    let def = 0;
+    let line = 0;
+    for (let i = 0; i < cols.slots.length; i++) {
+      for (let d = cols.defs[def]; d !== undefined && d.at === i; d = cols.defs[++def]) this.slots[d.slot] = { binId: d.binId, bin: d.bin };
+      const slot = this.slots[cols.slots[i]!];
+      if (!slot) throw new Error(`journal message: reading ${i} names slot ${cols.slots[i]}, which no message defined`);
+      const o = i * NUMS;
+      const reading: JournalEntry['reading'] = { binId: slot.binId, ts: v[o]!, receivedAt: v[o + 1]!, fillPct: v[o + 2]! };
+      const distanceMm = opt(v[o + 3]!);
+      const batteryPct = opt(v[o + 4]!);
+      const temperatureC = opt(v[o + 5]!);
+      const tilt = opt(v[o + 6]!);
+      const rssi = opt(v[o + 7]!);
+      if (distanceMm !== undefined) reading.distanceMm = distanceMm;
+      if (batteryPct !== undefined) reading.batteryPct = batteryPct;
+      if (temperatureC !== undefined) reading.temperatureC = temperatureC;
+      if (tilt !== undefined) reading.tilt = tilt === 1;
+      if (rssi !== undefined) reading.rssi = rssi;
+      const count = cols.lineCounts[i]!;
+      const p = cols.points[i]!;
+      const entry: JournalEntry = { reading, lines: count === 0 ? [] : cols.lines.slice(line, line + count) };
+      if (p !== 0) {
+        if (!slot.bin) throw new Error(`journal message: reading ${i} has points, its slot ${cols.slots[i]} no bin`);
+        entry.points = { bin: slot.bin, withState: p === 3 };
+      }
+      out.push(entry);
+      line += count;
+    }
+    return out;
   }
 }
 
 const opt = (v: number): number | undefined => (Number.isNaN(v) ? undefined : v);
-
-/** The entries again, as the journal's group commit takes them (absent values stay absent). */
-export function decodeReadings(cols: ReadingColumns, seen: BinsSeen = new BinsSeen()): JournalEntry[] {
-  const out: JournalEntry[] = [];
-  const bins = cols.bins.map((b) => seen.of(b));
-  let line = 0;
-  for (let i = 0; i < cols.binIds.length; i++) {
-    const o = i * NUMS;
-    const v = cols.nums;
-    const reading: JournalEntry['reading'] = { binId: cols.binIds[i]!, ts: v[o]!, receivedAt: v[o + 1]!, fillPct: v[o + 2]! };
-    const distanceMm = opt(v[o + 3]!);
-    const batteryPct = opt(v[o + 4]!);
-    const temperatureC = opt(v[o + 5]!);
-    const tilt = opt(v[o + 6]!);
-    const rssi = opt(v[o + 7]!);
-    if (distanceMm !== undefined) reading.distanceMm = distanceMm;
-    if (batteryPct !== undefined) reading.batteryPct = batteryPct;
-    if (temperatureC !== undefined) reading.temperatureC = temperatureC;
-    if (tilt !== undefined) reading.tilt = tilt === 1;
-    if (rssi !== undefined) reading.rssi = rssi;
-    const count = cols.lineCounts[i]!;
-    const p = cols.points[i]!;
-    const entry: JournalEntry = { reading, lines: count === 0 ? [] : cols.lines.slice(line, line + count) };
-    if (p >= 0) entry.points = { bin: bins[p >> 1]!, withState: (p & 1) === 1 };
-    out.push(entry);
-    line += count;
-  }
-  return out;
-}
 
 /** Rule states staged for the worker's next commit, as columns too. */
 export interface RuleStateColumns {

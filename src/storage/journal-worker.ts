@@ -11,7 +11,7 @@ import { BUSY_TIMEOUT_MS, LOCK_RETRY_MS, lockTimedOut, openDatabase } from './da
 import { createSink } from './influx-sink.js';
 import { InfluxWriter, type WriterMetrics } from './influx-writer.js';
 import type { FromWorker, JournalWorkerData, MetricDeltas, ToWorker, WorkerStatus } from './journal-protocol.js';
-import { BinsSeen, decodeReadings, decodeRuleStates } from './journal-protocol.js';
+import { BinSlots, decodeRuleStates } from './journal-protocol.js';
 import { SqliteReadingHistory } from './reading-history.js';
 import { CommitPacer, GroupCommit, type JournalEntry } from './reading-journal.js';
 import type { RuleStateRow } from './rule-state-table.js';
@@ -83,7 +83,7 @@ function statusSoon(): void {
   });
 }
 
-const binsSeen = new BinsSeen();
+const bins = new BinSlots();
 
 // readings waiting for the next commit, with the main thread's clock at the turn they came in
 let queue: JournalEntry[] = [];
@@ -190,7 +190,7 @@ function append(id: number, lines: string[], now: number, attempt: number): void
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'record':
-      for (const e of decodeReadings(m.cols, binsSeen)) queue.push(e);
+      for (const e of bins.decode(m.cols)) queue.push(e);
       if (m.states) for (const r of decodeRuleStates(m.states)) states.set(r.binId, r);
       queueNow = m.now;
       schedule();

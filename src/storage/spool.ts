@@ -94,6 +94,8 @@ export interface SpoolTable extends Spool, SpoolQueue {
 export class SqliteSpool implements SpoolTable {
   private depth = 0;
   private bytes = 0;
+  /** the oldest point's time while known (null: none), undefined until read again after points left or a rollback */
+  private oldest: number | null | undefined = undefined;
   private readonly insertRowsStmts = new Map<number, Statement>();
   private readonly peekStmt;
   private readonly ackStmt;
@@ -122,6 +124,7 @@ export class SqliteSpool implements SpoolTable {
     };
     this.depth = row.n;
     this.bytes = row.b;
+    this.oldest = undefined;
   }
 
   /** Points waiting, without touching the table. */
@@ -145,6 +148,8 @@ export class SqliteSpool implements SpoolTable {
    * at a time): a statement run costs more than the rows it writes.
    */
   insert(lines: readonly string[], nowMs: number): void {
+    // into an empty spool: these are the oldest points (stats is asked after every commit; this spares it a query)
+    if (this.depth === 0 && lines.length > 0) this.oldest = nowMs;
     const rows: [string, number][] = [];
     let chunk: string[] = [];
     const close = (): void => {
@@ -245,6 +250,7 @@ export class SqliteSpool implements SpoolTable {
     this.ackStmt.run(batch.lastSeq);
     this.depth -= batch.lines.length;
     this.bytes -= batch.bytes;
+    this.oldest = undefined;
   }
 
   /** InfluxDB refused the batch as invalid: keep it aside for an operator instead of retrying forever. */
@@ -255,9 +261,11 @@ export class SqliteSpool implements SpoolTable {
     }).immediate();
     this.depth -= batch.lines.length;
     this.bytes -= batch.bytes;
+    this.oldest = undefined;
   }
 
   stats(): SpoolStats {
-    return { depth: this.depth, bytes: this.bytes, oldestMs: (this.oldestStmt.get() as number | undefined) ?? null, full: this.full };
+    if (this.oldest === undefined) this.oldest = (this.oldestStmt.get() as number | undefined) ?? null;
+    return { depth: this.depth, bytes: this.bytes, oldestMs: this.oldest, full: this.full };
   }
 }

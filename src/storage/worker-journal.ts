@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { retryDelay } from '../retry.js';
 import type { SpoolWriter } from './influx-writer.js';
-import { encodeReadings, encodeRuleStates, type FromWorker, type JournalWorkerData, type ToWorker, type WorkerStatus } from './journal-protocol.js';
+import { ReadingEncoder, encodeRuleStates, type FromWorker, type JournalWorkerData, type ToWorker, type WorkerStatus } from './journal-protocol.js';
 import { CommittedFeed } from './committed-feed.js';
 import { StagedRuleStates, type TakeRuleStates } from './rule-state-table.js';
 import { CommitPacer, observeAckDelays, spoolsPoints, type JournalBacklog, type JournalEntry, type ReadingJournal } from './reading-journal.js';
@@ -66,6 +66,8 @@ export class WorkerReadingJournal implements ReadingJournal {
   readonly spool: WorkerSpool | null;
   readonly writer: WorkerWriter | null;
   private worker: Worker | null = null;
+  /** the bins' slots in `worker`: a new one knows none */
+  private encoder = new ReadingEncoder();
   private state: 'idle' | 'starting' | 'ok' | 'restarting' | 'stopped' = 'idle';
   private queued: Pending[] = [];
   private inFlight: Pending[] = [];
@@ -252,7 +254,7 @@ export class WorkerReadingJournal implements ReadingJournal {
     const rows = this.staged.take(now, force);
     if (this.staged.waiting) this.postStatesWhenDue();
     if (batch.length === 0 && rows.length === 0) return;
-    this.send({ t: 'record', now, cols: encodeReadings(batch.map((p) => p.entry)), states: rows.length > 0 ? encodeRuleStates(rows) : null });
+    this.send({ t: 'record', now, cols: this.encoder.encode(batch.map((p) => p.entry)), states: rows.length > 0 ? encodeRuleStates(rows) : null });
     for (const p of batch) this.inFlight.push(p);
   }
 
@@ -348,6 +350,7 @@ export class WorkerReadingJournal implements ReadingJournal {
     };
     const worker = startWorker(data);
     this.worker = worker;
+    this.encoder = new ReadingEncoder();
     this.state = this.state === 'restarting' ? 'restarting' : 'starting';
     let lastError: Error | undefined;
     return new Promise<void>((resolve, reject) => {

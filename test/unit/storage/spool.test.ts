@@ -92,6 +92,33 @@ describe('Spool', () => {
     expect(spool.peek(100)!.lines.slice(-2)).toEqual(['inner 1', 'last 1']);
   });
 
+  it("tells its oldest point's time after inserts, acknowledgements, dead letters and a rolled-back commit", () => {
+    const db = openDatabase(tmp());
+    const spool = new SqliteSpool(db, 1 << 20);
+    expect(spool.stats().oldestMs).toBeNull();
+    spool.append(['a 1'], 1000);
+    spool.append(['b 2'], 2000);
+    spool.append(['c 3'], 3000);
+    expect(spool.stats().oldestMs).toBe(1000);
+    spool.ack(spool.peek(1)!);
+    expect(spool.stats().oldestMs).toBe(2000);
+    spool.deadLetter(spool.peek(1)!, 'refused');
+    expect(spool.stats().oldestMs).toBe(3000);
+    spool.ack(spool.peek(1)!);
+    expect(spool.stats().oldestMs).toBeNull();
+    // points inserted in a transaction that rolls back were never there
+    expect(() =>
+      db.transaction(() => {
+        spool.insert(['d 4'], 4000);
+        throw new Error('rolled back');
+      })(),
+    ).toThrow('rolled back');
+    spool.recount();
+    expect(spool.stats()).toMatchObject({ depth: 0, oldestMs: null });
+    spool.append(['e 5'], 5000);
+    expect(spool.stats()).toMatchObject({ depth: 1, oldestMs: 5000 });
+  });
+
   it('moves refused batches to the dead-letter table instead of dropping them', () => {
     const db = openDatabase(tmp());
     const spool = new SqliteSpool(db, 1 << 20);

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMetrics } from '../../../src/metrics.js';
 import { JournalUnavailableError, SqliteBinStateStore, SqliteReadingHistory, WorkerReadingJournal, openDatabase, type JournalEntry } from '../../../src/storage/index.js';
 import { configSchema } from '../../../src/config/index.js';
-import { BinsSeen, decodeReadings, encodeReadings, type ToWorker } from '../../../src/storage/journal-protocol.js';
+import { BinSlots, ReadingEncoder, type ToWorker } from '../../../src/storage/journal-protocol.js';
 import { readingPoints } from '../../../src/storage/points.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -28,13 +28,14 @@ describe('journal protocol', () => {
         lines: ['bin_reading fill_pct=0 1', 'bin_state fill_pct=0 1'],
       },
       { reading: { binId: 'C', ts: 5, receivedAt: 5, fillPct: 100, tilt: true }, lines: ['x v=1 5'] },
+      { reading: { binId: 'A', ts: 6, receivedAt: 6, fillPct: 4 }, lines: [] },
     ];
-    const decoded = decodeReadings(structuredClone(encodeReadings(entries)));
+    const decoded = new BinSlots().decode(structuredClone(new ReadingEncoder().encode(entries)));
     expect(decoded).toEqual(entries);
     expect(Object.keys(decoded[0]!.reading)).toEqual(['binId', 'ts', 'receivedAt', 'fillPct']);
   });
 
-  it("carries a reading's own points as their bin (once per message, only what points take) and the worker makes the same lines", () => {
+  it("carries a reading's bin once to the worker (only what points take), again only when it changes, and the worker makes the same lines", () => {
     const registryBin = { id: 'B-0001', zone: 'north', kind: 'paper', lat: 52.09, lon: 5.12, address: 'Domplein 1', capacity_l: 240 };
     const other = { id: 'B-0002', zone: 'south', kind: 'glass', lat: 52.1, lon: 5.13, address: 'Neude 2', capacity_l: 1100 };
     const entries: JournalEntry[] = [
@@ -43,22 +44,45 @@ describe('journal protocol', () => {
       { reading: reading('B-0001', NOW + 1, 11), lines: [], points: { bin: registryBin, withState: false } },
       { reading: reading('C', NOW, 30), lines: [] },
     ];
-    const cols = encodeReadings(entries);
-    expect(cols.bins).toEqual([
-      { id: 'B-0001', zone: 'north', kind: 'paper', lat: 52.09, lon: 5.12 },
-      { id: 'B-0002', zone: 'south', kind: 'glass', lat: 52.1, lon: 5.13 },
+    const encoder = new ReadingEncoder();
+    const slots = new BinSlots();
+    const cols = encoder.encode(entries);
+    expect(cols.defs).toEqual([
+      { at: 0, slot: 0, binId: 'B-0001', bin: { id: 'B-0001', zone: 'north', kind: 'paper', lat: 52.09, lon: 5.12 } },
+      { at: 1, slot: 1, binId: 'B-0002', bin: { id: 'B-0002', zone: 'south', kind: 'glass', lat: 52.1, lon: 5.13 } },
+      { at: 3, slot: 2, binId: 'C', bin: null },
     ]);
-    const seen = new BinsSeen();
-    const decoded = decodeReadings(structuredClone(cols), seen);
-    expect(decoded.map((e) => e.points && readingPoints(e.reading, e.points.bin, e.points.withState))).toEqual(
-      entries.map((e) => e.points && readingPoints(e.reading, e.points.bin, e.points.withState)),
-    );
+    const made = (list: JournalEntry[]) => list.map((e) => e.points && readingPoints(e.reading, e.points.bin, e.points.withState));
+    const decoded = slots.decode(structuredClone(cols));
+    expect(made(decoded)).toEqual(made(entries));
     expect(decoded.map((e) => e.lines)).toEqual(entries.map((e) => e.lines));
-    // the next message's same bin is the same object (its points' parts are made once); a changed bin is not
-    const again = decodeReadings(structuredClone(encodeReadings([entries[0]!, { ...entries[1]!, points: { bin: { ...other, zone: 'east' }, withState: false } }])), seen);
+    // the next message names known bins by their slot alone, and the worker hands the same object (points' parts
+    // made once); a bin that changed is sent again, and changes from its reading on within the message
+    const east = { ...other, zone: 'east' };
+    const next: JournalEntry[] = [
+      entries[0]!,
+      { ...entries[1]!, points: { bin: other, withState: false } },
+      { reading: reading('B-0002', NOW + 2, 21), lines: [], points: { bin: east, withState: false } },
+      { reading: reading('C', NOW + 1, 31), lines: [] },
+    ];
+    const cols2 = encoder.encode(next);
+    expect(cols2.defs).toEqual([{ at: 2, slot: 1, binId: 'B-0002', bin: { id: 'B-0002', zone: 'east', kind: 'glass', lat: 52.1, lon: 5.13 } }]);
+    const again = slots.decode(structuredClone(cols2));
     expect(again[0]!.points!.bin).toBe(decoded[0]!.points!.bin);
-    expect(again[1]!.points!.bin).not.toBe(decoded[1]!.points!.bin);
-    expect(readingPoints(again[1]!.reading, again[1]!.points!.bin, false)[0]).toContain('zone=east');
+    expect(again[1]!.points!.bin).toBe(decoded[1]!.points!.bin);
+    expect(again[2]!.points!.bin).not.toBe(decoded[1]!.points!.bin);
+    expect(made(again)).toEqual(made(next));
+    expect(readingPoints(again[2]!.reading, again[2]!.points!.bin, false)[0]).toContain('zone=east');
+    expect(again[3]!.reading.binId).toBe('C');
+  });
+
+  it('a worker that replaces one gets every bin anew, and a slot no message defined is an error, not a wrong bin', () => {
+    const entry: JournalEntry = { reading: reading('B-0001', NOW, 10), lines: [], points: { bin: { id: 'B-0001', zone: 'n', kind: 'paper', lat: 1, lon: 2 }, withState: false } };
+    const encoder = new ReadingEncoder();
+    new BinSlots().decode(encoder.encode([entry]));
+    // the same encoder to a fresh worker: the slot is not there
+    expect(() => new BinSlots().decode(encoder.encode([entry]))).toThrow(/slot 0, which no message defined/);
+    expect(new BinSlots().decode(new ReadingEncoder().encode([entry]))[0]!.reading.binId).toBe('B-0001');
   });
 });
 
@@ -79,7 +103,7 @@ describe('WorkerReadingJournal', () => {
     const post = vi.spyOn(Worker.prototype, 'postMessage');
     opened.push(async () => post.mockRestore());
     // readings per message to the worker
-    const sent = (): number[] => post.mock.calls.map(([m]) => m as ToWorker).flatMap((m) => (m.t === 'record' ? [m.cols.binIds.length] : []));
+    const sent = (): number[] => post.mock.calls.map(([m]) => m as ToWorker).flatMap((m) => (m.t === 'record' ? [m.cols.slots.length] : []));
     await journal.start();
     const record = (binId: string) => journal.record({ reading: reading(binId, NOW), lines: [] });
 

@@ -148,8 +148,6 @@ export class SqliteSpool implements SpoolTable {
    * at a time): a statement run costs more than the rows it writes.
    */
   insert(lines: readonly string[], nowMs: number): void {
-    // into an empty spool: these are the oldest points (stats is asked after every commit; this spares it a query)
-    if (this.depth === 0 && lines.length > 0) this.oldest = nowMs;
     const rows: [string, number][] = [];
     let chunk: string[] = [];
     const close = (): void => {
@@ -182,6 +180,8 @@ export class SqliteSpool implements SpoolTable {
         stmt.run(args);
       }
     }
+    // into an empty spool: these are the oldest points (stats is asked after every commit; this spares it a query)
+    if (this.depth === 0 && lines.length > 0) this.oldest = nowMs;
     this.depth += lines.length;
   }
 

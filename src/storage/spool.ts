@@ -165,6 +165,7 @@ export class SqliteSpool implements SpoolTable {
     }
     close();
     let i = 0;
+    let bytes = 0;
     for (const n of ROWS) {
       if (rows.length - i < n) continue;
       const stmt = this.insertRows(n);
@@ -175,11 +176,13 @@ export class SqliteSpool implements SpoolTable {
           args[3 * j] = text;
           args[3 * j + 1] = points;
           args[3 * j + 2] = nowMs;
-          this.bytes += text.length;
+          bytes += text.length;
         }
         stmt.run(args);
       }
     }
+    // counted once every statement ran: a statement that throws leaves the counts as they were (its transaction rolls back)
+    this.bytes += bytes;
     // into an empty spool: these are the oldest points (stats is asked after every commit; this spares it a query)
     if (this.depth === 0 && lines.length > 0) this.oldest = nowMs;
     this.depth += lines.length;

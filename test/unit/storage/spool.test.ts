@@ -119,6 +119,21 @@ describe('Spool', () => {
     expect(spool.stats()).toMatchObject({ depth: 1, oldestMs: 5000 });
   });
 
+  it('counts nothing of an append whose insert fails: its transaction rolls back and its size and age stay as they were', () => {
+    const db = openDatabase(tmp());
+    const spool = new SqliteSpool(db, 1 << 20);
+    spool.append(['a 1'], 1000);
+    const before = spool.stats();
+    // a statement that fails after the append's first row went in (a full disk, an I/O error)
+    db.exec("CREATE TEMP TRIGGER refuse BEFORE INSERT ON spool WHEN NEW.line LIKE 'boom%' BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+    const many = Array.from({ length: SPOOL_ROW_POINTS }, (_, i) => `ok v=${i} 1`);
+    expect(() => spool.append([...many, 'boom\nx'], 2000)).toThrow('disk full');
+    expect(spool.stats()).toEqual(before);
+    db.exec('DROP TRIGGER refuse');
+    spool.recount();
+    expect(spool.stats()).toEqual(before);
+  });
+
   it('moves refused batches to the dead-letter table instead of dropping them', () => {
     const db = openDatabase(tmp());
     const spool = new SqliteSpool(db, 1 << 20);

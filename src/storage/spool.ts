@@ -251,9 +251,7 @@ export class SqliteSpool implements SpoolTable {
   /** InfluxDB accepted the batch: remove it. */
   ack(batch: SpoolBatch): void {
     this.ackStmt.run(batch.lastSeq);
-    this.depth -= batch.lines.length;
-    this.bytes -= batch.bytes;
-    this.oldest = undefined;
+    this.left(batch);
   }
 
   /** InfluxDB refused the batch as invalid: keep it aside for an operator instead of retrying forever. */
@@ -262,6 +260,11 @@ export class SqliteSpool implements SpoolTable {
       this.deadStmt.run(reason.slice(0, 2000), this.clock.now(), batch.lastSeq);
       this.ackStmt.run(batch.lastSeq);
     }).immediate();
+    this.left(batch);
+  }
+
+  /** A batch left the table: the counts go down, and the oldest point is read again when next asked. */
+  private left(batch: SpoolBatch): void {
     this.depth -= batch.lines.length;
     this.bytes -= batch.bytes;
     this.oldest = undefined;

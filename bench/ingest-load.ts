@@ -1,11 +1,14 @@
 // Load generator for bench/ingest.ts, in a process of its own (started by the driver with `node --import tsx`).
-// K MQTT.js clients publish QoS 1 telemetry on a paced open-loop schedule: R readings/s in total, spread
-// round-robin over the sensors, for a warm-up of W s and a measured window of D s. Sending never waits for
-// PUBACKs, but each client keeps at most --max-inflight unacknowledged publishes (hits are counted).
-// Publish -> PUBACK latency comes from the publish callback (process.hrtime). Results go to the driver over
-// IPC (process.send); without an IPC channel the report is printed as one JSON line on stdout.
+// K sensors publish QoS 1 telemetry on a paced open-loop schedule: R readings/s in total, spread round-robin over
+// the sensors, for a warm-up of W s and a measured window of D s. Sending never waits for PUBACKs, but each sensor
+// keeps at most --max-inflight unacknowledged publishes (hits are counted). Each sensor is one TCP socket speaking
+// MQTT 3.1.1 through mqtt-packet, as light as firmware (Nagle on, as in device TCP stacks and MQTT.js): the
+// generator shares the machine's cores with what it measures, and a full client library cost more CPU per reading
+// than the bare broker it drives. Publish -> PUBACK latency is timed per packet id (performance.now()). Results go
+// to the driver over IPC (process.send); without an IPC channel the report is printed as one JSON line on stdout.
+import net from 'node:net';
 import { parseArgs } from 'node:util';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 
 const { values: opts } = parseArgs({
   options: {
@@ -169,7 +172,7 @@ function noteError(what: string): void {
 }
 
 interface Sensor {
-  client: MqttClient;
+  socket: net.Socket;
   topic: string;
   /** payload prefixes this sensor cycles through (all but ts) */
   fills: string[];
@@ -179,6 +182,12 @@ interface Sensor {
   due: number;
   inflight: number;
   blocked: boolean;
+  /** the next packet id to try (1..65535) */
+  nextId: number;
+  /** per packet id: when its PUBLISH was written (performance.now()), NaN while free */
+  sentAt: Float64Array;
+  /** per packet id: the window it was published in */
+  sentIn: Uint8Array;
 }
 
 // cheap payloads: a handful of precomputed prefixes, only ts changes
@@ -202,27 +211,36 @@ let maxScheduleLagMs = 0;
 
 function publishOne(s: Sensor): void {
   const seq = s.seq++;
-  const payload = s.fills[seq % s.fills.length]! + (BASE_TS + seq * 1000) + '}';
-  const w = phase === 'measure' ? win.measure : win.warmup;
-  w.published++;
+  const payload = Buffer.from(s.fills[seq % s.fills.length]! + (BASE_TS + seq * 1000) + '}');
+  let id = s.nextId;
+  // an id is reused only once its PUBACK came (at most 60,000 in flight of 65,535 ids)
+  while (!Number.isNaN(s.sentAt[id]!)) id = id === 65535 ? 1 : id + 1;
+  s.nextId = id === 65535 ? 1 : id + 1;
+  const w = phase === 'measure' ? 1 : 0;
+  (w === 1 ? win.measure : win.warmup).published++;
   s.inflight++;
   totalInflight++;
   if (s.inflight > maxInflightSeen) maxInflightSeen = s.inflight;
-  const t0 = process.hrtime.bigint();
-  s.client.publish(s.topic, payload, { qos: 1 }, (err) => {
-    s.inflight--;
-    totalInflight--;
-    const now = phase === 'measure' ? win.measure : win.warmup;
-    if (phase !== 'done') now.acksArrived++;
-    if (err) {
-      noteError(`publish: ${err.message}`);
-      return;
-    }
-    w.acked++;
-    w.lat.add(Number(process.hrtime.bigint() - t0) / 1e6);
-    // the bound frees up as PUBACKs come in
-    if (s.due > 0 && phase !== 'done') pump(s);
-  });
+  s.sentIn[id] = w;
+  s.sentAt[id] = performance.now();
+  s.socket.write(mqttPacket.generate({ cmd: 'publish', topic: s.topic, payload, qos: 1, messageId: id, dup: false, retain: false }));
+}
+
+function onPuback(s: Sensor, id: number): void {
+  const t0 = s.sentAt[id]!;
+  if (Number.isNaN(t0)) {
+    noteError(`PUBACK for packet id ${id}, which is not in flight`);
+    return;
+  }
+  s.sentAt[id] = NaN;
+  s.inflight--;
+  totalInflight--;
+  if (phase !== 'done') (phase === 'measure' ? win.measure : win.warmup).acksArrived++;
+  const w = s.sentIn[id] === 1 ? win.measure : win.warmup;
+  w.acked++;
+  w.lat.add(performance.now() - t0);
+  // the bound frees up as PUBACKs come in
+  if (s.due > 0 && phase !== 'done') pump(s);
 }
 
 function pump(s: Sensor): void {
@@ -240,39 +258,76 @@ function pump(s: Sensor): void {
   }
 }
 
+/** One sensor's connection: CONNECT, then PUBACKs (and PINGRESPs); resolves at its CONNACK. */
+function connectSensor(i: number): Promise<void> {
+  const binId = `${opts.prefix}${String(i + 1).padStart(4, '0')}`;
+  const socket = net.connect({ port: PORT, host: opts.host });
+  const parser = mqttPacket.parser({ protocolVersion: 4 });
+  const s: Sensor = {
+    socket,
+    topic: `bins/${binId}/telemetry`,
+    fills: fillsOf(i),
+    seq: 0,
+    due: 0,
+    inflight: 0,
+    blocked: false,
+    nextId: 1,
+    sentAt: new Float64Array(65536).fill(NaN),
+    sentIn: new Uint8Array(65536),
+  };
+  sensors.push(s);
+  socket.on('data', (chunk: Buffer) => parser.parse(chunk));
+  parser.on('error', (err) => {
+    noteError(`${binId}: ${err.message}`);
+    socket.destroy();
+  });
+  socket.on('error', (err) => noteError(`client: ${err.message}`));
+  return new Promise<void>((resolve, reject) => {
+    let connected = false;
+    socket.once('connect', () => {
+      socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: `bench-${binId}`, keepalive: KEEPALIVE_S }));
+    });
+    parser.on('packet', (p: Packet) => {
+      if (p.cmd === 'puback') onPuback(s, p.messageId!);
+      else if (p.cmd === 'connack') {
+        if (p.returnCode !== 0) return reject(new Error(`${binId}: CONNACK return code ${p.returnCode}`));
+        connected = true;
+        resolve();
+      } else if (p.cmd !== 'pingresp') noteError(`${binId}: unexpected ${p.cmd}`);
+    });
+    socket.once('close', () => {
+      if (!connected) reject(new Error(`${binId}: connection closed before CONNACK`));
+      // a dropped connection is an error of the run, not something to paper over
+      else if (phase !== 'done') noteError('connection closed during the run');
+    });
+  });
+}
+
+const KEEPALIVE_S = 60;
+// keepalive: a PINGREQ from every sensor each half keepalive (a sensor with a low rate may publish less often)
+const PINGREQ = mqttPacket.generate({ cmd: 'pingreq' });
+setInterval(() => {
+  for (const s of sensors) if (!s.socket.destroyed) s.socket.write(PINGREQ);
+}, (KEEPALIVE_S * 1000) / 2).unref();
+
 async function connectAll(): Promise<void> {
   const t0 = Date.now();
   const pending: Promise<void>[] = [];
   for (let i = 0; i < SENSORS; i++) {
-    const binId = `${opts.prefix}${String(i + 1).padStart(4, '0')}`;
-    const client = mqtt.connect({
-      host: opts.host,
-      port: PORT,
-      protocol: 'mqtt',
-      protocolVersion: 4,
-      clean: true,
-      clientId: `bench-${binId}`,
-      reconnectPeriod: 0, // a dropped connection is an error of the run, not something to paper over
-      connectTimeout: 10_000,
-      keepalive: 60,
-    });
-    const s: Sensor = { client, topic: `bins/${binId}/telemetry`, fills: fillsOf(i), seq: 0, due: 0, inflight: 0, blocked: false };
-    sensors.push(s);
-    client.on('error', (err) => noteError(`client: ${err.message}`));
-    client.on('close', () => {
-      if (phase !== 'done') noteError('connection closed during the run');
-    });
-    pending.push(
-      new Promise<void>((resolve, reject) => {
-        client.once('connect', () => resolve());
-        client.once('error', reject);
-        client.once('close', () => reject(new Error(`${binId}: connection closed before CONNACK`)));
-      }),
-    );
+    pending.push(connectSensor(i));
     // the bridge limits new connections per second per address; stay well under it
     if (i % 50 === 49) await new Promise((r) => setTimeout(r, 100));
   }
-  await Promise.all(pending);
+  // a connect timeout, as MQTT.js had
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('not every sensor had its CONNACK within 10 s')), 10_000);
+  });
+  try {
+    await Promise.race([Promise.all(pending), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
   send({ type: 'ready', connected: sensors.length, connect_ms: Date.now() - t0 });
 }
 
@@ -372,7 +427,8 @@ async function main(): Promise<void> {
     measure_s: DURATION_S,
   });
   finished = true;
-  await Promise.all(sensors.map((s) => s.client.endAsync(true).catch(() => undefined)));
+  const DISCONNECT = mqttPacket.generate({ cmd: 'disconnect' });
+  await Promise.all(sensors.map((s) => new Promise<void>((resolve) => (s.socket.destroyed ? resolve() : s.socket.end(DISCONNECT, resolve)))));
   if (process.send) process.disconnect();
 }
 
@@ -381,6 +437,6 @@ main().catch((err: unknown) => {
   process.stderr.write(`ingest-load: ${message}\n`);
   process.exitCode = 1;
   finished = true;
-  for (const s of sensors) s.client.end(true);
+  for (const s of sensors) s.socket.destroy();
   if (process.send) process.disconnect();
 });

@@ -15,11 +15,12 @@ export function toReading(
   let ts = ctx.now;
   if (m.ts !== undefined) {
     const t = readTimestamp(m.ts);
-    const sent = JSON.stringify(m.ts).slice(0, 64);
-    if (!t.ok) return { ok: false, reason: 'bad_ts', detail: `ts ${sent}: ${t.why}` };
+    // as sent, for a refusal's detail (only then: a JSON.stringify per reading is a cost the event loop feels)
+    const sent = (): string => JSON.stringify(m.ts).slice(0, 64);
+    if (!t.ok) return { ok: false, reason: 'bad_ts', detail: `ts ${sent()}: ${t.why}` };
     const parsed = t.ms;
     // earlier than 2000-01-01 is a sensor without a clock, not a backlog
-    if (parsed < 946_684_800_000) return { ok: false, reason: 'bad_ts', detail: `ts ${sent} is before 2000: a sensor without a clock` };
+    if (parsed < 946_684_800_000) return { ok: false, reason: 'bad_ts', detail: `ts ${sent()} is before 2000: a sensor without a clock` };
     if (parsed > ctx.now + ctx.maxFutureMs) return { ok: false, reason: 'future_ts', detail: `ts is ${Math.round((parsed - ctx.now) / 1000)} s in the future` };
     ts = parsed;
   }

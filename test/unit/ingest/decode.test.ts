@@ -82,8 +82,11 @@ describe('toReading', () => {
   });
 
   it('refuses timestamps that are not times', () => {
-    expect(toReading({ fill_pct: 1, ts: 'soon' }, bin, ctx)).toMatchObject({ ok: false, reason: 'bad_ts' });
-    expect(toReading({ fill_pct: 1, ts: 12345 }, bin, ctx)).toMatchObject({ ok: false, reason: 'bad_ts' });
+    // the detail quotes the ts as sent, cut at 64 characters
+    expect(toReading({ fill_pct: 1, ts: 'soon' }, bin, ctx)).toMatchObject({ ok: false, reason: 'bad_ts', detail: expect.stringMatching(/^ts "soon": /) });
+    expect(toReading({ fill_pct: 1, ts: 12345 }, bin, ctx)).toMatchObject({ ok: false, reason: 'bad_ts', detail: 'ts 12345 is before 2000: a sensor without a clock' });
+    const long = toReading({ fill_pct: 1, ts: 'x'.repeat(100) }, bin, ctx);
+    expect(!long.ok && long.detail).toMatch(new RegExp(`^ts "${'x'.repeat(63)}: `));
   });
 });
 

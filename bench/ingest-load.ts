@@ -41,6 +41,9 @@ const RATE = num('rate', opts.rate, 1);
 const DURATION_S = num('duration', opts.duration, 1);
 const WARMUP_S = num('warmup', opts.warmup, 0);
 const MAX_INFLIGHT = Math.floor(num('max-inflight', opts['max-inflight'], 1));
+/** packet ids 1..MAX_ID, one more than may be in flight (a sensor's tables stay small with a thousand sensors) */
+const MAX_ID = MAX_INFLIGHT + 1;
+if (MAX_ID > 65535) throw new Error(`--max-inflight must be at most 65534, the packet ids less one (got ${MAX_INFLIGHT})`);
 const DRAIN_TIMEOUT_MS = num('drain-timeout', opts['drain-timeout'], 1) * 1000;
 const FILL_MIN = opts['fill-min'] === undefined ? undefined : num('fill-min', opts['fill-min'], 0);
 const FILL_MAX = opts['fill-max'] === undefined ? undefined : num('fill-max', opts['fill-max'], 0);
@@ -182,7 +185,7 @@ interface Sensor {
   due: number;
   inflight: number;
   blocked: boolean;
-  /** the next packet id to try (1..65535) */
+  /** the next packet id to try (1..MAX_ID) */
   nextId: number;
   /** per packet id: when its PUBLISH was written (performance.now()), NaN while free */
   sentAt: Float64Array;
@@ -213,9 +216,9 @@ function publishOne(s: Sensor): void {
   const seq = s.seq++;
   const payload = Buffer.from(s.fills[seq % s.fills.length]! + (BASE_TS + seq * 1000) + '}');
   let id = s.nextId;
-  // an id is reused only once its PUBACK came (at most 60,000 in flight of 65,535 ids)
-  while (!Number.isNaN(s.sentAt[id]!)) id = id === 65535 ? 1 : id + 1;
-  s.nextId = id === 65535 ? 1 : id + 1;
+  // an id is reused only once its PUBACK came (there is always a free one: at most MAX_INFLIGHT in flight)
+  while (!Number.isNaN(s.sentAt[id]!)) id = id === MAX_ID ? 1 : id + 1;
+  s.nextId = id === MAX_ID ? 1 : id + 1;
   const w = phase === 'measure' ? 1 : 0;
   (w === 1 ? win.measure : win.warmup).published++;
   s.inflight++;
@@ -272,8 +275,8 @@ function connectSensor(i: number): Promise<void> {
     inflight: 0,
     blocked: false,
     nextId: 1,
-    sentAt: new Float64Array(65536).fill(NaN),
-    sentIn: new Uint8Array(65536),
+    sentAt: new Float64Array(MAX_ID + 1).fill(NaN),
+    sentIn: new Uint8Array(MAX_ID + 1),
   };
   sensors.push(s);
   socket.on('data', (chunk: Buffer) => parser.parse(chunk));

@@ -317,7 +317,10 @@ async function connectAll(): Promise<void> {
   const t0 = Date.now();
   const pending: Promise<void>[] = [];
   for (let i = 0; i < SENSORS; i++) {
-    pending.push(connectSensor(i));
+    const connected = connectSensor(i);
+    // a refusal while the others are still being started is reported by Promise.all below, not as unhandled
+    connected.catch(() => undefined);
+    pending.push(connected);
     // the bridge limits new connections per second per address; stay well under it
     if (i % 50 === 49) await new Promise((r) => setTimeout(r, 100));
   }

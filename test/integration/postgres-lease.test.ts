@@ -154,4 +154,26 @@ describe('PostgresLease', () => {
     expect(clock.now() - stoppedAt).toBeLessThanOrEqual(5_000);
     await b.lease.stop();
   });
+
+  it('is released at stop also after a renewal failed: its row would name it until it runs out', async () => {
+    const { clock, a, b } = await twoInstances();
+    await a.lease.start(); // the row: a's until T0 + 10 s
+    await clock.advance(2_500);
+    await b.lease.start(); // b tries at T0 + 2.5, 7.5, 12.5 s
+    // a's renewal at T0 + 5 s fails (a connection lost under load): a no longer regards itself as holder, but the row
+    // still names it
+    const query = a.pool.query.bind(a.pool);
+    a.pool.query = ((..._args: Parameters<typeof query>) => {
+      a.pool.query = query;
+      return Promise.reject(new Error('Connection terminated unexpectedly'));
+    }) as typeof a.pool.query;
+    await clock.advance(2_500);
+    expect([a.lease.holds(), b.lease.holds()]).toEqual([false, false]);
+    expect((await a.pool.query('SELECT holder FROM leases')).rows).toEqual([{ holder: 'instance-a' }]);
+    await a.lease.stop();
+    // b takes it at its next try, not once a's row has run out
+    await clock.advance(2_500);
+    expect(b.lease.holds()).toBe(true);
+    await b.lease.stop();
+  });
 });

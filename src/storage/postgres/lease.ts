@@ -83,12 +83,11 @@ export class PostgresLease implements Lease {
     this.timer = null;
     this.expiry?.clear();
     await this.inFlight;
-    if (this.state.holds) {
-      // expired at once: another instance takes it at its next try instead of waiting out the ttl
-      await this.opts.pool
-        .query('UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2', [this.name, this.opts.id])
-        .catch((err: unknown) => this.opts.log.warn({ err, lease: this.name }, 'lease not released; another instance takes it when it runs out'));
-    }
+    // expired at once: another instance takes it at its next try instead of waiting out the ttl. Also when this
+    // instance no longer regards itself as holder: after a failed renewal the row still names it until it runs out.
+    await this.opts.pool
+      .query('UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2', [this.name, this.opts.id])
+      .catch((err: unknown) => this.opts.log.warn({ err, lease: this.name }, 'lease not released; another instance takes it when it runs out'));
     this.state.set(false, null);
   }
 

@@ -212,6 +212,10 @@ let totalInflight = 0;
 /** largest gap between the open-loop schedule and the sender (event-loop stalls of the generator) */
 let maxScheduleLagMs = 0;
 
+/** the windows by index, as a sensor's `sentIn` keeps them: 0 the warm-up, 1 the measured window */
+const windowAt = (i: number): WindowCounters => (i === 1 ? win.measure : win.warmup);
+const windowNow = (): number => (phase === 'measure' ? 1 : 0);
+
 function publishOne(s: Sensor): void {
   const seq = s.seq++;
   const payload = Buffer.from(s.fills[seq % s.fills.length]! + (BASE_TS + seq * 1000) + '}');
@@ -219,8 +223,8 @@ function publishOne(s: Sensor): void {
   // an id is reused only once its PUBACK came (there is always a free one: at most MAX_INFLIGHT in flight)
   while (!Number.isNaN(s.sentAt[id]!)) id = id === MAX_ID ? 1 : id + 1;
   s.nextId = id === MAX_ID ? 1 : id + 1;
-  const w = phase === 'measure' ? 1 : 0;
-  (w === 1 ? win.measure : win.warmup).published++;
+  const w = windowNow();
+  windowAt(w).published++;
   s.inflight++;
   totalInflight++;
   if (s.inflight > maxInflightSeen) maxInflightSeen = s.inflight;
@@ -238,8 +242,8 @@ function onPuback(s: Sensor, id: number): void {
   s.sentAt[id] = NaN;
   s.inflight--;
   totalInflight--;
-  if (phase !== 'done') (phase === 'measure' ? win.measure : win.warmup).acksArrived++;
-  const w = s.sentIn[id] === 1 ? win.measure : win.warmup;
+  if (phase !== 'done') windowAt(windowNow()).acksArrived++;
+  const w = windowAt(s.sentIn[id]!);
   w.acked++;
   w.lat.add(performance.now() - t0);
   // the bound frees up as PUBACKs come in

@@ -15,12 +15,10 @@ export function toReading(
   let ts = ctx.now;
   if (m.ts !== undefined) {
     const t = readTimestamp(m.ts);
-    // as sent, for a refusal's detail (only then: a JSON.stringify per reading is a cost the event loop feels)
-    const sent = (): string => JSON.stringify(m.ts).slice(0, 64);
-    if (!t.ok) return { ok: false, reason: 'bad_ts', detail: `ts ${sent()}: ${t.why}` };
+    if (!t.ok) return { ok: false, reason: 'bad_ts', detail: `ts ${asSent(m.ts)}: ${t.why}` };
     const parsed = t.ms;
     // earlier than 2000-01-01 is a sensor without a clock, not a backlog
-    if (parsed < 946_684_800_000) return { ok: false, reason: 'bad_ts', detail: `ts ${sent()} is before 2000: a sensor without a clock` };
+    if (parsed < 946_684_800_000) return { ok: false, reason: 'bad_ts', detail: `ts ${asSent(m.ts)} is before 2000: a sensor without a clock` };
     if (parsed > ctx.now + ctx.maxFutureMs) return { ok: false, reason: 'future_ts', detail: `ts is ${Math.round((parsed - ctx.now) / 1000)} s in the future` };
     ts = parsed;
   }
@@ -40,4 +38,9 @@ export function toReading(
       source: ctx.source,
     },
   };
+}
+
+/** A timestamp as sent, for a refusal's detail (made only then: a JSON.stringify per reading is a cost the loop feels). */
+function asSent(ts: unknown): string {
+  return JSON.stringify(ts).slice(0, 64);
 }

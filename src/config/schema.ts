@@ -145,9 +145,11 @@ export const configSchema = z.strictObject({
       // durable queue between ingest and InfluxDB; when full, QoS 1 readings are not acknowledged
       max_mb: z.number().positive().default(1024),
       // group commit: at most this many readings per transaction; a commit waits until commit_delay_ms after the last
-      // one ended (readings that come meanwhile share it and its fsync; one that finds the journal idle does not wait)
+      // one ended (readings that come meanwhile share it and its fsync; one that finds the journal idle does not wait),
+      // or until commit_group_target readings wait, whichever comes first (0: no target)
       commit_max_batch: z.number().int().min(1).default(2000),
-      commit_delay_ms: z.number().min(0).max(100).default(2),
+      commit_delay_ms: z.number().min(0).max(100).default(4),
+      commit_group_target: z.number().int().min(0).default(64),
       // "full": fsync on every commit (survives power loss); "normal": survives a process crash only
       sync: z.enum(['full', 'normal']).default('full'),
       // "worker": the group commit, the spool and the InfluxDB writer run in a worker thread beside the MQTT event loop

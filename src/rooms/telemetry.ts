@@ -17,6 +17,7 @@ import {
   recordTelemetry,
   type BinStateStore,
   type Db,
+  type JournalPace,
   type ReadingHistory,
   type ReadingJournal,
   type Spool,
@@ -172,6 +173,9 @@ interface Journal {
   worker: WorkerReadingJournal | null;
 }
 
+/** How the journal paces its commits (CommitPacer). */
+const journalPace = (config: Config): JournalPace => ({ delayMs: config.spool.commit_delay_ms, groupTarget: config.spool.commit_group_target });
+
 /** spool.journal: inline — the group commit, the spool and the writer on the event loop, on the room's connection. */
 function inline(db: Db, binState: BinStateStore, history: ReadingHistory, { config, metrics, log, clock }: Pick<Parameters<typeof telemetryRoom>[0], 'config' | 'metrics' | 'log' | 'clock'>): Journal {
   const spool = config.influx.url !== '' ? new SqliteSpool(db, config.spool.max_mb * 1024 * 1024, clock) : null;
@@ -179,7 +183,7 @@ function inline(db: Db, binState: BinStateStore, history: ReadingHistory, { conf
     db,
     spool,
     binState,
-    { maxBatch: config.spool.commit_max_batch, delayMs: config.spool.commit_delay_ms, clock },
+    { maxBatch: config.spool.commit_max_batch, ...journalPace(config), clock },
     metrics,
     log.child({ module: 'journal' }),
     history,
@@ -197,7 +201,7 @@ function inWorker(config: Config, metrics: Metrics, log: Logger, clock: Clock): 
       dataDir: config.data_dir,
       sync: config.spool.sync,
       maxBatch: config.spool.commit_max_batch,
-      delayMs: config.spool.commit_delay_ms,
+      ...journalPace(config),
       spoolMaxBytes: config.spool.max_mb * 1024 * 1024,
       influx: config.influx.url !== '' ? config.influx : null,
       clock,
@@ -236,7 +240,7 @@ function onPostgres(pool: () => Pool | null, { config, metrics, log, clock }: Pi
     spool,
     binState,
     history,
-    { maxBatch: config.spool.commit_max_batch, delayMs: config.spool.commit_delay_ms, clock },
+    { maxBatch: config.spool.commit_max_batch, ...journalPace(config), clock },
     metrics,
     log.child({ module: 'journal' }),
   );

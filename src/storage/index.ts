@@ -3,7 +3,7 @@ export { MIGRATIONS, SCHEMA_VERSION, MigrationError, SchemaTooNewError, migrate,
 export { CLEAR_SUFFIX, CLEAR_TABLES } from './migration-1.js';
 export { SqliteSpool, SpoolFullError, SPOOL_ROW_POINTS, type Spool, type SpoolBatch, type SpoolQueue, type SpoolStats, type SpoolTable } from './spool.js';
 export { SqliteBinStateStore, type BinStateStore, type BinState, type LatestReading } from './bin-state.js';
-export { CommitPacer, GroupCommit, SqliteReadingJournal, spoolsPoints, type ReadingJournal, type CommitHook, type JournalEntry, type JournalBacklog } from './reading-journal.js';
+export { CommitPacer, GroupCommit, PacedRun, SqliteReadingJournal, spoolsPoints, type ReadingJournal, type CommitHook, type JournalEntry, type JournalBacklog, type JournalPace } from './reading-journal.js';
 export { JournalUnavailableError, WorkerReadingJournal, type WorkerJournalOptions } from './worker-journal.js';
 export { RULE_STATES_EVERY_MS, RuleStateTable, StagedRuleStates, type RuleStateRow, type TakeRuleStates } from './rule-state-table.js';
 export { SqliteReadingHistory, historyPoints, type ReadingHistory, type HistoryPoint, type HistoryRow } from './reading-history.js';

@@ -173,6 +173,8 @@ export interface JournalWorkerData {
   sync: 'full' | 'normal';
   maxBatch: number;
   delayMs: number;
+  /** spool.commit_group_target (CommitPacer) */
+  groupTarget?: number;
   spoolMaxBytes: number;
   /** null: InfluxDB is off, no spool and no writer */
   influx: Config['influx'] | null;

@@ -13,7 +13,7 @@ import { InfluxWriter, type WriterMetrics } from './influx-writer.js';
 import type { FromWorker, JournalWorkerData, MetricDeltas, ToWorker, WorkerStatus } from './journal-protocol.js';
 import { BinSlots, decodeRuleStates } from './journal-protocol.js';
 import { SqliteReadingHistory } from './reading-history.js';
-import { CommitPacer, GroupCommit, type JournalEntry } from './reading-journal.js';
+import { CommitPacer, GroupCommit, PacedRun, type JournalEntry } from './reading-journal.js';
 import type { RuleStateRow } from './rule-state-table.js';
 import { SqliteSpool, type SpoolBatch } from './spool.js';
 
@@ -90,22 +90,17 @@ let queue: JournalEntry[] = [];
 let queueNow = 0;
 // the rules' memory of some bins (sent at most every RULE_STATES_EVERY_MS), newest per bin, for the next commit
 let states = new Map<string, RuleStateRow>();
-let scheduled = false;
-const pacer = new CommitPacer(data.delayMs);
+const pacer = new CommitPacer(data.delayMs, data.groupTarget);
+const next = new PacedRun(realClock, () => {
+  commitAll();
+  pacer.ended(realClock.now());
+});
 /** test hook: nothing is committed any more */
 let held = false;
 
+/** The next commit: when the pacer lets it, sooner once the readings waiting reach its group target. */
 function schedule(): void {
-  if (scheduled) return;
-  scheduled = true;
-  const run = (): void => {
-    scheduled = false;
-    commitAll();
-    pacer.ended(realClock.now());
-  };
-  const wait = pacer.waitMs(realClock.now());
-  if (wait > 0) realClock.setTimeout(run, wait);
-  else setImmediate(run);
+  next.within(pacer.waitMs(realClock.now(), queue.length));
 }
 
 // since when the event loop's connection has held the write lock against this thread's commits

@@ -31,21 +31,69 @@ export function observeAckDelays(metric: Pick<Metrics['journalAckDelay'], 'obser
 /**
  * A commit waits until `intervalMs` (spool.commit_delay_ms) after the last one ended: readings that come meanwhile
  * share the next commit and its fsync, and a reading that finds the journal idle longer is committed on the next
- * turn. A quiet city's readings wait for no one; a busy one's commits do not grow in number with its readings.
+ * turn. A quiet city's readings wait for no one; a busy one's commits do not grow in number with its readings. Once
+ * `groupTarget` readings (spool.commit_group_target) wait, the wait is over: the fixed cost of a commit is shared
+ * enough, and at a high rate the readings do not wait out the interval only to make a larger group (0: no target).
  */
 export class CommitPacer {
   private last = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly intervalMs: number) {}
+  constructor(
+    private readonly intervalMs: number,
+    private readonly groupTarget = 0,
+  ) {}
 
-  /** How long a commit that could start at `now` (ms) waits. */
-  waitMs(now: number): number {
+  /** How long a commit that could start at `now` (ms), with `waiting` readings, waits. */
+  waitMs(now: number, waiting = 0): number {
+    if (this.groupTarget > 0 && waiting >= this.groupTarget) return 0;
     return Math.max(0, this.last + this.intervalMs - now);
   }
 
   /** The last commit (or run of commits) ended at `now`. */
   ended(now: number): void {
     this.last = now;
+  }
+}
+
+/** A journal's pace: spool.commit_delay_ms and spool.commit_group_target (CommitPacer). */
+export interface JournalPace {
+  delayMs: number;
+  groupTarget?: number;
+}
+
+/**
+ * One run of `fn`, set for a time: asked again for the same time or later it stays, asked for sooner it moves
+ * (a paced commit whose group reached its target goes at once). A delay of 0 runs it at the end of this turn.
+ */
+export class PacedRun {
+  private at: number | null = null;
+  private timer: Timer | null = null;
+
+  constructor(
+    private readonly clock: Pick<Clock, 'now' | 'setTimeout'>,
+    private readonly fn: () => void,
+  ) {}
+
+  /** Whether a run is set. */
+  get pending(): boolean {
+    return this.at !== null;
+  }
+
+  within(delayMs: number): void {
+    const now = this.clock.now();
+    if (this.at !== null && this.at <= now + delayMs) return;
+    this.timer?.clear();
+    this.at = now + delayMs;
+    const run = (): void => {
+      this.at = null;
+      this.timer = null;
+      this.fn();
+    };
+    if (delayMs > 0) this.timer = this.clock.setTimeout(run, delayMs);
+    else {
+      this.timer = null;
+      setImmediate(run);
+    }
   }
 }
 
@@ -184,7 +232,7 @@ interface Pending {
 /** The journal on the event loop: its group commit runs between the broker's turns. */
 export class SqliteReadingJournal implements ReadingJournal {
   private pending: Pending[] = [];
-  private scheduled: { at: number; timer: Timer | null } | null = null;
+  private readonly next: PacedRun;
   private readonly feed: CommittedFeed;
   private readonly staged = new StagedRuleStates();
   private readonly group: GroupCommit;
@@ -195,14 +243,19 @@ export class SqliteReadingJournal implements ReadingJournal {
     db: Db,
     private readonly spool: SpoolTable | null,
     binState: BinStateStore,
-    private readonly opts: { maxBatch: number; delayMs: number; clock?: Clock },
+    private readonly opts: JournalPace & { maxBatch: number; clock?: Clock },
     private readonly metrics: Metrics,
     private readonly log: Logger,
     history: ReadingHistory | null = null,
   ) {
     this.group = new GroupCommit(db, spool, binState, history);
     this.clock = opts.clock ?? realClock;
-    this.pacer = new CommitPacer(opts.delayMs);
+    this.pacer = new CommitPacer(opts.delayMs, opts.groupTarget);
+    this.next = new PacedRun(this.clock, () => {
+      this.commit();
+      this.pacer.ended(this.clock.now());
+      if (this.pending.length > 0 || this.staged.waiting) this.schedule();
+    });
     this.feed = new CommittedFeed(log);
   }
 
@@ -244,22 +297,8 @@ export class SqliteReadingJournal implements ReadingJournal {
   /** The next commit: on the next turn (or when the pacer lets it) for readings; rule states alone when they are due. */
   private schedule(): void {
     const now = this.clock.now();
-    const paced = this.pacer.waitMs(now);
-    const delay = this.pending.length > 0 ? paced : Math.max(paced, this.staged.dueIn(now));
-    // a commit already set for then or sooner does
-    if (this.scheduled && this.scheduled.at <= now + delay) return;
-    this.scheduled?.timer?.clear();
-    const run = (): void => {
-      this.scheduled = null;
-      this.commit();
-      this.pacer.ended(this.clock.now());
-      if (this.pending.length > 0 || this.staged.waiting) this.schedule();
-    };
-    if (delay > 0) this.scheduled = { at: now + delay, timer: this.clock.setTimeout(run, delay) };
-    else {
-      this.scheduled = { at: now, timer: null };
-      setImmediate(run);
-    }
+    const paced = this.pacer.waitMs(now, this.pending.length);
+    this.next.within(this.pending.length > 0 ? paced : Math.max(paced, this.staged.dueIn(now)));
   }
 
   private commit(force = false): void {

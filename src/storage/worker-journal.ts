@@ -9,7 +9,7 @@ import type { SpoolWriter } from './influx-writer.js';
 import { ReadingEncoder, encodeRuleStates, type FromWorker, type JournalWorkerData, type ToWorker, type WorkerStatus } from './journal-protocol.js';
 import { CommittedFeed } from './committed-feed.js';
 import { StagedRuleStates, type TakeRuleStates } from './rule-state-table.js';
-import { CommitPacer, observeAckDelays, spoolsPoints, type JournalBacklog, type JournalEntry, type ReadingJournal } from './reading-journal.js';
+import { CommitPacer, PacedRun, observeAckDelays, spoolsPoints, type JournalBacklog, type JournalEntry, type ReadingJournal } from './reading-journal.js';
 import { SpoolFullError, type Spool, type SpoolStats } from './spool.js';
 
 /** A reading was not recorded because the journal worker died or is being restarted; the sender retries. */
@@ -72,7 +72,8 @@ export class WorkerReadingJournal implements ReadingJournal {
   private queued: Pending[] = [];
   private inFlight: Pending[] = [];
   private head = 0;
-  private postScheduled = false;
+  /** the next message to the worker (post), when postSoon set it */
+  private readonly nextPost: PacedRun;
   /**
    * The worker's pace on this side: the next message waits delayMs after the worker's last answer. Wall time, as the
    * worker's own pacer: it paces the CPU's and the disk's work, not the city's, and simulated time never waits for it.
@@ -96,7 +97,8 @@ export class WorkerReadingJournal implements ReadingJournal {
     private readonly log: Logger,
   ) {
     this.clock = opts.clock ?? realClock;
-    this.pacer = new CommitPacer(opts.delayMs);
+    this.pacer = new CommitPacer(opts.delayMs, opts.groupTarget);
+    this.nextPost = new PacedRun(realClock, () => this.post());
     this.feed = new CommittedFeed(log);
     this.spool = opts.influx ? new WorkerSpool((lines, then) => this.append(lines, then)) : null;
     this.writer = opts.influx ? new WorkerWriter((ms) => this.stopWriter(ms)) : null;
@@ -212,13 +214,9 @@ export class WorkerReadingJournal implements ReadingJournal {
    * worker: 5 µs a reading more, docs/performance.md.)
    */
   private postSoon(): void {
-    if (this.postScheduled) return;
     // paced: the answer to what is in flight posts what waits (answered)
     if (this.opts.delayMs > 0 && this.inFlight.length > this.head) return;
-    const wait = this.pacer.waitMs(realClock.now());
-    this.postScheduled = true;
-    if (wait > 0) realClock.setTimeout(() => this.post(), wait);
-    else setImmediate(() => this.post());
+    this.nextPost.within(this.pacer.waitMs(realClock.now(), this.queued.length));
   }
 
   /** The worker answered (committed or refused) a group: what waited for that answer goes when it may. */
@@ -242,7 +240,6 @@ export class WorkerReadingJournal implements ReadingJournal {
    * them a hop and a turn, p99 PUBACK at 20,000/s 50 → 60–82 ms; with it they wait delayMs after a commit anyway.)
    */
   private post(force = false): void {
-    this.postScheduled = false;
     const batch = this.queued;
     this.queued = [];
     if (!this.worker || this.state !== 'ok') {
@@ -344,6 +341,7 @@ export class WorkerReadingJournal implements ReadingJournal {
       sync: this.opts.sync,
       maxBatch: this.opts.maxBatch,
       delayMs: this.opts.delayMs,
+      groupTarget: this.opts.groupTarget ?? 0,
       spoolMaxBytes: this.opts.spoolMaxBytes,
       influx: this.opts.influx,
       logLevel: this.log.level,

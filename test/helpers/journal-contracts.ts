@@ -3,7 +3,7 @@
 // their readings were acknowledged, flush and settled, the backlog, bin state at the newest, the spool's refusal,
 // and the rule states staged with the next commit.
 import { expect, it } from 'vitest';
-import { SpoolFullError, type BinStateStore, type ReadingJournal, type RuleStateRow, type Spool } from '../../src/storage/index.js';
+import { SpoolFullError, type BinStateStore, type JournalPace, type ReadingJournal, type RuleStateRow, type Spool } from '../../src/storage/index.js';
 import { waitFor } from './wait.js';
 
 export interface JournalUnderTest {
@@ -18,8 +18,8 @@ export interface JournalUnderTest {
   ruleState(binId: string): Promise<{ state: string; seq: number } | undefined>;
 }
 
-/** A journal that commits groups of at most 100 readings, its spool refusing past `maxBytes`. */
-export type JournalSetup = (maxBytes?: number) => Promise<JournalUnderTest>;
+/** A journal that commits groups of at most 100 readings, its spool refusing past `maxBytes`, paced as `pace` says (no delay). */
+export type JournalSetup = (maxBytes?: number, pace?: JournalPace) => Promise<JournalUnderTest>;
 
 const reading = (binId: string, ts: number, fillPct = 50) => ({ binId, ts, receivedAt: ts, fillPct });
 
@@ -37,6 +37,23 @@ export function journalContract(setup: JournalSetup): void {
     expect(spool.stats().depth).toBe(250);
     expect(await firstLine()).toBe('m v=0 1000');
     expect(journal.backlog()).toEqual({ readings: 0, oldestMs: null, state: 'ok' });
+  });
+
+  it('commits a paced group at once when it reaches the group target, without waiting out the delay', async () => {
+    const { journal } = await setup(undefined, { delayMs: 600_000, groupTarget: 3 });
+    const groups: string[][] = [];
+    journal.onCommitted((entries) => groups.push(entries.map((e) => e.reading.binId)));
+    await journal.record({ reading: reading('A', 1000), lines: [] });
+    await journal.settled();
+    // within the ten minutes after that commit: two wait, the third makes the target
+    const acked: string[] = [];
+    const first = ['B', 'C'].map((binId) => journal.record({ reading: reading(binId, 1001), lines: [] }).then(() => acked.push(binId)));
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(acked).toEqual([]);
+    await Promise.all([...first, journal.record({ reading: reading('D', 1001), lines: [] }).then(() => acked.push('D'))]);
+    await journal.settled();
+    expect(acked).toEqual(['B', 'C', 'D']);
+    expect(groups).toEqual([['A'], ['B', 'C', 'D']]);
   });
 
   it('hands committed groups to its listeners after their readings are acknowledged, in commit order', async () => {

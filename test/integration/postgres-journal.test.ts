@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { realClock } from '../../src/clock.js';
 import { configSchema } from '../../src/config/index.js';
 import { createMetrics } from '../../src/metrics.js';
-import { InfluxWriter, JournalUnavailableError, WriteError, createSink, type InfluxSink, type JournalEntry } from '../../src/storage/index.js';
+import { InfluxWriter, JournalUnavailableError, WriteError, createSink, type InfluxSink, type JournalEntry, type JournalPace } from '../../src/storage/index.js';
 import { PostgresBinStateStore, PostgresReadingHistory, PostgresReadingJournal, PostgresSpool } from '../../src/storage/postgres/index.js';
 import { cityBins, connectClient, publishAcked, startInstances, type InProcessBridge } from '../helpers/bridge.js';
 import { journalContract } from '../helpers/journal-contracts.js';
@@ -17,12 +17,12 @@ import { waitFor } from '../helpers/wait.js';
 const silent = pino({ level: 'silent' });
 
 /** One instance's telemetry on the database: its own pool, journal, bin state view, history and spool. */
-function instance(pool: pg.Pool, maxBytes = 1 << 20, maxBatch = 100) {
+function instance(pool: pg.Pool, maxBytes = 1 << 20, maxBatch = 100, pace: JournalPace = { delayMs: 0 }) {
   const source = (): pg.Pool => pool;
   const spool = new PostgresSpool(source, { maxBytes, clock: realClock, log: silent, countEveryMs: 0 });
   const state = new PostgresBinStateStore(source, realClock, silent);
   const history = new PostgresReadingHistory(source, realClock, silent);
-  const journal = new PostgresReadingJournal(source, spool, state, history, { maxBatch, delayMs: 0 }, createMetrics(), silent);
+  const journal = new PostgresReadingJournal(source, spool, state, history, { maxBatch, ...pace }, createMetrics(), silent);
   return { spool, state, history, journal };
 }
 
@@ -38,11 +38,11 @@ describe('the journal on PostgreSQL', () => {
   describe('contract', () => {
     // one migrated database for the contract's cases, emptied before each (they run one after the other)
     let shared: pg.Pool | null = null;
-    journalContract(async (maxBytes) => {
+    journalContract(async (maxBytes, pace) => {
       shared ??= await migrated();
       const pool = shared;
       await pool.query('TRUNCATE spool, bin_state, reading_history, history_bins, rule_state RESTART IDENTITY');
-      const { spool, state, journal } = instance(pool, maxBytes);
+      const { spool, state, journal } = instance(pool, maxBytes, undefined, pace);
       await state.start();
       stops.push(() => state.stop());
       return {

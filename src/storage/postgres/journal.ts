@@ -6,7 +6,7 @@ import { orderTs } from '../../rules/index.js';
 import type { LatestReading } from '../bin-state.js';
 import { CommittedFeed } from '../committed-feed.js';
 import { readingPoints } from '../points.js';
-import { CommitPacer, observeAckDelays, spoolsPoints, type CommitHook, type JournalBacklog, type JournalEntry, type ReadingJournal } from '../reading-journal.js';
+import { CommitPacer, PacedRun, observeAckDelays, type JournalPace, spoolsPoints, type CommitHook, type JournalBacklog, type JournalEntry, type ReadingJournal } from '../reading-journal.js';
 import { StagedRuleStates, type RuleStateRow, type TakeRuleStates } from '../rule-state-table.js';
 import { JournalUnavailableError } from '../worker-journal.js';
 import type { PostgresBinStateStore } from './bin-state.js';
@@ -40,7 +40,7 @@ export class PostgresReadingJournal implements ReadingJournal {
   private pending: Pending[] = [];
   private inFlight = 0;
   private oldestInFlight: number | null = null;
-  private scheduled = false;
+  private readonly next: PacedRun;
   private running: Promise<void> | null = null;
   private readonly feed: CommittedFeed;
   /** taken into every commit (no rules stage here; the contract holds all the same) */
@@ -54,12 +54,13 @@ export class PostgresReadingJournal implements ReadingJournal {
     private readonly spool: PostgresSpool | null,
     private readonly binState: PostgresBinStateStore,
     private readonly history: PostgresReadingHistory | null,
-    private readonly opts: { maxBatch: number; delayMs: number; clock?: Clock },
+    private readonly opts: JournalPace & { maxBatch: number; clock?: Clock },
     private readonly metrics: Pick<Metrics, 'journalCommit' | 'journalAckDelay'>,
     private readonly log: Logger,
   ) {
     this.clock = opts.clock ?? realClock;
-    this.pacer = new CommitPacer(opts.delayMs);
+    this.pacer = new CommitPacer(opts.delayMs, opts.groupTarget);
+    this.next = new PacedRun(this.clock, () => void this.drain());
     this.feed = new CommittedFeed(log);
   }
 
@@ -103,15 +104,9 @@ export class PostgresReadingJournal implements ReadingJournal {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.running) return;
-    this.scheduled = true;
-    const run = (): void => {
-      this.scheduled = false;
-      void this.drain();
-    };
-    const wait = this.pacer.waitMs(this.clock.now());
-    if (wait > 0) this.clock.setTimeout(run, wait);
-    else setImmediate(run);
+    // a running drain takes what comes meanwhile
+    if (this.running) return;
+    this.next.within(this.pacer.waitMs(this.clock.now(), this.pending.length));
   }
 
   /** Commits group after group until nothing waits; one at a time, so groups commit in the order they were received. */

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import { createMetrics } from '../../../src/metrics.js';
-import { CommitPacer, SqliteBinStateStore, SqliteReadingJournal, openDatabase } from '../../../src/storage/index.js';
+import { CommitPacer, PacedRun, SqliteBinStateStore, SqliteReadingJournal, openDatabase } from '../../../src/storage/index.js';
 
 const turns = async (n: number): Promise<void> => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
@@ -22,6 +22,40 @@ describe('CommitPacer', () => {
     expect(pacer.waitMs(1001.5)).toBe(0.5);
     expect(pacer.waitMs(1002)).toBe(0);
     expect(new CommitPacer(0).waitMs(5)).toBe(0);
+  });
+
+  it('ends the wait once the readings waiting reach the group target', () => {
+    const pacer = new CommitPacer(4, 64);
+    pacer.ended(1000);
+    expect(pacer.waitMs(1001, 63)).toBe(3);
+    expect(pacer.waitMs(1001, 64)).toBe(0);
+    // no target: the interval alone
+    const plain = new CommitPacer(4);
+    plain.ended(1000);
+    expect(plain.waitMs(1001, 10_000)).toBe(3);
+  });
+});
+
+describe('PacedRun', () => {
+  it('keeps a run set for the same time or sooner, moves it when asked for sooner, and runs it once', async () => {
+    const clock = new ManualClock(0);
+    const runs: number[] = [];
+    const run = new PacedRun(clock, () => runs.push(clock.now()));
+    run.within(10);
+    run.within(20);
+    expect(run.pending).toBe(true);
+    await clock.advance(10);
+    expect(runs).toEqual([10]);
+    expect(run.pending).toBe(false);
+
+    run.within(10);
+    await clock.advance(5);
+    // sooner: at the end of this turn, and the timer it replaced does not run again
+    run.within(0);
+    await turns(1);
+    expect(runs).toEqual([10, 15]);
+    await clock.advance(10);
+    expect(runs).toEqual([10, 15]);
   });
 });
 

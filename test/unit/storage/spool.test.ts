@@ -159,7 +159,7 @@ describe.each(['inline', 'worker'] as const)('ReadingJournal (%s)', (mode) => {
     for (const close of opened.splice(0)) await close();
   });
 
-  journalContract(async (maxBytes = 1 << 20) => {
+  journalContract(async (maxBytes = 1 << 20, pace = { delayMs: 0 }) => {
     const dir = tmp();
     const db = openDatabase(dir);
     const state = new SqliteBinStateStore(db);
@@ -169,12 +169,12 @@ describe.each(['inline', 'worker'] as const)('ReadingJournal (%s)', (mode) => {
     const ruleState = async (binId: string) => db.prepare('SELECT state, seq FROM rule_state WHERE bin_id = ?').get(binId) as { state: string; seq: number } | undefined;
     if (mode === 'inline') {
       const spool = new SqliteSpool(db, maxBytes);
-      const journal = new SqliteReadingJournal(db, spool, state, { maxBatch: 100, delayMs: 0 }, createMetrics(), silent);
+      const journal = new SqliteReadingJournal(db, spool, state, { maxBatch: 100, ...pace }, createMetrics(), silent);
       return { spool: spool as Spool, state, journal: journal as ReadingJournal, firstLine, ruleState, storedState };
     }
     // a writer that finds no InfluxDB leaves every point in the spool
     const influx = configSchema.shape.influx.parse({ url: 'http://127.0.0.1:9', flush_interval_ms: 60_000 });
-    const journal = new WorkerReadingJournal({ dataDir: dir, sync: 'full', maxBatch: 100, delayMs: 0, spoolMaxBytes: maxBytes, influx }, createMetrics(), silent);
+    const journal = new WorkerReadingJournal({ dataDir: dir, sync: 'full', maxBatch: 100, ...pace, spoolMaxBytes: maxBytes, influx }, createMetrics(), silent);
     opened.push(() => journal.close());
     await journal.start();
     return { spool: journal.spool! as Spool, state, journal: journal as ReadingJournal, firstLine, ruleState, storedState };

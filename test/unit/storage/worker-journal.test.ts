@@ -125,6 +125,32 @@ describe('WorkerReadingJournal', () => {
     expect(acked).toEqual(['B', 'C', 'D']);
   });
 
+  it('sends and commits a group at once when it reaches the group target, not delayMs after the last answer', async () => {
+    const journal = new WorkerReadingJournal(
+      { dataDir: tmp(), sync: 'full', maxBatch: 100, delayMs: 60_000, groupTarget: 3, spoolMaxBytes: 1 << 20, influx: null },
+      createMetrics(),
+      pino({ level: 'silent' }),
+    );
+    opened.push(() => journal.close());
+    const post = vi.spyOn(Worker.prototype, 'postMessage');
+    opened.push(async () => post.mockRestore());
+    const sent = (): number[] => post.mock.calls.map(([m]) => m as ToWorker).flatMap((m) => (m.t === 'record' ? [m.cols.slots.length] : []));
+    await journal.start();
+    const record = (binId: string) => journal.record({ reading: reading(binId, NOW), lines: [] });
+
+    await record('A');
+    expect(sent()).toEqual([1]);
+    // two wait for the minute's pace; the third makes the target, and all three are sent and committed without it
+    const acked: string[] = [];
+    const first = ['B', 'C'].map((binId) => record(binId).then(() => acked.push(binId)));
+    await turns(5);
+    expect(sent()).toEqual([1]);
+    expect(acked).toEqual([]);
+    await Promise.all([...first, record('D').then(() => acked.push('D'))]);
+    expect(sent()).toEqual([1, 3]);
+    expect(acked).toEqual(['B', 'C', 'D']);
+  });
+
   it('refuses what a dying worker had not committed, logs it once, restarts it and records again', async () => {
     const dir = tmp();
     const db = openDatabase(dir);

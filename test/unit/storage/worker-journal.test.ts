@@ -92,20 +92,21 @@ describe('WorkerReadingJournal', () => {
     for (const close of opened.splice(0)) await close();
   });
 
-  it('sends the readings of a commit interval in one message: none while a group is unanswered, then delayMs after the answer', async () => {
-    // the pacing is in wall time (as the worker's own); 1 s is far longer than the few turns the readings come in
-    const journal = new WorkerReadingJournal(
-      { dataDir: tmp(), sync: 'full', maxBatch: 100, delayMs: 1000, spoolMaxBytes: 1 << 20, influx: null },
-      createMetrics(),
-      pino({ level: 'silent' }),
-    );
+  /** A started journal paced as given, `sent()` the readings of each message to its worker so far. */
+  const paced = async (pace: { delayMs: number; groupTarget?: number }) => {
+    const journal = new WorkerReadingJournal({ dataDir: tmp(), sync: 'full', maxBatch: 100, ...pace, spoolMaxBytes: 1 << 20, influx: null }, createMetrics(), pino({ level: 'silent' }));
     opened.push(() => journal.close());
     const post = vi.spyOn(Worker.prototype, 'postMessage');
     opened.push(async () => post.mockRestore());
-    // readings per message to the worker
     const sent = (): number[] => post.mock.calls.map(([m]) => m as ToWorker).flatMap((m) => (m.t === 'record' ? [m.cols.slots.length] : []));
     await journal.start();
     const record = (binId: string) => journal.record({ reading: reading(binId, NOW), lines: [] });
+    return { journal, sent, record };
+  };
+
+  it('sends the readings of a commit interval in one message: none while a group is unanswered, then delayMs after the answer', async () => {
+    // the pacing is in wall time (as the worker's own); 1 s is far longer than the few turns the readings come in
+    const { journal, sent, record } = await paced({ delayMs: 1000 });
 
     // idle: sent at the end of the turn
     await record('A');
@@ -126,17 +127,7 @@ describe('WorkerReadingJournal', () => {
   });
 
   it('sends and commits a group at once when it reaches the group target, not delayMs after the last answer', async () => {
-    const journal = new WorkerReadingJournal(
-      { dataDir: tmp(), sync: 'full', maxBatch: 100, delayMs: 60_000, groupTarget: 3, spoolMaxBytes: 1 << 20, influx: null },
-      createMetrics(),
-      pino({ level: 'silent' }),
-    );
-    opened.push(() => journal.close());
-    const post = vi.spyOn(Worker.prototype, 'postMessage');
-    opened.push(async () => post.mockRestore());
-    const sent = (): number[] => post.mock.calls.map(([m]) => m as ToWorker).flatMap((m) => (m.t === 'record' ? [m.cols.slots.length] : []));
-    await journal.start();
-    const record = (binId: string) => journal.record({ reading: reading(binId, NOW), lines: [] });
+    const { sent, record } = await paced({ delayMs: 60_000, groupTarget: 3 });
 
     await record('A');
     expect(sent()).toEqual([1]);

@@ -68,6 +68,7 @@ export interface JournalPace {
 export class PacedRun {
   private at: number | null = null;
   private timer: Timer | null = null;
+  private current: (() => void) | null = null;
 
   constructor(
     private readonly clock: Pick<Clock, 'now' | 'setTimeout'>,
@@ -79,16 +80,21 @@ export class PacedRun {
     return this.at !== null;
   }
 
+  /** Runs `fn` in `delayMs` (0: at the end of this turn), unless a run is set for then or sooner. */
   within(delayMs: number): void {
     const now = this.clock.now();
     if (this.at !== null && this.at <= now + delayMs) return;
     this.timer?.clear();
     this.at = now + delayMs;
+    // a run on the turn's end cannot be cleared: one that was moved (the wall clock stepped back) does nothing
     const run = (): void => {
+      if (this.current !== run) return;
+      this.current = null;
       this.at = null;
       this.timer = null;
       this.fn();
     };
+    this.current = run;
     if (delayMs > 0) this.timer = this.clock.setTimeout(run, delayMs);
     else {
       this.timer = null;

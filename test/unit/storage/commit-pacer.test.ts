@@ -57,6 +57,26 @@ describe('PacedRun', () => {
     await clock.advance(10);
     expect(runs).toEqual([10, 15]);
   });
+
+  it('runs once when a run set for the end of the turn is moved because the clock stepped back', async () => {
+    // a wall clock may step back (ManualClock only moves on)
+    let t = 1000;
+    const clock = {
+      now: () => t,
+      setTimeout: (): never => {
+        throw new Error('no timer: every run here is at the end of the turn');
+      },
+    };
+    let runs = 0;
+    const run = new PacedRun(clock, () => runs++);
+    run.within(0);
+    // asked at an earlier time, the run is set anew
+    t = 500;
+    run.within(0);
+    await turns(2);
+    expect(runs).toBe(1);
+    expect(run.pending).toBe(false);
+  });
 });
 
 describe('SqliteReadingJournal with a commit delay', () => {

@@ -77,7 +77,7 @@ export class PacedRun {
 
   /** Whether a run is set. */
   get pending(): boolean {
-    return this.at !== null;
+    return this.current !== null;
   }
 
   /** Runs `fn` in `delayMs` (0: at the end of this turn), unless a run is set for then or sooner. */

@@ -341,7 +341,7 @@ export class WorkerReadingJournal implements ReadingJournal {
       sync: this.opts.sync,
       maxBatch: this.opts.maxBatch,
       delayMs: this.opts.delayMs,
-      groupTarget: this.opts.groupTarget ?? 0,
+      groupTarget: this.opts.groupTarget,
       spoolMaxBytes: this.opts.spoolMaxBytes,
       influx: this.opts.influx,
       logLevel: this.log.level,

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMetrics } from '../../../src/metrics.js';
-import { JournalUnavailableError, SqliteBinStateStore, SqliteReadingHistory, WorkerReadingJournal, openDatabase, type JournalEntry } from '../../../src/storage/index.js';
+import { JournalUnavailableError, SqliteBinStateStore, SqliteReadingHistory, WorkerReadingJournal, openDatabase, type JournalEntry, type JournalPace } from '../../../src/storage/index.js';
 import { configSchema } from '../../../src/config/index.js';
 import { BinSlots, ReadingEncoder, type ToWorker } from '../../../src/storage/journal-protocol.js';
 import { readingPoints } from '../../../src/storage/points.js';
@@ -93,7 +93,7 @@ describe('WorkerReadingJournal', () => {
   });
 
   /** A started journal paced as given, `sent()` the readings of each message to its worker so far. */
-  const paced = async (pace: { delayMs: number; groupTarget?: number }) => {
+  const paced = async (pace: JournalPace) => {
     const journal = new WorkerReadingJournal({ dataDir: tmp(), sync: 'full', maxBatch: 100, ...pace, spoolMaxBytes: 1 << 20, influx: null }, createMetrics(), pino({ level: 'silent' }));
     opened.push(() => journal.close());
     const post = vi.spyOn(Worker.prototype, 'postMessage');

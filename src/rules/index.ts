@@ -13,4 +13,4 @@ export {
 export { evaluateReading, evaluateReport, evaluateSilence, type RuleResult } from './evaluate.js';
 export { resolveRules } from './resolve-rules.js';
 export { forecast } from './forecast.js';
-export { orderTs } from './reading-order.js';
+export { orderTs, orderTsSql } from './reading-order.js';

@@ -8,3 +8,10 @@
 export function orderTs(r: { ts: number; receivedAt?: number | null | undefined }): number {
   return r.receivedAt === undefined || r.receivedAt === null ? r.ts : Math.min(r.ts, r.receivedAt);
 }
+
+/**
+ * orderTs() in SQL, for a row of `table` with its `ts` and `received_at` columns (SQLite's min() and PostgreSQL's
+ * LEAST() alike; NULL when ts is). Evaluated by the database itself: SQLite calling back into JavaScript for it cost
+ * a quarter of a microsecond per bin in every journal commit.
+ */
+export const orderTsSql = (table: string, least: 'min' | 'LEAST' = 'min'): string => `${least}(${table}.ts, coalesce(${table}.received_at, ${table}.ts))`;

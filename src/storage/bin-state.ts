@@ -1,7 +1,8 @@
 import { realClock, type Clock } from '../clock.js';
-import { orderTs } from '../rules/index.js';
+import { orderTs, orderTsSql } from '../rules/index.js';
 import type { Db } from './database.js';
 import type { StoredReading } from '../reading.js';
+import { RowBatches } from './row-batches.js';
 
 /** The latest known state of one bin: its newest reading and its device's online/offline status. */
 export interface BinState {
@@ -27,8 +28,11 @@ export type LatestReading = StoredReading;
  * does not hide the device's next one.
  */
 export interface BinStateStore {
-  /** Records a reading as the bin's state unless a newer one is already there. Runs inside the caller's transaction. */
-  upsert(r: LatestReading): void;
+  /**
+   * Records each reading as its bin's state unless a newer one is already there; at most one reading a bin
+   * (newestPerBin). Runs inside the caller's transaction.
+   */
+  upsert(readings: readonly LatestReading[]): void;
   setStatus(binId: string, status: 'online' | 'offline', at?: number): void;
   /** How many bins' devices said online last. */
   onlineCount(): number;
@@ -38,9 +42,19 @@ export interface BinStateStore {
   all(): BinState[];
 }
 
+/** The newest reading of each bin among `readings`, by orderTs (a later one wins a tie). */
+export function newestPerBin(readings: Iterable<LatestReading>): LatestReading[] {
+  const newest = new Map<string, LatestReading>();
+  for (const r of readings) {
+    const seen = newest.get(r.binId);
+    if (!seen || orderTs(seen) <= orderTs(r)) newest.set(r.binId, r);
+  }
+  return [...newest.values()];
+}
+
 /** The bins' state in SQLite (`bin_state`). */
 export class SqliteBinStateStore implements BinStateStore {
-  private readonly upsertStmt;
+  private readonly upserts;
   private readonly statusStmt;
   private readonly getStmt;
   private readonly allStmt;
@@ -51,17 +65,19 @@ export class SqliteBinStateStore implements BinStateStore {
     db: Db,
     private readonly clock: Clock = realClock,
   ) {
-    // the one ordering of readings, in SQL too; rows written before it existed are compared the same way
-    db.function('order_ts', { deterministic: true }, (ts, receivedAt) => orderTs({ ts: ts as number, receivedAt: receivedAt as number | null }));
-    this.upsertStmt = db.prepare(`
+    this.upserts = new RowBatches(
+      db,
+      9,
+      (values) => `
       INSERT INTO bin_state (bin_id, ts, received_at, fill_pct, distance_mm, battery_pct, temperature_c, tilt, rssi)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      VALUES ${values}
       ON CONFLICT (bin_id) DO UPDATE SET ts = excluded.ts, received_at = excluded.received_at,
         fill_pct = excluded.fill_pct, distance_mm = excluded.distance_mm,
         battery_pct = coalesce(excluded.battery_pct, bin_state.battery_pct),
         temperature_c = coalesce(excluded.temperature_c, bin_state.temperature_c),
         tilt = coalesce(excluded.tilt, bin_state.tilt), rssi = coalesce(excluded.rssi, bin_state.rssi)
-      WHERE bin_state.ts IS NULL OR order_ts(excluded.ts, excluded.received_at) >= order_ts(bin_state.ts, bin_state.received_at)`);
+      WHERE bin_state.ts IS NULL OR ${orderTsSql('excluded')} >= ${orderTsSql('bin_state')}`,
+    );
     this.statusStmt = db.prepare(`
       INSERT INTO bin_state (bin_id, status, status_at) VALUES (?, ?, ?)
       ON CONFLICT (bin_id) DO UPDATE SET status = excluded.status, status_at = excluded.status_at`);
@@ -71,20 +87,23 @@ export class SqliteBinStateStore implements BinStateStore {
     this.deleteStmt = db.prepare('DELETE FROM bin_state WHERE bin_id = ?');
   }
 
-  /** Records a reading as the bin's state unless a newer one is already there. Runs inside the caller's transaction. */
-  upsert(r: LatestReading): void {
+  /** Records each reading as its bin's state unless a newer one is already there. Runs inside the caller's transaction. */
+  upsert(readings: readonly LatestReading[]): void {
     // positional: a named binding looks each parameter up on an object, a microsecond a reading in the journal's commits
-    this.upsertStmt.run(
-      r.binId,
-      r.ts,
-      r.receivedAt,
-      r.fillPct,
-      r.distanceMm ?? null,
-      r.batteryPct ?? null,
-      r.temperatureC ?? null,
-      r.tilt === undefined ? null : r.tilt ? 1 : 0,
-      r.rssi ?? null,
-    );
+    const values = new Array<string | number | null>(9 * readings.length);
+    let i = 0;
+    for (const r of readings) {
+      values[i++] = r.binId;
+      values[i++] = r.ts;
+      values[i++] = r.receivedAt;
+      values[i++] = r.fillPct;
+      values[i++] = r.distanceMm ?? null;
+      values[i++] = r.batteryPct ?? null;
+      values[i++] = r.temperatureC ?? null;
+      values[i++] = r.tilt === undefined ? null : r.tilt ? 1 : 0;
+      values[i++] = r.rssi ?? null;
+    }
+    this.upserts.run(values);
   }
 
   setStatus(binId: string, status: 'online' | 'offline', at = this.clock.now()): void {

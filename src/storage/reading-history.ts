@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { LatestReading } from './bin-state.js';
 import type { Db } from './database.js';
 import { BUCKET_MS, HISTORY_MS, downsample } from './history-bucket.js';
+import { RowBatches } from './row-batches.js';
 
 /** One quarter of an hour of a bin, as the API shows it (values in percent and °C). */
 export interface HistoryPoint {
@@ -75,7 +76,7 @@ export function historyPoints(rows: readonly HistoryRow[], fromMs: number, toMs:
 /** The history in SQLite (`reading_history`, `history_bins`); `start` prunes it every hour. */
 export class SqliteReadingHistory implements ReadingHistory {
   private readonly binNumbers = new Map<string, number>();
-  private readonly upsertStmt;
+  private readonly upserts;
   private readonly findBinStmt;
   private readonly addBinStmt;
   private readonly rangeStmt;
@@ -89,9 +90,12 @@ export class SqliteReadingHistory implements ReadingHistory {
   ) {
     // the same merge as mergeBuckets(): whatever order a bucket's readings arrive in, it ends up the same.
     // (SQLite's two-argument min()/max() are NULL when either is; coalesce keeps the one that is there.)
-    this.upsertStmt = db.prepare(`
+    this.upserts = new RowBatches(
+      db,
+      9,
+      (values) => `
       INSERT INTO reading_history (bin, bucket, readings, fill, fill_at, fill_min, fill_max, battery_min, temperature_max)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      VALUES ${values}
       ON CONFLICT (bucket, bin) DO UPDATE SET
         readings = readings + excluded.readings,
         fill = CASE WHEN (excluded.fill_at, excluded.fill) > (fill_at, fill) THEN excluded.fill ELSE fill END,
@@ -99,7 +103,8 @@ export class SqliteReadingHistory implements ReadingHistory {
         fill_min = min(fill_min, excluded.fill_min),
         fill_max = max(fill_max, excluded.fill_max),
         battery_min = coalesce(min(battery_min, excluded.battery_min), battery_min, excluded.battery_min),
-        temperature_max = coalesce(max(temperature_max, excluded.temperature_max), temperature_max, excluded.temperature_max)`);
+        temperature_max = coalesce(max(temperature_max, excluded.temperature_max), temperature_max, excluded.temperature_max)`,
+    );
     this.findBinStmt = db.prepare('SELECT n FROM history_bins WHERE id = ?').pluck();
     this.addBinStmt = db.prepare('INSERT INTO history_bins (id) VALUES (?)');
     // one seek per quarter of the range (3,360 for 35 days), not a scan of every bin's rows in it
@@ -115,9 +120,11 @@ export class SqliteReadingHistory implements ReadingHistory {
    * readings older than the history keeps are left out.
    */
   record(readings: readonly LatestReading[], now: number): void {
+    const values: (number | null)[] = [];
     for (const b of downsample(readings, now - HISTORY_MS)) {
-      this.upsertStmt.run(this.binNumber(b.binId), b.bucket, b.readings, b.fill, b.fillAt, b.fillMin, b.fillMax, b.batteryMin, b.temperatureMax);
+      values.push(this.binNumber(b.binId), b.bucket, b.readings, b.fill, b.fillAt, b.fillMin, b.fillMax, b.batteryMin, b.temperatureMax);
     }
+    this.upserts.run(values);
   }
 
   /** After a failed commit: bin numbers handed out in it were rolled back with it. */

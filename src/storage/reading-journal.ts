@@ -1,8 +1,7 @@
 import { realClock, type Clock, type Timer } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { orderTs } from '../rules/index.js';
-import type { BinStateStore, LatestReading } from './bin-state.js';
+import { newestPerBin, type BinStateStore, type LatestReading } from './bin-state.js';
 import { CommittedFeed } from './committed-feed.js';
 import { tryBeginImmediate, type Db } from './database.js';
 import type { PoolClient } from './postgres/pool.js';
@@ -170,25 +169,18 @@ export class GroupCommit {
   ) {
     this.ruleStates = new RuleStateTable(db);
     this.tx = db.transaction((entries: readonly JournalEntry[], now: number, states: Iterable<RuleStateRow>) => {
-      const newest = new Map<string, LatestReading>();
-      // the group's points in one insert, in the entries' order
-      const lines: string[] = [];
-      for (const entry of entries) {
-        if (this.spool) {
+      const readings = entries.map((e) => e.reading);
+      if (this.spool) {
+        // the group's points in one insert, in the entries' order
+        const lines: string[] = [];
+        for (const entry of entries) {
           if (entry.points) for (const line of readingPoints(entry.reading, entry.points.bin, entry.points.withState)) lines.push(line);
           for (const line of entry.lines) lines.push(line);
         }
-        const seen = newest.get(entry.reading.binId);
-        if (!seen || orderTs(seen) <= orderTs(entry.reading)) newest.set(entry.reading.binId, entry.reading);
+        if (lines.length > 0) this.spool.insert(lines, now);
       }
-      if (this.spool && lines.length > 0) this.spool.insert(lines, now);
-      for (const r of newest.values()) binState.upsert(r);
-      if (entries.length > 0) {
-        this.history?.record(
-          entries.map((e) => e.reading),
-          now,
-        );
-      }
+      binState.upsert(newestPerBin(readings));
+      if (entries.length > 0) this.history?.record(readings, now);
       for (const r of states) this.ruleStates.upsert(r);
     });
   }

@@ -1,9 +1,6 @@
 import { realClock, type Clock } from '../clock.js';
-import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.js';
-
-/** rows per INSERT statement of SqliteSpool.insert, largest first, ending in 1 (3 parameters a row: far below SQLite's limit) */
-const ROWS = [64, 8, 1] as const;
+import { RowBatches } from './row-batches.js';
 
 /**
  * Points in one row of the SQLite spool at most (newline-separated): a group commit's points go in one row or a
@@ -96,7 +93,7 @@ export class SqliteSpool implements SpoolTable {
   private bytes = 0;
   /** the oldest point's time while known (null: none), undefined until read again after points left or a rollback */
   private oldest: number | null | undefined = undefined;
-  private readonly insertRowsStmts = new Map<number, Statement>();
+  private readonly inserts;
   private readonly peekStmt;
   private readonly ackStmt;
   private readonly oldestStmt;
@@ -107,6 +104,7 @@ export class SqliteSpool implements SpoolTable {
     private readonly maxBytes: number,
     private readonly clock: Clock = realClock,
   ) {
+    this.inserts = new RowBatches(db, 3, (values) => `INSERT INTO spool (line, points, created_ms) VALUES ${values}`);
     this.peekStmt = db.prepare('SELECT seq, line, points FROM spool ORDER BY seq').raw(true);
     this.ackStmt = db.prepare('DELETE FROM spool WHERE seq <= ?');
     this.oldestStmt = db.prepare('SELECT created_ms FROM spool ORDER BY seq LIMIT 1').pluck(true);
@@ -144,8 +142,7 @@ export class SqliteSpool implements SpoolTable {
   /**
    * Appends points; the caller runs this inside its own transaction (the journal's group commit). They go in rows
    * of up to SPOOL_ROW_POINTS points each (a point with a newline of its own, which InfluxDB would refuse anyway,
-   * in a row alone, so that every row splits back into its points), many rows to a statement (64, then 8, then 1
-   * at a time): a statement run costs more than the rows it writes.
+   * in a row alone, so that every row splits back into its points), many rows to a statement (RowBatches).
    */
   insert(lines: readonly string[], nowMs: number): void {
     const rows: [string, number][] = [];
@@ -164,37 +161,20 @@ export class SqliteSpool implements SpoolTable {
       if (chunk.length === SPOOL_ROW_POINTS) close();
     }
     close();
-    let i = 0;
+    const values = new Array<string | number>(3 * rows.length);
     let bytes = 0;
-    for (const n of ROWS) {
-      if (rows.length - i < n) continue;
-      const stmt = this.insertRows(n);
-      const args = new Array<string | number>(3 * n);
-      for (; i + n <= rows.length; i += n) {
-        for (let j = 0; j < n; j++) {
-          const [text, points] = rows[i + j]!;
-          args[3 * j] = text;
-          args[3 * j + 1] = points;
-          args[3 * j + 2] = nowMs;
-          bytes += text.length;
-        }
-        stmt.run(args);
-      }
-    }
+    rows.forEach(([text, points], i) => {
+      values[3 * i] = text;
+      values[3 * i + 1] = points;
+      values[3 * i + 2] = nowMs;
+      bytes += text.length;
+    });
+    this.inserts.run(values);
     // counted once every statement ran: a statement that throws leaves the counts as they were (its transaction rolls back)
     this.bytes += bytes;
     // into an empty spool: these are the oldest points (stats is asked after every commit; this spares it a query)
     if (this.depth === 0 && lines.length > 0) this.oldest = nowMs;
     this.depth += lines.length;
-  }
-
-  private insertRows(rows: number): Statement {
-    let stmt = this.insertRowsStmts.get(rows);
-    if (!stmt) {
-      stmt = this.db.prepare(`INSERT INTO spool (line, points, created_ms) VALUES ${new Array(rows).fill('(?, ?, ?)').join(', ')}`);
-      this.insertRowsStmts.set(rows, stmt);
-    }
-    return stmt;
   }
 
   /** Appends points in a transaction of their own. */

@@ -1,12 +1,9 @@
 import type pg from 'pg';
 import type { Clock, Timer } from '../../clock.js';
 import type { Logger } from '../../log.js';
-import { orderTs } from '../../rules/index.js';
+import { orderTs, orderTsSql } from '../../rules/index.js';
 import type { BinState, BinStateStore, LatestReading } from '../bin-state.js';
 import type { PoolSource } from './spool.js';
-
-/** The reading's order in SQL, as orderTs(): its own time, never later than its arrival. */
-const ORDER = (t: string): string => `LEAST(${t}.ts, COALESCE(${t}.received_at, ${t}.ts))`;
 
 const readingOrder = (s: BinState): number => (s.ts === null ? -Infinity : orderTs({ ts: s.ts, receivedAt: s.received_at }));
 
@@ -81,7 +78,7 @@ export class PostgresBinStateStore implements BinStateStore {
          battery_pct = coalesce(excluded.battery_pct, s.battery_pct),
          temperature_c = coalesce(excluded.temperature_c, s.temperature_c),
          tilt = coalesce(excluded.tilt, s.tilt), rssi = coalesce(excluded.rssi, s.rssi)
-       WHERE s.ts IS NULL OR ${ORDER('excluded')} >= ${ORDER('s')}
+       WHERE s.ts IS NULL OR ${orderTsSql('excluded', 'LEAST')} >= ${orderTsSql('s', 'LEAST')}
        RETURNING s.*`,
       [
         col((r) => r.binId),
@@ -104,7 +101,7 @@ export class PostgresBinStateStore implements BinStateStore {
   }
 
   /** Not used on PostgreSQL inside a transaction (the journal calls upsertIn): written through on its own. */
-  upsert(r: LatestReading): void {
+  upsert(readings: readonly LatestReading[]): void {
     this.write('bin state', async () => {
       const client = await this.pool().connect();
       let broken: Error | undefined;
@@ -112,7 +109,7 @@ export class PostgresBinStateStore implements BinStateStore {
       const onError = (err: Error): void => void (broken ??= err);
       client.on('error', onError);
       try {
-        this.remember(await this.upsertIn(client, [r]));
+        this.remember(await this.upsertIn(client, readings));
       } catch (err) {
         broken ??= err as Error;
         throw err;

@@ -2,8 +2,7 @@ import type pg from 'pg';
 import { realClock, type Clock } from '../../clock.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
-import { orderTs } from '../../rules/index.js';
-import type { LatestReading } from '../bin-state.js';
+import { newestPerBin } from '../bin-state.js';
 import { CommittedFeed } from '../committed-feed.js';
 import { readingPoints } from '../points.js';
 import { CommitPacer, PacedRun, observeAckDelays, type JournalPace, spoolsPoints, type CommitHook, type JournalBacklog, type JournalEntry, type ReadingJournal } from '../reading-journal.js';
@@ -187,7 +186,7 @@ export class PostgresReadingJournal implements ReadingJournal {
     // (bin order), the same order on every instance, so two instances' commits wait for each other, never deadlock
     if (entries.length > 0) for (const hook of this.hooks) await hook(client, entries, afterCommit);
     if (this.spool && lines.length > 0) await this.spool.insertIn(client, lines, now);
-    const rows = await this.binState.upsertIn(client, newestPerBin(entries));
+    const rows = await this.binState.upsertIn(client, newestPerBin(entries.map((e) => e.reading)));
     if (entries.length > 0) await this.history?.recordIn(client, entries.map((e) => e.reading), now);
     if (states.length > 0) await upsertRuleStates(client, states);
     return rows;
@@ -230,16 +229,6 @@ function spoolLines(entries: readonly JournalEntry[]): string[] {
     for (const line of entry.lines) lines.push(line);
   }
   return lines;
-}
-
-/** The newest reading of each bin in the group, by orderTs (a later one wins a tie, as on SQLite). */
-function newestPerBin(entries: readonly JournalEntry[]): LatestReading[] {
-  const newest = new Map<string, LatestReading>();
-  for (const { reading } of entries) {
-    const seen = newest.get(reading.binId);
-    if (!seen || orderTs(seen) <= orderTs(reading)) newest.set(reading.binId, reading);
-  }
-  return [...newest.values()];
 }
 
 /** rule_state rows, in bin order; a row never replaces one with a higher seq (the same rule as RuleStateTable). */

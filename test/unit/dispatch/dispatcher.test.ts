@@ -111,7 +111,7 @@ function setup(opts: { window?: number; escalate?: number; inWindow?: boolean; e
   };
   const from = (phone: string, m: Partial<InboundMessage>): InboundMessage => ({ id: `wamid.${Math.random()}`, from: phone, timestamp: clock.now(), type: 'text', ...m }) as InboundMessage;
   const sentToCrew = () => dispatcher.onOutboxResult({ ref: sent.at(-1)!.ref, key: sent.at(-1)!.key, status: 'sent' });
-  const fillOf = (binId: string, fillPct: number) => binState.upsert({ binId, ts: clock.now(), receivedAt: clock.now(), fillPct });
+  const fillOf = (binId: string, fillPct: number) => binState.upsert([{ binId, ts: clock.now(), receivedAt: clock.now(), fillPct }]);
   const collected = (binId: string, fillPct: number) =>
     events([{ type: 'collected', binId, ts: clock.now(), value: fillPct, message: 'emptied', zone: 'x', opened: false }]);
   return { dispatcher, decisions, events, request, bus, sent, points, full, from, sentToCrew, advance: (ms: number) => clock.advance(ms), at: (t: number) => clock.advanceTo(t), zonesAndCrews, fillOf, collected, clock };

@@ -1,18 +1,29 @@
 // Which of two readings is the newer one: judged by what the device will send next, not by its clock alone.
 // A reading cannot be newer than its arrival, so a future stamp counts as of its arrival; a backlog keeps its own time.
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { evaluateReading, initialRuleState, orderTs } from '../../../src/rules/index.js';
+import { evaluateReading, initialRuleState, orderTs, orderTsSql } from '../../../src/rules/index.js';
 import { BIN, MIN, RULES, T0, labels } from './feed.js';
 
+const CASES: [string, { ts: number; receivedAt?: number | null }, number][] = [
+  ['a reading stamped on arrival', { ts: T0, receivedAt: T0 }, T0],
+  ['a backlog reading: its own time', { ts: T0 - 60 * MIN, receivedAt: T0 }, T0 - 60 * MIN],
+  ['a reading stamped 4 min 59 s ahead: its arrival', { ts: T0 + 299_000, receivedAt: T0 }, T0],
+  ['a clock a few ms ahead: its arrival', { ts: T0 + 3, receivedAt: T0 }, T0],
+  ['no arrival known: its own time', { ts: T0 }, T0],
+  ['arrival null (a stored row without one): its own time', { ts: T0, receivedAt: null }, T0],
+];
+
 describe('orderTs', () => {
-  it.each([
-    ['a reading stamped on arrival', { ts: T0, receivedAt: T0 }, T0],
-    ['a backlog reading: its own time', { ts: T0 - 60 * MIN, receivedAt: T0 }, T0 - 60 * MIN],
-    ['a reading stamped 4 min 59 s ahead: its arrival', { ts: T0 + 299_000, receivedAt: T0 }, T0],
-    ['a clock a few ms ahead: its arrival', { ts: T0 + 3, receivedAt: T0 }, T0],
-    ['no arrival known: its own time', { ts: T0 }, T0],
-    ['arrival null (a stored row without one): its own time', { ts: T0, receivedAt: null }, T0],
-  ])('%s', (_what, r, key) => expect(orderTs(r)).toBe(key));
+  it.each(CASES)('%s', (_what, r, key) => expect(orderTs(r)).toBe(key));
+
+  it('orderTsSql orders a row in SQLite as orderTs orders the reading (NULL without a time)', () => {
+    const db = new Database(':memory:');
+    const order = db.prepare(`SELECT ${orderTsSql('r')} FROM (SELECT ? AS ts, ? AS received_at) AS r`).pluck();
+    for (const [, r, key] of CASES) expect(order.get(r.ts, r.receivedAt ?? null)).toBe(key);
+    expect(order.get(null, T0)).toBeNull();
+    db.close();
+  });
 
   it('puts the next real reading after a future-stamped one, and a backlog before both', () => {
     const future = { ts: T0 + 299_000, receivedAt: T0 };

@@ -16,23 +16,34 @@ const store = () => new SqliteBinStateStore(openDatabase(fs.mkdtempSync(path.joi
 describe('BinStateStore.upsert', () => {
   it('a reading stamped just inside the future limit does not pin the state: the next real reading shows', () => {
     const s = store();
-    s.upsert(reading(NOW + AHEAD, NOW, 10));
-    s.upsert(reading(NOW + 1000, NOW + 1000, 90));
+    s.upsert([reading(NOW + AHEAD, NOW, 10)]);
+    s.upsert([reading(NOW + 1000, NOW + 1000, 90)]);
     expect(s.get('UTR-0001')).toMatchObject({ fill_pct: 90, ts: NOW + 1000, received_at: NOW + 1000 });
   });
 
   it('a backlog (older readings sent late) never overwrites a newer state', () => {
     const s = store();
-    s.upsert(reading(NOW, NOW, 50));
-    s.upsert(reading(NOW - 60_000, NOW + 1000, 20));
+    s.upsert([reading(NOW, NOW, 50)]);
+    s.upsert([reading(NOW - 60_000, NOW + 1000, 20)]);
     expect(s.get('UTR-0001')).toMatchObject({ fill_pct: 50, ts: NOW });
   });
 
   it('keeps a future-stamped reading over a backlog older than its arrival', () => {
     const s = store();
-    s.upsert(reading(NOW + AHEAD, NOW, 10));
-    s.upsert(reading(NOW - 1000, NOW + 2000, 70));
+    s.upsert([reading(NOW + AHEAD, NOW, 10)]);
+    s.upsert([reading(NOW - 1000, NOW + 2000, 70)]);
     expect(s.get('UTR-0001')).toMatchObject({ fill_pct: 10, ts: NOW + AHEAD });
+  });
+
+  it('a group of 85 bins (statements of 64, 16, 4 and 1 rows) stores each one, and each row keeps its own order rule', () => {
+    const s = store();
+    s.upsert([reading(NOW, NOW, 50)]);
+    const bins = Array.from({ length: 85 }, (_, i) => ({ binId: `B-${i}`, ts: NOW, receivedAt: NOW, fillPct: i, batteryPct: i === 84 ? 33 : undefined }));
+    // the backlog of UTR-0001 rides in the same statement as three new bins (the last 4 of 89 rows)
+    s.upsert([...bins.slice(0, 82), reading(NOW - 60_000, NOW + 1000, 20), ...bins.slice(82)]);
+    expect(s.all()).toHaveLength(86);
+    for (const b of bins) expect(s.get(b.binId)).toMatchObject({ fill_pct: b.fillPct, battery_pct: b.batteryPct ?? null, ts: NOW });
+    expect(s.get('UTR-0001')).toMatchObject({ fill_pct: 50, ts: NOW });
   });
 });
 

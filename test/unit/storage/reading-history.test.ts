@@ -136,6 +136,22 @@ describe('ReadingHistory', () => {
     expect(h.rangeNow('UTR-0404', T0, NOW)).toEqual([]);
   });
 
+  it('a commit of 90 bins over two quarters (statements of 64, 16, 4 and 1 rows) merges each row into its own bin and quarter', () => {
+    const h = new SqliteReadingHistory(tempDb());
+    const bins = Array.from({ length: 45 }, (_, i) => `B-${i}`);
+    h.record([r(T0 + 20 * MIN, 5, { binId: 'B-7' })], NOW);
+    h.record(
+      bins.flatMap((binId, i) => [r(T0 + 2 * MIN, i, { binId }), r(T0 + 20 * MIN, i + 50, { binId })]),
+      NOW,
+    );
+    for (const [i, binId] of bins.entries()) {
+      expect(h.rangeNow(binId, T0, NOW).map((p) => [p.fill, p.readings, p.fillMin])).toEqual([
+        [i, 1, i],
+        [i + 50, binId === 'B-7' ? 2 : 1, binId === 'B-7' ? 5 : i + 50],
+      ]);
+    }
+  });
+
   it('does not record readings older than the 35 days it keeps, and prunes what has grown older', () => {
     const h = new SqliteReadingHistory(tempDb());
     h.record([r(NOW - HISTORY_MS - MIN, 5)], NOW);

@@ -10,8 +10,9 @@ export function orderTs(r: { ts: number; receivedAt?: number | null | undefined 
 }
 
 /**
- * orderTs() in SQL, for a row of `table` with its `ts` and `received_at` columns (SQLite's min() and PostgreSQL's
- * LEAST() alike; NULL when ts is). Evaluated by the database itself: SQLite calling back into JavaScript for it cost
- * a quarter of a microsecond per bin in every journal commit.
+ * orderTs() in SQL, for a row of `table` with its `ts` and `received_at` columns: SQLite's min() or PostgreSQL's
+ * LEAST(). A row without ts has no order (SQLite gives NULL, PostgreSQL the arrival): callers test `ts IS NULL` first.
+ * Evaluated by the database itself: SQLite calling back into JavaScript for it cost a quarter of a microsecond per bin
+ * in every journal commit.
  */
 export const orderTsSql = (table: string, least: 'min' | 'LEAST' = 'min'): string => `${least}(${table}.ts, coalesce(${table}.received_at, ${table}.ts))`;

@@ -22,6 +22,7 @@ export class RowBatches {
   /** Runs the statement for every row in `values` (`width` values a row, one row after the other), in order. */
   run(values: readonly unknown[]): void {
     const w = this.width;
+    if (values.length % w !== 0) throw new Error(`RowBatches: ${values.length} values are no whole number of rows of ${w}`);
     const rows = values.length / w;
     let i = 0;
     for (const n of SIZES) {

@@ -186,8 +186,9 @@ export class PostgresReadingJournal implements ReadingJournal {
     // (bin order), the same order on every instance, so two instances' commits wait for each other, never deadlock
     if (entries.length > 0) for (const hook of this.hooks) await hook(client, entries, afterCommit);
     if (this.spool && lines.length > 0) await this.spool.insertIn(client, lines, now);
-    const rows = await this.binState.upsertIn(client, newestPerBin(entries.map((e) => e.reading)));
-    if (entries.length > 0) await this.history?.recordIn(client, entries.map((e) => e.reading), now);
+    const readings = entries.map((e) => e.reading);
+    const rows = await this.binState.upsertIn(client, newestPerBin(readings));
+    if (entries.length > 0) await this.history?.recordIn(client, readings, now);
     if (states.length > 0) await upsertRuleStates(client, states);
     return rows;
   }

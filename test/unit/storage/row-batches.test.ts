@@ -30,6 +30,12 @@ describe('RowBatches', () => {
     expect(prepared.map((v) => v.split('), (').length)).toEqual([64, 16, 4, 1]);
   });
 
+  it('refuses values that are no whole number of rows, writing none of them', () => {
+    const { batches, rows } = table();
+    expect(() => batches.run([1, 'a', 2])).toThrow(/no whole number of rows of 2/);
+    expect(rows()).toEqual([]);
+  });
+
   it('a row the table refuses fails its statement: the rows before it in that statement are not written', () => {
     const { batches, rows } = table();
     // five rows: a statement of 4 (the refused row third), then one of 1 that never runs

@@ -148,8 +148,8 @@ export const configSchema = z.strictObject({
       // one ended (readings that come meanwhile share it and its fsync; one that finds the journal idle does not wait),
       // or until commit_group_target readings wait, whichever comes first (0: no target)
       commit_max_batch: z.number().int().min(1).default(2000),
-      commit_delay_ms: z.number().min(0).max(100).default(4),
-      commit_group_target: z.number().int().min(0).default(64),
+      commit_delay_ms: z.number().min(0).max(100).default(7),
+      commit_group_target: z.number().int().min(0).default(96),
       // "full": fsync on every commit (survives power loss); "normal": survives a process crash only
       sync: z.enum(['full', 'normal']).default('full'),
       // "worker": the group commit, the spool and the InfluxDB writer run in a worker thread beside the MQTT event loop

@@ -102,6 +102,16 @@ export class PacedRun {
   }
 }
 
+/** The group's points, in the entries' order (the reading's own points, then any lines it brought). */
+export function spoolLines(entries: readonly JournalEntry[]): string[] {
+  const lines: string[] = [];
+  for (const entry of entries) {
+    if (entry.points) for (const line of readingPoints(entry.reading, entry.points.bin, entry.points.withState)) lines.push(line);
+    for (const line of entry.lines) lines.push(line);
+  }
+  return lines;
+}
+
 /** Whether the entry puts anything into the spool (which must then have room). */
 export const spoolsPoints = (entry: JournalEntry): boolean => entry.points !== undefined || entry.lines.length > 0;
 
@@ -171,12 +181,8 @@ export class GroupCommit {
     this.tx = db.transaction((entries: readonly JournalEntry[], now: number, states: Iterable<RuleStateRow>) => {
       const readings = entries.map((e) => e.reading);
       if (this.spool) {
-        // the group's points in one insert, in the entries' order
-        const lines: string[] = [];
-        for (const entry of entries) {
-          if (entry.points) for (const line of readingPoints(entry.reading, entry.points.bin, entry.points.withState)) lines.push(line);
-          for (const line of entry.lines) lines.push(line);
-        }
+        // the group's points in one insert
+        const lines = spoolLines(entries);
         if (lines.length > 0) this.spool.insert(lines, now);
       }
       binState.upsert(newestPerBin(readings));

@@ -4,8 +4,7 @@ import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
 import { newestPerBin } from '../bin-state.js';
 import { CommittedFeed } from '../committed-feed.js';
-import { readingPoints } from '../points.js';
-import { CommitPacer, PacedRun, observeAckDelays, type JournalPace, spoolsPoints, type CommitHook, type JournalBacklog, type JournalEntry, type ReadingJournal } from '../reading-journal.js';
+import { CommitPacer, PacedRun, observeAckDelays, spoolLines, type JournalPace, spoolsPoints, type CommitHook, type JournalBacklog, type JournalEntry, type ReadingJournal } from '../reading-journal.js';
 import { StagedRuleStates, type RuleStateRow, type TakeRuleStates } from '../rule-state-table.js';
 import { JournalUnavailableError } from '../worker-journal.js';
 import type { PostgresBinStateStore } from './bin-state.js';
@@ -220,16 +219,6 @@ export class PostgresReadingJournal implements ReadingJournal {
       }
     }
   }
-}
-
-/** The group's points, in the entries' order (the reading's own points, then any lines it brought). */
-function spoolLines(entries: readonly JournalEntry[]): string[] {
-  const lines: string[] = [];
-  for (const entry of entries) {
-    if (entry.points) for (const line of readingPoints(entry.reading, entry.points.bin, entry.points.withState)) lines.push(line);
-    for (const line of entry.lines) lines.push(line);
-  }
-  return lines;
 }
 
 /** rule_state rows, in bin order; a row never replaces one with a higher seq (the same rule as RuleStateTable). */
